@@ -1,0 +1,194 @@
+/**
+ * The shape of heir's configuration file, as a schema.
+ *
+ * One YAML file describes any number of clusters. Keys are snake_case, as DBAs
+ * know them from MHA and my.cnf. Every object is strict: an unknown key is an
+ * error, never silently ignored. Secrets are given as `${env:NAME}` or
+ * `${file:/path}` references; the loader resolves them before validation.
+ */
+import { z } from 'zod';
+
+const ms = (def: number) => z.number().int().positive().default(def);
+
+export const PromotionRule = z.enum(['prefer', 'neutral', 'never']);
+export type PromotionRule = z.infer<typeof PromotionRule>;
+
+export const TlsConfig = z.strictObject({
+  mode: z.enum(['disabled', 'preferred', 'required', 'verify-ca', 'verify-identity']).default('preferred'),
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+});
+
+export const MysqlCredentials = z.strictObject({
+  user: z.string().min(1),
+  password: z.string(),
+  replication_user: z.string().min(1),
+  replication_password: z.string(),
+  connect_timeout_ms: ms(2000),
+  query_timeout_ms: ms(5000),
+  tls: TlsConfig.prefault({}),
+});
+export type MysqlCredentials = z.infer<typeof MysqlCredentials>;
+
+export const SshSettings = z.strictObject({
+  user: z.string().min(1).default('root'),
+  port: z.number().int().min(1).max(65535).default(22),
+  /** Path of the private key file the manager uses. */
+  private_key: z.string().optional(),
+  /** known_hosts file the host keys are checked against. There is no "accept any" mode. */
+  known_hosts: z.string().default('/etc/heir/known_hosts'),
+  connect_timeout_ms: ms(3000),
+  command_timeout_ms: ms(10000),
+});
+export type SshSettings = z.infer<typeof SshSettings>;
+
+export const NodeConfig = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(3306),
+  /** ECS instance that hosts this node (i-...), for the ENI mover and STONITH. */
+  instance_id: z.string().optional(),
+  promotion: PromotionRule.default('neutral'),
+  /** Per-node SSH overrides (address, port, user) of the cluster's ssh settings. */
+  ssh: z
+    .strictObject({
+      host: z.string().optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      user: z.string().optional(),
+    })
+    .optional(),
+  /** Where this node keeps its binary logs, when it cannot be read from the server (salvage). */
+  binlog_dir: z.string().optional(),
+});
+export type NodeConfig = z.infer<typeof NodeConfig>;
+
+export const DetectionSettings = z.strictObject({
+  interval_ms: ms(1000),
+  ping_timeout_ms: ms(1000),
+  ping_type: z.enum(['connect', 'select', 'insert']).default('select'),
+  /** Table written by ping_type insert; created when missing. */
+  heartbeat_table: z.string().regex(/^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/).default('heir.heartbeat'),
+  /** Independent sources that must agree the master is dead (manager, replicas, ssh, secondary checks). */
+  min_sources: z.number().int().min(1).max(4).default(2),
+  /** SSH to the master's host to see whether host and mysqld are alive. */
+  ssh_check: z.boolean().default(true),
+  /** Nodes whose hosts probe the master's port over SSH (MHA's secondary check). */
+  secondary_checks: z.array(z.string()).default([]),
+  /** How long a ping may fail before, with no corroboration either way, the master counts as dead. */
+  suspect_timeout_ms: ms(10000),
+});
+export type DetectionSettings = z.infer<typeof DetectionSettings>;
+
+export const FailoverSettings = z.strictObject({
+  /** Fail over automatically on a dead verdict. When false, heir alerts and waits for `heir failover`. */
+  auto: z.boolean().default(true),
+  /** After an automatic failover, no other automatic one until acknowledged or this period ends. */
+  block_period_s: z.number().int().min(0).default(3600),
+  /** Candidates lagging more than this (seconds behind, as last seen) are gated. */
+  max_lag_s: z.number().int().min(0).default(300),
+  /** Replicas with errant GTIDs: block them from promotion, or allow with a warning. */
+  errant_gtids: z.enum(['block', 'warn']).default('block'),
+  /** Bounded wait for the winner to apply its relay log and for catch-up. */
+  apply_timeout_s: z.number().positive().default(120),
+  salvage: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** mysqlbinlog on the manager (reads the dead master's binlogs fetched over SSH). */
+      mysqlbinlog: z.string().default('mysqlbinlog'),
+      timeout_s: z.number().positive().default(60),
+    })
+    .prefault({}),
+  /** Force-stop the old master's ECS instance when it cannot be fenced otherwise. */
+  stonith: z.boolean().default(false),
+  /** Turn on semi-sync source on the new master and replica on the others. */
+  semi_sync: z.boolean().default(false),
+});
+export type FailoverSettings = z.infer<typeof FailoverSettings>;
+
+export const CloudSettings = z.strictObject({
+  region_id: z.string().min(1),
+  /** Override of the ECS endpoint (e.g. a VPC endpoint); default ecs.<region>.aliyuncs.com. */
+  endpoint: z.string().optional(),
+  protocol: z.enum(['https', 'http']).default('https'),
+  connect_timeout_ms: ms(5000),
+  read_timeout_ms: ms(10000),
+  /** Total time budget of one fence or attach, retries included. */
+  operation_timeout_s: z.number().positive().default(60),
+  /** CA bundle for the endpoint's certificate (verification is never disabled). */
+  ca_file: z.string().optional(),
+});
+export type CloudSettings = z.infer<typeof CloudSettings>;
+
+export const AddressSettings = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('eni'),
+    eni_id: z.string().regex(/^eni-[A-Za-z0-9]+$/, 'an ENI id looks like eni-xxxxxxxx'),
+    floating_ip: z.string().min(1),
+    /** Run on the new master's host after attach (bring the NIC up, routes). */
+    post_attach_command: z.string().optional(),
+    /** Connect to floating_ip after the move and check it reaches the new master. */
+    verify: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal('secondary-ip'),
+    floating_ip: z.string().min(1),
+    /** Primary ENI of each node's instance, by node name. */
+    enis: z.record(z.string(), z.string()),
+    post_attach_command: z.string().optional(),
+    verify: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal('script'),
+    /** An MHA master_ip_failover script. */
+    path: z.string().min(1),
+    floating_ip: z.string().optional(),
+    timeout_s: z.number().positive().default(60),
+  }),
+  z.strictObject({ type: z.literal('none') }),
+]);
+export type AddressSettings = z.infer<typeof AddressSettings>;
+
+export const WebhookConfig = z.strictObject({
+  type: z.enum(['generic', 'dingtalk', 'wecom', 'feishu', 'slack']),
+  url: z.string().url(),
+  /** HMAC secret (generic), signing secret (dingtalk, feishu). */
+  secret: z.string().optional(),
+  /** Event types to send; all when empty. */
+  events: z.array(z.string()).default([]),
+  timeout_ms: ms(5000),
+  max_attempts: z.number().int().min(1).default(5),
+});
+export type WebhookConfig = z.infer<typeof WebhookConfig>;
+
+export const ClusterConfig = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  mysql: MysqlCredentials,
+  ssh: SshSettings.prefault({}),
+  nodes: z.array(NodeConfig).min(2, 'a cluster needs at least two nodes'),
+  detection: DetectionSettings.prefault({}),
+  failover: FailoverSettings.prefault({}),
+  address: AddressSettings.default({ type: 'none' }),
+  webhooks: z.array(WebhookConfig).default([]),
+});
+export type ClusterConfig = z.infer<typeof ClusterConfig>;
+
+export const GlobalSettings = z.strictObject({
+  state_dir: z.string().default('/var/lib/heir'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  api: z
+    .strictObject({
+      listen: z.string().default('127.0.0.1:7878'),
+      /** Bearer token for actions. Without one, the API is read-only. */
+      token: z.string().optional(),
+    })
+    .prefault({}),
+  cloud: CloudSettings.optional(),
+});
+export type GlobalSettings = z.infer<typeof GlobalSettings>;
+
+export const HeirConfig = z.strictObject({
+  heir: GlobalSettings.prefault({}),
+  clusters: z.array(ClusterConfig).min(1, 'at least one cluster'),
+});
+export type HeirConfig = z.infer<typeof HeirConfig>;
