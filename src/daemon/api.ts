@@ -1,0 +1,423 @@
+/**
+ * The daemon's HTTP API (node:http), bound to 127.0.0.1:7878 by default (heir.api.listen).
+ *
+ *   GET  /health                        liveness of the daemon
+ *   GET  /clusters                      one summary per cluster
+ *   GET  /clusters/:name                the cluster's status (topology, verdict, address, blocked)
+ *   GET  /clusters/:name/reports        its failover/switchover reports, newest first
+ *   GET  /metrics                       Prometheus exposition (src/daemon/metrics.ts)
+ *   POST /clusters/:name/switchover     {"to": "db2"}
+ *   POST /clusters/:name/failover       {"to": "db2"} or {}
+ *   POST /clusters/:name/ack            acknowledge: unblock automatic failover
+ *
+ * Reads are open (the listener is local). Actions need `Authorization: Bearer <heir.api.token>`:
+ * without the header 401, with a wrong token 401, and with no token configured actions are
+ * disabled (403). The daemon plugs its state in through ApiProvider; every JSON response goes
+ * through redactSecrets(), so a password or token can never leave through the API even if a
+ * provider hands over a config object.
+ */
+import http from 'node:http';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../util/log';
+import { silentLogger } from '../util/log';
+
+// ---------------------------------------------------------------------------------------------
+// The provider: what the daemon implements.
+
+export interface ClusterSummary {
+  name: string;
+  /** Name of the current master node, null when there is none. */
+  master: string | null;
+  /** Last detection verdict. */
+  verdict: string;
+  /** Automatic failover blocked until acknowledged. */
+  blocked: boolean;
+  [extra: string]: unknown;
+}
+
+export interface HealthInfo {
+  /** false → 503 */
+  ok: boolean;
+  [extra: string]: unknown;
+}
+
+/** Who asked, for the journal and logs. */
+export interface ActionContext {
+  /** Remote address of the HTTP client. */
+  remote: string;
+  /** Id of this request (also in the X-Request-Id response header). */
+  requestId: string;
+}
+
+export interface ActionResult {
+  /** false → 409 with this result as body (e.g. refused by a precondition the operator can fix). */
+  ok: boolean;
+  /** One sentence for the operator. */
+  message: string;
+  [extra: string]: unknown;
+}
+
+export interface ApiProvider {
+  listClusters(): ClusterSummary[] | Promise<ClusterSummary[]>;
+  /** undefined → 404 unknown cluster. */
+  clusterStatus(name: string): object | undefined | Promise<object | undefined>;
+  /** undefined → 404 unknown cluster. */
+  reports(name: string): object[] | undefined | Promise<object[] | undefined>;
+  /** Planned switchover to node `to`. Throw ApiError(404/409/...) to refuse with a status. */
+  switchover(name: string, req: { to: string }, ctx: ActionContext): Promise<ActionResult>;
+  /** Manual failover, to `to` or to the best candidate. */
+  failover(name: string, req: { to?: string }, ctx: ActionContext): Promise<ActionResult>;
+  /** Acknowledge the last failover / interrupted journal: allow automatic failover again. */
+  ack(name: string, ctx: ActionContext): Promise<ActionResult>;
+  /** Optional extra health facts; ok:false answers 503. */
+  health?(): HealthInfo | Promise<HealthInfo>;
+}
+
+/** Thrown by a provider (or the API itself) to answer with a given HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** What serves /metrics: HeirMetrics fits. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface ApiServerOptions {
+  /** host:port, [v6]:port; default 127.0.0.1:7878. Port 0 picks a free port. */
+  listen?: string;
+  /** Bearer token for actions (heir.api.token, resolved). Without one, actions answer 403. */
+  token?: string;
+  provider: ApiProvider;
+  metrics?: MetricsSource;
+  log?: Logger;
+  /** Secret values (passwords, tokens, webhook secrets) scrubbed from every response. */
+  secrets?: () => string[];
+  version?: string;
+}
+
+export interface ApiServer {
+  /** e.g. http://127.0.0.1:7878 */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const DEFAULT_LISTEN = '127.0.0.1:7878';
+const MAX_BODY = 64 * 1024;
+
+/** Parse heir.api.listen: "127.0.0.1:7878", "[::1]:7878", "localhost:0". */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(listen) ?? /^([^:\s]+):(\d+)$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`heir.api.listen: "${listen}" is not host:port (e.g. 127.0.0.1:7878 or [::1]:7878)`);
+  }
+  return { host: m[1]!, port };
+}
+
+const SECRET_KEY = /(password|passwd|passphrase|secret|token|private_?key|credential|authorization|access_?key)/i;
+export const REDACTED = '[redacted]';
+
+/**
+ * A deep copy of value fit for output: values under secret-looking keys are replaced, and any
+ * string containing one of the given secret values (4+ characters) has it replaced.
+ */
+export function redactSecrets<T>(value: T, secrets: string[] = []): T {
+  const needles = [...new Set(secrets.filter((s) => typeof s === 'string' && s.length >= 4))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const seen = new WeakSet<object>();
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      let out = v;
+      for (const n of needles) if (out.includes(n)) out = out.split(n).join(REDACTED);
+      return out;
+    }
+    if (v === null || typeof v !== 'object') return v;
+    if (v instanceof Date) return v.toISOString();
+    if (seen.has(v)) return '[circular]';
+    seen.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) out = v.map(walk);
+    else if (v instanceof Map) out = walk(Object.fromEntries(v));
+    else if (v instanceof Set) out = walk([...v]);
+    else if (v instanceof Error) out = { name: v.name, message: walk(v.message) };
+    else {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof x === 'function') continue;
+        o[k] = SECRET_KEY.test(k) && x !== undefined && x !== null && x !== '' ? REDACTED : walk(x);
+      }
+      out = o;
+    }
+    seen.delete(v);
+    return out;
+  };
+  return walk(value) as T;
+}
+
+/** Constant-time comparison of a presented token with the configured one. */
+export function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b) && presented.length === expected.length;
+}
+
+type Route =
+  | { kind: 'health' }
+  | { kind: 'metrics' }
+  | { kind: 'clusters' }
+  | { kind: 'cluster'; name: string }
+  | { kind: 'reports'; name: string }
+  | { kind: 'action'; name: string; action: 'switchover' | 'failover' | 'ack' };
+
+function route(pathname: string): Route | undefined {
+  const parts = pathname.split('/').filter((p) => p !== '');
+  let decoded: string[];
+  try {
+    decoded = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+  const [a, b, c, ...rest] = decoded;
+  if (rest.length) return undefined;
+  if (a === 'health' && b === undefined) return { kind: 'health' };
+  if (a === 'metrics' && b === undefined) return { kind: 'metrics' };
+  if (a !== 'clusters') return undefined;
+  if (b === undefined) return { kind: 'clusters' };
+  if (c === undefined) return { kind: 'cluster', name: b };
+  if (c === 'reports') return { kind: 'reports', name: b };
+  if (c === 'switchover' || c === 'failover' || c === 'ack') return { kind: 'action', name: b, action: c };
+  return undefined;
+}
+
+function allowed(r: Route): string {
+  return r.kind === 'action' ? 'POST' : 'GET, HEAD';
+}
+
+/** The request handler, usable with any node:http server. */
+export function createApiHandler(o: ApiServerOptions): http.RequestListener {
+  const log = o.log ?? silentLogger;
+  const token = o.token && o.token.length > 0 ? o.token : undefined;
+  const startedAt = Date.now();
+  const secrets = (): string[] => [...(o.secrets?.() ?? []), ...(token ? [token] : [])];
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const text = `${JSON.stringify(redactSecrets(body, secrets()))}\n`;
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...headers,
+    });
+    res.end(res.req.method === 'HEAD' ? undefined : text);
+  };
+  const fail = (res: http.ServerResponse, status: number, message: string, headers?: Record<string, string>): void =>
+    send(res, status, { error: message }, headers);
+
+  const readJson = (req: http.IncomingMessage): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) {
+          reject(new ApiError(413, `request body larger than ${MAX_BODY} bytes`));
+          req.destroy();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('error', reject);
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        if (text === '') return resolve({});
+        let v: unknown;
+        try {
+          v = JSON.parse(text);
+        } catch (e) {
+          return reject(new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`));
+        }
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+          return reject(new ApiError(400, 'request body must be a JSON object'));
+        }
+        resolve(v as Record<string, unknown>);
+      });
+    });
+
+  /** true when authorized; otherwise the refusal has been sent. */
+  const authorize = (req: http.IncomingMessage, res: http.ServerResponse, what: string): boolean => {
+    if (!token) {
+      fail(
+        res,
+        403,
+        `${what}: actions are disabled because no API token is configured; set heir.api.token ` +
+          '(e.g. token: ${file:/etc/heir/api-token}) and reload the daemon, or use the heir CLI on the manager',
+      );
+      return false;
+    }
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
+    if (!m) {
+      fail(res, 401, `${what}: missing "Authorization: Bearer <token>" header (the token is heir.api.token)`, {
+        'WWW-Authenticate': 'Bearer realm="heir"',
+      });
+      return false;
+    }
+    if (!tokenMatches(m[1]!, token)) {
+      log.warn({ remote: req.socket.remoteAddress, action: what }, 'API action refused: wrong bearer token');
+      fail(res, 401, `${what}: the bearer token is not heir.api.token`, {
+        'WWW-Authenticate': 'Bearer realm="heir", error="invalid_token"',
+      });
+      return false;
+    }
+    return true;
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://heir.invalid');
+    const r = route(url.pathname);
+    if (!r) return fail(res, 404, `no such endpoint: ${req.method} ${url.pathname}`);
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const expected = r.kind === 'action' ? 'POST' : 'GET';
+    if (method !== expected) {
+      return fail(res, 405, `${req.method} not allowed on ${url.pathname}; use ${expected}`, { Allow: allowed(r) });
+    }
+    const p = o.provider;
+    switch (r.kind) {
+      case 'health': {
+        const extra = p.health ? await p.health() : { ok: true };
+        return send(res, extra.ok ? 200 : 503, {
+          status: extra.ok ? 'ok' : 'unhealthy',
+          ...extra,
+          uptime_s: Math.round((Date.now() - startedAt) / 1000),
+          ...(o.version ? { version: o.version } : {}),
+          actions_enabled: token !== undefined,
+        });
+      }
+      case 'metrics': {
+        if (!o.metrics) return fail(res, 404, 'metrics are not enabled in this process');
+        const text = await o.metrics.metrics();
+        res.writeHead(200, {
+          'Content-Type': o.metrics.contentType,
+          'Cache-Control': 'no-store',
+          'Content-Length': String(Buffer.byteLength(text)),
+        });
+        res.end(req.method === 'HEAD' ? undefined : text);
+        return;
+      }
+      case 'clusters':
+        return send(res, 200, { clusters: await p.listClusters() });
+      case 'cluster': {
+        const s = await p.clusterStatus(r.name);
+        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name));
+        return send(res, 200, s);
+      }
+      case 'reports': {
+        const s = await p.reports(r.name);
+        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name));
+        return send(res, 200, { cluster: r.name, reports: s });
+      }
+      case 'action': {
+        const what = `${r.action} of cluster ${r.name}`;
+        if (!authorize(req, res, what)) {
+          req.resume();
+          return;
+        }
+        const body = await readJson(req);
+        if (!(await p.listClusters()).some((c) => c.name === r.name)) {
+          throw new ApiError(404, await unknownCluster(p, r.name));
+        }
+        const ctx: ActionContext = { remote: req.socket.remoteAddress ?? 'unknown', requestId };
+        const to = body.to;
+        if (to !== undefined && (typeof to !== 'string' || to === '')) {
+          throw new ApiError(400, `${what}: "to" must be a node name`);
+        }
+        const unknown = Object.keys(body).filter((k) => !(r.action !== 'ack' && k === 'to'));
+        if (unknown.length) throw new ApiError(400, `${what}: unknown field(s) ${unknown.join(', ')}`);
+        log.info({ cluster: r.name, action: r.action, to, remote: ctx.remote, requestId }, 'API action requested');
+        let result: ActionResult;
+        if (r.action === 'switchover') {
+          if (typeof to !== 'string') throw new ApiError(400, `${what}: body must name the new master: {"to": "<node>"}`);
+          result = await p.switchover(r.name, { to }, ctx);
+        } else if (r.action === 'failover') {
+          result = await p.failover(r.name, typeof to === 'string' ? { to } : {}, ctx);
+        } else {
+          result = await p.ack(r.name, ctx);
+        }
+        log.info({ cluster: r.name, action: r.action, ok: result.ok, requestId }, `API action: ${result.message}`);
+        return send(res, result.ok ? 200 : 409, result);
+      }
+    }
+  };
+
+  return (req, res) => {
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    handle(req, res, requestId).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (e instanceof ApiError) return fail(res, e.status, e.message);
+      log.error({ err: redactSecrets(e, secrets()), url: req.url, requestId }, 'API request failed');
+      fail(res, 500, `internal error: ${(e as Error)?.message ?? String(e)} (request ${requestId}; see the daemon log)`);
+    });
+  };
+}
+
+async function unknownCluster(p: ApiProvider, name: string): Promise<string> {
+  let known: string[] = [];
+  try {
+    known = (await p.listClusters()).map((c) => c.name);
+  } catch {
+    /* the 404 is still right */
+  }
+  return `unknown cluster "${name}"${known.length ? `; known: ${known.join(', ')}` : ''}`;
+}
+
+/** Start the API server; resolves once listening. */
+export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
+  const { host, port } = parseListen(o.listen ?? DEFAULT_LISTEN);
+  const log = o.log ?? silentLogger;
+  if (o.token !== undefined && o.token !== '' && o.token.length < 16) {
+    log.warn('heir.api.token is shorter than 16 characters; use a long random token (openssl rand -hex 32)');
+  }
+  const server = http.createServer({ requestTimeout: 600_000, headersTimeout: 10_000 }, createApiHandler(o));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void =>
+      reject(new Error(`API server: cannot listen on ${host}:${port}: ${e.code ?? e.message} (check heir.api.listen)`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  log.info({ listen: `${urlHost}:${bound}`, actions: Boolean(o.token) }, 'API listening');
+  return {
+    url: `http://${urlHost}:${bound}`,
+    host,
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
