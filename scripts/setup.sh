@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 machine (as root) to build heir and run its test suite.
+# Idempotent: every step checks first and does nothing when already done.
+#
+#   1. apt packages: MariaDB 10.11 server/client (bookworm), OpenSSH server/client,
+#      iproute2, procps, ca-certificates. No system service is left running: the
+#      lab starts its own mysqld/sshd processes.
+#   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
+#      apt configuration is not touched) and unpacked with `dpkg -x` into one root
+#      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
+#   3. node_modules (npm ci) when missing or older than package-lock.json.
+#   4. Build: npx tsc -p .
+#
+# Environment: HEIR_LAB_CACHE (cache folder), HEIR_SETUP_SKIP_BUILD=1 (steps 1-3 only).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${HEIR_LAB_CACHE:-/var/cache/heir-lab}"
+SID_ROOT="$CACHE/mysql-sid/root"
+SID_APT="$CACHE/mysql-sid/apt"
+
+step() { echo "[setup] $*"; }
+die() { echo "[setup] ERROR: $*" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+
+# --- 1. apt packages ---------------------------------------------------------
+APT_PACKAGES=(
+  mariadb-server-core   # /usr/sbin/mariadbd, mariadb-install-db (no service scripts)
+  mariadb-client        # mariadb, mariadb-binlog, mariadb-admin
+  openssh-server        # sshd for the network-namespace lab's hosts
+  openssh-client        # ssh, ssh-keygen
+  iproute2              # ip netns / link / addr / neigh
+  procps                # ps, pkill-free process inspection
+  ca-certificates
+  gpgv                  # apt signature checks for the sid download
+  debian-archive-keyring
+)
+
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
+
+# Services whose packages may start them on install; stopped and disabled afterwards.
+stop_services() {
+  local svc
+  for svc in mariadb mysql ssh sshd; do
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      if systemctl is-active --quiet "$svc" 2>/dev/null; then
+        step "stopping system service $svc (the lab runs its own servers)"
+        systemctl stop "$svc" || true
+      fi
+      if systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+        systemctl disable "$svc" >/dev/null 2>&1 || true
+      fi
+    elif [ -x "/etc/init.d/$svc" ]; then
+      "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "apt packages missing (${missing[*]}); run this script as root"
+  step "installing apt packages: ${missing[*]}"
+  # Keep maintainer scripts from starting services during the install.
+  POLICY=/usr/sbin/policy-rc.d
+  policy_added=0
+  if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$POLICY"
+    chmod 755 "$POLICY"
+    policy_added=1
+  fi
+  cleanup_policy() { if [ "$policy_added" = 1 ]; then rm -f "$POLICY"; fi; }
+  trap cleanup_policy EXIT
+  need_update=1
+  # The package lists are fresh enough when every missing package has a candidate.
+  if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+    need_update=0
+    for p in "${missing[@]}"; do
+      cand="$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+      if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then need_update=1; break; fi
+    done
+  fi
+  if [ "$need_update" = 1 ]; then
+    step "apt-get update"
+    apt-get update -qq
+  fi
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/heir-setup-apt.log 2>&1; then
+    # A stale index gives 404s: refresh once and retry.
+    step "apt-get install failed; refreshing package lists and retrying"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" || die "apt-get install ${missing[*]} failed"
+  fi
+  cleanup_policy
+  trap - EXIT
+  stop_services
+else
+  step "apt packages present"
+fi
+
+for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen ip unshare nsenter; do
+  command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || die "command $c not found after installing packages"
+done
+
+# --- 2. MySQL 9.7 from Debian sid ----------------------------------------------
+mkdir -p "$CACHE"
+if [ -f "$SID_ROOT/.complete" ]; then
+  step "MySQL from sid present: $(cat "$SID_ROOT/.complete") in $SID_ROOT"
+else
+  [ "$(id -u)" = 0 ] || die "MySQL 9.7 root missing at $SID_ROOT; run this script as root once"
+  step "downloading MySQL server/client core from Debian sid (private apt state in $SID_APT)"
+  mkdir -p "$SID_APT/sources" "$SID_APT/lists/partial" "$SID_APT/archives/partial" "$SID_APT/cache" "$SID_APT/prefs"
+  cat >"$SID_APT/sources/sid.sources" <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  : >"$SID_APT/status"   # empty: apt believes nothing is installed, so it fetches the whole closure
+  APT_OPTS=(
+    -oDir::Etc::SourceList=/dev/null
+    -oDir::Etc::SourceParts="$SID_APT/sources"
+    -oDir::Etc::Preferences=/dev/null
+    -oDir::Etc::PreferencesParts="$SID_APT/prefs"
+    -oDir::State::Lists="$SID_APT/lists"
+    -oDir::State::status="$SID_APT/status"
+    -oDir::State::extended_states="$SID_APT/extended_states"
+    -oDir::Cache="$SID_APT/cache"
+    -oDir::Cache::archives="$SID_APT/archives"
+    -oAPT::Install-Recommends=false
+    -oAPT::Install-Suggests=false
+    -oAcquire::Languages=none
+    -oDebug::NoLocking=1
+  )
+  apt-get "${APT_OPTS[@]}" update -qq || die "apt-get update of the private sid index failed"
+  apt-get "${APT_OPTS[@]}" install --download-only -y -qq mysql-server-core mysql-client-core >/dev/null \
+    || die "downloading mysql-server-core/mysql-client-core from sid failed"
+  n="$(ls "$SID_APT"/archives/*.deb | wc -l)"
+  step "unpacking $n packages into $SID_ROOT"
+  tmp_root="$CACHE/mysql-sid/root.tmp.$$"
+  rm -rf "$tmp_root"
+  mkdir -p "$tmp_root"
+  for deb in "$SID_APT"/archives/*.deb; do dpkg -x "$deb" "$tmp_root"; done
+  # Debian's merged /usr: make /lib and /lib64 paths resolve inside the root.
+  LOADER="$tmp_root/usr/lib64/ld-linux-x86-64.so.2"
+  [ -e "$LOADER" ] || LOADER="$tmp_root/lib64/ld-linux-x86-64.so.2"
+  [ -e "$LOADER" ] || die "no ld-linux-x86-64.so.2 in the unpacked sid root"
+  LIBS="$tmp_root/usr/lib/x86_64-linux-gnu:$tmp_root/lib/x86_64-linux-gnu"
+  ver="$("$LOADER" --library-path "$LIBS" "$tmp_root/usr/sbin/mysqld" --no-defaults --version 2>&1 | grep -oE 'Ver [0-9]+\.[0-9]+\.[0-9]+' | head -1 | cut -d' ' -f2)"
+  [ -n "$ver" ] || die "the unpacked mysqld does not run through its loader"
+  rm -rf "$SID_ROOT"
+  mv "$tmp_root" "$SID_ROOT"
+  echo "$ver" >"$SID_ROOT/.complete"
+  rm -f "$SID_APT"/archives/*.deb
+  step "MySQL $ver ready in $SID_ROOT"
+fi
+
+# --- 3. node modules -------------------------------------------------------------
+cd "$REPO"
+if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund
+else
+  step "node_modules up to date"
+fi
+
+# --- 4. build ------------------------------------------------------------------
+if [ "${HEIR_SETUP_SKIP_BUILD:-0}" != 1 ]; then
+  step "building (npx tsc -p .)"
+  npx tsc -p .
+fi
+step "done"
