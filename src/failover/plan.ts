@@ -1,0 +1,531 @@
+/**
+ * The failover planner (pure): from a topology snapshot, the cluster config and
+ * the name of the dead master, decide who becomes the new master and list the
+ * steps that get it there. No I/O: the same facts always give the same plan,
+ * and every node's verdict carries the reason, so a dry run shows exactly what
+ * an automatic failover would do.
+ *
+ * The story, in the order the rules apply:
+ *  1. Read each survivor's received position (what it could hand on once its
+ *     relay log is applied) and everything the survivors received together.
+ *  2. Apply the gates (unreachable, binlog off, SQL thread error, lag, version,
+ *     errant GTIDs) and the promotion rules; nothing is dropped silently.
+ *  3. Sort the survivors with the sorter in elect.ts; the first is the most
+ *     advanced ("intermediate source").
+ *  4. Pick the winner: a `prefer` node that can be brought level with
+ *     everything the survivors received, else the best node that can, else the
+ *     best eligible node (what it cannot obtain is reported as possibly lost).
+ *  5. Work out its catch-ups (sources in order), whom to repoint, and the steps.
+ */
+import type { ClusterConfig, NodeConfig } from '../config/schema';
+import { GtidSet } from '../mysql/gtid';
+import { MariaGtidPos } from '../mysql/mariadb-gtid';
+import type { NodeSnapshot, ServerVersion, TopologySnapshot } from '../mysql/types';
+import { compareContenders, type Contender } from './elect';
+import {
+  channelFrom,
+  contains,
+  describe,
+  executedPosition,
+  incomparable,
+  missing,
+  positionMode,
+  positionText,
+  receivedPosition,
+  union,
+  unionAll,
+  type DeadMasterRef,
+  type Position,
+  type PositionMode,
+} from './positions';
+import type { Candidate, CatchUp, Plan, PlannedStep } from './types';
+
+export interface PlanOptions {
+  /** Forced target (`heir failover --to NODE`). */
+  to?: string;
+  /** With `to`: override the soft gates (lag, errant GTIDs, version, never rule) for that node. */
+  force?: boolean;
+  /**
+   * Lag per node as last seen before the master died. Once a replica's IO
+   * thread stops (or its source is gone) the server reports no lag, so the
+   * monitor's last observation is the one to judge by.
+   */
+  lagHints?: Record<string, number | null | undefined>;
+  /** The monitor's last good read of the master (server_uuid, server_id, executed GTIDs). */
+  lastKnownMaster?: NodeSnapshot;
+  /**
+   * Whether salvage will be attempted. Default: planned when
+   * failover.salvage.enabled ("when its host answers SSH").
+   */
+  salvage?: { possible: boolean; why: string };
+}
+
+/** Reasons that --force cannot override: the node cannot work as a master at all. */
+const HARD_GATE = /^(unreachable|gate: binlog off|gate: SQL thread error|gate: log_replica_updates off|gate: not replicating from)/;
+
+interface Facts {
+  cfg: NodeConfig;
+  snap: NodeSnapshot | undefined;
+  reachable: boolean;
+  received?: Position;
+  executed?: Position;
+  lagS: number | null;
+  sqlError?: { errno: number; message: string };
+  errant: string;
+  gates: string[];
+  warnings: string[];
+  canServe: boolean;
+  whyCannotServe: string;
+}
+
+function series(v: ServerVersion): number {
+  return v.major * 1000 + v.minor;
+}
+
+function seriesText(v: ServerVersion): string {
+  return `${v.major}.${v.minor}`;
+}
+
+function shorten(s: string, n = 80): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
+}
+
+/**
+ * Errant transactions of a survivor: what it executed that no other survivor
+ * received and that did not come from the dead master. Returns null when it
+ * cannot be judged (a lone survivor with no record of the master's GTIDs).
+ */
+export function findErrant(
+  mode: PositionMode,
+  n: NodeSnapshot,
+  others: NodeSnapshot[],
+  dead: { uuid?: string; serverId?: number; executed?: string },
+  deadRef: DeadMasterRef,
+): string | null {
+  if (mode === 'file') return null;
+  if (others.length === 0 && !dead.executed) return null;
+  if (mode === 'mysql-gtid') {
+    let cand = GtidSet.parse(n.executedGtid ?? '');
+    for (const o of others) {
+      const r = receivedPosition(mode, o, deadRef);
+      if (r.mode === 'mysql-gtid') cand = cand.subtract(r.set);
+    }
+    if (dead.executed) cand = cand.subtract(GtidSet.parse(dead.executed));
+    // Newer transactions of the dead master can legitimately be on this node only.
+    if (dead.uuid) return cand.onlyUuid(dead.uuid, { exclude: true }).toString();
+    // Without the master's identity, only the node's own writes are surely errant.
+    return n.serverUuid ? cand.onlyUuid(n.serverUuid).toString() : '';
+  }
+  // MariaDB: per domain, a GTID written by this node itself that nobody else has.
+  const own = MariaGtidPos.parse(n.mariadb?.binlogPos ?? n.executedGtid ?? '');
+  let rest = MariaGtidPos.empty();
+  for (const o of others) {
+    const r = receivedPosition(mode, o, deadRef);
+    if (r.mode === 'mariadb-gtid') rest = rest.max(r.pos);
+  }
+  if (dead.executed) rest = rest.max(MariaGtidPos.parse(dead.executed));
+  const errant: string[] = [];
+  for (const e of own.entries()) {
+    if (n.serverId === undefined || e.server !== n.serverId) continue;
+    if (dead.serverId !== undefined && e.server === dead.serverId) continue;
+    const theirs = rest.get(e.domain);
+    if (!theirs || theirs.seq < e.seq) errant.push(`${e.domain}-${e.server}-${e.seq}`);
+  }
+  return errant.join(',');
+}
+
+export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig, deadMaster: string, opts: PlanOptions = {}): Plan {
+  const fo = cluster.failover;
+  const deadCfg = cluster.nodes.find((n) => n.name === deadMaster);
+  const base: Plan = {
+    cluster: cluster.name,
+    deadMaster,
+    mode: 'file',
+    snapshotAt: snapshot.takenAt,
+    winner: null,
+    noWinnerReasons: [],
+    candidates: [],
+    mostAdvanced: null,
+    target: '',
+    incomparable: [],
+    catchUp: [],
+    unobtainable: [],
+    repoint: [],
+    leftOut: [],
+    warnings: [],
+    steps: [],
+  };
+  if (!deadCfg) {
+    base.noWinnerReasons.push(
+      `'${deadMaster}' is not a node of cluster ${cluster.name} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`,
+    );
+    return base;
+  }
+  const deadSnap = snapshot.nodes.find((n) => n.name === deadMaster);
+  const last = opts.lastKnownMaster;
+  const deadRef: DeadMasterRef = {
+    host: deadCfg.host,
+    port: deadCfg.port,
+    serverId: deadSnap?.serverId ?? last?.serverId,
+  };
+
+  // 1. Positions. The mode follows the survivors: all GTID or fall back to file/position.
+  const survivorsCfg = cluster.nodes.filter((n) => n.name !== deadMaster);
+  const snapOf = (name: string) => snapshot.nodes.find((n) => n.name === name);
+  const reachableSnaps = survivorsCfg.map((c) => snapOf(c.name)).filter((s): s is NodeSnapshot => !!s && s.reachable);
+  const mode = positionMode(reachableSnaps);
+  base.mode = mode;
+
+  const facts = new Map<string, Facts>();
+  for (const cfg of survivorsCfg) {
+    const snap = snapOf(cfg.name);
+    const f: Facts = {
+      cfg,
+      snap,
+      reachable: !!snap?.reachable,
+      lagS: null,
+      errant: '',
+      gates: [],
+      warnings: [],
+      canServe: false,
+      whyCannotServe: '',
+    };
+    facts.set(cfg.name, f);
+    if (!snap || !snap.reachable) {
+      f.gates.push(`unreachable${snap?.error ? `: ${shorten(snap.error.message)}` : ': not in the snapshot'}`);
+      f.whyCannotServe = 'unreachable';
+      continue;
+    }
+    f.received = receivedPosition(mode, snap, deadRef);
+    f.executed = executedPosition(mode, snap, deadRef);
+    const ch = channelFrom(snap, deadRef) ?? snap.replication[0];
+    f.lagS = ch?.secondsBehind ?? opts.lagHints?.[cfg.name] ?? null;
+    const err = snap.replication.find((c) => c.lastSqlErrno !== 0);
+    if (err) f.sqlError = { errno: err.lastSqlErrno, message: err.lastSqlError };
+  }
+  const reachable = [...facts.values()].filter((f) => f.reachable);
+  const target = unionAll(
+    mode,
+    reachable.map((f) => f.received!),
+  );
+  base.target = positionText(target);
+
+  // 2. Gates and rules. Each gate adds its reason; none removes a node silently.
+  const oldest = reachable.reduce<ServerVersion | undefined>(
+    (o, f) => (f.snap?.version && (!o || series(f.snap.version) < series(o)) ? f.snap.version : o),
+    undefined,
+  );
+  const allLevel = reachable.every((f) => contains(f.received!, target));
+  for (const f of reachable) {
+    const s = f.snap!;
+    const others = reachable.filter((o) => o !== f).map((o) => o.snap!);
+    if (s.logBin === false) f.gates.push('gate: binlog off');
+    if (s.logBin !== false && s.logReplicaUpdates === false && !allLevel) {
+      f.gates.push('gate: log_replica_updates off (survivors behind it could not fetch from its binlog)');
+    }
+    if (f.sqlError) f.gates.push(`gate: SQL thread error ${f.sqlError.errno}: ${shorten(f.sqlError.message)}`);
+    if (mode === 'file' && !channelFrom(s, deadRef)) {
+      f.gates.push(`gate: not replicating from the dead master ${deadMaster} (file/position mode compares read coordinates in its binlog)`);
+    }
+    if (f.lagS !== null && f.lagS > fo.max_lag_s) f.gates.push(`gate: lag ${f.lagS}s > max_lag_s ${fo.max_lag_s}`);
+    if (s.version && oldest && series(s.version) > series(oldest)) {
+      const who = reachable.filter((o) => o.snap?.version && series(o.snap.version) === series(oldest)).map((o) => o.cfg.name);
+      f.gates.push(`gate: version ${seriesText(s.version)} newer than oldest replica ${seriesText(oldest)} (${who.join(', ')})`);
+    }
+    const errant = findErrant(
+      mode,
+      s,
+      others,
+      { uuid: deadSnap?.serverUuid ?? last?.serverUuid, serverId: deadRef.serverId, executed: last?.executedGtid },
+      deadRef,
+    );
+    if (errant === null) {
+      if (mode !== 'file') f.warnings.push('errant GTIDs not checked: no other survivor and no last known GTID set of the master');
+    } else if (errant !== '') {
+      f.errant = errant;
+      if (fo.errant_gtids === 'block') f.gates.push(`gate: errant GTIDs ${errant} (errant_gtids: block)`);
+      else f.warnings.push(`errant GTIDs ${errant} (errant_gtids: warn)`);
+    }
+    if (!f.sqlError && s.replication.some((c) => !c.sqlRunning)) {
+      f.warnings.push('SQL thread stopped: heir starts it to apply the relay log');
+    }
+    if (s.replication.length === 0 && s.readOnly === false) {
+      f.warnings.push('writable and not replicating: a previous failover may have promoted it already');
+    }
+    // A catch-up source serves from its binlog what it has applied.
+    if (mode === 'file') f.whyCannotServe = 'file/position mode has no catch-up between replicas';
+    else if (s.logBin === false) f.whyCannotServe = 'binlog off';
+    else if (s.logReplicaUpdates === false) f.whyCannotServe = 'log_replica_updates off';
+    else if (f.sqlError) f.whyCannotServe = `SQL thread error ${f.sqlError.errno} (relay log cannot be applied)`;
+    else if (f.errant && fo.errant_gtids === 'block') f.whyCannotServe = 'errant GTIDs (would spread them)';
+    f.canServe = f.whyCannotServe === '';
+  }
+
+  // 3. Sort: the sorter over plain data; the first is the most advanced.
+  const contender = (f: Facts): Contender => ({
+    name: f.cfg.name,
+    promotion: f.cfg.promotion,
+    received: f.received!,
+    lagS: f.lagS,
+  });
+  const sorted = [...reachable].sort((a, b) => compareContenders(contender(a), contender(b)));
+  base.mostAdvanced = sorted[0]?.cfg.name ?? null;
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length; j++) {
+      const a = sorted[i];
+      const b = sorted[j];
+      if (incomparable(a.received!, b.received!)) {
+        base.incomparable.push({
+          a: a.cfg.name,
+          b: b.cfg.name,
+          aLacks: missing(a.received!, b.received!),
+          bLacks: missing(b.received!, a.received!),
+        });
+      }
+    }
+  }
+  if (base.incomparable.length > 0) {
+    base.warnings.push(
+      `positions are incomparable (${base.incomparable.map((p) => `${p.a}/${p.b}`).join(', ')}): ` +
+        'no survivor has everything; the winner catches up from each source in turn',
+    );
+  }
+
+  // What a node could reach: its own received position plus what the others can serve.
+  const reach = (f: Facts): Position => {
+    let p = f.received!;
+    for (const o of sorted) if (o !== f && o.canServe) p = union(p, o.received!);
+    return p;
+  };
+  const level = (f: Facts) => contains(reach(f), target);
+  const isNever = (f: Facts) => f.cfg.promotion === 'never';
+  const eligible = (f: Facts) => f.reachable && !isNever(f) && f.gates.length === 0;
+
+  // 4. The winner.
+  let winner: Facts | undefined;
+  const forcedNotes: string[] = [];
+  if (opts.to) {
+    const f = facts.get(opts.to);
+    if (opts.to === deadMaster) {
+      base.noWinnerReasons.push(`--to ${opts.to}: that is the dead master`);
+    } else if (!f) {
+      base.noWinnerReasons.push(`--to ${opts.to}: not a node of cluster ${cluster.name}`);
+    } else if (!f.reachable) {
+      base.noWinnerReasons.push(`--to ${opts.to}: ${f.gates.join('; ')}`);
+    } else {
+      const hard = f.gates.filter((g) => HARD_GATE.test(g));
+      const soft = [...f.gates.filter((g) => !HARD_GATE.test(g)), ...(isNever(f) ? ['never rule (promotion: never)'] : [])];
+      if (hard.length > 0) {
+        base.noWinnerReasons.push(`--to ${opts.to}: ${hard.join('; ')} (cannot be overridden)`);
+      } else if (soft.length > 0 && !opts.force) {
+        base.noWinnerReasons.push(`--to ${opts.to}: ${soft.join('; ')} (add --force to override)`);
+      } else if (!level(f) && !opts.force) {
+        base.noWinnerReasons.push(
+          `--to ${opts.to}: cannot be brought level with what the survivors received (lacks ${missing(reach(f), target)}) ` +
+            '(add --force to promote it anyway and lose those transactions)',
+        );
+      } else {
+        winner = f;
+        for (const g of soft) forcedNotes.push(`overridden by --force: ${g}`);
+      }
+    }
+  } else {
+    const pool = sorted.filter(eligible);
+    winner =
+      pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ??
+      pool.find((f) => level(f)) ??
+      pool[0];
+    if (!winner) {
+      if (reachable.length === 0) base.noWinnerReasons.push('no survivor is reachable');
+      else base.noWinnerReasons.push('every reachable survivor is gated or has promotion: never (see candidates)');
+    }
+  }
+
+  // 5. Catch-ups, unobtainable transactions, repoint list.
+  if (winner) {
+    base.winner = winner.cfg.name;
+    winner.warnings.push(...forcedNotes);
+    let have = winner.received!;
+    for (const s of sorted) {
+      if (s === winner || !s.canServe || contains(have, s.received!)) continue;
+      base.catchUp.push({ from: s.cfg.name, brings: missing(have, s.received!), until: positionText(s.received!) } satisfies CatchUp);
+      have = union(have, s.received!);
+    }
+    for (const f of reachable) {
+      if (f === winner || contains(have, f.received!)) continue;
+      base.unobtainable.push({
+        node: f.cfg.name,
+        transactions: missing(have, f.received!),
+        why: f.whyCannotServe || 'cannot serve',
+      });
+    }
+    if (base.unobtainable.length > 0) {
+      base.warnings.push(
+        `the new master will lack transactions that ${base.unobtainable.map((u) => u.node).join(', ')} received ` +
+          '(see unobtainable); salvage from the dead master may still recover them',
+      );
+    }
+    for (const f of facts.values()) {
+      if (f === winner) continue;
+      if (!f.reachable) base.leftOut.push({ node: f.cfg.name, why: 'unreachable: repoint it when it returns (heir rejoin)' });
+      else if (mode === 'file' && !contains(winner.received!, f.received!) ) {
+        base.leftOut.push({ node: f.cfg.name, why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)}` });
+      } else if (mode === 'file' && !contains(f.received!, winner.received!)) {
+        base.leftOut.push({
+          node: f.cfg.name,
+          why:
+            `file/position: it read ${describe(f.received!)}, behind the winner's ${describe(winner.received!)}; ` +
+            'only survivors level with the winner are repointed automatically — repoint it by hand',
+        });
+      } else if (mode !== 'file' && !contains(have, f.received!)) {
+        base.leftOut.push({ node: f.cfg.name, why: `has transactions the new master will lack (${missing(have, f.received!)})` });
+      } else base.repoint.push(f.cfg.name);
+    }
+  }
+
+  // Candidates, best first, unreachable last.
+  const rank = new Map(sorted.map((f, i) => [f.cfg.name, i + 1]));
+  const order = [...sorted, ...[...facts.values()].filter((f) => !f.reachable)];
+  base.candidates = order.map((f): Candidate => {
+    const reasons = [...f.gates];
+    if (isNever(f)) reasons.unshift('never rule (promotion: never)');
+    let verdict: Candidate['verdict'];
+    if (!f.reachable) verdict = 'unreachable';
+    else if (f === winner) verdict = 'winner';
+    else if (isNever(f)) verdict = 'never';
+    else if (f.gates.length > 0) verdict = 'gated';
+    else verdict = 'eligible';
+    if (f === winner) {
+      reasons.length = 0;
+      reasons.push(winnerReason(f, sorted, level(f), opts.to));
+    } else if (verdict === 'eligible' && winner) {
+      reasons.push(loserReason(f, winner, level(f)));
+    }
+    return {
+      name: f.cfg.name,
+      promotion: f.cfg.promotion,
+      verdict,
+      reasons,
+      warnings: f.warnings,
+      received: f.received ? positionText(f.received) : '',
+      executed: f.executed ? positionText(f.executed) : '',
+      lagS: f.lagS,
+      lacks: f.received ? missing(f.received, target) : '',
+      canServe: f.canServe,
+      errant: f.errant,
+      rank: rank.get(f.cfg.name) ?? null,
+    };
+  });
+
+  if (winner) base.steps = planSteps(base, cluster, deadSnap, opts);
+  return base;
+}
+
+function winnerReason(f: Facts, sorted: Facts[], isLevel: boolean, to: string | undefined): string {
+  if (to) return `forced target (--to ${to})`;
+  const first = sorted[0];
+  const parts: string[] = [];
+  if (f === first) parts.push('most advanced');
+  else parts.push(`behind the most advanced (${first.cfg.name}), brought level by catch-up`);
+  if (f.cfg.promotion === 'prefer') parts.push('promotion: prefer');
+  if (!isLevel) parts.push('best eligible, but cannot be brought level (see unobtainable)');
+  return parts.join('; ');
+}
+
+function loserReason(f: Facts, winner: Facts, isLevel: boolean): string {
+  if (!isLevel) return 'cannot be brought level with what the survivors received';
+  if (winner.cfg.promotion === 'prefer' && f.cfg.promotion !== 'prefer') return `${winner.cfg.name} has promotion: prefer`;
+  return `ranked below ${winner.cfg.name} (received less, or same with a weaker rule, more lag, or later name)`;
+}
+
+function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | undefined, opts: PlanOptions): PlannedStep[] {
+  const fo = cluster.failover;
+  const winner = p.winner!;
+  const reachable = p.candidates.filter((c) => c.verdict !== 'unreachable').map((c) => c.name);
+  const salvage = opts.salvage ?? {
+    possible: fo.salvage.enabled,
+    why: fo.salvage.enabled ? `when ${p.deadMaster}'s host answers SSH` : 'failover.salvage.enabled is false',
+  };
+  const steps: PlannedStep[] = [];
+  steps.push({
+    name: 'freeze',
+    why: 'stop every IO thread so that the positions compared below can no longer move',
+    params: { nodes: reachable },
+  });
+  steps.push({
+    name: 'fence',
+    why: 'the old master must not take writes again: read_only where it answers, and take its address away now (runs in the background)',
+    params: {
+      node: p.deadMaster,
+      setReadOnly: !!deadSnap?.reachable,
+      address: cluster.address.type,
+      stonith: fo.stonith,
+    },
+  });
+  if (salvage.possible) {
+    steps.push({
+      name: 'salvage-fetch',
+      why: `copy the dead master's binlog tail to the manager (${salvage.why}); runs in the background`,
+      params: { from: p.deadMaster, mysqlbinlog: fo.salvage.mysqlbinlog, timeoutS: fo.salvage.timeout_s },
+    });
+  }
+  steps.push({
+    name: 'reread',
+    why: 'read the survivors again with IO threads stopped; the election is redone on these final positions',
+    params: { nodes: reachable },
+  });
+  const drain = [winner, ...p.catchUp.map((c) => c.from)];
+  steps.push({
+    name: 'drain',
+    why: 'never promote or serve with an unapplied relay log: wait until each node applied what it received',
+    params: { nodes: drain, timeoutS: fo.apply_timeout_s },
+  });
+  for (const c of p.catchUp) {
+    steps.push({
+      name: 'catch-up',
+      why: `${winner} lacks what ${c.from} received (${c.brings}); replicate it from there before promoting`,
+      params: { node: winner, from: c.from, until: c.until, timeoutS: fo.apply_timeout_s },
+    });
+  }
+  steps.push({
+    name: 'promote',
+    why: `${winner} becomes the master: replication stopped and reset, read_only off${fo.semi_sync ? ', semi-sync source on' : ''}`,
+    params: { node: winner, semiSync: fo.semi_sync },
+  });
+  if (salvage.possible) {
+    steps.push({
+      name: 'salvage-apply',
+      why: `apply the dead master's transactions that no survivor received, on top of everything else, so they reach everyone through ${winner}'s binlog`,
+      params: { node: winner, from: p.deadMaster, timeoutS: fo.salvage.timeout_s },
+    });
+  }
+  if (p.repoint.length > 0) {
+    steps.push({
+      name: 'repoint',
+      why: `every other survivor replicates from ${winner}`,
+      params: {
+        nodes: p.repoint,
+        to: winner,
+        how:
+          p.mode === 'mysql-gtid'
+            ? 'GTID auto-position'
+            : p.mode === 'mariadb-gtid'
+              ? 'MASTER_USE_GTID=slave_pos'
+              : `file/position: ${winner}'s binlog position at promotion (survivors applied the same)`,
+        semiSync: fo.semi_sync,
+      },
+    });
+    steps.push({
+      name: 'verify',
+      why: 'both replication threads must run on every repointed survivor',
+      params: { nodes: p.repoint },
+    });
+  }
+  steps.push({
+    name: 'attach',
+    why: 'the address moves last, once the new master is writable',
+    params: { node: winner, address: cluster.address.type },
+  });
+  return steps;
+}
