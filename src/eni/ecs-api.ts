@@ -1,0 +1,224 @@
+/**
+ * The ECS API adapter: the only place heir uses the Alibaba Cloud SDK.
+ *
+ * - Credentials come from @alicloud/credentials' default chain (environment,
+ *   OIDC, CLI/profile files, the ECS RAM role via instance metadata,
+ *   ALIBABA_CLOUD_CREDENTIALS_URI). heir's configuration never holds an AccessKey.
+ * - TLS is always verified; cloud.ca_file adds a CA bundle for the endpoint.
+ * - Every call carries explicit connect and read timeouts. The SDK itself does
+ *   not retry (7.x ignores RuntimeOptions.autoretry); retries are heir's (retry.ts).
+ * - Errors become EcsApiError, naming the action, code, HTTP status and RequestId.
+ */
+import { readFileSync } from 'node:fs';
+import EcsClient, * as Ecs from '@alicloud/ecs20140526';
+import { $OpenApiUtil } from '@alicloud/openapi-core';
+import Credential from '@alicloud/credentials';
+import type { CloudSettings } from '../config/schema';
+import type { ApiCallRecord } from './types';
+
+export type EcsErrorKind = 'api' | 'network' | 'timeout' | 'credentials' | 'config';
+
+export class EcsApiError extends Error {
+  constructor(
+    readonly action: string,
+    readonly kind: EcsErrorKind,
+    readonly code: string,
+    message: string,
+    readonly requestId?: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+    this.name = 'EcsApiError';
+  }
+}
+
+export interface EniInfo {
+  id: string;
+  status: string;
+  type: string;
+  instanceId?: string;
+  zoneId: string;
+  vpcId: string;
+  vSwitchId: string;
+  privateIp: string;
+  secondaryIps: string[];
+}
+
+export interface InstanceInfo {
+  id: string;
+  status: string;
+  zoneId: string;
+  vpcId: string;
+  vSwitchId: string;
+  /** ENIs on the instance as DescribeInstances reports them. */
+  enis: { id: string; type: string }[];
+}
+
+export interface EcsApiOptions extends Pick<CloudSettings, 'region_id' | 'endpoint' | 'protocol' | 'connect_timeout_ms' | 'read_timeout_ms' | 'ca_file'> {
+  /** Only for exercising the legacy HMAC-SHA1 RPC signature against the emulator. */
+  legacySignature?: boolean;
+}
+
+/** Classify whatever the SDK threw. */
+export function toEcsError(action: string, err: unknown): EcsApiError {
+  const e = err as { name?: string; code?: string; message?: string; statusCode?: number; requestId?: string; data?: Record<string, unknown> };
+  const msg = String(e?.message ?? err);
+  if (typeof e?.statusCode === 'number') {
+    const requestId = e.requestId && e.requestId !== 'undefined' ? e.requestId : (e.data?.RequestId as string | undefined);
+    const serverMsg = (e.data?.Message as string | undefined) ?? msg;
+    return new EcsApiError(action, 'api', e.code ?? `HTTP${e.statusCode}`, serverMsg, requestId, e.statusCode);
+  }
+  if (/unable to get credentials|InvalidCredentials|credentials/i.test(msg) && !/ECONN|timeout/i.test(msg)) {
+    return new EcsApiError(action, 'credentials', 'NoCredentials', `no usable Alibaba Cloud credentials (${msg}); give the manager a RAM role, or set ALIBABA_CLOUD_CREDENTIALS_URI / ALIBABA_CLOUD_ACCESS_KEY_ID+SECRET in heir's environment`);
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(String(e?.code ?? '')) || /certificate/i.test(msg)) {
+    return new EcsApiError(action, 'config', String(e?.code ?? 'TlsVerifyFailed'), `TLS verification of the ECS endpoint failed (${msg}); give heir.cloud.ca_file the CA that signed the endpoint's certificate`);
+  }
+  if (/ReadTimeout|ConnectTimeout|RequestTimeout|ETIMEDOUT/i.test(`${e?.name ?? ''} ${msg}`)) {
+    return new EcsApiError(action, 'timeout', 'Timeout', msg);
+  }
+  return new EcsApiError(action, 'network', (e?.code as string) ?? 'NetworkError', msg);
+}
+
+function runtimeOf(o: EcsApiOptions): { readTimeout: number; connectTimeout: number; ca?: string } {
+  return { readTimeout: o.read_timeout_ms, connectTimeout: o.connect_timeout_ms };
+}
+
+export class EcsApi {
+  private readonly client: EcsClient;
+  private readonly runtime: ReturnType<typeof runtimeOf>;
+  readonly regionId: string;
+
+  constructor(
+    readonly opts: EcsApiOptions,
+    /** Every call is appended here (action, code, RequestId). */
+    readonly journal: ApiCallRecord[] = [],
+  ) {
+    this.regionId = opts.region_id;
+    let ca: string | undefined;
+    if (opts.ca_file) {
+      try {
+        ca = readFileSync(opts.ca_file, 'utf8');
+      } catch (err) {
+        throw new EcsApiError('(setup)', 'config', 'CaFileUnreadable', `heir.cloud.ca_file ${opts.ca_file} cannot be read: ${(err as Error).message}`);
+      }
+    }
+    const config = new $OpenApiUtil.Config({
+      credential: new Credential(),
+      regionId: opts.region_id,
+      endpoint: opts.endpoint,
+      protocol: opts.protocol,
+      readTimeout: opts.read_timeout_ms,
+      connectTimeout: opts.connect_timeout_ms,
+      ca,
+      signatureAlgorithm: opts.legacySignature ? 'v2' : undefined,
+    });
+    this.client = new EcsClient(config);
+    this.runtime = { ...runtimeOf(opts), ...(ca ? { ca } : {}) };
+  }
+
+  /**
+   * Remaining time budget of the current operation (ms); a call's read timeout
+   * never exceeds it, so an operation's total time stays bounded.
+   */
+  budget: () => number = () => Infinity;
+
+  /** Run one SDK call, journal it, and normalize its error. */
+  private async call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
+    const readTimeout = Math.max(1000, Math.min(this.runtime.readTimeout, this.budget()));
+    try {
+      const res = await fn({ ...this.runtime, readTimeout });
+      const requestId = res.body?.requestId;
+      this.journal.push({ action, requestId });
+      return { body: res.body as NonNullable<T['body']>, requestId };
+    } catch (err) {
+      const e = toEcsError(action, err);
+      this.journal.push({ action, code: e.code, requestId: e.requestId });
+      throw e;
+    }
+  }
+
+  async describeEni(eniId: string): Promise<{ eni?: EniInfo; requestId?: string }> {
+    const { enis, requestId } = await this.describeEnis([eniId]);
+    return { eni: enis.find((e) => e.id === eniId), requestId };
+  }
+
+  async describeEnis(eniIds: string[]): Promise<{ enis: EniInfo[]; requestId?: string }> {
+    const { body, requestId } = await this.call('DescribeNetworkInterfaces', (rt) =>
+      this.client.describeNetworkInterfacesWithOptions(new Ecs.DescribeNetworkInterfacesRequest({ regionId: this.regionId, networkInterfaceId: eniIds, pageSize: 100 }), rt),
+    );
+    const set = body.networkInterfaceSets?.networkInterfaceSet ?? [];
+    const enis = set
+      .filter((s) => s.networkInterfaceId && eniIds.includes(s.networkInterfaceId))
+      .map((hit) => ({
+        id: hit.networkInterfaceId!,
+        status: hit.status ?? '',
+        type: hit.type ?? '',
+        instanceId: hit.instanceId || undefined,
+        zoneId: hit.zoneId ?? '',
+        vpcId: hit.vpcId ?? '',
+        vSwitchId: hit.vSwitchId ?? '',
+        privateIp: hit.privateIpAddress ?? '',
+        secondaryIps: (hit.privateIpSets?.privateIpSet ?? []).filter((p) => !p.primary).map((p) => p.privateIpAddress ?? ''),
+      }));
+    return { enis, requestId };
+  }
+
+  async describeInstances(ids: string[]): Promise<{ instances: InstanceInfo[]; requestId?: string }> {
+    const { body, requestId } = await this.call('DescribeInstances', (rt) =>
+      this.client.describeInstancesWithOptions(new Ecs.DescribeInstancesRequest({ regionId: this.regionId, instanceIds: JSON.stringify(ids), pageSize: 100 }), rt),
+    );
+    const instances = (body.instances?.instance ?? []).map((i) => ({
+      id: i.instanceId ?? '',
+      status: i.status ?? '',
+      zoneId: i.zoneId ?? '',
+      vpcId: i.vpcAttributes?.vpcId ?? '',
+      vSwitchId: i.vpcAttributes?.vSwitchId ?? '',
+      enis: (i.networkInterfaces?.networkInterface ?? []).map((n) => ({ id: n.networkInterfaceId ?? '', type: n.type ?? '' })),
+    }));
+    return { instances, requestId };
+  }
+
+  async instanceStatus(instanceId: string): Promise<{ status?: string; requestId?: string }> {
+    const { body, requestId } = await this.call('DescribeInstanceStatus', (rt) =>
+      this.client.describeInstanceStatusWithOptions(new Ecs.DescribeInstanceStatusRequest({ regionId: this.regionId, instanceId: [instanceId], pageSize: 50 }), rt),
+    );
+    const hit = (body.instanceStatuses?.instanceStatus ?? []).find((s) => s.instanceId === instanceId);
+    return { status: hit?.status, requestId };
+  }
+
+  async attach(eniId: string, instanceId: string): Promise<{ requestId?: string }> {
+    const { requestId } = await this.call('AttachNetworkInterface', (rt) =>
+      this.client.attachNetworkInterfaceWithOptions(new Ecs.AttachNetworkInterfaceRequest({ regionId: this.regionId, networkInterfaceId: eniId, instanceId }), rt),
+    );
+    return { requestId };
+  }
+
+  async detach(eniId: string, instanceId: string): Promise<{ requestId?: string }> {
+    const { requestId } = await this.call('DetachNetworkInterface', (rt) =>
+      this.client.detachNetworkInterfaceWithOptions(new Ecs.DetachNetworkInterfaceRequest({ regionId: this.regionId, networkInterfaceId: eniId, instanceId }), rt),
+    );
+    return { requestId };
+  }
+
+  async forceStop(instanceId: string): Promise<{ requestId?: string }> {
+    const { requestId } = await this.call('StopInstance', (rt) =>
+      this.client.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: true }), rt),
+    );
+    return { requestId };
+  }
+
+  async assignIp(eniId: string, ip: string, clientToken: string): Promise<{ requestId?: string }> {
+    const { requestId } = await this.call('AssignPrivateIpAddresses', (rt) =>
+      this.client.assignPrivateIpAddressesWithOptions(new Ecs.AssignPrivateIpAddressesRequest({ regionId: this.regionId, networkInterfaceId: eniId, privateIpAddress: [ip], clientToken }), rt),
+    );
+    return { requestId };
+  }
+
+  async unassignIp(eniId: string, ip: string): Promise<{ requestId?: string }> {
+    const { requestId } = await this.call('UnassignPrivateIpAddresses', (rt) =>
+      this.client.unassignPrivateIpAddressesWithOptions(new Ecs.UnassignPrivateIpAddressesRequest({ regionId: this.regionId, networkInterfaceId: eniId, privateIpAddress: [ip] }), rt),
+    );
+    return { requestId };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * When a failed ECS call may be retried, and how long to wait (pure).
+ *
+ * Retried: flow control (Throttling*), a server having a bad moment
+ * (ServiceUnavailable, InternalError*), a conflicting operation in flight
+ * (OperationConflict), and an ENI/instance still settling a transition
+ * (InvalidOperation.InvalidEniState / InvalidEcsState, IncorrectInstanceStatus)
+ * — the movers re-read the state before acting again, so a retry never repeats
+ * a mutation blindly. Network errors and timeouts are retried for describes;
+ * for a mutation they end the attempt and the converge loop re-reads the state.
+ * Everything else (not found, bad credentials, signature, mismatches) fails at once.
+ */
+
+export type CallKind = 'describe' | 'mutate';
+
+export interface FailureLike {
+  kind: 'api' | 'network' | 'timeout' | 'credentials' | 'config';
+  code: string;
+}
+
+const TRANSIENT_API = [/^Throttling/, /^ServiceUnavailable/, /^InternalError/, /^OperationConflict$/, /^UnknownError$/];
+const SETTLING_API = [/^InvalidOperation\.InvalidEniState$/, /^InvalidOperation\.InvalidEcsState$/, /^IncorrectInstanceStatus$/];
+
+export function isTransient(f: FailureLike, call: CallKind): boolean {
+  if (f.kind === 'network' || f.kind === 'timeout') return call === 'describe';
+  if (f.kind !== 'api') return false;
+  return TRANSIENT_API.some((r) => r.test(f.code));
+}
+
+/** A state error that means "wait for the transition and look again". */
+export function isSettling(f: FailureLike): boolean {
+  return f.kind === 'api' && SETTLING_API.some((r) => r.test(f.code));
+}
+
+/** After a failed mutation: is it worth re-reading the state and trying again? */
+export function worthReconverging(f: FailureLike): boolean {
+  return isTransient(f, 'mutate') || isSettling(f) || f.kind === 'network' || f.kind === 'timeout';
+}
+
+export interface BackoffPolicy {
+  baseMs: number;
+  capMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 3000 };
+
+/**
+ * Exponential backoff with "equal jitter": half the exponential step fixed, half
+ * random, so concurrent managers spread out but never retry instantly.
+ */
+export function backoffMs(attempt: number, p: BackoffPolicy = DEFAULT_BACKOFF, rand: () => number = Math.random): number {
+  const exp = Math.min(p.capMs, p.baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(exp / 2 + rand() * (exp / 2));
+}
+
+/** A time budget for one operation. */
+export class Deadline {
+  readonly startedAt: number;
+  constructor(
+    readonly totalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
+  elapsed(): number {
+    return this.now() - this.startedAt;
+  }
+  remaining(): number {
+    return Math.max(0, this.totalMs - this.elapsed());
+  }
+  expired(): boolean {
+    return this.remaining() <= 0;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * The address mover's contract: how the application's database address is taken
+ * from the old master (fence) and given to the new one (attach), whatever moves
+ * it (an ENI, a secondary private IP, an MHA-style script, or nothing).
+ */
+import type { ClusterConfig, NodeConfig } from '../config/schema';
+import type { Logger } from '../util/log';
+
+export type MoverKind = 'eni' | 'secondary-ip' | 'script' | 'none';
+
+export interface MoveContext {
+  cluster: ClusterConfig;
+  oldMaster?: NodeConfig;
+  newMaster?: NodeConfig;
+  reason: 'failover' | 'switchover' | 'manual';
+  signal?: AbortSignal;
+  log?: Logger;
+  /**
+   * Whether the old master's host answers SSH, when the caller already knows
+   * (detection does). The script mover then calls --command=stopssh (true) or
+   * --command=stop (false); when undefined it probes SSH itself.
+   */
+  oldMasterSshReachable?: boolean;
+}
+
+/** One cloud API call made during an operation. */
+export interface ApiCallRecord {
+  action: string;
+  code?: string;
+  requestId?: string;
+}
+
+export interface MoveOutcome {
+  ok: boolean;
+  /** What was done, e.g. 'detached', 'already-detached', 'attached', 'already-attached', 'force-stopped+detached'. */
+  action: string;
+  /** One sentence for the operator: names the ENI/address, the instances, the API error code and RequestId. */
+  detail: string;
+  durationMs: number;
+  apiCalls: ApiCallRecord[];
+  /** Machine-readable failure code (API error code, 'timeout', 'verify-failed', 'stuck-detaching', ...). */
+  code?: string;
+}
+
+export interface AddressStatus {
+  kind: MoverKind;
+  /** The address clients use (floating IP), when configured. */
+  address?: string;
+  /** The node the address is on now (resolved from the instance), undefined when on none/unknown. */
+  holder?: string;
+  /** Instance currently holding the ENI/IP. */
+  instanceId?: string;
+  /** ENI id (eni mover) or ENI carrying the secondary IP (secondary-ip mover). */
+  eniId?: string;
+  /** Cloud status (ENI: Available, Attaching, InUse, Detaching, Deleting), or the script's status output. */
+  state: string;
+  /** True when the address is settled on one node (InUse) and not in transition. */
+  settled: boolean;
+  detail: string;
+  apiCalls: ApiCallRecord[];
+}
+
+export interface PreflightResult {
+  /** Short name of the check, e.g. 'eni-exists', 'eni-secondary', 'zone:db2'. */
+  check: string;
+  ok: boolean;
+  /** Errors block failover; warnings are reported. */
+  severity: 'error' | 'warning';
+  detail: string;
+}
+
+export interface AddressMover {
+  kind: MoverKind;
+  /** Take the address away from the old master (may be unreachable/hung). Idempotent. */
+  fence(ctx: MoveContext): Promise<MoveOutcome>;
+  /** Give the address to the new master, verify it. Idempotent. */
+  attach(ctx: MoveContext): Promise<MoveOutcome>;
+  status(ctx: Omit<MoveContext, 'newMaster'>): Promise<AddressStatus>;
+  preflight(cluster: ClusterConfig): Promise<PreflightResult[]>;
+}
