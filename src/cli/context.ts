@@ -127,14 +127,14 @@ export class CliContext {
     else this.print(human());
   }
 
-  /** The exit code of the running command (set by actions that return one). */
-  exitCode: ExitCode = ExitCode.OK;
+  /** The exit code of the running command (set by actions that return one; see ExitCode). */
+  exitCode: number = ExitCode.OK;
 
   /**
    * Wraps an action handler: its returned exit code (if any) becomes the
    * process's; thrown errors are reported by main with the right code.
    */
-  action<A extends unknown[]>(fn: (...args: A) => Promise<ExitCode | void> | ExitCode | void): (...args: A) => Promise<void> {
+  action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
     return async (...args: A) => {
       const code = await fn(...args);
       if (typeof code === 'number') this.exitCode = code;

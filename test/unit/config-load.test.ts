@@ -1,0 +1,364 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  ConfigError,
+  findCluster,
+  loadConfig,
+  loadConfigWithWarnings,
+  parseConfigText,
+  validateConfigText,
+  UnknownClusterError,
+  redactConfig,
+  redactUrl,
+} from '../../src/config';
+import { editDistance, suggest } from '../../src/config/suggest';
+
+/** A minimal valid cluster; callers append or replace lines. */
+const BASE = `clusters:
+  - name: app1
+    mysql:
+      user: heir
+      password: pw
+      replication_user: repl
+      replication_password: rpw
+    nodes:
+      - name: db1
+        host: 10.0.0.1
+      - name: db2
+        host: 10.0.0.2
+`;
+
+function errorsOf(text: string, o: Parameters<typeof parseConfigText>[1] = {}): ConfigError {
+  try {
+    parseConfigText(text, { sourceName: 'heir.yaml', env: {}, ...o });
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'heir-config-'));
+}
+
+test('a minimal file loads with defaults filled in', () => {
+  const cfg = parseConfigText(BASE, { env: {} });
+  assert.equal(cfg.clusters.length, 1);
+  const c = cfg.clusters[0]!;
+  assert.equal(c.nodes[0]!.port, 3306);
+  assert.equal(c.nodes[1]!.promotion, 'neutral');
+  assert.equal(c.detection.min_sources, 2);
+  assert.equal(c.failover.salvage.enabled, true);
+  assert.deepEqual(c.address, { type: 'none' });
+  assert.equal(cfg.heir.state_dir, '/var/lib/heir');
+  assert.equal(cfg.heir.api.listen, '127.0.0.1:7878');
+});
+
+test('a typo in a key: its line, its path and a suggestion', () => {
+  const text = BASE.replace('        host: 10.0.0.2\n', '        host: 10.0.0.2\n        promotoin: prefer\n');
+  const e = errorsOf(text);
+  assert.equal(e.issues.length, 1);
+  assert.deepEqual(e.issues[0], {
+    path: 'clusters[0].nodes[1].promotoin',
+    line: 13,
+    message: "unknown key 'promotoin' (did you mean 'promotion'?)",
+  });
+  assert.equal(e.message, "heir.yaml:13: clusters[0].nodes[1].promotoin: unknown key 'promotoin' (did you mean 'promotion'?)");
+});
+
+test('an unknown key with no near match lists the allowed keys', () => {
+  const e = errorsOf(`heir:\n  verbosity: 3\n${BASE}`);
+  assert.equal(e.issues.length, 1);
+  assert.equal(e.issues[0]!.path, 'heir.verbosity');
+  assert.equal(e.issues[0]!.line, 2);
+  assert.match(e.issues[0]!.message, /^unknown key 'verbosity' \(allowed here: state_dir, log_level, api, cloud\)$/);
+});
+
+test('wrong types, a missing required key and a bad enum value, all at once', () => {
+  const text = BASE.replace('      replication_user: repl\n', '')
+    .replace('        host: 10.0.0.1\n', '        host: 10.0.0.1\n        port: "3306"\n        promotion: prefered\n')
+    .replace('      password: pw\n', '      password: 123456\n');
+  const e = errorsOf(text);
+  const byPath = Object.fromEntries(e.issues.map((i) => [i.path, i]));
+  assert.deepEqual(Object.keys(byPath).sort(), [
+    'clusters[0].mysql.password',
+    'clusters[0].mysql.replication_user',
+    'clusters[0].nodes[0].port',
+    'clusters[0].nodes[0].promotion',
+  ]);
+  assert.equal(byPath['clusters[0].mysql.password']!.message, 'expected a string, got a number (put it in quotes)');
+  assert.equal(byPath['clusters[0].mysql.password']!.line, 5);
+  assert.equal(byPath['clusters[0].mysql.replication_user']!.message, "required key 'replication_user' is missing");
+  assert.equal(byPath['clusters[0].mysql.replication_user']!.line, 3, 'a missing key points at its parent');
+  assert.equal(byPath['clusters[0].nodes[0].port']!.message, 'expected a number, got a string (write it without quotes)');
+  assert.equal(byPath['clusters[0].nodes[0].port']!.line, 10);
+  assert.equal(byPath['clusters[0].nodes[0].promotion']!.message, "must be one of: prefer, neutral, never (did you mean 'prefer'?)");
+  // One line per issue, in file order.
+  const lines = e.message.split('\n');
+  assert.equal(lines.length, 4);
+  assert.deepEqual(
+    lines.map((l) => Number(l.split(':')[1])),
+    [3, 5, 10, 11],
+  );
+});
+
+test('duplicate node names, duplicate servers and duplicate cluster names', () => {
+  const dupNodes = BASE.replace('      - name: db2\n        host: 10.0.0.2\n', '      - name: db1\n        host: 10.0.0.2\n      - name: db3\n        host: 10.0.0.1\n');
+  const e = errorsOf(dupNodes);
+  assert.deepEqual(
+    e.issues.map((i) => [i.path, i.line]),
+    [
+      ['clusters[0].nodes[1].name', 11],
+      ['clusters[0].nodes[2].host', 14],
+    ],
+  );
+  assert.match(e.issues[0]!.message, /node name 'db1' is already used by nodes\[0\]/);
+  assert.match(e.issues[1]!.message, /same host and port as nodes\[0\] \(db1\)/);
+
+  const twice = BASE + BASE.replace('clusters:\n', '');
+  const e2 = errorsOf(twice);
+  assert.equal(e2.issues.length, 1);
+  assert.equal(e2.issues[0]!.path, 'clusters[1].name');
+  assert.equal(e2.issues[0]!.line, 13);
+});
+
+test('duplicate node names are reported even when the cluster has schema errors too', () => {
+  const text = BASE.replace('      - name: db2\n', '      - name: db1\n').replace('      user: heir\n', '      usr: heir\n');
+  const e = errorsOf(text);
+  const paths = e.issues.map((i) => i.path);
+  assert.ok(paths.includes('clusters[0].nodes[1].name'), paths.join(', '));
+  assert.ok(paths.includes('clusters[0].mysql.usr'), paths.join(', '));
+  assert.ok(paths.includes('clusters[0].mysql.user'), paths.join(', '));
+});
+
+test('${env:} and ${file:} references are resolved, whole or embedded; relative files are relative to the config', () => {
+  const dir = tmpdir();
+  fs.mkdirSync(path.join(dir, 'secrets'));
+  fs.writeFileSync(path.join(dir, 'secrets', 'repl'), 'repl-secret\n');
+  fs.writeFileSync(path.join(dir, 'two-lines'), 'a\nb\n\n');
+  fs.writeFileSync(path.join(dir, 'crlf'), 'c\r\n');
+  const text = BASE.replace('password: pw', 'password: ${env:HEIR_PW}')
+    .replace('replication_password: rpw', 'replication_password: ${file:secrets/repl}')
+    .replace('host: 10.0.0.1', 'host: ${env:DB1_HOST}.internal')
+    // (a function replacement: a replacement string would turn $$ into $)
+    .replace('        host: 10.0.0.2\n', () => `        host: 10.0.0.2\n        port: \${env:DB2_PORT}\n        binlog_dir: \${file:${path.join(dir, 'two-lines')}}|\${file:crlf}|$\${env:LITERAL}\n`);
+  const file = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(file, text);
+  const cfg = loadConfig(file, { env: { HEIR_PW: 'p@ss', DB1_HOST: 'db1', DB2_PORT: '3307' } });
+  const c = cfg.clusters[0]!;
+  assert.equal(c.mysql.password, 'p@ss');
+  assert.equal(c.mysql.replication_password, 'repl-secret');
+  assert.equal(c.nodes[0]!.host, 'db1.internal');
+  assert.equal(c.nodes[1]!.port, 3307, 'a whole reference becomes a number where the schema wants one');
+  assert.equal(c.nodes[1]!.binlog_dir, 'a\nb\n|c|${env:LITERAL}', 'one trailing newline removed; $${ is a literal ${');
+});
+
+test('missing env vars and unreadable files are errors naming the field and line, never the values', () => {
+  const dir = tmpdir();
+  const text = BASE.replace('password: pw', 'password: ${env:NOT_SET_ANYWHERE}')
+    .replace('replication_password: rpw', 'replication_password: ${file:no/such/file}')
+    .replace('user: heir', 'user: ${env:HEIR_USER}');
+  const file = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(file, text);
+  let err: unknown;
+  try {
+    loadConfig(file, { env: { HEIR_USER: 'top-secret-value' } });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  assert.deepEqual(
+    err.issues.map((i) => [i.path, i.line]),
+    [
+      ['clusters[0].mysql.password', 5],
+      ['clusters[0].mysql.replication_password', 7],
+    ],
+  );
+  assert.match(err.issues[0]!.message, /environment variable NOT_SET_ANYWHERE is not set/);
+  assert.match(err.issues[1]!.message, /cannot read .*no\/such\/file: no such file \(ENOENT\)/);
+  assert.ok(err.message.startsWith(`${file}:5: clusters[0].mysql.password: `), err.message);
+  assert.ok(!err.message.includes('top-secret-value'));
+});
+
+test('resolved secrets never appear in error messages', () => {
+  const secret = 'S3cr3t-Value-42';
+  // A secret resolved into fields that then fail validation.
+  const text = BASE.replace('        host: 10.0.0.2\n', '        host: 10.0.0.2\n        promotion: ${env:SECRET}\n        instance_id: 12\n').replace(
+    'name: db1',
+    'name: "${env:SECRET} x"',
+  );
+  const e = errorsOf(text, { env: { SECRET: secret } });
+  assert.ok(e.issues.length >= 3, e.message);
+  assert.ok(!e.message.includes(secret), e.message);
+  assert.ok(!JSON.stringify(e.issues).includes(secret));
+});
+
+test('a mistyped reference kind is reported; shell ${VAR:-x} in commands is left alone', () => {
+  const e = errorsOf(BASE.replace('password: pw', 'password: ${evn:PW}'));
+  assert.equal(e.issues[0]!.path, 'clusters[0].mysql.password');
+  assert.match(e.issues[0]!.message, /did you mean \$\{env:\.\.\.\}/);
+  const cfg = parseConfigText(
+    BASE + '    address:\n      type: script\n      path: /usr/local/bin/ipf\n      floating_ip: 10.0.0.100\n',
+    { env: {} },
+  );
+  assert.equal(cfg.clusters[0]!.address.type, 'script');
+  const cmd = parseConfigText(
+    BASE.replace('        host: 10.0.0.2\n', '        host: 10.0.0.2\n        binlog_dir: /data/${HOME:-x}\n'),
+    { env: {} },
+  );
+  assert.equal(cmd.clusters[0]!.nodes[1]!.binlog_dir, '/data/${HOME:-x}');
+});
+
+test('YAML syntax errors carry their line', () => {
+  const e = errorsOf('clusters:\n  - name: a\n    mysql: {user: x\n');
+  assert.ok(e.issues.length >= 1);
+  assert.ok(e.issues[0]!.line !== undefined && e.issues[0]!.line >= 3, JSON.stringify(e.issues));
+  assert.match(e.issues[0]!.message, /^YAML: /);
+  const dup = errorsOf(BASE.replace('      user: heir\n', '      user: heir\n      user: again\n'));
+  assert.match(dup.issues[0]!.message, /unique/i);
+  assert.equal(dup.issues[0]!.line, 5);
+});
+
+test('empty files and wrong top level are clear', () => {
+  assert.match(errorsOf('').message, /empty/);
+  assert.match(errorsOf('- a\n- b\n').message, /top level must be a mapping/);
+  assert.match(errorsOf('heir: {}\n').issues[0]!.message, /required key 'clusters' is missing/);
+});
+
+test('address eni needs heir.cloud and instance ids; secondary-ip ENIs cover every node', () => {
+  const eni = BASE + '    address:\n      type: eni\n      eni_id: eni-abc\n      floating_ip: 10.0.0.100\n';
+  const e = errorsOf(eni);
+  const msgs = e.issues.map((i) => `${i.path}@${i.line}: ${i.message}`);
+  assert.equal(e.issues.length, 3, msgs.join('\n'));
+  assert.match(msgs[0]!, /^clusters\[0\]\.nodes\[0\]@9: instance_id .* required because address.type is eni/);
+  assert.match(msgs[1]!, /^clusters\[0\]\.nodes\[1\]@11: instance_id/);
+  assert.match(msgs[2]!, /^clusters\[0\]\.address\.type@14: address.type eni calls the ECS API: set heir.cloud/);
+
+  const ok = `heir:\n  cloud:\n    region_id: cn-hangzhou\n${eni.replace('host: 10.0.0.1', 'host: 10.0.0.1\n        instance_id: i-1').replace('host: 10.0.0.2', 'host: 10.0.0.2\n        instance_id: i-2')}`;
+  assert.equal(parseConfigText(ok, { env: {} }).clusters[0]!.address.type, 'eni');
+  const sameInstance = ok.replace('instance_id: i-2', 'instance_id: i-1');
+  assert.match(errorsOf(sameInstance).message, /nodes\[1\]\.instance_id: same instance as nodes\[0\]/);
+
+  const sec = ok.replace(
+    '      type: eni\n      eni_id: eni-abc\n',
+    '      type: secondary-ip\n      enis:\n        db1: eni-1\n        dbx: eni-2\n',
+  );
+  const e2 = errorsOf(sec);
+  const m2 = e2.issues.map((i) => `${i.path}: ${i.message}`);
+  assert.ok(m2.some((m) => /^clusters\[0\]\.address\.enis\.dbx: 'dbx' is not a node/.test(m)), m2.join('\n'));
+  assert.ok(m2.some((m) => /^clusters\[0\]\.address\.enis: no ENI given for db2/.test(m)), m2.join('\n'));
+});
+
+test('detection: secondary checks name nodes; min_sources must be reachable', () => {
+  const text = BASE + '    detection:\n      secondary_checks: [db2, bd1]\n      ssh_check: false\n      min_sources: 4\n';
+  const e = errorsOf(text);
+  const m = e.issues.map((i) => `${i.path}@${i.line}: ${i.message}`);
+  assert.equal(m.length, 2, m.join('\n'));
+  assert.match(m[0]!, /^clusters\[0\]\.detection\.secondary_checks\[1\]@14: 'bd1' is not a node of cluster 'app1' \(did you mean 'db1'\?\)/);
+  assert.match(m[1]!, /^clusters\[0\]\.detection\.min_sources@16: 4 sources required but only 3 configured/);
+});
+
+test('no promotable node is an error; a single one is a warning', () => {
+  const never = BASE.replace('host: 10.0.0.1', 'host: 10.0.0.1\n        promotion: never').replace('host: 10.0.0.2', 'host: 10.0.0.2\n        promotion: never');
+  assert.match(errorsOf(never).message, /clusters\[0\]\.nodes: every node has promotion: never/);
+  const one = BASE.replace('host: 10.0.0.1', 'host: 10.0.0.1\n        promotion: never');
+  const v = validateConfigText(one, { env: {} });
+  assert.equal(v.warnings.length, 1);
+  assert.match(v.warnings[0]!.message, /only db2 can be promoted/);
+  assert.equal(v.warnings[0]!.path, 'clusters[0].nodes');
+});
+
+test('webhook event filters are checked with suggestions', () => {
+  const text = BASE + '    webhooks:\n      - type: generic\n        url: https://example.invalid/hook\n        secret: s\n        events: [failover.started, failover.finsihed, switchover.*, bogus.*]\n';
+  const e = errorsOf(text);
+  assert.deepEqual(
+    e.issues.map((i) => i.path),
+    ['clusters[0].webhooks[0].events[1]', 'clusters[0].webhooks[0].events[3]'],
+  );
+  assert.match(e.issues[0]!.message, /did you mean 'failover.finished'/);
+  assert.equal(e.issues[0]!.line, 17);
+});
+
+test('YAML anchors and merge keys work for shared settings', () => {
+  const text = `clusters:
+  - name: a
+    mysql: &creds
+      user: heir
+      password: pw
+      replication_user: repl
+      replication_password: rpw
+    nodes: [{name: a1, host: h1}, {name: a2, host: h2}]
+    detection: &det
+      interval_ms: 500
+  - name: b
+    mysql: *creds
+    nodes: [{name: b1, host: h3}, {name: b2, host: h4}]
+    detection:
+      <<: *det
+      ping_type: insert
+`;
+  const cfg = parseConfigText(text, { env: {} });
+  assert.equal(cfg.clusters[1]!.mysql.user, 'heir');
+  assert.equal(cfg.clusters[1]!.detection.interval_ms, 500);
+  assert.equal(cfg.clusters[1]!.detection.ping_type, 'insert');
+});
+
+test('loadConfig: an unreadable file is a ConfigError naming the file', () => {
+  assert.throws(
+    () => loadConfig('/nonexistent/heir.yaml'),
+    (e: unknown) => e instanceof ConfigError && e.message === '/nonexistent/heir.yaml: cannot read the configuration file: no such file (ENOENT)',
+  );
+});
+
+test('loadConfigWithWarnings returns warnings with lines', () => {
+  const dir = tmpdir();
+  const file = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(file, `heir:\n  api:\n    listen: 0.0.0.0:7878\n${BASE}`);
+  const v = loadConfigWithWarnings(file, { env: {} });
+  assert.equal(v.warnings.length, 1);
+  assert.equal(v.warnings[0]!.path, 'heir.api.listen');
+  assert.equal(v.warnings[0]!.line, 3);
+});
+
+test('findCluster: the only cluster, by name, or a clear error listing names', () => {
+  const one = parseConfigText(BASE, { env: {} });
+  assert.equal(findCluster(one).name, 'app1');
+  assert.equal(findCluster(one, 'app1').name, 'app1');
+  const two = parseConfigText(BASE + BASE.replace('clusters:\n', '').replace('name: app1', 'name: app2'), { env: {} });
+  assert.equal(findCluster(two, 'app2').name, 'app2');
+  assert.throws(() => findCluster(two), (e: unknown) => e instanceof UnknownClusterError && /--cluster NAME: app1, app2/.test(e.message));
+  assert.throws(
+    () => findCluster(two, 'app3'),
+    (e: unknown) => e instanceof UnknownClusterError && /no cluster named 'app3'.*clusters: app1, app2/.test(e.message),
+  );
+});
+
+test('redaction hides secrets and webhook tokens', () => {
+  const cfg = parseConfigText(
+    BASE +
+      '    webhooks:\n      - type: dingtalk\n        url: https://oapi.dingtalk.com/robot/send?access_token=abcdef\n        secret: SECdeadbeef\n',
+    { env: {} },
+  );
+  const safe = JSON.stringify(redactConfig(cfg));
+  for (const s of ['"pw"', '"rpw"', 'abcdef', 'SECdeadbeef']) assert.ok(!safe.includes(s), s);
+  assert.equal(redactUrl('https://oapi.dingtalk.com/robot/send?access_token=abc'), 'https://oapi.dingtalk.com/robot/send?…');
+  assert.equal(
+    redactUrl('https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX'),
+    'https://hooks.slack.com/services/T000/B000/…',
+  );
+  assert.equal(
+    redactUrl('https://open.feishu.cn/open-apis/bot/v2/hook/0123abcd-0123-abcd-0123-0123456789ab'),
+    'https://open.feishu.cn/open-apis/bot/v2/hook/…',
+  );
+});
+
+test('suggestions: transpositions and separators count as typos, unrelated words do not', () => {
+  assert.equal(editDistance('promotoin', 'promotion'), 1);
+  assert.equal(suggest('promotoin', ['promotion', 'port']), 'promotion');
+  assert.equal(suggest('interval-ms', ['interval_ms']), 'interval_ms');
+  assert.equal(suggest('zzz', ['promotion', 'port']), undefined);
+});
