@@ -51,6 +51,14 @@ export interface ReplicationChannel {
   lastHeardSecondsAgo?: number | null;
   /** Heartbeats received on this channel, when the server reports it. */
   heartbeatsReceived?: number | null;
+  /** Replica_SQL_Running_State / Slave_SQL_Running_State (e.g. '... has read all relay log; waiting for more updates'). */
+  sqlThreadState?: string;
+  /** Replica_IO_State / Slave_IO_State. */
+  ioThreadState?: string;
+  /** MySQL: Source_UUID as seen by the replica ('' when never connected). */
+  sourceUuid?: string;
+  /** MariaDB: Gtid_IO_Pos of this connection (received position). */
+  mariadbGtidIoPos?: string;
 }
 
 export interface SemiSyncState {
