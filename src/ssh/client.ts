@@ -29,12 +29,15 @@ export class SshError extends Error {
   readonly kind: SshErrorKind;
   /** For kind 'hostkey': the fingerprint of the key the server presented. */
   readonly fingerprint?: string;
-  constructor(target: string, kind: SshErrorKind, message: string, o?: { fingerprint?: string; cause?: unknown }) {
+  /** Socket error code when the connection itself failed (ECONNREFUSED, EHOSTUNREACH, ...). */
+  readonly code?: string;
+  constructor(target: string, kind: SshErrorKind, message: string, o?: { fingerprint?: string; code?: string; cause?: unknown }) {
     super(message, o?.cause !== undefined ? { cause: o.cause } : undefined);
     this.name = 'SshError';
     this.target = target;
     this.kind = kind;
     if (o?.fingerprint) this.fingerprint = o.fingerprint;
+    if (o?.code) this.code = o.code;
   }
 }
 
@@ -180,7 +183,13 @@ function classifyConnectError(t: SshTarget, e: Error & { level?: string; code?: 
     );
   }
   const code = e.code ? `${e.code}: ` : '';
-  return new SshError(t.name, 'connect', `ssh to ${where(t)}: ${code}${e.message}; check that the host is up and sshd listens on port ${t.port}`, { cause: e });
+  if (e.code === 'ETIMEDOUT') {
+    return new SshError(t.name, 'timeout', `ssh to ${where(t)}: ${code}${e.message}; check that the host is up`, { cause: e, code: e.code });
+  }
+  return new SshError(t.name, 'connect', `ssh to ${where(t)}: ${code}${e.message}; check that the host is up and sshd listens on port ${t.port}`, {
+    cause: e,
+    ...(e.code ? { code: String(e.code) } : {}),
+  });
 }
 
 function end(client: Client): void {

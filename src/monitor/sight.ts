@@ -1,0 +1,156 @@
+/**
+ * How a replica sees its master, derived from the replica's snapshots (pure).
+ *
+ * The question is narrow: did anything arrive from the master after the manager's
+ * first failed ping? Counters that move between two reads taken after the failure, or
+ * a "last heard" time after it, mean the master was alive and reachable from this
+ * replica when the manager could not reach it.
+ */
+import type { NodeSnapshot, ReplicationChannel } from '../mysql/types';
+import type { ReplicaSight } from './types';
+
+/** Identity of the master, to find the replica's channel that points at it. */
+export interface MasterRef {
+  name: string;
+  host: string;
+  port: number;
+  serverId?: number;
+  /** Other names the master's address may go by (e.g. its ssh host, an IP). */
+  aliases?: string[];
+}
+
+/** Replica IO errors that mean "could not reach / lost the source" (network, not a refusal). */
+export const CONNECTION_IO_ERRNOS = new Set([
+  2002, // CR_CONNECTION_ERROR
+  2003, // CR_CONN_HOST_ERROR: can't connect
+  2005, // CR_UNKNOWN_HOST
+  2006, // CR_SERVER_GONE_ERROR
+  2013, // CR_SERVER_LOST: lost connection during query
+  2026, // CR_SSL_CONNECTION_ERROR
+  2055, // CR_SERVER_LOST_EXTENDED
+  1158, // ER_NET_READ_ERROR
+  1159, // ER_NET_READ_INTERRUPTED (net timeout)
+  1160, // ER_NET_ERROR_ON_WRITE
+  1161, // ER_NET_WRITE_INTERRUPTED
+]);
+
+/** Rounding slack for "seconds ago" values (servers report whole seconds). */
+const SECONDS_SLACK_MS = 1000;
+
+function sameHost(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+/** The replica's channel whose source is the master, if any. */
+export function channelToMaster(replica: NodeSnapshot, master: MasterRef): ReplicationChannel | undefined {
+  const names = [master.host, ...(master.aliases ?? [])];
+  return replica.replication.find(
+    (c) =>
+      (master.serverId !== undefined && c.sourceServerId !== 0 && c.sourceServerId === master.serverId) ||
+      (c.sourcePort === master.port && names.some((n) => sameHost(n, c.sourceHost))),
+  );
+}
+
+function coordsKey(c: ReplicationChannel): string {
+  return c.read ? `${c.read.file}:${c.read.pos}` : '';
+}
+
+/** When the channel last heard from its source (ms since epoch, pessimistic), if reported. */
+function heardAt(snap: NodeSnapshot, c: ReplicationChannel): number | null {
+  if (c.lastHeardSecondsAgo === undefined || c.lastHeardSecondsAgo === null) return null;
+  return snap.takenAt - c.lastHeardSecondsAgo * 1000 - SECONDS_SLACK_MS;
+}
+
+/** Something arrived on the channel between two reads. */
+export function progressed(a: { snap: NodeSnapshot; ch: ReplicationChannel }, b: { snap: NodeSnapshot; ch: ReplicationChannel }): string | null {
+  const ha = a.ch.heartbeatsReceived;
+  const hb = b.ch.heartbeatsReceived;
+  if (ha !== undefined && ha !== null && hb !== undefined && hb !== null && hb > ha) return `heartbeats ${ha} → ${hb}`;
+  if (coordsKey(a.ch) !== coordsKey(b.ch) && coordsKey(b.ch) !== '') return `received up to ${coordsKey(b.ch)} (was ${coordsKey(a.ch) || 'none'})`;
+  if (a.ch.retrievedGtidSet !== b.ch.retrievedGtidSet && b.ch.retrievedGtidSet !== '') return 'retrieved GTID set grew';
+  const ia = a.snap.mariadb?.ioPos;
+  const ib = b.snap.mariadb?.ioPos;
+  if (ia !== undefined && ib !== undefined && ia !== ib) return `gtid_io_pos ${ia} → ${ib}`;
+  return null;
+}
+
+function ioSummary(c: ReplicationChannel): string {
+  const err = c.lastIoErrno ? `, IO errno ${c.lastIoErrno} (${c.lastIoError.slice(0, 160)})` : '';
+  return `IO ${c.ioState}${err}`;
+}
+
+/**
+ * Derive the replica's view of the master.
+ * @param reads this replica's snapshots, oldest first; only reads taken at or after
+ *   `firstFailureAt` count as evidence about the failure (earlier ones are ignored).
+ * @param firstFailureAt start of the manager's current run of failed pings (null: no failure;
+ *   then every read counts, and "hears" means the channel is connected and moving).
+ * @param heartbeatPeriodMs the channel's heartbeat period, when known.
+ */
+export function replicaSight(
+  name: string,
+  reads: NodeSnapshot[],
+  master: MasterRef,
+  firstFailureAt: number | null,
+  heartbeatPeriodMs?: number | null,
+): ReplicaSight {
+  const since = firstFailureAt ?? -Infinity;
+  const relevant = reads.filter((r) => r.takenAt >= since);
+  const last = relevant[relevant.length - 1];
+  if (!last) {
+    return { name, at: firstFailureAt ?? 0, status: 'unreadable', detail: 'not read since the failure began' };
+  }
+  if (!last.reachable) {
+    return { name, at: last.takenAt, status: 'unreadable', detail: `cannot read replica: ${last.error?.message ?? 'unreachable'}` };
+  }
+  const ch = channelToMaster(last, master);
+  if (!ch) {
+    const srcs = last.replication.map((c) => `${c.sourceHost}:${c.sourcePort}`).join(', ') || 'none';
+    return { name, at: last.takenAt, status: 'elsewhere', detail: `no replication channel from ${master.name} (sources: ${srcs})` };
+  }
+  const base = {
+    name,
+    at: last.takenAt,
+    ioState: ch.ioState,
+    lastIoErrno: ch.lastIoErrno,
+    lastIoError: ch.lastIoError,
+    heartbeatPeriodMs: heartbeatPeriodMs ?? null,
+  };
+  if (ch.ioState === 'Connecting') {
+    return { ...base, status: 'lost', detail: `${ioSummary(ch)}: not connected to ${master.name}` };
+  }
+  if (ch.ioState === 'No') {
+    if (ch.lastIoErrno === 0) return { ...base, status: 'stopped', detail: `${ioSummary(ch)}: replication stopped without error (by an operator)` };
+    if (CONNECTION_IO_ERRNOS.has(ch.lastIoErrno)) return { ...base, status: 'lost', detail: `${ioSummary(ch)}: gave up connecting to ${master.name}` };
+    return { ...base, status: 'broken', detail: `${ioSummary(ch)}: IO thread stopped by an error that says nothing about the master being down` };
+  }
+  // IO thread connected ('Yes'): did anything arrive after the failure began?
+  const prev = relevant.length >= 2 ? relevant[relevant.length - 2]! : undefined;
+  const prevCh = prev && prev.reachable ? channelToMaster(prev, master) : undefined;
+  if (prev && prevCh) {
+    const moved = progressed({ snap: prev, ch: prevCh }, { snap: last, ch });
+    if (moved) return { ...base, status: 'hears', detail: `${ioSummary(ch)}; ${moved} between reads ${last.takenAt - prev.takenAt} ms apart` };
+  }
+  const heard = heardAt(last, ch);
+  if (heard !== null && firstFailureAt !== null && heard > firstFailureAt) {
+    return { ...base, status: 'hears', detail: `${ioSummary(ch)}; last heard from ${master.name} ${ch.lastHeardSecondsAgo} s ago, after the failure began` };
+  }
+  if (firstFailureAt === null) {
+    return { ...base, status: 'hears', detail: `${ioSummary(ch)} (no failure under way)` };
+  }
+  let silentForMs: number | null = null;
+  if (ch.lastHeardSecondsAgo !== undefined && ch.lastHeardSecondsAgo !== null) silentForMs = Math.round(ch.lastHeardSecondsAgo * 1000);
+  else if (prev && prevCh) silentForMs = last.takenAt - prev.takenAt;
+  const conclusive = heartbeatPeriodMs != null && heartbeatPeriodMs > 0 && silentForMs !== null && silentForMs > 2 * heartbeatPeriodMs + SECONDS_SLACK_MS;
+  const hb = heartbeatPeriodMs != null ? `heartbeat period ${heartbeatPeriodMs} ms` : 'heartbeat period unknown';
+  return {
+    ...base,
+    status: 'silent',
+    silentForMs,
+    silenceConclusive: conclusive,
+    detail:
+      `${ioSummary(ch)} but nothing arrived since the failure began` +
+      (silentForMs !== null ? ` (silent ${silentForMs} ms, ${hb})` : ` (${hb})`) +
+      (conclusive ? ': two heartbeats missed, connection is dead' : ''),
+  };
+}

@@ -1,0 +1,137 @@
+/** A replica's view of its master, and replica health findings, from plain snapshots. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { replicaSight, channelToMaster, type MasterRef } from '../../src/monitor/sight';
+import { replicaFindings } from '../../src/monitor/findings';
+import type { NodeSnapshot, ReplicationChannel } from '../../src/mysql/types';
+
+const T0 = 1_700_000_000_000;
+const master: MasterRef = { name: 'db1', host: '10.77.0.11', port: 3306, serverId: 1 };
+
+function chan(o: Partial<ReplicationChannel> = {}): ReplicationChannel {
+  return {
+    channel: '',
+    sourceHost: '10.77.0.11',
+    sourcePort: 3306,
+    ioState: 'Yes',
+    sqlRunning: true,
+    lastIoErrno: 0,
+    lastIoError: '',
+    lastSqlErrno: 0,
+    lastSqlError: '',
+    secondsBehind: 0,
+    sourceServerId: 1,
+    read: { file: 'binlog.000002', pos: 1000 },
+    exec: { file: 'binlog.000002', pos: 1000 },
+    retrievedGtidSet: 'u1:1-10',
+    gtidAutoPosition: true,
+    heartbeatsReceived: 10,
+    lastHeardSecondsAgo: null,
+    ...o,
+  };
+}
+
+function snap(at: number, ch: Partial<ReplicationChannel> | null, o: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return { name: 'db2', host: '10.77.0.12', port: 3306, takenAt: at, reachable: true, replication: ch ? [chan(ch)] : [], ...o };
+}
+
+test('IO Connecting is lost, with its errno', () => {
+  const s = replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003, lastIoError: "Can't connect" })], master, T0);
+  assert.equal(s.status, 'lost');
+  assert.equal(s.lastIoErrno, 2003);
+});
+
+test('IO No with errno 0 is stopped by an operator; with a connection errno it is lost; with 1236 broken', () => {
+  assert.equal(replicaSight('db2', [snap(T0 + 1, { ioState: 'No', sqlRunning: false })], master, T0).status, 'stopped');
+  assert.equal(replicaSight('db2', [snap(T0 + 1, { ioState: 'No', lastIoErrno: 2003 })], master, T0).status, 'lost');
+  assert.equal(replicaSight('db2', [snap(T0 + 1, { ioState: 'No', lastIoErrno: 1236 })], master, T0).status, 'broken');
+});
+
+test('heartbeat counter progressing between two reads after the failure: hears', () => {
+  const s = replicaSight('db2', [snap(T0 + 100, { heartbeatsReceived: 10 }), snap(T0 + 1200, { heartbeatsReceived: 11 })], master, T0);
+  assert.equal(s.status, 'hears');
+  assert.match(s.detail, /heartbeats 10 → 11/);
+});
+
+test('received coordinates or GTIDs moving between reads: hears', () => {
+  const a = snap(T0 + 100, { heartbeatsReceived: null, read: { file: 'b.1', pos: 10 } });
+  const b = snap(T0 + 900, { heartbeatsReceived: null, read: { file: 'b.1', pos: 99 } });
+  assert.equal(replicaSight('db2', [a, b], master, T0).status, 'hears');
+  const c = snap(T0 + 100, { heartbeatsReceived: null, retrievedGtidSet: 'u1:1-10' });
+  const d = snap(T0 + 900, { heartbeatsReceived: null, retrievedGtidSet: 'u1:1-11' });
+  assert.equal(replicaSight('db2', [c, d], master, T0).status, 'hears');
+});
+
+test('MariaDB: gtid_io_pos moving between reads: hears', () => {
+  const a = snap(T0 + 100, { heartbeatsReceived: null, read: null, retrievedGtidSet: '' }, { mariadb: { binlogPos: '', slavePos: '0-1-5', ioPos: '0-1-5' } });
+  const b = snap(T0 + 900, { heartbeatsReceived: null, read: null, retrievedGtidSet: '' }, { mariadb: { binlogPos: '', slavePos: '0-1-5', ioPos: '0-1-6' } });
+  assert.equal(replicaSight('db2', [a, b], master, T0).status, 'hears');
+});
+
+test('a read from before the failure does not count as progress after it', () => {
+  const before = snap(T0 - 500, { heartbeatsReceived: 9 });
+  const after = snap(T0 + 1000, { heartbeatsReceived: 10 });
+  const s = replicaSight('db2', [before, after], master, T0);
+  assert.equal(s.status, 'silent');
+});
+
+test('last heard after the failure began (with rounding slack): hears; before: silent', () => {
+  assert.equal(replicaSight('db2', [snap(T0 + 3000, { heartbeatsReceived: null, lastHeardSecondsAgo: 1 })], master, T0).status, 'hears');
+  // 1.5 s after the failure, "1 s ago" may have been up to 2 s ago: not proof.
+  assert.equal(replicaSight('db2', [snap(T0 + 1500, { heartbeatsReceived: null, lastHeardSecondsAgo: 1 })], master, T0).status, 'silent');
+});
+
+test('IO Yes and no progress: silent; conclusive only with a known heartbeat period and two periods missed', () => {
+  const reads = [snap(T0 + 100, { lastHeardSecondsAgo: 4 }), snap(T0 + 1100, { lastHeardSecondsAgo: 5 })];
+  const unknown = replicaSight('db2', reads, master, T0);
+  assert.equal(unknown.status, 'silent');
+  assert.equal(unknown.silenceConclusive, false);
+  assert.equal(unknown.silentForMs, 5000);
+  const known = replicaSight('db2', reads, master, T0, 1000);
+  assert.equal(known.silenceConclusive, true);
+  const longPeriod = replicaSight('db2', reads, master, T0, 30_000);
+  assert.equal(longPeriod.silenceConclusive, false);
+  // without lastHeard, silence is measured between the two reads
+  const noHeard = replicaSight('db2', [snap(T0 + 100, {}), snap(T0 + 2100, {})], master, T0, 200);
+  assert.equal(noHeard.silentForMs, 2000);
+  assert.equal(noHeard.silenceConclusive, true);
+});
+
+test('unreadable replica, and a replica of another source', () => {
+  assert.equal(replicaSight('db2', [snap(T0 + 1, null, { reachable: false, error: { code: 'ETIMEDOUT', message: 'timeout' } })], master, T0).status, 'unreadable');
+  assert.equal(replicaSight('db2', [], master, T0).status, 'unreadable');
+  const other = snap(T0 + 1, { sourceHost: '10.77.0.13', sourceServerId: 3 });
+  assert.equal(replicaSight('db2', [other], master, T0).status, 'elsewhere');
+});
+
+test('channel matched by server id even when the replica names the master differently', () => {
+  const s = snap(T0, { sourceHost: 'db1.internal', sourceServerId: 1 });
+  assert.ok(channelToMaster(s, master));
+  const byAlias = snap(T0, { sourceHost: 'DB1', sourceServerId: 0 });
+  assert.ok(channelToMaster(byAlias, { ...master, aliases: ['db1'] }));
+  assert.equal(channelToMaster(byAlias, master), undefined);
+});
+
+test('findings: lagging, broken SQL, stopped by hand, errant, unreachable, elsewhere', () => {
+  const replicas: NodeSnapshot[] = [
+    { ...snap(T0, { secondsBehind: 400 }), name: 'lag' },
+    { ...snap(T0, { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' }), name: 'sqlbroken' },
+    { ...snap(T0, { ioState: 'No', sqlRunning: false }), name: 'stopped' },
+    { ...snap(T0, { ioState: 'Connecting', lastIoErrno: 1045, lastIoError: 'Access denied' }), name: 'iobroken' },
+    { ...snap(T0, {}), name: 'errant' },
+    { ...snap(T0, null, { reachable: false, error: { code: 'ECONNREFUSED', message: 'refused' } }), name: 'down' },
+    { ...snap(T0, { sourceHost: '10.77.0.99', sourceServerId: 9 }), name: 'other' },
+    { ...snap(T0, {}), name: 'fine' },
+  ];
+  const f = replicaFindings(replicas, master, { lagWarnS: 300, errant: { errant: 'u9:1-3' } });
+  const got = f.map((x) => `${x.replica}:${x.kind}`).sort();
+  assert.deepEqual(got, [
+    'down:ReplicaUnreachable',
+    'errant:ErrantGtids',
+    'iobroken:ReplicationBroken',
+    'lag:Lagging',
+    'other:NotReplicatingFromMaster',
+    'sqlbroken:ReplicationBroken',
+    'stopped:ReplicationStopped',
+  ]);
+});
