@@ -211,6 +211,7 @@ export class EniMover implements AddressMover {
         stuckAfterMs: this.tuning.stuckAfterMs,
         forceStopIssued,
         instanceStatus,
+        label: (id) => this.label(id),
       });
       switch (step.kind) {
         case 'done': {

@@ -38,6 +38,8 @@ export interface FenceInput {
   forceStopIssued: boolean;
   /** Status of the fenced instance, once heir has force-stopped it. */
   instanceStatus?: string;
+  /** How to name an instance in messages (e.g. "i-abc (db1)"). */
+  label?: (instanceId: string) => string;
 }
 
 function common(eniId: string, eni: EniState | undefined): Step | undefined {
@@ -53,31 +55,32 @@ export function planFence(i: FenceInput): Step {
   const eni = i.eni!;
   if (eni.status === 'Available' || !eni.instanceId) return { kind: 'done', action: 'detached', why: `ENI ${i.eniId} is Available (attached to no instance)` };
   const holder = eni.instanceId;
+  const name = i.label ?? ((x: string) => x);
   const mustLeave = i.from !== undefined ? holder === i.from : holder !== i.keep;
-  if (!mustLeave) return { kind: 'done', action: 'not-on-old', why: `ENI ${i.eniId} is ${eni.status} on ${holder}, not on ${i.from ?? 'the old master'}` };
+  if (!mustLeave) return { kind: 'done', action: 'not-on-old', why: `ENI ${i.eniId} is ${eni.status} on ${name(holder)}, not on ${i.from ?? 'the old master'}` };
   switch (eni.status) {
     case 'InUse':
       return { kind: 'detach', from: holder, again: false };
     case 'Attaching':
-      return { kind: 'wait', why: `ENI ${i.eniId} is still Attaching to ${holder}; it can be detached once InUse` };
+      return { kind: 'wait', why: `ENI ${i.eniId} is still Attaching to ${name(holder)}; it can be detached once InUse` };
     case 'Detaching': {
       if (i.forceStopIssued) {
         if (i.instanceStatus === 'Stopped' && i.sinceLastDetachMs >= i.redetachAfterMs) return { kind: 'detach', from: holder, again: true };
-        return { kind: 'wait', why: `instance ${holder} force-stopped (now ${i.instanceStatus ?? 'unknown'}); waiting for the detach to complete` };
+        return { kind: 'wait', why: `instance ${name(holder)} force-stopped (now ${i.instanceStatus ?? 'unknown'}); waiting for the detach to complete` };
       }
       if (i.detachingForMs >= i.stuckAfterMs) {
         if (i.stonith) return { kind: 'force-stop', instanceId: holder };
         return {
           kind: 'fail',
           code: 'StuckDetaching',
-          why: `ENI ${i.eniId} has been Detaching from ${holder} for ${Math.round(i.detachingForMs / 1000)} s (the guest OS does not answer); failover.stonith is off, so heir does not force-stop ${holder} — stop or restart that instance, or set failover.stonith: true`,
+          why: `ENI ${i.eniId} has been Detaching from ${name(holder)} for ${Math.round(i.detachingForMs / 1000)} s (the guest OS does not answer); failover.stonith is off, so heir does not force-stop ${name(holder)} — stop or restart that instance, or set failover.stonith: true`,
         };
       }
       if (i.sinceLastDetachMs >= i.redetachAfterMs) return { kind: 'detach', from: holder, again: true };
-      return { kind: 'wait', why: `ENI ${i.eniId} is Detaching from ${holder}` };
+      return { kind: 'wait', why: `ENI ${i.eniId} is Detaching from ${name(holder)}` };
     }
     default:
-      return { kind: 'wait', why: `ENI ${i.eniId} is ${eni.status} on ${holder}` };
+      return { kind: 'wait', why: `ENI ${i.eniId} is ${eni.status} on ${name(holder)}` };
   }
 }
 

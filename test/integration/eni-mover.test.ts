@@ -1,0 +1,244 @@
+/**
+ * The ENI mover with the real SDK against the ECS emulator: a move end to end,
+ * idempotent re-runs, retries within bounds, a rejected key, a stuck detach
+ * (force-stop when stonith is on, a clear report when off), preflight, and the
+ * MySQL check through the floating address against a real lab cluster.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterConfig, GlobalSettings } from '../../src/config/schema';
+import { createMover, eniStatus, move, type MoveContext } from '../../src/eni';
+import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
+import { startCluster, type LabCluster } from '../lab';
+
+let emu: EcsEmulator;
+let restore: () => void = () => {};
+let lab: LabCluster | undefined;
+
+before(async () => {
+  emu = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1' }) });
+});
+after(async () => {
+  restore();
+  await emu.close();
+  await lab?.teardown();
+});
+
+function cluster(over: { address?: Record<string, unknown>; stonith?: boolean; instances?: string[] } = {}): ClusterConfig {
+  const ids = over.instances ?? ['i-db1', 'i-db2', 'i-db3'];
+  return ClusterConfig.parse({
+    name: 'c1',
+    mysql: { user: 'heir', password: 'pw', replication_user: 'repl', replication_password: 'pw' },
+    nodes: ids.map((id, n) => ({ name: `db${n + 1}`, host: '127.0.0.1', port: 3306 + n, instance_id: id })),
+    failover: { stonith: over.stonith ?? false },
+    address: { type: 'eni', eni_id: 'eni-floating', floating_ip: '10.77.0.100', verify: false, ...(over.address ?? {}) },
+  });
+}
+
+function global(over: Record<string, unknown> = {}): GlobalSettings {
+  return GlobalSettings.parse({ cloud: cloudFor(emu, over) });
+}
+
+function ctx(c: ClusterConfig, from: string | undefined, to: string | undefined): MoveContext {
+  const x: MoveContext = { cluster: c, reason: 'failover' };
+  const f = c.nodes.find((n) => n.name === from);
+  const t = c.nodes.find((n) => n.name === to);
+  if (f) x.oldMaster = f;
+  if (t) x.newMaster = t;
+  return x;
+}
+
+function reset(on: string | undefined): void {
+  emu.clearFaults();
+  emu.control({ op: 'setEni', eni: { id: 'eni-floating', status: on ? 'InUse' : 'Available', instanceId: on } });
+  for (const id of ['i-db1', 'i-db2', 'i-db3']) emu.control({ op: 'setInstance', instance: { id, status: 'Running', hungOs: false } });
+}
+
+const fast = { pollMs: 100, redetachAfterMs: 700, stuckAfterMs: 1500, backoff: { baseMs: 50, capMs: 400 } };
+
+test('move end to end: fence from db1, attach to db2 (credentials from the URI provider)', async () => {
+  restore = useCredentials(emu, 'uri');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global(), { tuning: fast });
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, true, f.detail);
+  assert.equal(f.action, 'detached');
+  assert.match(f.detail, /eni-floating/);
+  assert.match(f.detail, /i-db1 \(db1\)/);
+  assert.match(f.detail, /RequestId [0-9A-F-]{36}/);
+  assert.ok(f.apiCalls.some((a) => a.action === 'DetachNetworkInterface' && a.requestId));
+  assert.equal(emu.state.enis.get('eni-floating')!.status, 'Available');
+  const a = await m.attach(ctx(c, 'db1', 'db2'));
+  assert.equal(a.ok, true, a.detail);
+  assert.equal(a.action, 'attached');
+  assert.match(a.detail, /i-db2 \(db2\)/);
+  assert.equal(emu.state.enis.get('eni-floating')!.status, 'InUse');
+  assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db2');
+  const s = await eniStatus(c, global());
+  assert.equal(s.holder, 'db2');
+  assert.equal(s.state, 'InUse');
+  assert.equal(s.settled, true);
+});
+
+test('idempotent: running fence and attach again changes nothing and succeeds', async () => {
+  restore = useCredentials(emu, 'env');
+  const c = cluster();
+  const m = createMover(c, global(), { tuning: fast });
+  const before = emu.requests.length;
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, true, f.detail);
+  assert.equal(f.action, 'not-on-old');
+  const a = await m.attach(ctx(c, 'db1', 'db2'));
+  assert.equal(a.ok, true, a.detail);
+  assert.equal(a.action, 'already-attached');
+  const mutations = emu.requests.slice(before).filter((r) => r.action !== 'DescribeNetworkInterfaces');
+  assert.deepEqual(mutations, []);
+});
+
+test('attach converges from anywhere: the ENI on db2 moves to db3 (detach first)', async () => {
+  restore = useCredentials(emu, 'env');
+  const c = cluster();
+  const r = await move(c, global(), { to: 'db3', tuning: fast });
+  assert.equal(r.ok, true, `${r.fence.detail} / ${r.attach?.detail}`);
+  assert.equal(r.from, 'db2');
+  assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db3');
+});
+
+test('throttling and 5xx are retried within the time budget', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global(), { tuning: fast });
+  emu.inject({ kind: 'throttle', count: 3, actions: ['DescribeNetworkInterfaces'] });
+  emu.inject({ kind: 'error', count: 2, actions: ['DetachNetworkInterface'] });
+  emu.inject({ kind: 'error', code: 'InternalError', count: 1, actions: ['AttachNetworkInterface'] });
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, true, f.detail);
+  assert.equal(f.apiCalls.filter((x) => x.code === 'Throttling.User').length, 3);
+  assert.equal(f.apiCalls.filter((x) => x.code === 'ServiceUnavailable').length, 2);
+  const a = await m.attach(ctx(c, 'db1', 'db2'));
+  assert.equal(a.ok, true, a.detail);
+  assert.equal(a.apiCalls.filter((x) => x.code === 'InternalError').length, 1);
+  assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db2');
+});
+
+test('endless throttling ends at operation_timeout_s with the code and RequestId', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global({ operation_timeout_s: 2, read_timeout_ms: 1000 }), { tuning: fast });
+  emu.inject({ kind: 'throttle', count: 10000 });
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  emu.clearFaults();
+  assert.equal(f.ok, false);
+  assert.equal(f.code, 'Throttling.User');
+  assert.match(f.detail, /RequestId [0-9A-F-]{36}/);
+  // bounded: the budget plus at most one call's read timeout
+  assert.ok(f.durationMs <= 2000 + 1000 + 500, `took ${f.durationMs} ms`);
+  assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db1');
+});
+
+test('a rejected AccessKey fails at once with a clear error (no retries)', async () => {
+  restore = useCredentials(emu, 'env', { id: emu.keys[0]!.id, secret: 'wrong-secret' });
+  reset('i-db1');
+  const c = cluster();
+  const f = await createMover(c, global(), { tuning: fast }).fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, false);
+  assert.equal(f.code, 'SignatureDoesNotMatch');
+  assert.equal(f.apiCalls.length, 1);
+  assert.match(f.detail, /DescribeNetworkInterfaces failed: HTTP 400 SignatureDoesNotMatch, RequestId [0-9A-F-]{36}/);
+  assert.match(f.detail, /credentials/);
+});
+
+test('stuck Detaching (hung OS) with stonith: force-stop, then the detach completes', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  emu.control({ op: 'hungOs', instanceId: 'i-db1', on: true });
+  const c = cluster({ stonith: true });
+  const f = await createMover(c, global(), { tuning: fast }).fence(ctx(c, 'db1', undefined));
+  assert.equal(f.ok, true, f.detail);
+  assert.equal(f.action, 'force-stopped+detached');
+  assert.match(f.detail, /force-stopped i-db1 \(db1\)/);
+  assert.ok(f.apiCalls.filter((x) => x.action === 'DetachNetworkInterface').length >= 2, 'detach was re-issued');
+  assert.ok(f.apiCalls.some((x) => x.action === 'StopInstance'));
+  assert.equal(emu.state.instances.get('i-db1')!.status, 'Stopped');
+  assert.equal(emu.state.enis.get('eni-floating')!.status, 'Available');
+});
+
+test('stuck Detaching without stonith: reported clearly, instance left alone', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  emu.control({ op: 'hungOs', instanceId: 'i-db1', on: true });
+  const c = cluster({ stonith: false });
+  const f = await createMover(c, global(), { tuning: fast }).fence(ctx(c, 'db1', undefined));
+  assert.equal(f.ok, false);
+  assert.equal(f.code, 'StuckDetaching');
+  assert.match(f.detail, /eni-floating has been Detaching from i-db1 \(db1\)/);
+  assert.match(f.detail, /failover\.stonith/);
+  assert.ok(!f.apiCalls.some((x) => x.action === 'StopInstance'));
+  assert.equal(emu.state.instances.get('i-db1')!.status, 'Running');
+  assert.equal(emu.state.enis.get('eni-floating')!.status, 'Detaching');
+});
+
+test('preflight: all good; a wrong ENI id; a zone mismatch', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const ok = await createMover(cluster(), global()).preflight(cluster());
+  assert.deepEqual(ok.filter((r) => !r.ok), [], JSON.stringify(ok, null, 1));
+  assert.ok(ok.some((r) => r.check === 'eni-secondary' && r.ok));
+  assert.ok(ok.some((r) => r.check === 'zone:db3' && r.ok));
+
+  const wrong = cluster({ address: { eni_id: 'eni-typo' } });
+  const r1 = await createMover(wrong, global()).preflight(wrong);
+  const e1 = r1.find((r) => r.check === 'eni-exists');
+  assert.equal(e1?.ok, false);
+  assert.match(e1!.detail, /eni-typo does not exist/);
+
+  const zone = cluster({ instances: ['i-db1', 'i-db2', 'i-otherzone'] });
+  const r2 = await createMover(zone, global()).preflight(zone);
+  const z = r2.find((r) => r.check === 'zone:db3');
+  assert.equal(z?.ok, false);
+  assert.match(z!.detail, /cn-hangzhou-k/);
+  assert.ok(r2.find((r) => r.check === 'zone:db1')?.ok);
+
+  const ghost = cluster({ instances: ['i-db1', 'i-db2', 'i-gone'] });
+  const r3 = await createMover(ghost, global()).preflight(ghost);
+  assert.equal(r3.find((r) => r.check === 'instance:db3')?.ok, false);
+  // preflight never mutates
+  assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db1');
+});
+
+test('eni without heir.cloud: every call reports the missing settings', async () => {
+  const c = cluster();
+  const m = createMover(c, GlobalSettings.parse({}));
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, false);
+  assert.equal(f.code, 'NoCloudSettings');
+  assert.match(f.detail, /heir\.cloud/);
+});
+
+test('verify through MySQL: the address must reach the new master (real lab servers)', async () => {
+  restore = useCredentials(emu, 'env');
+  reset(undefined);
+  lab = await startCluster({ flavor: 'mysql', nodes: 2 });
+  const base = lab.clusterConfig();
+  const withIds = (floating: string): ClusterConfig =>
+    ClusterConfig.parse({
+      ...base,
+      nodes: base.nodes.map((n, i) => ({ ...n, instance_id: `i-db${i + 1}` })),
+      address: { type: 'eni', eni_id: 'eni-floating', floating_ip: floating, verify: true },
+    });
+  // On loopback every server listens on 127.0.0.1 at its own port: that address reaches db2.
+  const good = withIds('127.0.0.1');
+  const a = await createMover(good, global(), { tuning: fast }).attach(ctx(good, undefined, 'db2'));
+  assert.equal(a.ok, true, a.detail);
+  assert.match(a.detail, /verified: 127\.0\.0\.1:\d+ reaches db2 \(server_id \d+, server_uuid [0-9a-f-]+/);
+  // An address where nothing answers: the ENI is attached but the move is not verified.
+  const bad = withIds('127.0.0.77');
+  const b = await createMover(bad, global({ operation_timeout_s: 3 }), { tuning: fast }).attach(ctx(bad, undefined, 'db2'));
+  assert.equal(b.ok, false);
+  assert.equal(b.code, 'VerifyFailed');
+  assert.match(b.detail, /127\.0\.0\.77:\d+ does not answer/);
+});
