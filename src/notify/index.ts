@@ -1,0 +1,14 @@
+export * from './events';
+export {
+  buildRequest,
+  judgeResponse,
+  genericSignature,
+  dingtalkSign,
+  feishuSign,
+  eventTitle,
+  type WebhookRequest,
+  type WebhookType,
+  type FormatOptions,
+  type ResponseVerdict,
+} from './format';
+export { Notifier, type NotifierOptions, type DeliveryResult, type Counters, type WebhookStats } from './notifier';
