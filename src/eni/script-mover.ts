@@ -42,18 +42,29 @@ function tail(s: string, n = 600): string {
   return t.length > n ? `…${t.slice(-n)}` : t;
 }
 
-/** Run the script with a hard timeout (SIGTERM, then SIGKILL 2 s later). */
+/**
+ * Run the script with a hard timeout: SIGTERM, then SIGKILL 2 s later, to its
+ * whole process group (its own children too, which would otherwise keep the
+ * output pipes open).
+ */
 export function runScript(path: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<ScriptRun> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(path, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     const stop = () => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), 2000);
     };
     const timer = setTimeout(() => {
       timedOut = true;
