@@ -10,6 +10,11 @@
  * snapshot as complete (e.g. an empty replication list is then unknown, not
  * "not a replica"). Optional extras (heartbeat times from performance_schema,
  * semi-sync variables) are left null/false when unavailable.
+ *
+ * Read coordinates on a GTID auto-position replica can trail the source's
+ * binlog end right after the IO thread (re)connects: the source skips what the
+ * replica already has, and the position is refreshed by the next event or
+ * heartbeat. Compare GTIDs rather than coordinates on such replicas.
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions, MysqlError } from './conn';
@@ -99,7 +104,34 @@ export function parseReplicaStatusRow(row: Row, flavor: Flavor): ReplicationChan
 /** All replication channels of a server, via its dialect. */
 export async function readChannels(c: Conn): Promise<ReplicationChannel[]> {
   const rows = await c.query(c.dialect.showAllReplicasStatus());
-  return rows.map((r) => parseReplicaStatusRow(r, c.version.flavor));
+  const chs = rows.map((r) => parseReplicaStatusRow(r, c.version.flavor));
+  if (c.version.flavor === 'mysql' && chs.some((ch) => ch.lastSqlErrno !== 0)) await addWorkerErrors(c, chs);
+  return chs;
+}
+
+/**
+ * With parallel appliers MySQL reports only "Coordinator stopped because there
+ * were error(s) in the worker(s)" as Last_SQL_Error; the worker's own error
+ * (e.g. the duplicate key) is in performance_schema. Put it in front.
+ */
+async function addWorkerErrors(c: Conn, chs: ReplicationChannel[]): Promise<void> {
+  let rows: Row[];
+  try {
+    rows = await c.query(
+      `SELECT CHANNEL_NAME AS channel, LAST_ERROR_NUMBER AS errno, LAST_ERROR_MESSAGE AS msg
+         FROM performance_schema.replication_applier_status_by_worker
+        WHERE LAST_ERROR_NUMBER <> 0 ORDER BY LAST_ERROR_TIMESTAMP DESC`,
+    );
+  } catch {
+    return;
+  }
+  for (const ch of chs) {
+    if (!ch.lastSqlErrno || !/Coordinator stopped/i.test(ch.lastSqlError)) continue;
+    const w = rows.find((r) => String(r.channel ?? '') === ch.channel);
+    if (!w) continue;
+    ch.lastSqlErrno = num(w.errno) ?? ch.lastSqlErrno;
+    ch.lastSqlError = `${String(w.msg ?? '')} (applier worker; ${ch.lastSqlError})`;
+  }
 }
 
 /** SHOW BINARY LOG STATUS / SHOW MASTER STATUS; undefined when binlog is off. */
