@@ -1,0 +1,35 @@
+/**
+ * The address mover as the switchover uses it: preflight checks, fence the old
+ * master, attach the new one (src/eni does the work).
+ */
+import { GlobalSettings, type ClusterConfig, type NodeConfig } from '../config/schema';
+import { createMover } from '../eni';
+import type { Logger } from '../util/log';
+import type { AddressCheck } from './switchover-preflight';
+import type { MoveSummary } from './switchover';
+
+export interface SwitchoverAddress {
+  preflight(): Promise<{ kind: string; checks: AddressCheck[] }>;
+  fence(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;
+  attach(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;
+}
+
+export function addressMover(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverAddress {
+  let mover: ReturnType<typeof createMover> | undefined;
+  const get = () => (mover ??= createMover(cluster, global ?? GlobalSettings.parse({}), { log }));
+  const summary = (o: { ok: boolean; action: string; detail: string; durationMs: number }): MoveSummary => ({
+    ok: o.ok,
+    action: o.action,
+    detail: o.detail,
+    durationMs: o.durationMs,
+  });
+  return {
+    async preflight() {
+      const m = get();
+      const rs = await m.preflight(cluster);
+      return { kind: m.kind, checks: rs.map((r) => ({ name: r.check, ok: r.ok, severity: r.severity, detail: r.detail })) };
+    },
+    fence: async (ctx) => summary(await get().fence({ cluster, ...ctx, reason: 'switchover', log })),
+    attach: async (ctx) => summary(await get().attach({ cluster, ...ctx, reason: 'switchover', log })),
+  };
+}

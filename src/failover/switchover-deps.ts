@@ -1,0 +1,73 @@
+/**
+ * The outside world of a switchover, behind one narrow interface: topology
+ * reader, connections, the cluster lock, the address mover and the probe
+ * writes. The executor only calls these; the defaults are the real ones.
+ */
+import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
+import type { TopologySnapshot } from '../mysql/types';
+import { Conn, connOptions } from '../mysql/conn';
+import { readTopology } from '../mysql/inspect';
+import type { Logger } from '../util/log';
+import type { AddressCheck, LockState } from './switchover-preflight';
+import type { MoveSummary, SwitchoverReport } from './switchover';
+import type { StepName } from './switchover-plan';
+import { ensureProbeTable, probeWrite } from './switchover-probe';
+import { acquireSwitchoverLock, peekLock } from './switchover-lock';
+import { addressMover } from './switchover-address';
+
+export interface ClusterLockHandle {
+  /** Record a step in the operation's journal (crash safety). */
+  journal?(step: StepName, phase: 'start' | 'done' | 'failed', detail: string): Promise<void>;
+  /** Release the lock, keeping the final report with the journal. */
+  release(report: SwitchoverReport): Promise<void>;
+}
+
+export interface SwitchoverDeps {
+  readTopology(cluster: ClusterConfig): Promise<TopologySnapshot>;
+  openConn(cluster: ClusterConfig, node: NodeConfig): Promise<Conn>;
+  lockState(): Promise<LockState>;
+  acquireLock(req: { operation: 'switchover'; target: string; requestedBy?: string }): Promise<ClusterLockHandle | { refused: string }>;
+  addressPreflight(): Promise<{ kind: string; checks: AddressCheck[] }>;
+  fenceAddress(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;
+  attachAddress(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;
+  /** Create the probe (heartbeat) table on the master when missing, before the pause. */
+  ensureProbeTable(c: Conn): Promise<void>;
+  /** One write on the new master; resolves when it is acknowledged. */
+  probeWrite(c: Conn, node: NodeConfig): Promise<void>;
+  /** Write through the floating address until it lands on `node` (bounded). */
+  probeThroughAddress(address: string, node: NodeConfig, timeoutS: number): Promise<void>;
+}
+
+export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverDeps {
+  const table = cluster.detection.heartbeat_table;
+  const mover = addressMover(cluster, global, log);
+  return {
+    readTopology: (c) => readTopology(c),
+    openConn: (c, n) => Conn.open(connOptions(c, n)),
+    lockState: () => peekLock(cluster, global),
+    acquireLock: (req) => acquireSwitchoverLock(cluster, global, req, log),
+    addressPreflight: () => mover.preflight(),
+    fenceAddress: (ctx) => mover.fence(ctx),
+    attachAddress: (ctx) => mover.attach(ctx),
+    ensureProbeTable: (c) => ensureProbeTable(c, table),
+    probeWrite: (c) => probeWrite(c, table),
+    probeThroughAddress: async (address, node, timeoutS) => {
+      const deadline = Date.now() + timeoutS * 1000;
+      let last: unknown;
+      while (Date.now() < deadline) {
+        let c: Conn | undefined;
+        try {
+          c = await Conn.open({ ...connOptions(cluster, node, { timeoutMs: 1000 }), name: `${address} (address)`, host: address });
+          await probeWrite(c, table);
+          return;
+        } catch (e) {
+          last = e;
+          await new Promise((r) => setTimeout(r, 20));
+        } finally {
+          c?.destroy();
+        }
+      }
+      throw new Error(`no write accepted through ${address} within ${timeoutS}s: ${(last as Error)?.message ?? 'no attempt'}`);
+    },
+  };
+}

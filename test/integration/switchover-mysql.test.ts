@@ -1,0 +1,3 @@
+import { switchoverSuite } from './switchover-suite';
+
+switchoverSuite('mysql');

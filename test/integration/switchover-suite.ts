@@ -1,0 +1,290 @@
+/**
+ * The switchover integration suite, run against one flavor per test file
+ * (switchover-mysql.test.ts, switchover-mariadb.test.ts) on one shared
+ * 3-node loopback cluster. Every fault a test injects is repaired before the
+ * next test, which starts from a healthy cluster.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
+import { Conn, connOptions } from '../../src/mysql/conn';
+import { switchover, type SwitchoverOptions, type SwitchoverReport } from '../../src/failover/switchover';
+import { startCluster, type LabCluster, type LabFlavor } from '../lab';
+import {
+  assertHealthy,
+  assertNoLoss,
+  currentMaster,
+  isMysql,
+  readOnly,
+  replicaStatus,
+  setupApp,
+  waitConverged,
+  Writer,
+  appConn,
+} from './switchover-helpers';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function switchoverSuite(flavor: LabFlavor): void {
+  describe(`switchover (${flavor})`, () => {
+    let lab: LabCluster;
+    let cfg: ClusterConfig;
+    let stateDir: string;
+    let global: GlobalSettings;
+    let nextId = 1_000_000;
+
+    const run = (to: string, o: Partial<SwitchoverOptions> = {}): Promise<SwitchoverReport> =>
+      switchover(cfg, { to, global, timeoutS: 10, ...o });
+
+    const explain = (r: SwitchoverReport) => JSON.stringify({ outcome: r.outcome, summary: r.summary, refusals: r.preflight?.refusals, steps: r.steps, errors: r.errors }, null, 1);
+
+    /** Run a statement on one node as root. */
+    const sql = (node: string, s: string) => lab.sql(node, s);
+    const replicaSql = (what: 'stop-sql' | 'start' | 'stop' | 'reset-all') => {
+      const m = isMysql(lab);
+      switch (what) {
+        case 'stop-sql': return m ? 'STOP REPLICA SQL_THREAD' : 'STOP SLAVE SQL_THREAD';
+        case 'start': return m ? 'START REPLICA' : 'START SLAVE';
+        case 'stop': return m ? 'STOP REPLICA' : 'STOP SLAVE';
+        case 'reset-all': return m ? 'RESET REPLICA ALL' : 'RESET SLAVE ALL';
+      }
+    };
+    const pointAt = (master: string) => {
+      const m = lab.nodes.find((n) => n.name === master)!;
+      return isMysql(lab)
+        ? `CHANGE REPLICATION SOURCE TO SOURCE_HOST='${m.host}', SOURCE_PORT=${m.port}, SOURCE_USER='${lab.repl.user}', SOURCE_PASSWORD='${lab.repl.password}', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1`
+        : `CHANGE MASTER TO MASTER_HOST='${m.host}', MASTER_PORT=${m.port}, MASTER_USER='${lab.repl.user}', MASTER_PASSWORD='${lab.repl.password}', MASTER_USE_GTID=slave_pos`;
+    };
+    const other = (a: string, b: string) => lab.nodes.map((n) => n.name).find((n) => n !== a && n !== b)!;
+
+    /** Refused, for exactly the expected check among its refusals, with nothing changed. */
+    const assertRefused = async (r: SwitchoverReport, check: string, master: string) => {
+      assert.equal(r.outcome, 'refused', explain(r));
+      assert.ok(r.preflight?.refusals.some((c) => c.id === check), `expected refusal ${check}: ${explain(r)}`);
+      assert.equal(r.steps.some((s) => s.step === 'pause'), false, 'no write was paused');
+      assert.equal(await currentMaster(lab), master);
+    };
+
+    before(async () => {
+      lab = await startCluster({ flavor });
+      stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-switchover-'));
+      global = GlobalSettings.parse({ state_dir: stateDir });
+      cfg = lab.clusterConfig();
+      await setupApp(lab);
+    });
+
+    after(async () => {
+      await lab?.teardown();
+      if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+    });
+
+    it('dry run prints the plan and preflight and changes nothing', async () => {
+      const before = await Promise.all(lab.nodes.map((n) => readOnly(lab, n)));
+      const r = await run('db2', { dryRun: true });
+      assert.equal(r.outcome, 'dry-run', explain(r));
+      assert.equal(r.preflight?.ok, true, explain(r));
+      assert.equal(r.from, 'db1');
+      assert.ok(r.plan && r.plan.steps.some((s) => s.step === 'wait-applied'));
+      assert.equal(r.steps.some((s) => s.step === 'pause' || s.step === 'lock'), false);
+      assert.deepEqual(await Promise.all(lab.nodes.map((n) => readOnly(lab, n))), before);
+      assert.equal(fs.readdirSync(stateDir).length, 0, 'a dry run leaves nothing in the state dir');
+      await assertHealthy(lab, 'db1');
+    });
+
+    it('with a writer running, loses no acknowledged write; the old master becomes a healthy read-only replica', async () => {
+      const w = new Writer(lab, nextId);
+      w.start('db1');
+      await sleep(300);
+      let r: SwitchoverReport;
+      try {
+        r = await run('db2', { killAfterMs: 200 });
+        await sleep(300);
+      } finally {
+        await w.stop();
+        nextId = w.lastId + 1;
+      }
+      assert.equal(r.outcome, 'switched', explain(r));
+      assert.equal(r.from, 'db1');
+      assert.equal(typeof r.writePause.toNewMasterMs, 'number');
+      assert.ok(r.repointed.length === 2 && r.repointed.every((x) => x.ok), explain(r));
+      assert.ok(w.acked.length > 10, `writer made progress (${w.acked.length} rows)`);
+      assert.ok(w.masters.includes('db2'), `writer reached the new master: ${w.masters.join(' → ')}`);
+      await assertHealthy(lab, 'db2');
+      await assertNoLoss(lab, w.acked);
+    });
+
+    it('refuses when the target SQL thread is stopped', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      await sql(target, replicaSql('stop-sql'));
+      try {
+        await assertRefused(await run(target), 'target-threads', master);
+      } finally {
+        await sql(target, replicaSql('start'));
+      }
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses when the target has an errant GTID', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      if (isMysql(lab)) {
+        await sql(target, 'SET GLOBAL super_read_only=OFF');
+        await sql(target, 'CREATE DATABASE IF NOT EXISTS errant_probe');
+        await sql(target, 'SET GLOBAL super_read_only=ON');
+      } else {
+        await sql(target, 'SET SESSION gtid_domain_id=99; CREATE DATABASE IF NOT EXISTS errant_probe');
+      }
+      try {
+        await assertRefused(await run(target), 'target-errant-gtids', master);
+      } finally {
+        // Repair: give the master the same transaction (an empty one with that GTID on MySQL).
+        if (isMysql(lab)) {
+          const [m] = await sql(master, 'SELECT @@GLOBAL.gtid_executed AS g');
+          const [t] = await sql(target, 'SELECT @@GLOBAL.server_uuid AS u');
+          void m;
+          const [e] = await sql(target, `SELECT GTID_SUBTRACT(@@GLOBAL.gtid_executed, '${String(m.g).replace(/\s+/g, '')}') AS e`);
+          const errant = String(e.e).replace(/\s+/g, '');
+          assert.ok(errant.startsWith(String(t.u)), `errant set ${errant}`);
+          const last = errant.split(':').pop()!.split('-').pop()!;
+          await sql(master, `SET GTID_NEXT='${t.u}:${last}'; BEGIN; COMMIT; SET GTID_NEXT='AUTOMATIC'`);
+        } else {
+          // MariaDB (gtid_strict_mode): take the errant event out of the target's binary log.
+          await sql(target, 'SET SESSION sql_log_bin=0; DROP DATABASE IF EXISTS errant_probe');
+          await sql(target, 'STOP SLAVE; RESET MASTER');
+          // (A literal: assigning @@gtid_slave_pos directly hangs the server.)
+          const [sp] = await sql(target, 'SELECT @@GLOBAL.gtid_slave_pos AS p');
+          await sql(target, `SET GLOBAL gtid_binlog_state = '${sp.p}'`);
+          await sql(target, 'START SLAVE');
+        }
+      }
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses when the target lags', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      const delay = isMysql(lab) ? 'CHANGE REPLICATION SOURCE TO SOURCE_DELAY' : 'CHANGE MASTER TO MASTER_DELAY';
+      await sql(target, replicaSql('stop'));
+      await sql(target, `${delay}=30`);
+      await sql(target, replicaSql('start'));
+      try {
+        await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'lag')`);
+        await sleep(2500);
+        await assertRefused(await run(target, { maxLagS: 1 }), 'target-lag', master);
+      } finally {
+        await sql(target, replicaSql('stop'));
+        await sql(target, `${delay}=0`);
+        await sql(target, replicaSql('start'));
+      }
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses while a long transaction is open on the master', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      const c = await appConn(lab.nodes.find((n) => n.name === master)!);
+      try {
+        await c.exec('BEGIN');
+        await c.query('INSERT INTO app.t (id, node) VALUES (?, ?)', [nextId++, 'long']);
+        await sleep(1500);
+        await assertRefused(await run(target, { maxTransactionS: 1 }), 'long-transactions', master);
+        await c.exec('ROLLBACK');
+      } finally {
+        c.destroy();
+      }
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses a target that is not a replica', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      await sql(target, replicaSql('stop'));
+      await sql(target, replicaSql('reset-all'));
+      try {
+        await assertRefused(await run(target), 'target-replicates-master', master);
+      } finally {
+        await sql(target, pointAt(master));
+        await sql(target, replicaSql('start'));
+      }
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses a switchover while another one holds the lock', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      let second: SwitchoverReport | undefined;
+      // The first switchover, paused inside its write pause, runs the second one.
+      const first = await run(target, {
+        beforeWait: async () => {
+          second = await run(master === 'db1' ? 'db3' : 'db1', {});
+        },
+      });
+      assert.ok(second, 'second switchover ran');
+      assert.equal(second.outcome, 'refused', explain(second));
+      assert.ok(second.preflight?.refusals.some((c) => c.id === 'lock'), explain(second));
+      assert.equal(second.steps.some((s) => s.step === 'pause'), false);
+      assert.equal(first.outcome, 'switched', explain(first));
+      await assertHealthy(lab, target);
+      // Back to where it was, so later tests see db1 or db2 as master as before.
+      const back = await run(master);
+      assert.equal(back.outcome, 'switched', explain(back));
+      await assertHealthy(lab, master);
+    });
+
+    it('rolls back cleanly when the target cannot apply the final set in time', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      // Hold the target's applier with a global read lock, then give it something to apply.
+      const hold = await Conn.open(connOptions(cfg, cfg.nodes.find((n) => n.name === target)!));
+      let r: SwitchoverReport;
+      try {
+        await hold.exec('FLUSH TABLES WITH READ LOCK');
+        await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'timeout')`);
+        r = await run(target, { timeoutS: 1, maxLagS: 600 });
+        await hold.exec('UNLOCK TABLES');
+      } finally {
+        hold.destroy();
+      }
+      assert.equal(r.outcome, 'rolled-back', explain(r));
+      assert.ok(r.steps.some((s) => s.step === 'rollback' && s.ok), explain(r));
+      assert.equal(r.steps.some((s) => s.step === 'promote'), false, 'nothing was promoted');
+      assert.match(r.summary, /writable master again/);
+      // The old master takes writes again; the target still replicates from it.
+      assert.equal((await readOnly(lab, master)).ro, false);
+      await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'after-rollback')`);
+      const st = await replicaStatus(lab, target);
+      assert.equal(st.length, 1);
+      assert.equal(st[0].port, lab.nodes.find((n) => n.name === master)!.port);
+      await assertHealthy(lab, master);
+    });
+
+    it('switches back and forth ten times under writes and leaves a healthy cluster', async (t) => {
+      const first = await currentMaster(lab);
+      const second = first === 'db1' ? 'db2' : 'db1';
+      const w = new Writer(lab, nextId);
+      w.start(first);
+      const pauses: number[] = [];
+      try {
+        for (let i = 0; i < 10; i++) {
+          const to = i % 2 === 0 ? second : first;
+          const r = await run(to);
+          assert.equal(r.outcome, 'switched', `round ${i + 1}: ${explain(r)}`);
+          pauses.push(r.writePause.toNewMasterMs!);
+          await sleep(100);
+        }
+      } finally {
+        await w.stop();
+        nextId = w.lastId + 1;
+      }
+      assert.equal(pauses.length, 10);
+      t.diagnostic(`write pauses (ms): ${pauses.join(', ')}; rows acknowledged ${w.acked.length}, failed attempts ${w.failures}`);
+      await assertHealthy(lab, first);
+      await assertNoLoss(lab, w.acked);
+      await waitConverged(lab);
+    });
+  });
+}
