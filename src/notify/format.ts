@@ -235,8 +235,8 @@ export interface ResponseVerdict {
 
 /** Vendor error codes that retrying cannot fix (security settings and signatures). */
 const PERMANENT_CODES: Partial<Record<WebhookType, number[]>> = {
-  dingtalk: [310000], // keyword, signature or IP allowlist mismatch
-  feishu: [19021, 19022, 19024], // signature/time, IP allowlist, keyword
+  dingtalk: [310000], // security settings: signature mismatch (also keyword or IP allowlist)
+  feishu: [19021], // signature mismatch or timestamp more than an hour off
 };
 
 export function parseRetryAfter(v: string | null | undefined, now = Date.now()): number | undefined {
