@@ -449,19 +449,21 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
   };
   const steps: PlannedStep[] = [];
   steps.push({
+    name: 'fence',
+    why: deadSnap?.reachable
+      ? `${p.deadMaster} still answers: make it read-only before anything else, so it takes no write that no replica will receive`
+      : `${p.deadMaster} does not answer: nothing to set on it (its address is taken away next)`,
+    params: { node: p.deadMaster, setReadOnly: !!deadSnap?.reachable },
+  });
+  steps.push({
+    name: 'fence-address',
+    why: `take the address away from ${p.deadMaster} now, while the rest proceeds (runs in the background)`,
+    params: { node: p.deadMaster, address: cluster.address.type, stonith: fo.stonith },
+  });
+  steps.push({
     name: 'freeze',
     why: 'stop every IO thread so that the positions compared below can no longer move',
     params: { nodes: reachable },
-  });
-  steps.push({
-    name: 'fence',
-    why: 'the old master must not take writes again: read_only where it answers, and take its address away now (runs in the background)',
-    params: {
-      node: p.deadMaster,
-      setReadOnly: !!deadSnap?.reachable,
-      address: cluster.address.type,
-      stonith: fo.stonith,
-    },
   });
   if (salvage.possible) {
     steps.push({
@@ -475,7 +477,9 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
     why: 'read the survivors again with IO threads stopped; the election is redone on these final positions',
     params: { nodes: reachable },
   });
-  const drain = [winner, ...p.catchUp.map((c) => c.from)];
+  // File/position replicas are repointed at the winner's position at promotion:
+  // they must have applied what they received first, like the winner.
+  const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from), ...(p.mode === 'file' ? p.repoint : [])])];
   steps.push({
     name: 'drain',
     why: 'never promote or serve with an unapplied relay log: wait until each node applied what it received',
@@ -493,13 +497,6 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
     why: `${winner} becomes the master: replication stopped and reset, read_only off${fo.semi_sync ? ', semi-sync source on' : ''}`,
     params: { node: winner, semiSync: fo.semi_sync },
   });
-  if (salvage.possible) {
-    steps.push({
-      name: 'salvage-apply',
-      why: `apply the dead master's transactions that no survivor received, on top of everything else, so they reach everyone through ${winner}'s binlog`,
-      params: { node: winner, from: p.deadMaster, timeoutS: fo.salvage.timeout_s },
-    });
-  }
   if (p.repoint.length > 0) {
     steps.push({
       name: 'repoint',
@@ -520,6 +517,13 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
       name: 'verify',
       why: 'both replication threads must run on every repointed survivor',
       params: { nodes: p.repoint },
+    });
+  }
+  if (salvage.possible) {
+    steps.push({
+      name: 'salvage-apply',
+      why: `apply the dead master's transactions that no survivor received, on top of everything else; the repointed survivors receive them through ${winner}'s binlog (after the repoint, so semi-sync commits find a replica to acknowledge them)`,
+      params: { node: winner, from: p.deadMaster, timeoutS: fo.salvage.timeout_s },
     });
   }
   steps.push({

@@ -56,6 +56,7 @@ export interface CatchUp {
 export type StepName =
   | 'freeze'
   | 'fence'
+  | 'fence-address'
   | 'salvage-fetch'
   | 'reread'
   | 'drain'

@@ -165,7 +165,7 @@ describe('planner: election by received transactions', () => {
     assert.deepEqual(p.repoint, ['db3']);
     assert.deepEqual(
       p.steps.map((s) => s.name),
-      ['freeze', 'fence', 'salvage-fetch', 'reread', 'drain', 'promote', 'salvage-apply', 'repoint', 'verify', 'attach'],
+      ['fence', 'fence-address', 'freeze', 'salvage-fetch', 'reread', 'drain', 'promote', 'repoint', 'verify', 'salvage-apply', 'attach'],
     );
   });
 

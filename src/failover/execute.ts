@@ -1,0 +1,816 @@
+/**
+ * The failover executor: carries out a plan, step by step, journaling each
+ * step before and after, narrating each phase for the person on call, and
+ * undoing its own side effects when it stops before the promotion.
+ *
+ * runFailover() reads as the story of a failover (see execute()):
+ *
+ *   guard    → no unfinished journal, not within the block period, cluster lock
+ *   plan     → read the topology, elect (pure), refuse if the master answers
+ *   fence    → old master read-only where it answers; address taken away in the background
+ *   freeze   → stop IO threads everywhere: positions stop moving
+ *   salvage  → copy the dead master's binlogs over SSH, in the background
+ *   reread   → read the survivors again, elect again on the final positions
+ *   drain    → winner (and catch-up sources) apply their relay logs
+ *   catch-up → winner replicates from whoever received more
+ *   promote  → winner writable
+ *   repoint  → every other survivor replicates from the winner
+ *   verify   → both threads running everywhere
+ *   salvage  → apply the dead master's missing transactions on the winner
+ *   attach   → the address goes to the new master, last
+ *   report   → JSON report, journal closed, anti-flapping block recorded
+ *
+ * Every wait is bounded (apply_timeout_s, salvage.timeout_s, query timeouts,
+ * the mover's operation timeout).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
+import { Conn, connOptions } from '../mysql/conn';
+import { GtidSet } from '../mysql/gtid';
+import { readNode, readTopology } from '../mysql/inspect';
+import { MariaGtidPos } from '../mysql/mariadb-gtid';
+import { changeSource, executedGtid, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import { SshError } from '../ssh';
+import { createMover, type AddressMover, type MoveOutcome } from '../eni';
+import { silentLogger, type Logger } from '../util/log';
+import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
+import { Journal, newOperationId } from './journal';
+import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
+import { planFailover, type PlanOptions } from './plan';
+import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
+import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
+import { applyStatements, decodeArgs, decodeBinlogs, fetchBinlogs, splitBinlogSql, type FetchedBinlogs } from './salvage';
+import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import type { Plan, StepName } from './types';
+
+export interface FailoverRequest {
+  cluster: ClusterConfig;
+  global: GlobalSettings;
+  /** The master that died (node name). */
+  deadMaster: string;
+  /** 'auto' from the daemon (subject to the block period), 'manual' from `heir failover`. */
+  trigger: Trigger;
+  /** Detection's evidence, copied into the report. */
+  verdict?: unknown;
+  /** Forced target (--to). */
+  to?: string;
+  /** Fail over although the master answers; with `to`, override soft gates. */
+  force?: boolean;
+  /** Plan only: change nothing, take no lock, write no journal. */
+  dryRun?: boolean;
+  /** A snapshot already read (the daemon has one); read afresh when absent. */
+  snapshot?: TopologySnapshot;
+  /** The monitor's last good read of the master: its GTIDs bound what may be lost. */
+  lastKnownMaster?: NodeSnapshot;
+  /** Lag per node as last seen before the master died. */
+  lagHints?: Record<string, number | null | undefined>;
+  /** Address mover (default: createMover from the config). */
+  mover?: AddressMover;
+  /** Whether the dead master's host answers SSH, when detection knows. */
+  deadMasterSshReachable?: boolean;
+  log?: Logger;
+  /** Progress and the final report, for the notifier. */
+  onEvent?: (e: FailoverEvent) => void;
+  /** Test hook: runs before each step starts; throwing fails that step. */
+  beforeStep?: (step: StepName) => void | Promise<void>;
+}
+
+export type FailoverEvent =
+  | { type: 'failover.step'; id: string; cluster: string; step: StepRecord }
+  | { type: 'failover.report'; id: string; cluster: string; report: FailoverReport };
+
+/** Run one failover (or a dry run). Never throws for failures of the failover itself: the report says. */
+export async function runFailover(req: FailoverRequest): Promise<FailoverReport> {
+  return new FailoverRun(req).execute();
+}
+
+class StepFailed extends Error {}
+
+class FailoverRun {
+  private readonly c: ClusterConfig;
+  private readonly log: Logger;
+  private readonly id = newOperationId();
+  private readonly started = Date.now();
+  private readonly steps: StepRecord[] = [];
+  private readonly warnings: string[] = [];
+  private readonly next: string[] = [];
+  private readonly undone: string[] = [];
+  private readonly errors: string[] = [];
+  private readonly conns = new Map<string, Promise<Conn>>();
+  private journal?: Journal;
+  private lock?: ClusterLock;
+  private mover?: AddressMover;
+  private snapshot?: TopologySnapshot;
+  private finalSnapshot?: TopologySnapshot;
+  private plan0?: Plan;
+  private plan?: Plan;
+  private fenceP?: Promise<MoveOutcome | undefined>;
+  private fetchP?: Promise<FetchedBinlogs | undefined>;
+  private fetchError?: string;
+  private readonly frozen: string[] = [];
+  private winnerRepointed = false;
+  private promoted = false;
+  private promotedAt?: number;
+  private promoteBinlog?: { file: string; pos: number };
+  private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
+  private stepNo = 0;
+
+  constructor(private readonly req: FailoverRequest) {
+    this.c = req.cluster;
+    this.log = (req.log ?? silentLogger).child({ cluster: req.cluster.name, failover: this.id });
+  }
+
+  private get stateDir(): string {
+    return this.req.global.state_dir;
+  }
+
+  private node(name: string): NodeConfig {
+    const n = this.c.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`cluster ${this.c.name} has no node ${name}`);
+    return n;
+  }
+
+  // -------------------------------------------------------------------------
+  // The story
+
+  async execute(): Promise<FailoverReport> {
+    const { deadMaster, trigger } = this.req;
+    this.log.info({ deadMaster, trigger }, `failover of ${this.c.name}: master ${deadMaster} declared dead (${trigger})`);
+
+    // Guard: an unfinished earlier failover or a recent automatic one stops us
+    // before anything is touched (a dry run only reports them).
+    const guard = checkFailoverGuard(this.stateDir, this.c.name, trigger, this.c.failover.block_period_s);
+    if (!guard.allowed && !this.req.dryRun) return this.refuse(guard.reasons);
+    if (!guard.allowed) this.warnings.push(...guard.reasons.map((r) => `a real run would be refused: ${r.trim()}`));
+
+    if (!this.req.dryRun) {
+      try {
+        this.lock = acquireLock(this.stateDir, this.c.name, 'failover', `${deadMaster} dead, ${trigger}`);
+      } catch (e) {
+        if (e instanceof LockHeldError) return this.refuse([e.message]);
+        throw e;
+      }
+      if (this.lock.tookOverFrom) {
+        this.warnings.push(`took over a stale cluster lock of pid ${this.lock.tookOverFrom.pid} (${this.lock.tookOverFrom.operation})`);
+      }
+    }
+    try {
+      // Plan: read every node and elect. Pure from here to the first action.
+      this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
+      this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
+      const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
+      if (dead?.reachable && !this.req.force) {
+        return this.refuse([
+          `master ${deadMaster} answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'}): it is not dead. ` +
+            'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first).',
+        ]);
+      }
+      if (this.req.dryRun) return this.finish('dry-run', 'plan only, nothing changed');
+      if (!this.plan0.winner) {
+        this.next.push('no survivor can be promoted: see every candidate\'s reasons; fix one (or use --to NODE --force) and run heir failover');
+        return this.finish('no-candidate', `no survivor can become master: ${this.plan0.noWinnerReasons.join('; ')}`);
+      }
+
+      this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', {
+        deadMaster,
+        trigger,
+        plannedWinner: this.plan0.winner,
+        to: this.req.to ?? null,
+      }, this.id);
+      this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
+      try {
+        await this.fenceOldMaster();
+        this.fenceAddress();
+        await this.freeze();
+        this.startSalvageFetch();
+        await this.reread();
+        await this.drain();
+        await this.catchUp();
+        await this.promote();
+        await this.repoint();
+        await this.verify();
+        await this.applySalvage();
+        await this.attach();
+      } catch (e) {
+        if (!(e instanceof StepFailed)) this.errors.push((e as Error).message);
+        if (!this.promoted) {
+          await this.undo();
+          return this.finish('failed', `stopped before promotion: ${this.errors.join('; ')}`);
+        }
+      }
+      const winner = this.plan!.winner!;
+      if (this.errors.length) return this.finish('promoted-with-errors', `${winner} is the new master, with errors: ${this.errors.join('; ')}`);
+      return this.finish('promoted', `${winner} is the new master`);
+    } catch (e) {
+      // A failure outside the steps (reading the topology, the journal itself).
+      this.errors.push((e as Error).message);
+      if (this.journal && !this.promoted) await this.undo();
+      return this.finish(this.promoted ? 'promoted-with-errors' : 'failed', `failover did not run: ${(e as Error).message}`);
+    } finally {
+      for (const p of this.conns.values()) p.then((c) => c.close()).catch(() => undefined);
+      this.lock?.release();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Steps
+
+  /** A master that still answers must stop taking writes before positions are compared. */
+  private async fenceOldMaster(): Promise<void> {
+    const dead = this.snapshot!.nodes.find((n) => n.name === this.req.deadMaster);
+    await this.step('fence', { node: this.req.deadMaster }, async (rec) => {
+      if (!dead?.reachable) {
+        rec.outcome = 'skipped';
+        rec.detail = `${this.req.deadMaster} does not answer; nothing to set on it`;
+        return;
+      }
+      try {
+        const c = await this.conn(this.req.deadMaster);
+        await setReadOnly(c, true);
+        rec.detail = `${this.req.deadMaster} is read-only (super_read_only where supported)`;
+      } catch (e) {
+        // Not fatal: the address is taken away regardless, and the old master cannot
+        // reach the replicas once their IO threads are stopped.
+        rec.detail = `could not make ${this.req.deadMaster} read-only: ${(e as Error).message}`;
+        this.warnings.push(rec.detail);
+      }
+    });
+  }
+
+  /** The address leaves the old master now; the detach runs while the rest proceeds. */
+  private fenceAddress(): void {
+    const oldMaster = this.node(this.req.deadMaster);
+    this.fenceP = this.step('fence-address', { node: oldMaster.name, address: this.c.address.type }, async (rec) => {
+      const out = await this.mover!.fence({
+        cluster: this.c,
+        oldMaster,
+        reason: 'failover',
+        log: this.log,
+        oldMasterSshReachable: this.req.deadMasterSshReachable,
+      });
+      rec.detail = `${out.action}: ${out.detail}`;
+      if (!out.ok) throw new Error(`address fence failed (${out.code ?? out.action}): ${out.detail}`);
+      return out;
+    }).catch(() => undefined);
+  }
+
+  /** Stop every IO thread so that the positions compared next can no longer move. */
+  private async freeze(): Promise<void> {
+    const nodes = this.reachableSurvivors();
+    await this.step('freeze', { nodes }, async (rec) => {
+      rec.nodes = await this.eachNode(nodes, async (n) => {
+        const r = await freezeReplica(await this.conn(n));
+        if (r.wasReplica) this.frozen.push(n);
+        return r.wasReplica ? 'IO thread stopped' : 'not a replica';
+      });
+      const failed = rec.nodes.filter((x) => !x.ok);
+      // A node we could not freeze is read again next; if it is gone by then it is not a candidate.
+      for (const f of failed) this.warnings.push(`freeze: ${f.node}: ${f.detail}`);
+      rec.detail = `IO threads stopped on ${this.frozen.join(', ') || 'no node'}${failed.length ? `; failed on ${failed.map((f) => f.node).join(', ')}` : ''}`;
+    });
+  }
+
+  /** Copy the dead master's binlogs to the manager while the survivors drain. */
+  private startSalvageFetch(): void {
+    const fo = this.c.failover;
+    if (!fo.salvage.enabled) {
+      this.salvage = { attempted: false, why: 'failover.salvage.enabled is false', files: [], gtids: '', count: 0 };
+      return;
+    }
+    if (this.req.deadMasterSshReachable === false) {
+      this.salvage = { attempted: false, why: `${this.req.deadMaster}'s host does not answer SSH (detection)`, files: [], gtids: '', count: 0 };
+      return;
+    }
+    const dead = this.node(this.req.deadMaster);
+    const startFile = this.oldestReadFile();
+    this.fetchP = this.step('salvage-fetch', { from: dead.name, startFile: startFile ?? null }, async (rec) => {
+      let got: FetchedBinlogs;
+      try {
+        got = await fetchBinlogs({
+          cluster: this.c,
+          node: dead,
+          startFile,
+          workDir: path.join(clusterDir(this.stateDir, this.c.name), `salvage-${this.id}`),
+          deadlineMs: Date.now() + fo.salvage.timeout_s * 1000,
+        });
+      } catch (e) {
+        // A host that does not answer SSH is the "host down" case, not a fault of the failover.
+        if (e instanceof SshError && (e.kind === 'connect' || e.kind === 'timeout')) {
+          rec.outcome = 'skipped';
+          rec.detail = `${dead.name}'s host does not answer SSH: ${e.message}`;
+          this.fetchError = rec.detail;
+          return undefined;
+        }
+        throw e;
+      }
+      rec.detail = `copied ${got.remote.length} binlog(s), ${got.bytes} bytes: ${got.remote.join(', ')}`;
+      for (const w of got.warnings) this.warnings.push(`salvage: ${w}`);
+      return got;
+    }).catch((e) => {
+      this.fetchError = (e as Error).message;
+      return undefined;
+    });
+  }
+
+  /** Read the survivors again, now frozen, and elect on these final positions. */
+  private async reread(): Promise<void> {
+    await this.step('reread', { nodes: this.reachableSurvivors() }, async (rec) => {
+      const fresh = await Promise.all(
+        this.snapshot!.nodes.map((n) =>
+          n.name === this.req.deadMaster || !n.reachable ? Promise.resolve(n) : readNode(this.c, this.node(n.name)),
+        ),
+      );
+      this.finalSnapshot = { cluster: this.c.name, takenAt: Date.now(), nodes: fresh };
+      this.plan = planFailover(this.finalSnapshot, this.c, this.req.deadMaster, this.planOptions());
+      if (!this.plan.winner) throw new Error(`no winner on the frozen positions: ${this.plan.noWinnerReasons.join('; ')}`);
+      if (this.plan.winner !== this.plan0!.winner) {
+        this.warnings.push(`the winner changed after the freeze: ${this.plan0!.winner} → ${this.plan.winner} (positions moved before the IO threads stopped)`);
+      }
+      rec.detail =
+        `winner ${this.plan.winner} (most advanced ${this.plan.mostAdvanced}); ` +
+        (this.plan.catchUp.length ? `catch-up from ${this.plan.catchUp.map((c) => c.from).join(', ')}` : 'no catch-up needed');
+    });
+  }
+
+  /** Never promote or serve with an unapplied relay log. */
+  private async drain(): Promise<void> {
+    const p = this.plan!;
+    const ps = p.steps.find((s) => s.name === 'drain')!;
+    const nodes = ps.params.nodes as string[];
+    const timeoutS = this.c.failover.apply_timeout_s;
+    await this.step('drain', { nodes, timeoutS }, async (rec) => {
+      rec.nodes = await this.eachNode(nodes, async (n) => {
+        const ok = await drainRelayLog(await this.conn(n), timeoutS);
+        if (!ok) throw new Error(`relay log not applied within failover.apply_timeout_s ${timeoutS}s`);
+        return 'relay log applied';
+      });
+      const bad = rec.nodes.filter((x) => !x.ok);
+      if (bad.length) throw new Error(`drain failed: ${bad.map((b) => `${b.node}: ${b.detail}`).join('; ')}`);
+      rec.detail = `relay logs applied on ${nodes.join(', ')}`;
+    });
+  }
+
+  /** The winner takes what others received and it lacks, from each source in turn. */
+  private async catchUp(): Promise<void> {
+    const p = this.plan!;
+    const timeoutS = this.c.failover.apply_timeout_s;
+    for (const cu of p.catchUp) {
+      await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until }, async (rec) => {
+        this.winnerRepointed = true;
+        const ok = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, timeoutS);
+        if (!ok) throw new Error(`${p.winner} did not reach ${cu.until} from ${cu.from} within failover.apply_timeout_s ${timeoutS}s`);
+        rec.detail = `${p.winner} caught up from ${cu.from}: ${cu.brings}`;
+      });
+    }
+  }
+
+  /** The winner becomes the master. From here on nothing is undone. */
+  private async promote(): Promise<void> {
+    const winner = this.plan!.winner!;
+    await this.step('promote', { node: winner, semiSync: this.c.failover.semi_sync }, async (rec) => {
+      const r = await promoteToMaster(await this.conn(winner), { semiSync: this.c.failover.semi_sync });
+      this.promoted = true;
+      this.promotedAt = Date.now();
+      this.promoteBinlog = r.binlog;
+      rec.detail = `${winner} is writable${r.binlog ? ` at ${r.binlog.file}:${r.binlog.pos}` : ''}`;
+      this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
+    });
+  }
+
+  /** Every other survivor replicates from the new master. */
+  private async repoint(): Promise<void> {
+    const p = this.plan!;
+    if (p.repoint.length === 0) return;
+    const to = this.node(p.winner!);
+    let position: RepointPosition = { kind: 'gtid' };
+    if (p.mode === 'file') {
+      if (!this.promoteBinlog) throw new Error(`no binlog position read on ${to.name} at promotion: cannot repoint file/position replicas`);
+      position = { kind: 'file', file: this.promoteBinlog.file, pos: this.promoteBinlog.pos };
+    }
+    await this.step('repoint', { nodes: p.repoint, to: to.name, position }, async (rec) => {
+      rec.nodes = await this.eachNode(p.repoint, async (n) => {
+        await repointReplica(await this.conn(n), this.c, to, position, { semiSync: this.c.failover.semi_sync });
+        return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}`;
+      });
+      this.failIfAny(rec, 'repoint');
+    });
+  }
+
+  private async verify(): Promise<void> {
+    const p = this.plan!;
+    if (p.repoint.length === 0) return;
+    const timeoutS = Math.min(30, this.c.failover.apply_timeout_s);
+    await this.step('verify', { nodes: p.repoint, timeoutS }, async (rec) => {
+      rec.nodes = await this.eachNode(p.repoint, async (n) => {
+        const ch = await verifyReplica(await this.conn(n), timeoutS);
+        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}`;
+      });
+      this.failIfAny(rec, 'verify');
+    });
+  }
+
+  /** Apply the dead master's transactions that nobody received. */
+  private async applySalvage(): Promise<void> {
+    if (!this.fetchP) return; // not attempted; this.salvage says why
+    const p = this.plan!;
+    const winner = p.winner!;
+    const fo = this.c.failover;
+    await this.step('salvage-apply', { node: winner, from: this.req.deadMaster }, async (rec) => {
+      const got = await this.fetchP!;
+      if (!got) {
+        rec.outcome = 'skipped';
+        rec.detail = `no binlogs from ${this.req.deadMaster}: ${this.fetchError ?? 'fetch failed'}`;
+        this.salvage = { attempted: true, why: rec.detail, files: [], gtids: '', count: 0, error: this.fetchError };
+        return;
+      }
+      const deadline = Date.now() + fo.salvage.timeout_s * 1000;
+      const c = await Conn.open(connOptions(this.c, this.node(winner), { timeoutMs: fo.salvage.timeout_s * 1000 }));
+      try {
+        const before = await this.winnerPosition(c, p.mode);
+        let files = got.local;
+        let args: string[];
+        if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
+        else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, { startGtid: before });
+        else {
+          // File/position: from where the winner stopped reading the dead master's binlog.
+          const read = this.winnerReadCoords();
+          if (!read) throw new Error(`${winner} has no read coordinates in ${this.req.deadMaster}'s binlog`);
+          const at = files.findIndex((f) => path.basename(f) === read.file);
+          if (at < 0) throw new Error(`${read.file} (where ${winner} stopped reading) was not among the fetched binlogs`);
+          files = files.slice(at);
+          args = decodeArgs(p.mode, { startPos: read.pos });
+        }
+        const decoded = await decodeBinlogs(fo.salvage.mysqlbinlog, args, files, Math.max(1000, deadline - Date.now()));
+        if (decoded.warning) this.warnings.push(`salvage: mysqlbinlog: ${decoded.warning}`);
+        const outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
+        fs.writeFileSync(outputFile, decoded.text, { mode: 0o600 });
+        const sql = splitBinlogSql(decoded.text);
+        if (sql.commits === 0) {
+          rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}`;
+          this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile };
+          return;
+        }
+        const ran = await applyStatements(c, sql.statements, deadline);
+        const after = await this.winnerPosition(c, p.mode);
+        const { gtids, count } = salvagedBetween(p.mode, before, after, sql.commits);
+        rec.detail = `applied ${count} transaction(s) (${ran} statements) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}`;
+        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count, outputFile };
+      } catch (e) {
+        this.salvage = { attempted: true, why: `salvage failed: ${(e as Error).message}`, files: got.remote, gtids: '', count: 0, error: (e as Error).message };
+        throw e;
+      } finally {
+        await c.close();
+      }
+    }).catch((e) => {
+      // After the promotion a salvage failure does not stop the failover: it is reported.
+      if (!(e instanceof StepFailed)) throw e;
+    });
+  }
+
+  /** The address goes to the new master, last, once it is writable. */
+  private async attach(): Promise<void> {
+    const winner = this.node(this.plan!.winner!);
+    await this.step('attach', { node: winner.name, address: this.c.address.type }, async (rec) => {
+      const fenced = await this.fenceP;
+      if (!fenced && this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
+      const out = await this.mover!.attach({ cluster: this.c, oldMaster: this.node(this.req.deadMaster), newMaster: winner, reason: 'failover', log: this.log });
+      rec.detail = `${out.action}: ${out.detail}`;
+      if (!out.ok) {
+        this.next.push(`move the address to ${winner.name} by hand (heir eni move --cluster ${this.c.name} --to ${winner.name})`);
+        throw new Error(`address attach failed (${out.code ?? out.action}): ${out.detail}`);
+      }
+    }).catch((e) => {
+      if (!(e instanceof StepFailed)) throw e;
+    });
+  }
+
+  /** Before promotion: restart what we stopped; the fence stays (it is the safe side). */
+  private async undo(): Promise<void> {
+    const winner = this.plan?.winner ?? this.plan0?.winner;
+    if (this.winnerRepointed && winner) {
+      const dead = this.node(this.req.deadMaster);
+      try {
+        const c = await this.conn(winner);
+        await stopReplica(c);
+        await changeSource(c, {
+          host: dead.host,
+          port: dead.port,
+          user: this.c.mysql.replication_user,
+          password: this.c.mysql.replication_password,
+          position: { kind: 'gtid' },
+          connectRetryS: 1,
+        });
+        this.undone.push(`${winner} points at ${dead.name} again (it had been pointed at a catch-up source)`);
+      } catch (e) {
+        this.undone.push(`could not point ${winner} back at ${dead.name}: ${(e as Error).message}`);
+      }
+    }
+    await Promise.all(
+      this.frozen.map(async (n) => {
+        try {
+          await startReplica(await this.conn(n));
+          this.undone.push(`${n}: replication restarted (IO thread had been stopped by the freeze)`);
+        } catch (e) {
+          this.undone.push(`${n}: could not restart replication: ${(e as Error).message}`);
+        }
+      }),
+    );
+    this.journal?.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
+    if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok') || this.steps.some((s) => s.name === 'fence-address')) {
+      this.warnings.push(
+        `the fence is not undone: ${this.req.deadMaster} stays read-only and its address stays taken away; ` +
+          'the application has no writable database until a failover succeeds',
+      );
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // The report
+
+  private async refuse(reasons: string[]): Promise<FailoverReport> {
+    this.warnings.push(...reasons);
+    return this.finish('refused', reasons[0] ?? 'refused');
+  }
+
+  private async finish(outcome: FailoverOutcome, summary: string): Promise<FailoverReport> {
+    if (this.fenceP && outcome !== 'dry-run') await this.fenceP;
+    const plan = this.plan ?? this.plan0 ?? null;
+    const ran = new Set(this.steps.map((s) => s.name));
+    const notDone =
+      outcome === 'dry-run' || outcome === 'refused' || outcome === 'no-candidate'
+        ? []
+        : (plan?.steps ?? []).filter((s) => !ran.has(s.name)).map((s) => `${s.name}: ${s.why}`);
+    let finalTopology: TopologySnapshot | undefined;
+    if (this.journal) {
+      try {
+        finalTopology = await readTopology(this.c);
+      } catch (e) {
+        this.warnings.push(`could not read the final topology: ${(e as Error).message}`);
+      }
+    }
+    const report: FailoverReport = {
+      kind: 'failover',
+      id: this.id,
+      cluster: this.c.name,
+      trigger: this.req.trigger,
+      outcome,
+      summary,
+      startedAt: new Date(this.started).toISOString(),
+      endedAt: new Date().toISOString(),
+      durationMs: Date.now() - this.started,
+      deadMaster: this.req.deadMaster,
+      newMaster: this.promoted ? this.plan!.winner : null,
+      verdict: this.req.verdict ?? (this.req.trigger === 'manual' ? 'operator' : undefined),
+      plan,
+      initialPlan: this.plan && this.plan0 && this.plan.winner !== this.plan0.winner ? this.plan0 : undefined,
+      steps: this.steps,
+      salvage: this.salvage,
+      possiblyLost: this.journal ? this.possiblyLost(finalTopology) : [],
+      undone: this.undone,
+      notDone,
+      toWritableMs: this.promotedAt ? this.promotedAt - this.started : undefined,
+      finalTopology,
+      warnings: [...(plan?.warnings ?? []), ...this.warnings],
+      next: this.next,
+      journal: this.journal?.path,
+    };
+    if (outcome === 'failed') {
+      report.next.push(
+        `look at the cluster (heir failover --dry-run --cluster ${this.c.name}), fix the cause, then heir failover --cluster ${this.c.name} again`,
+      );
+    }
+    if (outcome !== 'dry-run') {
+      try {
+        saveReport(this.stateDir, report);
+      } catch (e) {
+        report.warnings.push(`could not save the report in ${this.stateDir}: ${(e as Error).message}`);
+      }
+    }
+    if (this.journal) {
+      this.journal.end(outcome, summary);
+      if (this.req.trigger === 'auto') {
+        recordAutoFailover(this.stateDir, this.c.name, {
+          id: this.id,
+          at: new Date(this.started).toISOString(),
+          oldMaster: this.req.deadMaster,
+          newMaster: report.newMaster,
+          outcome,
+        });
+      }
+    }
+    const line = `failover ${outcome}: ${summary}`;
+    if (outcome === 'promoted' || outcome === 'dry-run') this.log.info({ outcome, reportPath: report.reportPath }, line);
+    else this.log.error({ outcome, reportPath: report.reportPath }, line);
+    this.req.onEvent?.({ type: 'failover.report', id: this.id, cluster: this.c.name, report });
+    return report;
+  }
+
+  /** What may be missing on the new master, and why. */
+  private possiblyLost(final: TopologySnapshot | undefined): PossiblyLost[] {
+    const plan = this.plan ?? this.plan0;
+    if (!plan || !this.promoted) return [];
+    const out: PossiblyLost[] = [];
+    const winnerSnap = final?.nodes.find((n) => n.name === plan.winner);
+    const mode = plan.mode;
+    const winnerHas = winnerSnap?.reachable
+      ? mode === 'mysql-gtid'
+        ? parsePosition(mode, winnerSnap.executedGtid ?? '')
+        : mode === 'mariadb-gtid'
+          ? parsePosition(mode, MariaGtidPos.parse(winnerSnap.executedGtid ?? '').max(MariaGtidPos.parse(winnerSnap.mariadb?.binlogPos ?? '')).toString())
+          : undefined
+      : undefined;
+    const salvaged = this.salvage.attempted && !this.salvage.error && this.salvage.files.length > 0;
+    if (!salvaged) {
+      const last = this.req.lastKnownMaster;
+      const semi = last?.semiSync?.sourceActive
+        ? ' Semi-sync was active on it when last seen: every transaction acknowledged to a client was received by a replica; only unacknowledged ones can be missing.'
+        : '';
+      const why = `the dead master's binlogs were not salvaged (${this.salvage.why}).`;
+      if (last?.executedGtid && winnerHas && mode !== 'file') {
+        const lastPos = parsePosition(mode, last.executedGtid);
+        const n = missingCount(winnerHas, lastPos);
+        const text =
+          mode === 'mysql-gtid' && lastPos.mode === 'mysql-gtid' && winnerHas.mode === 'mysql-gtid'
+            ? lastPos.set.subtract(winnerHas.set).toString()
+            : '';
+        out.push({
+          count: n === undefined ? null : Number(n),
+          transactions: text,
+          why:
+            `${why} The master had these when the monitor last read it (${new Date(last.takenAt).toISOString()}) and the new master lacks them; ` +
+            `anything it committed after that and no replica received is lost too and cannot be counted.${semi}`,
+        });
+      } else {
+        out.push({
+          count: null,
+          transactions: '',
+          why: `${why} Whatever it committed beyond ${plan.target || 'the survivors\' positions'} and no replica received is lost; without a last known GTID set of the master it cannot be counted.${semi}`,
+        });
+      }
+    }
+    for (const u of plan.unobtainable) {
+      const snap = this.finalSnapshot?.nodes.find((n) => n.name === u.node);
+      const theirs = snap?.reachable ? receivedPosition(mode, snap) : undefined;
+      if (winnerHas && theirs && contains(winnerHas, theirs)) continue; // salvage brought them
+      const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
+      out.push({
+        count: n === undefined ? null : Number(n),
+        transactions: u.transactions,
+        why: `received by ${u.node} only, which cannot serve them (${u.why}), and the new master lacks them`,
+      });
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------
+  // Plumbing
+
+  private planOptions(): PlanOptions {
+    const hints: Record<string, number | null | undefined> = { ...(this.req.lagHints ?? {}) };
+    for (const n of this.snapshot?.nodes ?? []) {
+      const lag = n.replication[0]?.secondsBehind;
+      if (hints[n.name] === undefined && lag !== null && lag !== undefined) hints[n.name] = lag;
+    }
+    return {
+      to: this.req.to,
+      force: this.req.force,
+      lagHints: hints,
+      lastKnownMaster: this.req.lastKnownMaster,
+      salvage:
+        this.c.failover.salvage.enabled && this.req.deadMasterSshReachable === false
+          ? { possible: false, why: 'its host does not answer SSH' }
+          : undefined,
+    };
+  }
+
+  private reachableSurvivors(): string[] {
+    return this.snapshot!.nodes.filter((n) => n.name !== this.req.deadMaster && n.reachable).map((n) => n.name);
+  }
+
+  /** The oldest dead-master binlog file a survivor was still reading (salvage starts there). */
+  private oldestReadFile(): string | undefined {
+    const dead = this.node(this.req.deadMaster);
+    const ref = { host: dead.host, port: dead.port, serverId: this.req.lastKnownMaster?.serverId };
+    let oldest: string | undefined;
+    for (const n of this.snapshot!.nodes) {
+      if (n.name === dead.name || !n.reachable) continue;
+      const f = channelFrom(n, ref)?.read?.file;
+      if (f && (!oldest || f < oldest)) oldest = f;
+    }
+    return oldest;
+  }
+
+  private winnerReadCoords(): { file: string; pos: number } | undefined {
+    const dead = this.node(this.req.deadMaster);
+    const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan!.winner);
+    return w ? (channelFrom(w, { host: dead.host, port: dead.port })?.read ?? undefined) : undefined;
+  }
+
+  /** What the winner has, as the salvage filter needs it. */
+  private async winnerPosition(c: Conn, mode: PositionMode): Promise<string> {
+    if (mode === 'mysql-gtid') return executedGtid(c);
+    if (mode === 'mariadb-gtid') {
+      const [r] = await c.query('SELECT @@global.gtid_binlog_pos AS b, @@global.gtid_slave_pos AS s, @@global.gtid_current_pos AS g');
+      return MariaGtidPos.parse(String(r.b ?? ''))
+        .max(MariaGtidPos.parse(String(r.s ?? '')))
+        .max(MariaGtidPos.parse(String(r.g ?? '')))
+        .toString();
+    }
+    return '';
+  }
+
+  private conn(name: string): Promise<Conn> {
+    let p = this.conns.get(name);
+    if (!p) {
+      p = Conn.open(connOptions(this.c, this.node(name)));
+      p.catch(() => this.conns.delete(name));
+      this.conns.set(name, p);
+    }
+    return p;
+  }
+
+  /** Run fn on every node in parallel; each node's outcome is recorded, none stops the others. */
+  private async eachNode(nodes: string[], fn: (n: string) => Promise<string>): Promise<NonNullable<StepRecord['nodes']>> {
+    return Promise.all(
+      nodes.map(async (node) => {
+        const t = Date.now();
+        try {
+          return { node, ok: true, detail: await fn(node), durationMs: Date.now() - t };
+        } catch (e) {
+          return { node, ok: false, detail: (e as Error).message, durationMs: Date.now() - t };
+        }
+      }),
+    );
+  }
+
+  /** After promotion a partial failure is recorded and the failover goes on. */
+  private failIfAny(rec: StepRecord, what: string): void {
+    const bad = (rec.nodes ?? []).filter((n) => !n.ok);
+    const good = (rec.nodes ?? []).filter((n) => n.ok).map((n) => n.node);
+    rec.detail = `${what} ok on ${good.join(', ') || 'no node'}${bad.length ? `; FAILED on ${bad.map((b) => b.node).join(', ')}` : ''}`;
+    if (bad.length) {
+      rec.outcome = 'failed';
+      rec.error = bad.map((b) => `${b.node}: ${b.detail}`).join('; ');
+      this.errors.push(`${what} failed on ${bad.map((b) => b.node).join(', ')}`);
+      this.next.push(...bad.map((b) => `${b.node}: ${what} failed (${b.detail}); fix it and repoint it to ${this.plan!.winner} (heir rejoin --cluster ${this.c.name} --node ${b.node})`));
+    }
+  }
+
+  /**
+   * One journaled step: the journal says "started" before anything happens
+   * and "ended" (with the outcome) after; the log narrates both.
+   */
+  private async step<T>(name: StepName, params: Record<string, unknown>, fn: (rec: StepRecord) => Promise<T>): Promise<T> {
+    await this.req.beforeStep?.(name);
+    const n = ++this.stepNo;
+    const planned = (this.plan ?? this.plan0)?.steps.find((s) => s.name === name);
+    const rec: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };
+    this.steps.push(rec);
+    const t = Date.now();
+    this.journal?.stepStart(name, params);
+    this.log.info({ step: name, ...params }, `[${n}] ${name}: ${planned?.why ?? ''}`);
+    try {
+      const out = await fn(rec);
+      rec.durationMs = Date.now() - t;
+      rec.endedAt = new Date().toISOString();
+      if (rec.outcome === 'running') rec.outcome = 'ok';
+      this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error);
+      const line = `[${n}] ${name} ${rec.outcome} in ${rec.durationMs} ms: ${rec.detail}`;
+      if (rec.outcome === 'failed') this.log.error({ step: name, error: rec.error }, line);
+      else this.log.info({ step: name }, line);
+      this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
+      return out;
+    } catch (e) {
+      rec.durationMs = Date.now() - t;
+      rec.endedAt = new Date().toISOString();
+      rec.outcome = 'failed';
+      rec.error = (e as Error).message;
+      if (!rec.detail) rec.detail = 'failed';
+      this.journal?.stepEnd(name, 'failed', rec.detail, rec.error);
+      this.log.error({ step: name, error: rec.error }, `[${n}] ${name} FAILED after ${rec.durationMs} ms: ${rec.error}`);
+      this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
+      this.errors.push(`${name}: ${rec.error}`);
+      throw new StepFailed(rec.error);
+    }
+  }
+}
+
+/** What salvage added on the winner, from its positions before and after. */
+export function salvagedBetween(mode: PositionMode, before: string, after: string, decoded: number): { gtids: string; count: number } {
+  if (mode === 'mysql-gtid') {
+    const d = GtidSet.parse(after).subtract(GtidSet.parse(before));
+    return { gtids: d.toString(), count: Number(d.count()) };
+  }
+  if (mode === 'mariadb-gtid') {
+    const b = MariaGtidPos.parse(before);
+    const a = MariaGtidPos.parse(after);
+    const behind = b.behind(a);
+    return {
+      gtids: behind.map((x) => `domain ${x.domain} seq ${x.from + 1n}-${x.to}`).join(', '),
+      count: Number(b.distance(a)),
+    };
+  }
+  return { gtids: '', count: decoded };
+}

@@ -1,0 +1,173 @@
+/**
+ * Shared pieces of the failover integration tests: a writer that records
+ * acknowledged ids, and the checks every successful failover must pass.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
+import { Conn, connOptions } from '../../src/mysql/conn';
+import { readChannels } from '../../src/mysql/inspect';
+import { verifyReplicating } from '../../src/mysql/ops';
+import type { LabCluster } from '../lab';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function tempStateDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'heir-failover-state-'));
+}
+
+export function globalSettings(stateDir: string): GlobalSettings {
+  return GlobalSettings.parse({ state_dir: stateDir });
+}
+
+export async function open(cfg: ClusterConfig, name: string, timeoutMs = 5000): Promise<Conn> {
+  const n = cfg.nodes.find((x) => x.name === name)!;
+  return Conn.open(connOptions(cfg, n, { timeoutMs }));
+}
+
+export const APP = { user: 'app', password: 'app-lab-pw' };
+
+/** The application's account: the writer and the checks use it, not heir's admin account. */
+export function appConfig(cfg: ClusterConfig): ClusterConfig {
+  return { ...cfg, mysql: { ...cfg.mysql, user: APP.user, password: APP.password } };
+}
+
+/** Create the application schema, account and the writer's table on the master (replicated to everyone). */
+export async function createTable(lab: LabCluster, master = 'db1'): Promise<void> {
+  await lab.sql(master, 'CREATE DATABASE IF NOT EXISTS app');
+  await lab.sql(master, 'CREATE TABLE IF NOT EXISTS app.w (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB');
+  await lab.sql(master, `CREATE USER IF NOT EXISTS '${APP.user}'@'%' IDENTIFIED BY '${APP.password}'`);
+  await lab.sql(master, `GRANT ALL ON app.* TO '${APP.user}'@'%'`);
+}
+
+/**
+ * What salvage needs on top of heir's monitoring/repointing grants: replaying
+ * another server's binlog events keeps their GTIDs and session context
+ * (MySQL REPLICATION_APPLIER + SESSION_VARIABLES_ADMIN; MariaDB BINLOG REPLAY),
+ * and it writes the application's tables.
+ */
+export async function grantSalvage(lab: LabCluster, master = 'db1'): Promise<void> {
+  const heir = `'${lab.admin.user}'@'%'`;
+  if (lab.flavor === 'mysql') await lab.sql(master, `GRANT REPLICATION_APPLIER, SESSION_VARIABLES_ADMIN ON *.* TO ${heir}`);
+  else await lab.sql(master, `GRANT BINLOG REPLAY ON *.* TO ${heir}`);
+  await lab.sql(master, `GRANT ALL ON app.* TO ${heir}`);
+}
+
+export interface Writer {
+  /** Ids whose INSERT the master acknowledged. */
+  acked: number[];
+  /** Stop writing (resolves when the loop ended). */
+  stop(): Promise<void>;
+  /** Resolves when the writer got its first error (the master died). */
+  failed: Promise<void>;
+  /** The error that stopped it. */
+  error?: Error;
+}
+
+/**
+ * Writes rows (autocommit, one per transaction) through the master as fast as
+ * it acknowledges them, until it fails or is stopped.
+ */
+export async function startWriter(cfg: ClusterConfig, master: string, firstId = 1): Promise<Writer> {
+  const c = await open(appConfig(cfg), master, 3000);
+  const acked: number[] = [];
+  let stopping = false;
+  let resolveFailed!: () => void;
+  const failed = new Promise<void>((r) => (resolveFailed = r));
+  const w: Writer = {
+    acked,
+    failed,
+    async stop() {
+      stopping = true;
+      await loop;
+      c.destroy();
+    },
+  };
+  const loop = (async () => {
+    let id = firstId;
+    while (!stopping) {
+      try {
+        await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'writer')`);
+        acked.push(id);
+        id++;
+      } catch (e) {
+        w.error = e as Error;
+        resolveFailed();
+        return;
+      }
+    }
+  })();
+  return w;
+}
+
+/** Insert a fixed number of rows on a node and return their ids. */
+export async function writeRows(cfg: ClusterConfig, node: string, ids: number[]): Promise<void> {
+  const c = await open(appConfig(cfg), node);
+  try {
+    for (const id of ids) await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'batch')`);
+  } finally {
+    await c.close();
+  }
+}
+
+export async function idsOn(cfg: ClusterConfig, node: string): Promise<Set<number>> {
+  const c = await open(appConfig(cfg), node);
+  try {
+    const rows = await c.query<{ id: number }>('SELECT id FROM app.w');
+    return new Set(rows.map((r) => Number(r.id)));
+  } finally {
+    await c.close();
+  }
+}
+
+export function range(from: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => from + i);
+}
+
+/**
+ * The checks of every successful failover: the new master takes a write; every
+ * other survivor replicates from it with both threads running; every
+ * acknowledged id is on the new master (and, once applied, on the survivors).
+ */
+export async function assertHealthy(
+  cfg: ClusterConfig,
+  newMaster: string,
+  survivors: string[],
+  acked: number[],
+  o: { probeId: number; allowMissing?: Set<number> } ,
+): Promise<void> {
+  const m = await open(cfg, newMaster);
+  try {
+    const [ro] = await m.query<{ ro: number }>('SELECT @@global.read_only AS ro');
+    assert.equal(Number(ro.ro), 0, `${newMaster} is writable`);
+    assert.equal((await readChannels(m)).length, 0, `${newMaster} has no replication configured`);
+  } finally {
+    await m.close();
+  }
+  await writeRows(cfg, newMaster, [o.probeId]);
+  const have = await idsOn(cfg, newMaster);
+  const missing = acked.filter((id) => !have.has(id) && !o.allowMissing?.has(id));
+  assert.deepEqual(missing, [], `every acknowledged id is on ${newMaster}`);
+  const masterNode = cfg.nodes.find((n) => n.name === newMaster)!;
+  for (const s of survivors) {
+    const c = await open(cfg, s);
+    try {
+      const ch = await verifyReplicating(c, 20);
+      assert.equal(`${ch.sourceHost}:${ch.sourcePort}`, `${masterNode.host}:${masterNode.port}`, `${s} replicates from ${newMaster}`);
+      const deadline = Date.now() + 20000;
+      let ok = false;
+      while (Date.now() < deadline) {
+        if ((await idsOn(cfg, s)).has(o.probeId)) {
+          ok = true;
+          break;
+        }
+        await sleep(100);
+      }
+      assert.ok(ok, `${s} received the write made on ${newMaster} after the failover`);
+    } finally {
+      await c.close();
+    }
+  }
+}
