@@ -37,6 +37,8 @@ export interface MachineState {
   /** The kind seen in the latest rounds, and for how many consecutive rounds. */
   streakKind: VerdictKind | null;
   streak: number;
+  /** Round (ping) number of the last verdict fed: several analyses within one round count once. */
+  round: number;
 }
 
 export interface StateChange {
@@ -50,20 +52,31 @@ export interface StateChange {
 }
 
 export function initialState(now: number): MachineState {
-  return { state: 'Healthy', failoverAllowed: false, since: now, okStreak: 0, streakKind: null, streak: 0 };
+  return { state: 'Healthy', failoverAllowed: false, since: now, okStreak: 0, streakKind: null, streak: 0, round: -1 };
 }
 
-/** Feed one round's verdict; returns the new state and the change to report, if any. */
-export function step(s: MachineState, v: Verdict, p: MachineParams = DEFAULT_MACHINE_PARAMS): { state: MachineState; change: StateChange | null } {
-  const streak = v.kind === s.streakKind ? s.streak + 1 : 1;
-  const next: MachineState = { ...s, streakKind: v.kind, streak };
+/**
+ * Feed a verdict; returns the new state and the change to report, if any.
+ * `round` numbers the pings: analyses repeated within one round (as corroboration
+ * arrives) count as one round for the streaks. Without it, every call is a round.
+ */
+export function step(
+  s: MachineState,
+  v: Verdict,
+  p: MachineParams = DEFAULT_MACHINE_PARAMS,
+  round?: number,
+): { state: MachineState; change: StateChange | null } {
+  const r = round ?? s.round + 1;
+  const newRound = r !== s.round;
+  const streak = v.kind === s.streakKind ? s.streak + (newRound ? 1 : 0) : 1;
+  const next: MachineState = { ...s, streakKind: v.kind, streak, round: r };
   const change = (to: VerdictKind, alert: boolean): { state: MachineState; change: StateChange } => ({
     state: { ...next, state: to, failoverAllowed: v.failoverAllowed && to === v.kind, since: v.at },
     change: { from: s.state, to, at: v.at, failoverAllowed: v.failoverAllowed && to === v.kind, alert, verdict: v },
   });
 
   if (v.kind === 'Healthy') {
-    next.okStreak = s.okStreak + 1;
+    next.okStreak = s.okStreak + (newRound || s.okStreak === 0 ? 1 : 0);
     if (s.state === 'Healthy') return { state: next, change: null };
     if (s.state === 'Suspect') return change('Healthy', false);
     if (next.okStreak >= p.recoverAfterOk) return change('Healthy', true);

@@ -144,6 +144,12 @@ export interface Observations {
   /** Manager's fresh connection + SELECT 1, taken after the failure. */
   reprobe?: PingObservation | null;
   replicas: ReplicaSight[];
+  /**
+   * Corroborating probes of the first round that have not reported yet (e.g. 'ssh',
+   * 'read db2'). While any is pending, a dead verdict that is not yet confirmed is held
+   * as Suspect rather than reported half-formed.
+   */
+  pending?: string[];
   /** SSH host check; null when ssh_check is off. */
   host?: HostCheck | null;
   secondary: SecondaryCheck[];

@@ -9,6 +9,7 @@
  *
  * Recovery never re-derives any of this: it consumes the Verdict.
  */
+import { DEAD_VERDICTS } from './types';
 import type {
   DetectionParams,
   Evidence,
@@ -469,6 +470,24 @@ export function analyze(o: Observations, p: DetectionParams): Verdict {
   const f = deriveFacts(o);
   const rule = matchRule(f, p);
   const decision = decideFailover(f, rule.verdict, p);
+  // Hold: a dead verdict that is not (yet) confirmed while the first round of
+  // corroboration is still coming in is reported as Suspect, not half-formed.
+  const pending = o.pending ?? [];
+  if (DEAD_VERDICTS.includes(rule.verdict) && !decision.allowed && pending.length > 0) {
+    return {
+      kind: 'Suspect',
+      cluster: o.cluster,
+      master: o.master,
+      at: o.now,
+      rule: 'awaiting-corroboration',
+      because: `the evidence so far points to ${rule.verdict} (${rule.id}), not yet confirmed, and corroboration is still coming in`,
+      evidence: collectEvidence(o),
+      confirmedBy: decision.confirmedBy,
+      failoverAllowed: false,
+      reason: `looks like ${rule.verdict}; waiting for ${pending.join(', ')}`,
+      failingForMs: f.failingForMs,
+    };
+  }
   return {
     kind: rule.verdict,
     cluster: o.cluster,

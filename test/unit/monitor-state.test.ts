@@ -84,3 +84,20 @@ test('verdict changes between kinds are reported', () => {
   const { changes } = run(['Suspect', 'DeadMasterHost', ['DeadMaster', true]]);
   assert.deepEqual(summary(changes), ['Healthy>Suspect~', 'Suspect>DeadMasterHost', 'DeadMasterHost>DeadMaster!']);
 });
+
+test('analyses repeated within one round count as one round', () => {
+  let s = initialState(T0);
+  const changes: StateChange[] = [];
+  for (const [kind, round] of [
+    ['AliveWithErrors', 1],
+    ['AliveWithErrors', 1],
+    ['AliveWithErrors', 1],
+    ['AliveWithErrors', 2],
+  ] as [VerdictKind, number][]) {
+    const r = step(s, v(kind), undefined, round);
+    s = r.state;
+    if (r.change) changes.push(r.change);
+  }
+  assert.deepEqual(summary(changes), ['Healthy>Suspect~', 'Suspect>AliveWithErrors']);
+  assert.equal(changes[1]!.verdict.kind, 'AliveWithErrors');
+});

@@ -364,3 +364,15 @@ test('evidence names source, subject, time and what it points to', () => {
   assert.deepEqual(v.confirmedBy, ['manager', 'replicas', 'ssh', 'secondary']);
   assert.equal(v.failingForMs, 2000);
 });
+
+test('an unconfirmed dead verdict is held as Suspect while first-round corroboration is pending', () => {
+  const o = obs({ ping: ping('refused'), tcp: tcp('refused'), pending: ['read db2', 'ssh'] });
+  const v = analyze(o, params);
+  assert.equal(v.kind, 'Suspect');
+  assert.equal(v.rule, 'awaiting-corroboration');
+  assert.match(v.reason, /DeadMaster; waiting for read db2, ssh/);
+  // once confirmed, pending probes do not hold it back
+  const c = analyze(obs({ ping: ping('refused'), tcp: tcp('refused'), replicas: [lost('db2'), lost('db3')], pending: ['ssh'] }), params);
+  assert.equal(c.kind, 'DeadMaster');
+  assert.equal(c.failoverAllowed, true);
+});

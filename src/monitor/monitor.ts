@@ -1,0 +1,452 @@
+/**
+ * ClusterMonitor: the detection runtime of one cluster (I/O).
+ *
+ * Every detection.interval_ms it pings the master (bounded by ping_timeout_ms). The
+ * first failed ping starts corroboration at once, in parallel: the manager's raw TCP
+ * probe and a fresh-connection SELECT 1, a read of every replica (and another one each
+ * following round, so counters can be seen moving), the SSH host check, and the
+ * secondary checks. Each result, as it arrives, is fed with everything else known to
+ * the pure analysis (verdict.ts); the pure state machine (state.ts) decides what is
+ * reported. Reports are 'verdict' events (and pino log lines) carrying the evidence.
+ *
+ * While the master is healthy the replicas are read every replicaCheckEveryMs for
+ * their health (lag, broken, errant), reported as 'replicas' events when it changes.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { ClusterConfig, NodeConfig } from '../config/schema';
+import type { NodeSnapshot } from '../mysql/types';
+import { readNode, errantGtids } from '../mysql/inspect';
+import { silentLogger, type Logger } from '../util/log';
+import { analyze } from './verdict';
+import { replicaSight, type MasterRef } from './sight';
+import { replicaFindings, findingsKey } from './findings';
+import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
+import { Pinger, hostCheck, readHeartbeatPeriodMs, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
+import type { DetectionParams, HostCheck, Observations, PingObservation, ReplicaFinding, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
+
+export interface VerdictEvent {
+  type: 'verdict';
+  cluster: string;
+  master: string;
+  /** When the verdict was reached (ms since epoch). */
+  at: number;
+  from: VerdictKind;
+  verdict: VerdictKind;
+  failoverAllowed: boolean;
+  /** Worth an alert: false for Suspect and for Suspect → Healthy. */
+  alert: boolean;
+  /** Start of the run of failed pings that led here (null for a recovery). */
+  firstFailureAt: number | null;
+  rule: string;
+  because: string;
+  reason: string;
+  confirmedBy: Verdict['confirmedBy'];
+  evidence: Verdict['evidence'];
+  /** The full analysis result. */
+  detail: Verdict;
+}
+
+export interface ReplicasEvent {
+  type: 'replicas';
+  cluster: string;
+  master: string;
+  at: number;
+  findings: ReplicaFinding[];
+}
+
+/** Every round (ping + analysis), for benchmarks and debugging. */
+export interface RoundEvent {
+  type: 'round';
+  cluster: string;
+  master: string;
+  at: number;
+  ping: PingObservation;
+  verdict: VerdictKind;
+  failoverAllowed: boolean;
+}
+
+export interface ClusterMonitorEvents {
+  verdict: [VerdictEvent];
+  replicas: [ReplicasEvent];
+  round: [RoundEvent];
+  error: [Error];
+}
+
+export interface MonitorOptions {
+  log?: Logger;
+  /** Name of the master; when absent, start() finds it (the writable node that replicates from no one). */
+  master?: string;
+  machine?: Partial<MachineParams>;
+  /** How often replica health is read while the master is healthy (ms). Default 5000. */
+  replicaCheckEveryMs?: number;
+  /** Threshold for Lagging findings (s). Default: failover.max_lag_s. */
+  lagWarnS?: number;
+  /** Written into the heartbeat row (insert mode). Default: this host's name. */
+  managerId?: string;
+}
+
+/** Corroboration gathered since the current run of failures began. */
+interface Failure {
+  since: number;
+  tcp: TcpProbe | null;
+  reprobe: PingObservation | null;
+  reads: Map<string, NodeSnapshot[]>;
+  host: HostCheck | undefined;
+  secondary: Map<string, SecondaryCheck>;
+  /** Probes of the first round that have not reported yet. */
+  pending: Set<string>;
+  /** The first round of probes has been started. */
+  started: boolean;
+}
+
+export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
+  readonly cluster: ClusterConfig;
+  private readonly log: Logger;
+  private readonly machineParams: MachineParams;
+  private readonly params: DetectionParams;
+  private readonly replicaCheckEveryMs: number;
+  private readonly lagWarnS: number;
+  private readonly managerId: string;
+
+  private masterName: string | null;
+  private pinger: Pinger | null = null;
+  private machine: MachineState = initialState(Date.now());
+  private latestPing: PingObservation | null = null;
+  /** Pings so far (numbers the rounds for the state machine). */
+  private roundNo = 0;
+  private failure: Failure | null = null;
+  private verdict: Verdict | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private paused = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly busy = new Set<string>();
+  private lastReplicaCheck = 0;
+  private findingsSig = '';
+  private heartbeatPeriods = new Map<string, number | null>();
+  private pidFile: string | null = null;
+  private masterServerId: number | undefined;
+  /** Bumped by setMaster: results of probes started for an earlier master are dropped. */
+  private epoch = 0;
+
+  constructor(cluster: ClusterConfig, o: MonitorOptions = {}) {
+    super();
+    this.cluster = cluster;
+    this.log = (o.log ?? silentLogger).child({ cluster: cluster.name, component: 'monitor' });
+    this.machineParams = { ...DEFAULT_MACHINE_PARAMS, ...o.machine };
+    this.params = { minSources: cluster.detection.min_sources, suspectTimeoutMs: cluster.detection.suspect_timeout_ms };
+    this.replicaCheckEveryMs = o.replicaCheckEveryMs ?? 5000;
+    this.lagWarnS = o.lagWarnS ?? cluster.failover.max_lag_s;
+    this.managerId = o.managerId ?? hostname();
+    this.masterName = o.master ?? null;
+    for (const n of cluster.detection.secondary_checks) {
+      if (!cluster.nodes.some((x) => x.name === n)) throw new Error(`cluster ${cluster.name}: detection.secondary_checks names unknown node '${n}'`);
+    }
+    if (this.masterName && !this.node(this.masterName)) throw new Error(`cluster ${cluster.name}: no node named '${this.masterName}'`);
+  }
+
+  /** The master being watched (null before start() found it). */
+  get master(): string | null {
+    return this.masterName;
+  }
+
+  /** The reported state (Healthy, Suspect, or a verdict). */
+  get state(): MachineState {
+    return this.machine;
+  }
+
+  /** The latest analysis (every round, reported or not). */
+  get lastVerdict(): Verdict | null {
+    return this.verdict;
+  }
+
+  private node(name: string): NodeConfig | undefined {
+    return this.cluster.nodes.find((n) => n.name === name);
+  }
+
+  private masterNode(): NodeConfig {
+    return this.node(this.masterName!)!;
+  }
+
+  private replicas(): NodeConfig[] {
+    return this.cluster.nodes.filter((n) => n.name !== this.masterName);
+  }
+
+  /** Find the master if needed, then start pinging. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (!this.masterName) this.masterName = await this.findMaster();
+    this.running = true;
+    this.attach(this.masterName);
+    this.log.info({ master: this.masterName, detection: this.cluster.detection }, `monitoring ${this.cluster.name}: master ${this.masterName}`);
+    this.schedule(0);
+  }
+
+  /** Stop: no more pings, timers cleared, connections closed; waits for probes in flight (each bounded). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pinger?.close();
+    this.pinger = null;
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Stop judging (e.g. while a failover runs); pings continue to be skipped until resume(). */
+  pause(): void {
+    this.paused = true;
+    this.log.info('detection paused');
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.failure = null;
+    this.machine = initialState(Date.now());
+    this.log.info('detection resumed');
+  }
+
+  /** Watch another node as the master (after a failover or switchover). State restarts as Healthy. */
+  setMaster(name: string): void {
+    if (!this.node(name)) throw new Error(`cluster ${this.cluster.name}: setMaster: no node named '${name}'`);
+    const old = this.masterName;
+    this.masterName = name;
+    this.machine = initialState(Date.now());
+    this.failure = null;
+    this.verdict = null;
+    this.findingsSig = '';
+    if (this.running) this.attach(name);
+    this.log.info({ from: old, to: name }, `master of ${this.cluster.name} is now ${name}`);
+  }
+
+  private attach(name: string): void {
+    this.epoch++;
+    this.pinger?.close();
+    const d = this.cluster.detection;
+    this.pinger = new Pinger(this.cluster, this.node(name)!, {
+      mode: d.ping_type,
+      timeoutMs: d.ping_timeout_ms,
+      heartbeatTable: d.heartbeat_table,
+      managerId: this.managerId,
+    });
+    this.pidFile = null;
+    this.masterServerId = undefined;
+    this.heartbeatPeriods.clear();
+    this.lastReplicaCheck = 0;
+    this.track('pidfile', async () => {
+      const epoch = this.epoch;
+      const pf = await readPidFile(this.cluster, this.masterNode());
+      if (epoch === this.epoch && pf) this.pidFile = pf;
+    });
+  }
+
+  /** The writable node that replicates from no one; an error naming the candidates otherwise. */
+  private async findMaster(): Promise<string> {
+    const snaps = await Promise.all(this.cluster.nodes.map((n) => readNode(this.cluster, n)));
+    const writable = snaps.filter((s) => s.reachable && s.readOnly === false);
+    const roots = writable.filter((s) => s.replication.length === 0 || s.replication.every((c) => c.ioState === 'No' && !c.sqlRunning));
+    if (roots.length === 1) return roots[0]!.name;
+    const desc = snaps.map((s) => `${s.name}: ${s.reachable ? `read_only=${s.readOnly ? 1 : 0}, ${s.replication.length ? 'replica' : 'not a replica'}` : 'unreachable'}`).join('; ');
+    throw new Error(
+      `cluster ${this.cluster.name}: cannot tell the master (${roots.length} writable nodes that replicate from no one). ${desc}. ` +
+        'Name it explicitly or fix read_only on the replicas.',
+    );
+  }
+
+  private masterRef(): MasterRef {
+    const m = this.masterNode();
+    const aliases = [m.name, ...(m.ssh?.host ? [m.ssh.host] : [])];
+    return { name: m.name, host: m.host, port: m.port, ...(this.masterServerId !== undefined ? { serverId: this.masterServerId } : {}), aliases };
+  }
+
+  // -------------------------------------------------------------------------
+  // The loop.
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => void this.round(), Math.max(0, delayMs));
+  }
+
+  private async round(): Promise<void> {
+    if (!this.running) return;
+    const started = Date.now();
+    const interval = this.cluster.detection.interval_ms;
+    if (this.paused || !this.pinger) return this.schedule(interval);
+    const epoch = this.epoch;
+    let ping: PingObservation;
+    try {
+      ping = await this.pinger.ping();
+    } catch (e) {
+      this.emit('error', e as Error);
+      return this.schedule(interval);
+    }
+    if (!this.running || epoch !== this.epoch || this.paused) return this.schedule(interval);
+    this.latestPing = ping;
+    this.roundNo++;
+    if (ping.class === 'ok') {
+      if (this.failure) this.log.info({ failingForMs: ping.at - this.failure.since }, 'ping answered again');
+      this.failure = null;
+      if (started - this.lastReplicaCheck >= this.replicaCheckEveryMs) {
+        this.lastReplicaCheck = started;
+        this.track('replicas-health', () => this.checkReplicaHealth(epoch));
+      }
+    } else {
+      if (!this.failure) {
+        this.failure = { since: ping.at, tcp: null, reprobe: null, reads: new Map(), host: undefined, secondary: new Map(), pending: new Set(), started: false };
+        this.log.info({ ping }, `ping of ${this.masterName} failed (${ping.class}); corroborating`);
+      }
+      this.corroborate(epoch);
+    }
+    this.evaluate();
+    this.schedule(started + interval - Date.now());
+  }
+
+  /** Start every corroborating probe that is not already running. */
+  private corroborate(epoch: number): void {
+    const d = this.cluster.detection;
+    const master = this.masterNode();
+    const f = this.failure!;
+    const first = !f.started;
+    f.started = true;
+    const useful = () => epoch === this.epoch && this.failure === f && this.running;
+    // Each probe stores its result, then the analysis runs on everything known. In the
+    // first round every probe is awaited (f.pending) before an unconfirmed dead verdict
+    // is reported.
+    const probe = <T>(key: string, run: () => Promise<T>, store: (r: T) => void) => {
+      const started = this.once_(key, async () => {
+        let r: T;
+        try {
+          r = await run();
+        } finally {
+          f.pending.delete(key);
+        }
+        if (!useful()) return;
+        store(r);
+        this.evaluate();
+      });
+      if (started && first) f.pending.add(key);
+    };
+    probe('tcp', () => tcpProbe(master.host, master.port, d.ping_timeout_ms), (r) => (f.tcp = r));
+    probe('reprobe', () => reprobe(this.cluster, master, d.ping_timeout_ms), (r) => (f.reprobe = r));
+    for (const rep of this.replicas()) {
+      probe(
+        `read ${rep.name}`,
+        () => readNode(this.cluster, rep),
+        (snap) => {
+          const list = f.reads.get(rep.name) ?? [];
+          list.push(snap);
+          if (list.length > 3) list.shift();
+          f.reads.set(rep.name, list);
+        },
+      );
+    }
+    if (d.ssh_check) {
+      probe('ssh', () => hostCheck(this.cluster, master, { pidFile: this.pidFile, probeTimeoutMs: d.ping_timeout_ms }), (r) => (f.host = r));
+    }
+    for (const name of d.secondary_checks) {
+      if (name === this.masterName) continue;
+      const from = this.node(name)!;
+      probe(`secondary ${name}`, () => secondaryCheck(this.cluster, from, master, d.ping_timeout_ms), (r) => f.secondary.set(name, r));
+    }
+  }
+
+  /** Run a probe unless one with the same key is still in flight. */
+  private once_(key: string, fn: () => Promise<void>): boolean {
+    if (this.busy.has(key)) return false;
+    this.busy.add(key);
+    this.track(key, async () => {
+      try {
+        await fn();
+      } finally {
+        this.busy.delete(key);
+      }
+    });
+    return true;
+  }
+
+  private track(what: string, fn: () => Promise<void>): void {
+    const p = fn().catch((e) => {
+      this.log.error({ err: e, what }, `monitor ${what} failed unexpectedly`);
+    });
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Current observations → analysis → state machine → events. */
+  private evaluate(): void {
+    if (!this.latestPing || !this.masterName || this.paused) return;
+    const now = Date.now();
+    const f = this.failure;
+    const ref = this.masterRef();
+    const obs: Observations = {
+      cluster: this.cluster.name,
+      master: this.masterName,
+      now,
+      ping: this.latestPing,
+      firstFailureAt: f?.since ?? null,
+      pending: f ? [...f.pending] : [],
+      tcp: f?.tcp ?? null,
+      reprobe: f?.reprobe ?? null,
+      replicas: f
+        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref, f.since, this.heartbeatPeriods.get(r.name) ?? null))
+        : [],
+      host: this.cluster.detection.ssh_check ? (f?.host ?? undefined) : null,
+      secondary: f ? [...f.secondary.values()] : [],
+    };
+    const v = analyze(obs, this.params);
+    this.verdict = v;
+    const { state, change } = step(this.machine, v, this.machineParams, this.roundNo);
+    this.machine = state;
+    this.emit('round', { type: 'round', cluster: v.cluster, master: v.master, at: now, ping: obs.ping, verdict: v.kind, failoverAllowed: v.failoverAllowed });
+    if (!change) return;
+    const ev: VerdictEvent = {
+      type: 'verdict',
+      cluster: v.cluster,
+      master: v.master,
+      at: change.at,
+      from: change.from,
+      verdict: change.to,
+      failoverAllowed: change.failoverAllowed,
+      alert: change.alert,
+      firstFailureAt: f?.since ?? null,
+      rule: v.rule,
+      because: v.because,
+      reason: v.reason,
+      confirmedBy: v.confirmedBy,
+      evidence: v.evidence,
+      detail: v,
+    };
+    const line = { event: 'verdict', from: ev.from, to: ev.verdict, failoverAllowed: ev.failoverAllowed, rule: ev.rule, reason: ev.reason, confirmedBy: ev.confirmedBy, evidence: ev.evidence, failingForMs: v.failingForMs };
+    const msg = `${this.cluster.name}: master ${ev.master} ${ev.from} → ${ev.verdict}${ev.verdict !== v.kind ? ` (analysis: ${v.kind})` : ''}: ${ev.reason}`;
+    if (ev.failoverAllowed) this.log.error(line, msg);
+    else if (ev.alert && ev.verdict !== 'Healthy') this.log.warn(line, msg);
+    else this.log.info(line, msg);
+    this.emit('verdict', ev);
+  }
+
+  /** Healthy-time read of the replicas (and master): findings, heartbeat periods, master's server id. */
+  private async checkReplicaHealth(epoch: number): Promise<void> {
+    const master = this.masterNode();
+    const [m, ...reps] = await Promise.all([readNode(this.cluster, master), ...this.replicas().map((r) => readNode(this.cluster, r))]);
+    if (epoch !== this.epoch || !this.running) return;
+    if (m!.reachable && m!.serverId !== undefined) this.masterServerId = m!.serverId;
+    const errant: Record<string, string> = {};
+    if (m!.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m!);
+    const findings = replicaFindings(reps, this.masterRef(), { lagWarnS: this.lagWarnS, errant });
+    await Promise.all(
+      this.replicas().map(async (r) => {
+        const p = await readHeartbeatPeriodMs(this.cluster, r, master);
+        if (epoch === this.epoch) this.heartbeatPeriods.set(r.name, p);
+      }),
+    );
+    const sig = findingsKey(findings);
+    if (sig !== this.findingsSig) {
+      this.findingsSig = sig;
+      const ev: ReplicasEvent = { type: 'replicas', cluster: this.cluster.name, master: master.name, at: Date.now(), findings };
+      if (findings.length) this.log.warn({ event: 'replicas', findings }, `${this.cluster.name}: replica findings: ${findings.map((x) => `${x.replica} ${x.kind}`).join(', ')}`);
+      else this.log.info({ event: 'replicas', findings }, `${this.cluster.name}: all replicas healthy`);
+      this.emit('replicas', ev);
+    }
+  }
+}
