@@ -16,6 +16,7 @@ export type StepName =
   | 'wait-applied'
   | 'promote'
   | 'probe-write'
+  | 'detach'
   | 'repoint'
   | 'address'
   | 'address-probe'
@@ -72,8 +73,16 @@ export function planSwitchover(pre: Preflight, cluster: ClusterConfig, flavor: F
   steps.push(
     { step: 'final-gtid', node: from, action: `read ${from}'s final ${gtidVar}`, inPause: true },
     { step: 'wait-applied', node: to, action: `wait up to ${o.timeoutS}s for ${to} to apply exactly that set (${wait}); on timeout make ${from} writable again and change nothing else`, inPause: true },
-    { step: 'promote', node: to, action: `promote ${to}: stop replica, reset replica all, read_only OFF`, inPause: true },
+    {
+      step: 'promote',
+      node: to,
+      action: flavor === 'mysql'
+        ? `promote ${to}: super_read_only and read_only OFF (nothing can reach it from the super_read_only ${from})`
+        : `promote ${to}: stop replication, read_only OFF`,
+      inPause: true,
+    },
     { step: 'probe-write', node: to, action: `write into ${o.heartbeatTable} on ${to}: the pause ends when it is accepted`, inPause: true },
+    { step: 'detach', node: to, action: `stop replica and reset replica all on ${to}`, inPause: false },
     { step: 'repoint', action: `point ${[...others, from].join(', ')} at ${to} (${repointHow}) in parallel, ${from} stays read-only; verify both threads run`, inPause: false },
   );
   if (addr.type !== 'none') {

@@ -10,8 +10,11 @@
  *   final-gtid  what the old master has executed: the target must have exactly that
  *   wait        the target applies it (bounded); on timeout the old master becomes
  *               writable again and nothing else has changed
- *   promote     the target stops replicating and becomes writable
+ *   promote     the target becomes writable (MySQL: at once, since nothing can reach it
+ *               from the super_read_only old master; MariaDB, whose read_only lets
+ *               privileged users write, stops replicating first)
  *   probe       a write accepted on the new master ends the pause (measured)
+ *   detach      the new master forgets its old source (stop + reset replica), after the pause
  *   repoint     the other replicas and the old master follow the new master (in parallel,
  *               after the pause: it does not lengthen it); the old master stays read-only
  *   address     the address mover fences the old master and attaches the new one;
@@ -148,7 +151,7 @@ export class SwitchoverError extends Error {
 const DEFAULT_TIMEOUT_S = 10;
 
 /** Steps that change the cluster, and so go into the journal. */
-const CHANGES = new Set<StepName>(['pause', 'kill-connections', 'rollback', 'promote', 'repoint', 'address']);
+const CHANGES = new Set<StepName>(['pause', 'kill-connections', 'rollback', 'promote', 'detach', 'repoint', 'address']);
 
 /**
  * Run a switchover of `cluster` to `o.to`. Resolves with the report in every
@@ -175,6 +178,8 @@ class Run {
   private readonly ownIds = new Map<string, number[]>();
   private readonly report: SwitchoverReport;
   private lock?: ClusterLockHandle;
+  private deferJournal = false;
+  private readonly deferred: [StepName, 'done' | 'failed', string][] = [];
 
   constructor(private readonly cluster: ClusterConfig, private readonly o: SwitchoverOptions) {
     this.log = (o.log ?? silentLogger).child({ cluster: cluster.name, op: 'switchover' });
@@ -242,13 +247,24 @@ class Run {
 
   private async journal(step: StepName, phase: 'start' | 'done' | 'failed', detail: string): Promise<void> {
     // Only steps that change the cluster are journaled (an fsync each): reads
-    // inside the write pause are not slowed down by the disk.
+    // inside the write pause are not slowed down by the disk. A step's start is
+    // always written before it runs; inside the pause its end waits for flushJournal().
     if (!this.lock?.journal || !CHANGES.has(step)) return;
+    if (this.deferJournal && phase !== 'start') {
+      this.deferred.push([step, phase, detail]);
+      return;
+    }
     try {
       await this.lock.journal(step, phase, detail);
     } catch (e) {
       this.log.warn({ err: errText(e) }, 'journal write failed');
     }
+  }
+
+  private async flushJournal(): Promise<void> {
+    this.deferJournal = false;
+    const q = this.deferred.splice(0);
+    for (const [step, phase, detail] of q) await this.journal(step, phase, detail);
   }
 
   private finish(outcome: Outcome, summary: string, next?: string): SwitchoverReport {
@@ -338,10 +354,13 @@ class Run {
     const to = o.to;
     await this.ensureHeartbeatTable(from);
 
-    // 3. Pause writes on the old master.
-    const pauseStart = performance.now();
+    // 3. Pause writes on the old master. From here until the probe write, journal
+    //    records other than step starts wait (an fsync each would lengthen the pause).
+    let pauseStart = performance.now();
+    this.deferJournal = true;
     try {
       await this.step('pause', from, `${flavor === 'mysql' ? 'super_read_only' : 'read_only'} ON on ${from}`, async () => {
+        pauseStart = performance.now();
         await ops.setReadOnly(this.conn(from), true);
       });
     } catch (e) {
@@ -388,10 +407,11 @@ class Run {
 
     // 6. Promote the target, then prove it takes writes: the pause ends here.
     try {
-      await this.step('promote', to, `promote ${to}: stop replica, reset replica all, read_only OFF`, () => this.promote(to));
+      await this.step('promote', to, flavor === 'mysql' ? `read_only OFF on ${to}` : `stop replication on ${to}, read_only OFF`, () => this.promote(to, flavor));
     } catch (e) {
       killer.cancel();
       await killer.settled();
+      await this.flushJournal();
       const restored = await this.undoPromote(from, to);
       this.report.errors.push(`promote ${to}: ${errText(e)}`);
       return this.finish(restored ? 'rolled-back' : 'failed',
@@ -406,10 +426,23 @@ class Run {
     } catch (e) {
       this.report.errors.push(`probe write on ${to}: ${errText(e)}`);
     }
+    await this.flushJournal();
 
-    // 7. After the pause: the others follow the new master; the address moves to it.
+    // 7. The new master forgets its old source. Should that fail, the old master
+    //    must not replicate from it (they would point at each other).
+    let detached = true;
+    await this.step('detach', to, `stop and reset replication on ${to}`, async () => {
+      const c = this.conn(to);
+      await ops.stopReplica(c);
+      await ops.resetReplicaAll(c);
+    }).catch((e) => {
+      detached = false;
+      this.report.errors.push(`detach ${to} from ${from}: ${errText(e)}; run RESET REPLICA ALL (MariaDB: RESET SLAVE ALL) on ${to}, then point ${from} at ${to}`);
+    });
+
+    // 8. After the pause: the others follow the new master; the address moves to it.
     //    Both run at once: neither depends on the other.
-    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== to);
+    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== to && (detached || n !== from));
     const [repointed] = await Promise.all([
       this.step('repoint', undefined, `point ${others.join(', ')} at ${to}`, () => this.repointAll(others, to, from, flavor),
         (rs) => rs.map((r) => `${r.node} ${r.ok ? 'ok' : 'FAILED'} (${r.durationMs} ms)`).join(', ')).catch(() => [] as NodeRepoint[]),
@@ -502,6 +535,7 @@ class Run {
    * else has changed, so this is the whole rollback.
    */
   private async rollback(from: string, readOnlyWasSet: boolean): Promise<void> {
+    await this.flushJournal();
     await this.step('rollback', from, `make ${from} writable again${readOnlyWasSet ? '' : ' (in case read_only took effect)'}`, async () => {
       const c = this.conns.get(`${from}#aux`) ?? this.conn(from);
       await ops.setReadOnly(c, false);
@@ -510,23 +544,26 @@ class Run {
     });
   }
 
-  private async promote(to: string): Promise<void> {
+  /**
+   * Make the target writable. Its replication from the old master is left
+   * configured (reset after the pause): with MySQL's super_read_only nothing can
+   * arrive from the old master any more. MariaDB's read_only does not stop
+   * privileged users, so there replication is stopped first.
+   */
+  private async promote(to: string, flavor: string): Promise<void> {
     const c = this.conn(to);
-    await ops.stopReplica(c);
-    await ops.resetReplicaAll(c);
+    if (flavor !== 'mysql') await ops.stopReplica(c);
     await ops.setReadOnly(c, false);
   }
 
-  /** Promotion failed part-way: point the target back at the old master and make the old one writable. */
+  /** Promotion failed: the target read-only and replicating from the old master again (its source is still configured), the old master writable. */
   private async undoPromote(from: string, to: string): Promise<boolean> {
     let ok = true;
-    await this.step('rollback', to, `point ${to} back at ${from}, read-only, and make ${from} writable`, async () => {
+    await this.step('rollback', to, `${to} read-only and replicating from ${from} again; ${from} writable`, async () => {
       const c = this.conn(to);
       await ops.setReadOnly(c, true);
-      const f = this.node(from);
-      await ops.stopReplica(c).catch(() => undefined);
-      await ops.changeSource(c, this.changeSourceTo(f));
       await ops.startReplica(c);
+      await ops.verifyReplicating(c, 5);
       await ops.setReadOnly(this.conns.get(`${from}#aux`) ?? this.conn(from), false);
     }).catch((e) => {
       ok = false;

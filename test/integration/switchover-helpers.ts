@@ -4,6 +4,7 @@
  * read straight from the servers (not through heir's own topology reader).
  */
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { Conn } from '../../src/mysql/conn';
 import type { LabCluster, LabNode } from '../lab';
 
@@ -32,6 +33,8 @@ export function appConn(node: LabNode, timeoutMs = 3000): Promise<Conn> {
  */
 export class Writer {
   readonly acked: number[] = [];
+  /** performance.now() of each acknowledgement, parallel to acked. */
+  readonly ackedAt: number[] = [];
   failures = 0;
   readonly masters: string[] = [];
   private nextId: number;
@@ -98,6 +101,7 @@ export class Writer {
           const c = await this.conn(current);
           await c.query('INSERT INTO app.t (id, node) VALUES (?, ?)', [id, current]);
           this.acked.push(id);
+          this.ackedAt.push(performance.now());
         } catch {
           this.failures++;
           this.drop(current);
@@ -208,4 +212,20 @@ export async function currentMaster(lab: LabCluster): Promise<string> {
   for (const n of lab.nodes) if (!(await readOnly(lab, n)).ro) w.push(n.name);
   assert.equal(w.length, 1, `exactly one writable node, found ${w.join(', ') || 'none'}`);
   return w[0];
+}
+
+/** The longest gap between two acknowledged writes within [from, to] (performance.now() times). */
+export function longestAckGap(w: Writer, from: number, to: number): number {
+  let prev: number | undefined;
+  let gap = 0;
+  for (const t of w.ackedAt) {
+    if (t < from) {
+      prev = t;
+      continue;
+    }
+    if (prev !== undefined) gap = Math.max(gap, t - prev);
+    prev = t;
+    if (t > to) break;
+  }
+  return Math.round(gap * 10) / 10;
 }
