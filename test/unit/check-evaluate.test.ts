@@ -1,0 +1,131 @@
+/** heir check's verdicts on plain data: one finding per fault, every reason at once. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluate, missingGrants, parseGrants, type CheckInput } from '../../src/check/evaluate';
+import { ClusterConfig } from '../../src/config/schema';
+import { HEIR_GRANTS } from '../../src/mysql/privileges';
+import type { NodeSnapshot, ReplicationChannel } from '../../src/mysql/types';
+
+const M = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
+const R = '4f22fb58-71ca-11e1-9e33-c80aa9429563';
+const version = { flavor: 'mysql' as const, major: 9, minor: 7, patch: 4, raw: '9.7.4' };
+
+const cluster = ClusterConfig.parse({
+  name: 'app',
+  mysql: { user: 'heir', password: 'x', replication_user: 'repl', replication_password: 'y' },
+  nodes: [
+    { name: 'db1', host: '10.0.0.1' },
+    { name: 'db2', host: '10.0.0.2' },
+    { name: 'db3', host: '10.0.0.3', promotion: 'never' },
+  ],
+});
+
+function channel(o: Partial<ReplicationChannel> = {}): ReplicationChannel {
+  return {
+    channel: '', sourceHost: '10.0.0.1', sourcePort: 3306, ioState: 'Yes', sqlRunning: true,
+    lastIoErrno: 0, lastIoError: '', lastSqlErrno: 0, lastSqlError: '', secondsBehind: 0, sourceServerId: 1,
+    read: { file: 'bin.000001', pos: 100 }, exec: { file: 'bin.000001', pos: 100 }, retrievedGtidSet: `${M}:1-10`, gtidAutoPosition: true,
+    ...o,
+  };
+}
+
+function node(name: string, id: number, o: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return {
+    name, host: `10.0.0.${id}`, port: 3306, takenAt: 0, reachable: true, version, serverId: id,
+    serverUuid: id === 1 ? M : `00000000-0000-0000-0000-00000000000${id}`, readOnly: id !== 1, superReadOnly: id !== 1,
+    logBin: true, logReplicaUpdates: true, gtidMode: 'ON', executedGtid: `${M}:1-10`,
+    replication: id === 1 ? [] : [channel()], ...o,
+  };
+}
+
+const ALL = ['GRANT ALL PRIVILEGES ON *.* TO `heir`@`%`'];
+
+function input(nodes: NodeSnapshot[], extra: Partial<CheckInput> = {}): CheckInput {
+  return {
+    cluster, snapshot: { cluster: 'app', takenAt: 0, nodes },
+    grants: Object.fromEntries(nodes.map((n) => [n.name, { lines: ALL }])),
+    replUser: Object.fromEntries(nodes.map((n) => [n.name, true])),
+    ...extra,
+  };
+}
+
+const errors = (r: ReturnType<typeof evaluate>) => r.findings.filter((f) => f.severity === 'error').map((f) => `${f.code}@${f.node ?? ''}`);
+
+test('healthy: fit, master found, never-node is no candidate', () => {
+  const r = evaluate(input([node('db1', 1), node('db2', 2), node('db3', 3)]));
+  assert.deepEqual(errors(r), []);
+  assert.equal(r.fit, true);
+  assert.equal(r.master, 'db1');
+  assert.deepEqual(r.candidates, ['db2']);
+});
+
+test('every fault at once, each named with its node', () => {
+  const r = evaluate(
+    input([
+      node('db1', 1),
+      node('db2', 2, { readOnly: false, superReadOnly: false, replication: [channel({ sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' })] }),
+      node('db3', 3, { executedGtid: `${M}:1-10,${R}:1-2` }),
+    ]),
+  );
+  assert.equal(r.fit, false);
+  assert.deepEqual(errors(r).sort(), ['errant-gtids@db3', 'no-candidate@', 'several-writable@', 'sql-thread-stopped@db2'].sort());
+  assert.match(r.findings.find((f) => f.code === 'errant-gtids')!.message, new RegExp(`${R}:1-2`));
+});
+
+test('errant GTIDs only warn with errant_gtids: warn', () => {
+  const warnCluster = ClusterConfig.parse({ ...cluster, failover: { errant_gtids: 'warn' } });
+  const r = evaluate({ ...input([node('db1', 1), node('db2', 2, { executedGtid: `${M}:1-10,${R}:5` }), node('db3', 3)]), cluster: warnCluster });
+  assert.equal(r.fit, true);
+  assert.equal(r.findings.find((f) => f.code === 'errant-gtids')?.severity, 'warning');
+});
+
+test('a replica of a replica is named with the node it follows', () => {
+  const r = evaluate(input([node('db1', 1), node('db2', 2), node('db3', 3, { replication: [channel({ sourceServerId: 2, sourceHost: '10.0.0.2' })] })]));
+  const f = r.findings.find((x) => x.code === 'wrong-source');
+  assert.equal(f?.node, 'db3');
+  assert.match(f!.message, /replicates from db2, not from the master db1/);
+});
+
+test('unreachable node, two roots, multi-source', () => {
+  const r = evaluate(
+    input([
+      node('db1', 1),
+      node('db2', 2, { replication: [channel(), channel({ channel: 'other' })] }),
+      node('db3', 3, { reachable: false, error: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, replication: [] }),
+    ]),
+  );
+  assert.deepEqual(errors(r).sort(), ['multi-source@db2', 'no-candidate@', 'unreachable@db3'].sort());
+  const r2 = evaluate(input([node('db1', 1), node('db2', 2, { replication: [] }), node('db3', 3)]));
+  assert.ok(errors(r2).includes('several-masters@'));
+});
+
+test('missing grants give the exact GRANT statement; ALL PRIVILEGES and aliases count', () => {
+  const lines = [
+    'GRANT SELECT, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `heir`@`%`',
+    'GRANT BINLOG_ADMIN,CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `heir`@`%`',
+    'GRANT SELECT, INSERT ON `heir`.* TO `heir`@`%`',
+  ];
+  const missing = missingGrants(lines, HEIR_GRANTS.mysql84, 'heir');
+  assert.deepEqual(missing.map((m) => m.privileges), [['REPLICATION_SLAVE_ADMIN'], ['UPDATE', 'DELETE', 'CREATE']]);
+  assert.deepEqual(missingGrants(ALL, HEIR_GRANTS.mysql84, 'heir'), []);
+  const maria = ['GRANT RELOAD, PROCESS, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN, BINLOG ADMIN, SELECT ON *.* TO `heir`@`%` IDENTIFIED BY PASSWORD \'*AB\'', 'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `heir`.* TO `heir`@`%`'];
+  assert.deepEqual(missingGrants(maria, HEIR_GRANTS.mariadb, 'heir'), []);
+  assert.equal(parseGrants(['GRANT `r1`@`%` TO `heir`@`%`']).length, 0);
+
+  const r = evaluate({ ...input([node('db1', 1), node('db2', 2), node('db3', 3)]), grants: { db1: { lines: ALL }, db2: { lines }, db3: { lines: ALL } } });
+  const f = r.findings.find((x) => x.code === 'missing-privileges');
+  assert.equal(f?.node, 'db2');
+  assert.match(f!.fix!, /^GRANT REPLICATION_SLAVE_ADMIN ON \*\.\* TO 'heir'@'<manager-host>';/);
+});
+
+test('replication user missing on the master is an error, on a replica a warning', () => {
+  const r = evaluate({ ...input([node('db1', 1), node('db2', 2), node('db3', 3)]), replUser: { db1: false, db2: false, db3: undefined } });
+  const f = r.findings.filter((x) => x.code === 'replication-user-missing');
+  assert.deepEqual(f.map((x) => `${x.node}:${x.severity}`), ['db1:error', 'db2:warning']);
+});
+
+test('address preflight failures block', () => {
+  const r = evaluate({ ...input([node('db1', 1), node('db2', 2), node('db3', 3)]), address: [{ check: 'eni-exists', ok: false, severity: 'error', detail: 'InvalidEniId.NotFound' }] });
+  assert.equal(r.fit, false);
+  assert.ok(errors(r).includes('address:eni-exists@'));
+});
