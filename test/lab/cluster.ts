@@ -44,6 +44,8 @@ export interface LabCluster {
   start(node: LabNode | string): Promise<void>;
   stop(node: LabNode | string): Promise<void>;
   teardown(): Promise<void>;
+  /** Pids of every process this lab started that is still running (servers, sshd). */
+  pids(): number[];
 }
 
 export interface ClusterOptions {
@@ -91,6 +93,10 @@ export interface BuiltCluster extends LabCluster {
   onTeardown(fn: () => Promise<void> | void): void;
   /** Settings merged into clusterConfig() before overrides. */
   configBase: Record<string, unknown>;
+  /** Extra keys of each node's entry in clusterConfig() (e.g. instance_id). */
+  nodeConfigExtra: (n: LabNode) => Record<string, unknown>;
+  /** Other processes of the lab (e.g. sshd) reported by pids(). */
+  extraPids: () => number[];
 }
 
 export async function buildCluster(opts: ClusterOptions, dir: string, placements: Placement[]): Promise<BuiltCluster> {
@@ -156,6 +162,11 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
     repl: { ...REPL },
     dir,
     configBase: {},
+    nodeConfigExtra: () => ({}),
+    extraPids: () => [],
+    pids() {
+      return [...states.filter((s) => s.proc && s.proc.running).map((s) => s.proc!.pid), ...cluster.extraPids()];
+    },
     onTeardown(fn) { teardowns.push(fn); },
     clusterConfig(overrides = {}) {
       const base = {
@@ -166,7 +177,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
           replication_user: REPL.user,
           replication_password: REPL.password,
         },
-        nodes: states.map((s) => ({ name: s.node.name, host: s.node.host, port: s.node.port })),
+        nodes: states.map((s) => ({ name: s.node.name, host: s.node.host, port: s.node.port, ...cluster.nodeConfigExtra(s.node) })),
         ...cluster.configBase,
         ...overrides,
       };

@@ -13,3 +13,6 @@ export type { LabFlavor, LabNode, LabCluster, ClusterOptions } from './cluster';
 export { startCluster } from './cluster';
 export { HEIR_GRANTS, REPL_GRANTS, grantFamily, grantStatements } from './grants';
 export type { GrantFamily, GrantItem } from './grants';
+export { startNetLab } from './netlab';
+export type { NetLab, NetLabOptions } from './netlab';
+export { queryTcp } from './server';

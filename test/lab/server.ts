@@ -224,7 +224,29 @@ export async function sqlSocket(socket: string, statements: string[], timeoutMs 
     }
     return last;
   } finally {
-    c.destroy();
+    closeHard(c);
+  }
+}
+
+/**
+ * Closes a connection without waiting for the peer: mysql2's destroy() only
+ * half-closes the socket, which stays open (and keeps the test process alive)
+ * when the server's address has gone away, e.g. a moved floating address.
+ */
+function closeHard(c: mysql.Connection): void {
+  c.destroy();
+  const stream = (c as any).connection?.stream;
+  if (stream && typeof stream.destroy === 'function') stream.destroy();
+}
+
+/** One statement over TCP with a given account (e.g. the admin account, or the floating address). */
+export async function queryTcp(o: { host: string; port: number; user: string; password: string; connectTimeoutMs?: number }, statement: string): Promise<any[]> {
+  const c = await mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, connectTimeout: o.connectTimeoutMs ?? 5000 });
+  try {
+    const [rows] = await c.query({ sql: statement, timeout: 30000 });
+    return Array.isArray(rows) ? (rows as any[]) : [];
+  } finally {
+    closeHard(c);
   }
 }
 
