@@ -159,7 +159,20 @@ fi
 
 # --- 3. node modules -------------------------------------------------------------
 cd "$REPO"
-if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# node_modules is stale when a package in package-lock.json is missing or has another version.
+modules_stale() {
+  [ -d node_modules ] || return 0
+  node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
+    for (const [p, meta] of Object.entries(lock.packages || {})) {
+      if (!p.startsWith("node_modules/") || meta.optional || meta.link) continue;
+      let v;
+      try { v = JSON.parse(fs.readFileSync(p + "/package.json", "utf8")).version; } catch { process.exit(1); }
+      if (meta.version && v !== meta.version) process.exit(1);
+    }' && return 1 || return 0
+}
+if modules_stale; then
   step "npm ci"
   npm ci --no-audit --no-fund
 else
