@@ -83,10 +83,14 @@ export function planSwitchover(pre: Preflight, cluster: ClusterConfig, flavor: F
     },
     { step: 'probe-write', node: to, action: `write into ${o.heartbeatTable} on ${to}: the pause ends when it is accepted`, inPause: true },
     { step: 'detach', node: to, action: `stop replica and reset replica all on ${to}`, inPause: false },
-    { step: 'repoint', action: `point ${[...others, from].join(', ')} at ${to} (${repointHow}) in parallel, ${from} stays read-only; verify both threads run`, inPause: false },
+    {
+      step: 'repoint',
+      action: `point ${[...others, from].join(', ')} at ${to} (${repointHow}) in parallel, ${from} once ${to} is detached and still read-only; verify both threads run`,
+      inPause: false,
+    },
   );
   if (addr.type !== 'none') {
-    steps.push({ step: 'address', action: `move the address (${addr.type}${floating ? ` ${floating}` : ''}): fence ${from}, then attach ${to}`, inPause: false });
+    steps.push({ step: 'address', action: `move the address (${addr.type}${floating ? ` ${floating}` : ''}) while the replicas are repointed: fence ${from}, then attach ${to}`, inPause: false });
     if (floating) steps.push({ step: 'address-probe', action: `write through ${floating} until it reaches ${to}`, inPause: false });
   } else {
     steps.push({ step: 'address', action: 'no address to move (address type none)', inPause: false });

@@ -428,26 +428,33 @@ class Run {
     }
     await this.flushJournal();
 
-    // 7. The new master forgets its old source. Should that fail, the old master
-    //    must not replicate from it (they would point at each other).
-    let detached = true;
-    await this.step('detach', to, `stop and reset replication on ${to}`, async () => {
+    // 7. After the pause, all at once: the new master forgets its old source; the
+    //    other replicas follow it; the address moves. The old master follows only
+    //    once the new master no longer replicates from it (else they would point
+    //    at each other), so not at all if that fails.
+    const detached = this.step('detach', to, `stop and reset replication on ${to}`, async () => {
       const c = this.conn(to);
       await ops.stopReplica(c);
       await ops.resetReplicaAll(c);
-    }).catch((e) => {
-      detached = false;
-      this.report.errors.push(`detach ${to} from ${from}: ${errText(e)}; run RESET REPLICA ALL (MariaDB: RESET SLAVE ALL) on ${to}, then point ${from} at ${to}`);
-    });
-
-    // 8. After the pause: the others follow the new master; the address moves to it.
-    //    Both run at once: neither depends on the other.
-    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== to && (detached || n !== from));
-    const [repointed] = await Promise.all([
-      this.step('repoint', undefined, `point ${others.join(', ')} at ${to}`, () => this.repointAll(others, to, from, flavor),
-        (rs) => rs.map((r) => `${r.node} ${r.ok ? 'ok' : 'FAILED'} (${r.durationMs} ms)`).join(', ')).catch(() => [] as NodeRepoint[]),
+    }).then(
+      () => true,
+      (e) => {
+        this.report.errors.push(`detach ${to} from ${from}: ${errText(e)}; run RESET REPLICA ALL (MariaDB: RESET SLAVE ALL) on ${to}, then point ${from} at ${to}`);
+        return false;
+      },
+    );
+    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== to && n !== from);
+    const repoint = (names: string[], node?: string) =>
+      names.length === 0
+        ? Promise.resolve([] as NodeRepoint[])
+        : this.step('repoint', node, `point ${names.join(', ')} at ${to}`, () => this.repointAll(names, to, from, flavor),
+          (rs) => rs.map((r) => `${r.node} ${r.ok ? 'ok' : 'FAILED'} (${r.durationMs} ms)`).join(', ')).catch(() => [] as NodeRepoint[]);
+    const [repointedOthers, repointedOld] = await Promise.all([
+      repoint(others),
+      detached.then((ok) => (ok ? repoint([from], from) : [])),
       this.moveAddress(from, to, pauseStart),
     ]);
+    const repointed = [...repointedOthers, ...repointedOld];
     this.report.repointed = repointed;
     const killed = await killer.settled();
     if (killed) this.report.killedConnections = killed;

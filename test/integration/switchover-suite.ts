@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
 import { Conn, connOptions } from '../../src/mysql/conn';
 import { switchover, type SwitchoverOptions, type SwitchoverReport } from '../../src/failover/switchover';
+import { execFile } from 'node:child_process';
 import { startCluster, type LabCluster, type LabFlavor } from '../lab';
 import {
   assertHealthy,
@@ -27,6 +28,17 @@ import {
 } from './switchover-helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const HEIR = path.join(__dirname, '..', '..', '..', 'bin', 'heir.js');
+
+/** Run the heir CLI; resolves with its exit code and output (never rejects on a non-zero exit). */
+function heir(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [HEIR, ...args], { timeout: 60000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 export function switchoverSuite(flavor: LabFlavor): void {
   describe(`switchover (${flavor})`, () => {
@@ -112,6 +124,8 @@ export function switchoverSuite(flavor: LabFlavor): void {
       assert.ok(r.repointed.length === 2 && r.repointed.every((x) => x.ok), explain(r));
       assert.ok(w.acked.length > 10, `writer made progress (${w.acked.length} rows)`);
       assert.ok(w.masters.includes('db2'), `writer reached the new master: ${w.masters.join(' → ')}`);
+      // The writer keeps a connection to every node (it asks them who is master): the one on db1 was killed.
+      assert.ok((r.killedConnections?.length ?? 0) >= 1, `application connections killed on db1: ${explain(r)}`);
       await assertHealthy(lab, 'db2');
       await assertNoLoss(lab, w.acked);
     });
@@ -285,6 +299,42 @@ export function switchoverSuite(flavor: LabFlavor): void {
       await assertHealthy(lab, first);
       await assertNoLoss(lab, w.acked);
       await waitConverged(lab);
+    });
+
+    it('heir switchover: dry run, refusal and a real switch through the command line', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      const file = path.join(stateDir, 'heir.yaml');
+      // JSON is YAML: the lab's cluster config as the file the operator would write.
+      fs.writeFileSync(file, JSON.stringify({ heir: { state_dir: stateDir }, clusters: [cfg] }, null, 2));
+
+      const dry = await heir(['switchover', '--config', file, '--cluster', cfg.name, '--to', target, '--dry-run']);
+      assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+      assert.match(dry.stdout, /Plan:/);
+      assert.match(dry.stdout, /wait-applied/);
+      assert.match(dry.stdout, /ok\s+target-threads/);
+      assert.equal(await currentMaster(lab), master);
+
+      const refused = await heir(['switchover', '--config', file, '--to', master, '--json']);
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      assert.equal(JSON.parse(refused.stdout).outcome, 'refused');
+
+      const bad = await heir(['switchover', '--config', file, '--to', target, '--timeout', '0']);
+      assert.equal(bad.code, 2, 'a zero timeout is bad usage');
+
+      const sw = await heir(['switchover', '--config', file, '--to', target, '--json']);
+      assert.equal(sw.code, 0, sw.stdout + sw.stderr);
+      const report = JSON.parse(sw.stdout) as SwitchoverReport;
+      assert.equal(report.outcome, 'switched');
+      assert.equal(typeof report.writePause.toNewMasterMs, 'number');
+      assert.match(sw.stderr, /probe-write/, 'progress lines go to stderr with --json');
+      await assertHealthy(lab, target);
+
+      const back = await heir(['switchover', '--config', file, '--to', master]);
+      assert.equal(back.code, 0, back.stdout + back.stderr);
+      assert.match(back.stdout, /SWITCHED/);
+      assert.match(back.stdout, /ok\s+pause/);
+      await assertHealthy(lab, master);
     });
   });
 }

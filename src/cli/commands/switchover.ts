@@ -113,7 +113,8 @@ export const command: CliCommand = {
             killAfterMs: opts.killAfterMs,
             requestedBy: `cli ${os.userInfo().username}@${os.hostname()}`,
             global: cfg.heir,
-            log: ctx.logger(),
+            // The progress lines narrate every step; logs add only warnings unless asked for.
+            log: ctx.globals.logLevel ? ctx.logger() : ctx.logger().child({}, { level: 'warn' }),
             onProgress: (e) => {
               const l = progressLine(e);
               if (l) out(l);
