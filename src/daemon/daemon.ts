@@ -1,0 +1,375 @@
+/**
+ * `heir daemon`: one process, every cluster of the configuration.
+ *
+ *   start   load the config → metrics, notifier, API → one ClusterRuntime per cluster
+ *           (interrupted journals reported, topology read, master found, monitor started;
+ *           a bounded number at a time) → "heir ready: N clusters"
+ *   SIGHUP  re-read the config; a bad one is rejected (logged, webhook, old one keeps
+ *           running); otherwise only clusters whose configuration changed are started,
+ *           stopped or restarted (deep comparison, config-diff.ts)
+ *   SIGTERM stop detection everywhere; a failover in progress ends at its next step
+ *   SIGINT  boundary (see runtime.ts), is journaled, and the process exits 0. A second
+ *           signal exits at once.
+ *
+ * The periodic topology reads of all clusters share one scheduler (scheduler.ts) so the
+ * cost stays bounded with a thousand clusters.
+ */
+import { ConfigError } from '../config/errors';
+import { loadConfigWithWarnings } from '../config/load';
+import type { ClusterConfig, HeirConfig } from '../config/schema';
+import { Notifier, type DeliveryResult } from '../notify';
+import type { HeirEvent } from '../notify/events';
+import { createLogger, type Logger } from '../util/log';
+import { ApiError, startApiServer, type ActionContext, type ActionResult, type ApiProvider, type ApiServer, type HealthInfo } from './api';
+import { describeDiff, diffConfigs } from './config-diff';
+import { HeirMetrics } from './metrics';
+import { ClusterRuntime } from './runtime';
+import { Scheduler } from './scheduler';
+import { heirVersion } from '../cli/version';
+
+export interface DaemonOptions {
+  configPath: string;
+  env?: NodeJS.ProcessEnv;
+  /** Default: JSON lines on stdout at heir.log_level. */
+  log?: Logger;
+  /** Wanted period of the status/metrics topology read of each cluster. Default 10 s. */
+  refreshPeriodMs?: number;
+  /** Cap on topology reads started per second, all clusters together. Default 50. */
+  refreshMaxPerSecond?: number;
+  /** Cap on topology reads at once. Default 16. */
+  refreshConcurrency?: number;
+  /** Clusters started at once at start-up and reload. Default 32. */
+  startConcurrency?: number;
+  /** Monitor's healthy-time replica reads (ms); default: the monitor's own (5 s), stretched like the refresh with many clusters. */
+  replicaCheckEveryMs?: number;
+}
+
+export class Daemon {
+  private cfg: HeirConfig;
+  private readonly log: Logger;
+  private readonly metrics = new HeirMetrics();
+  private readonly notifier: Notifier;
+  private readonly scheduler: Scheduler;
+  private readonly runtimes = new Map<string, ClusterRuntime>();
+  private api: ApiServer | null = null;
+  private stopping = false;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private readonly startedAt = Date.now();
+  private lastReload: { at: string; ok: boolean; message: string } | null = null;
+  readonly provider: ApiProvider;
+
+  private constructor(
+    cfg: HeirConfig,
+    private readonly o: DaemonOptions,
+    log: Logger,
+  ) {
+    this.cfg = cfg;
+    this.log = log;
+    this.notifier = new Notifier(cfg.clusters, {
+      log: log.child({ component: 'notify' }),
+      userAgent: `heir/${heirVersion()}`,
+      onResult: (r) => this.onDelivery(r),
+    });
+    this.scheduler = new Scheduler({
+      periodMs: o.refreshPeriodMs ?? 10_000,
+      maxPerSecond: o.refreshMaxPerSecond ?? 50,
+      maxConcurrent: o.refreshConcurrency ?? 16,
+      onError: (key, e) => this.log.error({ cluster: key, err: (e as Error).message }, `topology refresh of ${key} failed: ${(e as Error).message}`),
+    });
+    this.provider = this.makeProvider();
+  }
+
+  /** Load the configuration, start the API and every cluster. Throws ConfigError for a bad file. */
+  static async start(o: DaemonOptions): Promise<Daemon> {
+    const v = loadConfigWithWarnings(o.configPath, { env: o.env });
+    const log = o.log ?? createLogger({ level: v.config.heir.log_level, name: 'heir' });
+    for (const w of v.warnings) log.warn({ path: w.path, line: w.line }, `config: ${w.message}`);
+    const d = new Daemon(v.config, o, log);
+    await d.boot();
+    return d;
+  }
+
+  private async boot(): Promise<void> {
+    const c = this.cfg;
+    this.log.info({ config: this.o.configPath, clusters: c.clusters.length, stateDir: c.heir.state_dir, pid: process.pid }, `heir ${heirVersion()} starting`);
+    this.api = await this.startApi();
+    await this.startClusters(c.clusters);
+    this.scheduler.start();
+    const watching = [...this.runtimes.values()].filter((r) => r.master !== null).length;
+    this.log.info(
+      { clusters: this.runtimes.size, watching, api: this.api.url },
+      `heir ready: ${this.runtimes.size} clusters${watching < this.runtimes.size ? ` (${this.runtimes.size - watching} without a known master yet; retried)` : ''}`,
+    );
+  }
+
+  get apiUrl(): string | null {
+    return this.api?.url ?? null;
+  }
+
+  get config(): HeirConfig {
+    return this.cfg;
+  }
+
+  runtime(name: string): ClusterRuntime | undefined {
+    return this.runtimes.get(name);
+  }
+
+  private replicaCheckEveryMs(n: number): number | undefined {
+    if (this.o.replicaCheckEveryMs) return this.o.replicaCheckEveryMs;
+    // The monitor's own default is 5 s; with many clusters its healthy-time replica reads
+    // (a connection per node) follow the same budget as the status refresh.
+    const period = Math.ceil((n * 1000) / (this.o.refreshMaxPerSecond ?? 50));
+    return period > 5000 ? period : undefined;
+  }
+
+  private newRuntime(c: ClusterConfig): ClusterRuntime {
+    return new ClusterRuntime(c, {
+      global: () => this.cfg.heir,
+      log: this.log,
+      metrics: this.metrics,
+      notify: (e) => this.notify(e),
+      stopping: () => this.stopping,
+      replicaCheckEveryMs: this.replicaCheckEveryMs(this.cfg.clusters.length),
+    });
+  }
+
+  private async startClusters(list: ClusterConfig[]): Promise<void> {
+    const queue = [...list];
+    const n = Math.max(1, this.o.startConcurrency ?? 32);
+    const worker = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        if (this.stopping) return;
+        const rt = this.newRuntime(c);
+        this.runtimes.set(c.name, rt);
+        try {
+          await rt.start();
+        } catch (e) {
+          this.log.error({ cluster: c.name, err: (e as Error).message }, `cluster ${c.name} could not start: ${(e as Error).message}; retried at every refresh`);
+        }
+        // Spread the periodic reads over the period; the first one already happened.
+        this.scheduler.add(c.name, () => rt.refresh());
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(n, list.length) }, worker));
+  }
+
+  private async startApi(): Promise<ApiServer> {
+    const api = this.cfg.heir.api;
+    return startApiServer({
+      listen: api.listen,
+      token: api.token,
+      provider: this.provider,
+      metrics: this.metrics,
+      log: this.log.child({ component: 'api' }),
+      secrets: () => secretsOf(this.cfg),
+      version: heirVersion(),
+    });
+  }
+
+  private notify(e: HeirEvent): void {
+    const n = this.notifier.enqueue(e);
+    this.log.debug({ event: e.type, cluster: e.cluster, deliveries: n }, `event ${e.type}: ${e.summary}`);
+  }
+
+  private onDelivery(r: DeliveryResult): void {
+    for (let i = 1; i < r.attempts; i++) this.metrics.webhookDelivery(r.cluster, r.webhookType, 'retry');
+    this.metrics.webhookDelivery(r.cluster, r.webhookType, r.outcome === 'delivered' ? 'delivered' : 'failed');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reload
+
+  /** Re-read the configuration file and apply it. Serialized; never throws. */
+  reload(): Promise<{ ok: boolean; message: string }> {
+    const p = this.reloading.then(() => this.doReload());
+    this.reloading = p.catch(() => undefined);
+    return p;
+  }
+
+  private async doReload(): Promise<{ ok: boolean; message: string }> {
+    if (this.stopping) return { ok: false, message: 'stopping' };
+    let next: HeirConfig;
+    try {
+      const v = loadConfigWithWarnings(this.o.configPath, { env: this.o.env });
+      next = v.config;
+      for (const w of v.warnings) this.log.warn({ path: w.path, line: w.line }, `config: ${w.message}`);
+    } catch (e) {
+      const issues = e instanceof ConfigError ? e.issues : [{ path: '', message: (e as Error).message }];
+      const message = `configuration ${this.o.configPath} rejected; the running configuration stays in force: ${(e as Error).message}`;
+      this.log.error({ issues }, message);
+      this.lastReload = { at: new Date().toISOString(), ok: false, message };
+      this.notify({ type: 'config.rejected', cluster: '', at: new Date().toISOString(), severity: 'warning', summary: message, details: { file: this.o.configPath, issues } });
+      return { ok: false, message };
+    }
+    const diff = diffConfigs(this.cfg, next);
+    const old = this.cfg;
+    this.cfg = next;
+    if (diff.logLevelChanged) this.log.level = next.heir.log_level;
+    this.notifier.setClusters(next.clusters);
+    const stopNames = [...diff.removed, ...diff.changed.map((c) => c.name)];
+    await Promise.all(
+      stopNames.map(async (name) => {
+        const rt = this.runtimes.get(name);
+        this.scheduler.remove(name);
+        if (!rt) return;
+        await rt.stop();
+        this.runtimes.delete(name);
+        if (diff.removed.includes(name)) rt.forget();
+      }),
+    );
+    const byName = new Map(next.clusters.map((c) => [c.name, c]));
+    await this.startClusters([...diff.changed.map((c) => byName.get(c.name)!), ...diff.added.map((n) => byName.get(n)!)]);
+    if (diff.apiChanged) {
+      try {
+        await this.api?.close();
+        this.api = await this.startApi();
+      } catch (e) {
+        this.log.error(`API server could not start with the new heir.api settings (${(e as Error).message}); trying the previous ones`);
+        this.cfg = { ...next, heir: { ...next.heir, api: old.heir.api } };
+        this.api = await this.startApi().catch((e2) => {
+          this.log.error(`API server could not start again: ${(e2 as Error).message}; the API is down until the next reload`);
+          return null;
+        });
+      }
+    }
+    const message = `configuration reloaded: ${describeDiff(diff)}`;
+    this.log.info({ added: diff.added, removed: diff.removed, changed: diff.changed, unchanged: diff.unchanged.length }, message);
+    this.lastReload = { at: new Date().toISOString(), ok: true, message };
+    if (!diff.same) this.notify({ type: 'config.reloaded', cluster: '', at: new Date().toISOString(), severity: 'info', summary: message, details: { added: diff.added, removed: diff.removed, changed: diff.changed } });
+    return { ok: true, message };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stop
+
+  /** Stop everything; a failover in progress ends at its next step boundary. */
+  async stop(reason = 'stop requested'): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const busy = [...this.runtimes.values()].filter((r) => r.busy).map((r) => `${r.name} (${r.busy})`);
+    this.log.info({ reason, busy }, `heir stopping: ${reason}${busy.length ? `; waiting for ${busy.join(', ')} to reach a step boundary` : ''}`);
+    this.scheduler.stop();
+    await this.reloading.catch(() => undefined);
+    await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
+    const { drained, dropped } = await this.notifier.close(5000);
+    if (!drained) this.log.warn({ dropped }, `${dropped} webhook event(s) not delivered before exit`);
+    await this.api?.close();
+    this.api = null;
+    this.log.info(`heir stopped (${reason})`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The API
+
+  private rt(name: string): ClusterRuntime {
+    const r = this.runtimes.get(name);
+    if (!r) throw new ApiError(404, `unknown cluster "${name}"; known: ${[...this.runtimes.keys()].join(', ')}`);
+    return r;
+  }
+
+  private makeProvider(): ApiProvider {
+    return {
+      listClusters: () => [...this.runtimes.values()].map((r) => r.summary()),
+      clusterStatus: (name) => this.runtimes.get(name)?.status(),
+      reports: (name) => this.runtimes.get(name)?.reports(),
+      switchover: async (name, req, ctx): Promise<ActionResult> => {
+        this.refuseWhileStopping();
+        const r = await this.rt(name).switchover(req.to, ctx);
+        return {
+          ok: r.outcome === 'switched' || r.outcome === 'switched-with-errors',
+          message: `${r.outcome}: ${r.summary}${r.next ? ` Next: ${r.next}` : ''}`,
+          outcome: r.outcome,
+          from: r.from ?? null,
+          to: r.to,
+          writePause: r.writePause,
+          errors: r.errors,
+        };
+      },
+      failover: async (name, req, ctx): Promise<ActionResult> => {
+        this.refuseWhileStopping();
+        const rt = this.rt(name);
+        const dead = rt.master;
+        if (!dead) throw new ApiError(409, `${name}: the daemon does not know the master (${rt.status().monitor}); use heir failover on the manager`);
+        const r = await rt.failover({ trigger: 'manual', deadMaster: dead, ...(req.to ? { to: req.to } : {}), by: `api ${ctx.remote} (request ${ctx.requestId})` });
+        return {
+          ok: r.outcome === 'promoted' || r.outcome === 'promoted-with-errors',
+          message: `${r.outcome}: ${r.summary}`,
+          outcome: r.outcome,
+          id: r.id,
+          deadMaster: r.deadMaster,
+          newMaster: r.newMaster,
+          report: r.reportPath ?? null,
+          warnings: r.warnings,
+          next: r.next,
+        };
+      },
+      ack: async (name, ctx: ActionContext) => this.rt(name).ack(ctx),
+      health: (): HealthInfo => ({
+        ok: !this.stopping,
+        clusters: this.runtimes.size,
+        watching: [...this.runtimes.values()].filter((r) => r.master !== null).length,
+        busy: [...this.runtimes.values()].filter((r) => r.busy).map((r) => ({ cluster: r.name, operation: r.busy })),
+        webhooksPending: this.notifier.pending(),
+        lastReload: this.lastReload,
+        startedAt: new Date(this.startedAt).toISOString(),
+        pid: process.pid,
+      }),
+    };
+  }
+
+  private refuseWhileStopping(): void {
+    if (this.stopping) throw new ApiError(503, 'heir is stopping; try again once it is back');
+  }
+}
+
+/** Every secret value in the configuration, for scrubbing API output. */
+export function secretsOf(cfg: HeirConfig): string[] {
+  const out: string[] = [];
+  if (cfg.heir.api.token) out.push(cfg.heir.api.token);
+  for (const c of cfg.clusters) {
+    out.push(c.mysql.password, c.mysql.replication_password);
+    for (const w of c.webhooks) if (w.secret) out.push(w.secret);
+  }
+  return out.filter((s) => s && s.length >= 4);
+}
+
+/**
+ * Run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads. Resolves with the
+ * exit code (0 after a clean stop). A second SIGTERM/SIGINT exits at once with 1. Signals
+ * are handled from the first moment (a SIGHUP while starting must not kill the process).
+ */
+export async function runDaemon(o: DaemonOptions): Promise<number> {
+  let d: Daemon | undefined;
+  let stopSignal: NodeJS.Signals | undefined;
+  let hupWhileStarting = false;
+  let signals = 0;
+  let wake: (() => void) | undefined;
+  const stopRequested = new Promise<void>((r) => (wake = r));
+  const onStop = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`heir: second ${sig}: exiting now; an operation in progress is left as its journal says (see heir status, heir ack)\n`);
+      process.exit(1);
+    }
+    stopSignal = sig;
+    wake?.();
+  };
+  const onHup = () => {
+    if (d) void d.reload();
+    else hupWhileStarting = true;
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    d = await Daemon.start(o);
+    if (hupWhileStarting && !stopSignal) void d.reload();
+    await stopRequested;
+    await d.stop(`${stopSignal} received`);
+    return 0;
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHup);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The daemon's decisions, as pure functions of plain data: which node is the master
+ * when the daemon starts, whether a dead verdict leads to an automatic failover or to a
+ * "blocked" alert, and how outcomes map onto metrics and events. runtime.ts gathers the
+ * facts and carries the decisions out.
+ */
+import type { ClusterConfig } from '../config/schema';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import type { FailoverOutcome } from '../failover/report';
+import type { Outcome as SwitchoverOutcome } from '../failover/switchover';
+import type { EventType, Severity } from '../notify/events';
+import type { FailoverResult, SwitchoverResult } from './metrics';
+
+// ---------------------------------------------------------------------------------------------
+// Which node is the master
+
+export interface MasterGuess {
+  master: string | null;
+  /** How it was found, or why not. */
+  why: string;
+}
+
+/** Name of the configured node a replication channel points at, if any. */
+export function sourceNode(cluster: ClusterConfig, host: string, port: number): string | undefined {
+  return cluster.nodes.find((n) => (n.host === host || n.ssh?.host === host || n.name === host) && n.port === port)?.name;
+}
+
+function replicatingChannels(s: NodeSnapshot) {
+  return s.replication.filter((c) => c.ioState !== 'No' || c.sqlRunning || c.lastIoErrno !== 0);
+}
+
+/**
+ * The master as the topology shows it: the one reachable writable node that replicates from
+ * no one; failing that (it is down), the node the replicas replicate from, when they agree.
+ */
+export function inferMaster(snap: TopologySnapshot, cluster: ClusterConfig): MasterGuess {
+  const roots = snap.nodes.filter((s) => s.reachable && s.readOnly === false && replicatingChannels(s).length === 0);
+  if (roots.length === 1) return { master: roots[0]!.name, why: `${roots[0]!.name} is writable and replicates from no one` };
+  const votes = new Map<string, number>();
+  for (const s of snap.nodes) {
+    if (!s.reachable) continue;
+    for (const ch of s.replication) {
+      const src = sourceNode(cluster, ch.sourceHost, ch.sourcePort);
+      if (src && src !== s.name) votes.set(src, (votes.get(src) ?? 0) + 1);
+    }
+  }
+  const ranked = [...votes.entries()].sort((a, b) => b[1] - a[1]);
+  if (ranked.length === 1 || (ranked.length > 1 && ranked[0]![1] > ranked[1]![1])) {
+    const [name, n] = ranked[0]!;
+    const s = snap.nodes.find((x) => x.name === name);
+    return { master: name, why: `${n} replica(s) replicate from ${name}${s && !s.reachable ? ' (it does not answer)' : ''}` };
+  }
+  const desc = snap.nodes
+    .map((s) => `${s.name}: ${s.reachable ? `read_only=${s.readOnly ? 1 : 0}, ${s.replication.length ? 'replica' : 'not a replica'}` : 'unreachable'}`)
+    .join('; ');
+  return {
+    master: null,
+    why:
+      roots.length > 1
+        ? `several writable nodes replicate from no one (${roots.map((r) => r.name).join(', ')}); set read_only on the replicas`
+        : `no writable node that replicates from no one, and the replicas do not agree on a source (${desc})`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead verdict → failover or blocked
+
+export interface AutoFailoverFacts {
+  /** The verdict allows failover (corroborated dead master). */
+  failoverAllowed: boolean;
+  /** failover.auto */
+  auto: boolean;
+  /** The failover guard's decision (unfinished journal, block period). */
+  guard: { allowed: boolean; reasons: string[] };
+  /** The cluster lock as seen now (held by the CLI or another process). */
+  lock: { held: boolean; text?: string };
+  /** An operation this daemon runs on the cluster right now. */
+  busy: string | null;
+  /** The daemon is shutting down. */
+  stopping: boolean;
+}
+
+export type AutoFailoverDecision =
+  | { action: 'failover' }
+  | { action: 'blocked'; reasons: string[] }
+  | { action: 'ignore'; why: string };
+
+export function decideAutoFailover(f: AutoFailoverFacts): AutoFailoverDecision {
+  if (!f.failoverAllowed) return { action: 'ignore', why: 'the verdict does not allow failover' };
+  if (f.stopping) return { action: 'ignore', why: 'the daemon is stopping' };
+  if (f.busy) return { action: 'ignore', why: `${f.busy} already running in this daemon` };
+  const reasons: string[] = [];
+  if (!f.auto) reasons.push('failover.auto is false: run `heir failover` after checking the cluster');
+  if (f.lock.held) reasons.push(`the cluster lock is held: ${f.lock.text ?? 'by another process'}`);
+  if (!f.guard.allowed) reasons.push(...f.guard.reasons);
+  return reasons.length ? { action: 'blocked', reasons } : { action: 'failover' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes → metrics and events
+
+export function failoverMetricResult(o: FailoverOutcome, interrupted: boolean): FailoverResult | null {
+  if (o === 'refused' || o === 'dry-run') return null;
+  if (interrupted && o !== 'promoted') return 'aborted';
+  return o === 'promoted' ? 'success' : 'failure';
+}
+
+export function failoverEventType(o: FailoverOutcome): EventType {
+  if (o === 'refused') return 'failover.blocked';
+  if (o === 'promoted' || o === 'promoted-with-errors') return 'failover.finished';
+  return 'failover.failed';
+}
+
+export function failoverSeverity(o: FailoverOutcome): Severity {
+  return o === 'promoted' ? 'warning' : 'critical';
+}
+
+export function switchoverMetricResult(o: SwitchoverOutcome): SwitchoverResult | null {
+  if (o === 'refused' || o === 'dry-run') return null;
+  if (o === 'switched') return 'success';
+  if (o === 'rolled-back') return 'aborted';
+  return 'failure';
+}
+
+export function switchoverEventType(o: SwitchoverOutcome): EventType {
+  return o === 'switched' || o === 'switched-with-errors' ? 'switchover.finished' : 'switchover.failed';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roles for status
+
+export type NodeRole = 'master' | 'replica' | 'unreachable' | 'standalone';
+
+export function nodeRole(s: NodeSnapshot, master: string | null): NodeRole {
+  if (!s.reachable) return 'unreachable';
+  if (s.name === master) return 'master';
+  if (s.replication.length) return 'replica';
+  return s.readOnly === false && master === null ? 'master' : 'standalone';
+}
+
+/** Replication lag of a replica in seconds, null when unknown or not a replica. */
+export function lagOf(s: NodeSnapshot): number | null {
+  if (!s.reachable || s.replication.length === 0) return null;
+  const lags = s.replication.map((c) => c.secondsBehind);
+  if (lags.some((l) => l === null)) return null;
+  return Math.max(...(lags as number[]));
+}

@@ -1,0 +1,620 @@
+/**
+ * ClusterRuntime: everything the daemon does for one cluster.
+ *
+ *   monitor verdict ──► (decide.ts) failover allowed, auto, not blocked?
+ *        │                  ├─ no  → failover.blocked alert (once per incident)
+ *        │                  └─ yes → pause detection → failover executor (it reads a fresh
+ *        │                           topology, takes the cluster lock, journals, moves the
+ *        │                           address) → report → metrics → webhooks →
+ *        │                           watch the new master → resume detection
+ *        └─► verdict webhook + metrics
+ *
+ * Besides, a periodic (shared-scheduler) topology read keeps status and metrics current,
+ * notices a master changed by someone else (CLI switchover), refreshes the block state
+ * (an `heir ack` from the CLI, the end of a block period) and retries a monitor that
+ * could not start.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ClusterConfig, GlobalSettings } from '../config/schema';
+import { readTopology } from '../mysql/inspect';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import { ClusterMonitor, DEAD_VERDICTS, type VerdictEvent } from '../monitor';
+import { runFailover, type FailoverEvent } from '../failover/execute';
+import { acknowledge, checkFailoverGuard } from '../failover/guard';
+import { describeUnfinished, newOperationId, unfinishedJournals } from '../failover/journal';
+import { fsyncDir, peekLock } from '../failover/lock';
+import { reportsDir, type FailoverReport } from '../failover/report';
+import { switchover, type SwitchoverReport } from '../failover/switchover';
+import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from '../notify/events';
+import type { Logger } from '../util/log';
+import type { ActionContext, ActionResult, ClusterSummary } from './api';
+import { ApiError } from './api';
+import type { HeirMetrics } from './metrics';
+import {
+  decideAutoFailover,
+  failoverEventType,
+  failoverMetricResult,
+  failoverSeverity,
+  inferMaster,
+  lagOf,
+  switchoverEventType,
+  switchoverMetricResult,
+} from './decide';
+import { addressOf, nodesStatus, type ClusterStatus } from './status';
+
+export interface RuntimeDeps {
+  global: () => GlobalSettings;
+  log: Logger;
+  metrics: HeirMetrics;
+  notify: (e: HeirEvent) => void;
+  /** The daemon is shutting down: failovers stop at the next step boundary (before promotion). */
+  stopping: () => boolean;
+  /** Healthy-time replica reads of the monitor (ms). */
+  replicaCheckEveryMs?: number;
+}
+
+export interface BlockState {
+  blocked: boolean;
+  reasons: string[];
+  until: string | null;
+}
+
+const MAX_REPORTS = 50;
+
+export class ClusterRuntime {
+  readonly name: string;
+  private readonly log: Logger;
+  private monitor: ClusterMonitor | null = null;
+  private monitorError: string | null = 'starting';
+  private snapshot: TopologySnapshot | null = null;
+  private lastVerdict: VerdictEvent | null = null;
+  private block: BlockState = { blocked: false, reasons: [], until: null };
+  /** Operation this daemon runs on the cluster now. */
+  private op: { kind: 'failover' | 'switchover'; done: Promise<unknown> } | null = null;
+  /** Incident (first failure time) a failover.blocked alert was already sent for. */
+  private blockedAlertFor: number | null = null;
+  private stopped = false;
+  private starting: Promise<void> | null = null;
+
+  constructor(
+    readonly cluster: ClusterConfig,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.name = cluster.name;
+    this.log = deps.log.child({ cluster: cluster.name });
+  }
+
+  private get stateDir(): string {
+    return this.deps.global().state_dir;
+  }
+
+  get master(): string | null {
+    return this.monitor?.master ?? null;
+  }
+
+  get busy(): string | null {
+    return this.op?.kind ?? null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Life cycle
+
+  /**
+   * Look at the state dir (interrupted operations), read the topology, find the master and
+   * start the monitor. Never throws: a cluster that cannot start yet is retried by refresh().
+   */
+  async start(): Promise<void> {
+    this.deps.metrics.clusterConfigured(this.name, this.cluster.nodes.map((n) => n.name));
+    this.reportInterrupted();
+    this.refreshBlock();
+    await this.refresh();
+  }
+
+  private reportInterrupted(): void {
+    let js;
+    try {
+      js = unfinishedJournals(this.stateDir, this.name);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, `cannot read the journals of ${this.name} in ${this.stateDir}`);
+      return;
+    }
+    for (const j of js) {
+      const lines = describeUnfinished(j);
+      this.log.error({ journal: j.path, operation: j.operation, id: j.id }, `${lines.join('\n')}\nautomatic failover of ${this.name} is blocked until \`heir ack --cluster ${this.name}\``);
+      const inFlight = j.steps.filter((s) => s.outcome === 'running').map((s) => s.step);
+      this.emit('failover.interrupted', `${j.operation} ${j.id} of ${this.name} did not finish (${inFlight.length ? `step ${inFlight.join(', ')} was in flight` : `last step: ${j.steps.at(-1)?.step ?? 'none'}`}); automatic failover blocked until heir ack`, {
+        operation: j.operation,
+        id: j.id,
+        begunAt: j.begunAt,
+        journal: j.path,
+        steps: j.steps,
+        notes: j.notes,
+      });
+    }
+  }
+
+  /** Stop detection; wait for an operation in flight (it stops at its next step boundary when the daemon stops). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
+    const m = this.monitor;
+    this.monitor = null;
+    await m?.stop();
+    if (this.op) {
+      this.log.info(`waiting for the ${this.op.kind} of ${this.name} in progress`);
+      await this.op.done.catch(() => undefined);
+    }
+  }
+
+  /** Remove this cluster's metrics (it left the configuration). */
+  forget(): void {
+    this.deps.metrics.forgetCluster(this.name);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Periodic refresh (shared scheduler)
+
+  async refresh(): Promise<void> {
+    if (this.stopped) return;
+    const snap = await readTopology(this.cluster);
+    if (this.stopped) return;
+    this.snapshot = snap;
+    this.refreshBlock();
+    if (!this.monitor && !this.op) {
+      this.starting = this.startMonitor(snap);
+      await this.starting;
+      this.starting = null;
+    } else if (this.monitor && !this.op) {
+      this.reconcileMaster(snap);
+    }
+    this.updateTopologyMetrics(snap);
+  }
+
+  private async startMonitor(snap: TopologySnapshot): Promise<void> {
+    const guess = inferMaster(snap, this.cluster);
+    if (!guess.master) {
+      if (this.monitorError !== guess.why) this.log.error(`cannot start monitoring ${this.name}: ${guess.why}; retrying at every topology refresh`);
+      this.monitorError = `cannot tell the master: ${guess.why}`;
+      return;
+    }
+    const m = new ClusterMonitor(this.cluster, {
+      log: this.deps.log,
+      master: guess.master,
+      ...(this.deps.replicaCheckEveryMs ? { replicaCheckEveryMs: this.deps.replicaCheckEveryMs } : {}),
+    });
+    m.on('verdict', (ev) => this.onVerdict(ev));
+    m.on('round', (r) => {
+      this.deps.metrics.nodeProbe(this.name, r.master, r.ping.class === 'ok', r.ping.class === 'ok' ? r.ping.latencyMs / 1000 : undefined);
+    });
+    m.on('replicas', (ev) => {
+      if (ev.findings.length) this.log.debug({ findings: ev.findings }, 'replica findings');
+    });
+    m.on('error', (e) => this.log.error({ err: e.message }, `monitor of ${this.name}: ${e.message}`));
+    try {
+      await m.start();
+    } catch (e) {
+      this.monitorError = (e as Error).message;
+      this.log.error(`cannot start monitoring ${this.name}: ${(e as Error).message}`);
+      await m.stop().catch(() => undefined);
+      return;
+    }
+    if (this.stopped) {
+      await m.stop();
+      return;
+    }
+    this.monitor = m;
+    this.monitorError = null;
+    this.deps.metrics.verdict(this.name, 'Healthy');
+    this.log.info({ master: guess.master, how: guess.why }, `watching ${this.name}: master ${guess.master}`);
+  }
+
+  /**
+   * A master changed by someone else (a switchover from the CLI): follow it, or the
+   * monitor would keep watching a node that is now a replica.
+   */
+  private reconcileMaster(snap: TopologySnapshot): void {
+    const m = this.monitor!;
+    const current = m.master;
+    const cur = snap.nodes.find((n) => n.name === current);
+    if (!cur?.reachable) return; // the monitor judges a master that does not answer
+    if (cur.readOnly === false && cur.replication.length === 0) return;
+    const guess = inferMaster(snap, this.cluster);
+    if (!guess.master || guess.master === current) return;
+    const target = snap.nodes.find((n) => n.name === guess.master);
+    if (!target?.reachable || target.readOnly !== false) return;
+    const lock = peekLock(this.stateDir, this.name);
+    if (!lock.free && !lock.stale) return; // an operation is under way: look again later
+    this.log.warn({ from: current, to: guess.master, how: guess.why }, `master of ${this.name} changed outside this daemon: ${current} → ${guess.master}; watching ${guess.master}`);
+    m.setMaster(guess.master);
+    this.deps.metrics.verdict(this.name, 'Healthy');
+  }
+
+  private updateTopologyMetrics(snap: TopologySnapshot): void {
+    const mx = this.deps.metrics;
+    const master = this.master;
+    for (const n of snap.nodes) {
+      if (n.name !== master) mx.nodeProbe(this.name, n.name, n.reachable);
+      mx.replicationLag(this.name, n.name, lagOf(n));
+    }
+    mx.master(this.name, master, this.cluster.nodes.map((n) => n.name));
+  }
+
+  /** Block state from the state dir (unfinished journals, block period). */
+  refreshBlock(): BlockState {
+    let b: BlockState;
+    try {
+      const g = checkFailoverGuard(this.stateDir, this.name, 'auto', this.cluster.failover.block_period_s);
+      b = { blocked: !g.allowed, reasons: g.reasons, until: g.blockedUntil ?? null };
+    } catch (e) {
+      b = { blocked: true, reasons: [(e as Error).message], until: null };
+    }
+    if (b.blocked !== this.block.blocked) this.deps.metrics.blocked(this.name, b.blocked);
+    this.block = b;
+    return b;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Verdicts
+
+  private onVerdict(ev: VerdictEvent): void {
+    this.lastVerdict = ev;
+    this.deps.metrics.verdict(this.name, ev.verdict);
+    if (ev.alert) {
+      const sev: Severity = ev.failoverAllowed ? 'critical' : ev.verdict === 'Healthy' ? 'info' : 'warning';
+      this.emit(
+        'verdict',
+        `${this.name}: master ${ev.master} ${ev.from} → ${ev.verdict}: ${ev.reason}`,
+        {
+          master: ev.master,
+          from: ev.from,
+          verdict: ev.verdict,
+          failoverAllowed: ev.failoverAllowed,
+          rule: ev.rule,
+          because: ev.because,
+          reason: ev.reason,
+          confirmedBy: ev.confirmedBy,
+          evidence: ev.evidence,
+          firstFailureAt: ev.firstFailureAt ? new Date(ev.firstFailureAt).toISOString() : null,
+        },
+        sev,
+      );
+    }
+    if (ev.failoverAllowed) this.considerFailover(ev);
+  }
+
+  /** A corroborated dead master: fail over, or say why not. */
+  private considerFailover(ev: VerdictEvent): void {
+    const block = this.refreshBlock();
+    const lock = peekLock(this.stateDir, this.name);
+    const d = decideAutoFailover({
+      failoverAllowed: ev.failoverAllowed,
+      auto: this.cluster.failover.auto,
+      guard: { allowed: !block.blocked, reasons: block.reasons },
+      lock: { held: !lock.free && !lock.stale, text: lock.text },
+      busy: this.busy,
+      stopping: this.deps.stopping(),
+    });
+    if (d.action === 'ignore') {
+      this.log.info(`dead verdict for ${ev.master} not acted on: ${d.why}`);
+      return;
+    }
+    if (d.action === 'blocked') {
+      const incident = ev.firstFailureAt ?? ev.at;
+      this.log.error({ reasons: d.reasons }, `master ${ev.master} of ${this.name} is dead but automatic failover is blocked:\n${d.reasons.join('\n')}`);
+      if (this.blockedAlertFor !== incident) {
+        this.blockedAlertFor = incident;
+        this.emit('failover.blocked', `${this.name}: master ${ev.master} is dead (${ev.verdict}) but automatic failover is blocked: ${d.reasons[0]}`, {
+          master: ev.master,
+          verdict: ev.verdict,
+          reasons: d.reasons,
+          blockedUntil: block.until,
+        });
+      }
+      return;
+    }
+    void this.failover({ trigger: 'auto', deadMaster: ev.master, verdict: ev }).catch((e) =>
+      this.log.error({ err: (e as Error).stack }, `automatic failover of ${this.name} failed unexpectedly: ${(e as Error).message}`),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Operations
+
+  /** Run the failover executor; detection is paused meanwhile and follows the new master after. */
+  async failover(o: { trigger: 'auto' | 'manual'; deadMaster: string; to?: string; verdict?: VerdictEvent; by?: string }): Promise<FailoverReport> {
+    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`);
+    let resolveDone!: () => void;
+    this.op = { kind: 'failover', done: new Promise<void>((r) => (resolveDone = r)) };
+    const monitor = this.monitor;
+    monitor?.pause();
+    const started = Date.now();
+    let promoted = false;
+    let interrupted = false;
+    let announced = false;
+    try {
+      const ev = o.verdict;
+      const snap = this.snapshot;
+      const lastKnownMaster = snap?.nodes.find((n) => n.name === o.deadMaster && n.reachable);
+      const lagHints: Record<string, number | null> = {};
+      for (const n of snap?.nodes ?? []) lagHints[n.name] = lagOf(n);
+      this.log.error(
+        { deadMaster: o.deadMaster, trigger: o.trigger, to: o.to, by: o.by },
+        `starting ${o.trigger} failover of ${this.name}: master ${o.deadMaster}${ev ? ` ${ev.verdict} (${ev.reason})` : ''}`,
+      );
+      const report = await runFailover({
+        cluster: this.cluster,
+        global: this.deps.global(),
+        deadMaster: o.deadMaster,
+        trigger: o.trigger,
+        ...(o.to ? { to: o.to } : {}),
+        verdict: ev ? verdictSummary(ev) : o.by ? `operator (${o.by})` : 'operator',
+        ...(lastKnownMaster ? { lastKnownMaster } : {}),
+        lagHints,
+        ...(ev ? sshHint(ev) : {}),
+        log: this.deps.log,
+        onEvent: (e) => {
+          if (e.type === 'failover.step' && !announced) {
+            // The first step ran: the failover is under way (a refusal never gets here).
+            announced = true;
+            this.emit('failover.started', `${this.name}: ${o.trigger} failover started: master ${o.deadMaster} ${ev ? `${ev.verdict}` : 'declared dead by an operator'}`, {
+              id: e.id,
+              trigger: o.trigger,
+              deadMaster: o.deadMaster,
+              ...(o.to ? { to: o.to } : {}),
+              verdict: ev ? verdictSummary(ev) : 'operator',
+            });
+          }
+          this.onFailoverEvent(e, () => (promoted = true));
+        },
+        beforeStep: (step) => {
+          // Stopping: leave between two steps. Before the promotion nothing is lost by
+          // stopping (the executor undoes what it can and journals it); after it, the
+          // remaining steps (repoint, verify, attach the address) are what make the new
+          // master usable, so they run to their (bounded) end.
+          if (this.deps.stopping() && !promoted) {
+            interrupted = true;
+            throw new Error(
+              `heir daemon is stopping: failover interrupted before step ${step} (nothing after the last completed step was done); ` +
+                `check the cluster, then \`heir ack --cluster ${this.name}\` and \`heir failover --cluster ${this.name}\``,
+            );
+          }
+        },
+      });
+      this.afterFailover(report, o, started, interrupted);
+      return report;
+    } finally {
+      this.op = null;
+      resolveDone();
+      if (this.monitor === monitor) monitor?.resume();
+    }
+  }
+
+  private onFailoverEvent(e: FailoverEvent, markPromoted: () => void): void {
+    if (e.type !== 'failover.step') return;
+    const s = e.step;
+    if (s.name === 'promote' && s.outcome === 'ok') markPromoted();
+    if ((s.name === 'fence-address' || s.name === 'attach') && s.outcome !== 'running' && this.cluster.address.type !== 'none') {
+      this.deps.metrics.addressMove(this.name, s.name === 'attach' ? 'attach' : 'fence', s.outcome === 'failed' ? 'failure' : 'success');
+      this.emit(s.outcome === 'failed' ? 'address.failed' : 'address.moved', `${this.name}: address ${s.name === 'attach' ? 'attach' : 'fence'} ${s.outcome}: ${s.detail}`, {
+        id: e.id,
+        step: s.name,
+        outcome: s.outcome,
+        detail: s.detail,
+        ...(s.error ? { error: s.error } : {}),
+      });
+    }
+  }
+
+  private afterFailover(r: FailoverReport, o: { trigger: string; verdict?: VerdictEvent }, started: number, interrupted: boolean): void {
+    const result = failoverMetricResult(r.outcome, interrupted);
+    if (result) {
+      const from = o.verdict?.at ?? started;
+      this.deps.metrics.failover(this.name, result, (Date.parse(r.endedAt) - from) / 1000);
+    }
+    const type = failoverEventType(r.outcome);
+    if (type === 'failover.blocked') {
+      this.emit(type, `${this.name}: ${o.trigger} failover refused: ${r.summary}`, { id: r.id, reasons: r.warnings, deadMaster: r.deadMaster });
+    } else {
+      // A failover that ended before its first step never announced itself: do it now.
+      if (r.steps.length === 0) {
+        this.emit('failover.started', `${this.name}: ${o.trigger} failover started: master ${r.deadMaster}`, { id: r.id, trigger: o.trigger, deadMaster: r.deadMaster });
+      }
+      this.emit(
+        type,
+        `${this.name}: failover ${r.outcome}: ${r.summary} (${(r.durationMs / 1000).toFixed(1)} s)`,
+        {
+          id: r.id,
+          outcome: r.outcome,
+          trigger: r.trigger,
+          deadMaster: r.deadMaster,
+          newMaster: r.newMaster,
+          durationMs: r.durationMs,
+          toWritableMs: r.toWritableMs ?? null,
+          steps: r.steps.map((s) => ({ name: s.name, outcome: s.outcome, durationMs: s.durationMs, detail: s.detail, ...(s.error ? { error: s.error } : {}) })),
+          possiblyLost: r.possiblyLost,
+          warnings: r.warnings,
+          next: r.next,
+          report: r.reportPath ?? null,
+        },
+        failoverSeverity(r.outcome),
+      );
+    }
+    if (r.newMaster && this.monitor) {
+      this.monitor.setMaster(r.newMaster);
+      this.deps.metrics.verdict(this.name, 'Healthy');
+    }
+    if (r.finalTopology) {
+      this.snapshot = r.finalTopology;
+      this.updateTopologyMetrics(r.finalTopology);
+    }
+    this.blockedAlertFor = null;
+    this.refreshBlock();
+  }
+
+  async switchover(to: string, ctx: ActionContext): Promise<SwitchoverReport> {
+    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`);
+    if (!this.cluster.nodes.some((n) => n.name === to)) {
+      throw new ApiError(404, `${this.name} has no node "${to}"; nodes: ${this.cluster.nodes.map((n) => n.name).join(', ')}`);
+    }
+    let resolveDone!: () => void;
+    this.op = { kind: 'switchover', done: new Promise<void>((r) => (resolveDone = r)) };
+    const monitor = this.monitor;
+    monitor?.pause();
+    try {
+      const by = `api ${ctx.remote} (request ${ctx.requestId})`;
+      this.emit('switchover.started', `${this.name}: switchover to ${to} requested by ${by}`, { to, from: this.master, requestedBy: by });
+      const r = await switchover(this.cluster, { to, global: this.deps.global(), log: this.deps.log, requestedBy: by });
+      const id = this.saveSwitchoverReport(r);
+      const result = switchoverMetricResult(r.outcome);
+      if (result) {
+        const pause = r.outcome === 'switched' && r.writePause.toNewMasterMs !== null ? r.writePause.toNewMasterMs / 1000 : undefined;
+        this.deps.metrics.switchover(this.name, result, r.durationMs / 1000, pause);
+      }
+      for (const step of ['fence', 'attach'] as const) {
+        const m = r.address?.[step];
+        if (m && r.address?.kind !== 'none') this.deps.metrics.addressMove(this.name, step, m.ok ? 'success' : 'failure');
+      }
+      this.emit(
+        switchoverEventType(r.outcome),
+        `${this.name}: switchover ${r.outcome}: ${r.summary}`,
+        { id, outcome: r.outcome, from: r.from ?? null, to: r.to, writePause: r.writePause, errors: r.errors, next: r.next ?? null },
+        r.outcome === 'switched' ? 'info' : r.outcome === 'refused' ? 'warning' : 'critical',
+      );
+      if ((r.outcome === 'switched' || r.outcome === 'switched-with-errors') && monitor && this.monitor === monitor) {
+        monitor.setMaster(r.to);
+        this.deps.metrics.verdict(this.name, 'Healthy');
+      }
+      return r;
+    } finally {
+      this.op = null;
+      resolveDone();
+      if (this.monitor === monitor) monitor?.resume();
+    }
+  }
+
+  private saveSwitchoverReport(r: SwitchoverReport): string | null {
+    if (r.outcome === 'dry-run') return null;
+    const id = newOperationId(new Date(r.startedAt));
+    try {
+      const dir = reportsDir(this.stateDir, this.name);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+      const p = path.join(dir, `switchover-${id}.json`);
+      fs.writeFileSync(`${p}.tmp`, JSON.stringify({ id, ...r }, null, 2) + '\n', { mode: 0o640 });
+      fs.renameSync(`${p}.tmp`, p);
+      fsyncDir(dir);
+    } catch (e) {
+      this.log.error(`could not save the switchover report in ${this.stateDir}: ${(e as Error).message}`);
+    }
+    return id;
+  }
+
+  /** `heir ack` through the API: acknowledge journals, lift the block; act on a dead master still waiting. */
+  async ack(ctx: ActionContext): Promise<ActionResult> {
+    const by = `api ${ctx.remote} (request ${ctx.requestId})`;
+    const r = acknowledge(this.stateDir, this.name, by);
+    const block = this.refreshBlock();
+    const what = [
+      r.journals.length ? `acknowledged ${r.journals.map((j) => `${j.operation} ${j.id}`).join(', ')}` : '',
+      r.hadBlock ? 'lifted the block after the last automatic failover' : '',
+    ].filter(Boolean);
+    const message = `${this.name}: ${what.join('; ') || 'nothing was blocked'}; automatic failover ${block.blocked ? `still blocked: ${block.reasons.join('; ')}` : 'allowed'}`;
+    this.log.warn({ by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock }, message);
+    this.emit('cluster.acknowledged', message, { by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked });
+    // A dead master that was waiting only for this: act now (the verdict will not be repeated).
+    const st = this.monitor?.state;
+    if (st && st.failoverAllowed && DEAD_VERDICTS.includes(st.state) && this.lastVerdict?.failoverAllowed && !block.blocked) {
+      this.blockedAlertFor = null;
+      this.considerFailover(this.lastVerdict);
+    }
+    return { ok: true, message, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Views
+
+  status(): ClusterStatus {
+    const master = this.master ?? (this.snapshot ? inferMaster(this.snapshot, this.cluster).master : null);
+    const v = this.lastVerdict;
+    const state = this.monitor?.state;
+    return {
+      name: this.name,
+      master,
+      verdict: state ? state.state : 'unknown',
+      blocked: this.block.blocked,
+      blockedReasons: this.block.reasons,
+      blockedUntil: this.block.until,
+      source: 'daemon',
+      snapshotAt: this.snapshot ? new Date(this.snapshot.takenAt).toISOString() : null,
+      operation: this.busy,
+      verdictAt: v ? new Date(v.at).toISOString() : null,
+      verdictReason: v ? v.reason : null,
+      failoverAllowed: state?.failoverAllowed ?? false,
+      monitor: this.monitor ? 'running' : (this.monitorError ?? 'stopped'),
+      address: addressOf(this.cluster),
+      nodes: nodesStatus(this.snapshot, master, this.cluster),
+    };
+  }
+
+  /** GET /clusters carries the whole status of each cluster (heir status needs the nodes). */
+  summary(): ClusterSummary {
+    return { ...this.status() };
+  }
+
+  /** Failover and switchover reports, newest first. */
+  reports(): object[] {
+    const dir = reportsDir(this.stateDir, this.name);
+    let files: string[];
+    try {
+      files = fs.readdirSync(dir).filter((f) => /^(failover|switchover)-.*\.json$/.test(f));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const idOf = (f: string) => f.replace(/^[a-z]+-/, '');
+    files.sort((a, b) => idOf(b).localeCompare(idOf(a)));
+    const out: object[] = [];
+    for (const f of files.slice(0, MAX_REPORTS)) {
+      try {
+        out.push(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as object);
+      } catch (e) {
+        out.push({ file: f, error: `unreadable: ${(e as Error).message}` });
+      }
+    }
+    return out;
+  }
+
+  /** The last snapshot's view of a node (for lastKnownMaster and tests). */
+  node(name: string): NodeSnapshot | undefined {
+    return this.snapshot?.nodes.find((n) => n.name === name);
+  }
+
+  private emit(type: EventType, summary: string, details: Record<string, unknown>, severity?: Severity): void {
+    this.deps.notify({ type, cluster: this.name, at: new Date().toISOString(), severity: severity ?? DEFAULT_SEVERITY[type], summary, details });
+  }
+}
+
+/** The verdict as it goes into the failover report and events. */
+function verdictSummary(ev: VerdictEvent): Record<string, unknown> {
+  return {
+    verdict: ev.verdict,
+    from: ev.from,
+    master: ev.master,
+    at: new Date(ev.at).toISOString(),
+    firstFailureAt: ev.firstFailureAt ? new Date(ev.firstFailureAt).toISOString() : null,
+    rule: ev.rule,
+    because: ev.because,
+    reason: ev.reason,
+    confirmedBy: ev.confirmedBy,
+    evidence: ev.evidence,
+  };
+}
+
+/** Whether the dead master's host answered SSH, when detection looked (salvage needs it). */
+function sshHint(ev: VerdictEvent): { deadMasterSshReachable?: boolean } {
+  const ssh = ev.evidence.filter((e) => e.source === 'ssh');
+  if (ssh.length === 0) return {};
+  if (ssh.some((e) => e.points === 'host-down')) return { deadMasterSshReachable: false };
+  if (ssh.some((e) => e.points === 'dead' || e.points === 'alive' || e.points === 'hung')) return { deadMasterSshReachable: true };
+  return {};
+}

@@ -1,0 +1,162 @@
+/**
+ * The status of a cluster as the operator sees it (`heir status`, GET /clusters): plain
+ * data built from a topology snapshot, the last verdict and the block state, and its
+ * rendering as a terminal table. The same shape comes from the running daemon and from
+ * `heir status` reading the servers itself when no daemon answers.
+ */
+import type { ClusterConfig } from '../config/schema';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import { GtidSet } from '../mysql/gtid';
+import { lagOf, nodeRole, type NodeRole } from './decide';
+
+export interface NodeStatus {
+  name: string;
+  host: string;
+  port: number;
+  role: NodeRole;
+  reachable: boolean;
+  readOnly: boolean | null;
+  superReadOnly: boolean | null;
+  /** Replica_IO_Running of the (first) channel: Yes | No | Connecting; null when not a replica. */
+  io: string | null;
+  /** Replica_SQL_Running: Yes | No; null when not a replica. */
+  sql: string | null;
+  /** Node name (or host:port) it replicates from. */
+  source: string | null;
+  lagS: number | null;
+  /** Executed GTID set (MySQL) / gtid_current_pos (MariaDB). */
+  gtid: string | null;
+  version: string | null;
+  /** Last IO/SQL error or why the node could not be read. */
+  error: string | null;
+}
+
+export interface ClusterStatus {
+  name: string;
+  master: string | null;
+  /** Last reported detection verdict ('Healthy', 'DeadMaster', ...), or 'unknown'. */
+  verdict: string;
+  /** Automatic failover blocked until `heir ack`. */
+  blocked: boolean;
+  blockedReasons: string[];
+  blockedUntil: string | null;
+  /** Where the status came from: the daemon, or a direct read by the CLI. */
+  source: 'daemon' | 'direct';
+  /** Time of the snapshot the node rows come from (ISO), null when none yet. */
+  snapshotAt: string | null;
+  /** Operation the daemon runs on the cluster now (failover, switchover), null when none. */
+  operation: string | null;
+  verdictAt: string | null;
+  verdictReason: string | null;
+  failoverAllowed: boolean;
+  /** Monitor state: running, or why not. */
+  monitor: string;
+  address: { type: string; floatingIp: string | null };
+  nodes: NodeStatus[];
+}
+
+export function nodeStatus(s: NodeSnapshot, master: string | null, cluster: ClusterConfig): NodeStatus {
+  const ch = s.replication[0];
+  const src = ch ? (cluster.nodes.find((n) => n.host === ch.sourceHost && n.port === ch.sourcePort)?.name ?? `${ch.sourceHost}:${ch.sourcePort}`) : null;
+  const chErr = ch ? [ch.lastIoErrno ? `IO ${ch.lastIoErrno}: ${ch.lastIoError}` : '', ch.lastSqlErrno ? `SQL ${ch.lastSqlErrno}: ${ch.lastSqlError}` : ''].filter(Boolean).join('; ') : '';
+  return {
+    name: s.name,
+    host: s.host,
+    port: s.port,
+    role: nodeRole(s, master),
+    reachable: s.reachable,
+    readOnly: s.readOnly ?? null,
+    superReadOnly: s.superReadOnly ?? null,
+    io: ch ? ch.ioState : null,
+    sql: ch ? (ch.sqlRunning ? 'Yes' : 'No') : null,
+    source: src,
+    lagS: lagOf(s),
+    gtid: s.executedGtid ?? null,
+    version: s.version?.raw ?? null,
+    error: s.error ? s.error.message : chErr || null,
+  };
+}
+
+export function addressOf(cluster: ClusterConfig): ClusterStatus['address'] {
+  const a = cluster.address;
+  return { type: a.type, floatingIp: 'floating_ip' in a ? (a.floating_ip ?? null) : null };
+}
+
+export function nodesStatus(snap: TopologySnapshot | null, master: string | null, cluster: ClusterConfig): NodeStatus[] {
+  if (!snap) {
+    return cluster.nodes.map((n) => ({
+      name: n.name,
+      host: n.host,
+      port: n.port,
+      role: n.name === master ? 'master' : 'replica',
+      reachable: false,
+      readOnly: null,
+      superReadOnly: null,
+      io: null,
+      sql: null,
+      source: null,
+      lagS: null,
+      gtid: null,
+      version: null,
+      error: 'not read yet',
+    })) as NodeStatus[];
+  }
+  return snap.nodes.map((s) => nodeStatus(s, master, cluster));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminal rendering
+
+/** A GTID set shortened for a table: "3E11FA47…:1-5712" per source, at most maxLen characters. */
+export function shortGtid(text: string | null, maxLen = 40): string {
+  if (text === null || text === undefined) return '-';
+  let parts: string[];
+  try {
+    const s = GtidSet.parse(text).toString();
+    parts = s === '' ? [] : s.split(',').map((p) => p.trim());
+  } catch {
+    parts = text.split(',').map((p) => p.trim());
+  }
+  if (parts.length === 0) return '(empty)';
+  const short = parts.map((p) => {
+    const m = /^([0-9a-fA-F]{8})[0-9a-fA-F-]{28}(:.*)$/.exec(p);
+    if (!m) return p;
+    const intervals = m[2]!.split(':').filter(Boolean);
+    return `${m[1]}…:${intervals[intervals.length - 1]}`;
+  });
+  let out = short.join(',');
+  if (out.length > maxLen) out = `${out.slice(0, maxLen - 1)}…`;
+  return out;
+}
+
+export interface StatusRow {
+  cluster: string;
+  node: string;
+  role: string;
+  ro: string;
+  threads: string;
+  lag: string;
+  gtid: string;
+  verdict: string;
+  blocked: string;
+}
+
+export function statusRows(list: ClusterStatus[]): StatusRow[] {
+  const rows: StatusRow[] = [];
+  for (const c of list) {
+    c.nodes.forEach((n, i) => {
+      rows.push({
+        cluster: i === 0 ? c.name : '',
+        node: n.name,
+        role: n.role,
+        ro: n.reachable ? (n.superReadOnly ? 'super' : n.readOnly ? 'yes' : n.readOnly === false ? 'no' : '?') : '-',
+        threads: n.io !== null ? `${n.io}/${n.sql}` : '-',
+        lag: n.lagS !== null ? `${n.lagS}s` : '-',
+        gtid: shortGtid(n.gtid),
+        verdict: i === 0 ? c.verdict + (c.operation ? ` (${c.operation} running)` : '') : '',
+        blocked: i === 0 ? (c.blocked ? 'BLOCKED' : 'no') : '',
+      });
+    });
+  }
+  return rows;
+}
