@@ -1,0 +1,632 @@
+/**
+ * The sandbox: a complete heir installation on one machine, then a fault.
+ *
+ *   up()      three database hosts in network namespaces (MySQL 9.7 or MariaDB
+ *             10.11, GTID replication), the ECS API emulator holding the ENI with
+ *             the floating address (its attach/detach really move the address
+ *             between the namespaces), a generated heir configuration, heir's
+ *             daemon as a child process (credentials through the SDK's default
+ *             chain: ALIBABA_CLOUD_CREDENTIALS_URI served by the emulator), and a
+ *             writer committing through the floating address.
+ *   fault()   kill -9 of the master's mysqld (or `heir switchover`), then follows
+ *             heir's JSON log, the emulator's ENI transitions and the writer.
+ *   summary() rows acknowledged vs rows present on the new master, and timings.
+ *   down()    stops what up() started, by pid; removes the temp folder.
+ *
+ * Used by the sandbox command (main.ts) and the end-to-end benchmark.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { stringify } from 'yaml';
+import { loadConfig, findCluster } from '../../src/config';
+import type { ClusterConfig, HeirConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/util/log';
+import { startNetLab, type NetLab } from '../lab';
+import { freePort } from '../lab/cluster';
+import { onExitSync } from '../lab/procs';
+import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
+import { DEFAULT_DELAYS, type Delays } from '../ecs-emulator/state';
+import { Narrator, lineTime, parseLogLine, renderLogLine, type LogLine } from './narrator';
+import { APP, Writer, appSetupSql, type WriterEvent } from './writer';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+const HEIR_BIN = path.join(REPO, 'bin', 'heir.js');
+const CLUSTER = 'sandbox';
+const ENI_ID = 'eni-sandbox';
+const REGION = 'cn-hangzhou';
+
+export type Engine = 'daemon' | 'inprocess';
+export type Mode = 'kill' | 'switchover';
+
+export interface SandboxOptions {
+  flavor: 'mysql' | 'mariadb';
+  mode: Mode;
+  /** daemon: `heir daemon` as a child process; inprocess: monitor + executor in this process. */
+  engine: Engine;
+  narrator: Narrator;
+  /** Emulator delays (default: the emulator's, near the platform's). */
+  delays?: Partial<Delays>;
+  /** Bound on waiting for the failover and the first write after the fault (s). */
+  timeoutS?: number;
+  /** Switchover target (default db2). */
+  switchoverTo?: string;
+}
+
+export interface SandboxResult {
+  ok: boolean;
+  flavor: string;
+  version: string;
+  mode: Mode;
+  engine: Engine;
+  oldMaster: string;
+  newMaster: string | null;
+  acknowledged: number;
+  presentOnNewMaster: number | null;
+  lost: number | null;
+  lostIds: number[];
+  /** Unacknowledged attempts that nevertheless committed (allowed, not a loss). */
+  committedUnacknowledged: number | null;
+  writerFailedAttempts: number;
+  /** ms from the fault (kill -9 / switchover start) to the first write accepted through the floating address on the new master. */
+  faultToFirstWriteMs: number | null;
+  /** Longest gap between two acknowledged writes around the fault (ms). */
+  writerGapMs: number | null;
+  faultToVerdictMs: number | null;
+  verdict: string | null;
+  faultToWritableMs: number | null;
+  failoverOutcome: string | null;
+  failoverDurationMs: number | null;
+  eni: { delays: Delays; detachedAtMs: number | null; attachedAtMs: number | null; attachedTo: string | null };
+  replicasInSync: { node: string; rows: number; ok: boolean }[];
+  problems: string[];
+  configPath: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether the built CLI has the daemon command. */
+export function daemonAvailable(): boolean {
+  return fs.existsSync(path.join(REPO, 'dist', 'src', 'cli', 'commands', 'daemon.js'));
+}
+
+export class Sandbox {
+  readonly n: Narrator;
+  lab!: NetLab;
+  emu!: EcsEmulator;
+  dir = '';
+  configPath = '';
+  envFile = '';
+  cluster!: ClusterConfig;
+  config!: HeirConfig;
+  writer!: Writer;
+  private childEnv: NodeJS.ProcessEnv = {};
+  private daemon: ChildProcess | null = null;
+  private daemonExited: Promise<void> = Promise.resolve();
+  private inproc: { stop(): Promise<void> } | null = null;
+  private removeExitHook: () => void = () => {};
+  private logLines: LogLine[] = [];
+  private logWaiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private faultWall = 0;
+  private faultPerf = 0;
+  private eniDetachedAt: number | null = null;
+  private eniAttachedAt: number | null = null;
+  private eniAttachedTo: string | null = null;
+  private readonly delays: Delays;
+  private oldMaster = 'db1';
+
+  constructor(readonly o: SandboxOptions) {
+    this.n = o.narrator;
+    this.delays = { ...DEFAULT_DELAYS, ...(o.delays ?? {}) };
+  }
+
+  // ---------------------------------------------------------------------------
+  // up
+
+  async up(): Promise<void> {
+    const n = this.n;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-sandbox-'));
+    const dir = this.dir;
+    this.removeExitHook = onExitSync(() => this.killSync());
+
+    n.line('lab', `starting 3 ${this.o.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} hosts in network namespaces (GTID replication, db1 is the master)…`);
+    let t = performance.now();
+    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER });
+    const lab = this.lab;
+    n.line('lab', `${lab.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${lab.version} up in ${((performance.now() - t) / 1000).toFixed(1)} s: ` +
+      lab.nodes.map((x) => `${x.name} ${x.address}:${x.port} (ns ${x.ns})`).join(', '));
+
+    // The application's schema and account, created on the master (they replicate).
+    for (const s of appSetupSql()) await lab.sql(lab.nodes[0]!, s);
+
+    // The ECS API emulator: one instance per host, the ENI with the floating address on db1.
+    const key = { id: `LTAI5tSandbox${randomBytes(4).toString('hex')}`, secret: randomBytes(18).toString('base64url') };
+    const zone = { zone: `${REGION}-h`, vpc: 'vpc-sandbox', vswitch: 'vsw-sandbox-h' };
+    const nodeOf = (instanceId: string) => {
+      const x = lab.nodes.find((y) => lab.instanceIdOf(y) === instanceId);
+      if (!x) throw new Error(`sandbox: no host for instance ${instanceId}`);
+      return x;
+    };
+    this.emu = await startEcsEmulator({
+      state: {
+        region: REGION,
+        delays: this.delays,
+        instances: lab.nodes.map((x) => ({ id: lab.instanceIdOf(x), name: x.name, status: 'Running' as const, ...zone })),
+        enis: [
+          ...lab.nodes.map((x, i) => ({ id: `eni-primary${i + 1}`, type: 'Primary' as const, privateIp: x.address!, status: 'InUse' as const, instanceId: lab.instanceIdOf(x), ...zone })),
+          { id: ENI_ID, type: 'Secondary' as const, privateIp: lab.floatingIp, status: 'InUse' as const, instanceId: lab.instanceIdOf(lab.nodes[0]!), ...zone },
+        ],
+      },
+      keys: [key],
+      protocol: 'https',
+      tlsDir: path.join(dir, 'emulator-tls'),
+      hooks: {
+        onAttach: async (_eni, instanceId) => {
+          const host = nodeOf(instanceId);
+          await lab.addFloating(host);
+          this.eniAttachedAt = performance.now();
+          this.eniAttachedTo = host.name;
+          n.line('ENI', `${ENI_ID} InUse on ${instanceId}: ${lab.floatingIp} is up on ${host.name} (after ${this.delays.attachMs} ms Attaching in the emulator)`, { perf: this.eniAttachedAt, level: 'good' });
+        },
+        onDetach: async (_eni, instanceId) => {
+          const host = nodeOf(instanceId);
+          await lab.removeFloating(host);
+          this.eniDetachedAt = performance.now();
+          n.line('ENI', `${ENI_ID} Available: detached from ${instanceId}, ${lab.floatingIp} is gone from ${host.name} (after ${this.delays.detachMs} ms Detaching)`, { perf: this.eniDetachedAt });
+        },
+        onHookError: (what, err) => n.line('ENI', `emulator hook ${what} failed: ${(err as Error).message}`, { level: 'error' }),
+      },
+    });
+    await lab.addFloating(lab.nodes[0]!);
+    n.line('ENI', `ECS API emulator at https://${this.emu.endpoint} (region ${REGION}; ENI delays: ${this.delays.detachMs} ms Detaching, ${this.delays.attachMs} ms Attaching); ` +
+      `${ENI_ID} (${lab.floatingIp}) InUse on ${lab.instanceIdOf(lab.nodes[0]!)} (db1)`);
+
+    // heir's configuration and the credential chain's environment.
+    this.apiPort = await freePort();
+    this.writeConfig();
+    n.line('sandbox', `configuration: ${this.configPath}`);
+
+    // The writer, through the floating address.
+    this.writer = new Writer(lab.floatingIp, 3306, (e) => this.onWriter(e));
+    this.writer.start();
+    t = performance.now();
+    while (this.writer.acks.length === 0) {
+      if (performance.now() - t > 15000) throw new Error(`sandbox: the writer could not commit through ${lab.floatingIp}:3306 within 15 s`);
+      await sleep(50);
+    }
+    n.line('app', `writer committing through ${lab.floatingIp}:3306 as ${APP.user} (server_id ${this.writer.acks[0]!.serverId}, db1)`);
+
+    // heir.
+    if (this.o.engine === 'daemon') await this.startDaemon();
+    else await this.startInProcess();
+    await this.waitLog((l) => /^monitoring .*: master /.test(String(l.msg ?? '')), 30000, 'heir did not start monitoring the cluster');
+    await this.waitLog((l) => l.event === 'replicas', 8000, '').catch(() => undefined);
+    await sleep(1500);
+  }
+
+  private writeConfig(): void {
+    const lab = this.lab;
+    const dir = this.dir;
+    const secrets = path.join(dir, 'secrets');
+    fs.mkdirSync(secrets, { mode: 0o700 });
+    fs.writeFileSync(path.join(secrets, 'mysql-admin'), lab.admin.password, { mode: 0o600 });
+    fs.writeFileSync(path.join(secrets, 'mysql-repl'), lab.repl.password, { mode: 0o600 });
+    fs.writeFileSync(path.join(secrets, 'api-token'), randomBytes(24).toString('hex'), { mode: 0o600 });
+    const doc = {
+      heir: {
+        state_dir: path.join(dir, 'state'),
+        log_level: 'info',
+        api: { listen: `127.0.0.1:${this.apiPort}`, token: '${file:secrets/api-token}' },
+        cloud: {
+          region_id: REGION,
+          endpoint: this.emu.endpoint,
+          protocol: 'https',
+          ca_file: this.emu.caFile,
+          connect_timeout_ms: 2000,
+          read_timeout_ms: 5000,
+          operation_timeout_s: 30,
+        },
+      },
+      clusters: [
+        {
+          name: CLUSTER,
+          mysql: {
+            user: lab.admin.user,
+            password: '${file:secrets/mysql-admin}',
+            replication_user: lab.repl.user,
+            replication_password: '${file:secrets/mysql-repl}',
+          },
+          ssh: { user: lab.ssh.user, private_key: lab.ssh.privateKeyPath, known_hosts: lab.ssh.knownHostsPath },
+          nodes: lab.nodes.map((x) => ({ name: x.name, host: x.host, port: x.port, instance_id: lab.instanceIdOf(x.name), binlog_dir: x.datadir })),
+          detection: { interval_ms: 1000 },
+          failover: { salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' ') } },
+          address: { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },
+        },
+      ],
+    };
+    this.configPath = path.join(dir, 'heir.yaml');
+    fs.writeFileSync(this.configPath,
+      '# Generated by the heir sandbox. The ECS endpoint is the local emulator; credentials come\n' +
+      '# from the SDK default chain (ALIBABA_CLOUD_CREDENTIALS_URI, see env.sh).\n' + stringify(doc));
+    this.childEnv = {
+      ...process.env,
+      ALIBABA_CLOUD_CREDENTIALS_URI: this.emu.credentialsUri,
+      ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
+      ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
+      ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-sandbox-credentials',
+    };
+    for (const k of ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN']) delete this.childEnv[k];
+    this.envFile = path.join(dir, 'env.sh');
+    fs.writeFileSync(this.envFile, [
+      '# Credentials for heir commands against the sandbox (the emulator serves them).',
+      `export ALIBABA_CLOUD_CREDENTIALS_URI=${this.emu.credentialsUri}`,
+      'export ALIBABA_CLOUD_ECS_METADATA_DISABLED=true',
+      'export ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true',
+      'export ALIBABA_CLOUD_CREDENTIALS_FILE=/nonexistent/heir-sandbox-credentials',
+      'unset ALIBABA_CLOUD_ACCESS_KEY_ID ALIBABA_CLOUD_ACCESS_KEY_SECRET ALIBABA_CLOUD_SECURITY_TOKEN',
+      '',
+    ].join('\n'));
+    this.config = loadConfig(this.configPath, { env: this.childEnv });
+    this.cluster = findCluster(this.config, CLUSTER);
+  }
+
+  apiPort = 0;
+
+  // ---------------------------------------------------------------------------
+  // heir: the daemon (child process) or the same parts in this process
+
+  private onLog(text: string): void {
+    const l = parseLogLine(text);
+    if (!l) {
+      if (text.trim()) this.n.line('heir', text.trimEnd(), { level: 'dim' });
+      return;
+    }
+    this.logLines.push(l);
+    for (const w of [...this.logWaiters]) {
+      if (w.pred(l)) {
+        this.logWaiters.splice(this.logWaiters.indexOf(w), 1);
+        w.resolve(l);
+      }
+    }
+    const r = renderLogLine(l);
+    if (r) this.n.line('heir', r.text, { wall: lineTime(l), level: r.level });
+  }
+
+  /** Resolves with the first log line (seen so far or later) matching pred. */
+  waitLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    const seen = this.logLines.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (l: LogLine) => { clearTimeout(timer); resolve(l); } };
+      const timer = setTimeout(() => {
+        const i = this.logWaiters.indexOf(w);
+        if (i >= 0) this.logWaiters.splice(i, 1);
+        reject(new Error(`sandbox: ${what || 'log line not seen'} within ${timeoutMs} ms (daemon log: ${path.join(this.dir, 'daemon.log')})`));
+      }, timeoutMs);
+      this.logWaiters.push(w);
+    });
+  }
+
+  private async startDaemon(): Promise<void> {
+    const logFile = fs.createWriteStream(path.join(this.dir, 'daemon.log'));
+    this.n.line('heir', `starting: heir daemon --config ${this.configPath}`);
+    const child = spawn(process.execPath, [HEIR_BIN, 'daemon', '--config', this.configPath], {
+      cwd: this.dir,
+      env: { ...this.childEnv, HEIR_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.daemon = child;
+    this.daemonExited = new Promise((resolve) => child.once('exit', (code, sig) => {
+      if (this.daemon === child) this.n.line('heir', `daemon exited (${sig ?? `code ${code}`})`, { level: sig === 'SIGTERM' || code === 0 ? 'dim' : 'error' });
+      this.daemon = null;
+      logFile.end();
+      resolve();
+    }));
+    child.once('error', (e) => this.n.line('heir', `could not start the daemon: ${e.message}`, { level: 'error' }));
+    readline.createInterface({ input: child.stdout! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
+    readline.createInterface({ input: child.stderr! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
+  }
+
+  /** The daemon's parts in this process: a ClusterMonitor whose dead verdict runs the failover executor. */
+  private async startInProcess(): Promise<void> {
+    this.n.line('heir', 'engine: in-process monitor + failover executor (not the daemon)', { level: 'warn' });
+    for (const [k, v] of Object.entries(this.childEnv)) if (k.startsWith('ALIBABA_CLOUD_')) process.env[k] = v;
+    for (const k of ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN']) delete process.env[k];
+    const { ClusterMonitor } = await import('../../src/monitor');
+    const { runFailover } = await import('../../src/failover/execute');
+    let buf = '';
+    const sink = new Writable({
+      write: (chunk, _enc, cb) => {
+        buf += String(chunk);
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          this.onLog(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', destination: sink });
+    const cluster = this.cluster;
+    const monitor = new ClusterMonitor(cluster, { log });
+    let busy = false;
+    monitor.on('verdict', (ev) => {
+      if (!ev.failoverAllowed || busy) return;
+      busy = true;
+      monitor.pause();
+      void runFailover({ cluster, global: this.config.heir, deadMaster: ev.master, trigger: 'auto', verdict: ev, log })
+        .then((r) => { if (r.newMaster) monitor.setMaster(r.newMaster); })
+        .finally(() => { monitor.resume(); busy = false; });
+    });
+    monitor.on('error', (e) => log.error({ err: e }, `monitor error: ${e.message}`));
+    await monitor.start();
+    this.inproc = { stop: () => monitor.stop() };
+  }
+
+  // ---------------------------------------------------------------------------
+  // the fault
+
+  private onWriter(e: WriterEvent): void {
+    const node = (id?: number) => this.lab.nodes.find((x) => x.serverId === id)?.name ?? `server_id ${id}`;
+    if (e.kind === 'failed') this.n.line('app', `write through ${this.lab.floatingIp} failed: ${e.error} — retrying every 20 ms`, { perf: e.at, level: 'warn' });
+    else if (e.kind === 'resumed') this.n.line('app', `write accepted again through ${this.lab.floatingIp}, now on ${node(e.serverId)} (after ${e.failures} failed attempts)`, { perf: e.at, level: 'good' });
+  }
+
+  async fault(): Promise<void> {
+    const lab = this.lab;
+    const master = lab.nodes[0]!;
+    this.oldMaster = master.name;
+    this.n.heading(this.o.mode === 'kill' ? `The fault: kill -9 of ${master.name}'s mysqld` : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`);
+    this.faultPerf = performance.now();
+    this.faultWall = Date.now();
+    this.n.zero(this.faultWall, this.faultPerf);
+    if (this.o.mode === 'kill') {
+      this.n.line('lab', `kill -9 ${master.pid} (mysqld on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
+      await lab.kill(master, 'SIGKILL');
+    } else {
+      await this.runSwitchoverCli(this.o.switchoverTo ?? 'db2');
+    }
+  }
+
+  private runSwitchoverCli(to: string): Promise<number> {
+    const argv = [HEIR_BIN, 'switchover', '--config', this.configPath, '--cluster', CLUSTER, '--to', to];
+    this.n.line('cli', `heir switchover --config ${this.configPath} --cluster ${CLUSTER} --to ${to}`, { perf: this.faultPerf });
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, argv, { cwd: this.dir, env: this.childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      readline.createInterface({ input: child.stdout! }).on('line', (t) => this.n.line('cli', t));
+      readline.createInterface({ input: child.stderr! }).on('line', (t) => this.n.line('cli', t, { level: 'warn' }));
+      child.once('exit', (code) => resolve(code ?? 1));
+      child.once('error', (e) => { this.n.line('cli', `could not run heir switchover: ${e.message}`, { level: 'error' }); resolve(1); });
+    });
+  }
+
+  /** Waits for heir to finish and for the writer to commit on the new master through the floating address. */
+  async observe(): Promise<SandboxResult> {
+    const lab = this.lab;
+    const timeoutMs = (this.o.timeoutS ?? 120) * 1000;
+    const deadline = this.faultPerf + timeoutMs;
+    const problems: string[] = [];
+    const oldId = lab.nodes.find((x) => x.name === this.oldMaster)!.serverId;
+
+    // The failover report (kill) or the switchover's end.
+    let report: any = null;
+    let newMaster: string | null = null;
+    if (this.o.mode === 'kill') {
+      report = await this.waitReport(deadline);
+      if (!report) problems.push(`no failover report within ${timeoutMs / 1000} s of the kill`);
+      else newMaster = report.newMaster ?? null;
+    } else {
+      newMaster = this.o.switchoverTo ?? 'db2';
+    }
+
+    // The first write accepted through the floating address on another server.
+    let first = this.writer.acks.find((a) => a.at >= this.faultPerf && a.serverId !== oldId);
+    const outcomeOk = this.o.mode === 'switchover' || (report && String(report.outcome).startsWith('promoted'));
+    const writeDeadline = outcomeOk ? deadline : Math.min(deadline, performance.now() + 3000);
+    while (!first && performance.now() < writeDeadline) {
+      await sleep(20);
+      first = this.writer.acks.find((a) => a.at >= this.faultPerf && a.serverId !== oldId);
+    }
+    if (!first) problems.push(`no write accepted through ${lab.floatingIp} on a new master within ${timeoutMs / 1000} s`);
+    if (first && this.o.mode === 'switchover') newMaster = lab.nodes.find((x) => x.serverId === first!.serverId)?.name ?? newMaster;
+
+    await sleep(1000); // a little more traffic on the new master
+    await this.writer.stop();
+    const acked = this.writer.ackedIds();
+
+    if (report) this.printElection(report);
+
+    // Rows acknowledged vs rows present on the new master.
+    let present: number | null = null;
+    let lostIds: number[] = [];
+    let extra: number | null = null;
+    const replicasInSync: SandboxResult['replicasInSync'] = [];
+    if (newMaster) {
+      try {
+        const ids = await this.idsOn(newMaster);
+        present = ids.size;
+        lostIds = acked.filter((id) => !ids.has(id));
+        const ackedSet = new Set(acked);
+        extra = [...ids].filter((id) => !ackedSet.has(id)).length;
+        // The other survivors replicate from the new master: they should get every row too.
+        for (const x of lab.nodes) {
+          if (x.name === newMaster || (this.o.mode === 'kill' && x.name === this.oldMaster)) continue;
+          const until = performance.now() + 10000;
+          let rows = 0;
+          let ok = false;
+          while (performance.now() < until) {
+            const s = await this.idsOn(x.name).catch(() => new Set<number>());
+            rows = s.size;
+            ok = [...ids].every((id) => s.has(id));
+            if (ok) break;
+            await sleep(200);
+          }
+          replicasInSync.push({ node: x.name, rows, ok });
+          if (!ok) problems.push(`${x.name} does not have every row of ${newMaster} after 10 s`);
+        }
+      } catch (e) {
+        problems.push(`could not read the rows on ${newMaster}: ${(e as Error).message}`);
+      }
+    }
+    const verdictLine = this.logLines.find((l) => l.event === 'verdict' && l.failoverAllowed === true && lineTime(l) >= this.faultWall - 1);
+    const writable = report?.toWritableMs !== undefined && report?.startedAt ? Date.parse(report.startedAt) + report.toWritableMs - this.faultWall : null;
+    const lost = present === null ? null : lostIds.length;
+    const result: SandboxResult = {
+      ok: lost === 0 && problems.length === 0,
+      flavor: lab.flavor,
+      version: lab.version,
+      mode: this.o.mode,
+      engine: this.o.engine,
+      oldMaster: this.oldMaster,
+      newMaster,
+      acknowledged: acked.length,
+      presentOnNewMaster: present,
+      lost,
+      lostIds: lostIds.slice(0, 50),
+      committedUnacknowledged: extra,
+      writerFailedAttempts: this.writer.failures,
+      faultToFirstWriteMs: first ? Math.round(first.at - this.faultPerf) : null,
+      writerGapMs: Math.round(this.writer.longestGap(this.faultPerf - 1000, performance.now())),
+      faultToVerdictMs: verdictLine ? lineTime(verdictLine) - this.faultWall : null,
+      verdict: verdictLine ? String(verdictLine.to) : null,
+      faultToWritableMs: writable,
+      failoverOutcome: report ? String(report.outcome) : null,
+      failoverDurationMs: report?.durationMs ?? null,
+      eni: {
+        delays: this.delays,
+        detachedAtMs: this.eniDetachedAt !== null ? Math.round(this.eniDetachedAt - this.faultPerf) : null,
+        attachedAtMs: this.eniAttachedAt !== null ? Math.round(this.eniAttachedAt - this.faultPerf) : null,
+        attachedTo: this.eniAttachedTo,
+      },
+      replicasInSync,
+      problems,
+      configPath: this.configPath,
+    };
+    if (report && !String(report.outcome).startsWith('promoted')) problems.push(`failover outcome: ${report.outcome}: ${report.summary}`);
+    if (lost === null) result.ok = false;
+    return result;
+  }
+
+  private async idsOn(node: string): Promise<Set<number>> {
+    const rows = await this.lab.sql(node, `SELECT id FROM ${APP.table}`);
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
+  private async waitReport(deadline: number): Promise<any> {
+    const dir = path.join(this.config.heir.state_dir, CLUSTER, 'reports');
+    while (performance.now() < deadline) {
+      let files: string[] = [];
+      try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { /* not yet */ }
+      for (const f of files) {
+        try {
+          const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+          if (Date.parse(r.startedAt) >= this.faultWall - 1000) return r;
+        } catch { /* being written */ }
+      }
+      await sleep(100);
+    }
+    return null;
+  }
+
+  private printElection(report: any): void {
+    const plan = report.plan;
+    if (!plan) return;
+    this.n.heading(`Election (${plan.mode}): ${plan.winner ?? 'no winner'}`);
+    if (plan.why) this.n.raw(`  ${plan.why}`);
+    for (const c of plan.candidates ?? []) {
+      const why = [...(c.reasons ?? []), ...(c.warnings ?? []).map((w: string) => `warning: ${w}`)].join('; ');
+      this.n.raw(`  ${String(c.name).padEnd(5)} ${String(c.verdict).padEnd(11)} received ${c.received || '(nothing)'}${why ? ` — ${why}` : ''}`);
+    }
+    if (report.salvage) {
+      const s = report.salvage;
+      this.n.raw(`  salvage: ${s.attempted ? `${s.count} transaction(s) from ${this.oldMaster}'s binlogs${s.gtids ? ` (${s.gtids})` : ''}` : `not attempted (${s.why})`}`);
+    }
+    for (const p of report.possiblyLost ?? []) this.n.raw(`  possibly lost: ${JSON.stringify(p)}`);
+    this.n.heading('Steps');
+    for (const s of report.steps ?? []) {
+      this.n.raw(`  ${String(s.name).padEnd(14)} ${String(s.outcome).padEnd(7)} ${String(s.durationMs ?? '-').padStart(6)} ms  ${s.detail ?? ''}${s.error ? ` (${s.error})` : ''}`);
+    }
+  }
+
+  summary(r: SandboxResult): void {
+    const n = this.n;
+    const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
+    const row = (k: string, v: string) => n.raw(`  ${k.padEnd(44)} ${v}`);
+    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s mysqld` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
+    row('new master', `${r.newMaster ?? 'none'}${r.failoverOutcome ? ` (failover ${r.failoverOutcome})` : ''}`);
+    row('rows acknowledged to the writer', String(r.acknowledged));
+    row(`rows present on ${r.newMaster ?? '?'} (new master)`, `${r.presentOnNewMaster ?? '—'}${r.committedUnacknowledged ? ` (${r.committedUnacknowledged} committed without the acknowledgement reaching the writer)` : ''}`);
+    for (const x of r.replicasInSync) row(`rows on ${x.node} (replica of ${r.newMaster})`, `${x.rows}${x.ok ? ' (in sync)' : ' (MISSING ROWS)'}`);
+    if (r.mode === 'kill') {
+      row(`kill → ${r.verdict ?? 'dead'} verdict`, s(r.faultToVerdictMs));
+      row('kill → new master writable', s(r.faultToWritableMs));
+    }
+    row(`${r.mode === 'kill' ? 'kill' : 'switchover start'} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
+    row('longest gap between acknowledged writes', s(r.writerGapMs));
+    row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
+      (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
+    if (r.mode === 'kill') n.raw('  (MHA 0.58 measured in the same kind of lab: 15.0 s median with its defaults, 20.4 s with an ENI hook)');
+    for (const p of r.problems) n.raw(n.c('red', `  problem: ${p}`));
+    if (r.lost === null) n.raw(n.c('red', '\n  acknowledged rows lost: UNKNOWN (the new master could not be read)'));
+    else if (r.lost === 0) n.raw(n.c('green', '\n  0 acknowledged rows lost'));
+    else n.raw(n.c('red', `\n  ${r.lost} acknowledged rows lost (ids ${r.lostIds.slice(0, 20).join(', ')}${r.lost > 20 ? ', …' : ''})`));
+  }
+
+  /** How to play with the sandbox while it stays up (--keep). */
+  keepInstructions(): void {
+    const n = this.n;
+    n.heading('The sandbox stays up. In another terminal:');
+    n.raw(`  cd ${REPO}`);
+    n.raw(`  source ${this.envFile}          # credentials for the ECS emulator`);
+    n.raw(`  node bin/heir.js status --config ${this.configPath}`);
+    n.raw(`  node bin/heir.js switchover --config ${this.configPath} --cluster ${CLUSTER} --to <node>`);
+    n.raw(`  node bin/heir.js check --config ${this.configPath}`);
+    n.raw(`  ip netns exec ${this.lab.nodes[1]!.ns} ip -4 addr show dev eth0   # who holds ${this.lab.floatingIp}`);
+    n.raw(`\n  Config: ${this.configPath}   daemon log: ${path.join(this.dir, 'daemon.log')}`);
+    n.raw('  Press Ctrl-C to tear everything down.');
+  }
+
+  // ---------------------------------------------------------------------------
+  // down
+
+  /** Synchronous last resort on exit: kill the daemon's process group. */
+  private killSync(): void {
+    const d = this.daemon;
+    if (d?.pid) {
+      try { process.kill(-d.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+
+  async down(): Promise<void> {
+    const errors: string[] = [];
+    const step = async (what: string, fn: () => Promise<void> | void) => {
+      try { await fn(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
+    };
+    await step('writer', async () => { await this.writer?.stop(); });
+    await step('daemon', async () => {
+      const d = this.daemon;
+      if (!d?.pid) return;
+      try { process.kill(d.pid, 'SIGTERM'); } catch { /* gone */ }
+      const t = setTimeout(() => { try { process.kill(-d.pid!, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+      await this.daemonExited;
+      clearTimeout(t);
+      try { process.kill(-d.pid, 'SIGKILL'); } catch { /* group gone */ }
+    });
+    await step('monitor', async () => { await this.inproc?.stop(); });
+    await step('emulator', async () => { await this.emu?.close(); });
+    await step('lab', async () => { await this.lab?.teardown(); });
+    this.removeExitHook();
+    if (this.dir && process.env.HEIR_SANDBOX_KEEP_DIR !== '1') fs.rmSync(this.dir, { recursive: true, force: true });
+    if (errors.length) throw new Error(`sandbox teardown: ${errors.join('; ')}`);
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
