@@ -161,7 +161,9 @@ class FailoverRun {
       this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
       this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
       const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
-      if (dead?.reachable && !this.req.force) {
+      if (dead?.reachable && !this.req.force && this.req.dryRun) {
+        this.warnings.push(`master ${deadMaster} answers at ${dead.host}:${dead.port}: a real run would be refused without --force`);
+      } else if (dead?.reachable && !this.req.force) {
         return this.refuse([
           `master ${deadMaster} answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'}): it is not dead. ` +
             'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first).',

@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { ClusterConfig } from '../../src/config/schema';
-import { readNode } from '../../src/mysql/inspect';
+import { readChannels, readNode } from '../../src/mysql/inspect';
+import { acknowledge } from '../../src/failover/guard';
 import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
 import { peekLock } from '../../src/failover/lock';
@@ -23,6 +25,7 @@ import {
   range,
   sleep,
   startWriter,
+  open,
   tempStateDir,
   writeRows,
 } from './failover-helpers';
@@ -42,7 +45,12 @@ async function closedPort(): Promise<number> {
 export function failoverSuite(flavor: LabFlavor): void {
   const labs: LabCluster[] = [];
   const dirs: string[] = [];
-  const stopIo = flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+  const my = flavor === 'mysql';
+  const stopIo = my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+  const delay = (s: number) =>
+    my
+      ? ['STOP REPLICA', `CHANGE REPLICATION SOURCE TO SOURCE_DELAY=${s}`, 'START REPLICA']
+      : ['STOP SLAVE', `CHANGE MASTER TO MASTER_DELAY=${s}`, 'START SLAVE'];
 
   async function lab(o: { semiSync?: boolean } = {}): Promise<LabCluster> {
     const l = await startCluster({ flavor, nodes: 3, semiSync: o.semiSync, name: `fo-${flavor}` });
@@ -125,6 +133,238 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.ok(fs.existsSync(r.reportPath!), 'report saved');
       assert.deepEqual(unfinishedJournals(sd, cfg.name), []);
       assert.equal(peekLock(sd, cfg.name).free, true, 'lock released');
+    });
+
+    it('semi-sync: a master killed while writing loses no acknowledged row', async () => {
+      const l = await lab({ semiSync: true });
+      const cfg = await config(l, { semi_sync: true });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(500);
+      await l.kill('db1'); // while the writer is writing
+      await w.failed;
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      const m = await open(cfg, r.newMaster!);
+      try {
+        const rows = await m.query(`SHOW GLOBAL VARIABLES LIKE 'rpl_semi_sync_${my ? 'source' : 'master'}_enabled'`);
+        assert.equal(String(rows[0].Value), 'ON', 'semi-sync source on the new master');
+      } finally {
+        await m.close();
+      }
+    });
+
+    it('a prefer node behind the most advanced wins after catching up; promotion: auto blocks the next automatic failover', async () => {
+      const l = await lab();
+      const cfg = await config(l, {}, { db3: { promotion: 'prefer' } });
+      await l.sql('db3', stopIo); // db3 falls behind db2
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      await l.kill('db1');
+
+      const sd = tempDir();
+      const r = await runFailover(request(cfg, sd, { trigger: 'auto', verdict: { test: 'prefer' } }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.newMaster, 'db3');
+      assert.equal(r.plan!.mostAdvanced, 'db2');
+      assert.deepEqual(r.plan!.catchUp.map((c) => c.from), ['db2']);
+      assert.ok(r.steps.some((s) => s.name === 'catch-up' && s.outcome === 'ok'));
+      assert.deepEqual(r.verdict, { test: 'prefer' });
+      await assertHealthy(cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
+
+      // The new master dies too, right away: the next automatic failover is blocked.
+      await l.kill('db2').catch(() => undefined);
+      await l.kill('db3');
+      const blocked = await runFailover(request(cfg, sd, { trigger: 'auto', deadMaster: 'db3' }));
+      assert.equal(blocked.outcome, 'refused');
+      assert.match(blocked.summary, /automatic failover blocked until/);
+      assert.deepEqual(blocked.steps, [], 'nothing was done');
+    });
+
+    it('a never node never wins, even as the most advanced (it serves the catch-up)', async () => {
+      const l = await lab();
+      const cfg = await config(l, {}, { db2: { promotion: 'never' } });
+      await l.sql('db3', stopIo);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.outcome, 'promoted', r.summary);
+      assert.equal(r.newMaster, 'db3');
+      assert.equal(r.plan!.mostAdvanced, 'db2');
+      const db2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.equal(db2.verdict, 'never');
+      assert.deepEqual(db2.reasons, ['never rule (promotion: never)']);
+      await assertHealthy(cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
+    });
+
+    it('a lagging replica is gated (max_lag_s), with the gate in the report', async () => {
+      const l = await lab();
+      const cfg = await config(l, { max_lag_s: 2 }, { db2: { promotion: 'prefer' } });
+      for (const st of delay(120)) await l.sql('db2', st);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
+      await sleep(3500); // db2 applies nothing for 120 s: its lag grows past 2 s
+      // The lag as the monitor saw it while the master was alive: once the IO thread
+      // cannot reach the master, MariaDB reports no Seconds_Behind_Master at all.
+      const seen = await readNode(cfg, cfg.nodes.find((n) => n.name === 'db2')!);
+      const lagS = seen.replication[0]?.secondsBehind;
+      assert.ok(typeof lagS === 'number' && lagS > 2, `db2 lags: ${lagS}`);
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir(), { lagHints: { db2: lagS } }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.newMaster, 'db3');
+      const db2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.equal(db2.verdict, 'gated');
+      assert.ok(db2.reasons.some((x) => /^gate: lag \d+s > max_lag_s 2$/.test(x)), JSON.stringify(db2.reasons));
+      await assertHealthy(cfg, 'db3', [], w.acked, { probeId: 900001 });
+      const c = await open(cfg, 'db2');
+      try {
+        const ch = (await readChannels(c))[0];
+        assert.equal(ch.sourcePort, cfg.nodes.find((n) => n.name === 'db3')!.port, 'the lagging replica replicates from the new master');
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('errant GTIDs: gated with errant_gtids: block, promoted with a warning with errant_gtids: warn', async () => {
+      const l = await lab();
+      const w = await startWriter(await config(l), 'db1');
+      await sleep(200);
+      await w.stop();
+      const plain = await config(l);
+      await waitApplied(l, plain, ['db2', 'db3'], w.acked.at(-1)!);
+      // A write made on the replica db2 itself.
+      if (my) await l.sql('db2', 'SET GLOBAL super_read_only=0');
+      await l.sql('db2', "INSERT INTO app.w (id, note) VALUES (800001, 'errant')");
+      if (my) await l.sql('db2', 'SET GLOBAL super_read_only=1');
+      await l.kill('db1');
+
+      const block = await config(l, { errant_gtids: 'block' }, { db2: { promotion: 'prefer' } });
+      const dry = await runFailover(request(block, tempDir(), { dryRun: true }));
+      assert.equal(dry.outcome, 'dry-run');
+      const db2 = dry.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.equal(db2.verdict, 'gated');
+      assert.ok(db2.reasons.some((x) => /^gate: errant GTIDs .+ \(errant_gtids: block\)$/.test(x)), JSON.stringify(db2.reasons));
+      assert.equal(dry.plan!.winner, 'db3');
+
+      const warn = await config(l, { errant_gtids: 'warn' }, { db2: { promotion: 'prefer' } });
+      const r = await runFailover(request(warn, tempDir()));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.newMaster, 'db2');
+      const c2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.ok(c2.warnings.some((x) => /^errant GTIDs .+ \(errant_gtids: warn\)$/.test(x)), JSON.stringify(c2.warnings));
+      assert.ok(r.warnings.length >= 0);
+      await assertHealthy(warn, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
+    });
+
+    it('a crash between steps leaves a journal: the next run reports it and refuses until heir ack; then it completes', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.kill('db1');
+
+      const sd = tempDir();
+      const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
+        env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: 'repoint' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+      assert.equal(sig, 'SIGKILL', `the child died at the crash point: ${out}`);
+
+      const unfinished = unfinishedJournals(sd, cfg.name);
+      assert.equal(unfinished.length, 1);
+      const ran = unfinished[0].steps.map((s) => `${s.step}:${s.outcome}`);
+      assert.ok(ran.includes('promote:ok'), ran.join(' '));
+      assert.ok(!ran.some((x) => x.startsWith('repoint')), ran.join(' '));
+      assert.equal(peekLock(sd, cfg.name).stale, true, 'the dead process left a stale lock');
+
+      const refused = await runFailover(request(cfg, sd));
+      assert.equal(refused.outcome, 'refused');
+      const text = refused.warnings.join('\n');
+      assert.match(text, /did not finish/);
+      assert.match(text, /promote\s+ok/);
+      assert.match(text, /heir ack --cluster/);
+      assert.deepEqual(refused.steps, []);
+
+      const acked = acknowledge(sd, cfg.name, 'test');
+      assert.equal(acked.journals.length, 1);
+      // Resuming is running the failover again: every step is safe to repeat.
+      const r = await runFailover(request(cfg, sd));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      const promotedBefore = unfinished[0].steps.find((s) => s.step === 'promote');
+      assert.ok(promotedBefore);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
+
+    it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.kill('db1');
+
+      const sd = tempDir();
+      const failed = await runFailover(
+        request(cfg, sd, {
+          beforeStep: (step) => {
+            if (step === 'promote') throw new Error('injected failure before promote');
+          },
+        }),
+      );
+      assert.equal(failed.outcome, 'failed');
+      assert.equal(failed.newMaster, null);
+      assert.match(failed.summary, /injected failure before promote/);
+      assert.equal(failed.undone.filter((u) => /replication restarted/.test(u)).length, 2, failed.undone.join('\n'));
+      assert.ok(failed.notDone.some((n) => n.startsWith('promote')));
+      for (const n of ['db2', 'db3']) {
+        const c = await open(cfg, n);
+        try {
+          const ch = (await readChannels(c))[0];
+          assert.notEqual(ch.ioState, 'No', `${n}: IO thread running again (connecting to the dead master)`);
+          const [ro] = await c.query('SELECT @@global.read_only AS ro');
+          assert.equal(Number(ro.ro), 1, `${n} still read-only`);
+        } finally {
+          await c.close();
+        }
+      }
+      assert.deepEqual(unfinishedJournals(sd, cfg.name), [], 'a handled failure closes its journal');
+      const r = await runFailover(request(cfg, sd));
+      assert.equal(r.outcome, 'promoted', r.summary);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
+
+    it('refuses when the master answers, unless forced', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.outcome, 'refused');
+      assert.match(r.summary, /master db1 answers .* it is not dead/);
+      const dry = await runFailover(request(cfg, tempDir(), { dryRun: true }));
+      assert.equal(dry.outcome, 'dry-run');
+      assert.ok(dry.plan!.winner);
     });
   });
 }
