@@ -31,11 +31,16 @@ function replicatingChannels(s: NodeSnapshot) {
 
 /**
  * The master as the topology shows it: the one reachable writable node that replicates from
- * no one; failing that (it is down), the node the replicas replicate from, when they agree.
+ * no one; when there is none (it is down), the node the replicas replicate from, when they
+ * agree. Two writable roots: unknown (split brain is for a person to resolve).
  */
 export function inferMaster(snap: TopologySnapshot, cluster: ClusterConfig): MasterGuess {
   const roots = snap.nodes.filter((s) => s.reachable && s.readOnly === false && replicatingChannels(s).length === 0);
   if (roots.length === 1) return { master: roots[0]!.name, why: `${roots[0]!.name} is writable and replicates from no one` };
+  if (roots.length > 1) {
+    // Two writable masters: a person must decide which one the application writes to.
+    return { master: null, why: `several writable nodes replicate from no one (${roots.map((r) => r.name).join(', ')}); set read_only on the replicas` };
+  }
   const votes = new Map<string, number>();
   for (const s of snap.nodes) {
     if (!s.reachable) continue;
@@ -53,13 +58,7 @@ export function inferMaster(snap: TopologySnapshot, cluster: ClusterConfig): Mas
   const desc = snap.nodes
     .map((s) => `${s.name}: ${s.reachable ? `read_only=${s.readOnly ? 1 : 0}, ${s.replication.length ? 'replica' : 'not a replica'}` : 'unreachable'}`)
     .join('; ');
-  return {
-    master: null,
-    why:
-      roots.length > 1
-        ? `several writable nodes replicate from no one (${roots.map((r) => r.name).join(', ')}); set read_only on the replicas`
-        : `no writable node that replicates from no one, and the replicas do not agree on a source (${desc})`,
-  };
+  return { master: null, why: `no writable node that replicates from no one, and the replicas do not agree on a source (${desc})` };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+/** The daemon's decisions: master at start, dead verdict → failover or blocked, outcome mapping (pure). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterConfig } from '../../src/config/schema';
+import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../../src/mysql/types';
+import {
+  decideAutoFailover,
+  failoverEventType,
+  failoverMetricResult,
+  inferMaster,
+  lagOf,
+  nodeRole,
+  switchoverEventType,
+  switchoverMetricResult,
+  type AutoFailoverFacts,
+} from '../../src/daemon/decide';
+import { mayStartFailover } from '../../src/failover/guard';
+
+const cluster = ClusterConfig.parse({
+  name: 'c1',
+  mysql: { user: 'heir', password: 'pw', replication_user: 'repl', replication_password: 'rpw' },
+  nodes: [
+    { name: 'db1', host: '10.0.0.1' },
+    { name: 'db2', host: '10.0.0.2' },
+    { name: 'db3', host: '10.0.0.3' },
+  ],
+});
+
+function channel(host: string, o: Partial<ReplicationChannel> = {}): ReplicationChannel {
+  return {
+    channel: '',
+    sourceHost: host,
+    sourcePort: 3306,
+    ioState: 'Yes',
+    sqlRunning: true,
+    lastIoErrno: 0,
+    lastIoError: '',
+    lastSqlErrno: 0,
+    lastSqlError: '',
+    secondsBehind: 0,
+    sourceServerId: 1,
+    read: null,
+    exec: null,
+    retrievedGtidSet: '',
+    gtidAutoPosition: true,
+    ...o,
+  };
+}
+
+function node(name: string, o: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return { name, host: `10.0.0.${name.slice(2)}`, port: 3306, takenAt: 0, reachable: true, readOnly: true, replication: [], ...o };
+}
+
+const topo = (...nodes: NodeSnapshot[]): TopologySnapshot => ({ cluster: 'c1', takenAt: 0, nodes });
+
+test('master: the one writable node that replicates from no one', () => {
+  const g = inferMaster(topo(node('db1', { readOnly: false }), node('db2', { replication: [channel('10.0.0.1')] }), node('db3', { replication: [channel('10.0.0.1')] })), cluster);
+  assert.equal(g.master, 'db1');
+});
+
+test('master down at start: the node the replicas replicate from', () => {
+  const lost = { ioState: 'Connecting' as const, lastIoErrno: 2003, lastIoError: "Can't connect" };
+  const g = inferMaster(
+    topo(node('db1', { reachable: false }), node('db2', { replication: [channel('10.0.0.1', lost)] }), node('db3', { replication: [channel('10.0.0.1', lost)] })),
+    cluster,
+  );
+  assert.equal(g.master, 'db1');
+  assert.match(g.why, /2 replica\(s\) replicate from db1 \(it does not answer\)/);
+});
+
+test('master: after a failover the new writable root wins over the dead one', () => {
+  const g = inferMaster(
+    topo(node('db1', { reachable: false }), node('db2', { readOnly: false }), node('db3', { replication: [channel('10.0.0.2')] })),
+    cluster,
+  );
+  assert.equal(g.master, 'db2');
+});
+
+test('master: two writable roots or disagreeing replicas → unknown, with the reason', () => {
+  const two = inferMaster(topo(node('db1', { readOnly: false }), node('db2', { readOnly: false }), node('db3', { replication: [channel('10.0.0.1')] })), cluster);
+  assert.equal(two.master, null);
+  assert.match(two.why, /several writable nodes.*db1, db2/);
+  const split = inferMaster(
+    topo(node('db1', { reachable: false }), node('db2', { replication: [channel('10.0.0.3')] }), node('db3', { replication: [channel('10.0.0.2')] })),
+    cluster,
+  );
+  assert.equal(split.master, null);
+});
+
+const ok: AutoFailoverFacts = {
+  failoverAllowed: true,
+  auto: true,
+  guard: { allowed: true, reasons: [] },
+  lock: { held: false },
+  busy: null,
+  stopping: false,
+};
+
+test('dead verdict, nothing in the way: fail over', () => {
+  assert.deepEqual(decideAutoFailover(ok), { action: 'failover' });
+});
+
+test('verdict without failover permission, stopping daemon, own operation running: nothing to do', () => {
+  assert.equal(decideAutoFailover({ ...ok, failoverAllowed: false }).action, 'ignore');
+  assert.equal(decideAutoFailover({ ...ok, stopping: true }).action, 'ignore');
+  const busy = decideAutoFailover({ ...ok, busy: 'switchover' });
+  assert.equal(busy.action, 'ignore');
+});
+
+test('auto off, lock held by the CLI, guard: blocked with every reason', () => {
+  const d = decideAutoFailover({
+    ...ok,
+    auto: false,
+    lock: { held: true, text: 'switchover (to db2) — pid 42 on m1 since t' },
+    guard: { allowed: false, reasons: ['automatic failover blocked until T'] },
+  });
+  assert.equal(d.action, 'blocked');
+  if (d.action !== 'blocked') return;
+  assert.equal(d.reasons.length, 3);
+  assert.match(d.reasons[0]!, /failover.auto is false/);
+  assert.match(d.reasons[1]!, /lock is held: switchover \(to db2\)/);
+  assert.match(d.reasons[2]!, /blocked until T/);
+});
+
+test('guard facts from the state dir feed the decision: block period and unfinished journal', () => {
+  const now = Date.parse('2025-01-01T12:00:00Z');
+  const recent = mayStartFailover({
+    trigger: 'auto',
+    unfinished: [],
+    state: { lastAuto: { id: 'x', at: '2025-01-01T11:30:00Z', oldMaster: 'db1', newMaster: 'db2', outcome: 'promoted' } },
+    now,
+    blockPeriodS: 3600,
+  });
+  const d1 = decideAutoFailover({ ...ok, guard: recent });
+  assert.equal(d1.action, 'blocked');
+  const acked = mayStartFailover({
+    trigger: 'auto',
+    unfinished: [],
+    state: {
+      lastAuto: { id: 'x', at: '2025-01-01T11:30:00Z', oldMaster: 'db1', newMaster: 'db2', outcome: 'promoted' },
+      acknowledged: { at: '2025-01-01T11:45:00Z', by: 'op' },
+    },
+    now,
+    blockPeriodS: 3600,
+  });
+  assert.equal(decideAutoFailover({ ...ok, guard: acked }).action, 'failover');
+  const expired = mayStartFailover({
+    trigger: 'auto',
+    unfinished: [],
+    state: { lastAuto: { id: 'x', at: '2025-01-01T10:00:00Z', oldMaster: 'db1', newMaster: 'db2', outcome: 'promoted' } },
+    now,
+    blockPeriodS: 3600,
+  });
+  assert.equal(decideAutoFailover({ ...ok, guard: expired }).action, 'failover');
+  const interrupted = mayStartFailover({
+    trigger: 'auto',
+    unfinished: [
+      {
+        path: '/s/c1/failover-1.journal.jsonl',
+        id: '1',
+        operation: 'failover',
+        cluster: 'c1',
+        pid: 7,
+        begunAt: 't',
+        detail: {},
+        steps: [{ step: 'promote', startedAt: 't', outcome: 'running' }],
+        notes: [],
+        unfinished: true,
+      },
+    ],
+    state: {},
+    now,
+    blockPeriodS: 3600,
+  });
+  const d2 = decideAutoFailover({ ...ok, guard: interrupted });
+  assert.equal(d2.action, 'blocked');
+  if (d2.action === 'blocked') assert.ok(d2.reasons.some((r) => /promote .*IN FLIGHT/.test(r)));
+});
+
+test('outcomes map onto metrics results and event types', () => {
+  assert.equal(failoverMetricResult('promoted', false), 'success');
+  assert.equal(failoverMetricResult('promoted-with-errors', false), 'failure');
+  assert.equal(failoverMetricResult('failed', false), 'failure');
+  assert.equal(failoverMetricResult('failed', true), 'aborted');
+  assert.equal(failoverMetricResult('refused', false), null);
+  assert.equal(failoverEventType('promoted'), 'failover.finished');
+  assert.equal(failoverEventType('promoted-with-errors'), 'failover.finished');
+  assert.equal(failoverEventType('no-candidate'), 'failover.failed');
+  assert.equal(failoverEventType('refused'), 'failover.blocked');
+  assert.equal(switchoverMetricResult('switched'), 'success');
+  assert.equal(switchoverMetricResult('rolled-back'), 'aborted');
+  assert.equal(switchoverMetricResult('refused'), null);
+  assert.equal(switchoverEventType('switched-with-errors'), 'switchover.finished');
+  assert.equal(switchoverEventType('failed'), 'switchover.failed');
+});
+
+test('roles and lag for status', () => {
+  assert.equal(nodeRole(node('db1', { readOnly: false }), 'db1'), 'master');
+  assert.equal(nodeRole(node('db2', { replication: [channel('10.0.0.1')] }), 'db1'), 'replica');
+  assert.equal(nodeRole(node('db3', { reachable: false }), 'db1'), 'unreachable');
+  assert.equal(lagOf(node('db2', { replication: [channel('10.0.0.1', { secondsBehind: 7 })] })), 7);
+  assert.equal(lagOf(node('db2', { replication: [channel('10.0.0.1', { secondsBehind: null })] })), null);
+  assert.equal(lagOf(node('db1')), null);
+});
