@@ -77,6 +77,7 @@ async function main(): Promise<void> {
         stepMedianMs: stepMedians,
         addressMove: 'excluded (address type none); see the eni-move bench',
         targetMs: 300,
+        host: { cpus: os.cpus().length, loadAvg1mAtEnd: Math.round(os.loadavg()[0] * 100) / 100 },
         meetsTarget: p.max < 300,
       }) + '\n',
     );

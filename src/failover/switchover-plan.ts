@@ -9,6 +9,7 @@ import type { Preflight } from './switchover-preflight';
 
 export type StepName =
   | 'prepare'
+  | 'catch-up'
   | 'lock'
   | 'pause'
   | 'kill-connections'
@@ -66,6 +67,7 @@ export function planSwitchover(pre: Preflight, cluster: ClusterConfig, flavor: F
   const steps: PlanStep[] = [
     { step: 'lock', action: `take the ${cluster.name} cluster lock (shared with failover and the daemon)`, inPause: false },
     { step: 'prepare', action: `connect to every node, read the topology and run the preflight again`, inPause: false },
+    { step: 'catch-up', node: to, action: `let ${to} apply what ${from} has now (up to ${o.timeoutS}s; refuse without changing anything if it cannot)`, inPause: false },
     { step: 'pause', node: from, action: `stop writes on ${from}: ${ro}`, inPause: true },
   ];
   if (o.killAfterMs !== undefined)

@@ -65,10 +65,11 @@ export interface SwitchoverOptions {
   /** Replace the outside world (lock, mover, topology reader); defaults are the real ones. */
   deps?: Partial<SwitchoverDeps>;
   /**
-   * Called after the final GTID set is read and before waiting for it (inside the
-   * pause). For tests that need a fault at that exact moment; never set in production.
+   * Faults at exact moments, for tests; never set in production. beforePause:
+   * after the catch-up, right before writes stop. beforeWait: inside the pause,
+   * after the final GTID set is read, before waiting for it.
    */
-  beforeWait?: () => Promise<void>;
+  testHooks?: { beforePause?: () => Promise<void>; beforeWait?: () => Promise<void> };
 }
 
 export type Outcome = 'switched' | 'switched-with-errors' | 'refused' | 'rolled-back' | 'failed' | 'dry-run';
@@ -354,6 +355,22 @@ class Run {
     const to = o.to;
     await this.ensureHeartbeatTable(from);
 
+    // 2b. Let the target catch up while writes still flow: the in-pause wait is
+    //     then only for what the last moments brought, not for a backlog.
+    const caughtUp = await this.step('catch-up', to, `let ${to} catch up with ${from} before writes stop`, async () => {
+      const pos = await this.finalPosition(from, flavor);
+      return ops.waitForGtid(this.conn(to), pos, this.timeoutS);
+    }, (ok) => (ok ? `${to} has what ${from} had a moment ago` : `not within ${this.timeoutS}s`)).catch((e) => {
+      this.report.errors.push(`catch-up: ${errText(e)}`);
+      return false;
+    });
+    if (!caughtUp) {
+      return this.finish('refused', `${to} did not catch up with ${from} within ${this.timeoutS}s before the pause; nothing changed`,
+        `check replication on ${to} (lag, errors, locks) and run again, or raise --timeout`);
+    }
+
+    if (o.testHooks?.beforePause) await o.testHooks.beforePause();
+
     // 3. Pause writes on the old master. From here until the probe write, journal
     //    records other than step starts wait (an fsync each would lengthen the pause).
     let pauseStart = performance.now();
@@ -377,7 +394,7 @@ class Run {
     try {
       finalGtid = await this.step('final-gtid', from, `read ${from}'s final GTID position`, () => this.finalPosition(from, flavor), (g) => g || '(empty)');
       this.report.finalGtid = finalGtid;
-      if (o.beforeWait) await o.beforeWait();
+      if (o.testHooks?.beforeWait) await o.testHooks.beforeWait();
     } catch (e) {
       killer.cancel();
       await this.rollback(from, true);

@@ -233,8 +233,10 @@ export function switchoverSuite(flavor: LabFlavor): void {
       let second: SwitchoverReport | undefined;
       // The first switchover, paused inside its write pause, runs the second one.
       const first = await run(target, {
-        beforeWait: async () => {
-          second = await run(master === 'db1' ? 'db3' : 'db1', {});
+        testHooks: {
+          beforeWait: async () => {
+            second = await run(master === 'db1' ? 'db3' : 'db1', {});
+          },
         },
       });
       assert.ok(second, 'second switchover ran');
@@ -252,13 +254,20 @@ export function switchoverSuite(flavor: LabFlavor): void {
     it('rolls back cleanly when the target cannot apply the final set in time', async () => {
       const master = await currentMaster(lab);
       const target = other(master, 'none');
-      // Hold the target's applier with a global read lock, then give it something to apply.
+      // Right before writes stop, hold the target's applier with a global read
+      // lock and give it something to apply: the final set cannot arrive in time.
       const hold = await Conn.open(connOptions(cfg, cfg.nodes.find((n) => n.name === target)!));
       let r: SwitchoverReport;
       try {
-        await hold.exec('FLUSH TABLES WITH READ LOCK');
-        await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'timeout')`);
-        r = await run(target, { timeoutS: 1, maxLagS: 600 });
+        r = await run(target, {
+          timeoutS: 1,
+          testHooks: {
+            beforePause: async () => {
+              await hold.exec('FLUSH TABLES WITH READ LOCK');
+              await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'timeout')`);
+            },
+          },
+        });
         await hold.exec('UNLOCK TABLES');
       } finally {
         hold.destroy();
@@ -273,6 +282,25 @@ export function switchoverSuite(flavor: LabFlavor): void {
       const st = await replicaStatus(lab, target);
       assert.equal(st.length, 1);
       assert.equal(st[0].port, lab.nodes.find((n) => n.name === master)!.port);
+      await assertHealthy(lab, master);
+    });
+
+    it('refuses without pausing writes when the target cannot catch up beforehand', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      const hold = await Conn.open(connOptions(cfg, cfg.nodes.find((n) => n.name === target)!));
+      let r: SwitchoverReport;
+      try {
+        await hold.exec('FLUSH TABLES WITH READ LOCK');
+        await sql(master, `INSERT INTO app.t (id, node) VALUES (${nextId++}, 'behind')`);
+        r = await run(target, { timeoutS: 1, maxLagS: 600 });
+        await hold.exec('UNLOCK TABLES');
+      } finally {
+        hold.destroy();
+      }
+      assert.equal(r.outcome, 'refused', explain(r));
+      assert.ok(r.steps.some((s) => s.step === 'catch-up'), explain(r));
+      assert.equal(r.steps.some((s) => s.step === 'pause'), false, 'writes were never paused');
       await assertHealthy(lab, master);
     });
 
