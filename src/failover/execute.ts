@@ -142,14 +142,14 @@ class FailoverRun {
     // Guard: an unfinished earlier failover or a recent automatic one stops us
     // before anything is touched (a dry run only reports them).
     const guard = checkFailoverGuard(this.stateDir, this.c.name, trigger, this.c.failover.block_period_s);
-    if (!guard.allowed && !this.req.dryRun) return this.refuse(guard.reasons);
+    if (!guard.allowed && !this.req.dryRun) return this.refuse(guard.reasons, 'guard');
     if (!guard.allowed) this.warnings.push(...guard.reasons.map((r) => `a real run would be refused: ${r.trim()}`));
 
     if (!this.req.dryRun) {
       try {
         this.lock = acquireLock(this.stateDir, this.c.name, 'failover', `${deadMaster} dead, ${trigger}`);
       } catch (e) {
-        if (e instanceof LockHeldError) return this.refuse([e.message]);
+        if (e instanceof LockHeldError) return this.refuse([e.message], 'lock');
         throw e;
       }
       if (this.lock.tookOverFrom) {
@@ -167,7 +167,7 @@ class FailoverRun {
         return this.refuse([
           `master ${deadMaster} answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'}): it is not dead. ` +
             'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first).',
-        ]);
+        ], 'master-alive');
       }
       if (this.req.dryRun) return this.finish('dry-run', 'plan only, nothing changed');
       if (!this.plan0.winner) {
@@ -531,9 +531,13 @@ class FailoverRun {
   // -------------------------------------------------------------------------
   // The report
 
-  private async refuse(reasons: string[]): Promise<FailoverReport> {
+  private refusedBy?: FailoverReport['refusedBy'];
+
+  private async refuse(reasons: string[], by: NonNullable<FailoverReport['refusedBy']>): Promise<FailoverReport> {
+    this.refusedBy = by;
     this.warnings.push(...reasons);
-    return this.finish('refused', reasons[0] ?? 'refused');
+    const first = by === 'guard' ? reasons.find((r) => !r.startsWith(' ')) ?? reasons[0] : reasons[0];
+    return this.finish('refused', first ?? 'refused');
   }
 
   private async finish(outcome: FailoverOutcome, summary: string): Promise<FailoverReport> {
@@ -558,6 +562,7 @@ class FailoverRun {
       cluster: this.c.name,
       trigger: this.req.trigger,
       outcome,
+      ...(this.refusedBy ? { refusedBy: this.refusedBy } : {}),
       summary,
       startedAt: new Date(this.started).toISOString(),
       endedAt: new Date().toISOString(),

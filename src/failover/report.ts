@@ -66,6 +66,8 @@ export interface FailoverReport {
   cluster: string;
   trigger: Trigger;
   outcome: FailoverOutcome;
+  /** With outcome 'refused': what refused it. */
+  refusedBy?: 'guard' | 'lock' | 'master-alive';
   /** One line for the person on call. */
   summary: string;
   startedAt: string;
