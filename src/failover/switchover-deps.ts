@@ -26,7 +26,7 @@ export interface SwitchoverDeps {
   readTopology(cluster: ClusterConfig): Promise<TopologySnapshot>;
   openConn(cluster: ClusterConfig, node: NodeConfig): Promise<Conn>;
   lockState(): Promise<LockState>;
-  acquireLock(req: { operation: 'switchover'; target: string; requestedBy?: string }): Promise<ClusterLockHandle | { refused: string }>;
+  acquireLock(req: { operation: 'switchover'; id: string; target: string; requestedBy?: string }): Promise<ClusterLockHandle | { refused: string }>;
   addressPreflight(): Promise<{ kind: string; checks: AddressCheck[] }>;
   fenceAddress(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;
   attachAddress(ctx: { oldMaster: NodeConfig; newMaster: NodeConfig }): Promise<MoveSummary>;

@@ -4,12 +4,16 @@
  * switchover journal in the same place, so an interrupted switchover is found
  * and reported like an interrupted failover.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import type { Logger } from '../util/log';
-import { acquireLock, LockHeldError, peekLock as peekClusterLock } from './lock';
+import { acquireLock, fsyncDir, LockHeldError, peekLock as peekClusterLock } from './lock';
+import { reportsDir } from './report';
 import { Journal, unfinishedJournals } from './journal';
 import type { LockState } from './switchover-preflight';
 import type { ClusterLockHandle } from './switchover-deps';
+import type { SwitchoverReport } from './switchover';
 
 function stateDir(global: GlobalSettings | undefined): string {
   return global?.state_dir ?? '/var/lib/heir';
@@ -33,7 +37,7 @@ export async function peekLock(cluster: ClusterConfig, global: GlobalSettings | 
 export async function acquireSwitchoverLock(
   cluster: ClusterConfig,
   global: GlobalSettings | undefined,
-  req: { operation: 'switchover'; target: string; requestedBy?: string },
+  req: { operation: 'switchover'; id: string; target: string; requestedBy?: string },
   log: Logger,
 ): Promise<ClusterLockHandle | { refused: string }> {
   const dir = stateDir(global);
@@ -53,7 +57,7 @@ export async function acquireSwitchoverLock(
   // The journal begins with the first step that changes the cluster: a refused
   // switchover leaves no journal behind.
   let journal: Journal | undefined;
-  const open = () => (journal ??= Journal.begin(dir, cluster.name, 'switchover', { to: req.target, requestedBy: req.requestedBy }));
+  const open = () => (journal ??= Journal.begin(dir, cluster.name, 'switchover', { to: req.target, requestedBy: req.requestedBy }, req.id));
   return {
     async journal(step, phase, detail) {
       const j = open();
@@ -62,10 +66,49 @@ export async function acquireSwitchoverLock(
     },
     async release(report) {
       try {
+        if (journal) report.journal = journal.path;
         journal?.end(report.outcome, report.summary);
+        saveSwitchoverReport(dir, report);
       } finally {
         lock.release();
       }
     },
   };
+}
+
+/**
+ * Keep the report next to the failover reports (state_dir/<cluster>/reports/
+ * switchover-<id>.json), written atomically; returns its path.
+ */
+export function saveSwitchoverReport(stateDir: string, r: SwitchoverReport): string {
+  const dir = reportsDir(stateDir, r.cluster);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const p = path.join(dir, `switchover-${r.id}.json`);
+  r.reportPath = p;
+  const tmp = `${p}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o640);
+  try {
+    fs.writeSync(fd, JSON.stringify(r, null, 2) + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, p);
+  fsyncDir(dir);
+  return p;
+}
+
+/** Switchover reports of a cluster, newest first. */
+export function listSwitchoverReports(stateDir: string, cluster: string): string[] {
+  try {
+    return fs
+      .readdirSync(reportsDir(stateDir, cluster))
+      .filter((f) => /^switchover-.*\.json$/.test(f))
+      .sort()
+      .reverse()
+      .map((f) => path.join(reportsDir(stateDir, cluster), f));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
 }

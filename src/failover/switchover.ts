@@ -40,6 +40,7 @@ import { planSwitchover, type StepName, type SwitchoverPlan } from './switchover
 import type { ChangeSourceOptions } from '../mysql/dialect';
 import { connectionId, killApplicationConnections, mariadbBinlogPos, readLongTransactions } from './switchover-io';
 import { defaultDeps, type ClusterLockHandle, type SwitchoverDeps } from './switchover-deps';
+import { newOperationId } from './journal';
 
 export type { SwitchoverDeps } from './switchover-deps';
 
@@ -72,7 +73,14 @@ export interface SwitchoverOptions {
   testHooks?: { beforePause?: () => Promise<void>; beforeWait?: () => Promise<void> };
 }
 
-export type Outcome = 'switched' | 'switched-with-errors' | 'refused' | 'rolled-back' | 'failed' | 'dry-run';
+/**
+ * switched: done. switched-with-errors: the new master takes writes, something after
+ * the pause failed (see errors). refused: a check said no; nothing changed.
+ * aborted: an error before writes stopped; nothing changed. rolled-back: writes
+ * stopped, then the old master was made writable again. failed: the cluster may be
+ * half changed (see errors and next). dry-run: nothing was meant to change.
+ */
+export type Outcome = 'switched' | 'switched-with-errors' | 'refused' | 'aborted' | 'rolled-back' | 'failed' | 'dry-run';
 
 export interface ProgressEvent {
   step: StepName;
@@ -103,6 +111,8 @@ export interface NodeRepoint {
 
 export interface SwitchoverReport {
   kind: 'switchover';
+  /** Operation id (also the journal's): UTC time and a little randomness. */
+  id: string;
   cluster: string;
   outcome: Outcome;
   from?: string;
@@ -134,6 +144,10 @@ export interface SwitchoverReport {
   errors: string[];
   /** What the operator should do now, when anything went wrong. */
   next?: string;
+  /** The step journal, when a step changed the cluster. */
+  journal?: string;
+  /** Where the report was saved (state_dir/<cluster>/reports/switchover-<id>.json); not for dry runs. */
+  reportPath?: string;
 }
 
 export interface MoveSummary {
@@ -163,6 +177,8 @@ export async function switchover(cluster: ClusterConfig, o: SwitchoverOptions): 
   const run = new Run(cluster, o);
   try {
     return await run.execute();
+  } catch (e) {
+    return run.unexpected(e);
   } finally {
     await run.closeAll();
   }
@@ -180,6 +196,7 @@ class Run {
   private readonly report: SwitchoverReport;
   private lock?: ClusterLockHandle;
   private deferJournal = false;
+  private paused = false;
   private readonly deferred: [StepName, 'done' | 'failed', string][] = [];
 
   constructor(private readonly cluster: ClusterConfig, private readonly o: SwitchoverOptions) {
@@ -193,6 +210,7 @@ class Run {
     };
     this.report = {
       kind: 'switchover',
+      id: newOperationId(this.started),
       cluster: cluster.name,
       outcome: 'failed',
       to: o.to,
@@ -278,6 +296,17 @@ class Run {
     return r;
   }
 
+  /** An error no step handled: say whether anything had changed by then. */
+  unexpected(e: unknown): SwitchoverReport {
+    this.report.errors.push(errText(e));
+    if (!this.paused) {
+      return this.finish('aborted', `switchover of ${this.cluster.name} to ${this.o.to} stopped before writes were paused: ${errText(e)}; nothing changed`,
+        'fix the cause named above and run again');
+    }
+    return this.finish('failed', `switchover of ${this.cluster.name} to ${this.o.to} failed after writes were paused: ${errText(e)}`,
+      'run `heir check` to see which node is writable and which replicate, then fix by hand');
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all([...this.conns.values()].map((c) => c.close().catch(() => c.destroy())));
     this.conns.clear();
@@ -314,7 +343,7 @@ class Run {
       lockState = await this.deps.lockState();
     } else {
       const got = await this.step('lock', undefined, `take the lock of ${cluster.name}`, () =>
-        this.deps.acquireLock({ operation: 'switchover', target: o.to, requestedBy: o.requestedBy }),
+        this.deps.acquireLock({ operation: 'switchover', id: this.report.id, target: o.to, requestedBy: o.requestedBy }),
         (g) => ('refused' in g ? `locked by ${g.refused}` : 'lock taken'));
       if ('refused' in got) lockState = { free: false, holder: got.refused };
       else {
@@ -377,6 +406,7 @@ class Run {
     this.deferJournal = true;
     try {
       await this.step('pause', from, `${flavor === 'mysql' ? 'super_read_only' : 'read_only'} ON on ${from}`, async () => {
+        this.paused = true;
         pauseStart = performance.now();
         await ops.setReadOnly(this.conn(from), true);
       });

@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
 import { Conn, connOptions } from '../../src/mysql/conn';
 import { switchover, type SwitchoverOptions, type SwitchoverReport } from '../../src/failover/switchover';
+import { unfinishedJournals } from '../../src/failover/journal';
+import { peekLock } from '../../src/failover/lock';
 import { execFile } from 'node:child_process';
 import { startCluster, type LabCluster, type LabFlavor } from '../lab';
 import {
@@ -126,6 +128,12 @@ export function switchoverSuite(flavor: LabFlavor): void {
       assert.ok(w.masters.includes('db2'), `writer reached the new master: ${w.masters.join(' → ')}`);
       // The writer keeps a connection to every node (it asks them who is master): the one on db1 was killed.
       assert.ok((r.killedConnections?.length ?? 0) >= 1, `application connections killed on db1: ${explain(r)}`);
+      // The report is kept with the failover reports; the journal is complete.
+      assert.ok(r.reportPath && fs.existsSync(r.reportPath), 'report saved');
+      assert.equal(JSON.parse(fs.readFileSync(r.reportPath, 'utf8')).outcome, 'switched');
+      assert.ok(r.journal && fs.existsSync(r.journal), 'journal written');
+      assert.deepEqual(unfinishedJournals(stateDir, cfg.name), []);
+      assert.equal(peekLock(stateDir, cfg.name).free, true, 'lock released');
       await assertHealthy(lab, 'db2');
       await assertNoLoss(lab, w.acked);
     });

@@ -77,6 +77,7 @@ function exitCodeOf(r: SwitchoverReport): number {
     case 'refused':
       return r.preflight?.refusals.some((c) => c.id === 'lock') ? ExitCode.BLOCKED : ExitCode.FAILED;
     case 'rolled-back':
+    case 'aborted':
       return ExitCode.FAILED;
     default:
       return ExitCode.INCOMPLETE;
