@@ -19,6 +19,7 @@ export type StepName =
   | 'probe-write'
   | 'detach'
   | 'repoint'
+  | 'semi-sync'
   | 'address'
   | 'address-probe'
   | 'rollback'
@@ -91,6 +92,8 @@ export function planSwitchover(pre: Preflight, cluster: ClusterConfig, flavor: F
       inPause: false,
     },
   );
+  if (cluster.failover.semi_sync)
+    steps.push({ step: 'semi-sync', node: to, action: `semi-sync: replica side on every repointed node before it connects, source side on ${to} once they are connected`, inPause: false });
   if (addr.type !== 'none') {
     steps.push({ step: 'address', action: `move the address (${addr.type}${floating ? ` ${floating}` : ''}) while the replicas are repointed: fence ${from}, then attach ${to}`, inPause: false });
     if (floating) steps.push({ step: 'address-probe', action: `write through ${floating} until it reaches ${to}`, inPause: false });

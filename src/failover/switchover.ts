@@ -166,7 +166,7 @@ export class SwitchoverError extends Error {
 const DEFAULT_TIMEOUT_S = 10;
 
 /** Steps that change the cluster, and so go into the journal. */
-const CHANGES = new Set<StepName>(['pause', 'kill-connections', 'rollback', 'promote', 'detach', 'repoint', 'address']);
+const CHANGES = new Set<StepName>(['pause', 'kill-connections', 'rollback', 'promote', 'detach', 'repoint', 'semi-sync', 'address']);
 
 /**
  * Run a switchover of `cluster` to `o.to`. Resolves with the report in every
@@ -502,6 +502,15 @@ class Run {
       this.moveAddress(from, to, pauseStart),
     ]);
     const repointed = [...repointedOthers, ...repointedOld];
+
+    // 9. Semi-sync source on the new master only now that its replicas are
+    //    connected as semi-sync replicas: enabled earlier, the first commits would
+    //    wait for acknowledgements no replica could send yet.
+    if (cluster.failover.semi_sync) {
+      await this.step('semi-sync', to, `semi-sync source on ${to}`, () => ops.setSemiSync(this.conn(to), 'source')).catch((e) => {
+        this.report.errors.push(`semi-sync on ${to}: ${errText(e)}; writes are replicated asynchronously until it is enabled`);
+      });
+    }
     this.report.repointed = repointed;
     const killed = await killer.settled();
     if (killed) this.report.killedConnections = killed;
@@ -649,6 +658,8 @@ class Run {
           const c = this.conn(name);
           await ops.stopReplica(c);
           await ops.changeSource(c, this.changeSourceTo(target, name === from && flavor === 'mariadb'));
+          // Semi-sync replica side before the IO thread starts: it acks from its first connection.
+          if (this.cluster.failover.semi_sync) await ops.setSemiSync(c, 'replica');
           await ops.startReplica(c);
           const ch = await ops.verifyReplicating(c, Math.max(5, this.timeoutS));
           const ms = round(performance.now() - start);
