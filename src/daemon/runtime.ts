@@ -495,12 +495,14 @@ export class ClusterRuntime {
 
   private saveSwitchoverReport(r: SwitchoverReport): string | null {
     if (r.outcome === 'dry-run') return null;
-    const id = newOperationId(new Date(r.startedAt));
+    const own = r as { id?: string; reportPath?: string };
+    const id = own.id ?? newOperationId(new Date(r.startedAt));
+    if (own.reportPath) return id; // the switchover saved it itself
     try {
       const dir = reportsDir(this.stateDir, this.name);
       fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
       const p = path.join(dir, `switchover-${id}.json`);
-      fs.writeFileSync(`${p}.tmp`, JSON.stringify({ id, ...r }, null, 2) + '\n', { mode: 0o640 });
+      fs.writeFileSync(`${p}.tmp`, JSON.stringify({ ...r, id }, null, 2) + '\n', { mode: 0o640 });
       fs.renameSync(`${p}.tmp`, p);
       fsyncDir(dir);
     } catch (e) {
