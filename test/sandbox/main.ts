@@ -9,6 +9,7 @@
  * writer resumed through the floating address; 1 otherwise; 2 on a usage error.
  */
 import * as fs from 'node:fs';
+import { onExitSync } from '../lab/procs';
 import { Narrator } from './narrator';
 import { Sandbox, daemonAvailable, type Engine, type SandboxResult } from './scenario';
 
@@ -87,14 +88,24 @@ async function main(): Promise<number> {
   let stopping = false;
   let keepResolve: (() => void) | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
+    // Replaces the lab's own signal handler (which kills its servers and exits at once):
+    // an orderly teardown (daemon first, then emulator, lab, temp folders) is better.
+    // The lab's exit hook stays: if the teardown does not finish in 60 s, exiting runs it.
     if (keepResolve) { keepResolve(); keepResolve = null; return; }
     if (stopping) return;
     stopping = true;
     narrator.raw(`\nsandbox: ${sig}: tearing down…`);
-    void sb.down().catch((e) => narrator.raw(`sandbox: ${(e as Error).message}`)).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    setTimeout(() => process.exit(sig === 'SIGINT' ? 130 : 143), 60000).unref();
+    void sb.down()
+      .then(() => narrator.raw('sandbox: everything it started is stopped and removed.'))
+      .catch((e) => narrator.raw(`sandbox: ${(e as Error).message}`))
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
-  process.prependListener('SIGINT', onSignal);
-  process.prependListener('SIGTERM', onSignal);
+  onExitSync(() => {})(); // installs the lab's process hooks now, so that its signal handlers can be replaced
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    for (const l of process.listeners(sig)) process.removeListener(sig, l as (...a: unknown[]) => void);
+    process.on(sig, onSignal);
+  }
 
   let result: SandboxResult | null = null;
   try {
@@ -105,6 +116,9 @@ async function main(): Promise<number> {
     sb.summary(result);
     if (args.json) fs.writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');
     if (args.keep) {
+      if (args.mode === 'kill' && result.newMaster) {
+        await sb.rejoinOldMaster(result.newMaster).catch((e) => narrator.line('lab', `could not bring the old master back as a replica: ${(e as Error).message}`, { level: 'warn' }));
+      }
       sb.keepInstructions();
       await new Promise<void>((r) => { keepResolve = r; });
       narrator.raw('\nsandbox: tearing down…');

@@ -382,16 +382,20 @@ export class Sandbox {
     const lab = this.lab;
     const master = lab.nodes[0]!;
     this.oldMaster = master.name;
-    this.n.heading(this.o.mode === 'kill' ? `The fault: kill -9 of ${master.name}'s mysqld` : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`);
+    this.n.heading(this.o.mode === 'kill' ? `The fault: kill -9 of ${master.name}'s ${this.daemonName()}` : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`);
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
     this.n.zero(this.faultWall, this.faultPerf);
     if (this.o.mode === 'kill') {
-      this.n.line('lab', `kill -9 ${master.pid} (mysqld on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
+      this.n.line('lab', `kill -9 ${master.pid} (${this.daemonName()} on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
       await lab.kill(master, 'SIGKILL');
     } else {
       await this.runSwitchoverCli(this.o.switchoverTo ?? 'db2');
     }
+  }
+
+  private daemonName(): string {
+    return this.lab.flavor === 'mysql' ? 'mysqld' : 'mariadbd';
   }
 
   private runSwitchoverCli(to: string): Promise<number> {
@@ -558,7 +562,7 @@ export class Sandbox {
     const n = this.n;
     const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
     const row = (k: string, v: string) => n.raw(`  ${k.padEnd(44)} ${v}`);
-    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s mysqld` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
+    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
     row('new master', `${r.newMaster ?? 'none'}${r.failoverOutcome ? ` (failover ${r.failoverOutcome})` : ''}`);
     row('rows acknowledged to the writer', String(r.acknowledged));
     row(`rows present on ${r.newMaster ?? '?'} (new master)`, `${r.presentOnNewMaster ?? '—'}${r.committedUnacknowledged ? ` (${r.committedUnacknowledged} committed without the acknowledgement reaching the writer)` : ''}`);
@@ -567,7 +571,7 @@ export class Sandbox {
       row(`kill → ${r.verdict ?? 'dead'} verdict`, s(r.faultToVerdictMs));
       row('kill → new master writable', s(r.faultToWritableMs));
     }
-    row(`${r.mode === 'kill' ? 'kill' : 'switchover start'} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
+    row(`${r.mode === 'kill' ? 'kill' : '`heir switchover` started'} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
     row('longest gap between acknowledged writes', s(r.writerGapMs));
     row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
       (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
@@ -576,6 +580,31 @@ export class Sandbox {
     if (r.lost === null) n.raw(n.c('red', '\n  acknowledged rows lost: UNKNOWN (the new master could not be read)'));
     else if (r.lost === 0) n.raw(n.c('green', '\n  0 acknowledged rows lost'));
     else n.raw(n.c('red', `\n  ${r.lost} acknowledged rows lost (ids ${r.lostIds.slice(0, 20).join(', ')}${r.lost > 20 ? ', …' : ''})`));
+  }
+
+  /**
+   * --keep after a kill: restart the old master's server and attach it to the new
+   * master as a read-only replica (GTID auto-position), so that `heir switchover`
+   * has a complete cluster to work with.
+   */
+  async rejoinOldMaster(newMaster: string): Promise<void> {
+    const lab = this.lab;
+    const old = lab.nodes.find((x) => x.name === this.oldMaster)!;
+    if (old.pid !== null) return;
+    const to = lab.nodes.find((x) => x.name === newMaster)!;
+    await lab.start(old);
+    const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    const stmts = lab.flavor === 'mysql'
+      ? ['SET GLOBAL super_read_only=1', 'STOP REPLICA',
+        `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${q(to.host)}, SOURCE_PORT=${to.port}, SOURCE_USER=${q(lab.repl.user)}, SOURCE_PASSWORD=${q(lab.repl.password)}, ` +
+          'GET_SOURCE_PUBLIC_KEY=1, SOURCE_AUTO_POSITION=1, SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=1',
+        'START REPLICA']
+      : ['SET GLOBAL read_only=1', 'STOP SLAVE',
+        `CHANGE MASTER TO MASTER_HOST=${q(to.host)}, MASTER_PORT=${to.port}, MASTER_USER=${q(lab.repl.user)}, MASTER_PASSWORD=${q(lab.repl.password)}, ` +
+          'MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1, MASTER_USE_GTID=current_pos',
+        'START SLAVE'];
+    for (const st of stmts) await lab.sql(old, st);
+    this.n.line('lab', `${old.name} restarted by the sandbox and attached to ${newMaster} as a read-only replica, so switchovers can be tried`);
   }
 
   /** How to play with the sandbox while it stays up (--keep). */
