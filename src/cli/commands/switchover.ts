@@ -68,7 +68,8 @@ export function formatReport(r: SwitchoverReport): string {
   return lines.join('\n');
 }
 
-function exitCodeOf(r: SwitchoverReport): number {
+/** The process exit code for a switchover's outcome (see src/cli/exit.ts). */
+export function exitCodeOf(r: SwitchoverReport): number {
   switch (r.outcome) {
     case 'switched':
       return ExitCode.OK;
