@@ -86,11 +86,12 @@ export async function readLongTransactions(c: Conn, exclude: number[]): Promise<
 /**
  * Kill every application connection on the (now read-only) old master, so the
  * application's pools reconnect (to the address, which will point at the new
- * master). Leaves the manager's own connections, replication and server threads.
+ * master). Leaves the manager's own connections, heir's and the replication
+ * account's sessions (`keepUsers`), replication and server threads.
  */
-export async function killApplicationConnections(c: Conn, exclude: number[]): Promise<{ killed: number[]; failed: string[] }> {
+export async function killApplicationConnections(c: Conn, exclude: number[], keepUsers: string[] = []): Promise<{ killed: number[]; failed: string[] }> {
   const procs = await c.query<ProcessRow>('SHOW PROCESSLIST');
-  const victims = procs.filter((p) => !exclude.includes(Number(p.Id)) && !isInternal(p));
+  const victims = procs.filter((p) => !exclude.includes(Number(p.Id)) && !isInternal(p) && !keepUsers.includes(p.User));
   const killed: number[] = [];
   const failed: string[] = [];
   await Promise.all(

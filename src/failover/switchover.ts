@@ -576,7 +576,7 @@ class Run {
         if (cancelled) return resolve(undefined);
         try {
           const r = await this.step('kill-connections', from, `kill application connections left on ${from}`,
-            () => killApplicationConnections(this.conn(`${from}#aux`), this.ownIds.get(from) ?? []),
+            () => killApplicationConnections(this.conn(`${from}#aux`), this.ownIds.get(from) ?? [], [this.cluster.mysql.user, this.cluster.mysql.replication_user]),
             (k) => `killed ${k.killed.length}${k.failed.length ? `, could not kill ${k.failed.join('; ')}` : ''}`);
           resolve(r.killed);
         } catch {
