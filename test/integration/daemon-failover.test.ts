@@ -337,3 +337,21 @@ test('SIGHUP with a good change restarts only that cluster; SIGTERM during its f
     assert.ok(!out.includes(secret), `the log never contains the secret ${secret.slice(0, 6)}…`);
   }
 });
+
+test('with no daemon running, heir status reads the servers directly', async () => {
+  assert.ok(daemon!.exitCode !== null || daemon!.signalCode !== null, 'the daemon has exited');
+  const s = heirStatus();
+  assert.equal(s.source, 'direct');
+  const byName = new Map(s.clusters.map((c) => [c.name, c]));
+  for (const name of ['app1', 'app2']) {
+    const c = byName.get(name)!;
+    assert.ok(c.master === 'db2' || c.master === 'db3', `${name}: the promoted node is the master (${c.master})`);
+    assert.equal(c.nodes.find((n) => n.name === 'db1')!.role, 'unreachable');
+    assert.equal(c.verdict, 'unknown (no daemon)');
+    assert.equal(c.blocked, true, `${name}: blocked after its automatic failover (read from the state dir)`);
+  }
+  const text = spawnSync(process.execPath, [BIN, 'status', '--config', configPath], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(text.status, 0);
+  assert.match(text.stdout, /CLUSTER +NODE +ROLE +READ-ONLY +IO\/SQL +LAG +GTID +VERDICT +BLOCKED/);
+  assert.match(text.stdout, /no heir daemon answers/);
+});
