@@ -70,7 +70,6 @@ export interface ClusterMonitorEvents {
   verdict: [VerdictEvent];
   replicas: [ReplicasEvent];
   round: [RoundEvent];
-  error: [Error];
 }
 
 export interface MonitorOptions {
@@ -125,6 +124,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private lastReplicaCheck = 0;
   private findingsSig = '';
   private heartbeatPeriods = new Map<string, number | null>();
+  private heartbeatReadAt = 0;
   private pidFile: string | null = null;
   private masterServerId: number | undefined;
   /** Bumped by setMaster: results of probes started for an earlier master are dropped. */
@@ -233,6 +233,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.pidFile = null;
     this.masterServerId = undefined;
     this.heartbeatPeriods.clear();
+    this.heartbeatReadAt = 0;
     this.lastReplicaCheck = 0;
     this.track('pidfile', async () => {
       const epoch = this.epoch;
@@ -278,7 +279,8 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     try {
       ping = await this.pinger.ping();
     } catch (e) {
-      this.emit('error', e as Error);
+      // Pinger.ping() reports failures as observations; anything thrown is a bug here.
+      this.log.error({ err: e }, 'ping raised unexpectedly');
       return this.schedule(interval);
     }
     if (!this.running || epoch !== this.epoch || this.paused) return this.schedule(interval);
@@ -434,12 +436,16 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     const errant: Record<string, string> = {};
     if (m!.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m!);
     const findings = replicaFindings(reps, this.masterRef(), { lagWarnS: this.lagWarnS, errant });
-    await Promise.all(
-      this.replicas().map(async (r) => {
-        const p = await readHeartbeatPeriodMs(this.cluster, r, master);
-        if (epoch === this.epoch) this.heartbeatPeriods.set(r.name, p);
-      }),
-    );
+    // Heartbeat periods change rarely (CHANGE REPLICATION SOURCE): refresh them once a minute.
+    if (Date.now() - this.heartbeatReadAt > 60_000 || this.replicas().some((r) => this.heartbeatPeriods.get(r.name) == null)) {
+      this.heartbeatReadAt = Date.now();
+      await Promise.all(
+        this.replicas().map(async (r) => {
+          const p = await readHeartbeatPeriodMs(this.cluster, r, master);
+          if (epoch === this.epoch) this.heartbeatPeriods.set(r.name, p);
+        }),
+      );
+    }
     const sig = findingsKey(findings);
     if (sig !== this.findingsSig) {
       this.findingsSig = sig;
