@@ -29,7 +29,8 @@ export function addressMover(cluster: ClusterConfig, global: GlobalSettings | un
       const rs = await m.preflight(cluster);
       return { kind: m.kind, checks: rs.map((r) => ({ name: r.check, ok: r.ok, severity: r.severity, detail: r.detail })) };
     },
-    fence: async (ctx) => summary(await get().fence({ cluster, ...ctx, reason: 'switchover', log })),
+    // The old master's host is up (its mysqld just answered): MHA scripts get --command=stopssh.
+    fence: async (ctx) => summary(await get().fence({ cluster, ...ctx, reason: 'switchover', log, oldMasterSshReachable: true })),
     attach: async (ctx) => summary(await get().attach({ cluster, ...ctx, reason: 'switchover', log })),
   };
 }

@@ -337,6 +337,39 @@ export function switchoverSuite(flavor: LabFlavor): void {
       await waitConverged(lab);
     });
 
+    it('moves the address through the configured mover and measures the first write through it', async () => {
+      const master = await currentMaster(lab);
+      const target = other(master, 'none');
+      // An MHA-style master_ip_failover script that records its calls; the
+      // "floating" address is loopback, where every lab server listens.
+      const calls = path.join(stateDir, 'mover-calls.log');
+      const script = path.join(stateDir, 'master_ip_failover');
+      fs.writeFileSync(script, `#!/bin/sh\necho "$HEIR_REASON $*" >> '${calls}'\n`, { mode: 0o755 });
+      const withAddress = lab.clusterConfig({ address: { type: 'script', path: script, floating_ip: '127.0.0.1', timeout_s: 10 } });
+
+      fs.chmodSync(script, 0o644);
+      const refused = await switchover(withAddress, { to: target, global });
+      assert.equal(refused.outcome, 'refused', explain(refused));
+      assert.ok(refused.preflight?.refusals.some((c) => c.id === 'address'), explain(refused));
+      fs.chmodSync(script, 0o755);
+
+      const r = await switchover(withAddress, { to: target, global });
+      assert.equal(r.outcome, 'switched', explain(r));
+      assert.equal(r.address?.kind, 'script');
+      assert.equal(r.address?.fence?.ok, true);
+      assert.equal(r.address?.attach?.ok, true);
+      const lines = fs.readFileSync(calls, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0], /^switchover --command=stopssh /);
+      assert.match(lines[1], new RegExp(`^switchover --command=start .*--new_master_port=${lab.nodes.find((n) => n.name === target)!.port}`));
+      assert.equal(typeof r.writePause.toAddressMs, 'number', explain(r));
+      assert.ok(r.writePause.toAddressMs! >= r.writePause.toNewMasterMs!);
+      await assertHealthy(lab, target);
+      const back = await run(master);
+      assert.equal(back.outcome, 'switched', explain(back));
+      await assertHealthy(lab, master);
+    });
+
     it('heir switchover: dry run, refusal and a real switch through the command line', async () => {
       const master = await currentMaster(lab);
       const target = other(master, 'none');
