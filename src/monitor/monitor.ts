@@ -70,6 +70,8 @@ export interface ClusterMonitorEvents {
   verdict: [VerdictEvent];
   replicas: [ReplicasEvent];
   round: [RoundEvent];
+  /** An unexpected internal failure (a bug); only emitted when someone listens. Detection goes on. */
+  error: [Error];
 }
 
 export interface MonitorOptions {
@@ -280,7 +282,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       ping = await this.pinger.ping();
     } catch (e) {
       // Pinger.ping() reports failures as observations; anything thrown is a bug here.
-      this.log.error({ err: e }, 'ping raised unexpectedly');
+      this.fault(e, 'ping');
       return this.schedule(interval);
     }
     if (!this.running || epoch !== this.epoch || this.paused) return this.schedule(interval);
@@ -368,11 +370,16 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   }
 
   private track(what: string, fn: () => Promise<void>): void {
-    const p = fn().catch((e) => {
-      this.log.error({ err: e, what }, `monitor ${what} failed unexpectedly`);
-    });
+    const p = fn().catch((e) => this.fault(e, what));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** An unexpected failure inside the monitor: logged, and emitted as 'error' when someone listens. */
+  private fault(e: unknown, what: string): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.log.error({ err, what }, `monitor ${what} failed unexpectedly: ${err.message}`);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** Current observations → analysis → state machine → events. */
