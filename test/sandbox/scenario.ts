@@ -364,7 +364,7 @@ export class Sandbox {
         .then((r) => { if (r.newMaster) monitor.setMaster(r.newMaster); })
         .finally(() => { monitor.resume(); busy = false; });
     });
-    monitor.on('error', (e) => log.error({ err: e }, `monitor error: ${e.message}`));
+    (monitor as unknown as NodeJS.EventEmitter).on('error', (e: Error) => log.error({ err: e }, `monitor error: ${e.message}`));
     await monitor.start();
     this.inproc = { stop: () => monitor.stop() };
   }

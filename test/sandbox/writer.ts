@@ -55,7 +55,11 @@ export class Writer {
     private readonly port: number,
     private readonly onEvent: (e: WriterEvent) => void = () => {},
     private readonly pauseMs = 5,
-  ) {}
+    /** First id to write (several writers on one table use disjoint ranges). */
+    firstId = 1,
+  ) {
+    this.nextId = firstId;
+  }
 
   start(): void {
     if (this.running) return;
