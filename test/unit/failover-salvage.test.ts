@@ -1,0 +1,179 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  chooseIndex,
+  decodeArgs,
+  dirsFromDefaults,
+  parseBinlogIndex,
+  selectBinlogFiles,
+  splitBinlogSql,
+  splitCommandLine,
+} from '../../src/failover/salvage';
+import { salvagedBetween } from '../../src/failover/execute';
+import { rejoinDecision } from '../../src/failover/rejoin';
+import { findReplicasMaster, writableMasters } from '../../src/failover/discover';
+import { ClusterConfig } from '../../src/config/schema';
+import type { NodeSnapshot } from '../../src/mysql/types';
+
+const U1 = '11111111-1111-1111-1111-111111111111';
+
+describe('salvage: command line and binlog files', () => {
+  it('splits a configured command line (loader prefix, quotes)', () => {
+    assert.deepEqual(splitCommandLine('mysqlbinlog'), ['mysqlbinlog']);
+    assert.deepEqual(
+      splitCommandLine("/r/ld-linux.so --library-path '/r/a b:/r/c' /r/usr/bin/mysqlbinlog"),
+      ['/r/ld-linux.so', '--library-path', '/r/a b:/r/c', '/r/usr/bin/mysqlbinlog'],
+    );
+    assert.deepEqual(splitCommandLine('a "b \\" c" d\\ e'), ['a', 'b " c', 'd e']);
+    assert.throws(() => splitCommandLine("a 'b"), /unbalanced/);
+  });
+
+  it('reads an index file and picks the files from the oldest one a survivor still read', () => {
+    const all = parseBinlogIndex('./binlog.000001\n./binlog.000002\n/abs/binlog.000003\n\n', '/var/lib/mysql');
+    assert.deepEqual(all, ['/var/lib/mysql/binlog.000001', '/var/lib/mysql/binlog.000002', '/abs/binlog.000003']);
+    assert.deepEqual(selectBinlogFiles(all, 'binlog.000002').files, ['/var/lib/mysql/binlog.000002', '/abs/binlog.000003']);
+    const none = selectBinlogFiles(all, undefined);
+    assert.deepEqual(none.files, ['/abs/binlog.000003']);
+    assert.match(none.warning!, /only the newest/);
+    const purged = selectBinlogFiles(['/d/binlog.000005', '/d/binlog.000006'], 'binlog.000004');
+    assert.deepEqual(purged.files, ['/d/binlog.000005', '/d/binlog.000006']);
+    assert.match(purged.warning!, /not in the binlog index/);
+  });
+
+  it('chooses the binlog index, not the relay log index', () => {
+    const idx = [
+      { path: '/d/relay-bin.index', text: '' },
+      { path: '/d/mysql-bin.index', text: '' },
+    ];
+    assert.equal(chooseIndex(idx, 'mysql-bin.000009')!.path, '/d/mysql-bin.index');
+    assert.equal(chooseIndex(idx, undefined)!.path, '/d/mysql-bin.index');
+  });
+
+  it('finds directories in my_print_defaults output', () => {
+    assert.deepEqual(dirsFromDefaults('--datadir=/data/mysql\n--log-bin=/binlogs/mysql-bin\n'), ['/binlogs', '/data/mysql']);
+    assert.deepEqual(dirsFromDefaults('--datadir=/data/mysql\n--log_bin=logs/bin\n'), ['/data/mysql/logs', '/data/mysql']);
+    assert.deepEqual(dirsFromDefaults(''), []);
+  });
+
+  it('filters by mode: exclude GTIDs (MySQL), GTID start (MariaDB), byte start (file)', () => {
+    assert.deepEqual(decodeArgs('mysql-gtid', { exclude: 'u:1-5' }), ['--force-if-open', '--exclude-gtids=u:1-5']);
+    assert.deepEqual(decodeArgs('mariadb-gtid', { startGtid: '0-1-5' }), ['--force-if-open', '--start-position=0-1-5']);
+    assert.deepEqual(decodeArgs('file', { startPos: 1234 }), ['--force-if-open', '--start-position=1234']);
+  });
+});
+
+describe('salvage: splitting mysqlbinlog output', () => {
+  const mysqlOut = [
+    "# The proper term is pseudo_replica_mode, but we use this compatibility alias",
+    '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/;',
+    'DELIMITER /*!*/;',
+    '# at 4',
+    '#250101  0:00:00 server id 1  end_log_pos 127 CRC32 0x1 	Start: binlog v 4',
+    "BINLOG '",
+    'AAAA',
+    'BBBB',
+    "'/*!*/;",
+    '/*!\\C utf8mb4 *//*!*/;',
+    "SET @@SESSION.GTID_NEXT= 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7'/*!*/;",
+    'BEGIN',
+    '/*!*/;',
+    "INSERT INTO t VALUES ('a;b')",
+    '/*!*/;',
+    'COMMIT/*!*/;',
+    "SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */ /*!*/;",
+    'DELIMITER ;',
+    '# End of log file',
+    '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/;',
+  ].join('\n');
+  it('statements keep multi-line BINLOG blocks and semicolons inside them; \\C is dropped; GTIDs are listed', () => {
+    const d = splitBinlogSql(mysqlOut);
+    assert.deepEqual(d.statements, [
+      '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/',
+      "BINLOG '\nAAAA\nBBBB\n'",
+      "SET @@SESSION.GTID_NEXT= 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7'",
+      'BEGIN',
+      "INSERT INTO t VALUES ('a;b')",
+      'COMMIT',
+      "SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */",
+      '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/',
+    ]);
+    assert.deepEqual(d.gtids, ['aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7']);
+    assert.equal(d.commits, 1);
+  });
+  it('MariaDB names GTIDs in event header comments', () => {
+    const d = splitBinlogSql(['DELIMITER /*!*/;', '#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 	GTID 0-1-42 trans', 'BEGIN', '/*!*/;', 'COMMIT', '/*!*/;'].join('\n'));
+    assert.deepEqual(d.gtids, ['0-1-42']);
+    assert.deepEqual(d.statements, ['BEGIN', 'COMMIT']);
+  });
+  it('what salvage added, from positions before and after', () => {
+    assert.deepEqual(salvagedBetween('mysql-gtid', `${U1}:1-5`, `${U1}:1-9`, 0), {
+      gtids: `${U1}:6-9`,
+      count: 4,
+    });
+    assert.deepEqual(salvagedBetween('mariadb-gtid', '0-1-5', '0-1-9,1-2-3', 0), { gtids: 'domain 0 seq 6-9, domain 1 seq 1-3', count: 7 });
+    assert.deepEqual(salvagedBetween('file', '', '', 3), { gtids: '', count: 3 });
+  });
+});
+
+const U2 = '22222222-2222-2222-2222-222222222222';
+function snap(name: string, o: Partial<NodeSnapshot>): NodeSnapshot {
+  return {
+    name,
+    host: `10.0.0.${name.slice(2)}`,
+    port: 3306,
+    takenAt: 0,
+    reachable: true,
+    version: { flavor: 'mysql', major: 9, minor: 7, patch: 4, raw: '9.7.4' },
+    gtidMode: 'ON',
+    replication: [],
+    ...o,
+  };
+}
+
+describe('rejoin decision', () => {
+  it('allowed when the node has nothing the master lacks', () => {
+    const d = rejoinDecision(snap('db1', { executedGtid: `${U1}:1-10` }), snap('db2', { executedGtid: `${U1}:1-10,${U2}:1-3` }));
+    assert.deepEqual(d, { allowed: true, extra: '', reasons: [] });
+  });
+  it('refused with the transactions the master lacks', () => {
+    const d = rejoinDecision(snap('db1', { executedGtid: `${U1}:1-13` }), snap('db2', { executedGtid: `${U1}:1-10,${U2}:1-3` }));
+    assert.equal(d.allowed, false);
+    assert.equal(d.extra, `${U1}:11-13`);
+    assert.match(d.reasons[0], /db1 has transactions the master db2 lacks/);
+  });
+  it('refused without GTIDs, or when a side does not answer', () => {
+    assert.match(rejoinDecision(snap('db1', { gtidMode: 'OFF' }), snap('db2', {})).reasons[0], /GTID mode is off/);
+    assert.match(rejoinDecision(snap('db1', { reachable: false }), snap('db2', {})).reasons[0], /does not answer/);
+  });
+});
+
+describe('discover the master', () => {
+  const cluster = ClusterConfig.parse({
+    name: 'c',
+    mysql: { user: 'u', password: 'p', replication_user: 'r', replication_password: 'q' },
+    nodes: [
+      { name: 'db1', host: '10.0.0.1' },
+      { name: 'db2', host: '10.0.0.2' },
+      { name: 'db3', host: '10.0.0.3' },
+    ],
+  });
+  const ch = (host: string) => ({
+    channel: '', sourceHost: host, sourcePort: 3306, ioState: 'Connecting' as const, sqlRunning: true, lastIoErrno: 0, lastIoError: '',
+    lastSqlErrno: 0, lastSqlError: '', secondsBehind: null, sourceServerId: 1, read: null, exec: null, retrievedGtidSet: '', gtidAutoPosition: true,
+  });
+  it('the node the replicas replicate from', () => {
+    const t = { cluster: 'c', takenAt: 0, nodes: [snap('db1', { reachable: false }), snap('db2', { replication: [ch('10.0.0.1')] }), snap('db3', { replication: [ch('10.0.0.1')] })] };
+    const g = findReplicasMaster(t, cluster);
+    assert.equal(g.master, 'db1');
+    assert.equal(g.why, 'replicas db2, db3 replicate from db1');
+  });
+  it('no answer when replicas disagree; writable masters listed', () => {
+    const t = {
+      cluster: 'c',
+      takenAt: 0,
+      nodes: [snap('db1', { readOnly: false }), snap('db2', { replication: [ch('10.0.0.1')] }), snap('db3', { replication: [ch('10.0.0.2')] })],
+    };
+    assert.equal(findReplicasMaster(t, cluster).master, null);
+    assert.deepEqual(writableMasters(t).map((n) => n.name), ['db1']);
+  });
+});
