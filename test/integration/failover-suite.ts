@@ -52,8 +52,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       ? ['STOP REPLICA', `CHANGE REPLICATION SOURCE TO SOURCE_DELAY=${s}`, 'START REPLICA']
       : ['STOP SLAVE', `CHANGE MASTER TO MASTER_DELAY=${s}`, 'START SLAVE'];
 
-  async function lab(o: { semiSync?: boolean } = {}): Promise<LabCluster> {
-    const l = await startCluster({ flavor, nodes: 3, semiSync: o.semiSync, name: `fo-${flavor}` });
+  async function lab(o: { semiSync?: boolean; gtid?: boolean; nodes?: number } = {}): Promise<LabCluster> {
+    const l = await startCluster({ flavor, nodes: o.nodes ?? 3, semiSync: o.semiSync, gtid: o.gtid, name: `fo-${flavor}` });
     labs.push(l);
     await createTable(l);
     return l;
@@ -187,10 +187,10 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.deepEqual(blocked.steps, [], 'nothing was done');
     });
 
-    it('a never node never wins, even as the most advanced (it serves the catch-up)', async () => {
-      const l = await lab();
+    it('a never node never wins, even as the most advanced (it serves the catch-up); five nodes', async () => {
+      const l = await lab({ nodes: 5 });
       const cfg = await config(l, {}, { db2: { promotion: 'never' } });
-      await l.sql('db3', stopIo);
+      for (const n of ['db3', 'db4', 'db5']) await l.sql(n, stopIo);
       const w = await startWriter(cfg, 'db1');
       await sleep(300);
       await w.stop();
@@ -204,7 +204,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const db2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
       assert.equal(db2.verdict, 'never');
       assert.deepEqual(db2.reasons, ['never rule (promotion: never)']);
-      await assertHealthy(cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
+      await assertHealthy(cfg, 'db3', ['db2', 'db4', 'db5'], w.acked, { probeId: 900001 });
     });
 
     it('a lagging replica is gated (max_lag_s), with the gate in the report', async () => {
@@ -365,6 +365,24 @@ export function failoverSuite(flavor: LabFlavor): void {
       const dry = await runFailover(request(cfg, tempDir(), { dryRun: true }));
       assert.equal(dry.outcome, 'dry-run');
       assert.ok(dry.plan!.winner);
+    });
+
+    it('a cluster replicating by file/position fails over (MySQL: by coordinates; MariaDB: by GTID)', async () => {
+      const l = await lab({ gtid: false });
+      const cfg = await config(l);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.plan!.mode, my ? 'file' : 'mariadb-gtid');
+      const how = String(r.plan!.steps.find((x) => x.name === 'repoint')!.params.how);
+      assert.match(how, my ? /binlog position at promotion/ : /slave_pos/);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
   });
 }
