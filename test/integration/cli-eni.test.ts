@@ -1,0 +1,110 @@
+/**
+ * `heir eni status|move` as an operator runs it: the real CLI, the real SDK
+ * (credentials through the default chain's environment variables), the ECS
+ * emulator, and real MySQL 9.7 servers for the read-only guard and the verify.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion } from '../ecs-emulator/fixture';
+import { startCluster, type LabCluster } from '../lab';
+
+const ROOT = path.join(__dirname, '..', '..', '..');
+const BIN = path.join(ROOT, 'bin', 'heir.js');
+
+let emu: EcsEmulator;
+let lab: LabCluster;
+let dir: string;
+let configFile: string;
+
+function heir(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const key = emu.keys[0]!;
+  const env = {
+    PATH: process.env.PATH,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
+    ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
+    ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
+    ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
+  };
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, '--config', configFile, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function holder(): Promise<string | undefined> {
+  const r = await heir(['--json', 'eni', 'status']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return JSON.parse(r.stdout).holder;
+}
+
+before(async () => {
+  emu = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1', instances: ['i-db1', 'i-db2'] }) });
+  lab = await startCluster({ flavor: 'mysql', nodes: 2, name: 'clieni' });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-cli-eni-'));
+  const base = lab.clusterConfig() as unknown as Record<string, any>;
+  const cluster = {
+    ...base,
+    nodes: base.nodes.map((n: Record<string, unknown>, i: number) => ({ ...n, instance_id: `i-db${i + 1}` })),
+    // On loopback every server listens on 127.0.0.1 at its own port: the verify reaches the new holder there.
+    address: { type: 'eni', eni_id: 'eni-floating', floating_ip: '127.0.0.1', verify: true },
+  };
+  configFile = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(configFile, stringify({ heir: { state_dir: path.join(dir, 'state'), cloud: cloudFor(emu) }, clusters: [cluster] }));
+});
+
+after(async () => {
+  await lab?.teardown();
+  await emu?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('status names the holder, the ENI and its state', async () => {
+  const r = await heir(['eni', 'status']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /holder:\s+db1/);
+  assert.match(r.stdout, /eni-floating/);
+  assert.match(r.stdout, /InUse/);
+});
+
+test('move to a read-only replica is refused, and the ENI stays where it was', async () => {
+  const r = await heir(['eni', 'move', '--to', 'db2']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr + r.stdout, /db2 is read-only/);
+  assert.equal(await holder(), 'db1');
+});
+
+test('move --force moves it, verified; moving it back to the writable master needs no force', async () => {
+  const r = await heir(['eni', 'move', '--to', 'db2', '--force']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /moved: .* from db1 to db2/);
+  assert.match(r.stdout, /verified/);
+  assert.equal(await holder(), 'db2');
+  const back = await heir(['--json', 'eni', 'move', '--to', 'db1']);
+  assert.equal(back.code, 0, back.stdout + back.stderr);
+  const j = JSON.parse(back.stdout);
+  assert.equal(j.ok, true);
+  assert.equal(j.from, 'db2');
+  assert.equal(await holder(), 'db1');
+});
+
+test('an unknown node is a usage error', async () => {
+  const r = await heir(['eni', 'move', '--to', 'db9']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /no node db9/);
+});
