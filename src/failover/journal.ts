@@ -92,7 +92,9 @@ export class Journal {
   }
 
   private write(r: JournalRecord): void {
-    if (this.fd === undefined) throw new Error(`journal ${this.path} is closed`);
+    // A background step (salvage fetch) may end after the operation ended: the
+    // journal is complete by then and the report has what matters.
+    if (this.fd === undefined) return;
     fs.writeSync(this.fd, JSON.stringify(r) + '\n');
     fs.fsyncSync(this.fd);
   }
