@@ -8,7 +8,7 @@
  */
 import type { ClusterConfig } from '../config/schema';
 import { errantGtids } from '../mysql/inspect';
-import { grantFamily, grantStatements, HEIR_GRANTS, REPL_GRANTS, type GrantItem } from '../mysql/privileges';
+import { grantFamily, grantStatements, HEIR_GRANTS, REPL_GRANTS, SALVAGE_GRANTS, type GrantItem } from '../mysql/privileges';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
 
 export type Severity = 'error' | 'warning';
@@ -344,7 +344,8 @@ export function evaluate(input: CheckInput): CheckResult {
       continue;
     }
     const fam = grantFamily(n.version.flavor, n.version.major, n.version.minor);
-    const missing = missingGrants(g.lines, HEIR_GRANTS[fam], schema);
+    const required = cluster.failover.salvage.enabled ? [...HEIR_GRANTS[fam], ...SALVAGE_GRANTS[fam]] : HEIR_GRANTS[fam];
+    const missing = missingGrants(g.lines, required, schema);
     if (missing.length) {
       f.push({
         severity: 'error',

@@ -90,3 +90,34 @@ export function grantFamily(flavor: 'mysql' | 'mariadb', major: number, minor: n
 export function grantStatements(items: GrantItem[], account: string, schema = 'heir'): string[] {
   return items.map((g) => `GRANT ${g.privileges.join(', ')} ON ${g.on.replace('{schema}', '`' + schema + '`')} TO ${account}`);
 }
+
+/**
+ * What salvage needs on top (failover.salvage.enabled): applying the dead
+ * master's decoded binlog on the winner sets GTID_NEXT and replays row events
+ * (BINLOG statements), and those events write the application's tables, so the
+ * account needs write access to the application's schemas as well. Given on
+ * *.* here; narrow `on` to the application's schemas if you prefer.
+ */
+const SALVAGE_WRITE: GrantItem = {
+  privileges: ['INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'INDEX'],
+  on: '*.*',
+  why: "salvaged transactions write the application's tables (narrow to its schemas if you prefer)",
+};
+
+export const SALVAGE_GRANTS: Record<GrantFamily, GrantItem[]> = {
+  mysql57: [SALVAGE_WRITE],
+  mysql80: [
+    { privileges: ['REPLICATION_APPLIER'], on: '*.*', why: 'replay row events (BINLOG statements) of salvaged transactions' },
+    { privileges: ['SESSION_VARIABLES_ADMIN'], on: '*.*', why: 'SET GTID_NEXT and pseudo_thread_id while applying salvaged transactions' },
+    SALVAGE_WRITE,
+  ],
+  mysql84: [
+    { privileges: ['REPLICATION_APPLIER'], on: '*.*', why: 'replay row events (BINLOG statements) of salvaged transactions' },
+    { privileges: ['SESSION_VARIABLES_ADMIN'], on: '*.*', why: 'SET GTID_NEXT and pseudo_thread_id while applying salvaged transactions' },
+    SALVAGE_WRITE,
+  ],
+  mariadb: [
+    { privileges: ['BINLOG REPLAY'], on: '*.*', why: 'replay row events (BINLOG statements) of salvaged transactions' },
+    SALVAGE_WRITE,
+  ],
+};

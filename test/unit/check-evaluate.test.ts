@@ -129,3 +129,20 @@ test('address preflight failures block', () => {
   assert.equal(r.fit, false);
   assert.ok(errors(r).includes('address:eni-exists@'));
 });
+
+test('salvage grants are asked for only when salvage is enabled', () => {
+  const base = [
+    'GRANT SELECT, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `heir`@`%`',
+    'GRANT BINLOG_ADMIN,CONNECTION_ADMIN,REPLICATION_SLAVE_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `heir`@`%`',
+    'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `heir`.* TO `heir`@`%`',
+  ];
+  const nodes = [node('db1', 1), node('db2', 2), node('db3', 3)];
+  const grants = Object.fromEntries(nodes.map((n) => [n.name, { lines: base }]));
+  const on = evaluate({ ...input(nodes), grants });
+  const f = on.findings.find((x) => x.code === 'missing-privileges');
+  assert.ok(f, 'salvage enabled by default: its grants are required');
+  assert.match(f.message, /REPLICATION_APPLIER/);
+  const off = ClusterConfig.parse({ ...cluster, failover: { salvage: { enabled: false } } });
+  const r = evaluate({ ...input(nodes), grants, cluster: off });
+  assert.equal(r.findings.some((x) => x.code === 'missing-privileges'), false);
+});
