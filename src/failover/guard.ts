@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { clusterDir, fsyncDir } from './lock';
+import { clusterDir, writeJsonAtomic } from './lock';
 import { ackJournals, describeUnfinished, unfinishedJournals, type JournalSummary } from './journal';
 
 export interface FailoverState {
@@ -81,19 +81,7 @@ export function readFailoverState(stateDir: string, cluster: string): FailoverSt
 
 /** Atomic replace: write a temporary file, fsync, rename, fsync the directory. */
 export function writeFailoverState(stateDir: string, cluster: string, s: FailoverState): void {
-  const dir = clusterDir(stateDir, cluster);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-  const p = statePath(stateDir, cluster);
-  const tmp = `${p}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o640);
-  try {
-    fs.writeSync(fd, JSON.stringify(s, null, 2) + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, p);
-  fsyncDir(dir);
+  writeJsonAtomic(statePath(stateDir, cluster), s);
 }
 
 export function recordAutoFailover(stateDir: string, cluster: string, last: NonNullable<FailoverState['lastAuto']>): void {

@@ -182,6 +182,26 @@ export function acquireLock(stateDir: string, cluster: string, operation: string
   throw new LockHeldError(cluster, peek.holder ?? { pid: -1, host: '?', operation: 'unknown', since: '?' });
 }
 
+/**
+ * Atomic replace of a JSON file: write a temporary file, fsync, rename, fsync
+ * the directory (created when missing). A crash leaves the old file or the new
+ * one, never half of either.
+ */
+export function writeJsonAtomic(p: string, value: unknown): void {
+  const dir = path.dirname(p);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const tmp = `${p}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o640);
+  try {
+    fs.writeSync(fd, JSON.stringify(value, null, 2) + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, p);
+  fsyncDir(dir);
+}
+
 export function fsyncDir(dir: string): void {
   try {
     const fd = fs.openSync(dir, 'r');

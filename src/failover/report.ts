@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TopologySnapshot } from '../mysql/types';
-import { clusterDir, fsyncDir } from './lock';
+import { clusterDir, writeJsonAtomic } from './lock';
 import type { Plan } from './types';
 import type { Trigger } from './guard';
 
@@ -102,38 +102,38 @@ export function reportsDir(stateDir: string, cluster: string): string {
   return path.join(clusterDir(stateDir, cluster), 'reports');
 }
 
-/** Write the report atomically; returns its path. */
-export function saveReport(stateDir: string, r: FailoverReport): string {
-  const dir = reportsDir(stateDir, r.cluster);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-  const p = path.join(dir, `failover-${r.id}.json`);
-  r.reportPath = p;
-  const tmp = `${p}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o640);
-  try {
-    fs.writeSync(fd, JSON.stringify(r, null, 2) + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, p);
-  fsyncDir(dir);
+/** Write a report (failover or switchover) atomically under reports/; returns its path. */
+export function writeReportFile(stateDir: string, cluster: string, kind: 'failover' | 'switchover', id: string, value: { reportPath?: string }): string {
+  const p = path.join(reportsDir(stateDir, cluster), `${kind}-${id}.json`);
+  value.reportPath = p;
+  writeJsonAtomic(p, value);
   return p;
 }
 
-/** Reports of a cluster, newest first. */
-export function listReports(stateDir: string, cluster: string): string[] {
+/** Report files of one kind for a cluster, newest first. */
+export function listReportFiles(stateDir: string, cluster: string, kind: 'failover' | 'switchover'): string[] {
+  const dir = reportsDir(stateDir, cluster);
   try {
     return fs
-      .readdirSync(reportsDir(stateDir, cluster))
-      .filter((f) => /^failover-.*\.json$/.test(f))
+      .readdirSync(dir)
+      .filter((f) => f.startsWith(`${kind}-`) && f.endsWith('.json'))
       .sort()
       .reverse()
-      .map((f) => path.join(reportsDir(stateDir, cluster), f));
+      .map((f) => path.join(dir, f));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
+}
+
+/** Write the report atomically; returns its path. */
+export function saveReport(stateDir: string, r: FailoverReport): string {
+  return writeReportFile(stateDir, r.cluster, 'failover', r.id, r);
+}
+
+/** Reports of a cluster, newest first. */
+export function listReports(stateDir: string, cluster: string): string[] {
+  return listReportFiles(stateDir, cluster, 'failover');
 }
 
 export function readReport(p: string): FailoverReport {

@@ -4,12 +4,10 @@
  * switchover journal in the same place, so an interrupted switchover is found
  * and reported like an interrupted failover.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import type { Logger } from '../util/log';
-import { acquireLock, fsyncDir, LockHeldError, peekLock as peekClusterLock } from './lock';
-import { reportsDir } from './report';
+import { acquireLock, LockHeldError, peekLock as peekClusterLock } from './lock';
+import { listReportFiles, writeReportFile } from './report';
 import { Journal, unfinishedJournals } from './journal';
 import type { LockState } from './switchover-preflight';
 import type { ClusterLockHandle } from './switchover-deps';
@@ -81,34 +79,10 @@ export async function acquireSwitchoverLock(
  * switchover-<id>.json), written atomically; returns its path.
  */
 export function saveSwitchoverReport(stateDir: string, r: SwitchoverReport): string {
-  const dir = reportsDir(stateDir, r.cluster);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-  const p = path.join(dir, `switchover-${r.id}.json`);
-  r.reportPath = p;
-  const tmp = `${p}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o640);
-  try {
-    fs.writeSync(fd, JSON.stringify(r, null, 2) + '\n');
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, p);
-  fsyncDir(dir);
-  return p;
+  return writeReportFile(stateDir, r.cluster, 'switchover', r.id, r);
 }
 
 /** Switchover reports of a cluster, newest first. */
 export function listSwitchoverReports(stateDir: string, cluster: string): string[] {
-  try {
-    return fs
-      .readdirSync(reportsDir(stateDir, cluster))
-      .filter((f) => /^switchover-.*\.json$/.test(f))
-      .sort()
-      .reverse()
-      .map((f) => path.join(reportsDir(stateDir, cluster), f));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+  return listReportFiles(stateDir, cluster, 'switchover');
 }
