@@ -23,40 +23,35 @@ const HEARTBEAT: GrantItem = {
   why: 'heartbeat table written by ping_type insert and by switchover checks (created when missing)',
 };
 
+const COMMON: GrantItem[] = [
+  { privileges: ['SELECT'], on: '*.*', why: 'performance_schema and mysql.* replication tables' },
+  { privileges: ['PROCESS'], on: '*.*', why: 'see every thread (replication threads, clients to kill when fencing)' },
+  { privileges: ['RELOAD'], on: '*.*', why: 'FLUSH BINARY LOGS / FLUSH TABLES during switchover' },
+];
+const REPLICATION_SLAVE: GrantItem = { privileges: ['REPLICATION SLAVE'], on: '*.*', why: 'read binary logs remotely (salvage, catch-up)' };
+
+/** MySQL 8.0 and later: dynamic privileges instead of SUPER. */
+const MYSQL8: GrantItem[] = [
+  ...COMMON,
+  { privileges: ['REPLICATION CLIENT'], on: '*.*', why: 'SHOW BINARY LOG STATUS (8.0: SHOW MASTER STATUS), SHOW REPLICA STATUS' },
+  REPLICATION_SLAVE,
+  { privileges: ['REPLICATION_SLAVE_ADMIN'], on: '*.*', why: 'CHANGE REPLICATION SOURCE, START/STOP REPLICA, RESET REPLICA' },
+  { privileges: ['SYSTEM_VARIABLES_ADMIN'], on: '*.*', why: 'SET GLOBAL read_only/super_read_only and semi-sync variables' },
+  { privileges: ['CONNECTION_ADMIN'], on: '*.*', why: 'KILL application connections when fencing; connect when max_connections is reached' },
+  { privileges: ['BINLOG_ADMIN'], on: '*.*', why: 'binary log administration (PURGE, SET sql_log_bin)' },
+  HEARTBEAT,
+];
+
 export const HEIR_GRANTS: Record<GrantFamily, GrantItem[]> = {
   mysql57: [
-    { privileges: ['SELECT'], on: '*.*', why: 'performance_schema and mysql.* replication tables' },
-    { privileges: ['PROCESS'], on: '*.*', why: 'see every thread (replication threads, clients to kill when fencing)' },
-    { privileges: ['RELOAD'], on: '*.*', why: 'FLUSH BINARY LOGS / FLUSH TABLES during switchover' },
+    ...COMMON,
     { privileges: ['REPLICATION CLIENT'], on: '*.*', why: 'SHOW MASTER STATUS, SHOW SLAVE STATUS' },
-    { privileges: ['REPLICATION SLAVE'], on: '*.*', why: 'read binary logs remotely (salvage, catch-up)' },
+    REPLICATION_SLAVE,
     { privileges: ['SUPER'], on: '*.*', why: 'CHANGE MASTER, START/STOP SLAVE, SET GLOBAL read_only, KILL' },
     HEARTBEAT,
   ],
-  mysql80: [
-    { privileges: ['SELECT'], on: '*.*', why: 'performance_schema and mysql.* replication tables' },
-    { privileges: ['PROCESS'], on: '*.*', why: 'see every thread (replication threads, clients to kill when fencing)' },
-    { privileges: ['RELOAD'], on: '*.*', why: 'FLUSH BINARY LOGS / FLUSH TABLES during switchover' },
-    { privileges: ['REPLICATION CLIENT'], on: '*.*', why: 'SHOW MASTER/BINARY LOG STATUS, SHOW REPLICA STATUS' },
-    { privileges: ['REPLICATION SLAVE'], on: '*.*', why: 'read binary logs remotely (salvage, catch-up)' },
-    { privileges: ['REPLICATION_SLAVE_ADMIN'], on: '*.*', why: 'CHANGE REPLICATION SOURCE, START/STOP REPLICA, RESET REPLICA' },
-    { privileges: ['SYSTEM_VARIABLES_ADMIN'], on: '*.*', why: 'SET GLOBAL read_only/super_read_only and semi-sync variables' },
-    { privileges: ['CONNECTION_ADMIN'], on: '*.*', why: 'KILL application connections when fencing; connect when max_connections is reached' },
-    { privileges: ['BINLOG_ADMIN'], on: '*.*', why: 'binary log administration (PURGE, SET sql_log_bin)' },
-    HEARTBEAT,
-  ],
-  mysql84: [
-    { privileges: ['SELECT'], on: '*.*', why: 'performance_schema and mysql.* replication tables' },
-    { privileges: ['PROCESS'], on: '*.*', why: 'see every thread (replication threads, clients to kill when fencing)' },
-    { privileges: ['RELOAD'], on: '*.*', why: 'FLUSH BINARY LOGS / FLUSH TABLES during switchover' },
-    { privileges: ['REPLICATION CLIENT'], on: '*.*', why: 'SHOW BINARY LOG STATUS, SHOW REPLICA STATUS' },
-    { privileges: ['REPLICATION SLAVE'], on: '*.*', why: 'read binary logs remotely (salvage, catch-up)' },
-    { privileges: ['REPLICATION_SLAVE_ADMIN'], on: '*.*', why: 'CHANGE REPLICATION SOURCE, START/STOP REPLICA, RESET REPLICA' },
-    { privileges: ['SYSTEM_VARIABLES_ADMIN'], on: '*.*', why: 'SET GLOBAL read_only/super_read_only and semi-sync variables' },
-    { privileges: ['CONNECTION_ADMIN'], on: '*.*', why: 'KILL application connections when fencing; connect when max_connections is reached' },
-    { privileges: ['BINLOG_ADMIN'], on: '*.*', why: 'binary log administration (PURGE, SET sql_log_bin)' },
-    HEARTBEAT,
-  ],
+  mysql80: MYSQL8,
+  mysql84: MYSQL8,
   mariadb: [
     { privileges: ['SELECT'], on: '*.*', why: 'mysql.gtid_slave_pos and information_schema' },
     { privileges: ['PROCESS'], on: '*.*', why: 'see every thread (replication threads, clients to kill when fencing)' },
