@@ -24,7 +24,7 @@ import { ApiError, startApiServer, type ActionContext, type ActionResult, type A
 import { describeDiff, diffConfigs } from './config-diff';
 import { HeirMetrics } from './metrics';
 import { ClusterRuntime } from './runtime';
-import { Scheduler } from './scheduler';
+import { Scheduler, effectivePeriodMs } from './scheduler';
 import { heirVersion } from '../cli/version';
 
 export interface DaemonOptions {
@@ -34,13 +34,21 @@ export interface DaemonOptions {
   log?: Logger;
   /** Wanted period of the status/metrics topology read of each cluster. Default 10 s. */
   refreshPeriodMs?: number;
-  /** Cap on topology reads started per second, all clusters together. Default 50. */
+  /**
+   * Cap on status topology reads started per second, all clusters together (each reads every
+   * node with a fresh connection). Default 10: up to 100 clusters are read every 10 s, 1000
+   * clusters every 100 s.
+   */
   refreshMaxPerSecond?: number;
   /** Cap on topology reads at once. Default 16. */
   refreshConcurrency?: number;
   /** Clusters started at once at start-up and reload. Default 32. */
   startConcurrency?: number;
-  /** Monitor's healthy-time replica reads (ms); default: the monitor's own (5 s), stretched like the refresh with many clusters. */
+  /**
+   * Monitor's healthy-time replica reads (findings: lag, broken replication). They read the same
+   * servers as the status refresh, so by default they run at most half as often: every
+   * max(30 s, 2 × the refresh period).
+   */
   replicaCheckEveryMs?: number;
 }
 
@@ -72,7 +80,7 @@ export class Daemon {
     });
     this.scheduler = new Scheduler({
       periodMs: o.refreshPeriodMs ?? 10_000,
-      maxPerSecond: o.refreshMaxPerSecond ?? 50,
+      maxPerSecond: o.refreshMaxPerSecond ?? 10,
       maxConcurrent: o.refreshConcurrency ?? 16,
       onError: (key, e) => this.log.error({ cluster: key, err: (e as Error).message }, `topology refresh of ${key} failed: ${(e as Error).message}`),
     });
@@ -114,12 +122,11 @@ export class Daemon {
     return this.runtimes.get(name);
   }
 
-  private replicaCheckEveryMs(n: number): number | undefined {
+  private replicaCheckEveryMs(n: number): number {
     if (this.o.replicaCheckEveryMs) return this.o.replicaCheckEveryMs;
-    // The monitor's own default is 5 s; with many clusters its healthy-time replica reads
-    // (a connection per node) follow the same budget as the status refresh.
-    const period = Math.ceil((n * 1000) / (this.o.refreshMaxPerSecond ?? 50));
-    return period > 5000 ? period : undefined;
+    // A connection per node per read: with many clusters these reads, not the pings, are
+    // what costs; they follow the status refresh's budget.
+    return Math.max(30_000, 2 * effectivePeriodMs(n, this.o.refreshPeriodMs ?? 10_000, this.o.refreshMaxPerSecond ?? 10));
   }
 
   private newRuntime(c: ClusterConfig): ClusterRuntime {

@@ -230,6 +230,10 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
       dateStrings: true,
       decimalNumbers: false,
       charset: 'utf8mb4_general_ci',
+      // heir uses the text protocol only. mysql2 preallocates its prepared-statement cache
+      // (default 16000 entries: ~512 KB per connection), which a daemon holding a
+      // connection per monitored master cannot afford.
+      maxPreparedStatements: 1,
     });
     // Without a listener, a late 'error' would crash the process.
     raw.on('error', () => undefined);
