@@ -58,13 +58,13 @@ export async function catchUpFrom(
   until: string,
   timeoutS: number,
 ): Promise<boolean> {
-  await stopReplica(c);
+  await stopReplica(c, timeoutS);
   await changeSource(c, sourceOptions(cluster, source, { kind: 'gtid' }));
   await startReplica(c);
   try {
     return await waitForGtid(c, until, timeoutS);
   } finally {
-    await stopReplica(c);
+    await stopReplica(c, timeoutS);
   }
 }
 
@@ -93,7 +93,8 @@ export async function repointReplica(
   position: RepointPosition,
   o: { semiSync?: boolean; readOnly?: boolean } = {},
 ): Promise<void> {
-  await stopReplica(c);
+  // A replica with a relay-log backlog stops at a transaction boundary: bounded by apply_timeout_s, not the query timeout.
+  await stopReplica(c, cluster.failover.apply_timeout_s);
   if (o.readOnly !== false) await setReadOnly(c, true);
   await changeSource(c, sourceOptions(cluster, to, position));
   if (o.semiSync) await setSemiSync(c, 'replica');

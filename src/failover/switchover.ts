@@ -656,7 +656,8 @@ class Run {
         const start = performance.now();
         try {
           const c = this.conn(name);
-          await ops.stopReplica(c);
+          // A replica with a backlog stops at a transaction boundary: bounded by apply_timeout_s.
+          await ops.stopReplica(c, this.cluster.failover.apply_timeout_s);
           await ops.changeSource(c, this.changeSourceTo(target, name === from && flavor === 'mariadb'));
           // Semi-sync replica side before the IO thread starts: it acks from its first connection.
           if (this.cluster.failover.semi_sync) await ops.setSemiSync(c, 'replica');

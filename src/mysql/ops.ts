@@ -39,8 +39,13 @@ export async function stopReplicaIo(c: Conn): Promise<void> {
   await c.exec(c.dialect.stopReplicaIo());
 }
 
-export async function stopReplica(c: Conn): Promise<void> {
-  await c.exec(c.dialect.stopReplica());
+/**
+ * STOP REPLICA waits for the applier to reach a transaction boundary (with
+ * parallel workers, a gap-free point), which can take longer than a query
+ * normally may on a replica with a backlog: give it its own bound.
+ */
+export async function stopReplica(c: Conn, timeoutS?: number): Promise<void> {
+  await c.exec(c.dialect.stopReplica(), timeoutS === undefined ? undefined : Math.max(1, timeoutS) * 1000);
 }
 
 export async function startReplica(c: Conn): Promise<void> {
