@@ -1,0 +1,217 @@
+/**
+ * CPU and memory of `heir daemon` while it monitors 1, 100 and 1000 clusters at a 1 s
+ * ping interval (ping_type select). Target: 1000 clusters under 25% of one core and
+ * 300 MB RSS.
+ *
+ *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000]
+ *
+ * One small lab (MySQL 9.7: a master and one replica on loopback) serves every cluster:
+ * the N clusters of a run all point at the same two servers, so what is measured is
+ * heir's cost, not the servers'. Each cluster holds one persistent ping connection to the
+ * master (select mode), so the master's max_connections is raised to N + 500 before the
+ * run (`SET GLOBAL max_connections`; the default 151 would refuse the 152nd cluster and
+ * the monitor would see "too many connections", an alive-error). Connect-mode pings would
+ * need no persistent connections but cost a TCP + TLS handshake per ping: select mode is
+ * the realistic default and the heavier one for the servers, not for heir.
+ *
+ * failover.auto is false in the generated configuration: the clusters share servers, and
+ * a failover of one would rearrange them all.
+ *
+ * For each N: the daemon is spawned (`node bin/heir.js daemon`), its start-up time to
+ * "heir ready" is noted, it warms up for 10 s, then for `seconds` its CPU (utime + stime
+ * from /proc/<pid>/stat) and RSS (VmRSS from /proc/<pid>/status, every second) are sampled.
+ * Pings actually done are counted from /metrics (heir_ping_latency_seconds_count), so a
+ * daemon that silently stopped pinging cannot look cheap. Prints one JSON object.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { startCluster } from '../test/lab';
+import type { ClusterConfig } from '../src/config/schema';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'heir.js');
+const CLK_TCK = 100; // Linux USER_HZ on every supported architecture
+const WARMUP_S = 10;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function cpuTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = http.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function get(url: string): Promise<string> {
+  const res = await fetch(url);
+  return res.text();
+}
+
+function pingCount(metrics: string): number {
+  let n = 0;
+  for (const m of metrics.matchAll(/^heir_ping_latency_seconds_count\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+interface RunResult {
+  clusters: number;
+  startupMs: number;
+  watching: number;
+  sampledS: number;
+  cpuPercentOfOneCore: number;
+  rssMbMean: number;
+  rssMbMax: number;
+  pingsPerSecond: number;
+  /** V8 heap at the end (from /metrics): what of the RSS is JavaScript's. */
+  heapTotalMb: number;
+  heapUsedMb: number;
+  exitCode: number | null;
+}
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise<RunResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `heir-footprint-${n}-`));
+  const port = await freePort();
+  const clusters = Array.from({ length: n }, (_, i) => ({ ...base, name: `c${String(i + 1).padStart(4, '0')}` }));
+  const cfg = { heir: { state_dir: path.join(dir, 'state'), log_level: 'warn', api: { listen: `127.0.0.1:${port}` } }, clusters };
+  const configPath = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(configPath, stringify(cfg));
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [BIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let log = '';
+  child.stdout.on('data', (c: Buffer) => (log += c.toString('utf8').slice(0, 100_000)));
+  child.stderr.on('data', (c: Buffer) => (log += c.toString('utf8').slice(0, 100_000)));
+  try {
+    // log_level warn: readiness is seen through /health instead of the info line.
+    let health: { watching?: number; clusters?: number } = {};
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${log.slice(-3000)}`);
+      try {
+        health = JSON.parse(await get(`http://127.0.0.1:${port}/health`)) as typeof health;
+        if (health.clusters === n && health.watching === n) break;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new Error(`daemon not ready within 300 s: ${JSON.stringify(health)}\n${log.slice(-3000)}`);
+      await sleep(200);
+    }
+    const startupMs = Date.now() - t0;
+    await sleep(WARMUP_S * 1000);
+    const pid = child.pid!;
+    const ticks0 = cpuTicks(pid);
+    const pings0 = pingCount(await get(`http://127.0.0.1:${port}/metrics`));
+    const s0 = Date.now();
+    const rss: number[] = [];
+    while (Date.now() - s0 < seconds * 1000) {
+      rss.push(rssMb(pid));
+      await sleep(1000);
+    }
+    const ticks1 = cpuTicks(pid);
+    const elapsedS = (Date.now() - s0) / 1000;
+    const metricsText = await get(`http://127.0.0.1:${port}/metrics`);
+    const pings1 = pingCount(metricsText);
+    const elapsedPingS = (Date.now() - s0) / 1000;
+    const final = JSON.parse(await get(`http://127.0.0.1:${port}/health`)) as { watching: number };
+    child.kill('SIGTERM');
+    const exitCode = await Promise.race([exited, sleep(60_000).then(() => -1)]);
+    return {
+      clusters: n,
+      startupMs,
+      watching: final.watching,
+      sampledS: Math.round(elapsedS),
+      cpuPercentOfOneCore: round((((ticks1 - ticks0) / CLK_TCK) / elapsedS) * 100, 1),
+      rssMbMean: round(rss.reduce((a, b) => a + b, 0) / rss.length, 1),
+      rssMbMax: round(Math.max(...rss), 1),
+      pingsPerSecond: round((pings1 - pings0) / elapsedPingS, 1),
+      heapTotalMb: round(metric(metricsText, 'heir_nodejs_heap_size_total_bytes') / 1048576, 1),
+      heapUsedMb: round(metric(metricsText, 'heir_nodejs_heap_size_used_bytes') / 1048576, 1),
+      exitCode,
+    };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function round(x: number, d: number): number {
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 60);
+  const counts = (process.argv[3] ?? '1,100,1000').split(',').map(Number);
+  const lab = await startCluster({ flavor: 'mysql', nodes: 2, name: 'footprint' });
+  try {
+    const maxConn = Math.max(...counts) + 500;
+    for (const node of lab.nodes) await lab.sql(node, `SET GLOBAL max_connections = ${maxConn}`);
+    const base = lab.clusterConfig({
+      detection: { interval_ms: 1000, ping_type: 'select', ssh_check: false } as ClusterConfig['detection'],
+      failover: { auto: false, salvage: { enabled: false } } as ClusterConfig['failover'],
+    });
+    const results: RunResult[] = [];
+    for (const n of counts) {
+      process.stderr.write(`daemon-footprint: ${n} cluster(s), ${seconds} s…\n`);
+      results.push(await runOnce(base, n, seconds));
+      process.stderr.write(`  ${JSON.stringify(results.at(-1))}\n`);
+    }
+    const big = results.find((r) => r.clusters === 1000);
+    console.log(
+      JSON.stringify(
+        {
+          bench: 'daemon-footprint',
+          at: new Date().toISOString(),
+          node: process.version,
+          cpu: os.cpus()[0]?.model ?? 'unknown',
+          cores: os.cpus().length,
+          mysql: lab.version,
+          servers: `${lab.nodes.length} (master + replica on loopback), shared by every cluster`,
+          interval_ms: 1000,
+          ping_type: 'select',
+          max_connections: maxConn,
+          warmup_s: WARMUP_S,
+          results,
+          target: { clusters: 1000, cpuPercentOfOneCore: 25, rssMb: 300 },
+          ...(big ? { meetsTarget: big.cpuPercentOfOneCore < 25 && big.rssMbMax < 300 && big.watching === 1000 } : {}),
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    await lab.teardown();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
