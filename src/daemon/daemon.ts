@@ -8,8 +8,9 @@
  *           running); otherwise only clusters whose configuration changed are started,
  *           stopped or restarted (deep comparison, config-diff.ts)
  *   SIGTERM stop detection everywhere; a failover in progress ends at its next step
- *   SIGINT  boundary (see runtime.ts), is journaled, and the process exits 0. A second
- *           signal exits at once.
+ *   SIGINT  boundary before the promotion ('interrupted', see failover/execute.ts) or runs
+ *           its bounded remaining steps after it, is journaled, and the process exits 0.
+ *           A second signal exits at once.
  *
  * The periodic topology reads of all clusters share one scheduler (scheduler.ts) so the
  * cost stays bounded with a thousand clusters.
@@ -61,6 +62,8 @@ export class Daemon {
   private readonly runtimes = new Map<string, ClusterRuntime>();
   private api: ApiServer | null = null;
   private stopping = false;
+  /** Aborted by stop(): failovers in progress leave at their next step boundary before the promotion. */
+  private readonly stopController = new AbortController();
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly startedAt = Date.now();
   private lastReload: { at: string; ok: boolean; message: string } | null = null;
@@ -136,6 +139,7 @@ export class Daemon {
       metrics: this.metrics,
       notify: (e) => this.notify(e),
       stopping: () => this.stopping,
+      stopSignal: this.stopController.signal,
       replicaCheckEveryMs: this.replicaCheckEveryMs(this.cfg.clusters.length),
     });
   }
@@ -253,6 +257,7 @@ export class Daemon {
   async stop(reason = 'stop requested'): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopController.abort(new Error(`heir daemon is stopping (${reason})`));
     const busy = [...this.runtimes.values()].filter((r) => r.busy).map((r) => `${r.name} (${r.busy})`);
     this.log.info({ reason, busy }, `heir stopping: ${reason}${busy.length ? `; waiting for ${busy.join(', ')} to reach a step boundary` : ''}`);
     this.scheduler.stop();

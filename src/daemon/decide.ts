@@ -98,15 +98,17 @@ export function decideAutoFailover(f: AutoFailoverFacts): AutoFailoverDecision {
 // ---------------------------------------------------------------------------------------------
 // Outcomes → metrics and events
 
-export function failoverMetricResult(o: FailoverOutcome, interrupted: boolean): FailoverResult | null {
+export function failoverMetricResult(o: FailoverOutcome): FailoverResult | null {
   if (o === 'refused' || o === 'dry-run') return null;
-  if (interrupted && o !== 'promoted') return 'aborted';
+  // Stopped by the daemon's shutdown before the promotion: neither done nor a fault.
+  if (o === 'interrupted') return 'aborted';
   return o === 'promoted' ? 'success' : 'failure';
 }
 
 export function failoverEventType(o: FailoverOutcome): EventType {
   if (o === 'refused') return 'failover.blocked';
   if (o === 'promoted' || o === 'promoted-with-errors') return 'failover.finished';
+  if (o === 'interrupted') return 'failover.interrupted';
   return 'failover.failed';
 }
 

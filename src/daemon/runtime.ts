@@ -48,8 +48,13 @@ export interface RuntimeDeps {
   log: Logger;
   metrics: HeirMetrics;
   notify: (e: HeirEvent) => void;
-  /** The daemon is shutting down: failovers stop at the next step boundary (before promotion). */
+  /** The daemon is shutting down: no new automatic failover. */
   stopping: () => boolean;
+  /**
+   * Aborted when the daemon starts shutting down: a failover in progress stops at its next
+   * step boundary before the promotion (outcome 'interrupted'); after it, it runs to the end.
+   */
+  stopSignal?: AbortSignal;
   /** Healthy-time replica reads of the monitor (ms). */
   replicaCheckEveryMs?: number;
 }
@@ -329,8 +334,6 @@ export class ClusterRuntime {
     const monitor = this.monitor;
     monitor?.pause();
     const started = Date.now();
-    let promoted = false;
-    let interrupted = false;
     let announced = false;
     try {
       const ev = o.verdict;
@@ -365,23 +368,14 @@ export class ClusterRuntime {
               verdict: ev ? verdictSummary(ev) : 'operator',
             });
           }
-          this.onFailoverEvent(e, () => (promoted = true));
+          this.onFailoverEvent(e);
         },
-        beforeStep: (step) => {
-          // Stopping: leave between two steps. Before the promotion nothing is lost by
-          // stopping (the executor undoes what it can and journals it); after it, the
-          // remaining steps (repoint, verify, attach the address) are what make the new
-          // master usable, so they run to their (bounded) end.
-          if (this.deps.stopping() && !promoted) {
-            interrupted = true;
-            throw new Error(
-              `heir daemon is stopping: failover interrupted before step ${step} (nothing after the last completed step was done); ` +
-                `check the cluster, then \`heir ack --cluster ${this.name}\` and \`heir failover --cluster ${this.name}\``,
-            );
-          }
-        },
+        // Stopping: the executor leaves at the next step boundary before the promotion
+        // (undoing what it can, journaled, outcome 'interrupted'); after the promotion the
+        // remaining steps (repoint, verify, attach the address) run to their bounded end.
+        ...(this.deps.stopSignal ? { signal: this.deps.stopSignal } : {}),
       });
-      this.afterFailover(report, o, started, interrupted);
+      this.afterFailover(report, o, started);
       return report;
     } finally {
       this.op = null;
@@ -390,10 +384,9 @@ export class ClusterRuntime {
     }
   }
 
-  private onFailoverEvent(e: FailoverEvent, markPromoted: () => void): void {
+  private onFailoverEvent(e: FailoverEvent): void {
     if (e.type !== 'failover.step') return;
     const s = e.step;
-    if (s.name === 'promote' && s.outcome === 'ok') markPromoted();
     if ((s.name === 'fence-address' || s.name === 'attach') && s.outcome !== 'running' && this.cluster.address.type !== 'none') {
       this.deps.metrics.addressMove(this.name, s.name === 'attach' ? 'attach' : 'fence', s.outcome === 'failed' ? 'failure' : 'success');
       this.emit(s.outcome === 'failed' ? 'address.failed' : 'address.moved', `${this.name}: address ${s.name === 'attach' ? 'attach' : 'fence'} ${s.outcome}: ${s.detail}`, {
@@ -406,8 +399,8 @@ export class ClusterRuntime {
     }
   }
 
-  private afterFailover(r: FailoverReport, o: { trigger: string; verdict?: VerdictEvent }, started: number, interrupted: boolean): void {
-    const result = failoverMetricResult(r.outcome, interrupted);
+  private afterFailover(r: FailoverReport, o: { trigger: string; verdict?: VerdictEvent }, started: number): void {
+    const result = failoverMetricResult(r.outcome);
     if (result) {
       const from = o.verdict?.at ?? started;
       this.deps.metrics.failover(this.name, result, (Date.parse(r.endedAt) - from) / 1000);

@@ -22,6 +22,12 @@
  *
  * Every wait is bounded (apply_timeout_s, salvage.timeout_s, query timeouts,
  * the mover's operation timeout).
+ *
+ * Stopping (FailoverRequest.signal, the daemon's SIGTERM) is honoured at step
+ * boundaries only, never inside a step. Before the promotion an abort ends the
+ * failover as 'interrupted': what is safe to undo is undone (as after a
+ * failure), the fence stays. After it the remaining steps run to their bounded
+ * end: stopping there would leave a writable master without its address.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -73,6 +79,13 @@ export interface FailoverRequest {
   log?: Logger;
   /** Progress and the final report, for the notifier. */
   onEvent?: (e: FailoverEvent) => void;
+  /**
+   * Stop at the next step boundary (the daemon's graceful stop). Before the promotion
+   * the failover ends 'interrupted' (undone what is safe, fence kept); from the
+   * promotion on the remaining steps run to their end. The reason, when an Error or a
+   * string, goes into the report.
+   */
+  signal?: AbortSignal;
   /** Test hook: runs before each step starts; throwing fails that step. */
   beforeStep?: (step: StepName) => void | Promise<void>;
 }
@@ -87,6 +100,20 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverReport>
 }
 
 class StepFailed extends Error {}
+
+/** The request's signal was aborted before the promotion: stop at this step boundary. */
+class Interrupted extends Error {
+  constructor(readonly before: StepName, reason: string) {
+    super(`interrupted before step ${before}: ${reason}`);
+  }
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  if (typeof r === 'string' && r) return r;
+  if (r instanceof Error && r.name !== 'AbortError' && r.message) return r.message;
+  return 'stop requested';
+}
 
 class FailoverRun {
   private readonly c: ClusterConfig;
@@ -196,6 +223,14 @@ class FailoverRun {
         await this.applySalvage();
         await this.attach();
       } catch (e) {
+        if (e instanceof Interrupted && !this.promoted) {
+          await this.undo();
+          this.next.push(
+            `the failover stopped before ${e.before} and nothing was promoted; check the cluster (heir failover --dry-run --cluster ${this.c.name}), ` +
+              `then run heir failover --cluster ${this.c.name} (or let the daemon do it)`,
+          );
+          return this.finish('interrupted', `${e.message}; nothing was promoted`);
+        }
         if (!(e instanceof StepFailed)) this.errors.push((e as Error).message);
         if (!this.promoted) {
           await this.undo();
@@ -597,7 +632,9 @@ class FailoverRun {
     }
     if (this.journal) {
       this.journal.end(outcome, summary);
-      if (this.req.trigger === 'auto') {
+      // An interrupted failover is not an automatic failover that happened: it starts no
+      // block period (the dead master is still dead; the next daemon may fail over).
+      if (this.req.trigger === 'auto' && outcome !== 'interrupted') {
         recordAutoFailover(this.stateDir, this.c.name, {
           id: this.id,
           at: new Date(this.started).toISOString(),
@@ -771,6 +808,11 @@ class FailoverRun {
    */
   private async step<T>(name: StepName, params: Record<string, unknown>, fn: (rec: StepRecord) => Promise<T>): Promise<T> {
     await this.req.beforeStep?.(name);
+    // A step boundary: stop here when asked to, but only before the promotion. Once the
+    // winner is writable, repoint, verify, salvage-apply and attach are what make it the
+    // usable master (attach gives it the address): they are bounded and run to the end.
+    const signal = this.req.signal;
+    if (signal?.aborted && !this.promoted) throw new Interrupted(name, abortReason(signal));
     const n = ++this.stepNo;
     const planned = (this.plan ?? this.plan0)?.steps.find((s) => s.name === name);
     const rec: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };

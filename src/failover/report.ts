@@ -23,6 +23,8 @@ export type FailoverOutcome =
   | 'refused'
   /** Stopped before promotion; what was safe to undo was undone. */
   | 'failed'
+  /** Stopped on request (daemon stopping) at a step boundary before promotion; undone as after a failure. */
+  | 'interrupted'
   /** Plan only. */
   | 'dry-run';
 

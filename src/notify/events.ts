@@ -12,7 +12,10 @@ export const EVENT_TYPES = [
   'failover.failed',
   /** A failover was needed but refused (block period, unacknowledged journal, no candidate, auto off). */
   'failover.blocked',
-  /** On start, a journal of a failover that did not finish was found. */
+  /**
+   * A failover did not finish: on start, a journal of one that did not end was found; or the
+   * daemon was stopped during one before the promotion (outcome 'interrupted').
+   */
   'failover.interrupted',
   'switchover.started',
   'switchover.finished',

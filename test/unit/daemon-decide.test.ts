@@ -178,18 +178,25 @@ test('guard facts from the state dir feed the decision: block period and unfinis
 });
 
 test('outcomes map onto metrics results and event types', () => {
-  assert.equal(failoverMetricResult('promoted', false), 'success');
-  assert.equal(failoverMetricResult('promoted-with-errors', false), 'failure');
-  assert.equal(failoverMetricResult('failed', false), 'failure');
-  assert.equal(failoverMetricResult('failed', true), 'aborted');
-  assert.equal(failoverMetricResult('refused', false), null);
+  assert.equal(failoverMetricResult('promoted'), 'success');
+  assert.equal(failoverMetricResult('promoted-with-errors'), 'failure');
+  assert.equal(failoverMetricResult('failed'), 'failure');
+  assert.equal(failoverMetricResult('no-candidate'), 'failure');
+  assert.equal(failoverMetricResult('interrupted'), 'aborted');
+  assert.equal(failoverMetricResult('refused'), null);
+  assert.equal(failoverMetricResult('dry-run'), null);
   assert.equal(failoverEventType('promoted'), 'failover.finished');
   assert.equal(failoverEventType('promoted-with-errors'), 'failover.finished');
   assert.equal(failoverEventType('no-candidate'), 'failover.failed');
+  assert.equal(failoverEventType('failed'), 'failover.failed');
+  assert.equal(failoverEventType('interrupted'), 'failover.interrupted');
   assert.equal(failoverEventType('refused'), 'failover.blocked');
   assert.equal(switchoverMetricResult('switched'), 'success');
+  assert.equal(switchoverMetricResult('switched-with-errors'), 'failure');
+  assert.equal(switchoverMetricResult('failed'), 'failure');
   assert.equal(switchoverMetricResult('rolled-back'), 'aborted');
   assert.equal(switchoverMetricResult('refused'), null);
+  assert.equal(switchoverMetricResult('dry-run'), null);
   assert.equal(switchoverEventType('switched-with-errors'), 'switchover.finished');
   assert.equal(switchoverEventType('failed'), 'switchover.failed');
 });

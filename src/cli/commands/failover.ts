@@ -32,6 +32,7 @@ export function exitCodeOf(r: FailoverReport): number {
     case 'no-candidate':
       return ExitCode.FAILED;
     case 'failed':
+    case 'interrupted':
     case 'promoted-with-errors':
       return ExitCode.INCOMPLETE;
   }
