@@ -7,8 +7,9 @@
  *
  *   node dist/bench/end-to-end.js        env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
  *
- * The writer commits one row at a time through the floating address as an
- * application account and retries every 20 ms after a failure; the figure is the
+ * The kill lands at a random phase of the daemon's 1 s ping interval. The writer
+ * commits one row at a time through the floating address as an application
+ * account and retries every 20 ms after a failure; the figure is the
  * first acknowledged write after the kill, on the new master. Every run also counts
  * acknowledged rows missing from the new master.
  */
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine, narrator: new Narrator({ quiet: true }), timeoutS: 90 });
+    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true });
     let r: SandboxResult;
     try {
       await sb.up();

@@ -56,6 +56,8 @@ export interface SandboxOptions {
   timeoutS?: number;
   /** Switchover target (default db2). */
   switchoverTo?: string;
+  /** Wait a random 0–1000 ms before the fault, so that it lands at a random phase of heir's 1 s ping (benchmarks). */
+  randomPhase?: boolean;
 }
 
 export interface SandboxResult {
@@ -382,6 +384,7 @@ export class Sandbox {
     const lab = this.lab;
     const master = lab.nodes[0]!;
     this.oldMaster = master.name;
+    if (this.o.randomPhase) await sleep(Math.random() * 1000);
     this.n.heading(this.o.mode === 'kill' ? `The fault: kill -9 of ${master.name}'s ${this.daemonName()}` : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`);
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
