@@ -291,10 +291,12 @@ export class Daemon {
           ok: r.outcome === 'switched' || r.outcome === 'switched-with-errors',
           message: `${r.outcome}: ${r.summary}${r.next ? ` Next: ${r.next}` : ''}`,
           outcome: r.outcome,
+          id: r.id,
           from: r.from ?? null,
           to: r.to,
           writePause: r.writePause,
           errors: r.errors,
+          report: r.reportPath ?? null,
         };
       },
       failover: async (name, req, ctx): Promise<ActionResult> => {

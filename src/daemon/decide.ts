@@ -119,7 +119,9 @@ export function failoverSeverity(o: FailoverOutcome): Severity {
 export function switchoverMetricResult(o: SwitchoverOutcome): SwitchoverResult | null {
   if (o === 'refused' || o === 'dry-run') return null;
   if (o === 'switched') return 'success';
-  if (o === 'rolled-back') return 'aborted';
+  // aborted: an error before writes stopped, nothing changed; rolled-back: the old master
+  // took writes again. Neither moved the master; neither left the cluster half changed.
+  if (o === 'rolled-back' || o === 'aborted') return 'aborted';
   return 'failure';
 }
 

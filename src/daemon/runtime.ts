@@ -22,8 +22,8 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { ClusterMonitor, DEAD_VERDICTS, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
 import { acknowledge, checkFailoverGuard } from '../failover/guard';
-import { describeUnfinished, newOperationId, unfinishedJournals } from '../failover/journal';
-import { fsyncDir, peekLock } from '../failover/lock';
+import { describeUnfinished, unfinishedJournals } from '../failover/journal';
+import { peekLock } from '../failover/lock';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
 import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from '../notify/events';
@@ -458,7 +458,9 @@ export class ClusterRuntime {
       const by = `api ${ctx.remote} (request ${ctx.requestId})`;
       this.emit('switchover.started', `${this.name}: switchover to ${to} requested by ${by}`, { to, from: this.master, requestedBy: by });
       const r = await switchover(this.cluster, { to, global: this.deps.global(), log: this.deps.log, requestedBy: by });
-      const id = this.saveSwitchoverReport(r);
+      // The switchover saved its own report (reports/switchover-<id>.json) when it took the
+      // lock; a refused one before that leaves none, like from the CLI.
+      const id = r.id;
       const result = switchoverMetricResult(r.outcome);
       if (result) {
         const pause = r.outcome === 'switched' && r.writePause.toNewMasterMs !== null ? r.writePause.toNewMasterMs / 1000 : undefined;
@@ -471,7 +473,7 @@ export class ClusterRuntime {
       this.emit(
         switchoverEventType(r.outcome),
         `${this.name}: switchover ${r.outcome}: ${r.summary}`,
-        { id, outcome: r.outcome, from: r.from ?? null, to: r.to, writePause: r.writePause, errors: r.errors, next: r.next ?? null },
+        { id, outcome: r.outcome, from: r.from ?? null, to: r.to, writePause: r.writePause, errors: r.errors, next: r.next ?? null, report: r.reportPath ?? null },
         r.outcome === 'switched' ? 'info' : r.outcome === 'refused' ? 'warning' : 'critical',
       );
       if ((r.outcome === 'switched' || r.outcome === 'switched-with-errors') && monitor && this.monitor === monitor) {
@@ -484,24 +486,6 @@ export class ClusterRuntime {
       resolveDone();
       if (this.monitor === monitor) monitor?.resume();
     }
-  }
-
-  private saveSwitchoverReport(r: SwitchoverReport): string | null {
-    if (r.outcome === 'dry-run') return null;
-    const own = r as { id?: string; reportPath?: string };
-    const id = own.id ?? newOperationId(new Date(r.startedAt));
-    if (own.reportPath) return id; // the switchover saved it itself
-    try {
-      const dir = reportsDir(this.stateDir, this.name);
-      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
-      const p = path.join(dir, `switchover-${id}.json`);
-      fs.writeFileSync(`${p}.tmp`, JSON.stringify({ ...r, id }, null, 2) + '\n', { mode: 0o640 });
-      fs.renameSync(`${p}.tmp`, p);
-      fsyncDir(dir);
-    } catch (e) {
-      this.log.error(`could not save the switchover report in ${this.stateDir}: ${(e as Error).message}`);
-    }
-    return id;
   }
 
   /** `heir ack` through the API: acknowledge journals, lift the block; act on a dead master still waiting. */

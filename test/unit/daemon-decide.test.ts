@@ -195,6 +195,7 @@ test('outcomes map onto metrics results and event types', () => {
   assert.equal(switchoverMetricResult('switched-with-errors'), 'failure');
   assert.equal(switchoverMetricResult('failed'), 'failure');
   assert.equal(switchoverMetricResult('rolled-back'), 'aborted');
+  assert.equal(switchoverMetricResult('aborted'), 'aborted', 'an error before writes stopped changed nothing: aborted, not failure');
   assert.equal(switchoverMetricResult('refused'), null);
   assert.equal(switchoverMetricResult('dry-run'), null);
   assert.equal(switchoverEventType('switched-with-errors'), 'switchover.finished');
