@@ -192,7 +192,27 @@ function readPem(v: string | undefined, what: string, server: string): string | 
   }
 }
 
-/** mysql2 ssl options for a TLS mode; undefined for disabled. */
+/**
+ * The ssl objects handed to mysql2, one per distinct TLS setting (mode and PEM contents).
+ * mysql2 caches its TLS secure context and its TLS sessions per ssl object (by identity): a
+ * fresh object per connection would cost a secure context per connection (~40 KB of native
+ * memory each, so ~40 MB for a daemon holding a ping connection to 1000 masters) and no
+ * session resumption. PEM files are still read at every connection, so a replaced
+ * certificate takes effect with the next connection (a new key, a new object).
+ */
+const sslShared = new Map<string, mysql.SslOptions>();
+const SSL_SHARED_MAX = 64;
+
+function shared(ssl: mysql.SslOptions & { verifyIdentity?: boolean }): mysql.SslOptions {
+  const key = JSON.stringify([ssl.ca, ssl.cert, ssl.key, ssl.rejectUnauthorized, ssl.verifyIdentity]);
+  const hit = sslShared.get(key);
+  if (hit) return hit;
+  if (sslShared.size >= SSL_SHARED_MAX) sslShared.delete(sslShared.keys().next().value!);
+  sslShared.set(key, ssl);
+  return ssl;
+}
+
+/** mysql2 ssl options for a TLS mode; undefined for disabled. Equal settings give the same object. */
 export function sslOptions(tls: TlsConfig | undefined, server = '?'): mysql.SslOptions | undefined {
   const mode = tls?.mode ?? 'preferred';
   if (mode === 'disabled') return undefined;
@@ -209,7 +229,7 @@ export function sslOptions(tls: TlsConfig | undefined, server = '?'): mysql.SslO
     ssl.rejectUnauthorized = true;
     ssl.verifyIdentity = mode === 'verify-identity';
   }
-  return ssl;
+  return shared(ssl);
 }
 
 type RawConn = mysql.Connection;
