@@ -14,7 +14,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { clusterDir, fsyncDir } from './lock';
+import * as os from 'node:os';
+import { clusterDir, fsyncDir, peekLock } from './lock';
 
 export type Operation = 'failover' | 'switchover' | 'rejoin';
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
@@ -204,9 +205,16 @@ function idOf(file: string): string {
   return file.replace(/^[a-z]+-/, '');
 }
 
-/** Journals of operations that began and neither ended nor were acknowledged. */
+/**
+ * Journals of operations that began and neither ended nor were acknowledged,
+ * leaving out the one still running: its process holds the cluster lock (a
+ * switchover from the CLI seen by the daemon, say). That one is not
+ * interrupted, and a second operation is refused by the lock anyway.
+ */
 export function unfinishedJournals(stateDir: string, cluster: string): JournalSummary[] {
-  return listJournals(stateDir, cluster).filter((j) => j.unfinished);
+  const lock = peekLock(stateDir, cluster);
+  const runningPid = !lock.free && !lock.stale && lock.holder?.host === os.hostname() ? lock.holder.pid : undefined;
+  return listJournals(stateDir, cluster).filter((j) => j.unfinished && j.pid !== runningPid);
 }
 
 /** Append an ack record to every unfinished journal; returns the ids acknowledged. */

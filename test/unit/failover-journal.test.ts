@@ -177,3 +177,16 @@ describe('report', () => {
     assert.equal(readReport(p).newMaster, 'db2');
   });
 });
+
+describe('journal of an operation still running', () => {
+  it('is not unfinished while its process holds the cluster lock, and is once the lock is gone', () => {
+    const sd = stateDir();
+    const lock = acquireLock(sd, 'c1', 'switchover', 'to db2');
+    const j = Journal.begin(sd, 'c1', 'switchover', { to: 'db2' });
+    j.stepStart('address');
+    assert.deepEqual(unfinishedJournals(sd, 'c1'), [], 'running, not interrupted');
+    lock.release();
+    j.close(); // the process "stopped" without an end record
+    assert.equal(unfinishedJournals(sd, 'c1').length, 1);
+  });
+});
