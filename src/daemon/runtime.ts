@@ -479,6 +479,8 @@ export class ClusterRuntime {
       if ((r.outcome === 'switched' || r.outcome === 'switched-with-errors') && monitor && this.monitor === monitor) {
         monitor.setMaster(r.to);
         this.deps.metrics.verdict(this.name, 'Healthy');
+        // heir_node_master follows now, not at the next topology refresh.
+        this.deps.metrics.master(this.name, r.to, this.cluster.nodes.map((n) => n.name));
       }
       return r;
     } finally {
