@@ -20,6 +20,7 @@ import { loadConfigWithWarnings } from '../config/load';
 import type { ClusterConfig, HeirConfig } from '../config/schema';
 import { Notifier, type DeliveryResult } from '../notify';
 import type { HeirEvent } from '../notify/events';
+import { loadCloudMovers, usesCloudMover } from '../eni';
 import { createLogger, type Logger } from '../util/log';
 import { ApiError, startApiServer, type ActionContext, type ActionResult, type ApiProvider, type ApiServer, type HealthInfo } from './api';
 import { describeDiff, diffConfigs } from './config-diff';
@@ -104,6 +105,7 @@ export class Daemon {
     const c = this.cfg;
     this.log.info({ config: this.o.configPath, clusters: c.clusters.length, stateDir: c.heir.state_dir, pid: process.pid }, `heir ${heirVersion()} starting`);
     this.api = await this.startApi();
+    this.loadCloudMoversIfNeeded(c.clusters);
     await this.startClusters(c.clusters);
     this.scheduler.start();
     const watching = [...this.runtimes.values()].filter((r) => r.master !== null).length;
@@ -111,6 +113,18 @@ export class Daemon {
       { clusters: this.runtimes.size, watching, api: this.api.url },
       `heir ready: ${this.runtimes.size} clusters${watching < this.runtimes.size ? ` (${this.runtimes.size - watching} without a known master yet; retried)` : ''}`,
     );
+  }
+
+  /**
+   * The Alibaba Cloud SDK is loaded only by processes that move a cloud address (src/eni), and
+   * loading it takes about a second: load it now, not in the middle of a failover.
+   */
+  private loadCloudMoversIfNeeded(clusters: ClusterConfig[]): void {
+    const cloud = clusters.filter(usesCloudMover).map((c) => c.name);
+    if (cloud.length === 0) return;
+    const t0 = Date.now();
+    loadCloudMovers();
+    this.log.debug({ clusters: cloud.length, ms: Date.now() - t0 }, `cloud address movers loaded (${cloud.slice(0, 3).join(', ')}${cloud.length > 3 ? ', ...' : ''})`);
   }
 
   get apiUrl(): string | null {
@@ -215,6 +229,7 @@ export class Daemon {
     const diff = diffConfigs(this.cfg, next);
     const old = this.cfg;
     this.cfg = next;
+    this.loadCloudMoversIfNeeded(next.clusters);
     if (diff.logLevelChanged) this.log.level = next.heir.log_level;
     this.notifier.setClusters(next.clusters);
     const stopNames = [...diff.removed, ...diff.changed.map((c) => c.name)];

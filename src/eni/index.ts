@@ -1,22 +1,64 @@
 /**
  * Address movers: how the application's database address follows the master.
  * createMover picks the implementation from the cluster's `address.type`.
+ *
+ * The cloud movers (eni, secondary-ip) and the ECS API adapter are loaded on first use: the
+ * Alibaba Cloud SDK is ~1,150 modules, ~20 MB of V8 heap and ~65 MB of RSS once required, and
+ * takes about a second to load. A process that moves no cloud address (script or none
+ * movers, most CLI commands) never pays for it; the daemon calls loadCloudMovers() at start
+ * when a cluster needs one, so a failover never waits for the SDK to load.
  */
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
 import { silentLogger, type Logger } from '../util/log';
-import { EniMover, defaultTuning, type MoverTuning } from './eni-mover';
+import type * as EcsApiModule from './ecs-api';
+import type * as EniMoverModule from './eni-mover';
+import type { MoverTuning } from './eni-mover';
 import { ScriptMover } from './script-mover';
-import { SecondaryIpMover } from './secondary-ip-mover';
+import type * as SecondaryIpMoverModule from './secondary-ip-mover';
 import type { AddressMover, AddressStatus, MoveContext, MoveOutcome, PreflightResult } from './types';
 
 export type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, MoverKind, PreflightResult } from './types';
-export { EcsApi, EcsApiError } from './ecs-api';
 export type { EniInfo, InstanceInfo } from './ecs-api';
-export { EniMover, defaultTuning } from './eni-mover';
 export type { MoverTuning } from './eni-mover';
 export { ScriptMover, runScript } from './script-mover';
-export { SecondaryIpMover } from './secondary-ip-mover';
 export { planAttach, planFence } from './eni-plan';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const ecsApiModule = (): typeof EcsApiModule => require('./ecs-api') as typeof EcsApiModule;
+const eniMoverModule = (): typeof EniMoverModule => require('./eni-mover') as typeof EniMoverModule;
+const secondaryIpMoverModule = (): typeof SecondaryIpMoverModule => require('./secondary-ip-mover') as typeof SecondaryIpMoverModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+// The cloud classes stay exported from here, each loaded when first touched.
+export type EcsApi = EcsApiModule.EcsApi;
+export type EcsApiError = EcsApiModule.EcsApiError;
+export type EniMover = EniMoverModule.EniMover;
+export type SecondaryIpMover = SecondaryIpMoverModule.SecondaryIpMover;
+export declare const EcsApi: typeof EcsApiModule.EcsApi;
+export declare const EcsApiError: typeof EcsApiModule.EcsApiError;
+export declare const EniMover: typeof EniMoverModule.EniMover;
+export declare const SecondaryIpMover: typeof SecondaryIpMoverModule.SecondaryIpMover;
+export declare const defaultTuning: typeof EniMoverModule.defaultTuning;
+for (const [name, get] of [
+  ['EcsApi', () => ecsApiModule().EcsApi],
+  ['EcsApiError', () => ecsApiModule().EcsApiError],
+  ['EniMover', () => eniMoverModule().EniMover],
+  ['SecondaryIpMover', () => secondaryIpMoverModule().SecondaryIpMover],
+  ['defaultTuning', () => eniMoverModule().defaultTuning],
+] as const) {
+  Object.defineProperty(exports, name, { enumerable: true, get });
+}
+
+/** Load the cloud movers and the Alibaba Cloud SDK now (the daemon, when a cluster moves an ENI or secondary IP). */
+export function loadCloudMovers(): void {
+  eniMoverModule();
+  secondaryIpMoverModule();
+}
+
+/** Whether a cluster's address mover is a cloud one (needs the Alibaba Cloud SDK). */
+export function usesCloudMover(cluster: ClusterConfig): boolean {
+  return cluster.address.type === 'eni' || cluster.address.type === 'secondary-ip';
+}
 
 export interface CreateMoverOptions {
   log?: Logger;
@@ -80,8 +122,11 @@ export function createMover(cluster: ClusterConfig, global: GlobalSettings, o: C
       if (!global.cloud) {
         return new UnconfiguredMover(a.type, `cluster ${cluster.name}: address.type ${a.type} needs heir.cloud (at least region_id); credentials come from the environment or the manager's RAM role, never from the config`);
       }
-      if (a.type === 'eni') return new EniMover(cluster, global.cloud, log, { ...defaultTuning(global.cloud), ...(o.tuning ?? {}) });
-      return new SecondaryIpMover(cluster, global.cloud, log);
+      if (a.type === 'eni') {
+        const { EniMover, defaultTuning } = eniMoverModule();
+        return new EniMover(cluster, global.cloud, log, { ...defaultTuning(global.cloud), ...(o.tuning ?? {}) });
+      }
+      return new (secondaryIpMoverModule().SecondaryIpMover)(cluster, global.cloud, log);
     }
   }
 }
