@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { readTopology } from '../mysql/inspect';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
-import { ClusterMonitor, DEAD_VERDICTS, type VerdictEvent } from '../monitor';
+import { ClusterMonitor, DEAD_VERDICTS, type ReplicasEvent, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
 import { acknowledge, checkFailoverGuard } from '../failover/guard';
 import { describeUnfinished, unfinishedJournals } from '../failover/journal';
@@ -42,6 +42,7 @@ import {
   switchoverMetricResult,
 } from './decide';
 import { addressOf, nodesStatus, type ClusterStatus } from './status';
+import { describeReplicaHealthChange, replicaHealthChanges, replicaHealthSeverity, type ReplicaHealthState } from './replica-health';
 
 export interface RuntimeDeps {
   global: () => GlobalSettings;
@@ -79,6 +80,8 @@ export class ClusterRuntime {
   private op: { kind: 'failover' | 'switchover'; done: Promise<unknown> } | null = null;
   /** Incident (first failure time) a failover.blocked alert was already sent for. */
   private blockedAlertFor: number | null = null;
+  /** Replica finding kinds last reported by replica.health events. */
+  private replicaHealth: ReplicaHealthState = new Map();
   private stopped = false;
   private starting: Promise<void> | null = null;
 
@@ -192,9 +195,7 @@ export class ClusterRuntime {
     m.on('round', (r) => {
       this.deps.metrics.nodeProbe(this.name, r.master, r.ping.class === 'ok', r.ping.class === 'ok' ? r.ping.latencyMs / 1000 : undefined);
     });
-    m.on('replicas', (ev) => {
-      if (ev.findings.length) this.log.debug({ findings: ev.findings }, 'replica findings');
-    });
+    m.on('replicas', (ev) => this.onReplicaFindings(ev));
     m.on('error', (e) => this.log.error({ err: e.message }, `monitor of ${this.name}: ${e.message}`));
     try {
       await m.start();
@@ -257,6 +258,23 @@ export class ClusterRuntime {
     if (b.blocked !== this.block.blocked) this.deps.metrics.blocked(this.name, b.blocked);
     this.block = b;
     return b;
+  }
+
+  /** A replica's findings changed (new or resolved): one replica.health event per replica and change. */
+  private onReplicaFindings(ev: ReplicasEvent): void {
+    const replicas = this.cluster.nodes.map((n) => n.name).filter((n) => n !== ev.master);
+    const { changes, next } = replicaHealthChanges(this.replicaHealth, ev.findings, replicas);
+    this.replicaHealth = next;
+    for (const c of changes) {
+      this.emit('replica.health', describeReplicaHealthChange(this.name, c), {
+        replica: c.replica,
+        master: ev.master,
+        added: c.added,
+        resolved: c.resolved,
+        current: c.current,
+        healthy: c.current.length === 0,
+      }, replicaHealthSeverity(c));
+    }
   }
 
   // -------------------------------------------------------------------------------------------

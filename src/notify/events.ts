@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   'switchover.started',
   'switchover.finished',
   'switchover.failed',
+  /** A replica's health findings changed: a new one (Lagging, ReplicationBroken, ErrantGtids, ...) or one resolved. */
+  'replica.health',
   /** The old master was fenced (read-only, address taken away, instance stopped). */
   'master.fenced',
   'address.moved',
@@ -62,6 +64,7 @@ export const DEFAULT_SEVERITY: Record<EventType, Severity> = {
   'switchover.started': 'info',
   'switchover.finished': 'info',
   'switchover.failed': 'critical',
+  'replica.health': 'warning',
   'master.fenced': 'warning',
   'address.moved': 'info',
   'address.failed': 'critical',
