@@ -132,8 +132,9 @@ export class MariaGtidPos {
   /** For every domain in o, this position has the domain with seq >= o's seq. */
   contains(o: MariaGtidPos): boolean {
     for (const [d, e] of o.byDomain) {
-      const mine = this.byDomain.get(d);
-      if (!mine || mine.seq < e.seq) return false;
+      // A domain this position lacks counts as seq 0 (nothing in it), as in behind().
+      const mine = this.byDomain.get(d)?.seq ?? 0n;
+      if (mine < e.seq) return false;
     }
     return true;
   }

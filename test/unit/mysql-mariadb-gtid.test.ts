@@ -43,6 +43,13 @@ describe('MariaGtidPos', () => {
     assert.equal(p('0-1-2').equals(p('0-1-2,1-1-1')), false);
   });
 
+  it('a domain at seq 0 holds nothing: contained by a position without that domain', () => {
+    assert.equal(p('').contains(p('0-1-0')), true);
+    assert.deepEqual(p('').behind(p('0-1-0')), []);
+    assert.equal(p('1-1-5').contains(p('0-1-0,1-1-5')), true);
+    assert.equal(p('').contains(p('0-1-1')), false);
+  });
+
   it('behind lists what o has beyond this', () => {
     assert.deepEqual(p('0-1-10,1-1-5').behind(p('0-1-12,1-1-5,2-3-4')), [
       { domain: 0, from: 10n, to: 12n },
