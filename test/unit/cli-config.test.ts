@@ -1,5 +1,5 @@
 /** The CLI as a user runs it: `node bin/heir.js ...` (after the build), exit codes and output. */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -49,8 +49,14 @@ const GOOD = `clusters:
         host: 10.0.0.4
 `;
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function write(text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-cli-'));
+  dirs.push(dir);
   const f = path.join(dir, 'heir.yaml');
   fs.writeFileSync(f, text);
   return f;

@@ -26,7 +26,9 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 });
+const dirs: string[] = [];
 after(async () => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
 });
@@ -49,6 +51,7 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 
 function config(hooks: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-notify-cli-'));
+  dirs.push(dir);
   const f = path.join(dir, 'heir.yaml');
   fs.writeFileSync(
     f,

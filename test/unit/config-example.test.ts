@@ -2,7 +2,7 @@
  * config/cluster.example.yaml is the reference documentation of every key:
  * it must load, mention every key of the schema, and comment each one.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -66,8 +66,14 @@ function dataKeys(s: z.ZodType, data: unknown, prefix: string, yamlPath: Propert
   }
 }
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function exampleSetup(): { file: string; env: NodeJS.ProcessEnv } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-example-'));
+  dirs.push(dir);
   let text = fs.readFileSync(EXAMPLE, 'utf8');
   // Absolute secret files move under the temporary directory; every reference gets a value.
   text = text.replace(/\$\{file:\/etc\/heir\//g, () => `\${file:${dir}/etc/heir/`);

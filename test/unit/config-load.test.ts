@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -41,8 +41,15 @@ function errorsOf(text: string, o: Parameters<typeof parseConfigText>[1] = {}): 
   assert.fail('expected the configuration to be rejected');
 }
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'heir-config-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-config-'));
+  dirs.push(dir);
+  return dir;
 }
 
 test('a minimal file loads with defaults filled in', () => {
