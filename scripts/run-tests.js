@@ -40,7 +40,11 @@ if (unit.length + integration.length === 0) {
 function run(label, files, extra) {
   if (files.length === 0) return 0;
   console.log(`\n# ${label}: ${files.length} file(s)`);
-  const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...extra, ...files.map((f) => path.relative(repo, f))];
+  const reporters = [
+    '--test-reporter=tap', '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(__dirname, 'test-file-times.js')}`, '--test-reporter-destination=stdout',
+  ];
+  const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...reporters, ...extra, ...files.map((f) => path.relative(repo, f))];
   const r = spawnSync(process.execPath, args, { cwd: repo, stdio: 'inherit' });
   if (r.error) { console.error(`run-tests: ${r.error.message}`); return 1; }
   if (r.signal) { console.error(`run-tests: ${label} tests killed by ${r.signal}`); return 1; }
