@@ -13,8 +13,14 @@ import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
 let emu: EcsEmulator;
 let restore: () => void = () => {};
 
+// The tests below read the intermediate states (Detaching, Attaching, Stopping) with one API call
+// right after the request that starts them. labRegion's 300 ms transitions are shorter than such a
+// call can take on a loaded 2-core CI machine, so this file uses transitions long enough to observe.
+const SLOW_ENOUGH = { attachMs: 1500, detachMs: 1500, stopMs: 1500, forceStopMs: 1500, startMs: 1500 };
+const SETTLE_MS = 15_000; // bound on waiting for a transition to finish
+
 before(async () => {
-  emu = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1' }), keys: [{ id: 'LTAIgood', secret: 'good-secret' }, { id: 'LTAIother', secret: 'other-secret' }] });
+  emu = await startEcsEmulator({ state: { ...labRegion({ eniOn: 'i-db1' }), delays: SLOW_ENOUGH }, keys: [{ id: 'LTAIgood', secret: 'good-secret' }, { id: 'LTAIother', secret: 'other-secret' }] });
 });
 after(async () => {
   restore();
@@ -109,11 +115,11 @@ test('detach and attach go through Detaching/Attaching to Available/InUse', asyn
   const a = api();
   await a.detach('eni-floating', 'i-db1');
   assert.equal((await a.describeEni('eni-floating')).eni?.status, 'Detaching');
-  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', 5000);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', SETTLE_MS);
   assert.equal((await a.describeEni('eni-floating')).eni?.instanceId, undefined);
   await a.attach('eni-floating', 'i-db2');
   assert.equal((await a.describeEni('eni-floating')).eni?.status, 'Attaching');
-  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'InUse', 5000);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'InUse', SETTLE_MS);
   assert.equal((await a.describeEni('eni-floating')).eni?.instanceId, 'i-db2');
 });
 
@@ -130,7 +136,7 @@ test('documented constraints answer with their error codes', async () => {
   assert.equal((await a.describeEni('eni-nosuch')).eni, undefined);
   // move it off db2, then try the other zone
   await a.detach('eni-floating', 'i-db2');
-  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', 5000);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', SETTLE_MS);
   const e2 = await rejects(a.attach('eni-floating', 'i-otherzone'));
   assert.equal(e2.code, 'InvalidOperation.AvailabilityZoneMismatch');
   assert.equal((await rejects(a.forceStop('i-nosuch'))).code, 'InvalidInstanceId.NotFound');
@@ -140,7 +146,7 @@ test('hung guest OS: detach stays Detaching until the instance is force-stopped'
   restore = useCredentials(emu, 'env');
   const a = api();
   await a.attach('eni-floating', 'i-db3');
-  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'InUse', 5000);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'InUse', SETTLE_MS);
   emu.control({ op: 'hungOs', instanceId: 'i-db3', on: true });
   await a.detach('eni-floating', 'i-db3');
   await new Promise((r) => setTimeout(r, 800));
@@ -150,8 +156,8 @@ test('hung guest OS: detach stays Detaching until the instance is force-stopped'
   assert.equal((await a.describeEni('eni-floating')).eni?.status, 'Detaching');
   await a.forceStop('i-db3');
   assert.equal((await a.instanceStatus('i-db3')).status, 'Stopping');
-  await emu.waitFor((s) => s.instances.get('i-db3')!.status === 'Stopped', 5000);
-  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', 5000);
+  await emu.waitFor((s) => s.instances.get('i-db3')!.status === 'Stopped', SETTLE_MS);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', SETTLE_MS);
   assert.equal((await rejects(a.forceStop('i-db3'))).code, 'IncorrectInstanceStatus');
   emu.control({ op: 'setInstance', instance: { id: 'i-db3', status: 'Running' } });
 });
