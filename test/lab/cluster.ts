@@ -12,7 +12,7 @@ import { ClusterConfig } from '../../src/config/schema';
 import {
   ADMIN, REPL, Binaries, LabFlavor, ServerSpec, binaries, copyTemplate, ensureTemplate, serverArgs, sqlSocket, startServer, waitReady,
 } from './server';
-import { Tracked, terminate, waitExit, sleep, signal } from './procs';
+import { Tracked, onExitSync, terminate, waitExit, sleep, signal } from './procs';
 
 export type { LabFlavor } from './server';
 
@@ -128,6 +128,11 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
   });
   const teardowns: (() => Promise<void> | void)[] = [];
   let tornDown = false;
+  // A test process that exits without teardown (SIGINT/SIGTERM/SIGHUP, an uncaught error) has its
+  // servers killed by procs.ts; their folder (~150 MB of datadirs per cluster) goes too.
+  const removeDirAtExit = onExitSync(() => {
+    if (process.env.HEIR_LAB_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   const stateOf = (n: LabNode | string): NodeState => {
     const name = typeof n === 'string' ? n : n.name;
@@ -226,6 +231,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
         try { await fn(); } catch (e) { errors.push((e as Error).message); }
       }
       if (process.env.HEIR_LAB_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+      removeDirAtExit();
       if (errors.length) throw new Error(`lab teardown: ${errors.join('; ')}`);
     },
   };
