@@ -72,6 +72,12 @@ describe('classifyError / isAliveError', () => {
 });
 
 describe('sslOptions', () => {
+  it('returns the same object for the same settings, so mysql2 shares one TLS context and its sessions', () => {
+    assert.equal(sslOptions({ mode: 'preferred' }), sslOptions({ mode: 'preferred' }));
+    assert.equal(sslOptions({ mode: 'required' }), sslOptions({ mode: 'required' }));
+    assert.notEqual(sslOptions({ mode: 'preferred' }), sslOptions({ mode: 'required' }));
+  });
+
   it('maps the TLS modes', () => {
     assert.equal(sslOptions({ mode: 'disabled' }), undefined);
     assert.deepEqual(sslOptions({ mode: 'preferred' }), { rejectUnauthorized: false });
