@@ -75,7 +75,17 @@ describe('sslOptions', () => {
   it('returns the same object for the same settings, so mysql2 shares one TLS context and its sessions', () => {
     assert.equal(sslOptions({ mode: 'preferred' }), sslOptions({ mode: 'preferred' }));
     assert.equal(sslOptions({ mode: 'required' }), sslOptions({ mode: 'required' }));
-    assert.notEqual(sslOptions({ mode: 'preferred' }), sslOptions({ mode: 'required' }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ssl-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, 'one');
+      const first = sslOptions({ mode: 'verify-ca', ca });
+      assert.equal(sslOptions({ mode: 'verify-ca', ca }), first);
+      fs.writeFileSync(ca, 'two'); // a replaced certificate gives a new object
+      assert.notEqual(sslOptions({ mode: 'verify-ca', ca }), first);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('maps the TLS modes', () => {
