@@ -208,7 +208,7 @@ function renderAddressMove(r: any): string {
 
 function renderEniMove(r: any): string {
   return [
-    `The ENI engineer's API-only measure (bench/eni-move.ts): fence + attach against the emulator's default delays, no hosts, verify off.`,
+    `API-only measure (bench/eni-move.ts): fence + attach against the emulator's default delays, no hosts, verify off.`,
     '',
     table([
       ['move', s(r.medianMs), s(Math.max(...(r.totalsMs ?? [NaN]))), String(r.rounds), `platform delay ${r.platformDelayMs} ms`],
@@ -237,7 +237,7 @@ function renderEndToEnd(r: any): string {
 
 function renderSwitchover(r: any): string {
   return [
-    `${r.nodes} nodes, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} on loopback, a writer running, switchovers back and forth (the switchover engineer's bench/switchover.ts). Address: ${r.addressMove}.`,
+    `${r.nodes} nodes, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} on loopback, a writer running, switchovers back and forth (bench/switchover.ts). Address: ${r.addressMove}.`,
     '',
     table([
       statRow('write pause: read_only on the old master → first write on the new one', r.pauseToNewMasterMs, "heir's measure"),
@@ -253,7 +253,7 @@ function renderSwitchover(r: any): string {
 function renderFootprint(r: any): string {
   const rows = (r.results ?? []).map((x: any) => [String(x.clusters), `${x.cpuPercentOfOneCore ?? '—'} %`, `${x.rssMbMax ?? "—"} MB (mean ${x.rssMbMean ?? "—"})`, String(x.watching ?? '—'), x.pingsPerSecond !== undefined ? String(x.pingsPerSecond) : '—', x.startupMs !== undefined ? s(x.startupMs) : '—']);
   return [
-    `The daemon engineer's bench/daemon-footprint.ts: ${r.servers}; interval ${r.interval_ms} ms, ping ${r.ping_type}; warm-up ${r.warmup_s} s, then CPU (utime+stime) and RSS sampled.`,
+    `bench/daemon-footprint.ts: ${r.servers}; interval ${r.interval_ms} ms, ping ${r.ping_type}; warm-up ${r.warmup_s} s, then CPU (utime+stime) and RSS sampled.`,
     '',
     table(rows, ['Clusters', 'CPU (% of one core)', 'RSS max', 'Watching', 'Pings/s', 'Ready after']),
     '',
