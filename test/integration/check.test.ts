@@ -5,15 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
-
-const ROOT = path.join(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'heir.js');
+import { runHeir, type CliResult } from '../support/cli';
 
 let lab: LabCluster;
 let dir: string;
@@ -22,20 +19,8 @@ let configFile: string;
 interface Finding { severity: string; code: string; node?: string; message: string; fix?: string }
 interface Result { cluster: string; fit: boolean; master?: string; findings: Finding[] }
 
-function heir(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HEIR_TEST_PW: lab.admin.password } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function heir(args: string[]): Promise<CliResult> {
+  return runHeir(args, { env: { HEIR_TEST_PW: lab.admin.password } });
 }
 
 async function check(): Promise<{ code: number | null; result: Result; stdout: string }> {

@@ -5,7 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,38 +12,23 @@ import { stringify } from 'yaml';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion } from '../ecs-emulator/fixture';
 import { startCluster, type LabCluster } from '../lab';
-
-const ROOT = path.join(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'heir.js');
+import { runHeir, type CliResult } from '../support/cli';
 
 let emu: EcsEmulator;
 let lab: LabCluster;
 let dir: string;
 let configFile: string;
 
-function heir(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function heir(args: string[]): Promise<CliResult> {
   const key = emu.keys[0]!;
   const env = {
-    PATH: process.env.PATH,
     ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
     ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
     ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
     ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
   };
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, '--config', configFile, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runHeir(['--config', configFile, ...args], { env, timeoutMs: 90_000 });
 }
 
 async function holder(): Promise<string | undefined> {

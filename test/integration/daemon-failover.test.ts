@@ -19,6 +19,7 @@ import { startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals } from '../../src/failover/journal';
 import type { ClusterStatus } from '../../src/daemon/status';
+import { apiRequest, jsonLogLines } from '../support/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -71,32 +72,11 @@ function writeConfig(cs: ClusterConfig[]): void {
 }
 
 function logLines(): any[] {
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        return {};
-      }
-    });
+  return jsonLogLines(out);
 }
 
-async function api(method: string, p: string, o: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: any; text: string }> {
-  const res = await fetch(`${apiUrl}${p}`, {
-    method,
-    headers: { ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}) },
-    body: o.body ? JSON.stringify(o.body) : undefined,
-  });
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, text };
+function api(method: string, p: string, o: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: any; text: string }> {
+  return apiRequest(apiUrl, method, p, o);
 }
 
 function heirStatus(): { source: string; clusters: ClusterStatus[] } {

@@ -1,7 +1,6 @@
 /** `heir notify test` end to end: the CLI process delivers to a receiver on 127.0.0.1 started here. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -9,8 +8,8 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { ExitCode } from '../../src/cli/exit';
+import { runHeir, type CliResult } from '../support/cli';
 
-const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'heir.js');
 const bodies: { url: string; body: string; sig?: string }[] = [];
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -33,20 +32,8 @@ after(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runHeir(args, { env });
 }
 
 function config(hooks: string): string {
