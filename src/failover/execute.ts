@@ -407,7 +407,7 @@ class FailoverRun {
   private async promote(): Promise<void> {
     const winner = this.plan!.winner!;
     await this.step('promote', { node: winner, semiSync: this.c.failover.semi_sync }, async (rec) => {
-      const r = await promoteToMaster(await this.conn(winner), { semiSync: this.c.failover.semi_sync });
+      const r = await promoteToMaster(await this.conn(winner), { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
       this.promoted = true;
       this.promotedAt = Date.now();
       this.promoteBinlog = r.binlog;

@@ -73,8 +73,11 @@ export async function catchUpFrom(
  * binlog position is read after replication stopped and before anything is
  * written, so file/position replicas that applied the same can start there.
  */
-export async function promoteToMaster(c: Conn, o: { semiSync?: boolean } = {}): Promise<{ binlog?: BinlogCoordinates }> {
-  await stopReplica(c).catch(async (e) => {
+export async function promoteToMaster(c: Conn, o: { semiSync?: boolean; stopTimeoutS?: number } = {}): Promise<{ binlog?: BinlogCoordinates }> {
+  // When the dead master's last transaction reached the relay log only in part and a
+  // parallel applier had begun to schedule it, MySQL's STOP REPLICA waits up to 60 s for
+  // the rest before it gives up: the caller bounds it (apply_timeout_s), not the query timeout.
+  await stopReplica(c, o.stopTimeoutS).catch(async (e) => {
     // Not a replica any more (a rerun after a promotion): nothing to stop.
     if ((await readChannels(c)).length > 0) throw e;
   });
