@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
-import { apiRequest, jsonLogLines } from '../support/cli';
+import { apiRequest, jsonLogLines, until } from '../support/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -25,15 +25,6 @@ const NAME = 'act';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, timeoutMs: number, fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

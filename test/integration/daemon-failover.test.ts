@@ -19,7 +19,7 @@ import { startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals } from '../../src/failover/journal';
 import type { ClusterStatus } from '../../src/daemon/status';
-import { apiRequest, jsonLogLines } from '../support/cli';
+import { apiRequest, jsonLogLines, until } from '../support/cli';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -36,15 +36,6 @@ interface Received {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, timeoutMs: number, fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 let labs: LabCluster[] = [];
 let dir = '';

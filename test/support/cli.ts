@@ -70,3 +70,14 @@ export async function apiRequest(
   }
   return { status: res.status, body, text };
 }
+
+/** Polls fn every 100 ms until it returns something truthy; throws naming `what` after timeoutMs. */
+export async function until<T>(what: string, timeoutMs: number, fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise<void>((r) => setTimeout(r, 100));
+  }
+}
