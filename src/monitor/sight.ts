@@ -2,9 +2,15 @@
  * How a replica sees its master, derived from the replica's snapshots (pure).
  *
  * The question is narrow: did anything arrive from the master after the manager's
- * first failed ping? Counters that move between two reads taken after the failure, or
+ * first failed ping? Counters that move between reads taken after the failure, or
  * a "last heard" time after it, mean the master was alive and reachable from this
  * replica when the manager could not reach it.
+ *
+ * Silence (IO thread connected, nothing arriving) is the weak case: one read cannot show
+ * it, and neither can absent or zero timestamps (MySQL with performance_schema off
+ * reports none; MariaDB has none; a MySQL source sends no heartbeat while it is busy
+ * writing). It is conclusive only when reads after the failure began saw nothing move
+ * for two heartbeat periods.
  */
 import type { NodeSnapshot, ReplicationChannel } from '../mysql/types';
 import type { ReplicaSight } from './types';
@@ -124,12 +130,17 @@ export function replicaSight(
     if (CONNECTION_IO_ERRNOS.has(ch.lastIoErrno)) return { ...base, status: 'lost', detail: `${ioSummary(ch)}: gave up connecting to ${master.name}` };
     return { ...base, status: 'broken', detail: `${ioSummary(ch)}: IO thread stopped by an error that says nothing about the master being down` };
   }
-  // IO thread connected ('Yes'): did anything arrive after the failure began?
-  const prev = relevant.length >= 2 ? relevant[relevant.length - 2]! : undefined;
-  const prevCh = prev && prev.reachable ? channelToMaster(prev, master) : undefined;
-  if (prev && prevCh) {
-    const moved = progressed({ snap: prev, ch: prevCh }, { snap: last, ch });
-    if (moved) return { ...base, status: 'hears', detail: `${ioSummary(ch)}; ${moved} between reads ${last.takenAt - prev.takenAt} ms apart` };
+  // IO thread connected ('Yes'): did anything arrive after the failure began? Every read
+  // taken since then counts: a move between the first of them and any later one means the
+  // master sent something while the manager could not reach it.
+  const after = firstFailureAt === null ? relevant.slice(-2) : relevant;
+  const withCh = after.filter((r) => r.reachable).map((r) => ({ snap: r, ch: channelToMaster(r, master) })).filter((x): x is { snap: NodeSnapshot; ch: ReplicationChannel } => !!x.ch);
+  const first = withCh[0];
+  if (first && withCh.length >= 2) {
+    for (const later of withCh.slice(1)) {
+      const moved = progressed(first, later);
+      if (moved) return { ...base, status: 'hears', detail: `${ioSummary(ch)}; ${moved} between reads ${later.snap.takenAt - first.snap.takenAt} ms apart` };
+    }
   }
   const heard = heardAt(last, ch);
   if (heard !== null && firstFailureAt !== null && heard > firstFailureAt) {
@@ -138,10 +149,14 @@ export function replicaSight(
   if (firstFailureAt === null) {
     return { ...base, status: 'hears', detail: `${ioSummary(ch)} (no failure under way)` };
   }
-  let silentForMs: number | null = null;
-  if (ch.lastHeardSecondsAgo !== undefined && ch.lastHeardSecondsAgo !== null) silentForMs = Math.round(ch.lastHeardSecondsAgo * 1000);
-  else if (prev && prevCh) silentForMs = last.takenAt - prev.takenAt;
-  const conclusive = heartbeatPeriodMs != null && heartbeatPeriodMs > 0 && silentForMs !== null && silentForMs > 2 * heartbeatPeriodMs + SECONDS_SLACK_MS;
+  // Silence. It is never concluded from one read: only from reads after the failure began
+  // in which nothing moved, spanning two heartbeat periods, or from the server's own
+  // "last heard" when it keeps one (MySQL with performance_schema on; see inspect.ts).
+  const quiet = withCh.length;
+  const spanMs = first ? last.takenAt - first.snap.takenAt : 0;
+  let silentForMs: number | null = quiet >= 2 ? spanMs : null;
+  if (ch.lastHeardSecondsAgo !== undefined && ch.lastHeardSecondsAgo !== null) silentForMs = Math.max(silentForMs ?? 0, Math.round(ch.lastHeardSecondsAgo * 1000));
+  const conclusive = quiet >= 2 && heartbeatPeriodMs != null && heartbeatPeriodMs > 0 && silentForMs !== null && silentForMs > 2 * heartbeatPeriodMs + SECONDS_SLACK_MS;
   const hb = heartbeatPeriodMs != null ? `heartbeat period ${heartbeatPeriodMs} ms` : 'heartbeat period unknown';
   return {
     ...base,
@@ -150,7 +165,7 @@ export function replicaSight(
     silenceConclusive: conclusive,
     detail:
       `${ioSummary(ch)} but nothing arrived since the failure began` +
-      (silentForMs !== null ? ` (silent ${silentForMs} ms, ${hb})` : ` (${hb})`) +
+      (silentForMs !== null ? ` (silent ${silentForMs} ms over ${quiet} read(s), ${hb})` : ` (${quiet} read(s), ${hb})`) +
       (conclusive ? ': two heartbeats missed, connection is dead' : ''),
   };
 }

@@ -173,6 +173,8 @@ export interface Dialect {
   executedGtidVar: string;
   /** log_replica_updates (MySQL 8.0.26+) or log_slave_updates. */
   logReplicaUpdatesVar: string;
+  /** How long a silent IO thread waits before reconnecting: replica_net_timeout or slave_net_timeout. */
+  netTimeoutVar: string;
   /** Whether the server has super_read_only. */
   hasSuperReadOnly: boolean;
   /** Column-name vocabulary of showAllReplicasStatus(): 'source' (Replica_IO_Running...) or 'master' (Slave_IO_Running...). */
@@ -209,6 +211,7 @@ class MysqlDialect implements Dialect {
   readonly binaryLogStatus: boolean; // 8.2.0
   readonly executedGtidVar = 'gtid_executed';
   readonly logReplicaUpdatesVar: string;
+  readonly netTimeoutVar: string;
   readonly hasSuperReadOnly: boolean;
   readonly statusTerms: 'source' | 'master';
 
@@ -218,6 +221,7 @@ class MysqlDialect implements Dialect {
     this.sourcePosWait = atLeast(version, 8, 0, 26);
     this.binaryLogStatus = atLeast(version, 8, 2, 0);
     this.logReplicaUpdatesVar = atLeast(version, 8, 0, 26) ? 'log_replica_updates' : 'log_slave_updates';
+    this.netTimeoutVar = atLeast(version, 8, 0, 26) ? 'replica_net_timeout' : 'slave_net_timeout';
     this.hasSuperReadOnly = atLeast(version, 5, 7, 8);
     this.statusTerms = this.replicaWords ? 'source' : 'master';
   }
@@ -313,6 +317,7 @@ class MariaDialect implements Dialect {
   readonly flavor = 'mariadb' as const;
   readonly executedGtidVar = 'gtid_current_pos';
   readonly logReplicaUpdatesVar = 'log_slave_updates';
+  readonly netTimeoutVar = 'slave_net_timeout';
   readonly hasSuperReadOnly = false;
   readonly statusTerms = 'master' as const;
 

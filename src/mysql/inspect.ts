@@ -96,6 +96,7 @@ export function parseReplicaStatusRow(row: Row, flavor: Flavor): ReplicationChan
     ch.mariadbGtidIoPos = normMariaPos(row.Gtid_IO_Pos);
     const hb = num(row.Slave_received_heartbeats);
     ch.heartbeatsReceived = hb;
+    ch.heartbeatPeriodS = num(row.Slave_heartbeat_period);
     ch.lastHeardSecondsAgo = null;
   }
   return ch;
@@ -141,8 +142,20 @@ export async function readBinlogStatus(c: Conn): Promise<BinlogCoordinates | und
   return coords(row.File, row.Position) ?? undefined;
 }
 
-/** MySQL: per-channel heartbeat count and seconds since the last heartbeat or queued transaction (server clock). */
-async function addMysqlHeartbeats(c: Conn, channels: ReplicationChannel[]): Promise<void> {
+/**
+ * MySQL: per-channel heartbeat count and seconds since the replica last heard from its
+ * source (server clock), from performance_schema.replication_connection_status.
+ *
+ * "Last heard" is the later of the last heartbeat and the last transaction queued. A
+ * source sends heartbeats only while its binary log is idle, so under steady writes the
+ * heartbeat timestamp stands still and only the queue timestamp moves. With
+ * performance_schema=OFF (MySQL 9.7 seen here) the table still answers: heartbeats are
+ * counted and timestamped, but the queue timestamps are NULL, so the last heartbeat is
+ * all there is and dates from before the writes began. Then "last heard" is unknown,
+ * not that heartbeat: a busy master would look silent (a manager-only partition became a
+ * failover that way). The heartbeat count still moves while the source is idle.
+ */
+async function addMysqlHeartbeats(c: Conn, channels: ReplicationChannel[], snap: NodeSnapshot): Promise<void> {
   for (const ch of channels) {
     ch.heartbeatsReceived = null;
     ch.lastHeardSecondsAgo = null;
@@ -150,19 +163,24 @@ async function addMysqlHeartbeats(c: Conn, channels: ReplicationChannel[]): Prom
   let rows: Row[];
   try {
     rows = await c.query(
-      `SELECT CHANNEL_NAME AS channel, COUNT_RECEIVED_HEARTBEATS AS hb,
+      `SELECT s.CHANNEL_NAME AS channel, s.COUNT_RECEIVED_HEARTBEATS AS hb,
               UNIX_TIMESTAMP(NOW(6)) AS now_s,
-              UNIX_TIMESTAMP(LAST_HEARTBEAT_TIMESTAMP) AS hb_s,
-              UNIX_TIMESTAMP(LAST_QUEUED_TRANSACTION_END_QUEUE_TIMESTAMP) AS q_s
-         FROM performance_schema.replication_connection_status`,
+              UNIX_TIMESTAMP(s.LAST_HEARTBEAT_TIMESTAMP) AS hb_s,
+              UNIX_TIMESTAMP(s.LAST_QUEUED_TRANSACTION_END_QUEUE_TIMESTAMP) AS q_s,
+              c.HEARTBEAT_INTERVAL AS period_s, @@global.performance_schema AS ps
+         FROM performance_schema.replication_connection_status s
+         LEFT JOIN performance_schema.replication_connection_configuration c ON c.CHANNEL_NAME = s.CHANNEL_NAME`,
     );
   } catch {
-    return; // performance_schema off or no access: leave unknown
+    return; // no access: leave unknown
   }
   for (const r of rows) {
     const ch = channels.find((x) => x.channel === String(r.channel ?? ''));
     if (!ch) continue;
+    snap.performanceSchema = onOff(r.ps);
     ch.heartbeatsReceived = num(r.hb);
+    ch.heartbeatPeriodS = num(r.period_s);
+    if (!snap.performanceSchema) continue;
     const now = num(r.now_s);
     const last = Math.max(num(r.hb_s) ?? 0, num(r.q_s) ?? 0);
     ch.lastHeardSecondsAgo = now !== null && last > 0 ? Math.max(0, now - last) : null;
@@ -202,7 +220,8 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
     const [r] = await c.query(
       `SELECT @@global.server_id AS server_id, @@global.server_uuid AS uuid, @@global.read_only AS ro,
               ${d.hasSuperReadOnly ? '@@global.super_read_only' : '0'} AS sro, @@global.log_bin AS log_bin,
-              @@global.${d.logReplicaUpdatesVar} AS lru, @@global.gtid_mode AS gtid_mode, @@global.gtid_executed AS executed`,
+              @@global.${d.logReplicaUpdatesVar} AS lru, @@global.gtid_mode AS gtid_mode, @@global.gtid_executed AS executed,
+              @@global.performance_schema AS ps, @@global.${d.netTimeoutVar} AS net_timeout`,
     );
     snap.serverId = num(r.server_id) ?? undefined;
     snap.serverUuid = String(r.uuid ?? '').toLowerCase() || undefined;
@@ -212,11 +231,14 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
     snap.logReplicaUpdates = onOff(r.lru);
     snap.gtidMode = String(r.gtid_mode ?? 'OFF');
     snap.executedGtid = normGtidSet(r.executed);
+    snap.performanceSchema = onOff(r.ps);
+    snap.netTimeoutS = num(r.net_timeout) ?? undefined;
   } else {
     const [r] = await c.query(
       `SELECT @@global.server_id AS server_id, @@global.read_only AS ro, @@global.log_bin AS log_bin,
               @@global.log_slave_updates AS lru, @@global.gtid_current_pos AS cur,
-              @@global.gtid_binlog_pos AS bin, @@global.gtid_slave_pos AS slave`,
+              @@global.gtid_binlog_pos AS bin, @@global.gtid_slave_pos AS slave,
+              @@global.performance_schema AS ps, @@global.slave_net_timeout AS net_timeout`,
     );
     snap.serverId = num(r.server_id) ?? undefined;
     snap.readOnly = onOff(r.ro);
@@ -224,6 +246,8 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
     snap.logReplicaUpdates = onOff(r.lru);
     snap.executedGtid = normMariaPos(r.cur);
     snap.mariadb = { binlogPos: normMariaPos(r.bin), slavePos: normMariaPos(r.slave) };
+    snap.performanceSchema = onOff(r.ps);
+    snap.netTimeoutS = num(r.net_timeout) ?? undefined;
   }
 }
 
@@ -250,7 +274,7 @@ export async function readNode(cluster: ClusterConfig, node: NodeConfig): Promis
       step = `reading replication status (${d.showAllReplicasStatus()})`;
       snap.replication = await readChannels(c);
       if (d.flavor === 'mysql') {
-        if (snap.replication.length) await addMysqlHeartbeats(c, snap.replication);
+        if (snap.replication.length) await addMysqlHeartbeats(c, snap.replication, snap);
       } else {
         const io = snap.replication.map((ch) => ch.mariadbGtidIoPos ?? '').filter(Boolean);
         if (snap.mariadb && io.length) {

@@ -51,6 +51,8 @@ export interface ReplicationChannel {
   lastHeardSecondsAgo?: number | null;
   /** Heartbeats received on this channel, when the server reports it. */
   heartbeatsReceived?: number | null;
+  /** The channel's heartbeat period (s), when the server reports it. */
+  heartbeatPeriodS?: number | null;
   /** Replica_SQL_Running_State / Slave_SQL_Running_State (e.g. '... has read all relay log; waiting for more updates'). */
   sqlThreadState?: string;
   /** Replica_IO_State / Slave_IO_State. */
@@ -86,6 +88,10 @@ export interface NodeSnapshot {
   serverUuid?: string;
   readOnly?: boolean;
   superReadOnly?: boolean;
+  /** @@performance_schema (MySQL always reads it; MariaDB too). */
+  performanceSchema?: boolean;
+  /** replica_net_timeout / slave_net_timeout (s): how long a silent IO thread waits before it reconnects. */
+  netTimeoutS?: number;
   logBin?: boolean;
   logReplicaUpdates?: boolean;
   /** MySQL @@gtid_mode ('OFF'|'ON'|...); MariaDB: 'ON' when a gtid position is in use, else 'OFF'. */

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as net from 'node:net';
 import { ClusterConfig } from '../../src/config/schema';
 import {
-  ADMIN, REPL, Binaries, LabFlavor, ServerSpec, binaries, copyTemplate, ensureTemplate, serverArgs, sqlSocket, startServer, waitReady,
+  ADMIN, REPL, Binaries, LabFlavor, LabSettings, ServerSpec, binaries, copyTemplate, ensureTemplate, serverArgs, sqlSocket, startServer, waitReady,
 } from './server';
 import { Tracked, onExitSync, terminate, waitExit, sleep, signal } from './procs';
 
@@ -54,6 +54,8 @@ export interface ClusterOptions {
   gtid?: boolean;
   semiSync?: boolean;
   name?: string;
+  /** Server settings varied on purpose (see LabSettings). */
+  settings?: LabSettings;
 }
 
 /** Where one node lives. */
@@ -120,6 +122,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
       gtid,
       semiSync,
       prefix: p.prefix,
+      settings: opts.settings ?? {},
     };
     const node: LabNode = { name: p.name, host: p.host, port: p.port, serverId: i + 1, datadir, pid: null };
     if (p.ns) node.ns = p.ns;
@@ -242,7 +245,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
       copyTemplate(template, s.spec.datadir);
       await startNode(s);
     }));
-    await wireReplication(cluster, b, states, gtid, semiSync);
+    await wireReplication(cluster, b, states, gtid, semiSync, opts.settings ?? {});
   } catch (e) {
     await cluster.teardown().catch(() => undefined);
     throw e;
@@ -250,7 +253,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
   return cluster;
 }
 
-async function wireReplication(c: LabCluster, b: Binaries, states: NodeState[], gtid: boolean, semiSync: boolean): Promise<void> {
+async function wireReplication(c: LabCluster, b: Binaries, states: NodeState[], gtid: boolean, semiSync: boolean, settings: LabSettings): Promise<void> {
   const master = states[0];
   const replicas = states.slice(1);
   const mysqlFlavor = b.flavor === 'mysql';
@@ -261,17 +264,19 @@ async function wireReplication(c: LabCluster, b: Binaries, states: NodeState[], 
     file = st[0].File;
     pos = Number(st[0].Position);
   }
+  // The lab's usual 1 s heartbeat; stock settings leave the server's default (half the net timeout).
+  const heartbeat = (p: string) => (settings.stock ? '' : `${p}_HEARTBEAT_PERIOD=1, `);
   await Promise.all(replicas.map(async (r) => {
     let change: string;
     if (mysqlFlavor) {
       change = `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${q(master.node.host)}, SOURCE_PORT=${master.node.port}, ` +
         `SOURCE_USER=${q(REPL.user)}, SOURCE_PASSWORD=${q(REPL.password)}, GET_SOURCE_PUBLIC_KEY=1, ` +
-        `SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, SOURCE_HEARTBEAT_PERIOD=1, ` +
+        `SOURCE_CONNECT_RETRY=1, SOURCE_RETRY_COUNT=86400, ${heartbeat('SOURCE')}` +
         (gtid ? 'SOURCE_AUTO_POSITION=1' : `SOURCE_LOG_FILE=${q(file)}, SOURCE_LOG_POS=${pos}`);
     } else {
       change = `CHANGE MASTER TO MASTER_HOST=${q(master.node.host)}, MASTER_PORT=${master.node.port}, ` +
         `MASTER_USER=${q(REPL.user)}, MASTER_PASSWORD=${q(REPL.password)}, ` +
-        `MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1, ` +
+        `MASTER_CONNECT_RETRY=1, ${heartbeat('MASTER')}` +
         (gtid ? 'MASTER_USE_GTID=slave_pos' : `MASTER_LOG_FILE=${q(file)}, MASTER_LOG_POS=${pos}, MASTER_USE_GTID=no`);
     }
     await c.sql(r.node, change);

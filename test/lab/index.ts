@@ -15,4 +15,5 @@ export { HEIR_GRANTS, REPL_GRANTS, grantFamily, grantStatements } from './grants
 export type { GrantFamily, GrantItem } from './grants';
 export { startNetLab } from './netlab';
 export type { NetLab, NetLabOptions } from './netlab';
-export { queryTcp } from './server';
+export { queryTcp, describeSettings } from './server';
+export type { LabSettings } from './server';

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as net from 'node:net';
 import { execFile, execFileSync } from 'node:child_process';
 import { LabCluster, LabNode, Placement, buildCluster, ClusterOptions } from './cluster';
-import { LabFlavor, cacheDir } from './server';
+import { LabFlavor, LabSettings, cacheDir } from './server';
 import { Tracked, onExitSync, spawnTracked, terminate, tailFile } from './procs';
 
 type NodeRef = LabNode | string;
@@ -29,6 +29,7 @@ export interface NetLab extends LabCluster {
   bridge: string;
   unplug(node: NodeRef): Promise<void>;
   replug(node: NodeRef): Promise<void>;
+  /** Manager-only partition: the host's own address stops answering the manager; the floating address, replicas and other hosts are untouched. */
   isolateFromManager(node: NodeRef): Promise<void>;
   heal(node: NodeRef): Promise<void>;
   addFloating(node: NodeRef): Promise<void>;
@@ -43,6 +44,8 @@ export interface NetLabOptions {
   gtid?: boolean;
   semiSync?: boolean;
   name?: string;
+  /** Server settings varied on purpose (see LabSettings). */
+  settings?: LabSettings;
 }
 
 function ip(args: string[], o: { ignore?: RegExp } = {}): string {
@@ -218,7 +221,7 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
     const placements: Placement[] = hosts.map((h) => ({
       name: h.name, host: h.address, bindAddress: '0.0.0.0', port: 3306, prefix: ['ip', 'netns', 'exec', h.ns], ns: h.ns, address: h.address,
     }));
-    const clusterOpts: ClusterOptions = { flavor: opts.flavor, nodes: n, gtid: opts.gtid, semiSync: opts.semiSync, name: opts.name ?? `netlab-${opts.flavor}` };
+    const clusterOpts: ClusterOptions = { flavor: opts.flavor, nodes: n, gtid: opts.gtid, semiSync: opts.semiSync, name: opts.name ?? `netlab-${opts.flavor}`, settings: opts.settings };
     const c = await buildCluster(clusterOpts, dir, placements);
 
     const hostOf = (node: NodeRef) => {
@@ -259,12 +262,16 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
         ip(['link', 'set', h.veth, 'up']);
       },
       async isolateFromManager(node: NodeRef) {
+        // Only what the host sends from its own address to the manager is dropped (the
+        // answers to the manager's pings, TCP probes and ssh): the manager's view alone is
+        // cut, while the replicas, the other hosts and an application talking to the
+        // floating address (answered from that address) still reach the host.
         const h = hostOf(node);
-        ip(['-n', h.ns, 'route', 'replace', 'blackhole', `${managerAddress}/32`]);
+        ip(['-n', h.ns, 'rule', 'add', 'from', `${h.address}/32`, 'to', `${managerAddress}/32`, 'priority', '100', 'blackhole'], { ignore: /File exists/ });
       },
       async heal(node: NodeRef) {
         const h = hostOf(node);
-        ip(['-n', h.ns, 'route', 'del', 'blackhole', `${managerAddress}/32`], { ignore: /No such process|not found/i });
+        ip(['-n', h.ns, 'rule', 'del', 'from', `${h.address}/32`, 'to', `${managerAddress}/32`, 'priority', '100', 'blackhole'], { ignore: /No such file|not found|No such process/i });
       },
       async addFloating(node: NodeRef) {
         const h = hostOf(node);

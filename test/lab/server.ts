@@ -100,6 +100,28 @@ export interface ServerSpec {
   semiSync: boolean;
   /** argv prefix, e.g. ['ip', 'netns', 'exec', ns] */
   prefix: string[];
+  settings: LabSettings;
+}
+
+/**
+ * Server settings a test varies on purpose. Left out, a setting is the lab's usual one:
+ * replication timeouts tuned short (net timeout 5 s, heartbeat 1 s) and MySQL's
+ * performance_schema on. `stock: true` leaves the replication timeouts at the servers'
+ * defaults (net timeout 60 s, heartbeat period half of it), as most production servers run.
+ */
+export interface LabSettings {
+  /** Replication net timeout and heartbeat period at the servers' defaults. */
+  stock?: boolean;
+  /** MySQL: --performance-schema=ON/OFF (MariaDB's default is OFF and is left alone unless set). */
+  performanceSchema?: boolean;
+}
+
+/** How a lab's settings read in a test name or a benchmark row. */
+export function describeSettings(flavor: LabFlavor, s: LabSettings = {}): string {
+  const parts = [s.stock ? 'stock replication timeouts' : 'net timeout 5 s, heartbeat 1 s'];
+  const ps = s.performanceSchema ?? (flavor === 'mysql' ? true : undefined);
+  if (ps !== undefined) parts.push(`performance_schema ${ps ? 'ON' : 'OFF'}`);
+  return parts.join(', ');
 }
 
 export function serverArgs(b: Binaries, s: ServerSpec): string[] {
@@ -119,13 +141,17 @@ export function serverArgs(b: Binaries, s: ServerSpec): string[] {
     '--relay-log=relay-bin',
     '--binlog-format=ROW',
   ];
+  const tuned = !s.settings.stock;
   if (b.flavor === 'mysql') {
-    a.push('--log-replica-updates=ON', '--replica-net-timeout=5', '--performance-schema=ON');
+    a.push('--log-replica-updates=ON', `--performance-schema=${s.settings.performanceSchema === false ? 'OFF' : 'ON'}`);
+    if (tuned) a.push('--replica-net-timeout=5');
     if (s.gtid) a.push('--gtid-mode=ON', '--enforce-gtid-consistency=ON');
     else a.push('--gtid-mode=OFF', '--enforce-gtid-consistency=OFF');
     if (s.semiSync) a.push('--plugin-load-add=semisync_source.so', '--plugin-load-add=semisync_replica.so');
   } else {
-    a.push('--log-slave-updates=ON', '--slave-net-timeout=5', '--gtid-strict-mode=ON');
+    a.push('--log-slave-updates=ON', '--gtid-strict-mode=ON');
+    if (tuned) a.push('--slave-net-timeout=5');
+    if (s.settings.performanceSchema !== undefined) a.push(`--performance-schema=${s.settings.performanceSchema ? 'ON' : 'OFF'}`);
   }
   return [...s.prefix, ...b.run(a)];
 }

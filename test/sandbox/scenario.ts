@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { loadConfig, findCluster } from '../../src/config';
 import type { ClusterConfig, HeirConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/util/log';
-import { startNetLab, type NetLab } from '../lab';
+import { describeSettings, startNetLab, type LabSettings, type NetLab } from '../lab';
 import { freePort } from '../lab/cluster';
 import { onExitSync } from '../lab/procs';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
@@ -58,6 +58,38 @@ export interface SandboxOptions {
   switchoverTo?: string;
   /** Wait a random 0–1000 ms before the fault, so that it lands at a random phase of heir's 1 s ping (benchmarks). */
   randomPhase?: boolean;
+  /** Server settings varied on purpose (default: the lab's usual ones). */
+  settings?: LabSettings;
+  /** The writer's pause between two commits (ms; default 5). */
+  writerPauseMs?: number;
+  /**
+   * Keep the cluster idle this long before the writer starts (ms; default 0). An idle MySQL
+   * source sends heartbeats; once writes flow it sends none, so the replicas' last heartbeat
+   * then dates from before the writes, as on a server that was quiet before its busy hours.
+   */
+  idleBeforeWriterMs?: number;
+}
+
+/** What a manager-only partition of the master did (see Sandbox.partition). */
+export interface PartitionResult {
+  flavor: string;
+  version: string;
+  settings: string;
+  partitionMs: number;
+  /** Verdicts the daemon reported while cut off and until it was Healthy again (ms from the cut). */
+  verdicts: { atMs: number; to: string; failoverAllowed: boolean; rule: string; reason: string }[];
+  /** Failover reports started after the cut. */
+  failovers: number;
+  /** The emulator's ENI hooks fired (detach or attach) after the cut. */
+  addressMoved: boolean;
+  acknowledgedDuring: number;
+  writerFailuresDuring: number;
+  /** Acknowledged ids missing on the master after the heal. */
+  lost: number | null;
+  lostIds: number[];
+  /** Nodes with read_only=0 after the heal. */
+  writable: string[];
+  problems: string[];
 }
 
 export interface SandboxResult {
@@ -138,7 +170,7 @@ export class Sandbox {
 
     n.line('lab', `starting 3 ${this.o.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} hosts in network namespaces (GTID replication, db1 is the master)…`);
     let t = performance.now();
-    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER });
+    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER, settings: this.o.settings });
     const lab = this.lab;
     n.line('lab', `${lab.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${lab.version} up in ${((performance.now() - t) / 1000).toFixed(1)} s: ` +
       lab.nodes.map((x) => `${x.name} ${x.address}:${x.port} (ns ${x.ns})`).join(', '));
@@ -187,6 +219,7 @@ export class Sandbox {
     await lab.addFloating(lab.nodes[0]!);
     n.line('ENI', `ECS API emulator at https://${this.emu.endpoint} (region ${REGION}; ENI delays: ${this.delays.detachMs} ms Detaching, ${this.delays.attachMs} ms Attaching); ` +
       `${ENI_ID} (${lab.floatingIp}) InUse on ${lab.instanceIdOf(lab.nodes[0]!)} (db1)`);
+    n.line('lab', `server settings: ${describeSettings(lab.flavor, this.o.settings)}`);
 
     // heir's configuration and the credential chain's environment.
     this.apiPort = await freePort();
@@ -194,7 +227,8 @@ export class Sandbox {
     n.line('sandbox', `configuration: ${this.configPath}`);
 
     // The writer, through the floating address.
-    this.writer = new Writer(lab.floatingIp, 3306, (e) => this.onWriter(e));
+    if (this.o.idleBeforeWriterMs) await sleep(this.o.idleBeforeWriterMs);
+    this.writer = new Writer(lab.floatingIp, 3306, (e) => this.onWriter(e), this.o.writerPauseMs ?? 5);
     this.writer.start();
     t = performance.now();
     while (this.writer.acks.length === 0) {
@@ -526,16 +560,9 @@ export class Sandbox {
   }
 
   private async waitReport(deadline: number): Promise<any> {
-    const dir = path.join(this.config.heir.state_dir, CLUSTER, 'reports');
     while (performance.now() < deadline) {
-      let files: string[] = [];
-      try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { /* not yet */ }
-      for (const f of files) {
-        try {
-          const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-          if (Date.parse(r.startedAt) >= this.faultWall - 1000) return r;
-        } catch { /* being written */ }
-      }
+      const [r] = this.reportsSince(this.faultWall);
+      if (r) return r;
       await sleep(100);
     }
     return null;
@@ -559,6 +586,98 @@ export class Sandbox {
     for (const s of report.steps ?? []) {
       this.n.raw(`  ${String(s.name).padEnd(14)} ${String(s.outcome).padEnd(7)} ${String(s.durationMs ?? '-').padStart(6)} ms  ${s.detail ?? ''}${s.error ? ` (${s.error})` : ''}`);
     }
+  }
+
+  /**
+   * A manager-only partition of the master for partitionMs: the master's own address stops
+   * answering the manager (pings, TCP probes, ssh) while the replicas and the writer (through
+   * the floating address) still reach it. Then the partition heals and the daemon is given
+   * until it reports Healthy again. heir must not fail over, fence or move the address.
+   */
+  async partition(partitionMs: number): Promise<PartitionResult> {
+    const lab = this.lab;
+    const master = lab.nodes[0]!;
+    const problems: string[] = [];
+    const firstLine = this.logLines.length;
+    this.eniDetachedAt = null;
+    this.eniAttachedAt = null;
+    const cutWall = Date.now();
+    const cutPerf = performance.now();
+    const acksBefore = this.writer.acks.length;
+    const failuresBefore = this.writer.failures;
+    this.n.line('lab', `${master.name}'s own address stops answering the manager for ${(partitionMs / 1000).toFixed(0)} s; replicas and the writer (through ${lab.floatingIp}) still reach it`, { level: 'warn' });
+    await lab.isolateFromManager(master);
+    try {
+      await sleep(partitionMs);
+    } finally {
+      await lab.heal(master);
+    }
+    const acknowledgedDuring = this.writer.acks.length - acksBefore;
+    const writerFailuresDuring = this.writer.failures - failuresBefore;
+    this.n.line('lab', `partition healed after ${((performance.now() - cutPerf) / 1000).toFixed(1)} s`);
+    const healthy = (l: LogLine) => l.event === 'verdict' && l.to === 'Healthy' && lineTime(l) >= cutWall;
+    const sawFailure = () => this.logLines.slice(firstLine).some((l) => l.event === 'verdict' && l.to !== 'Healthy');
+    if (sawFailure()) await this.waitLog(healthy, 30000, 'the daemon did not report Healthy again').catch((e) => problems.push((e as Error).message));
+    await sleep(500);
+    const verdicts = this.logLines.slice(firstLine).filter((l) => l.event === 'verdict').map((l) => ({
+      atMs: lineTime(l) - cutWall,
+      to: String(l.to),
+      failoverAllowed: l.failoverAllowed === true,
+      rule: String(l.rule ?? ''),
+      reason: String(l.reason ?? ''),
+    }));
+    const failovers = this.reportsSince(cutWall).length;
+    const addressMoved = this.eniDetachedAt !== null || this.eniAttachedAt !== null;
+    const acked = this.writer.ackedIds();
+    let lostIds: number[] = [];
+    let lost: number | null = null;
+    try {
+      const ids = await this.idsOn(master.name);
+      lostIds = acked.filter((id) => !ids.has(id));
+      lost = lostIds.length;
+    } catch (e) {
+      problems.push(`could not read the rows on ${master.name}: ${(e as Error).message}`);
+    }
+    const writable: string[] = [];
+    for (const x of lab.nodes) {
+      const [r] = await lab.sql(x, 'SELECT @@global.read_only AS ro').catch(() => [undefined]);
+      if (r && Number(r.ro) === 0) writable.push(x.name);
+    }
+    if (failovers) problems.push(`${failovers} failover(s) started during a manager-only partition`);
+    if (addressMoved) problems.push('the address was moved during a manager-only partition');
+    if (writable.length !== 1 || writable[0] !== master.name) problems.push(`writable nodes after the partition: ${writable.join(', ') || 'none'} (expected ${master.name} only)`);
+    if (lost) problems.push(`${lost} acknowledged rows missing on ${master.name}`);
+    if (acknowledgedDuring === 0) problems.push('the writer committed nothing during the partition: the application path was cut too');
+    return {
+      flavor: lab.flavor,
+      version: lab.version,
+      settings: describeSettings(lab.flavor, this.o.settings),
+      partitionMs,
+      verdicts,
+      failovers,
+      addressMoved,
+      acknowledgedDuring,
+      writerFailuresDuring,
+      lost,
+      lostIds: lostIds.slice(0, 50),
+      writable,
+      problems,
+    };
+  }
+
+  /** Failover reports started at or after `sinceWall` (ms since epoch). */
+  private reportsSince(sinceWall: number): any[] {
+    const dir = path.join(this.config.heir.state_dir, CLUSTER, 'reports');
+    let files: string[] = [];
+    try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { return []; }
+    const out: any[] = [];
+    for (const f of files) {
+      try {
+        const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+        if (Date.parse(r.startedAt) >= sinceWall - 1000) out.push(r);
+      } catch { /* being written */ }
+    }
+    return out;
   }
 
   summary(r: SandboxResult): void {

@@ -97,6 +97,41 @@ test('IO Yes and no progress: silent; conclusive only with a known heartbeat per
   assert.equal(noHeard.silenceConclusive, true);
 });
 
+test('silence is never concluded from one read, however old the last heartbeat', () => {
+  // MySQL with performance_schema off under steady writes: the last heartbeat dates from
+  // before the writes began (a busy source sends none); one read showed "silent 7.5 s".
+  const one = replicaSight('db2', [snap(T0 + 1500, { heartbeatsReceived: 0, lastHeardSecondsAgo: 7.5 })], master, T0, 1000);
+  assert.equal(one.status, 'silent');
+  assert.equal(one.silenceConclusive, false);
+  assert.match(one.detail, /1 read/);
+});
+
+test('a move between the first read after the failure and any later one: hears', () => {
+  const a = snap(T0 + 100, { heartbeatsReceived: 0, read: { file: 'b.1', pos: 10 } });
+  const b = snap(T0 + 1100, { heartbeatsReceived: 0, read: { file: 'b.1', pos: 99 } });
+  const c = snap(T0 + 2100, { heartbeatsReceived: 0, read: { file: 'b.1', pos: 99 } });
+  const s = replicaSight('db2', [a, b, c], master, T0, 200);
+  assert.equal(s.status, 'hears');
+  assert.match(s.detail, /received up to b\.1:99/);
+});
+
+test('performance_schema off, busy source: counters stand still but the received position moves: hears', () => {
+  const reads = [0, 1, 2].map((i) => snap(T0 + 100 + i * 1000, { heartbeatsReceived: 0, lastHeardSecondsAgo: null, read: { file: 'b.1', pos: 1000 + i * 5000 }, retrievedGtidSet: `u1:1-${10 + i * 20}` }));
+  assert.equal(replicaSight('db2', reads, master, T0, 1000).status, 'hears');
+});
+
+test('silence over reads: conclusive only once they span two heartbeat periods (plus slack)', () => {
+  const quiet = (ms: number) => snap(T0 + 100 + ms, { heartbeatsReceived: 3, lastHeardSecondsAgo: null });
+  const short = replicaSight('db2', [quiet(0), quiet(1000), quiet(2000)], master, T0, 1000);
+  assert.equal(short.status, 'silent');
+  assert.equal(short.silentForMs, 2000);
+  assert.equal(short.silenceConclusive, false);
+  const long = replicaSight('db2', [quiet(0), quiet(2000), quiet(3500)], master, T0, 1000);
+  assert.equal(long.silenceConclusive, true);
+  // Stock settings: a 30 s heartbeat needs over a minute of reads.
+  assert.equal(replicaSight('db2', [quiet(0), quiet(2000), quiet(3500)], master, T0, 30_000).silenceConclusive, false);
+});
+
 test('unreadable replica, and a replica of another source', () => {
   assert.equal(replicaSight('db2', [snap(T0 + 1, null, { reachable: false, error: { code: 'ETIMEDOUT', message: 'timeout' } })], master, T0).status, 'unreadable');
   assert.equal(replicaSight('db2', [], master, T0).status, 'unreadable');
