@@ -33,6 +33,8 @@ export interface NetLab extends LabCluster {
   isolateFromManager(node: NodeRef): Promise<void>;
   heal(node: NodeRef): Promise<void>;
   addFloating(node: NodeRef): Promise<void>;
+  /** The hosts that have the floating address up right now. */
+  floatingHolders(): Promise<string[]>;
   removeFloating(node: NodeRef): Promise<void>;
   exec(node: NodeRef, argv: string[], o?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
   instanceIdOf(node: NodeRef): string;
@@ -277,6 +279,11 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
         const h = hostOf(node);
         ip(['-n', h.ns, 'addr', 'replace', `${floatingIp}/32`, 'dev', 'eth0']);
         flushNeighbours();
+      },
+      async floatingHolders() {
+        return hosts
+          .filter((h) => ip(['-n', h.ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { ignore: /./ }).includes(` ${floatingIp}/`))
+          .map((h) => h.name);
       },
       async removeFloating(node: NodeRef) {
         const h = hostOf(node);

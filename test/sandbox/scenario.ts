@@ -60,8 +60,8 @@ export interface SandboxOptions {
   randomPhase?: boolean;
   /** Server settings varied on purpose (default: the lab's usual ones). */
   settings?: LabSettings;
-  /** The writer's pause between two commits (ms; default 5). */
-  writerPauseMs?: number;
+  /** The writer's pause between two commits (ms; default 5), or a function of the commits so far (bursts). */
+  writerPauseMs?: number | ((acked: number) => number);
   /**
    * Keep the cluster idle this long before the writer starts (ms; default 0). An idle MySQL
    * source sends heartbeats; once writes flow it sends none, so the replicas' last heartbeat

@@ -54,7 +54,8 @@ export class Writer {
     private readonly host: string,
     private readonly port: number,
     private readonly onEvent: (e: WriterEvent) => void = () => {},
-    private readonly pauseMs = 5,
+    /** Pause after each acknowledged commit (ms), or a function of the number acknowledged so far (bursts). */
+    private readonly pauseMs: number | ((acked: number) => number) = 5,
     /** First id to write (several writers on one table use disjoint ranges). */
     firstId = 1,
   ) {
@@ -74,6 +75,11 @@ export class Writer {
     const c = this.conn;
     this.conn = null;
     if (c) await c.close().catch(() => c.destroy());
+  }
+
+  /** The highest id ever attempted (acknowledged or not); no row may have a higher one. */
+  maxAttemptedId(): number {
+    return this.nextId - 1;
   }
 
   /** Acknowledged ids. */
@@ -128,7 +134,8 @@ export class Writer {
           this.failingSince = null;
           this.failuresInRun = 0;
         }
-        if (this.pauseMs > 0) await sleep(this.pauseMs);
+        const pause = typeof this.pauseMs === 'number' ? this.pauseMs : this.pauseMs(this.acks.length);
+        if (pause > 0) await sleep(pause);
       } catch (e) {
         this.failures++;
         this.failuresInRun++;

@@ -1,0 +1,177 @@
+/**
+ * The cluster invariant every failover, switchover, rejoin and "must not fail over" test
+ * ends with. It reads the real servers (through their local sockets, as root) and reports
+ * every violation at once, naming the node and the value:
+ *
+ *   - exactly one reachable node is writable (read_only=0), the expected master; every other
+ *     reachable node has read_only=1 and, where the server has it, super_read_only=1;
+ *   - every survivor replicates from the master: both threads running, no error, and it
+ *     converges within a bound (GTID: its executed set contains the master's; MariaDB: its
+ *     gtid_slave_pos reaches the master's gtid_binlog_pos; file/position: its executed
+ *     coordinates in the master's binlog reach the master's binlog position);
+ *   - every acknowledged id is on the master and on every survivor; no id exists that was
+ *     never attempted;
+ *   - the address (when the test has one) is on the master and nowhere else.
+ */
+import assert from 'node:assert/strict';
+import { GtidSet } from '../../src/mysql/gtid';
+import { MariaGtidPos } from '../../src/mysql/mariadb-gtid';
+import type { LabCluster, LabNode } from '../lab';
+
+export interface InvariantInput {
+  lab: LabCluster;
+  /** The node that must be the one writable master. */
+  master: string;
+  /** Nodes left out (the dead old master, a node the test stopped): not read at all. */
+  absent?: string[];
+  /** The application's table (`schema.table`) with an integer `id` column. */
+  table?: string;
+  /** Ids the servers acknowledged to the application. */
+  acked?: number[];
+  /** Every id ever attempted is at most this (ids above it must not exist); a function is asked after the rows are read (a writer still running). */
+  maxAttemptedId?: number | (() => number);
+  /** Where the address is, as node names (e.g. the namespaces holding the floating IP). */
+  addressHolders?: () => Promise<string[]>;
+  /** How long survivors may take to converge (ms; default 30 s). */
+  convergeMs?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface NodeState {
+  name: string;
+  ro: boolean;
+  sro: boolean | null;
+  executed: string;
+  binlogPos: string;
+  binlog: { file: string; pos: number } | null;
+  channels: Record<string, any>[];
+}
+
+async function readState(lab: LabCluster, n: LabNode): Promise<NodeState> {
+  const mysql = lab.flavor === 'mysql';
+  const [v] = await lab.sql(
+    n,
+    mysql
+      ? 'SELECT @@global.read_only AS ro, @@global.super_read_only AS sro, @@global.gtid_executed AS ex, @@global.gtid_mode AS gm'
+      : 'SELECT @@global.read_only AS ro, @@global.gtid_slave_pos AS ex, @@global.gtid_binlog_pos AS bp',
+  );
+  const channels = await lab.sql(n, mysql ? 'SHOW REPLICA STATUS' : 'SHOW ALL SLAVES STATUS');
+  const [b] = await lab.sql(n, mysql ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+  return {
+    name: n.name,
+    ro: Number(v.ro) === 1,
+    sro: mysql ? Number(v.sro) === 1 : null,
+    executed: String(v.ex ?? '').replace(/\s+/g, ''),
+    binlogPos: String(v.bp ?? ''),
+    binlog: b ? { file: String(b.File), pos: Number(b.Position) } : null,
+    channels,
+  };
+}
+
+const col = (r: Record<string, any>, a: string, b: string) => r[a] ?? r[b];
+
+/** Whether `s` has everything master `m` has, in the lab's positioning mode. */
+function converged(lab: LabCluster, m: NodeState, s: NodeState): boolean {
+  const ch = s.channels[0];
+  if (lab.flavor === 'mysql') {
+    const gtid = GtidSet.tryParse(m.executed);
+    if (gtid && !gtid.isEmpty()) return (GtidSet.tryParse(s.executed) ?? GtidSet.empty()).contains(gtid);
+    if (!ch || !m.binlog) return false;
+    return col(ch, 'Relay_Source_Log_File', 'Relay_Master_Log_File') === m.binlog.file && Number(col(ch, 'Exec_Source_Log_Pos', 'Exec_Master_Log_Pos')) >= m.binlog.pos;
+  }
+  const usingGtid = ch && String(ch.Using_Gtid ?? 'No') !== 'No';
+  if (usingGtid) return MariaGtidPos.parse(s.executed).contains(MariaGtidPos.parse(m.binlogPos));
+  if (!ch || !m.binlog) return false;
+  return ch.Relay_Master_Log_File === m.binlog.file && Number(ch.Exec_Master_Log_Pos) >= m.binlog.pos;
+}
+
+async function ids(lab: LabCluster, n: string, table: string): Promise<Set<number>> {
+  const rows = await lab.sql(n, `SELECT id FROM ${table}`);
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
+/** Checks the invariant; throws one AssertionError listing every violation. */
+export async function assertInvariant(i: InvariantInput): Promise<void> {
+  const { lab } = i;
+  const bad: string[] = [];
+  const absent = new Set(i.absent ?? []);
+  const nodes = lab.nodes.filter((n) => !absent.has(n.name));
+  const master = lab.nodes.find((n) => n.name === i.master);
+  if (!master) throw new Error(`invariant: no node named ${i.master}`);
+  const deadline = Date.now() + (i.convergeMs ?? 30_000);
+
+  // Roles, threads and convergence: re-read until converged or the bound passes, then judge.
+  let states: Map<string, NodeState> = new Map();
+  let unreadable: string[] = [];
+  for (;;) {
+    states = new Map();
+    unreadable = [];
+    for (const n of nodes) {
+      try {
+        states.set(n.name, await readState(lab, n));
+      } catch (e) {
+        unreadable.push(`${n.name}: cannot be read (${(e as Error).message})`);
+      }
+    }
+    const m = states.get(master.name);
+    const allIn = !!m && [...states.values()].every((s) => s.name === master.name || converged(lab, m, s));
+    if (allIn || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  bad.push(...unreadable);
+  const m = states.get(master.name);
+  const writable = [...states.values()].filter((s) => !s.ro).map((s) => s.name);
+  if (writable.length !== 1 || writable[0] !== master.name) bad.push(`writable nodes: ${writable.join(', ') || 'none'} (exactly ${master.name} expected)`);
+  for (const s of states.values()) {
+    if (s.name === master.name) {
+      if (s.channels.length) bad.push(`${s.name} (master) still has replication configured from ${col(s.channels[0]!, 'Source_Host', 'Master_Host')}`);
+      continue;
+    }
+    if (!s.ro) bad.push(`${s.name}: read_only=0 (a survivor must be read-only)`);
+    if (s.sro === false) bad.push(`${s.name}: super_read_only=0 (a survivor must be super_read_only)`);
+    const ch = s.channels[0];
+    if (!ch) {
+      bad.push(`${s.name}: not replicating (no channel)`);
+      continue;
+    }
+    const src = `${col(ch, 'Source_Host', 'Master_Host')}:${col(ch, 'Source_Port', 'Master_Port')}`;
+    if (src !== `${master.host}:${master.port}`) bad.push(`${s.name}: replicates from ${src}, not from ${master.name} (${master.host}:${master.port})`);
+    const io = col(ch, 'Replica_IO_Running', 'Slave_IO_Running');
+    const sqlRunning = col(ch, 'Replica_SQL_Running', 'Slave_SQL_Running');
+    if (io !== 'Yes' || sqlRunning !== 'Yes') {
+      bad.push(`${s.name}: IO ${io}, SQL ${sqlRunning} (IO error ${ch.Last_IO_Errno}: ${ch.Last_IO_Error}; SQL error ${ch.Last_SQL_Errno}: ${ch.Last_SQL_Error})`);
+    }
+    if (m && !converged(lab, m, s)) {
+      bad.push(`${s.name}: has not converged with ${master.name} within the bound (has ${s.executed || '?'}, master ${lab.flavor === 'mysql' ? m.executed : m.binlogPos})`);
+    }
+  }
+
+  // Rows: every acknowledged id on every reachable node, no id that was never attempted.
+  if (i.table && i.acked) {
+    for (const n of nodes) {
+      if (!states.has(n.name)) continue;
+      let have: Set<number>;
+      const until = Date.now() + 10_000;
+      for (;;) {
+        have = await ids(lab, n.name, i.table);
+        if (i.acked.every((id) => have.has(id)) || Date.now() > until) break;
+        await sleep(200);
+      }
+      const missing = i.acked.filter((id) => !have.has(id));
+      if (missing.length) bad.push(`${n.name}: ${missing.length} acknowledged id(s) missing (${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''})`);
+      if (i.maxAttemptedId !== undefined) {
+        const max = typeof i.maxAttemptedId === 'number' ? i.maxAttemptedId : i.maxAttemptedId();
+        const phantom = [...have].filter((id) => id > max);
+        if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')})`);
+      }
+    }
+  }
+
+  if (i.addressHolders) {
+    const holders = await i.addressHolders();
+    if (holders.length !== 1 || holders[0] !== master.name) bad.push(`address on ${holders.join(', ') || 'no node'} (on ${master.name} only expected)`);
+  }
+
+  assert.deepEqual(bad, [], `cluster invariant (master ${master.name}):\n  ${bad.join('\n  ')}`);
+}
