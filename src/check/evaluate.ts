@@ -38,6 +38,51 @@ export interface CheckInput {
   address?: { check: string; ok: boolean; severity: Severity; detail: string }[];
 }
 
+/**
+ * Which signals detection can read from a replica to tell whether it still hears the
+ * master (see monitor/sight.ts), and what that means when the master's host goes down.
+ */
+export interface Liveness {
+  node: string;
+  performanceSchema: boolean | null;
+  heartbeatPeriodS: number | null;
+  netTimeoutS: number | null;
+  /** The signals heir can use, in words. */
+  signals: string[];
+  /** How soon this replica's own view can say the master is gone, in words. */
+  detection: string;
+}
+
+/** A replica's liveness signals (pure). */
+export function liveness(n: NodeSnapshot): Liveness {
+  const ch = n.replication[0];
+  const mysql = n.version?.flavor === 'mysql';
+  const ps = n.performanceSchema ?? null;
+  const period = ch?.heartbeatPeriodS ?? null;
+  const net = n.netTimeoutS ?? null;
+  const signals: string[] = [];
+  if (ch) {
+    signals.push(mysql ? 'received coordinates and Retrieved_Gtid_Set' : ch.mariadbUsingGtid !== 'No' ? 'received coordinates and Gtid_IO_Pos' : 'received coordinates');
+    signals.push('heartbeat count');
+    if (mysql && ps) signals.push('last heard (performance_schema: last heartbeat and last queued transaction)');
+    if (mysql && ps === false) signals.push('no "last heard" time (performance_schema is OFF: only the heartbeat time is kept, and a busy master sends none)');
+  }
+  let detection: string;
+  if (!ch) detection = 'not a replica';
+  else if (period && period > 0) {
+    const silent = Math.round(2 * period + 1);
+    detection =
+      `if the master's host goes down, this replica can say so after ${silent} s of silence (two heartbeat periods of ${period} s)` +
+      (net ? `, its IO thread reconnects after ${net} s (net timeout)` : '');
+  } else {
+    detection = `heartbeats are off: this replica cannot tell a silent master from a dead one${net ? ` until its IO thread gives up after ${net} s` : ''}`;
+  }
+  return { node: n.name, performanceSchema: ps, heartbeatPeriodS: period, netTimeoutS: net, signals, detection };
+}
+
+/** A heartbeat period above this (s) makes a replica's own view of a downed host slow. */
+export const SLOW_HEARTBEAT_S = 5;
+
 export interface CheckResult {
   cluster: string;
   /** True when no finding is an error. */
@@ -47,6 +92,8 @@ export interface CheckResult {
   /** Nodes that could be promoted now. */
   candidates: string[];
   findings: Finding[];
+  /** Per replica: the liveness signals detection can use. */
+  liveness: Liveness[];
 }
 
 function isReplica(n: NodeSnapshot): boolean {
@@ -202,6 +249,23 @@ export function evaluate(input: CheckInput): CheckResult {
   }
   if (master && master.readOnly) {
     f.push({ severity: 'error', code: 'master-read-only', node: master.name, message: `the master ${master.name} is read-only`, fix: 'if it is the master, SET GLOBAL super_read_only=OFF, read_only=OFF on it' });
+  }
+
+  // The replicas' own view of the master: how fast it can say a downed host is gone.
+  const signals = live.filter((n) => isReplica(n)).map(liveness);
+  for (const l of signals) {
+    if (l.heartbeatPeriodS === null || (l.heartbeatPeriodS > 0 && l.heartbeatPeriodS <= SLOW_HEARTBEAT_S)) continue; // unknown, or fast enough
+    const flavorOf = live.find((n) => n.name === l.node)?.version?.flavor;
+    f.push({
+      severity: 'warning',
+      code: 'slow-heartbeat',
+      node: l.node,
+      message: `${l.node}: ${l.detection}`,
+      fix:
+        flavorOf === 'mariadb'
+          ? 'STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=1; START SLAVE (heir sets it on every replica it repoints)'
+          : 'STOP REPLICA; CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD=1; START REPLICA (heir sets it on every replica it repoints)',
+    });
   }
 
   const maxLag = cluster.failover.max_lag_s;
@@ -382,5 +446,6 @@ export function evaluate(input: CheckInput): CheckResult {
     master: master?.name,
     candidates,
     findings: f,
+    liveness: signals,
   };
 }

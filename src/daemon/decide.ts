@@ -102,6 +102,8 @@ export function failoverMetricResult(o: FailoverOutcome): FailoverResult | null 
   if (o === 'refused' || o === 'dry-run') return null;
   // Stopped by the daemon's shutdown before the promotion: neither done nor a fault.
   if (o === 'interrupted') return 'aborted';
+  // The master turned out to be alive: nothing was promoted, the address went back.
+  if (o === 'master-alive') return 'aborted';
   return o === 'promoted' ? 'success' : 'failure';
 }
 

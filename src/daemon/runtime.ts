@@ -373,6 +373,7 @@ export class ClusterRuntime {
         ...(lastKnownMaster ? { lastKnownMaster } : {}),
         lagHints,
         ...(ev ? sshHint(ev) : {}),
+        ...(ev ? { verdictReceived: ev.detail.received } : {}),
         log: this.deps.log,
         onEvent: (e) => {
           if (e.type === 'failover.step' && !announced) {

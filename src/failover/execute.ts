@@ -40,6 +40,7 @@ import { changeSource, executedGtid, setReadOnly, startReplica, stopReplica } fr
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
+import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
 import { Journal, newOperationId } from './journal';
@@ -76,6 +77,13 @@ export interface FailoverRequest {
   mover?: AddressMover;
   /** Whether the dead master's host answers SSH, when detection knows. */
   deadMasterSshReachable?: boolean;
+  /**
+   * What each replica had received from the master when the verdict was reached (the
+   * verdict's `received`). After the freeze the executor compares the survivors' positions
+   * with these and with its own first read: anything that arrived since means the master
+   * was alive and the failover stops before the promotion.
+   */
+  verdictReceived?: Record<string, ReceivedMark>;
   log?: Logger;
   /** Progress and the final report, for the notifier. */
   onEvent?: (e: FailoverEvent) => void;
@@ -100,6 +108,13 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverReport>
 }
 
 class StepFailed extends Error {}
+
+/** Survivors kept receiving from the master after the verdict: it is alive. */
+class MasterAlive extends Error {
+  constructor(readonly moved: string[]) {
+    super(`the survivors kept receiving from the master after it was declared dead: ${moved.join('; ')}`);
+  }
+}
 
 /** The request's signal was aborted before the promotion: stop at this step boundary. */
 class Interrupted extends Error {
@@ -137,6 +152,7 @@ class FailoverRun {
   private fetchP?: Promise<FetchedBinlogs | undefined>;
   private fetchError?: string;
   private readonly frozen: string[] = [];
+  private masterAlive?: MasterAlive;
   private winnerRepointed = false;
   private promoted = false;
   private promotedAt?: number;
@@ -223,6 +239,15 @@ class FailoverRun {
         await this.applySalvage();
         await this.attach();
       } catch (e) {
+        if (this.masterAlive && !this.promoted) {
+          // The master was alive: never promote. Restart replication, give the address back.
+          await this.undo({ addressBack: true });
+          this.next.push(
+            `${deadMaster} was alive while heir could not reach it: check the network between the manager and ${deadMaster} ` +
+              `(heir check --cluster ${this.c.name}); automatic failover stays blocked until heir ack --cluster ${this.c.name}`,
+          );
+          return this.finish('master-alive', `${this.masterAlive.message}; nothing was promoted`);
+        }
         if (e instanceof Interrupted && !this.promoted) {
           await this.undo();
           this.next.push(
@@ -360,6 +385,11 @@ class FailoverRun {
         ),
       );
       this.finalSnapshot = { cluster: this.c.name, takenAt: Date.now(), nodes: fresh };
+      const moved = this.stillReceiving(fresh);
+      if (moved.length) {
+        this.masterAlive = new MasterAlive(moved);
+        throw this.masterAlive;
+      }
       this.plan = planFailover(this.finalSnapshot, this.c, this.req.deadMaster, this.planOptions());
       if (!this.plan.winner) throw new Error(`no winner on the frozen positions: ${this.plan.noWinnerReasons.join('; ')}`);
       if (this.plan.winner !== this.plan0!.winner) {
@@ -369,6 +399,40 @@ class FailoverRun {
         `winner ${this.plan.winner} (most advanced ${this.plan.mostAdvanced}); ` +
         (this.plan.catchUp.length ? `catch-up from ${this.plan.catchUp.map((c) => c.from).join(', ')}` : 'no catch-up needed');
     });
+  }
+
+  /**
+   * Defence in depth against a wrong verdict: after the freeze, did any survivor receive
+   * something from the dead master since the verdict (its marks) or since this failover's
+   * first read? A master that kept sending was alive. Only asked when heir could not make
+   * the old master read-only itself (it did not answer): a master fenced by read_only may
+   * still finish what was in flight.
+   */
+  private stillReceiving(fresh: NodeSnapshot[]): string[] {
+    if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok' && /is read-only/.test(s.detail))) return [];
+    const dead = this.node(this.req.deadMaster);
+    const ref = { host: dead.host, port: dead.port, serverId: this.req.lastKnownMaster?.serverId };
+    const out: string[] = [];
+    for (const n of fresh) {
+      if (n.name === dead.name || !n.reachable) continue;
+      const ch = channelFrom(n, ref);
+      if (!ch) continue;
+      const now = receivedMark(n, ch);
+      const seen: [string, ReceivedMark][] = [];
+      const v = this.req.verdictReceived?.[n.name];
+      if (v) seen.push(['the verdict', v]);
+      const first = this.snapshot!.nodes.find((x) => x.name === n.name);
+      const firstCh = first?.reachable ? channelFrom(first, ref) : undefined;
+      if (first && firstCh) seen.push(["the failover's first read", receivedMark(first, firstCh)]);
+      for (const [what, mark] of seen) {
+        const p = progressed(mark, now);
+        if (p) {
+          out.push(`${n.name}: ${p} since ${what}`);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** Never promote or serve with an unapplied relay log. */
@@ -523,8 +587,11 @@ class FailoverRun {
     });
   }
 
-  /** Before promotion: restart what we stopped; the fence stays (it is the safe side). */
-  private async undo(): Promise<void> {
+  /**
+   * Before promotion: restart what we stopped; the fence stays (it is the safe side), except
+   * when the master turned out to be alive (addressBack): then the address goes back to it.
+   */
+  private async undo(o: { addressBack?: boolean } = {}): Promise<void> {
     const winner = this.plan?.winner ?? this.plan0?.winner;
     if (this.winnerRepointed && winner) {
       const dead = this.node(this.req.deadMaster);
@@ -554,12 +621,46 @@ class FailoverRun {
         }
       }),
     );
+    if (o.addressBack && (await this.giveAddressBack())) {
+      this.journal?.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
+      return;
+    }
     this.journal?.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
     if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok') || this.steps.some((s) => s.name === 'fence-address')) {
       this.warnings.push(
         `the fence is not undone: ${this.req.deadMaster} stays read-only and its address stays taken away; ` +
           'the application has no writable database until a failover succeeds',
       );
+    }
+  }
+
+  /** The address back on the old master (it is alive). True when it is there. */
+  private async giveAddressBack(): Promise<boolean> {
+    const old = this.node(this.req.deadMaster);
+    const fenced = await this.fenceP;
+    if (fenced && /force-stopped/.test(fenced.action)) {
+      this.undone.push(`the address cannot go back to ${old.name}: its instance was force-stopped by the fence`);
+      return false;
+    }
+    try {
+      const out = await this.step('attach', { node: old.name, address: this.c.address.type, back: true }, async (rec) => {
+        const r = await this.mover!.attach({ cluster: this.c, oldMaster: old, newMaster: old, reason: 'failover', log: this.log });
+        rec.detail = `back on ${old.name}: ${r.action}: ${r.detail}`;
+        // Attached, but the check through the address could not compare with the node itself:
+        // heir still cannot reach the old master (that is why it thought it dead).
+        if (!r.ok && r.code === 'VerifyFailed') {
+          this.warnings.push(`the address is back on ${old.name} but could not be verified: ${r.detail}`);
+          return { ...r, action: 'attached (unverified)' };
+        }
+        if (!r.ok) throw new Error(`address attach back to ${old.name} failed (${r.code ?? r.action}): ${r.detail}`);
+        return r;
+      });
+      this.undone.push(`the address is back on ${old.name} (${out.action})`);
+      return true;
+    } catch (e) {
+      this.undone.push(`could not give the address back to ${old.name}: ${(e as Error).message}`);
+      this.next.push(`move the address back to ${old.name} by hand (heir eni move --cluster ${this.c.name} --to ${old.name})`);
+      return false;
     }
   }
 

@@ -25,6 +25,11 @@ export type FailoverOutcome =
   | 'failed'
   /** Stopped on request (daemon stopping) at a step boundary before promotion; undone as after a failure. */
   | 'interrupted'
+  /**
+   * Stopped before promotion because the survivors kept receiving from the master after it
+   * was declared dead: it was alive. Replication restarted, the address given back to it.
+   */
+  | 'master-alive'
   /** Plan only. */
   | 'dry-run';
 

@@ -57,8 +57,27 @@ export function channelToMaster(replica: NodeSnapshot, master: MasterRef): Repli
   );
 }
 
-function coordsKey(c: ReplicationChannel): string {
-  return c.read ? `${c.read.file}:${c.read.pos}` : '';
+/**
+ * What a replica had received from its master at one read: the marks that move only when
+ * something arrives (read coordinates, retrieved GTIDs, MariaDB's gtid_io_pos, the
+ * heartbeat count). Plain data: the verdict carries them to the failover executor, which
+ * compares them with its own reads after freezing the IO threads.
+ */
+export interface ReceivedMark {
+  /** Read coordinates in the master's binlog, 'file:pos' ('' when none). */
+  read: string;
+  retrievedGtidSet: string;
+  heartbeats: number | null;
+  mariadbIoPos: string;
+}
+
+export function receivedMark(snap: NodeSnapshot, c: ReplicationChannel): ReceivedMark {
+  return {
+    read: c.read ? `${c.read.file}:${c.read.pos}` : '',
+    retrievedGtidSet: c.retrievedGtidSet ?? '',
+    heartbeats: c.heartbeatsReceived ?? null,
+    mariadbIoPos: snap.mariadb?.ioPos ?? '',
+  };
 }
 
 /** When the channel last heard from its source (ms since epoch, pessimistic), if reported. */
@@ -67,16 +86,12 @@ function heardAt(snap: NodeSnapshot, c: ReplicationChannel): number | null {
   return snap.takenAt - c.lastHeardSecondsAgo * 1000 - SECONDS_SLACK_MS;
 }
 
-/** Something arrived on the channel between two reads. */
-export function progressed(a: { snap: NodeSnapshot; ch: ReplicationChannel }, b: { snap: NodeSnapshot; ch: ReplicationChannel }): string | null {
-  const ha = a.ch.heartbeatsReceived;
-  const hb = b.ch.heartbeatsReceived;
-  if (ha !== undefined && ha !== null && hb !== undefined && hb !== null && hb > ha) return `heartbeats ${ha} → ${hb}`;
-  if (coordsKey(a.ch) !== coordsKey(b.ch) && coordsKey(b.ch) !== '') return `received up to ${coordsKey(b.ch)} (was ${coordsKey(a.ch) || 'none'})`;
-  if (a.ch.retrievedGtidSet !== b.ch.retrievedGtidSet && b.ch.retrievedGtidSet !== '') return 'retrieved GTID set grew';
-  const ia = a.snap.mariadb?.ioPos;
-  const ib = b.snap.mariadb?.ioPos;
-  if (ia !== undefined && ib !== undefined && ia !== ib) return `gtid_io_pos ${ia} → ${ib}`;
+/** Something arrived on the channel between two marks (a, then b): what, or null. */
+export function progressed(a: ReceivedMark, b: ReceivedMark): string | null {
+  if (a.heartbeats !== null && b.heartbeats !== null && b.heartbeats > a.heartbeats) return `heartbeats ${a.heartbeats} → ${b.heartbeats}`;
+  if (a.read !== b.read && b.read !== '') return `received up to ${b.read} (was ${a.read || 'none'})`;
+  if (a.retrievedGtidSet !== b.retrievedGtidSet && b.retrievedGtidSet !== '') return 'retrieved GTID set grew';
+  if (a.mariadbIoPos !== b.mariadbIoPos && b.mariadbIoPos !== '') return `gtid_io_pos ${a.mariadbIoPos} → ${b.mariadbIoPos}`;
   return null;
 }
 
@@ -121,6 +136,7 @@ export function replicaSight(
     lastIoErrno: ch.lastIoErrno,
     lastIoError: ch.lastIoError,
     heartbeatPeriodMs: heartbeatPeriodMs ?? null,
+    received: receivedMark(last, ch),
   };
   if (ch.ioState === 'Connecting') {
     return { ...base, status: 'lost', detail: `${ioSummary(ch)}: not connected to ${master.name}` };
@@ -134,11 +150,15 @@ export function replicaSight(
   // taken since then counts: a move between the first of them and any later one means the
   // master sent something while the manager could not reach it.
   const after = firstFailureAt === null ? relevant.slice(-2) : relevant;
-  const withCh = after.filter((r) => r.reachable).map((r) => ({ snap: r, ch: channelToMaster(r, master) })).filter((x): x is { snap: NodeSnapshot; ch: ReplicationChannel } => !!x.ch);
+  const withCh = after
+    .filter((r) => r.reachable)
+    .map((r) => ({ snap: r, ch: channelToMaster(r, master) }))
+    .filter((x): x is { snap: NodeSnapshot; ch: ReplicationChannel } => !!x.ch)
+    .map((x) => ({ ...x, mark: receivedMark(x.snap, x.ch) }));
   const first = withCh[0];
   if (first && withCh.length >= 2) {
     for (const later of withCh.slice(1)) {
-      const moved = progressed(first, later);
+      const moved = progressed(first.mark, later.mark);
       if (moved) return { ...base, status: 'hears', detail: `${ioSummary(ch)}; ${moved} between reads ${later.snap.takenAt - first.snap.takenAt} ms apart` };
     }
   }

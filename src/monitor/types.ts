@@ -126,6 +126,8 @@ export interface ReplicaSight {
   heartbeatPeriodMs?: number | null;
   /** silent: whether the silence is long enough to mean the connection is dead (two heartbeats missed). */
   silenceConclusive?: boolean;
+  /** What the replica had received from the master at its latest read (see sight.ts). */
+  received?: { read: string; retrievedGtidSet: string; heartbeats: number | null; mariadbIoPos: string };
   /** Human summary, e.g. "IO Connecting, errno 2003 (Can't connect...)". */
   detail: string;
 }
@@ -205,6 +207,8 @@ export interface Verdict {
   reason: string;
   /** ms since the first failed ping (0 when healthy). */
   failingForMs: number;
+  /** What each replica had received from the master at its latest read (for the executor's check that nothing arrives after the verdict). */
+  received: Record<string, NonNullable<ReplicaSight['received']>>;
 }
 
 export type ReplicaFindingKind = 'Lagging' | 'ReplicationBroken' | 'ReplicationStopped' | 'ErrantGtids' | 'ReplicaUnreachable' | 'NotReplicatingFromMaster';

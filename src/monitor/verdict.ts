@@ -468,6 +468,8 @@ export function matchRule(f: Facts, p: DetectionParams): Rule {
 /** The analysis: observations → verdict with evidence and failover permission. */
 export function analyze(o: Observations, p: DetectionParams): Verdict {
   const f = deriveFacts(o);
+  const received: Verdict['received'] = {};
+  for (const s of o.replicas) if (s.received) received[s.name] = s.received;
   const rule = matchRule(f, p);
   const decision = decideFailover(f, rule.verdict, p);
   // Hold: a dead verdict that is not (yet) confirmed while the first round of
@@ -486,6 +488,7 @@ export function analyze(o: Observations, p: DetectionParams): Verdict {
       failoverAllowed: false,
       reason: `looks like ${rule.verdict}; waiting for ${pending.join(', ')}`,
       failingForMs: f.failingForMs,
+      received,
     };
   }
   return {
@@ -500,5 +503,6 @@ export function analyze(o: Observations, p: DetectionParams): Verdict {
     failoverAllowed: decision.allowed,
     reason: decision.reason,
     failingForMs: f.failingForMs,
+    received,
   };
 }

@@ -510,3 +510,56 @@ describe('mysql semi-sync cluster', () => {
     assert.equal(sw.semiSync?.replicaEnabled, false);
   });
 });
+
+/**
+ * MySQL 9.7 with performance_schema=OFF (set on purpose) and a 1 s heartbeat: the server
+ * still counts and timestamps heartbeats but keeps no queued-transaction time, and a busy
+ * source sends no heartbeat. heir must then report "last heard" as unknown (never the
+ * stale heartbeat) while the received position keeps moving.
+ */
+describe('MySQL 9.7 with performance_schema OFF', () => {
+  let lab: LabCluster;
+  let cfg: ClusterConfig;
+  before(async () => {
+    lab = await startCluster({ flavor: 'mysql', nodes: 2, settings: { performanceSchema: false } });
+    cfg = lab.clusterConfig();
+    await lab.sql('db1', 'CREATE DATABASE ps_off');
+    await lab.sql('db1', 'CREATE TABLE ps_off.t (id INT PRIMARY KEY AUTO_INCREMENT)');
+  });
+  after(async () => {
+    await lab?.teardown();
+  });
+
+  it('heartbeats are counted while idle; under writes "last heard" is unknown and the received position moves', async () => {
+    const idle = await until('heartbeats while idle', async () => {
+      const s = await readNode(cfg, nodeCfg(cfg, 'db2'));
+      return (s.replication[0]?.heartbeatsReceived ?? 0) >= 2 ? s : undefined;
+    });
+    assert.equal(idle.performanceSchema, false);
+    assert.equal(idle.netTimeoutS, 5);
+    assert.equal(idle.replication[0]!.heartbeatPeriodS, 1);
+    assert.equal(idle.replication[0]!.lastHeardSecondsAgo, null, 'no last-heard time without performance_schema');
+    const [raw] = await lab.sql('db2', 'SELECT UNIX_TIMESTAMP(LAST_HEARTBEAT_TIMESTAMP) AS h, UNIX_TIMESTAMP(LAST_QUEUED_TRANSACTION_END_QUEUE_TIMESTAMP) AS q FROM performance_schema.replication_connection_status');
+    assert.ok(Number(raw.h) > 0, `the server does keep the last heartbeat time (${raw.h})`);
+    assert.ok(!(Number(raw.q) > 0), `but no queued-transaction time (${raw.q})`);
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        await lab.sql('db1', 'INSERT INTO ps_off.t () VALUES ()');
+        await sleep(50);
+      }
+    })();
+    try {
+      await sleep(3000);
+      const a = await readNode(cfg, nodeCfg(cfg, 'db2'));
+      await sleep(1000);
+      const b = await readNode(cfg, nodeCfg(cfg, 'db2'));
+      assert.equal(b.replication[0]!.lastHeardSecondsAgo, null);
+      assert.ok(compareCoords(b.replication[0]!.read!, a.replication[0]!.read!) > 0, 'the received position moves under writes');
+      assert.equal(b.replication[0]!.heartbeatsReceived, a.replication[0]!.heartbeatsReceived, 'a busy source sends no heartbeats');
+    } finally {
+      stop = true;
+      await writer;
+    }
+  });
+});

@@ -21,7 +21,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, type PartitionResult } from '../sandbox/scenario';
-import { Narrator } from '../sandbox/narrator';
+import { Narrator, lineTime } from '../sandbox/narrator';
 import { APP } from '../sandbox/writer';
 import type { LabSettings } from '../lab';
 import { assertInvariant } from '../support/invariant';
@@ -114,3 +114,53 @@ for (const c of CASES) {
     }
   });
 }
+
+/**
+ * Defence in depth: the executor itself must notice a live master. While the manager alone
+ * is cut off from a busy master, an operator runs `heir failover` (the master does not
+ * answer heir, so it is not refused as alive). After freezing the IO threads the executor
+ * sees that the survivors kept receiving from the master after its first read: it must
+ * stop before the promotion (outcome master-alive, exit 1), restart replication and give
+ * the address back to the old master. Stock settings, performance_schema OFF.
+ */
+describe('heir failover during a manager-only partition of a busy master (mysql, stock settings, performance_schema OFF)', () => {
+  let sb: Sandbox;
+
+  before(async () => {
+    bursty = false;
+    sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true, performanceSchema: false }, writerPauseMs: 50 });
+    await sb.up();
+  });
+
+  after(async () => {
+    await sb?.down();
+  });
+
+  test('the executor sees the survivors still receiving: master-alive, nothing promoted, the address back on the old master, nothing lost', async () => {
+    const master = sb.lab.nodes[0]!;
+    const cut = Date.now();
+    await sb.lab.isolateFromManager(master);
+    let r: { code: number; stdout: string; stderr: string };
+    try {
+      await sb.waitLog((l) => l.event === 'verdict' && l.to === 'UnreachableMaster' && lineTime(l) >= cut - 1000, 30_000, 'UnreachableMaster');
+      r = await sb.runHeir(['--json', 'failover', '--cluster', 'sandbox']);
+    } finally {
+      await sb.lab.heal(master);
+    }
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.outcome, 'master-alive', `outcome (${report.summary}); stderr: ${r.stderr.slice(-2000)}`);
+    assert.equal(r.code, 1, 'exit code 1 (failed, nothing promoted)');
+    assert.equal(report.newMaster, null);
+    assert.ok(!report.steps.some((s: any) => s.name === 'promote'), 'no promote step');
+    assert.match(report.summary, /kept receiving from the master/);
+    assert.ok(report.undone.some((u: string) => /address is back on db1/.test(u)), `the address went back: ${JSON.stringify(report.undone)}`);
+    await assertInvariant({
+      lab: sb.lab,
+      master: 'db1',
+      table: APP.table,
+      acked: sb.writer.ackedIds(),
+      maxAttemptedId: () => sb.writer.maxAttemptedId(),
+      addressHolders: () => sb.lab.floatingHolders(),
+    });
+  });
+});

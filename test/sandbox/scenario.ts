@@ -396,7 +396,7 @@ export class Sandbox {
       if (!ev.failoverAllowed || busy) return;
       busy = true;
       monitor.pause();
-      void runFailover({ cluster, global: this.config.heir, deadMaster: ev.master, trigger: 'auto', verdict: ev, log })
+      void runFailover({ cluster, global: this.config.heir, deadMaster: ev.master, trigger: 'auto', verdict: ev, verdictReceived: ev.detail.received, log })
         .then((r) => { if (r.newMaster) monitor.setMaster(r.newMaster); })
         .finally(() => { monitor.resume(); busy = false; });
     });
@@ -433,6 +433,25 @@ export class Sandbox {
 
   private daemonName(): string {
     return this.lab.flavor === 'mysql' ? 'mysqld' : 'mariadbd';
+  }
+
+  /** Runs a heir command against the sandbox (its config and the emulator's credentials). */
+  runHeir(args: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [HEIR_BIN, ...args, '--config', this.configPath], { cwd: this.dir, env: this.childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += String(d)));
+      child.stderr!.on('data', (d) => (stderr += String(d)));
+      const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.once('exit', (code) => { clearTimeout(t); resolve({ code: code ?? 1, stdout, stderr }); });
+      child.once('error', (e) => { clearTimeout(t); resolve({ code: 1, stdout, stderr: `${stderr}${e.message}` }); });
+    });
+  }
+
+  /** The daemon's log lines so far (parsed JSON). */
+  get log(): readonly LogLine[] {
+    return this.logLines;
   }
 
   private runSwitchoverCli(to: string): Promise<number> {

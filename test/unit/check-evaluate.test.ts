@@ -1,7 +1,7 @@
 /** heir check's verdicts on plain data: one finding per fault, every reason at once. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, missingGrants, parseGrants, type CheckInput } from '../../src/check/evaluate';
+import { evaluate, liveness, missingGrants, parseGrants, type CheckInput } from '../../src/check/evaluate';
 import { ClusterConfig } from '../../src/config/schema';
 import { HEIR_GRANTS } from '../../src/mysql/privileges';
 import type { NodeSnapshot, ReplicationChannel } from '../../src/mysql/types';
@@ -145,4 +145,22 @@ test('salvage grants are asked for only when salvage is enabled', () => {
   const off = ClusterConfig.parse({ ...cluster, failover: { salvage: { enabled: false } } });
   const r = evaluate({ ...input(nodes), grants, cluster: off });
   assert.equal(r.findings.some((x) => x.code === 'missing-privileges'), false);
+});
+
+test('liveness: what detection can read from each replica, and a warning when a downed host would be seen late', () => {
+  const mk = (name: string, o: Partial<NodeSnapshot>, ch: Partial<ReplicationChannel>): NodeSnapshot => node(name, 2, { replication: [channel(ch)], ...o });
+  const off = liveness(mk('r1', { performanceSchema: false, netTimeoutS: 60 }, { heartbeatPeriodS: 30 }));
+  assert.equal(off.performanceSchema, false);
+  assert.ok(off.signals.some((s) => /no "last heard"/.test(s)), off.signals.join('; '));
+  assert.match(off.detection, /after 61 s of silence \(two heartbeat periods of 30 s\), its IO thread reconnects after 60 s/);
+  const on = liveness(mk('r2', { performanceSchema: true, netTimeoutS: 5 }, { heartbeatPeriodS: 1 }));
+  assert.ok(on.signals.some((s) => /last heard/.test(s) && /last queued transaction/.test(s)));
+  assert.match(on.detection, /after 3 s of silence/);
+  const noHb = liveness(mk('r3', { netTimeoutS: 60 }, { heartbeatPeriodS: 0 }));
+  assert.match(noHb.detection, /heartbeats are off/);
+  // In the check: a 30 s heartbeat is a warning naming the replica; a 1 s heartbeat is none.
+  const r = evaluate(input([node('db1', 1), node('db2', 2, { replication: [channel({ heartbeatPeriodS: 30 })] }), node('db3', 3, { replication: [channel({ heartbeatPeriodS: 1 })] })]));
+  assert.deepEqual(r.findings.filter((f) => f.code === 'slow-heartbeat').map((f) => f.node), ['db2']);
+  assert.equal(r.liveness.length, 2);
+  assert.ok(r.fit, 'a slow heartbeat does not make the cluster unfit');
 });

@@ -20,6 +20,7 @@ function v(kind: VerdictKind, failoverAllowed = false): Verdict {
     failoverAllowed,
     reason: 'x',
     failingForMs: 0,
+    received: {},
   };
 }
 

@@ -29,6 +29,18 @@ function human(r: CheckRun): string {
       { header: 'gtid', get: (n) => n.executedGtid ?? '', maxWidth: 48 },
     ]),
   );
+  if (r.liveness.length) {
+    lines.push('replicas\' view of the master (what detection can read):');
+    lines.push(
+      renderTable(r.liveness, [
+        { header: 'replica', get: (l) => l.node },
+        { header: 'performance_schema', get: (l) => (l.performanceSchema === null ? '?' : l.performanceSchema ? 'ON' : 'OFF') },
+        { header: 'heartbeat', get: (l) => (l.heartbeatPeriodS === null ? '?' : `${l.heartbeatPeriodS} s`), align: 'right' },
+        { header: 'net timeout', get: (l) => (l.netTimeoutS === null ? '?' : `${l.netTimeoutS} s`), align: 'right' },
+        { header: 'signals', get: (l) => l.signals.join('; '), maxWidth: 70 },
+      ]),
+    );
+  }
   lines.push(`candidates: ${r.candidates.length ? r.candidates.join(', ') : 'none'}`);
   for (const f of r.findings) {
     lines.push(`${f.severity === 'error' ? 'ERROR' : 'warn '} ${f.node ? `[${f.node}] ` : ''}${f.message}`);

@@ -30,6 +30,7 @@ export function exitCodeOf(r: FailoverReport): number {
     case 'refused':
       return r.refusedBy === 'master-alive' ? ExitCode.FAILED : ExitCode.BLOCKED;
     case 'no-candidate':
+    case 'master-alive':
       return ExitCode.FAILED;
     case 'failed':
     case 'interrupted':
