@@ -135,7 +135,7 @@ test('aborted after the promotion: repoint, verify and attach still run to the e
     assert.equal(r.steps.find((s) => s.name === name)?.outcome, 'ok', `${name} ran: ${JSON.stringify(r.steps)}`);
   }
   const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-  await assertHealthy(cfg, r.newMaster!, survivors, acked, { probeId: 900001 });
+  await assertHealthy(lab!, cfg, r.newMaster!, survivors, acked, { probeId: 900001 });
   const last = listJournals(stateDir, cfg.name).at(-1)!;
   assert.equal(last.end?.outcome, 'promoted');
 });

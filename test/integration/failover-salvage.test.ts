@@ -68,7 +68,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.ok(r.salvage.files.length >= 1);
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      await assertHealthy(lab!, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
       // The salvaged rows reached the survivors through the new master's binlog.
       for (const s of survivors) {
         const have = await idsOn(cfg, s);

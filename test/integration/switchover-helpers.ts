@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { Conn } from '../../src/mysql/conn';
 import type { LabCluster, LabNode } from '../lab';
+import { assertInvariant } from '../support/invariant';
 
 export const APP = { user: 'app', password: 'app-pass-1' };
 
@@ -166,32 +167,12 @@ export async function readOnly(lab: LabCluster, n: LabNode | string): Promise<{ 
 }
 
 /**
- * The cluster is healthy with `master` as master: it alone is writable, every
- * other node replicates from it with both threads running (waiting a bounded
- * while for threads to come up), and all have executed the same GTID set.
+ * The cluster is healthy with `master` as master: the cluster invariant
+ * (test/support/invariant.ts) over every node, waiting a bounded while for
+ * threads and convergence.
  */
 export async function assertHealthy(lab: LabCluster, master: string, timeoutMs = 30000): Promise<void> {
-  const m = lab.nodes.find((n) => n.name === master)!;
-  assert.deepEqual(await readOnly(lab, m), { ro: false, sro: isMysql(lab) ? false : null }, `${master} must be writable`);
-  assert.deepEqual(await replicaStatus(lab, m), [], `${master} must not replicate`);
-  for (const n of lab.nodes) {
-    if (n.name === master) continue;
-    const ro = await readOnly(lab, n);
-    assert.equal(ro.ro, true, `${n.name} must be read-only`);
-    if (isMysql(lab)) assert.equal(ro.sro, true, `${n.name} must be super_read_only`);
-    const deadline = Date.now() + timeoutMs;
-    let st: ReplicaRow[] = [];
-    for (;;) {
-      st = await replicaStatus(lab, n);
-      if (st.length === 1 && st[0].io === 'Yes' && st[0].sql === 'Yes') break;
-      if (Date.now() > deadline) break;
-      await sleep(50);
-    }
-    assert.equal(st.length, 1, `${n.name} has one replication channel`);
-    assert.equal(st[0].port, m.port, `${n.name} replicates from ${master}`);
-    assert.equal(st[0].io, 'Yes', `${n.name} IO thread: ${st[0].ioError}`);
-    assert.equal(st[0].sql, 'Yes', `${n.name} SQL thread: ${st[0].sqlError}`);
-  }
+  await assertInvariant({ lab, master, convergeMs: timeoutMs });
   await waitConverged(lab, timeoutMs);
 }
 

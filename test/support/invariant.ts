@@ -6,7 +6,8 @@
  *   - exactly one reachable node is writable (read_only=0), the expected master; every other
  *     reachable node has read_only=1 and, where the server has it, super_read_only=1;
  *   - every survivor replicates from the master: both threads running, no error, and it
- *     converges within a bound (GTID: its executed set contains the master's; MariaDB: its
+ *     converges within a bound (GTID: its executed set contains the master's and has nothing
+ *     the master lacks; MariaDB: its
  *     gtid_slave_pos reaches the master's gtid_binlog_pos; file/position: its executed
  *     coordinates in the master's binlog reach the master's binlog position);
  *   - every acknowledged id is on the master and on every survivor; no id exists that was
@@ -34,6 +35,11 @@ export interface InvariantInput {
   addressHolders?: () => Promise<string[]>;
   /** How long survivors may take to converge (ms; default 30 s). */
   convergeMs?: number;
+  /**
+   * Survivors delayed on purpose (SOURCE_DELAY): their role, threads and source are checked,
+   * not convergence or rows.
+   */
+  delayed?: string[];
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -96,6 +102,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
   const { lab } = i;
   const bad: string[] = [];
   const absent = new Set(i.absent ?? []);
+  const delayed = new Set(i.delayed ?? []);
   const nodes = lab.nodes.filter((n) => !absent.has(n.name));
   const master = lab.nodes.find((n) => n.name === i.master);
   if (!master) throw new Error(`invariant: no node named ${i.master}`);
@@ -115,7 +122,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
       }
     }
     const m = states.get(master.name);
-    const allIn = !!m && [...states.values()].every((s) => s.name === master.name || converged(lab, m, s));
+    const allIn = !!m && [...states.values()].every((s) => s.name === master.name || delayed.has(s.name) || converged(lab, m, s));
     if (allIn || Date.now() > deadline) break;
     await sleep(200);
   }
@@ -142,15 +149,27 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
     if (io !== 'Yes' || sqlRunning !== 'Yes') {
       bad.push(`${s.name}: IO ${io}, SQL ${sqlRunning} (IO error ${ch.Last_IO_Errno}: ${ch.Last_IO_Error}; SQL error ${ch.Last_SQL_Errno}: ${ch.Last_SQL_Error})`);
     }
-    if (m && !converged(lab, m, s)) {
+    if (m && !delayed.has(s.name) && !converged(lab, m, s)) {
       bad.push(`${s.name}: has not converged with ${master.name} within the bound (has ${s.executed || '?'}, master ${lab.flavor === 'mysql' ? m.executed : m.binlogPos})`);
+    }
+  }
+
+  // No survivor has transactions the master lacks (MySQL GTIDs; the master is read again
+  // after the survivors, so what it committed meanwhile is not taken for errant).
+  if (lab.flavor === 'mysql' && m && GtidSet.tryParse(m.executed) && !GtidSet.tryParse(m.executed)!.isEmpty()) {
+    const again = await readState(lab, master).catch(() => undefined);
+    const mset = GtidSet.tryParse(again?.executed ?? m.executed) ?? GtidSet.empty();
+    for (const s of states.values()) {
+      if (s.name === master.name) continue;
+      const extra = (GtidSet.tryParse(s.executed) ?? GtidSet.empty()).subtract(mset);
+      if (!extra.isEmpty()) bad.push(`${s.name}: has transactions the master lacks (errant): ${extra.toString()}`);
     }
   }
 
   // Rows: every acknowledged id on every reachable node, no id that was never attempted.
   if (i.table && i.acked) {
     for (const n of nodes) {
-      if (!states.has(n.name)) continue;
+      if (!states.has(n.name) || delayed.has(n.name)) continue;
       let have: Set<number>;
       const until = Date.now() + 10_000;
       for (;;) {
