@@ -32,6 +32,7 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { name: 'detection', script: 'detection.js', args: [], title: 'Detection: fault → verdict', issue: 3 },
+  { name: 'partition', script: 'partition.js', args: [], title: 'False verdicts with a busy master: manager-only partition, application writing through the address', issue: 11 },
   { name: 'failover', script: 'failover.js', args: [], title: 'Failover: dead verdict → promoted master accepting writes', issue: 4 },
   { name: 'address-move', script: 'address-move.js', args: [], title: 'Address move: ENI between two hosts, verified through MySQL', issue: 5 },
   { name: 'eni-move', script: 'eni-move.js', args: ['5'], title: 'ENI move, API only (no hosts, no verify)', issue: 5 },
@@ -149,7 +150,28 @@ function statRow(label: string, st: any, note = ''): string[] {
 
 const HEAD = ['Figure', 'Median', 'Max', 'Runs', 'Notes'];
 
-function renderDetection(r: any): string {
+/** Rows of the busy-master partition benchmark for the false-verdict table. */
+function partitionRows(p: any): string[][] {
+  return (p?.cases ?? []).map((c: any) => [
+    `busy master (a row every ${p.writerPauseMs} ms through the address) cut off from the manager: ${c.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${c.version}, ${c.settings}`,
+    String(c.runs),
+    `${c.holdMs / 1000} s`,
+    `**${c.failoverVerdicts}**`,
+    `${Object.entries(c.verdictsSeen).map(([k, v]) => `${k} ×${v}`).join(', ')}; failovers ${c.failovers}, address moves ${c.addressMoves}, acknowledged rows lost ${c.lostAcknowledgedRows} (\`npm run bench -- partition\`)`,
+  ]);
+}
+
+function renderPartition(p: any): string {
+  return [
+    `The sandbox's installation without output: 3 namespace hosts, the ECS API emulator holding the ENI, heir's daemon with default detection settings (${p.detection}), a writer committing one row every ${p.writerPauseMs} ms through the floating address. Each run cuts the master's own address off from the manager for ${p.holdMs / 1000} s (replicas and writer still reach it), heals, and waits for Healthy.`,
+    '',
+    table(partitionRows(p), ['Case', 'Runs', 'Each lasting', 'Verdicts allowing failover', 'Seen']),
+    '',
+    'Target (issue 11): 0 verdicts allowing failover, 0 failovers, 0 address moves, 0 rows lost, in every case.',
+  ].join('\n');
+}
+
+function renderDetection(r: any, partition?: any): string {
   const f = r.faults;
   const st = r.settings;
   const fv = r.falseVerdicts;
@@ -170,6 +192,7 @@ function renderDetection(r: any): string {
       ['max_connections exhausted (ordinary and admin slots)', String(fv.overload.runs), `${fv.holdMs / 1000} s`, `**${fv.overload.failoverVerdicts}**`,
         `select: ${Object.entries(fv.overload.verdictsSeen.select).map(([k, v]) => `${k} ×${v}`).join(', ') || 'no change (its persistent connection keeps working)'}; connect: ${Object.entries(fv.overload.verdictsSeen.connect).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`],
       ['healthy warm-up before every fault run', '—', '—', `**${fv.duringWarmup}**`, ''],
+      ...partitionRows(partition),
     ], ['Case', 'Runs', 'Each lasting', 'False verdicts', 'Verdicts seen']),
     '',
     'Target (issue 3): dead verdict within 2 s of kill -9 at a 1 s interval; zero false verdicts.',
@@ -261,8 +284,9 @@ function renderFootprint(r: any): string {
   ].join('\n');
 }
 
-const RENDER: Record<string, (r: any) => string> = {
-  detection: renderDetection,
+const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
+  detection: (r, all) => renderDetection(r, all('partition')),
+  partition: renderPartition,
   failover: renderFailover,
   'address-move': renderAddressMove,
   'eni-move': renderEniMove,
@@ -314,6 +338,12 @@ function render(): string {
     sum.push(['SIGSTOP → HungMaster verdict', s(det.faults.hang.ms.median), s(det.faults.hang.ms.max), `suspect_timeout ${det.settings.suspect_timeout_ms} ms`]);
     sum.push(['false verdicts (partition, overload)', String(det.falseVerdicts.partition.failoverVerdicts + det.falseVerdicts.overload.failoverVerdicts), '', 'target 0']);
   }
+  const part = get('partition');
+  if (part) {
+    const n = part.cases.reduce((a: number, c: any) => a + c.runs, 0);
+    const bad = part.cases.reduce((a: number, c: any) => a + c.failoverVerdicts + c.failovers, 0);
+    sum.push([`false verdicts, busy master cut off from the manager (${n} runs, performance_schema on and off, both flavors)`, String(bad), '', 'target 0; MHA 0.58: failed over, 54–57 rows lost (LAB-NOTES)']);
+  }
   const fo = get('failover');
   if (fo) sum.push(['dead verdict → new master accepts writes', s(fo.verdictToFirstWriteMs.median), s(fo.verdictToFirstWriteMs.max), 'target 1 s']);
   const am = get('address-move');
@@ -333,7 +363,7 @@ function render(): string {
     parts.push(`Measured ${st.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} in ${st.durationS} s; load average ${st.loadAvg1mBefore} at the start.`, '');
     if (!st.ok) { parts.push(`**The last run failed**: ${st.error}`, ''); continue; }
     try {
-      parts.push(RENDER[b.name]!(st.result), '');
+      parts.push(RENDER[b.name]!(st.result, get), '');
     } catch (e) {
       parts.push('```json', JSON.stringify(st.result, null, 2), '```', '', `(could not render: ${(e as Error).message})`, '');
     }

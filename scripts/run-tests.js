@@ -37,18 +37,41 @@ if (unit.length + integration.length === 0) {
   process.exit(1);
 }
 
+const allowed = new Map(JSON.parse(fs.readFileSync(path.join(__dirname, 'allowed-skips.json'), 'utf8')).allowed.map((a) => [a.name, a.reason]));
+
+/**
+ * A run that skipped tests is not a pass: any skipped or todo test that
+ * allowed-skips.json does not list fails it, and so does a run in which no test ran.
+ */
+function checkSkips(label, file) {
+  let s;
+  try { s = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { console.error(`run-tests: ${label}: no skip report (${e.message})`); return 1; }
+  fs.rmSync(file, { force: true });
+  const bad = s.skipped.filter((x) => !allowed.has(x.name));
+  for (const x of s.skipped) {
+    const ok = allowed.has(x.name);
+    console.log(`# ${x.kind}${ok ? ' (allowed: ' + allowed.get(x.name) + ')' : ' NOT ALLOWED'}: ${x.file ?? ''} ${x.name}${x.reason ? ` — ${x.reason}` : ''}`);
+  }
+  if (s.ran === 0) { console.error(`run-tests: ${label}: no test ran`); return 1; }
+  if (bad.length) { console.error(`run-tests: ${label}: ${bad.length} test(s) skipped or todo without an entry in scripts/allowed-skips.json`); return 1; }
+  return 0;
+}
+
 function run(label, files, extra) {
   if (files.length === 0) return 0;
   console.log(`\n# ${label}: ${files.length} file(s)`);
+  const skipsFile = path.join(require('node:os').tmpdir(), `heir-test-skips-${process.pid}-${label.replace(/\W+/g, '-')}.json`);
   const reporters = [
     '--test-reporter=tap', '--test-reporter-destination=stdout',
     `--test-reporter=${path.join(__dirname, 'test-file-times.js')}`, '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(__dirname, 'test-skips.js')}`, '--test-reporter-destination=stdout',
   ];
   const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...reporters, ...extra, ...files.map((f) => path.relative(repo, f))];
-  const r = spawnSync(process.execPath, args, { cwd: repo, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, HEIR_TEST_SKIPS_FILE: skipsFile } });
   if (r.error) { console.error(`run-tests: ${r.error.message}`); return 1; }
   if (r.signal) { console.error(`run-tests: ${label} tests killed by ${r.signal}`); return 1; }
-  return r.status ?? 1;
+  const skips = checkSkips(label, skipsFile);
+  return (r.status ?? 1) || skips;
 }
 
 const u = run('unit tests', unit, []);

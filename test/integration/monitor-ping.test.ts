@@ -71,6 +71,9 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
     let insertRec: Recorder;
 
     const master = () => lab.nodes[0]!;
+    // How long a "never fails over" case is watched: past the monitors' suspect_timeout_ms
+    // (after it a failure with no corroboration either way may count as dead) and a margin.
+    const neverWatchMs = () => monitorConfig(lab, {}).detection.suspect_timeout_ms + 3000;
     const openAs = (user: string, password: string) =>
       Conn.open({ name: `${user}@db1`, host: master().host, port: master().port, user, password, connectTimeoutMs: 3000, queryTimeoutMs: 10_000 });
     const release = async () => {
@@ -141,7 +144,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
         const v = await connectRec.waitVerdict('AliveWithErrors', m1, 15_000);
         assert.equal(v.failoverAllowed, false);
         assert.ok(v.evidence.some((e) => /1040|too many/i.test(e.observation)), 'evidence names the server error');
-        await sleep(2000);
+        await sleep(neverWatchMs());
         connectRec.assertNoFailover(m1, 'max_connections (connect mode)');
         insertRec.assertNoFailover(m2, 'max_connections (insert mode, persistent connection)');
       } finally {
@@ -168,7 +171,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
           await sleep(200);
         }
         assert.deepEqual(stopped.sort(), ['db2', 'db3'], 'both replicas reported as stopped');
-        await sleep(1500);
+        await sleep(neverWatchMs());
         assert.equal(connectRec.mon.state.state, 'Healthy');
         connectRec.assertNoFailover(m1, 'replication stopped by hand');
         assert.deepEqual(connectRec.since(m1).filter((e) => e.alert).map((e) => e.verdict), [], 'no alerting verdict');
@@ -188,7 +191,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
         const v = await insertRec.waitVerdict('CommitsBlocked', m2, 15_000);
         assert.equal(v.failoverAllowed, false);
         assert.equal(v.rule, 'commits-blocked');
-        await sleep(1500);
+        await sleep(neverWatchMs());
         insertRec.assertNoFailover(m2, 'commits blocked');
         assert.deepEqual(
           connectRec.since(m1).map((e) => e.verdict),
