@@ -142,7 +142,7 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
   // Detection: secondary checks run from named nodes' hosts; sources must suffice for min_sources.
   const d = c.detection;
   const seenChecks = new Set<string>();
-  d.secondary_checks.forEach((s, k) => {
+  (d.secondary_checks === 'all' ? [] : d.secondary_checks).forEach((s, k) => {
     if (!names.includes(s)) {
       const near = suggest(s, names);
       errors.push({
@@ -154,12 +154,13 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
     }
     seenChecks.add(s);
   });
-  const sources = 2 + (d.ssh_check ? 1 : 0) + (d.secondary_checks.length > 0 ? 1 : 0);
+  const secondary = d.secondary_checks === 'all' ? c.nodes.length > 1 : d.secondary_checks.length > 0;
+  const sources = 2 + (d.ssh_check ? 1 : 0) + (secondary ? 1 : 0);
   if (d.min_sources > sources) {
     errors.push({
       path: [...at, 'detection', 'min_sources'],
       message: `${d.min_sources} sources required but only ${sources} configured (manager, replicas${d.ssh_check ? ', ssh' : ''}${
-        d.secondary_checks.length ? ', secondary checks' : ''
+        secondary ? ', secondary checks' : ''
       }): the master could never be declared dead. Lower it, or enable ssh_check / add secondary_checks`,
     });
   }

@@ -73,12 +73,23 @@ export const DetectionSettings = z.strictObject({
   min_sources: z.number().int().min(1).max(4).default(2),
   /** SSH to the master's host to see whether host and mysqld are alive. */
   ssh_check: z.boolean().default(true),
-  /** Nodes whose hosts probe the master's port over SSH (MHA's secondary check). */
-  secondary_checks: z.array(z.string()).default([]),
+  /**
+   * Nodes whose hosts probe the master's port over SSH (MHA's secondary check): other
+   * vantage points than the manager, independent of the replication stream. 'all': every
+   * other node of the cluster (the default); []: none.
+   */
+  secondary_checks: z.union([z.literal('all'), z.array(z.string())]).default('all'),
   /** How long a ping may fail before, with no corroboration either way, the master counts as dead. */
   suspect_timeout_ms: ms(10000),
 });
 export type DetectionSettings = z.infer<typeof DetectionSettings>;
+
+/** The nodes whose hosts run the secondary checks of `master` (detection.secondary_checks resolved). */
+export function secondaryCheckNodes(cluster: { nodes: { name: string }[]; detection: DetectionSettings }, master: string): string[] {
+  const sc = cluster.detection.secondary_checks;
+  const names = sc === 'all' ? cluster.nodes.map((n) => n.name) : sc;
+  return names.filter((n) => n !== master);
+}
 
 export const FailoverSettings = z.strictObject({
   /** Fail over automatically on a dead verdict. When false, heir alerts and waits for `heir failover`. */

@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import type { ClusterConfig, NodeConfig } from '../config/schema';
+import { secondaryCheckNodes, type ClusterConfig, type NodeConfig } from '../config/schema';
 import type { NodeSnapshot } from '../mysql/types';
 import { readNode, errantGtids } from '../mysql/inspect';
 import { silentLogger, type Logger } from '../util/log';
@@ -142,7 +142,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.lagWarnS = o.lagWarnS ?? cluster.failover.max_lag_s;
     this.managerId = o.managerId ?? hostname();
     this.masterName = o.master ?? null;
-    for (const n of cluster.detection.secondary_checks) {
+    for (const n of secondaryCheckNodes(cluster, '')) {
       if (!cluster.nodes.some((x) => x.name === n)) throw new Error(`cluster ${cluster.name}: detection.secondary_checks names unknown node '${n}'`);
     }
     if (this.masterName && !this.node(this.masterName)) throw new Error(`cluster ${cluster.name}: no node named '${this.masterName}'`);
@@ -348,8 +348,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (d.ssh_check) {
       probe('ssh', () => hostCheck(this.cluster, master, { pidFile: this.pidFile, probeTimeoutMs: d.ping_timeout_ms }), (r) => (f.host = r));
     }
-    for (const name of d.secondary_checks) {
-      if (name === this.masterName) continue;
+    for (const name of secondaryCheckNodes(this.cluster, this.masterName!)) {
       const from = this.node(name)!;
       probe(`secondary ${name}`, () => secondaryCheck(this.cluster, from, master, d.ping_timeout_ms), (r) => f.secondary.set(name, r));
     }

@@ -42,7 +42,8 @@ const ENI_ID = 'eni-sandbox';
 const REGION = 'cn-hangzhou';
 
 export type Engine = 'daemon' | 'inprocess';
-export type Mode = 'kill' | 'switchover';
+/** kill: kill -9 of the master's mysqld (host up); host-down: the master's host unplugged (mysqld, sshd and binlogs out of reach); switchover: a planned one. */
+export type Mode = 'kill' | 'host-down' | 'switchover';
 
 export interface SandboxOptions {
   flavor: 'mysql' | 'mariadb';
@@ -419,13 +420,22 @@ export class Sandbox {
     const master = lab.nodes[0]!;
     this.oldMaster = master.name;
     if (this.o.randomPhase) await sleep(Math.random() * 1000);
-    this.n.heading(this.o.mode === 'kill' ? `The fault: kill -9 of ${master.name}'s ${this.daemonName()}` : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`);
+    this.n.heading(
+      this.o.mode === 'kill'
+        ? `The fault: kill -9 of ${master.name}'s ${this.daemonName()}`
+        : this.o.mode === 'host-down'
+          ? `The fault: ${master.name}'s host goes down`
+          : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`,
+    );
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
     this.n.zero(this.faultWall, this.faultPerf);
     if (this.o.mode === 'kill') {
       this.n.line('lab', `kill -9 ${master.pid} (${this.daemonName()} on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
       await lab.kill(master, 'SIGKILL');
+    } else if (this.o.mode === 'host-down') {
+      this.n.line('lab', `${master.name}'s network link goes down: mysqld, sshd and its binlogs are out of everyone's reach`, { perf: this.faultPerf, level: 'error' });
+      await lab.unplug(master);
     } else {
       await this.runSwitchoverCli(this.o.switchoverTo ?? 'db2');
     }
@@ -477,7 +487,7 @@ export class Sandbox {
     // The failover report (kill) or the switchover's end.
     let report: any = null;
     let newMaster: string | null = null;
-    if (this.o.mode === 'kill') {
+    if (this.o.mode !== 'switchover') {
       report = await this.waitReport(deadline);
       if (!report) problems.push(`no failover report within ${timeoutMs / 1000} s of the kill`);
       else newMaster = report.newMaster ?? null;
@@ -516,7 +526,7 @@ export class Sandbox {
         extra = [...ids].filter((id) => !ackedSet.has(id)).length;
         // The other survivors replicate from the new master: they should get every row too.
         for (const x of lab.nodes) {
-          if (x.name === newMaster || (this.o.mode === 'kill' && x.name === this.oldMaster)) continue;
+          if (x.name === newMaster || (this.o.mode !== 'switchover' && x.name === this.oldMaster)) continue;
           const until = performance.now() + 10000;
           let rows = 0;
           let ok = false;
@@ -703,16 +713,17 @@ export class Sandbox {
     const n = this.n;
     const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
     const row = (k: string, v: string) => n.raw(`  ${k.padEnd(44)} ${v}`);
-    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
+    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : r.mode === 'host-down' ? `${r.oldMaster}'s host down` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
     row('new master', `${r.newMaster ?? 'none'}${r.failoverOutcome ? ` (failover ${r.failoverOutcome})` : ''}`);
     row('rows acknowledged to the writer', String(r.acknowledged));
     row(`rows present on ${r.newMaster ?? '?'} (new master)`, `${r.presentOnNewMaster ?? '—'}${r.committedUnacknowledged ? ` (${r.committedUnacknowledged} committed without the acknowledgement reaching the writer)` : ''}`);
     for (const x of r.replicasInSync) row(`rows on ${x.node} (replica of ${r.newMaster})`, `${x.rows}${x.ok ? ' (in sync)' : ' (MISSING ROWS)'}`);
-    if (r.mode === 'kill') {
-      row(`kill → ${r.verdict ?? 'dead'} verdict`, s(r.faultToVerdictMs));
-      row('kill → new master writable', s(r.faultToWritableMs));
+    const fault = r.mode === 'kill' ? 'kill' : r.mode === 'host-down' ? 'host down' : '`heir switchover` started';
+    if (r.mode !== 'switchover') {
+      row(`${fault} → ${r.verdict ?? 'dead'} verdict`, s(r.faultToVerdictMs));
+      row(`${fault} → new master writable`, s(r.faultToWritableMs));
     }
-    row(`${r.mode === 'kill' ? 'kill' : '`heir switchover` started'} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
+    row(`${fault} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
     row('longest gap between acknowledged writes', s(r.writerGapMs));
     row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
       (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
