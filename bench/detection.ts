@@ -1,7 +1,8 @@
 /**
  * Detection: time from a fault on the master to heir's verdict that allows a
  * failover, at the default detection settings (1 s interval, select ping, 1 s
- * ping timeout, two independent sources, SSH host check on), and the number of
+ * ping timeout, two independent sources, SSH host check on, secondary checks from
+ * every other host) with the servers at their stock settings, and the number of
  * false verdicts (a verdict allowing failover while the master is alive) in the
  * partition and overload cases.
  *
@@ -13,6 +14,7 @@
  * mysqld and sshd; the manager is the root namespace):
  *   kill       kill -9 of the master's mysqld (host up)             expected DeadMaster
  *   host-down  the master's host unplugged (mysqld and sshd gone)   expected DeadMasterHost
+ *   host-down-lagging  the same after the replicas' IO threads were stopped  expected DeadMasterHost
  *   hang       SIGSTOP of the master's mysqld                       expected HungMaster
  *   partition  the manager alone cut off from the master; replicas still replicate   no failover
  *   overload   max_connections exhausted (ordinary slots and the admin slot)           no failover
@@ -22,13 +24,13 @@
 import { ClusterMonitor, type VerdictEvent } from '../src/monitor';
 import type { ClusterConfig } from '../src/config/schema';
 import { Conn } from '../src/mysql/conn';
-import { startNetLab, type NetLab } from '../test/lab';
+import { describeSettings, startNetLab, type NetLab } from '../test/lab';
 import { waitReplicating } from '../test/lab/cluster';
 import { emit, envInt, progress, runMain, sleep, stats, waitUntil } from './lib';
 
 const B = 'detection';
-type FaultKind = 'kill' | 'host-down' | 'hang';
-const EXPECTED: Record<FaultKind, string> = { kill: 'DeadMaster', 'host-down': 'DeadMasterHost', hang: 'HungMaster' };
+type FaultKind = 'kill' | 'host-down' | 'host-down-lagging' | 'hang';
+const EXPECTED: Record<FaultKind, string> = { kill: 'DeadMaster', 'host-down': 'DeadMasterHost', 'host-down-lagging': 'DeadMasterHost', hang: 'HungMaster' };
 
 async function healthyMonitor(cluster: ClusterConfig): Promise<{ mon: ClusterMonitor; events: VerdictEvent[] }> {
   const mon = new ClusterMonitor(cluster, { master: 'db1' });
@@ -46,12 +48,14 @@ async function replicasBack(lab: NetLab): Promise<void> {
 
 async function faultRun(lab: NetLab, cluster: ClusterConfig, kind: FaultKind): Promise<{ ms: number; verdict: string; falseBefore: number }> {
   const { mon, events } = await healthyMonitor(cluster);
+  const stopIo = lab.flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+  if (kind === 'host-down-lagging') for (const n of lab.nodes.slice(1)) await lab.sql(n, stopIo);
   try {
     await sleep(1000 + Math.random() * 1000); // random phase against the 1 s ping schedule
     const falseBefore = events.filter((e) => e.failoverAllowed).length;
     const t0 = Date.now();
     if (kind === 'kill') void lab.kill('db1', 'SIGKILL');
-    else if (kind === 'host-down') await lab.unplug('db1');
+    else if (kind === 'host-down' || kind === 'host-down-lagging') await lab.unplug('db1');
     else lab.pause('db1');
     await waitUntil(`${kind}: verdict allowing failover`, () => events.some((e) => e.failoverAllowed && e.at >= t0), 60000, 10);
     const ev = events.find((e) => e.failoverAllowed && e.at >= t0)!;
@@ -61,8 +65,9 @@ async function faultRun(lab: NetLab, cluster: ClusterConfig, kind: FaultKind): P
     if (kind === 'kill') {
       await waitUntil('db1 exited', () => lab.nodes[0]!.pid === null, 30000);
       await lab.start('db1');
-    } else if (kind === 'host-down') await lab.replug('db1');
+    } else if (kind === 'host-down' || kind === 'host-down-lagging') await lab.replug('db1');
     else lab.resume('db1');
+    if (kind === 'host-down-lagging') for (const n of lab.nodes.slice(1)) await lab.sql(n, lab.flavor === 'mysql' ? 'START REPLICA' : 'START SLAVE');
     await replicasBack(lab);
   }
 }
@@ -140,7 +145,8 @@ async function main(): Promise<void> {
   const falseRuns = envInt('HEIR_BENCH_FALSE_RUNS', 3);
   const holdMs = envInt('HEIR_BENCH_HOLD_MS', 20000);
   progress(B, 'starting a 3-host MySQL network-namespace lab');
-  const lab = await startNetLab({ flavor: 'mysql', hosts: 3, name: 'bench-detection' });
+  // Stock server settings: replication net timeout 60 s, heartbeat period 30 s.
+  const lab = await startNetLab({ flavor: 'mysql', hosts: 3, name: 'bench-detection', settings: { stock: true } });
   try {
     const admin = lab.flavor === 'mysql' ? 'CONNECTION_ADMIN' : 'CONNECTION ADMIN';
     for (const s of [
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     const cluster = lab.clusterConfig();
     const faults: Record<string, unknown> = {};
     let falseDuringWarmup = 0;
-    for (const kind of ['kill', 'host-down', 'hang'] as FaultKind[]) {
+    for (const kind of ['kill', 'host-down', 'host-down-lagging', 'hang'] as FaultKind[]) {
       const ms: number[] = [];
       const verdicts: string[] = [];
       for (let i = 0; i < runs; i++) {
@@ -180,7 +186,9 @@ async function main(): Promise<void> {
       flavor: lab.flavor,
       version: lab.version,
       nodes: lab.nodes.length,
+      servers: describeSettings(lab.flavor, { stock: true }),
       settings: {
+        secondary_checks: cluster.detection.secondary_checks,
         interval_ms: cluster.detection.interval_ms,
         ping_timeout_ms: cluster.detection.ping_timeout_ms,
         ping_type: cluster.detection.ping_type,

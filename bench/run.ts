@@ -177,11 +177,12 @@ function renderDetection(r: any, partition?: any): string {
   const fv = r.falseVerdicts;
   const verdicts = (x: any) => Object.entries(x.verdicts).map(([k, v]) => `${k} ×${v}`).join(', ');
   return [
-    `Settings: interval ${st.interval_ms} ms, ping ${st.ping_type} with ${st.ping_timeout_ms} ms timeout, min_sources ${st.min_sources}, ssh_check ${st.ssh_check}, suspect_timeout ${st.suspect_timeout_ms} ms (the defaults). ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, network-namespace lab. The fault is injected at a random phase of the ping interval; time is fault → the verdict that allows failover.`,
+    `Settings: interval ${st.interval_ms} ms, ping ${st.ping_type} with ${st.ping_timeout_ms} ms timeout, min_sources ${st.min_sources}, ssh_check ${st.ssh_check}${st.secondary_checks !== undefined ? `, secondary_checks ${JSON.stringify(st.secondary_checks)}` : ''}, suspect_timeout ${st.suspect_timeout_ms} ms (the defaults). Servers: ${r.servers ?? 'net timeout 5 s, heartbeat 1 s (tuned)'}. ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, network-namespace lab. The fault is injected at a random phase of the ping interval; time is fault → the verdict that allows failover.`,
     '',
     table([
       statRow('kill -9 of mysqld → DeadMaster', f.kill.ms, `${verdicts(f.kill)}; wrong verdicts: ${f.kill.wrongVerdicts}`),
       statRow('host down → DeadMasterHost', f['host-down'].ms, `${verdicts(f['host-down'])}; wrong verdicts: ${f['host-down'].wrongVerdicts}`),
+      ...(f['host-down-lagging'] ? [statRow("host down, replicas' IO threads stopped → DeadMasterHost", f['host-down-lagging'].ms, `${verdicts(f['host-down-lagging'])}; wrong verdicts: ${f['host-down-lagging'].wrongVerdicts}; MHA 0.58: ~22 s`)] : []),
       statRow('SIGSTOP of mysqld → HungMaster', f.hang.ms, `${verdicts(f.hang)}; wrong verdicts: ${f.hang.wrongVerdicts}; a hang must last suspect_timeout before it counts`),
     ], HEAD),
     '',
