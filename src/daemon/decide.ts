@@ -150,3 +150,31 @@ export function lagOf(s: NodeSnapshot): number | null {
   if (lags.some((l) => l === null)) return null;
   return Math.max(...(lags as number[]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A returning old master
+
+export type OldMasterAction =
+  /** It does not answer, or answers fenced: keep watching. */
+  | { action: 'watch'; why: string }
+  /** It answers writable: make it read-only (and persist that) now. */
+  | { action: 'fence'; why: string }
+  /** It replicates from the current master (rejoined) or is the master again: stop watching. */
+  | { action: 'done'; why: string };
+
+/**
+ * What to do about a master that was failed over away from, from a read of it. It must
+ * never take writes again next to the new master: whenever it answers writable it is
+ * fenced, until an operator (or heir rejoin) has made it a replica of the current master.
+ */
+export function decideOldMaster(cluster: ClusterConfig, n: NodeSnapshot, currentMaster: string | null): OldMasterAction {
+  if (n.name === currentMaster) return { action: 'done', why: `${n.name} is the master again` };
+  if (!n.reachable) return { action: 'watch', why: `${n.name} does not answer (${n.error?.message ?? 'unreachable'})` };
+  if (n.readOnly === false) {
+    return { action: 'fence', why: `${n.name} answers writable (read_only=0) while ${currentMaster ?? 'another node'} is the master` };
+  }
+  const master = cluster.nodes.find((x) => x.name === currentMaster);
+  const rejoined = master && n.replication.some((c) => sourceNode(cluster, c.sourceHost, c.sourcePort) === master.name && c.ioState === 'Yes' && c.sqlRunning);
+  if (rejoined) return { action: 'done', why: `${n.name} replicates from ${master.name}` };
+  return { action: 'watch', why: `${n.name} is read-only${n.superReadOnly ? ' (super_read_only)' : ''}, not yet a replica of ${currentMaster ?? 'the master'}` };
+}

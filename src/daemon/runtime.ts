@@ -42,6 +42,7 @@ import {
   switchoverMetricResult,
 } from './decide';
 import { addressOf, nodesStatus, type ClusterStatus } from './status';
+import { OldMasterWatch } from './old-master';
 import { describeReplicaHealthChange, replicaHealthChanges, replicaHealthSeverity, type ReplicaHealthState } from './replica-health';
 
 export interface RuntimeDeps {
@@ -84,6 +85,8 @@ export class ClusterRuntime {
   private replicaHealth: ReplicaHealthState = new Map();
   private stopped = false;
   private starting: Promise<void> | null = null;
+  /** Old masters (and any other writable node that replicates from no one) kept fenced. */
+  private readonly oldMasters = new Map<string, OldMasterWatch>();
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -145,6 +148,8 @@ export class ClusterRuntime {
   /** Stop detection; wait for an operation in flight (it stops at its next step boundary when the daemon stops). */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.oldMasters.values()) w.stop();
+    this.oldMasters.clear();
     await this.starting?.catch(() => undefined);
     const m = this.monitor;
     this.monitor = null;
@@ -175,6 +180,13 @@ export class ClusterRuntime {
       this.starting = null;
     } else if (this.monitor && !this.op) {
       this.reconcileMaster(snap);
+      // A second writable node that replicates from no one (an old master restarted
+      // writable, one resumed after a hang) is fenced like an old master.
+      for (const n of snap.nodes) {
+        if (n.reachable && n.readOnly === false && n.name !== this.monitor.master && n.replication.every((c) => c.ioState === 'No' && !c.sqlRunning)) {
+          this.watchOldMaster(n.name);
+        }
+      }
     }
     this.updateTopologyMetrics(snap);
   }
@@ -234,6 +246,25 @@ export class ClusterRuntime {
     this.log.warn({ from: current, to: guess.master, how: guess.why }, `master of ${this.name} changed outside this daemon: ${current} → ${guess.master}; watching ${guess.master}`);
     m.setMaster(guess.master);
     this.deps.metrics.verdict(this.name, 'Healthy');
+  }
+
+  /** Keep `node` fenced (read-only, persisted) until it replicates from the master or is the master again. */
+  private watchOldMaster(node: string): void {
+    if (this.oldMasters.has(node) || this.stopped) return;
+    const w = new OldMasterWatch(this.cluster, node, {
+      log: this.log,
+      currentMaster: () => this.monitor?.master ?? null,
+      onFenced: (e) => {
+        const text = `${this.name}: ${e.why}: ${e.detail}`;
+        if (e.ok) this.log.warn({ event: 'master.fenced', node: e.node }, text);
+        else this.log.error({ event: 'master.fenced', node: e.node }, text);
+        this.emit('master.fenced', text, { node: e.node, ok: e.ok, why: e.why, detail: e.detail }, 'critical');
+      },
+      onDone: (n) => this.oldMasters.delete(n),
+    });
+    this.oldMasters.set(node, w);
+    this.log.info({ node }, `watching ${node}: it is fenced whenever it answers writable, until it replicates from the master`);
+    w.start();
   }
 
   private updateTopologyMetrics(snap: TopologySnapshot): void {
@@ -456,6 +487,8 @@ export class ClusterRuntime {
       this.monitor.setMaster(r.newMaster);
       this.deps.metrics.verdict(this.name, 'Healthy');
     }
+    // The old master must find itself fenced whenever it comes back.
+    if (r.newMaster) this.watchOldMaster(r.deadMaster);
     if (r.finalTopology) {
       this.snapshot = r.finalTopology;
       this.updateTopologyMetrics(r.finalTopology);

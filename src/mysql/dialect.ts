@@ -169,6 +169,11 @@ export interface Dialect {
   semiSyncVars(): SemiSyncVarNames;
   /** Statements that make the server read-only (on) or writable (off), in the order to run them. */
   setReadOnly(on: boolean): string[];
+  /**
+   * Statements that keep read-only across a restart (MySQL 8.0+: SET PERSIST into
+   * mysqld-auto.cnf); [] when the server cannot (MariaDB, MySQL 5.7: my.cnf only).
+   */
+  persistReadOnly(): string[];
   /** Global variable holding everything executed: gtid_executed / gtid_current_pos. */
   executedGtidVar: string;
   /** log_replica_updates (MySQL 8.0.26+) or log_slave_updates. */
@@ -311,6 +316,11 @@ class MysqlDialect implements Dialect {
       ? ['SET GLOBAL read_only = 1', 'SET GLOBAL super_read_only = 1']
       : ['SET GLOBAL super_read_only = 0', 'SET GLOBAL read_only = 0'];
   }
+
+  persistReadOnly(): string[] {
+    if (!atLeast(this.version, 8, 0, 0)) return [];
+    return ['SET PERSIST read_only = 1', 'SET PERSIST super_read_only = 1'];
+  }
 }
 
 class MariaDialect implements Dialect {
@@ -391,6 +401,10 @@ class MariaDialect implements Dialect {
     // SUPER in older releases) and replication threads still write while
     // read_only is on. Fencing therefore also relies on removing the address.
     return [`SET GLOBAL read_only = ${on ? 1 : 0}`];
+  }
+
+  persistReadOnly(): string[] {
+    return [];
   }
 }
 

@@ -35,6 +35,23 @@ export async function setReadOnly(c: Conn, on: boolean): Promise<void> {
   for (const s of c.dialect.setReadOnly(on)) await c.exec(s);
 }
 
+/**
+ * Fence a node that must not take writes: read-only (super_read_only where the server has
+ * it) now, and persisted where the server can (so a restart comes back fenced). A failed
+ * persist does not undo the fence: it is said in `persisted`.
+ */
+export async function fenceReadOnly(c: Conn): Promise<{ persisted: string }> {
+  await setReadOnly(c, true);
+  const persist = c.dialect.persistReadOnly();
+  if (persist.length === 0) return { persisted: `not persisted (${c.version.raw} has no SET PERSIST: set read_only=ON in its my.cnf)` };
+  try {
+    for (const s of persist) await c.exec(s);
+    return { persisted: 'persisted (SET PERSIST)' };
+  } catch (e) {
+    return { persisted: `not persisted: ${(e as Error).message}` };
+  }
+}
+
 export async function stopReplicaIo(c: Conn): Promise<void> {
   await c.exec(c.dialect.stopReplicaIo());
 }

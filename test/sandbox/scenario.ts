@@ -42,8 +42,12 @@ const ENI_ID = 'eni-sandbox';
 const REGION = 'cn-hangzhou';
 
 export type Engine = 'daemon' | 'inprocess';
-/** kill: kill -9 of the master's mysqld (host up); host-down: the master's host unplugged (mysqld, sshd and binlogs out of reach); switchover: a planned one. */
-export type Mode = 'kill' | 'host-down' | 'switchover';
+/**
+ * kill: kill -9 of the master's mysqld (host up); host-down: the master's host unplugged
+ * (mysqld, sshd and binlogs out of reach); hang: SIGSTOP of the master's mysqld (it resumes
+ * only when the caller sends SIGCONT: lab.resume); switchover: a planned one.
+ */
+export type Mode = 'kill' | 'host-down' | 'hang' | 'switchover';
 
 export interface SandboxOptions {
   flavor: 'mysql' | 'mariadb';
@@ -425,7 +429,9 @@ export class Sandbox {
         ? `The fault: kill -9 of ${master.name}'s ${this.daemonName()}`
         : this.o.mode === 'host-down'
           ? `The fault: ${master.name}'s host goes down`
-          : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`,
+          : this.o.mode === 'hang'
+            ? `The fault: ${master.name}'s ${this.daemonName()} hangs (SIGSTOP)`
+            : `A planned switchover: ${master.name} → ${this.o.switchoverTo ?? 'db2'}`,
     );
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
@@ -433,6 +439,9 @@ export class Sandbox {
     if (this.o.mode === 'kill') {
       this.n.line('lab', `kill -9 ${master.pid} (${this.daemonName()} on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
       await lab.kill(master, 'SIGKILL');
+    } else if (this.o.mode === 'hang') {
+      this.n.line('lab', `kill -STOP ${master.pid} (${this.daemonName()} on ${master.name}): it accepts TCP and answers nothing`, { perf: this.faultPerf, level: 'error' });
+      lab.pause(master);
     } else if (this.o.mode === 'host-down') {
       this.n.line('lab', `${master.name}'s network link goes down: mysqld, sshd and its binlogs are out of everyone's reach`, { perf: this.faultPerf, level: 'error' });
       await lab.unplug(master);
@@ -713,12 +722,12 @@ export class Sandbox {
     const n = this.n;
     const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
     const row = (k: string, v: string) => n.raw(`  ${k.padEnd(44)} ${v}`);
-    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : r.mode === 'host-down' ? `${r.oldMaster}'s host down` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
+    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : r.mode === 'host-down' ? `${r.oldMaster}'s host down` : r.mode === 'hang' ? `${r.oldMaster}'s ${this.daemonName()} hung` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
     row('new master', `${r.newMaster ?? 'none'}${r.failoverOutcome ? ` (failover ${r.failoverOutcome})` : ''}`);
     row('rows acknowledged to the writer', String(r.acknowledged));
     row(`rows present on ${r.newMaster ?? '?'} (new master)`, `${r.presentOnNewMaster ?? '—'}${r.committedUnacknowledged ? ` (${r.committedUnacknowledged} committed without the acknowledgement reaching the writer)` : ''}`);
     for (const x of r.replicasInSync) row(`rows on ${x.node} (replica of ${r.newMaster})`, `${x.rows}${x.ok ? ' (in sync)' : ' (MISSING ROWS)'}`);
-    const fault = r.mode === 'kill' ? 'kill' : r.mode === 'host-down' ? 'host down' : '`heir switchover` started';
+    const fault = r.mode === 'kill' ? 'kill' : r.mode === 'host-down' ? 'host down' : r.mode === 'hang' ? 'SIGSTOP' : '`heir switchover` started';
     if (r.mode !== 'switchover') {
       row(`${fault} → ${r.verdict ?? 'dead'} verdict`, s(r.faultToVerdictMs));
       row(`${fault} → new master writable`, s(r.faultToWritableMs));

@@ -5,6 +5,7 @@ import { ClusterConfig } from '../../src/config/schema';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../../src/mysql/types';
 import {
   decideAutoFailover,
+  decideOldMaster,
   failoverEventType,
   failoverMetricResult,
   inferMaster,
@@ -209,4 +210,20 @@ test('roles and lag for status', () => {
   assert.equal(lagOf(node('db2', { replication: [channel('10.0.0.1', { secondsBehind: 7 })] })), 7);
   assert.equal(lagOf(node('db2', { replication: [channel('10.0.0.1', { secondsBehind: null })] })), null);
   assert.equal(lagOf(node('db1')), null);
+});
+
+test('old master: fenced whenever it answers writable; watched while read-only; done once it replicates from the master or is the master again', () => {
+  const snap = (o: Partial<NodeSnapshot>): NodeSnapshot => ({ name: 'db1', host: '10.0.0.1', port: 3306, takenAt: 0, reachable: true, replication: [], ...o });
+  assert.equal(decideOldMaster(cluster, snap({ reachable: false, error: { code: 'ETIMEDOUT', message: 'timeout' } }), 'db2').action, 'watch');
+  const w = decideOldMaster(cluster, snap({ readOnly: false }), 'db2');
+  assert.equal(w.action, 'fence');
+  assert.match(w.why, /db1 answers writable \(read_only=0\) while db2 is the master/);
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: true, superReadOnly: true }), 'db2').action, 'watch');
+  // A replica of a node that is not the master, or with its threads stopped, is not rejoined.
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: true, replication: [channel('10.0.0.3')] }), 'db2').action, 'watch');
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: true, replication: [channel('10.0.0.2', { ioState: 'No', sqlRunning: false })] }), 'db2').action, 'watch');
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: true, replication: [channel('10.0.0.2')] }), 'db2').action, 'done');
+  // Writable while replicating from the master is still writable: fenced.
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: false, replication: [channel('10.0.0.2')] }), 'db2').action, 'fence');
+  assert.equal(decideOldMaster(cluster, snap({ readOnly: false }), 'db1').action, 'done');
 });

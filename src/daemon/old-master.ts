@@ -1,0 +1,80 @@
+/**
+ * OldMasterWatch: after a failover, the old master is read every second until it is a
+ * replica of the current master again. Whenever it answers writable (restarted by systemd,
+ * resumed after SIGSTOP, a hung host coming back) it is fenced at once: read_only and
+ * super_read_only, persisted where the server can (SET PERSIST), and the people on call
+ * are told (master.fenced). The decision is decideOldMaster (decide.ts); this is the I/O.
+ */
+import type { ClusterConfig } from '../config/schema';
+import { Conn, connOptions } from '../mysql/conn';
+import { readNode } from '../mysql/inspect';
+import { fenceReadOnly } from '../mysql/ops';
+import type { Logger } from '../util/log';
+import { decideOldMaster } from './decide';
+
+export interface OldMasterWatchOptions {
+  log: Logger;
+  /** The cluster's master now (the monitor's). */
+  currentMaster: () => string | null;
+  /** The old master was found writable and fenced (or the fence failed: ok false). */
+  onFenced: (e: { node: string; ok: boolean; why: string; detail: string }) => void;
+  /** The watch ended (rejoined, master again, stopped). */
+  onDone?: (node: string, why: string) => void;
+  everyMs?: number;
+}
+
+export class OldMasterWatch {
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private stopped = false;
+
+  constructor(
+    private readonly cluster: ClusterConfig,
+    readonly node: string,
+    private readonly o: OldMasterWatchOptions,
+  ) {}
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => void this.tick(), this.o.everyMs ?? 1000);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    const cfg = this.cluster.nodes.find((n) => n.name === this.node);
+    if (!cfg) return this.stop();
+    this.busy = true;
+    try {
+      const snap = await readNode(this.cluster, cfg);
+      if (this.stopped) return;
+      const d = decideOldMaster(this.cluster, snap, this.o.currentMaster());
+      if (d.action === 'done') {
+        this.stop();
+        this.o.log.info({ node: this.node }, `no longer watching the old master ${this.node}: ${d.why}`);
+        this.o.onDone?.(this.node, d.why);
+        return;
+      }
+      if (d.action !== 'fence') return;
+      let c: Conn | null = null;
+      try {
+        c = await Conn.open(connOptions(this.cluster, cfg));
+        const r = await fenceReadOnly(c);
+        this.o.onFenced({ node: this.node, ok: true, why: d.why, detail: `${this.node} is read-only again (super_read_only where supported), ${r.persisted}` });
+      } catch (e) {
+        this.o.onFenced({ node: this.node, ok: false, why: d.why, detail: `could not make ${this.node} read-only: ${(e as Error).message}` });
+      } finally {
+        c?.destroy();
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}

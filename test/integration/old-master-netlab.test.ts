@@ -1,0 +1,81 @@
+/**
+ * A hung master that comes back must find itself fenced.
+ *
+ * The whole installation (test/sandbox): three namespace hosts, the ECS API emulator holding
+ * the ENI, heir's daemon with default detection settings, an application committing a row
+ * every 50 ms through the floating address; servers at stock settings. The master's mysqld
+ * is stopped (SIGSTOP): after suspect_timeout_ms heir fails over and moves the address. Then
+ * the old mysqld resumes (SIGCONT), writable as it was. The daemon keeps reading the old
+ * master and must make it read-only (super_read_only on MySQL) within a few seconds —
+ * persisted with SET PERSIST where the server can, so a restart comes back fenced too — and
+ * say so (master.fenced). The cluster invariant holds with the new master; the old one stays
+ * read-only and out of the address's reach until an operator rejoins it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox } from '../sandbox/scenario';
+import { Narrator, lineTime } from '../sandbox/narrator';
+import { APP } from '../sandbox/writer';
+import { assertInvariant } from '../support/invariant';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+for (const flavor of ['mysql', 'mariadb'] as const) {
+  describe(`a hung master resumes after the failover (${flavor}, stock settings)`, () => {
+    let sb: Sandbox;
+    before(async () => {
+      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
+      await sb.up();
+    });
+    after(async () => {
+      try {
+        sb?.lab.resume('db1');
+      } catch {
+        /* not stopped */
+      }
+      await sb?.down();
+    });
+
+    test('failover on HungMaster; on SIGCONT the old master is made read-only (and persisted) within seconds', async () => {
+      await sb.fault();
+      const r = await sb.observe();
+      assert.equal(r.failoverOutcome, 'promoted', `${r.failoverOutcome}: ${r.problems.join('; ')}`);
+      assert.equal(r.verdict, 'HungMaster');
+      assert.equal(r.lost, 0, `no acknowledged row lost: ${r.problems.join('; ')}`);
+      const old = sb.lab.nodes[0]!;
+
+      const resumed = Date.now();
+      sb.lab.resume(old);
+      let ro: any = null;
+      while (Date.now() - resumed < 15_000) {
+        const [row] = await sb.lab.sql(old, flavor === 'mysql' ? 'SELECT @@global.read_only AS ro, @@global.super_read_only AS sro' : 'SELECT @@global.read_only AS ro, 1 AS sro').catch(() => [null]);
+        if (row && Number(row.ro) === 1 && Number(row.sro) === 1) {
+          ro = row;
+          break;
+        }
+        await sleep(100);
+      }
+      const tookMs = Date.now() - resumed;
+      assert.ok(ro, `the old master is read-only again within 15 s of SIGCONT`);
+      const fenced = await sb.waitLog((l) => l.event === 'master.fenced' && lineTime(l) >= resumed - 1000, 10_000, 'a master.fenced log line');
+      assert.match(String(fenced.msg), /is read-only again/);
+      if (flavor === 'mysql') {
+        assert.match(String(fenced.msg), /persisted \(SET PERSIST\)/);
+        const rows = await sb.lab.sql(old, "SELECT VARIABLE_NAME AS n, VARIABLE_VALUE AS v FROM performance_schema.persisted_variables WHERE VARIABLE_NAME IN ('read_only', 'super_read_only')");
+        assert.deepEqual(rows.map((x) => `${x.n}=${x.v}`).sort(), ['read_only=ON', 'super_read_only=ON'], 'persisted for the next restart');
+      } else {
+        assert.match(String(fenced.msg), /not persisted/);
+      }
+      assert.ok(tookMs < 15_000, `fenced ${tookMs} ms after SIGCONT`);
+      await assertInvariant({
+        lab: sb.lab,
+        master: r.newMaster!,
+        absent: ['db1'],
+        table: APP.table,
+        acked: sb.writer.ackedIds(),
+        maxAttemptedId: () => sb.writer.maxAttemptedId(),
+        addressHolders: () => sb.lab.floatingHolders(),
+      });
+    });
+  });
+}
