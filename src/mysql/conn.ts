@@ -234,6 +234,17 @@ export function sslOptions(tls: TlsConfig | undefined, server = '?'): mysql.SslO
 
 type RawConn = mysql.Connection;
 
+/**
+ * mysql2's destroy() only half-closes the socket: towards a peer that is gone or hung (a
+ * SIGSTOPped mysqld, a host down, an address moved away) it stays open for good, one more
+ * leaked socket per failed ping and timer keeping a process alive. Destroy the socket too.
+ */
+function destroyHard(raw: RawConn): void {
+  raw.destroy();
+  const stream = (raw as unknown as { stream?: { destroyed?: boolean; destroy(): void } }).stream;
+  if (stream && !stream.destroyed) stream.destroy();
+}
+
 function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise<RawConn> {
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -261,7 +272,7 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
     const guard = setTimeout(() => {
       if (settled) return;
       settled = true;
-      raw.destroy();
+      destroyHard(raw);
       reject(
         new MysqlError({
           server: o.name,
@@ -276,7 +287,7 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
       if (settled) return;
       settled = true;
       if (err) {
-        raw.destroy();
+        destroyHard(raw);
         reject(err);
       } else {
         resolve(raw);
@@ -342,7 +353,7 @@ export class Conn {
       }
       return conn;
     } catch (e) {
-      raw.destroy();
+      destroyHard(raw);
       throw wrapError(o.name, e);
     }
   }
@@ -405,18 +416,18 @@ export class Conn {
   /** Polite close (COM_QUIT), falling back to destroy after a short while. */
   close(): Promise<void> {
     if (this.closed) {
-      this.raw.destroy();
+      destroyHard(this.raw);
       return Promise.resolve();
     }
     this.closed = true;
     return new Promise((resolve) => {
       const t = setTimeout(() => {
-        this.raw.destroy();
+        destroyHard(this.raw);
         resolve();
       }, 1000);
       this.raw.end(() => {
         clearTimeout(t);
-        this.raw.destroy();
+        destroyHard(this.raw);
         resolve();
       });
     });
@@ -425,7 +436,7 @@ export class Conn {
   /** Drops the socket at once. */
   destroy(): void {
     this.closed = true;
-    this.raw.destroy();
+    destroyHard(this.raw);
   }
 }
 

@@ -562,4 +562,21 @@ describe('MySQL 9.7 with performance_schema OFF', () => {
       await writer;
     }
   });
+
+  it('a statement that times out on a hung server leaves no open socket behind', async () => {
+    const tcp = () => process.getActiveResourcesInfo().filter((x) => x === 'TCPSocketWrap').length;
+    const before = tcp();
+    const c = await Conn.open({ ...connOptions(cfg, nodeCfg(cfg, 'db2')), queryTimeoutMs: 300 });
+    lab.pause('db2');
+    try {
+      await assert.rejects(c.query('SELECT 1'), /HEIR_QUERY_TIMEOUT/);
+      await sleep(200);
+      // mysql2's destroy() alone half-closes the socket, which then stays open towards a
+      // hung peer for good (one leaked socket per timed-out ping in a daemon).
+      assert.equal(tcp(), before, 'the socket to the hung server is closed');
+    } finally {
+      lab.resume('db2');
+      c.destroy();
+    }
+  });
 });
