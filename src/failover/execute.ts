@@ -32,11 +32,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
-import { Conn, connOptions } from '../mysql/conn';
+import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
 import { readNode, readTopology } from '../mysql/inspect';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
-import { changeSource, executedGtid, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
+import { changeSource, executedGtid, fenceReadOnly, startReplica, stopReplica } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
@@ -204,12 +204,19 @@ class FailoverRun {
       this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
       this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
       const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
-      if (dead?.reachable && !this.req.force && this.req.dryRun) {
-        this.warnings.push(`master ${deadMaster} answers at ${dead.host}:${dead.port}: a real run would be refused without --force`);
-      } else if (dead?.reachable && !this.req.force) {
+      // A server that refuses heir (access denied, account locked, host blocked, too many
+      // connections) is up: detection counts such answers as proof of life, and so does this.
+      const answers = dead?.reachable
+        ? `answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'})`
+        : dead?.error && classifyError(dead.error) === 'alive'
+          ? `answers at ${dead.host}:${dead.port} with an error that proves it running (${dead.error.code}${dead.error.errno ? ` ${dead.error.errno}` : ''}: ${dead.error.message})`
+          : null;
+      if (answers && !this.req.force && this.req.dryRun) {
+        this.warnings.push(`master ${deadMaster} ${answers}: a real run would be refused without --force`);
+      } else if (answers && !this.req.force) {
         return this.refuse([
-          `master ${deadMaster} answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'}): it is not dead. ` +
-            'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first).',
+          `master ${deadMaster} ${answers}: it is not dead. ` +
+            'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first where heir can log in).',
         ], 'master-alive');
       }
       if (this.req.dryRun) return this.finish('dry-run', 'plan only, nothing changed');
@@ -290,8 +297,8 @@ class FailoverRun {
       }
       try {
         const c = await this.conn(this.req.deadMaster);
-        await setReadOnly(c, true);
-        rec.detail = `${this.req.deadMaster} is read-only (super_read_only where supported)`;
+        const r = await fenceReadOnly(c);
+        rec.detail = `${this.req.deadMaster} is read-only (super_read_only where supported), ${r.persisted}`;
       } catch (e) {
         // Not fatal: the address is taken away regardless, and the old master cannot
         // reach the replicas once their IO threads are stopped.

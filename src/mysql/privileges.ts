@@ -36,7 +36,7 @@ const MYSQL8: GrantItem[] = [
   { privileges: ['REPLICATION CLIENT'], on: '*.*', why: 'SHOW BINARY LOG STATUS (8.0: SHOW MASTER STATUS), SHOW REPLICA STATUS' },
   REPLICATION_SLAVE,
   { privileges: ['REPLICATION_SLAVE_ADMIN'], on: '*.*', why: 'CHANGE REPLICATION SOURCE, START/STOP REPLICA, RESET REPLICA' },
-  { privileges: ['SYSTEM_VARIABLES_ADMIN'], on: '*.*', why: 'SET GLOBAL read_only/super_read_only and semi-sync variables' },
+  { privileges: ['SYSTEM_VARIABLES_ADMIN'], on: '*.*', why: 'SET GLOBAL and SET PERSIST read_only/super_read_only (fencing), semi-sync variables' },
   { privileges: ['CONNECTION_ADMIN'], on: '*.*', why: 'KILL application connections when fencing; connect when max_connections is reached' },
   { privileges: ['BINLOG_ADMIN'], on: '*.*', why: 'binary log administration (PURGE, SET sql_log_bin)' },
   HEARTBEAT,

@@ -383,6 +383,16 @@ export function failoverSuite(flavor: LabFlavor): void {
       const dry = await runFailover(request(cfg, tempDir(), { dryRun: true }));
       assert.equal(dry.outcome, 'dry-run');
       assert.ok(dry.plan!.winner);
+      // A master that refuses heir's own account is up all the same: still refused.
+      await l.sql('db1', `SET SESSION sql_log_bin = 0; ALTER USER '${l.admin.user}'@'%' ACCOUNT LOCK`);
+      try {
+        const locked = await runFailover(request(cfg, tempDir()));
+        assert.equal(locked.outcome, 'refused', `${locked.summary}`);
+        assert.equal(locked.refusedBy, 'master-alive');
+        assert.match(locked.summary, /master db1 answers at .* with an error that proves it running .*: it is not dead/);
+      } finally {
+        await l.sql('db1', `SET SESSION sql_log_bin = 0; ALTER USER '${l.admin.user}'@'%' ACCOUNT UNLOCK`);
+      }
     });
 
     it('a cluster replicating by file/position fails over (MySQL: by coordinates; MariaDB: by GTID)', async () => {

@@ -133,3 +133,4 @@ describe('connOptions', () => {
     assert.equal(connOptions(cluster, cluster.nodes[1], { timeoutMs: 700 }).queryTimeoutMs, 700);
   });
 });
+
