@@ -63,8 +63,7 @@ function run(label, files, extra) {
   const skipsFile = path.join(require('node:os').tmpdir(), `heir-test-skips-${process.pid}-${label.replace(/\W+/g, '-')}.json`);
   const reporters = [
     '--test-reporter=tap', '--test-reporter-destination=stdout',
-    `--test-reporter=${path.join(__dirname, 'test-file-times.js')}`, '--test-reporter-destination=stdout',
-    `--test-reporter=${path.join(__dirname, 'test-skips.js')}`, '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(__dirname, 'test-summary.js')}`, '--test-reporter-destination=stdout',
   ];
   const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...reporters, ...extra, ...files.map((f) => path.relative(repo, f))];
   const r = spawnSync(process.execPath, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, HEIR_TEST_SKIPS_FILE: skipsFile } });

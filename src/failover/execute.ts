@@ -6,8 +6,11 @@
  * runFailover() reads as the story of a failover (see execute()):
  *
  *   guard    → no unfinished journal, not within the block period, cluster lock
- *   plan     → read the topology, elect (pure), refuse if the master answers
+ *   (auto)   → on a dead verdict the address leaves the old master at once, in the background
+ *   plan     → read the topology, elect (pure), refuse if the master answers (an automatic
+ *              failover then gives the address back: outcome master-alive)
  *   fence    → old master read-only where it answers; address taken away in the background
+ *              (unless already under way)
  *   freeze   → stop IO threads everywhere: positions stop moving
  *   salvage  → copy the dead master's binlogs over SSH, in the background
  *   reread   → read the survivors again, elect again on the final positions
@@ -200,6 +203,15 @@ class FailoverRun {
       }
     }
     try {
+      // Detach at the verdict: an automatic failover acts on a dead verdict that detection
+      // confirmed from several sources, so the address leaves the old master at once and
+      // its detach runs while the topology is read (with the master's host down, every read
+      // of it costs a connect timeout).
+      if (!this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot) {
+        this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', { deadMaster, trigger, plannedWinner: null, to: this.req.to ?? null }, this.id);
+        this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
+        this.fenceAddress();
+      }
       // Plan: read every node and elect. Pure from here to the first action.
       this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
       this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
@@ -214,10 +226,16 @@ class FailoverRun {
       if (answers && !this.req.force && this.req.dryRun) {
         this.warnings.push(`master ${deadMaster} ${answers}: a real run would be refused without --force`);
       } else if (answers && !this.req.force) {
-        return this.refuse([
+        const why =
           `master ${deadMaster} ${answers}: it is not dead. ` +
-            'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first where heir can log in).',
-        ], 'master-alive');
+          'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first where heir can log in).';
+        if (this.fenceP) {
+          // The address had already left it at the verdict: give it back.
+          this.warnings.push(why);
+          await this.undo({ addressBack: true });
+          return this.finish('master-alive', `master ${deadMaster} ${answers} after the dead verdict; nothing was promoted`);
+        }
+        return this.refuse([why], 'master-alive');
       }
       if (this.req.dryRun) return this.finish('dry-run', 'plan only, nothing changed');
       if (!this.plan0.winner) {
@@ -225,16 +243,19 @@ class FailoverRun {
         return this.finish('no-candidate', `no survivor can become master: ${this.plan0.noWinnerReasons.join('; ')}`);
       }
 
-      this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', {
-        deadMaster,
-        trigger,
-        plannedWinner: this.plan0.winner,
-        to: this.req.to ?? null,
-      }, this.id);
-      this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
+      if (this.journal) this.journal.note(`planned winner: ${this.plan0.winner}`);
+      else {
+        this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', {
+          deadMaster,
+          trigger,
+          plannedWinner: this.plan0.winner,
+          to: this.req.to ?? null,
+        }, this.id);
+      }
+      this.mover ??= this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
       try {
         await this.fenceOldMaster();
-        this.fenceAddress();
+        if (!this.fenceP) this.fenceAddress();
         await this.freeze();
         this.startSalvageFetch();
         await this.reread();
