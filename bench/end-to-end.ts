@@ -5,7 +5,10 @@
  * Attaching), on a 3-host MySQL 9.7 network-namespace lab. This is the sandbox
  * (test/sandbox/scenario.ts) run without output, several times.
  *
- *   node dist/bench/end-to-end.js        env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *   node dist/bench/end-to-end.js [kill|host-down]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *
+ * The servers run at their stock settings (replication net timeout 60 s, heartbeat 30 s).
+ * host-down: the master's host is unplugged instead of its mysqld killed.
  *
  * The kill lands at a random phase of the daemon's 1 s ping interval. The writer
  * commits one row at a time through the floating address as an application
@@ -22,10 +25,11 @@ const B = 'end-to-end';
 async function main(): Promise<void> {
   const runs = envInt('HEIR_BENCH_RUNS', 10);
   const engine = (process.env.HEIR_BENCH_ENGINE ?? 'daemon') as Engine;
+  const fault = process.argv[2] === 'host-down' ? 'host-down' : 'kill';
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true });
+    const sb = new Sandbox({ flavor: 'mysql', mode: fault, engine, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true } });
     let r: SandboxResult;
     try {
       await sb.up();
@@ -36,13 +40,15 @@ async function main(): Promise<void> {
     }
     if (r.faultToFirstWriteMs === null || r.lost === null) throw new Error(`run ${i}: ${r.problems.join('; ') || 'no result'}`);
     results.push(r);
-    progress(B, `run ${i}/${runs}: first write through the floating address ${r.faultToFirstWriteMs} ms after the kill (${r.verdict} at ${r.faultToVerdictMs} ms, ` +
+    progress(B, `run ${i}/${runs}: first write through the floating address ${r.faultToFirstWriteMs} ms after the ${fault} (${r.verdict} at ${r.faultToVerdictMs} ms, ` +
       `${r.newMaster} writable at ${r.faultToWritableMs} ms, address up at ${r.eni.attachedAtMs} ms); ${r.acknowledged} acknowledged, ${r.lost} lost`);
   }
   const r0 = results[0]!;
   const num = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
   emit({
     bench: B,
+    fault,
+    servers: 'stock replication timeouts (net timeout 60 s, heartbeat 30 s)',
     flavor: r0.flavor,
     version: r0.version,
     nodes: 3,

@@ -334,6 +334,42 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
+    // The executor dies (SIGKILL, no cleanup) right before each step in turn; the documented
+    // recovery (heir ack, then heir failover again) must end with the invariant, and a rerun
+    // after the promotion must keep the node the first run promoted: never a second master.
+    for (const crashAt of ['fence', 'fence-address', 'freeze', 'reread', 'drain', 'promote', 'repoint', 'verify', 'attach'] as const) {
+      it(`crash before ${crashAt}: ack and rerun end with one master, the same one if it was already promoted`, async () => {
+        const l = await lab();
+        const cfg = await config(l);
+        const w = await startWriter(cfg, 'db1');
+        await sleep(300);
+        await w.stop();
+        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+        await l.kill('db1');
+        const sd = tempDir();
+        const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
+          env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: crashAt },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+        assert.equal(sig, 'SIGKILL', `the child died before ${crashAt}: ${out}`);
+        const unfinished = unfinishedJournals(sd, cfg.name);
+        assert.equal(unfinished.length, 1, 'the crash left its journal');
+        const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+        const first = promote ? /^(\S+) is writable/.exec(promote.detail ?? '')?.[1] : undefined;
+
+        acknowledge(sd, cfg.name, 'test');
+        const r = await runFailover(request(cfg, sd));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        if (first) assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had promoted ${first}`);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      });
+    }
+
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
       const l = await lab();
       const cfg = await config(l);
