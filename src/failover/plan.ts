@@ -304,6 +304,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
 
   // 4. The winner.
   let winner: Facts | undefined;
+  let adopted = false;
   const forcedNotes: string[] = [];
   if (opts.to) {
     const f = facts.get(opts.to);
@@ -332,11 +333,23 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     }
   } else {
     const pool = sorted.filter(eligible);
-    winner =
-      pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ??
-      pool.find((f) => level(f)) ??
-      pool[0];
-    if (!winner) {
+    // A survivor that is already a master (writable, replicating from no one) was promoted
+    // by an earlier run of this failover that did not finish (or by a person): it stays the
+    // master; electing another would make a second one. Two such survivors: a person decides.
+    const promoted = reachable.filter((f) => f.snap!.readOnly === false && f.snap!.replication.length === 0);
+    if (promoted.length > 1) {
+      base.noWinnerReasons.push(
+        `several survivors are writable and replicate from no one (${promoted.map((f) => f.cfg.name).join(', ')}): each may have taken writes; decide which is the master, make the others read-only, then run heir failover --to NODE`,
+      );
+    } else if (promoted.length === 1 && eligible(promoted[0]!) && level(promoted[0]!)) {
+      winner = promoted[0]!;
+      adopted = true;
+    }
+    winner ??=
+      promoted.length > 1
+        ? undefined
+        : (pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ?? pool.find((f) => level(f)) ?? pool[0]);
+    if (!winner && promoted.length <= 1) {
       if (reachable.length === 0) base.noWinnerReasons.push('no survivor is reachable');
       else base.noWinnerReasons.push('every reachable survivor is gated or has promotion: never (see candidates)');
     }
@@ -398,7 +411,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     else verdict = 'eligible';
     if (f === winner) {
       reasons.length = 0;
-      reasons.push(winnerReason(f, sorted, level(f), opts.to));
+      reasons.push(adopted ? 'already the master (writable, replicating from no one): an earlier, unfinished run of this failover promoted it' : winnerReason(f, sorted, level(f), opts.to));
     } else if (verdict === 'eligible' && winner) {
       reasons.push(loserReason(f, winner, level(f)));
     }

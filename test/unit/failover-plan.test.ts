@@ -169,6 +169,24 @@ describe('planner: election by received transactions', () => {
     );
   });
 
+  it('a survivor already promoted by an unfinished earlier run (writable, replicating from no one) stays the master; two such: no winner', () => {
+    // db2 was promoted (channels reset, read_only off); db3 was repointed to it and has the same.
+    const db3OnDb2 = { ch: { sourceHost: '10.0.0.2', sourceServerId: 2, ioState: 'Yes' as const, lastIoErrno: 0, lastIoError: '', secondsBehind: 0 } };
+    const p = plan(
+      topo(mysqlNode('db2', `${M}:1-100`, { readOnly: false, superReadOnly: false, replication: [] }), mysqlNode('db3', `${M}:1-100`, db3OnDb2)),
+      cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }]),
+    );
+    assert.equal(p.winner, 'db2', 'not db3, although it has the prefer rule and equal positions');
+    assert.match(cand(p, 'db2').reasons[0]!, /already the master .* earlier, unfinished run/);
+    assert.deepEqual(p.repoint, ['db3']);
+    const two = plan(
+      topo(mysqlNode('db2', `${M}:1-100`, { readOnly: false, superReadOnly: false, replication: [] }), mysqlNode('db3', `${M}:1-100`, { readOnly: false, superReadOnly: false, replication: [] })),
+      cluster([{ name: 'db2' }, { name: 'db3' }]),
+    );
+    assert.equal(two.winner, null);
+    assert.match(two.noWinnerReasons.join(' '), /several survivors are writable and replicate from no one \(db2, db3\)/);
+  });
+
   it('a prefer node behind the most advanced wins and catches up from it', () => {
     const p = plan(
       topo(mysqlNode('db2', `${M}:1-100`), mysqlNode('db3', `${M}:1-97`)),
