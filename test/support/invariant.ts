@@ -97,36 +97,9 @@ async function ids(lab: LabCluster, n: string, table: string): Promise<Set<numbe
   return new Set(rows.map((r) => Number(r.id)));
 }
 
-/** Checks the invariant; throws one AssertionError listing every violation. */
-export async function assertInvariant(i: InvariantInput): Promise<void> {
-  const { lab } = i;
+/** Roles, replication threads and sources, convergence: every violation, in words. */
+function roleViolations(lab: LabCluster, master: LabNode, states: Map<string, NodeState>, delayed: Set<string>): string[] {
   const bad: string[] = [];
-  const absent = new Set(i.absent ?? []);
-  const delayed = new Set(i.delayed ?? []);
-  const nodes = lab.nodes.filter((n) => !absent.has(n.name));
-  const master = lab.nodes.find((n) => n.name === i.master);
-  if (!master) throw new Error(`invariant: no node named ${i.master}`);
-  const deadline = Date.now() + (i.convergeMs ?? 30_000);
-
-  // Roles, threads and convergence: re-read until converged or the bound passes, then judge.
-  let states: Map<string, NodeState> = new Map();
-  let unreadable: string[] = [];
-  for (;;) {
-    states = new Map();
-    unreadable = [];
-    for (const n of nodes) {
-      try {
-        states.set(n.name, await readState(lab, n));
-      } catch (e) {
-        unreadable.push(`${n.name}: cannot be read (${(e as Error).message})`);
-      }
-    }
-    const m = states.get(master.name);
-    const allIn = !!m && [...states.values()].every((s) => s.name === master.name || delayed.has(s.name) || converged(lab, m, s));
-    if (allIn || Date.now() > deadline) break;
-    await sleep(200);
-  }
-  bad.push(...unreadable);
   const m = states.get(master.name);
   const writable = [...states.values()].filter((s) => !s.ro).map((s) => s.name);
   if (writable.length !== 1 || writable[0] !== master.name) bad.push(`writable nodes: ${writable.join(', ') || 'none'} (exactly ${master.name} expected)`);
@@ -153,6 +126,40 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
       bad.push(`${s.name}: has not converged with ${master.name} within the bound (has ${s.executed || '?'}, master ${lab.flavor === 'mysql' ? m.executed : m.binlogPos})`);
     }
   }
+  return bad;
+}
+
+/** Checks the invariant; throws one AssertionError listing every violation. */
+export async function assertInvariant(i: InvariantInput): Promise<void> {
+  const { lab } = i;
+  const bad: string[] = [];
+  const absent = new Set(i.absent ?? []);
+  const delayed = new Set(i.delayed ?? []);
+  const nodes = lab.nodes.filter((n) => !absent.has(n.name));
+  const master = lab.nodes.find((n) => n.name === i.master);
+  if (!master) throw new Error(`invariant: no node named ${i.master}`);
+  const deadline = Date.now() + (i.convergeMs ?? 30_000);
+
+  // Roles, threads and convergence: re-read until nothing is wrong or the bound passes (a
+  // replica just started is Connecting for a moment), then judge the last reading.
+  let states: Map<string, NodeState> = new Map();
+  let found: string[] = [];
+  for (;;) {
+    states = new Map();
+    found = [];
+    for (const n of nodes) {
+      try {
+        states.set(n.name, await readState(lab, n));
+      } catch (e) {
+        found.push(`${n.name}: cannot be read (${(e as Error).message})`);
+      }
+    }
+    found.push(...roleViolations(lab, master, states, delayed));
+    if (found.length === 0 || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  bad.push(...found);
+  const m = states.get(master.name);
 
   // No survivor has transactions the master lacks (MySQL GTIDs; the master is read again
   // after the survivors, so what it committed meanwhile is not taken for errant).
