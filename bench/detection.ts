@@ -26,7 +26,7 @@ import type { ClusterConfig } from '../src/config/schema';
 import { Conn } from '../src/mysql/conn';
 import { describeSettings, startNetLab, type NetLab } from '../test/lab';
 import { waitReplicating } from '../test/lab/cluster';
-import { emit, envInt, progress, runMain, sleep, stats, waitUntil } from './lib';
+import { emit, envInt, progress, runMain, sleep, stats, tally, waitUntil } from './lib';
 
 const B = 'detection';
 type FaultKind = 'kill' | 'host-down' | 'host-down-lagging' | 'hang';
@@ -132,12 +132,6 @@ async function overloadRun(lab: NetLab, cluster: ClusterConfig, holdMs: number):
     connect: { failoverVerdicts: sb.filter((e) => e.failoverAllowed).length, verdicts: sb.map((e) => e.verdict) },
     filled,
   };
-}
-
-function tally(xs: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
-  return out;
 }
 
 async function main(): Promise<void> {

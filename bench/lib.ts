@@ -55,3 +55,10 @@ export function runMain(bench: string, main: () => Promise<void>): void {
     },
   );
 }
+
+/** How many times each string occurs. */
+export function tally(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}

@@ -19,7 +19,7 @@
 import { Sandbox } from '../test/sandbox/scenario';
 import { Narrator } from '../test/sandbox/narrator';
 import type { LabSettings } from '../test/lab';
-import { emit, envInt, progress, runMain } from './lib';
+import { emit, envInt, progress, runMain, tally } from './lib';
 
 const B = 'partition';
 
@@ -36,12 +36,6 @@ const CASES: Case[] = [
   { name: 'mysql-ps-off-heartbeat-1s', flavor: 'mysql', settings: { performanceSchema: false }, idleMs: 3000 },
   { name: 'mariadb-stock', flavor: 'mariadb', settings: { stock: true } },
 ];
-
-function tally(xs: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
-  return out;
-}
 
 async function main(): Promise<void> {
   const runs = envInt('HEIR_BENCH_RUNS', 10);

@@ -90,6 +90,37 @@ export function failoverSuite(flavor: LabFlavor): void {
     return { cluster: cfg, global: globalSettings(stateDir), deadMaster: 'db1', trigger: 'manual', ...extra };
   }
 
+  /** A cluster whose writer's rows reached every replica, then its master killed. */
+  async function deadMasterCluster(o: { gtid?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
+    const l = await lab(o);
+    const cfg = await config(l);
+    const w = await startWriter(cfg, 'db1');
+    await sleep(300);
+    await w.stop();
+    await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+    await l.kill('db1');
+    return { l, cfg, w };
+  }
+
+  /**
+   * A cluster with a writer's rows on every replica and its master killed, then a failover
+   * run in a child process that dies (SIGKILL, no cleanup) right before `step`.
+   */
+  async function crashedFailover(step: string): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
+    const { l, cfg, w } = await deadMasterCluster();
+    const sd = tempDir();
+    const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
+      env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+    assert.equal(sig, 'SIGKILL', `the child died at the crash point (before ${step}): ${out}`);
+    return { l, cfg, w, sd };
+  }
+
   afterEach(async () => {
     while (labs.length) await labs.pop()!.teardown();
   });
@@ -286,24 +317,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     });
 
     it('a crash between steps leaves a journal: the next run reports it and refuses until heir ack; then it completes', async () => {
-      const l = await lab();
-      const cfg = await config(l);
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      await l.kill('db1');
-
-      const sd = tempDir();
-      const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
-        env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: 'repoint' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
-      assert.equal(sig, 'SIGKILL', `the child died at the crash point: ${out}`);
+      const { l, cfg, w, sd } = await crashedFailover('repoint');
 
       const unfinished = unfinishedJournals(sd, cfg.name);
       assert.equal(unfinished.length, 1);
@@ -339,23 +353,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     // after the promotion must keep the node the first run promoted: never a second master.
     for (const crashAt of ['fence', 'fence-address', 'freeze', 'reread', 'drain', 'promote', 'repoint', 'verify', 'attach'] as const) {
       it(`crash before ${crashAt}: ack and rerun end with one master, the same one if it was already promoted`, async () => {
-        const l = await lab();
-        const cfg = await config(l);
-        const w = await startWriter(cfg, 'db1');
-        await sleep(300);
-        await w.stop();
-        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-        await l.kill('db1');
-        const sd = tempDir();
-        const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
-          env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: crashAt },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
-        assert.equal(sig, 'SIGKILL', `the child died before ${crashAt}: ${out}`);
+        const { l, cfg, w, sd } = await crashedFailover(crashAt);
         const unfinished = unfinishedJournals(sd, cfg.name);
         assert.equal(unfinished.length, 1, 'the crash left its journal');
         const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
@@ -371,13 +369,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     }
 
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
-      const l = await lab();
-      const cfg = await config(l);
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      await l.kill('db1');
+      const { l, cfg, w } = await deadMasterCluster();
 
       const sd = tempDir();
       const failed = await runFailover(
@@ -432,13 +424,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     });
 
     it('a cluster replicating by file/position fails over (MySQL: by coordinates; MariaDB: by GTID)', async () => {
-      const l = await lab({ gtid: false });
-      const cfg = await config(l);
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      await l.kill('db1');
+      const { l, cfg, w } = await deadMasterCluster({ gtid: false });
 
       const r = await runFailover(request(cfg, tempDir()));
       assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
