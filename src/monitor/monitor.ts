@@ -338,9 +338,11 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
         `read ${rep.name}`,
         () => readNode(this.cluster, rep),
         (snap) => {
+          // The first read since the failure began and the latest two: silence is measured
+          // from the first, so it can span two heartbeat periods however long that takes.
           const list = f.reads.get(rep.name) ?? [];
           list.push(snap);
-          if (list.length > 3) list.shift();
+          if (list.length > 3) list.splice(1, 1);
           f.reads.set(rep.name, list);
         },
       );
