@@ -577,14 +577,14 @@ class FailoverRun {
         fs.writeFileSync(outputFile, decoded.text, { mode: 0o600 });
         const sql = splitBinlogSql(decoded.text);
         if (sql.commits === 0) {
-          rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}`;
+          rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}${removeCopies(got.local)}`;
           this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile };
           return;
         }
         const ran = await applyStatements(c, sql.statements, deadline);
         const after = await this.winnerPosition(c, p.mode);
         const { gtids, count } = salvagedBetween(p.mode, before, after, sql.commits);
-        rec.detail = `applied ${count} transaction(s) (${ran} statements) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}`;
+        rec.detail = `applied ${count} transaction(s) (${ran} statements) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
         this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count, outputFile };
       } catch (e) {
         this.salvage = { attempted: true, why: `salvage failed: ${(e as Error).message}`, files: got.remote, gtids: '', count: 0, error: (e as Error).message };
@@ -973,6 +973,23 @@ class FailoverRun {
       throw new StepFailed(rec.error);
     }
   }
+}
+
+/**
+ * The manager's copies of the dead master's binlogs, once salvage has used them: removed
+ * (they can be as large as the binlogs themselves; salvage.sql keeps what was decoded). On a
+ * failed salvage they stay, for a person to apply by hand.
+ */
+function removeCopies(files: string[]): string {
+  const left: string[] = [];
+  for (const f of files) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch (e) {
+      left.push(`${f} (${(e as Error).message})`);
+    }
+  }
+  return left.length ? `; could not remove the copied binlogs ${left.join(', ')}` : '; copied binlogs removed (salvage.sql kept)';
 }
 
 /** What salvage added on the winner, from its positions before and after. */

@@ -9,6 +9,7 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ClusterConfig } from '../../src/config/schema';
 import { runFailover } from '../../src/failover/execute';
 import { startNetLab, type LabFlavor, type NetLab } from '../lab';
@@ -66,6 +67,10 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.equal(r.salvage.error, undefined, r.salvage.why);
       assert.ok(r.salvage.count >= onlyOnMaster, `salvaged ${r.salvage.count} >= ${onlyOnMaster}: ${r.salvage.why}`);
       assert.ok(r.salvage.files.length >= 1);
+      // The manager's copies of the binlogs are gone once applied; the decoded salvage.sql stays.
+      const dir = path.dirname(r.salvage.outputFile!);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'salvage.sql'), [], `copied binlogs removed from ${dir}`);
+      assert.ok(fs.existsSync(r.salvage.outputFile!));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       await assertHealthy(lab!, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
