@@ -9,6 +9,7 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import type { FailoverOutcome } from '../failover/report';
 import type { Outcome as SwitchoverOutcome } from '../failover/switchover';
 import type { EventType, Severity } from '../notify/events';
+import type { Evidence, VerdictKind } from '../monitor/types';
 import type { FailoverResult, SwitchoverResult } from './metrics';
 
 // ---------------------------------------------------------------------------------------------
@@ -177,4 +178,22 @@ export function decideOldMaster(cluster: ClusterConfig, n: NodeSnapshot, current
   const rejoined = master && n.replication.some((c) => sourceNode(cluster, c.sourceHost, c.sourcePort) === master.name && c.ioState === 'Yes' && c.sqlRunning);
   if (rejoined) return { action: 'done', why: `${n.name} replicates from ${master.name}` };
   return { action: 'watch', why: `${n.name} is read-only${n.superReadOnly ? ' (super_read_only)' : ''}, not yet a replica of ${currentMaster ?? 'the master'}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Salvage: does the dead master's host answer SSH?
+
+/**
+ * Whether the dead master's host answers SSH, from the verdict's evidence; undefined when
+ * it cannot be told (the executor then tries). The SSH check's own finding counts first. A
+ * DeadMasterHost verdict reached before that check reported means the host answers neither
+ * the manager nor the other hosts, and ssh to a live host answers within milliseconds: the
+ * salvage fetch would only wait out its connect timeout while the address waits for it.
+ */
+export function sshReachable(verdict: VerdictKind, evidence: Evidence[]): boolean | undefined {
+  const ssh = evidence.filter((e) => e.source === 'ssh');
+  if (ssh.some((e) => e.points === 'host-down')) return false;
+  if (ssh.some((e) => e.points === 'dead' || e.points === 'alive' || e.points === 'hung')) return true;
+  if (ssh.length === 0 && verdict === 'DeadMasterHost') return false;
+  return undefined;
 }

@@ -32,6 +32,7 @@ import type { ActionContext, ActionResult, ClusterSummary } from './api';
 import { ApiError } from './api';
 import type { HeirMetrics } from './metrics';
 import {
+  sshReachable,
   decideAutoFailover,
   failoverEventType,
   failoverMetricResult,
@@ -643,11 +644,8 @@ function verdictSummary(ev: VerdictEvent): Record<string, unknown> {
   };
 }
 
-/** Whether the dead master's host answered SSH, when detection looked (salvage needs it). */
+/** Whether the dead master's host answers SSH, as detection saw it (salvage needs it): see sshReachable in decide.ts. */
 function sshHint(ev: VerdictEvent): { deadMasterSshReachable?: boolean } {
-  const ssh = ev.evidence.filter((e) => e.source === 'ssh');
-  if (ssh.length === 0) return {};
-  if (ssh.some((e) => e.points === 'host-down')) return { deadMasterSshReachable: false };
-  if (ssh.some((e) => e.points === 'dead' || e.points === 'alive' || e.points === 'hung')) return { deadMasterSshReachable: true };
-  return {};
+  const r = sshReachable(ev.verdict, ev.evidence);
+  return r === undefined ? {} : { deadMasterSshReachable: r };
 }

@@ -6,6 +6,7 @@ import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../../s
 import {
   decideAutoFailover,
   decideOldMaster,
+  sshReachable,
   failoverEventType,
   failoverMetricResult,
   inferMaster,
@@ -226,4 +227,15 @@ test('old master: fenced whenever it answers writable; watched while read-only; 
   // Writable while replicating from the master is still writable: fenced.
   assert.equal(decideOldMaster(cluster, snap({ readOnly: false, replication: [channel('10.0.0.2')] }), 'db2').action, 'fence');
   assert.equal(decideOldMaster(cluster, snap({ readOnly: false }), 'db1').action, 'done');
+});
+
+test("salvage: the dead master's host answers SSH? The SSH check first; a DeadMasterHost verdict before it reported means no", () => {
+  const ev = (points: 'host-down' | 'dead' | 'alive' | 'hung' | 'unknown') => [{ source: 'ssh' as const, subject: 'db1', at: 0, observation: 'x', points }];
+  const mgr = [{ source: 'manager' as const, subject: 'manager', at: 0, observation: 'TCP probe: unreachable', points: 'host-down' as const }];
+  assert.equal(sshReachable('DeadMaster', ev('host-down')), false);
+  assert.equal(sshReachable('DeadMaster', ev('dead')), true);
+  assert.equal(sshReachable('HungMaster', ev('hung')), true);
+  assert.equal(sshReachable('DeadMasterHost', mgr), false, 'host down, SSH check not in yet');
+  assert.equal(sshReachable('DeadMaster', mgr), undefined, 'mysqld down, SSH check not in yet: let salvage try');
+  assert.equal(sshReachable('DeadMasterHost', ev('unknown')), undefined, 'sshd answered but refused heir: cannot tell');
 });
