@@ -19,10 +19,10 @@ import type { NodeSnapshot } from '../mysql/types';
 import { readNode, errantGtids } from '../mysql/inspect';
 import { silentLogger, type Logger } from '../util/log';
 import { analyze } from './verdict';
-import { replicaSight, type MasterRef } from './sight';
+import { channelToMaster, replicaSight, type MasterRef } from './sight';
 import { replicaFindings, findingsKey } from './findings';
 import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
-import { Pinger, hostCheck, readHeartbeatPeriodMs, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
+import { Pinger, hostCheck, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
 import type { DetectionParams, HostCheck, Observations, PingObservation, ReplicaFinding, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
 
 export interface VerdictEvent {
@@ -126,7 +126,6 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private lastReplicaCheck = 0;
   private findingsSig = '';
   private heartbeatPeriods = new Map<string, number | null>();
-  private heartbeatReadAt = 0;
   private pidFile: string | null = null;
   private masterServerId: number | undefined;
   /** Bumped by setMaster: results of probes started for an earlier master are dropped. */
@@ -235,7 +234,6 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.pidFile = null;
     this.masterServerId = undefined;
     this.heartbeatPeriods.clear();
-    this.heartbeatReadAt = 0;
     this.lastReplicaCheck = 0;
     this.track('pidfile', async () => {
       const epoch = this.epoch;
@@ -444,15 +442,11 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     const errant: Record<string, string> = {};
     if (m!.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m!);
     const findings = replicaFindings(reps, this.masterRef(), { lagWarnS: this.lagWarnS, errant });
-    // Heartbeat periods change rarely (CHANGE REPLICATION SOURCE): refresh them once a minute.
-    if (Date.now() - this.heartbeatReadAt > 60_000 || this.replicas().some((r) => this.heartbeatPeriods.get(r.name) == null)) {
-      this.heartbeatReadAt = Date.now();
-      await Promise.all(
-        this.replicas().map(async (r) => {
-          const p = await readHeartbeatPeriodMs(this.cluster, r, master);
-          if (epoch === this.epoch) this.heartbeatPeriods.set(r.name, p);
-        }),
-      );
+    // Each replica's heartbeat period comes with its snapshot (the channel to the master).
+    const ref = this.masterRef();
+    for (const r of reps) {
+      const s = r.reachable ? channelToMaster(r, ref)?.heartbeatPeriodS : null;
+      this.heartbeatPeriods.set(r.name, s !== null && s !== undefined && s > 0 ? Math.round(s * 1000) : null);
     }
     const sig = findingsKey(findings);
     if (sig !== this.findingsSig) {

@@ -333,27 +333,6 @@ export async function secondaryCheck(cluster: ClusterConfig, from: NodeConfig, m
 // ---------------------------------------------------------------------------
 // Small reads.
 
-/** The heartbeat period (ms) of the replica's channel to host:port, when it can be read. */
-export async function readHeartbeatPeriodMs(cluster: ClusterConfig, replica: NodeConfig, master: { host: string; port: number }): Promise<number | null> {
-  let c: Conn | null = null;
-  try {
-    c = await Conn.open(connOptions(cluster, replica));
-    let rows: Record<string, any>[];
-    if (c.version.flavor === 'mysql') {
-      rows = await c.query('SELECT HOST AS host, PORT AS port, HEARTBEAT_INTERVAL AS period FROM performance_schema.replication_connection_configuration');
-    } else {
-      rows = (await c.query('SHOW ALL SLAVES STATUS')).map((r) => ({ host: r.Master_Host, port: r.Master_Port, period: r.Slave_heartbeat_period }));
-    }
-    const row = rows.find((r) => String(r.host).toLowerCase() === master.host.toLowerCase() && Number(r.port) === master.port) ?? (rows.length === 1 ? rows[0] : undefined);
-    const s = row ? Number(row.period) : NaN;
-    return Number.isFinite(s) && s > 0 ? Math.round(s * 1000) : null;
-  } catch {
-    return null;
-  } finally {
-    c?.destroy();
-  }
-}
-
 /** @@pid_file of the master (read while it is healthy, for the host check). */
 export async function readPidFile(cluster: ClusterConfig, node: NodeConfig): Promise<string | null> {
   let c: Conn | null = null;
