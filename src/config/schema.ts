@@ -19,6 +19,7 @@ export const TlsConfig = z.strictObject({
   cert: z.string().optional(),
   key: z.string().optional(),
 });
+export type TlsSettings = z.infer<typeof TlsConfig>;
 
 export const MysqlCredentials = z.strictObject({
   user: z.string().min(1),
@@ -107,6 +108,8 @@ export const FailoverSettings = z.strictObject({
       enabled: z.boolean().default(true),
       /** mysqlbinlog on the manager (reads the dead master's binlogs fetched over SSH). */
       mysqlbinlog: z.string().default('mysqlbinlog'),
+      /** The mysql client on the manager, fed the decoded binlogs (connects to the new master). */
+      mysql: z.string().default('mysql'),
       timeout_s: z.number().positive().default(60),
     })
     .prefault({}),

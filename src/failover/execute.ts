@@ -37,7 +37,8 @@ import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
-import { readNode, readTopology } from '../mysql/inspect';
+import { readChannels, readNode, readTopology } from '../mysql/inspect';
+import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceReadOnly, startReplica, stopReplica } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
@@ -51,8 +52,8 @@ import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock
 import { planFailover, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
-import { applyStatements, decodeArgs, decodeBinlogs, fetchBinlogs, splitBinlogSql, type FetchedBinlogs } from './salvage';
-import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, scanDecodedFile, type FetchedBinlogs } from './salvage';
+import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -160,6 +161,8 @@ class FailoverRun {
   private promoted = false;
   private promotedAt?: number;
   private promoteBinlog?: { file: string; pos: number };
+  /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
+  private winnerDrainedAt?: { file: string; pos: number };
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
   private stepNo = 0;
 
@@ -415,8 +418,16 @@ class FailoverRun {
       this.finalSnapshot = { cluster: this.c.name, takenAt: Date.now(), nodes: fresh };
       const moved = this.stillReceiving(fresh);
       if (moved.length) {
-        this.masterAlive = new MasterAlive(moved);
-        throw this.masterAlive;
+        // What a killed mysqld's kernel still had in its send buffers arrives after its
+        // death (seconds of it on a slow link): only the host itself can tell that from a
+        // master that is alive and cut off from the manager.
+        const gone = await this.mysqldGoneOnHost();
+        if (!gone) {
+          this.masterAlive = new MasterAlive(moved);
+          throw this.masterAlive;
+        }
+        this.warnings.push(`${moved.join('; ')}; but ${gone}: that was still in flight when it died`);
+        this.log.warn({ moved, host: gone }, `survivors received from ${this.req.deadMaster} after its first read, but ${gone}: going on`);
       }
       this.plan = planFailover(this.finalSnapshot, this.c, this.req.deadMaster, this.planOptions());
       if (!this.plan.winner) throw new Error(`no winner on the frozen positions: ${this.plan.noWinnerReasons.join('; ')}`);
@@ -463,6 +474,20 @@ class FailoverRun {
     return out;
   }
 
+  /**
+   * SSH to the dead master's host: mysqld is gone when nothing listens on its port and no
+   * process holds it (or the pid file names a process that no longer exists). undefined
+   * when the host does not say so (mysqld there, stopped, or the host unreachable).
+   */
+  private async mysqldGoneOnHost(): Promise<string | undefined> {
+    if (this.req.deadMasterSshReachable === false) return undefined;
+    const dead = this.node(this.req.deadMaster);
+    const h = await hostCheck(this.c, dead, { pidFile: null, probeTimeoutMs: 1000 }).catch(() => undefined);
+    if (!h?.ran || h.listening !== false) return undefined;
+    if (h.processState && h.processState !== 'Z') return undefined;
+    return `${dead.name}'s host shows no mysqld (nothing listens on port ${dead.port}${h.pid ? `, pid ${h.pid} is gone` : ''})`;
+  }
+
   /** Never promote or serve with an unapplied relay log. */
   private async drain(): Promise<void> {
     const p = this.plan!;
@@ -471,8 +496,17 @@ class FailoverRun {
     const timeoutS = this.c.failover.apply_timeout_s;
     await this.step('drain', { nodes, timeoutS }, async (rec) => {
       rec.nodes = await this.eachNode(nodes, async (n) => {
-        const ok = await drainRelayLog(await this.conn(n), timeoutS);
+        const c = await this.conn(n);
+        const ok = await drainRelayLog(c, timeoutS);
         if (!ok) throw new Error(`relay log not applied within failover.apply_timeout_s ${timeoutS}s`);
+        if (n === p.winner) {
+          // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
+          // where salvage starts in file/position mode.
+          const dead = this.node(this.req.deadMaster);
+          const chs = await readChannels(c);
+          const ch = chs.find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port) ?? chs[0];
+          if (ch?.exec) this.winnerDrainedAt = ch.exec;
+        }
         return 'relay log applied';
       });
       const bad = rec.nodes.filter((x) => !x.ok);
@@ -499,11 +533,19 @@ class FailoverRun {
   private async promote(): Promise<void> {
     const winner = this.plan!.winner!;
     await this.step('promote', { node: winner, semiSync: this.c.failover.semi_sync }, async (rec) => {
-      const r = await promoteToMaster(await this.conn(winner), { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
+      const c = await this.conn(winner);
+      // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
+      // for 60 s: let the receiver begin another survivor's stream first, which discards it.
+      const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), Math.min(10, this.c.failover.apply_timeout_s)) : undefined;
+      if (released) {
+        this.log.info({ node: winner }, `${winner}: ${released}`);
+        if (!/released through/.test(released)) this.warnings.push(`${winner}: ${released}`);
+      }
+      const r = await promoteToMaster(c, { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
       this.promoted = true;
       this.promotedAt = Date.now();
       this.promoteBinlog = r.binlog;
-      rec.detail = `${winner} is writable${r.binlog ? ` at ${r.binlog.file}:${r.binlog.pos}` : ''}`;
+      rec.detail = `${winner} is writable${r.binlog ? ` at ${r.binlog.file}:${r.binlog.pos}` : ''}${released ? ` (${released})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });
   }
@@ -555,39 +597,88 @@ class FailoverRun {
         return;
       }
       const deadline = Date.now() + fo.salvage.timeout_s * 1000;
+      const left = () => Math.max(1000, deadline - Date.now());
       const c = await Conn.open(connOptions(this.c, this.node(winner), { timeoutMs: fo.salvage.timeout_s * 1000 }));
+      let before = '';
+      let decoded: { count: number; gtids: string } | undefined;
+      let outputFile: string | undefined;
       try {
-        const before = await this.winnerPosition(c, p.mode);
+        before = await this.winnerPosition(c, p.mode);
         let files = got.local;
         let args: string[];
         if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
         else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, { startGtid: before });
         else {
-          // File/position: from where the winner stopped reading the dead master's binlog.
-          const read = this.winnerReadCoords();
-          if (!read) throw new Error(`${winner} has no read coordinates in ${this.req.deadMaster}'s binlog`);
-          const at = files.findIndex((f) => path.basename(f) === read.file);
-          if (at < 0) throw new Error(`${read.file} (where ${winner} stopped reading) was not among the fetched binlogs`);
+          // File/position: from where the winner's SQL thread stopped in the dead master's
+          // binlog (after the drain: a transaction boundary), not where its IO thread stopped
+          // reading (possibly inside a transaction whose BEGIN would be left out).
+          const at0 = this.winnerExecCoords();
+          if (!at0) throw new Error(`${winner} has no executed coordinates in ${this.req.deadMaster}'s binlog`);
+          const at = files.findIndex((f) => path.basename(f) === at0.file);
+          if (at < 0) throw new Error(`${at0.file} (where ${winner} stopped applying) was not among the fetched binlogs`);
           files = files.slice(at);
-          args = decodeArgs(p.mode, { startPos: read.pos });
+          args = decodeArgs(p.mode, { startPos: at0.pos });
         }
-        const decoded = await decodeBinlogs(fo.salvage.mysqlbinlog, args, files, Math.max(1000, deadline - Date.now()));
-        if (decoded.warning) this.warnings.push(`salvage: mysqlbinlog: ${decoded.warning}`);
-        const outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
-        fs.writeFileSync(outputFile, decoded.text, { mode: 0o600 });
-        const sql = splitBinlogSql(decoded.text);
-        if (sql.commits === 0) {
+        outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
+        const dec = await decodeToFile(fo.salvage.mysqlbinlog, args, files, outputFile, left());
+        if (dec.warning) this.warnings.push(`salvage: mysqlbinlog: ${dec.warning}`);
+        const scan = await scanDecodedFile(outputFile);
+        decoded = { count: scan.transactions, gtids: scan.gtids };
+        if (scan.transactions === 0) {
           rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}${removeCopies(got.local)}`;
-          this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile };
+          this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile, decoded };
           return;
         }
-        const ran = await applyStatements(c, sql.statements, deadline);
+        this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
+        const n = this.node(winner);
+        // A replica's applier takes events up to replica_max_allowed_packet (1 GB); a client
+        // session only up to max_allowed_packet (16–64 MB by default), less than one BINLOG
+        // statement of a large transaction can be: raised for the salvage, then restored.
+        const [mp] = await c.query('SELECT @@global.max_allowed_packet AS p');
+        let packet = Number(mp?.p ?? 0);
+        if (packet > 0 && packet < SALVAGE_PACKET) {
+          try {
+            await c.exec(`SET GLOBAL max_allowed_packet = ${SALVAGE_PACKET}`);
+          } catch (e) {
+            // MariaDB wants SUPER for it: go on with the server's own limit, and say so.
+            this.warnings.push(`salvage: could not raise max_allowed_packet on ${winner} from ${packet} (${(e as Error).message}); a statement larger than that will fail`);
+            packet = 0;
+          }
+        }
+        try {
+          await applySqlFile({
+            client: fo.salvage.mysql,
+            file: outputFile,
+            target: { name: winner, host: n.host, port: n.port, user: this.c.mysql.user, password: this.c.mysql.password, tls: this.c.mysql.tls, connectTimeoutMs: this.c.mysql.connect_timeout_ms },
+            workDir: path.dirname(outputFile),
+            timeoutMs: left(),
+          });
+        } finally {
+          if (packet > 0 && packet < SALVAGE_PACKET) await c.exec(`SET GLOBAL max_allowed_packet = ${packet}`).catch((e) => this.warnings.push(`salvage: could not restore max_allowed_packet ${packet} on ${winner}: ${(e as Error).message}`));
+        }
         const after = await this.winnerPosition(c, p.mode);
-        const { gtids, count } = salvagedBetween(p.mode, before, after, sql.commits);
-        rec.detail = `applied ${count} transaction(s) (${ran} statements) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
-        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count, outputFile };
+        const { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
+        rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
+        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count, outputFile, decoded };
       } catch (e) {
-        this.salvage = { attempted: true, why: `salvage failed: ${(e as Error).message}`, files: got.remote, gtids: '', count: 0, error: (e as Error).message };
+        // What did get applied (whole transactions: the client's open one is rolled back).
+        let applied = { gtids: '', count: 0 };
+        if (decoded && p.mode !== 'file') {
+          const after = await this.winnerPosition(c, p.mode).catch(() => undefined);
+          if (after !== undefined) applied = salvagedBetween(p.mode, before, after, 0);
+        }
+        const msg = (e as Error).message;
+        const kept = outputFile ? `; the decoded transactions are in ${outputFile}` : '';
+        this.salvage = {
+          attempted: true,
+          why: `salvage failed after applying ${applied.count} transaction(s): ${msg}${kept}`,
+          files: got.remote,
+          gtids: applied.gtids,
+          count: applied.count,
+          outputFile,
+          decoded,
+          error: msg,
+        };
         throw e;
       } finally {
         await c.close();
@@ -801,7 +892,23 @@ class FailoverRun {
         ? ' Semi-sync was active on it when last seen: every transaction acknowledged to a client was received by a replica; only unacknowledged ones can be missing.'
         : '';
       const why = `the dead master's binlogs were not salvaged (${this.salvage.why}).`;
-      if (last?.executedGtid && winnerHas && mode !== 'file') {
+      const dec = this.salvage.decoded;
+      if (this.salvage.error && dec && dec.count > 0) {
+        // Decoded, then not (all) applied: exactly those transactions, and where they are.
+        let rest = '';
+        if (mode === 'mysql-gtid') {
+          const d = GtidSet.tryParse(dec.gtids);
+          const a = GtidSet.tryParse(this.salvage.gtids || '') ?? GtidSet.empty();
+          if (d) rest = d.subtract(a).toString();
+        }
+        out.push({
+          count: Math.max(0, dec.count - this.salvage.count),
+          transactions: rest || (this.salvage.count === 0 ? dec.gtids : ''),
+          why:
+            `the dead master's binlogs held ${dec.count} transaction(s) the new master lacked; salvage applied ${this.salvage.count} and stopped (${this.salvage.error}). ` +
+            `The rest are in ${this.salvage.outputFile ?? 'the decoded file'}; apply them by hand once the cause is fixed.${semi}`,
+        });
+      } else if (last?.executedGtid && winnerHas && mode !== 'file') {
         const lastPos = parsePosition(mode, last.executedGtid);
         const n = missingCount(winnerHas, lastPos);
         const text =
@@ -875,10 +982,24 @@ class FailoverRun {
     return oldest;
   }
 
-  private winnerReadCoords(): { file: string; pos: number } | undefined {
+  /** A reachable survivor holding nothing the winner lacks (executed and received), to release a partial tail through. */
+  private releaseVia(winner: string): { node: NodeConfig; executed: string }[] {
+    const out: { node: NodeConfig; executed: string }[] = [];
+    for (const n of this.finalSnapshot?.nodes ?? []) {
+      if (n.name === winner || n.name === this.req.deadMaster || !n.reachable || !n.executedGtid) continue;
+      let has = GtidSet.tryParse(n.executedGtid);
+      for (const ch of n.replication) has = has?.union(GtidSet.tryParse(ch.retrievedGtidSet || '') ?? GtidSet.empty());
+      if (has) out.push({ node: this.node(n.name), executed: has.toString() });
+    }
+    return out;
+  }
+
+  /** Where the winner's SQL thread stopped in the dead master's binlog (after the drain). */
+  private winnerExecCoords(): { file: string; pos: number } | undefined {
+    if (this.winnerDrainedAt) return this.winnerDrainedAt;
     const dead = this.node(this.req.deadMaster);
     const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan!.winner);
-    return w ? (channelFrom(w, { host: dead.host, port: dead.port })?.read ?? undefined) : undefined;
+    return w ? (channelFrom(w, { host: dead.host, port: dead.port })?.exec ?? undefined) : undefined;
   }
 
   /** What the winner has, as the salvage filter needs it. */
@@ -991,6 +1112,9 @@ function removeCopies(files: string[]): string {
   }
   return left.length ? `; could not remove the copied binlogs ${left.join(', ')}` : '; copied binlogs removed (salvage.sql kept)';
 }
+
+/** max_allowed_packet during salvage: the server's maximum, as replica_max_allowed_packet. */
+const SALVAGE_PACKET = 1073741824;
 
 /** What salvage added on the winner, from its positions before and after. */
 export function salvagedBetween(mode: PositionMode, before: string, after: string, decoded: number): { gtids: string; count: number } {

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
 import { Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
@@ -20,7 +21,7 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { silentLogger, type Logger } from '../util/log';
 import { writableMasters } from './discover';
 import { acquireLock, clusterDir, LockHeldError } from './lock';
-import { decodeBinlogs } from './salvage';
+import { decodeToFile, optionValue } from './salvage';
 
 export interface RejoinDecision {
   allowed: boolean;
@@ -182,6 +183,8 @@ async function writeExtra(
     '#',
     '# Decide: apply them on the master (review the statements below), or discard them',
     '# and rebuild the node from the master. Then run heir rejoin again.',
+    '# This file can be fed to the mysql client as it is (every note is a comment):',
+    `#   mysql --binary-mode -h <${master.name}> -u <user> -p < ${path.basename(file)}`,
     '',
   ];
   if (node.version?.flavor === 'mysql') {
@@ -195,8 +198,9 @@ async function writeExtra(
         await c.close();
       }
       defaults = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'heir-rejoin-')), 'my.cnf');
-      fs.writeFileSync(defaults, `[client]\npassword=${cluster.mysql.password}\n`, { mode: 0o600 });
-      const out = await decodeBinlogs(
+      fs.writeFileSync(defaults, `[client]\npassword=${optionValue(cluster.mysql.password)}\n`, { mode: 0o600 });
+      const decoded = path.join(path.dirname(defaults), 'decoded.sql');
+      const out = await decodeToFile(
         cluster.failover.salvage.mysqlbinlog,
         [
           `--defaults-extra-file=${defaults}`,
@@ -208,11 +212,16 @@ async function writeExtra(
           '--verbose',
         ],
         files,
+        decoded,
         cluster.failover.salvage.timeout_s * 1000,
       );
-      lines.push('# mysqlbinlog output of those transactions:', out.text);
+      if (out.warning) lines.push(`# mysqlbinlog: ${out.warning.replace(/\n/g, ' ')}`);
+      lines.push('# mysqlbinlog output of those transactions:');
+      fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o640 });
+      await pipeline(fs.createReadStream(decoded), fs.createWriteStream(file, { flags: 'a' }));
+      return file;
     } catch (e) {
-      lines.push(`# mysqlbinlog output unavailable: ${(e as Error).message}`);
+      lines.push(`# mysqlbinlog output unavailable: ${(e as Error).message.replace(/\n/g, ' ')}`);
       log.warn({ err: (e as Error).message }, 'rejoin: could not decode the extra transactions');
     } finally {
       if (defaults) fs.rmSync(path.dirname(defaults), { recursive: true, force: true });

@@ -56,6 +56,8 @@ export interface SalvageReport {
   count: number;
   /** mysqlbinlog output kept for people, when there was any. */
   outputFile?: string;
+  /** What the decoded binlogs held that the new master lacked (applied or not). */
+  decoded?: { count: number; gtids: string };
   error?: string;
 }
 

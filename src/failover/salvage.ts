@@ -11,19 +11,26 @@
  *           command line: "mysqlbinlog", or a loader prefix and a path),
  *           leaving out what the new master has: --exclude-gtids (MySQL), a
  *           GTID --start-position (MariaDB), a byte --start-position
- *           (file/position).
- *  apply  — the statements, one by one, over one session of the new master,
- *           so each transaction keeps its original GTID and reaches every
- *           replica through the new master's binlog.
+ *           (file/position). Its output goes straight into salvage.sql; the
+ *           file is then scanned line by line (streaming) for the
+ *           transactions it holds.
+ *  apply  — salvage.sql fed to the server's own client (failover.salvage.mysql,
+ *           --binary-mode) connected to the new master, as the manual's
+ *           point-in-time recovery does: the client knows the statement
+ *           syntax (delimiters in literals, \r, charset commands, BINLOG
+ *           blocks of any size); heir never splits the text. One session, so
+ *           each transaction keeps its original GTID and reaches every replica
+ *           through the new master's binlog.
  *
- * Parsing is pure and tested on text; the I/O functions are thin.
+ * Both child processes are killed at salvage.timeout_s; neither's output is
+ * held in memory. Parsing is pure and tested on text; the I/O functions are thin.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import type { ClusterConfig, NodeConfig } from '../config/schema';
+import { execFile, spawn } from 'node:child_process';
+import * as readline from 'node:readline';
+import type { ClusterConfig, NodeConfig, TlsSettings } from '../config/schema';
 import { binlogBase, binlogIndex } from '../mysql/coords';
-import type { Conn } from '../mysql/conn';
 import { sshCopyFile, sshExec, sshTarget } from '../ssh';
 import type { PositionMode } from './positions';
 
@@ -135,62 +142,127 @@ export function decodeArgs(mode: PositionMode, o: { exclude?: string; startGtid?
   return args;
 }
 
-export interface DecodedBinlog {
-  /** Statements to run in order (delimiters removed). */
-  statements: string[];
-  /** GTIDs of the transactions in the output, as written (MySQL uuid:n, MariaDB d-s-n). */
-  gtids: string[];
-  /** Transactions that end with a COMMIT (XID or query COMMIT) in the output. */
-  commits: number;
-}
-
 /**
- * Split mysqlbinlog output into statements. It writes `DELIMITER /*!*\/;` and
- * ends statements with that delimiter; lines starting with '#' between
- * statements are comments (event headers), which is also where MariaDB names
- * each GTID. Client-only commands (`/*!\C cs *\/`) are dropped: the session
- * variables that follow set the same character set on the server.
+ * What a decoded binlog holds, gathered line by line: the transactions' GTIDs (MySQL's
+ * `SET @@SESSION.GTID_NEXT`, MariaDB's `GTID d-s-n` event header) and the COMMITs (an XID
+ * event prints `COMMIT/*!*\/;`, a query COMMIT `COMMIT` then `/*!*\/;`). Only counted and
+ * listed: what runs is decided by the client, which parses the statements.
  */
-export function splitBinlogSql(text: string): DecodedBinlog {
-  const statements: string[] = [];
-  const gtids: string[] = [];
-  let commits = 0;
-  let delim = ';';
-  let buf: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r$/, '');
-    if (buf.length === 0) {
-      const t = line.trim();
-      if (t === '') continue;
-      if (t.startsWith('#')) {
-        const g = /\bGTID (\d+-\d+-\d+)\b/.exec(t);
-        if (g) gtids.push(g[1]);
-        continue;
-      }
-      const d = /^DELIMITER\s+(\S+)\s*$/i.exec(t);
-      if (d) {
-        delim = d[1];
-        continue;
-      }
+export class DecodedScan {
+  commits = 0;
+  /** MySQL: per source uuid (and tag), the intervals in order of appearance, merged when adjacent. */
+  private mysql = new Map<string, [bigint, bigint][]>();
+  /** MariaDB: per domain, lowest and highest seq and how many. */
+  private maria = new Map<number, { server: number; min: bigint; max: bigint; n: number }>();
+  private prevCommit = false;
+
+  line(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (this.prevCommit) {
+      this.prevCommit = false;
+      if (line === '/*!*/;') this.commits++;
     }
-    buf.push(line);
-    const joined = buf.join('\n');
-    const trimmed = joined.trimEnd();
-    if (trimmed.endsWith(delim)) {
-      let stmt = trimmed.slice(0, trimmed.length - delim.length).trim();
-      buf = [];
-      if (stmt === '') continue;
-      if (/^\/\*!\\C\s+\S+\s*\*\/$/.test(stmt)) continue; // client charset command
-      stmt = stmt.replace(/^\/\*!\\C\s+\S+\s*\*\/\s*/, '');
-      const m = /^SET\s+@@SESSION\.GTID_NEXT\s*=\s*'([^']+)'/i.exec(stmt);
-      if (m && m[1].toUpperCase() !== 'AUTOMATIC') gtids.push(m[1]);
-      if (/^COMMIT\b/i.test(stmt)) commits++;
-      statements.push(stmt);
+    if (line === 'COMMIT/*!*/;') this.commits++;
+    else if (line === 'COMMIT') this.prevCommit = true;
+    else if (line.startsWith('SET @@SESSION.GTID_NEXT')) {
+      const m = /^SET @@SESSION\.GTID_NEXT\s*=\s*'([^']+)'/i.exec(line);
+      if (m && m[1].toUpperCase() !== 'AUTOMATIC') this.addMysql(m[1]);
+    } else if (line.startsWith('#')) {
+      const g = /^#\d{6}\s.*\bGTID (\d+)-(\d+)-(\d+)\b/.exec(line);
+      if (g) this.addMaria(Number(g[1]), Number(g[2]), BigInt(g[3]));
     }
   }
-  const rest = buf.join('\n').trim();
-  if (rest !== '') statements.push(rest);
-  return { statements, gtids, commits };
+
+  private addMysql(gtid: string): void {
+    const at = gtid.lastIndexOf(':');
+    const src = gtid.slice(0, at).toLowerCase();
+    const n = BigInt(gtid.slice(at + 1));
+    let iv = this.mysql.get(src);
+    if (!iv) this.mysql.set(src, (iv = []));
+    const last = iv[iv.length - 1];
+    if (last && n === last[1] + 1n) last[1] = n;
+    else iv.push([n, n]);
+  }
+
+  private addMaria(domain: number, server: number, seq: bigint): void {
+    const d = this.maria.get(domain);
+    if (!d) this.maria.set(domain, { server, min: seq, max: seq, n: 1 });
+    else {
+      d.n++;
+      if (seq < d.min) d.min = seq;
+      if (seq > d.max) d.max = seq;
+    }
+  }
+
+  /** How many transactions: the GTIDs named, else the COMMITs (file/position without GTIDs). */
+  get transactions(): number {
+    let n = 0;
+    for (const iv of this.mysql.values()) for (const [a, b] of iv) n += Number(b - a + 1n);
+    for (const d of this.maria.values()) n += d.n;
+    return n > 0 ? n : this.commits;
+  }
+
+  /** The GTIDs, as a MySQL GTID set or a MariaDB list per domain; '' when none were named. */
+  get gtids(): string {
+    if (this.mysql.size) {
+      return [...this.mysql.entries()].map(([src, iv]) => `${src}:${iv.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(':')}`).join(',');
+    }
+    return [...this.maria.entries()].map(([d, x]) => `domain ${d} seq ${x.min}-${x.max}`).join(', ');
+  }
+}
+
+/** Scan decoded text held in memory (tests, small outputs). */
+export function scanDecodedText(text: string): DecodedScan {
+  const s = new DecodedScan();
+  for (const l of text.split('\n')) s.line(l);
+  return s;
+}
+
+/** A value for a MySQL option file: double-quoted, with the escapes both clients read. */
+export function optionValue(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+}
+
+export type ClientFlavor = 'mysql' | 'mariadb';
+
+/**
+ * The [client] option file the mysql client reads (--defaults-extra-file): credentials stay
+ * off the command line. TLS follows mysql.tls, in each client's own terms.
+ */
+export function clientOptionFile(o: { host: string; port: number; user: string; password: string; tls: TlsSettings; connectTimeoutS: number; flavor: ClientFlavor }): string {
+  const lines = ['[client]', `host=${optionValue(o.host)}`, `port=${o.port}`, 'protocol=TCP', `user=${optionValue(o.user)}`, `password=${optionValue(o.password)}`, `connect-timeout=${Math.max(1, Math.ceil(o.connectTimeoutS))}`, 'max-allowed-packet=1G'];
+  const t = o.tls;
+  if (o.flavor === 'mysql') {
+    lines.push(`ssl-mode=${t.mode.toUpperCase().replace('-', '_')}`);
+    if (t.mode === 'disabled') lines.push('get-server-public-key');
+  } else if (t.mode === 'disabled') lines.push('skip-ssl');
+  else if (t.mode !== 'preferred') {
+    lines.push('ssl');
+    if (t.mode === 'verify-ca' || t.mode === 'verify-identity') lines.push('ssl-verify-server-cert');
+  }
+  if (t.mode !== 'disabled') {
+    if (t.ca) lines.push(`ssl-ca=${optionValue(t.ca)}`);
+    if (t.cert) lines.push(`ssl-cert=${optionValue(t.cert)}`);
+    if (t.key) lines.push(`ssl-key=${optionValue(t.key)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Which client a `--version` line names. */
+export function clientFlavor(versionLine: string): ClientFlavor {
+  return /mariadb/i.test(versionLine) ? 'mariadb' : 'mysql';
+}
+
+/** The client's error line ("ERROR 1062 (23000) at line 5: ..."), else the end of its stderr. */
+export function clientError(stderr: string): string {
+  const m = /^ERROR \d+.*$/m.exec(stderr);
+  return m ? m[0].slice(0, 1000) : stderr.slice(-1000).trim();
+}
+
+/** "ERROR 1064 (42000) at line 57: ..." → 57. */
+export function clientErrorLine(stderr: string): number | undefined {
+  const m = /\bat line (\d+)/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -258,55 +330,129 @@ export async function fetchBinlogs(o: {
   return { remote: sel.files, local, bytes, warnings };
 }
 
-/** Run mysqlbinlog (a command line from the config) on local files; returns its output. */
-export async function decodeBinlogs(commandLine: string, args: string[], files: string[], timeoutMs: number): Promise<{ text: string; warning?: string }> {
+/**
+ * Run mysqlbinlog (a command line from the config) on local files, its output written
+ * straight to `outFile` (never held in memory). A binlog cut off mid-event (the server died
+ * while writing) makes it exit non-zero after printing everything complete: that output is
+ * kept, with a warning, when the last event is really cut off.
+ */
+export async function decodeToFile(commandLine: string, args: string[], files: string[], outFile: string, timeoutMs: number): Promise<{ warning?: string }> {
   const argv = [...splitCommandLine(commandLine), ...args, ...files];
   if (argv.length === 0) throw new Error('failover.salvage.mysqlbinlog is empty');
+  const fd = fs.openSync(outFile, 'w', 0o600);
+  try {
+    const r = await runChild(argv, { stdin: 'ignore', stdout: fd, timeoutMs, what: 'failover.salvage.mysqlbinlog' });
+    if (r.code === 0) return { warning: r.stderr || undefined };
+    const head = readHead(outFile, 65536);
+    if (/DELIMITER/.test(head)) {
+      return { warning: `${argv[0]} exited with code ${r.code}: ${r.stderr.slice(0, 500)} (the output up to the last complete event is kept)` };
+    }
+    throw new Error(`${argv[0]} ${args.join(' ')} exited with code ${r.code}: ${r.stderr.slice(0, 1000)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The transactions in a decoded file, read line by line. */
+export async function scanDecodedFile(file: string): Promise<DecodedScan> {
+  const s = new DecodedScan();
+  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+  for await (const l of rl) s.line(l);
+  return s;
+}
+
+/** The flavor of the configured client, from its --version. */
+export async function detectClientFlavor(commandLine: string, timeoutMs = 5000): Promise<ClientFlavor> {
+  const argv = splitCommandLine(commandLine);
+  if (argv.length === 0) throw new Error('failover.salvage.mysql is empty');
   return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (c: Buffer) => out.push(c));
-    p.stderr.on('data', (c: Buffer) => err.push(c));
-    p.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${argv[0]} (failover.salvage.mysqlbinlog): ${e.message}`));
-    });
-    p.on('close', (code, sig) => {
-      clearTimeout(timer);
-      const text = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8').trim();
-      if (sig) return reject(new Error(`${argv[0]} killed by ${sig} after ${timeoutMs} ms (failover.salvage.timeout_s)`));
-      if (code === 0) return resolve({ text, warning: stderr || undefined });
-      // A binlog cut off mid-event (the server died while writing) ends with an
-      // error after everything complete was printed: keep what was decoded.
-      if (text.length > 0 && /DELIMITER/.test(text)) {
-        return resolve({ text, warning: `${argv[0]} exited with code ${code}: ${stderr.slice(0, 500)} (the last, incomplete event is left out)` });
-      }
-      reject(new Error(`${argv[0]} ${args.join(' ')} exited with code ${code}: ${stderr.slice(0, 1000)}`));
+    execFile(argv[0], [...argv.slice(1), '--version'], { timeout: timeoutMs }, (e, stdout) => {
+      if (e) return reject(new Error(`cannot run ${argv.join(' ')} --version (failover.salvage.mysql): ${e.message}`));
+      resolve(clientFlavor(String(stdout)));
     });
   });
 }
 
+export interface ApplyTarget {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  tls: TlsSettings;
+  connectTimeoutMs: number;
+}
+
 /**
- * Run the decoded statements on one session. A statement that fails stops the
- * apply; the open transaction is rolled back so the session leaves nothing
- * half done. Returns how many statements ran.
+ * Feed `file` to the mysql client (a command line from the config) connected to `target`,
+ * in binary mode, stopping at the first error. A failed or killed client leaves its open
+ * transaction to the server, which rolls it back: what was applied is whole transactions.
  */
-export async function applyStatements(c: Conn, statements: string[], deadlineMs: number): Promise<number> {
-  let n = 0;
-  for (const s of statements) {
-    const left = deadlineMs - Date.now();
-    if (left <= 0) throw new Error(`salvage apply ran out of time (failover.salvage.timeout_s) after ${n} of ${statements.length} statements`);
-    try {
-      await c.exec(s, Math.max(1000, left));
-    } catch (e) {
-      await c.exec('ROLLBACK').catch(() => undefined);
-      const first = s.length > 200 ? `${s.slice(0, 200)}…` : s;
-      throw new Error(`salvage statement ${n + 1} of ${statements.length} failed on ${c.name}: ${(e as Error).message} — statement: ${first}`);
+export async function applySqlFile(o: { client: string; file: string; target: ApplyTarget; workDir: string; timeoutMs: number }): Promise<void> {
+  const flavor = await detectClientFlavor(o.client, Math.min(5000, o.timeoutMs));
+  const dir = fs.mkdtempSync(path.join(o.workDir, 'client-'));
+  const opts = path.join(dir, 'client.cnf');
+  fs.writeFileSync(
+    opts,
+    clientOptionFile({ host: o.target.host, port: o.target.port, user: o.target.user, password: o.target.password, tls: o.target.tls, connectTimeoutS: o.target.connectTimeoutMs / 1000, flavor }),
+    { mode: 0o600 },
+  );
+  const fd = fs.openSync(o.file, 'r');
+  try {
+    const argv = [...splitCommandLine(o.client), `--defaults-extra-file=${opts}`, '--binary-mode', '--batch', '--skip-column-names'];
+    const r = await runChild(argv, { stdin: fd, stdout: 'ignore', timeoutMs: o.timeoutMs, what: 'failover.salvage.mysql' });
+    if (r.code !== 0) {
+      const line = clientErrorLine(r.stderr);
+      const err = clientError(r.stderr);
+      const hint = /\bERROR (2006|2013|1153)\b|max_allowed_packet/.test(err)
+        ? " (a statement larger than the server's max_allowed_packet: raise it in the node's my.cnf, e.g. max_allowed_packet=1G, or let heir raise it for the salvage: SUPER on MariaDB)"
+        : '';
+      throw new Error(`${path.basename(argv[0])} on ${o.target.name} stopped${line ? ` at line ${line} of ${o.file}` : ''}: ${err || `exit code ${r.code}`}${hint}`);
     }
-    n++;
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  return n;
+}
+
+function readHead(file: string, n: number): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    const got = fs.readSync(fd, b, 0, n, 0);
+    return b.subarray(0, got).toString('latin1');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * One child process with a deadline (SIGKILL at timeoutMs). The last 32–64 KB of stderr are kept;
+ * stdin/stdout are file descriptors or 'ignore', so nothing large passes through here.
+ */
+function runChild(argv: string[], o: { stdin: number | 'ignore'; stdout: number | 'ignore'; timeoutMs: number; what: string }): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(argv[0], argv.slice(1), { stdio: [o.stdin, o.stdout, 'pipe'] });
+    let err = '';
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      p.kill('SIGKILL');
+    }, Math.max(1, o.timeoutMs));
+    p.stderr!.on('data', (c: Buffer) => {
+      // The end is what matters (a client echoes the failing statement, then the error).
+      err += c.toString('utf8');
+      if (err.length > 65536) err = err.slice(-32768);
+    });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${argv[0]} (${o.what}): ${e.message}`));
+    });
+    p.on('close', (code, sig) => {
+      clearTimeout(timer);
+      if (killed) return reject(new Error(`${path.basename(argv[0])} killed after ${o.timeoutMs} ms (failover.salvage.timeout_s)`));
+      if (sig) return reject(new Error(`${path.basename(argv[0])} killed by ${sig}`));
+      resolve({ code: code ?? 1, stderr: err.trim() });
+    });
+  });
 }

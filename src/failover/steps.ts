@@ -5,14 +5,18 @@
  * target level). Each works through the connection's dialect (src/mysql).
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
-import type { Conn } from '../mysql/conn';
+import { MysqlError, type Conn } from '../mysql/conn';
+import { coordsEqual } from '../mysql/coords';
+import { GtidSet } from '../mysql/gtid';
 import { readBinlogStatus, readChannels } from '../mysql/inspect';
 import {
   changeSource,
+  executedGtid,
   resetReplicaAll,
   setReadOnly,
   setSemiSync,
   startReplica,
+  startReplicaIo,
   stopReplica,
   stopReplicaIo,
   verifyReplicating,
@@ -58,9 +62,12 @@ export async function catchUpFrom(
   until: string,
   timeoutS: number,
 ): Promise<boolean> {
-  await stopReplica(c, timeoutS);
-  await changeSource(c, sourceOptions(cluster, source, { kind: 'gtid' }));
-  await startReplica(c);
+  if (await switchReceiver(c, cluster, source)) await startReplicaIo(c);
+  else {
+    await stopReplica(c, timeoutS);
+    await changeSource(c, sourceOptions(cluster, source, { kind: 'gtid' }));
+    await startReplica(c);
+  }
   try {
     return await waitForGtid(c, until, timeoutS);
   } finally {
@@ -88,6 +95,75 @@ export async function promoteToMaster(c: Conn, o: { semiSync?: boolean; stopTime
   return { binlog };
 }
 
+/**
+ * After a drain, the relay log ends inside a transaction its source never finished sending:
+ * the applier has run everything whole, yet its executed coordinates stop short of what was
+ * read. MySQL's multi-threaded applier has begun that group, and STOP REPLICA then waits 60 s
+ * for the rest before it gives up with error 1756.
+ */
+export function partialTail(ch: ReplicationChannel): boolean {
+  return ch.ioState === 'No' && ch.sqlRunning && !!ch.read && !!ch.exec && !coordsEqual(ch.read, ch.exec);
+}
+
+/**
+ * MySQL with GTID auto-positioning: point the receiver (IO thread) at `to` and leave the
+ * applier running. The relay log is kept; a partial transaction at its end is discarded by
+ * the applier when the new source's stream begins, and `to` sends it whole if it has it:
+ * no STOP of the applier, so no 60 s stall. false when the server needs the full stop
+ * (MariaDB, file/position, more than one channel, applier not running, statement refused).
+ */
+export async function switchReceiver(c: Conn, cluster: ClusterConfig, to: NodeConfig): Promise<boolean> {
+  if (c.version.flavor !== 'mysql') return false;
+  const chs = await readChannels(c);
+  if (chs.length !== 1 || !chs[0].gtidAutoPosition || !chs[0].sqlRunning) return false;
+  if (chs[0].ioState !== 'No') await stopReplicaIo(c);
+  try {
+    await changeSource(c, { ...sourceOptions(cluster, to, { kind: 'gtid' }), receiverOnly: true });
+  } catch (e) {
+    if (e instanceof MysqlError && e.errno !== undefined) return false; // refused: the caller stops the applier
+    throw e;
+  }
+  return true;
+}
+
+/**
+ * Before the winner's STOP REPLICA: when its relay log ends in a partial transaction, let
+ * the receiver connect to another survivor holding nothing the winner lacks until
+ * the new stream has begun and everything is applied, so the partial group is discarded and
+ * the STOP is immediate. Returns what was done, or undefined when there was no partial tail.
+ */
+export async function releasePartialTail(
+  c: Conn,
+  cluster: ClusterConfig,
+  candidates: { node: NodeConfig; executed: string }[],
+  timeoutS: number,
+): Promise<string | undefined> {
+  const chs = await readChannels(c);
+  if (chs.length !== 1 || !partialTail(chs[0])) return undefined;
+  const tail = `relay log ends inside a transaction (applied to ${chs[0].exec!.file}:${chs[0].exec!.pos}, read to ${chs[0].read!.file}:${chs[0].read!.pos})`;
+  const mine = GtidSet.tryParse(await executedGtid(c));
+  const via = candidates.find((v) => {
+    const theirs = GtidSet.tryParse(v.executed);
+    return mine && theirs && mine.contains(theirs);
+  });
+  if (!via) return `${tail}; no survivor holding only what this node has to release it through: STOP REPLICA may wait for it`;
+  if (!(await switchReceiver(c, cluster, via.node))) return `${tail}; the server refused a receiver-only change`;
+  await startReplicaIo(c);
+  const deadline = Date.now() + Math.max(1, timeoutS) * 1000;
+  try {
+    for (;;) {
+      const ch = (await readChannels(c))[0];
+      if (ch && ch.ioState === 'Yes' && ch.read && coordsEqual(ch.read, ch.exec)) break;
+      if (ch && ch.lastIoErrno) return `${tail}; the receiver could not connect to ${via.node.name}: ${ch.lastIoError}`;
+      if (Date.now() > deadline) return `${tail}; ${via.node.name}'s stream did not begin within ${timeoutS} s`;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await stopReplicaIo(c).catch(() => undefined);
+  }
+  return `${tail}: released through ${via.node.name} (the partial transaction was discarded)`;
+}
+
 /** Point a replica at the new master and start it. */
 export async function repointReplica(
   c: Conn,
@@ -96,6 +172,13 @@ export async function repointReplica(
   position: RepointPosition,
   o: { semiSync?: boolean; readOnly?: boolean } = {},
 ): Promise<void> {
+  if (position.kind === 'gtid' && (await switchReceiver(c, cluster, to))) {
+    // The applier never stops: its backlog is applied and the new master sends the rest.
+    if (o.readOnly !== false) await setReadOnly(c, true);
+    if (o.semiSync) await setSemiSync(c, 'replica');
+    await startReplicaIo(c);
+    return;
+  }
   // A replica with a relay-log backlog stops at a transaction boundary: bounded by apply_timeout_s, not the query timeout.
   await stopReplica(c, cluster.failover.apply_timeout_s);
   if (o.readOnly !== false) await setReadOnly(c, true);

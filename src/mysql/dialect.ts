@@ -132,6 +132,12 @@ export interface ChangeSourceOptions {
    * current_pos for a former master whose own writes are only in gtid_binlog_pos.
    */
   mariadbUseGtid?: 'slave_pos' | 'current_pos';
+  /**
+   * MySQL: change only the receiver's connection (host, port, credentials, retry,
+   * heartbeat) on a channel already using GTID auto-positioning, so the statement is
+   * accepted while the applier runs (the receiver must be stopped).
+   */
+  receiverOnly?: boolean;
 }
 
 export interface SemiSyncVarNames {
@@ -271,7 +277,9 @@ class MysqlDialect implements Dialect {
       `${P}_USER = ${quoteString(o.user)}`,
       `${P}_PASSWORD = ${quoteString(o.password)}`,
     ];
-    if (o.position.kind === 'gtid') {
+    if (o.receiverOnly) {
+      if (o.position.kind !== 'gtid') throw new Error('changeSource: receiverOnly needs GTID auto-positioning');
+    } else if (o.position.kind === 'gtid') {
       parts.push(`${P}_AUTO_POSITION = 1`);
     } else {
       parts.push(

@@ -65,6 +65,10 @@ export async function stopReplica(c: Conn, timeoutS?: number): Promise<void> {
   await c.exec(c.dialect.stopReplica(), timeoutS === undefined ? undefined : Math.max(1, timeoutS) * 1000);
 }
 
+export async function startReplicaIo(c: Conn): Promise<void> {
+  await c.exec(c.dialect.startReplicaIo());
+}
+
 export async function startReplica(c: Conn): Promise<void> {
   await c.exec(c.dialect.startReplica());
 }

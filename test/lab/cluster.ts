@@ -22,6 +22,8 @@ export interface LabNode {
   port: number;
   serverId: number;
   datadir: string;
+  /** The server's Unix socket (root without a password, from the manager's side). */
+  socket: string;
   pid: number | null;
   ns?: string;
   address?: string;
@@ -124,7 +126,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
       prefix: p.prefix,
       settings: opts.settings ?? {},
     };
-    const node: LabNode = { name: p.name, host: p.host, port: p.port, serverId: i + 1, datadir, pid: null };
+    const node: LabNode = { name: p.name, host: p.host, port: p.port, serverId: i + 1, datadir, socket: spec.socket, pid: null };
     if (p.ns) node.ns = p.ns;
     if (p.address) node.address = p.address;
     return { node, spec, proc: null };
@@ -188,7 +190,11 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
         nodes: states.map((s) => ({ name: s.node.name, host: s.node.host, port: s.node.port, ...cluster.nodeConfigExtra(s.node) })),
         ...cluster.configBase,
         ...overrides,
-      };
+      } as Record<string, any>;
+      // Salvage runs the lab's own mysqlbinlog and client (MySQL's through the sid loader)
+      // unless a test names others.
+      const fo = base.failover ?? {};
+      base.failover = { ...fo, salvage: { mysqlbinlog: commandLine(b.run([b.mysqlbinlog])), mysql: commandLine(b.run([b.mysql])), ...(fo.salvage ?? {}) } };
       return ClusterConfig.parse(base);
     },
     sql,
@@ -330,3 +336,8 @@ export async function startCluster(opts: ClusterOptions): Promise<LabCluster> {
 }
 
 export { serverArgs };
+
+/** argv as one command line heir's config accepts (quoted where needed). */
+function commandLine(argv: string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_./=:,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -32,6 +32,11 @@ export interface NetLab extends LabCluster {
   /** Manager-only partition: the host's own address stops answering the manager; the floating address, replicas and other hosts are untouched. */
   isolateFromManager(node: NodeRef): Promise<void>;
   heal(node: NodeRef): Promise<void>;
+  /**
+   * Slow what reaches the host to `kbit` kbit/s (tc tbf on its bridge-side veth), e.g. so a
+   * large transaction streams to a replica for seconds; null removes the limit.
+   */
+  throttle(node: NodeRef, kbit: number | null): Promise<void>;
   addFloating(node: NodeRef): Promise<void>;
   /** The hosts that have the floating address up right now. */
   floatingHolders(): Promise<string[]>;
@@ -274,6 +279,16 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
       async heal(node: NodeRef) {
         const h = hostOf(node);
         ip(['-n', h.ns, 'rule', 'del', 'from', `${h.address}/32`, 'to', `${managerAddress}/32`, 'priority', '100', 'blackhole'], { ignore: /No such file|not found|No such process/i });
+      },
+      async throttle(node: NodeRef, kbit: number | null) {
+        const h = hostOf(node);
+        const args = kbit === null ? ['qdisc', 'del', 'dev', h.veth, 'root'] : ['qdisc', 'replace', 'dev', h.veth, 'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '32kbit', 'latency', '1s'];
+        try {
+          execFileSync('tc', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch (e: any) {
+          const msg = String(e.stderr || e.message);
+          if (!(kbit === null && /No such file|Cannot delete|Invalid handle/i.test(msg))) throw new Error(`lab: tc ${args.join(' ')} failed: ${msg.trim()}`);
+        }
       },
       async addFloating(node: NodeRef) {
         const h = hostOf(node);

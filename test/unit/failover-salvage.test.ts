@@ -6,7 +6,11 @@ import {
   dirsFromDefaults,
   parseBinlogIndex,
   selectBinlogFiles,
-  splitBinlogSql,
+  clientErrorLine,
+  clientFlavor,
+  clientOptionFile,
+  optionValue,
+  scanDecodedText,
   splitCommandLine,
 } from '../../src/failover/salvage';
 import { salvagedBetween } from '../../src/failover/execute';
@@ -62,49 +66,100 @@ describe('salvage: command line and binlog files', () => {
   });
 });
 
-describe('salvage: splitting mysqlbinlog output', () => {
+describe('salvage: what decoded binlogs hold', () => {
   const mysqlOut = [
-    "# The proper term is pseudo_replica_mode, but we use this compatibility alias",
+    '# The proper term is pseudo_replica_mode, but we use this compatibility alias',
     '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/;',
     'DELIMITER /*!*/;',
     '# at 4',
-    '#250101  0:00:00 server id 1  end_log_pos 127 CRC32 0x1 	Start: binlog v 4',
+    '#250101  0:00:00 server id 1  end_log_pos 127 CRC32 0x1 \tStart: binlog v 4',
     "BINLOG '",
     'AAAA',
-    'BBBB',
     "'/*!*/;",
-    '/*!\\C utf8mb4 *//*!*/;',
-    "SET @@SESSION.GTID_NEXT= 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7'/*!*/;",
+    `SET @@SESSION.GTID_NEXT= '${U1}:7'/*!*/;`,
     'BEGIN',
     '/*!*/;',
-    "INSERT INTO t VALUES ('a;b')",
+    // A statement-format literal holding the delimiter and a COMMIT line: only counted lines
+    // are affected, and only COMMITs, which GTIDs override.
+    "INSERT INTO t VALUES ('a",
     '/*!*/;',
+    "b')",
+    '/*!*/;',
+    'COMMIT/*!*/;',
+    `SET @@SESSION.GTID_NEXT= '${U1}:8'/*!*/;`,
+    'BEGIN\r',
+    '/*!*/;',
+    'COMMIT/*!*/;',
+    `SET @@SESSION.GTID_NEXT= '${U1}:10'/*!*/;`,
     'COMMIT/*!*/;',
     "SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */ /*!*/;",
     'DELIMITER ;',
     '# End of log file',
-    '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/;',
   ].join('\n');
-  it('statements keep multi-line BINLOG blocks and semicolons inside them; \\C is dropped; GTIDs are listed', () => {
-    const d = splitBinlogSql(mysqlOut);
-    assert.deepEqual(d.statements, [
-      '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=1*/',
-      "BINLOG '\nAAAA\nBBBB\n'",
-      "SET @@SESSION.GTID_NEXT= 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7'",
-      'BEGIN',
-      "INSERT INTO t VALUES ('a;b')",
-      'COMMIT',
-      "SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */",
-      '/*!50530 SET @@SESSION.PSEUDO_SLAVE_MODE=0*/',
-    ]);
-    assert.deepEqual(d.gtids, ['aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:7']);
-    assert.equal(d.commits, 1);
+  it('MySQL: the GTIDs named by GTID_NEXT, merged into a set; AUTOMATIC is not one', () => {
+    const s = scanDecodedText(mysqlOut);
+    assert.equal(s.gtids, `${U1}:7-8:10`);
+    assert.equal(s.transactions, 3);
+    assert.equal(s.commits, 3);
   });
-  it('MariaDB names GTIDs in event header comments', () => {
-    const d = splitBinlogSql(['DELIMITER /*!*/;', '#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 	GTID 0-1-42 trans', 'BEGIN', '/*!*/;', 'COMMIT', '/*!*/;'].join('\n'));
-    assert.deepEqual(d.gtids, ['0-1-42']);
-    assert.deepEqual(d.statements, ['BEGIN', 'COMMIT']);
+  it('MySQL 8.4+ tagged GTIDs keep their tag', () => {
+    const s = scanDecodedText([`SET @@SESSION.GTID_NEXT= '${U1}:big:1'/*!*/;`, `SET @@SESSION.GTID_NEXT= '${U1}:big:2'/*!*/;`].join('\n'));
+    assert.equal(s.gtids, `${U1}:big:1-2`);
   });
+  it('MariaDB names GTIDs in event header comments, per domain', () => {
+    const s = scanDecodedText(
+      [
+        'DELIMITER /*!*/;',
+        '#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 \tGTID 0-1-42 trans',
+        'BEGIN',
+        '/*!*/;',
+        'COMMIT/*!*/;',
+        '#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 \tGTID 0-1-43 ddl',
+        'CREATE TABLE x (a int)',
+        '/*!*/;',
+        '#250101  0:00:00 server id 2  end_log_pos 1 CRC32 0x1 \tGTID 1-2-5 trans',
+        '# a comment that says GTID 9-9-9 is not an event header',
+      ].join('\n'),
+    );
+    assert.equal(s.transactions, 3);
+    assert.equal(s.gtids, 'domain 0 seq 42-43, domain 1 seq 5-5');
+  });
+  it('file/position without GTIDs: transactions are the COMMITs (XID and query COMMIT)', () => {
+    const s = scanDecodedText(['BEGIN', '/*!*/;', 'COMMIT/*!*/;', 'BEGIN', '/*!*/;', 'COMMIT', '/*!*/;', 'COMMIT', 'x'].join('\n'));
+    assert.equal(s.transactions, 2);
+    assert.equal(s.gtids, '');
+  });
+  it('nothing decoded: no transaction', () => {
+    assert.equal(scanDecodedText('DELIMITER /*!*/;\nDELIMITER ;\n# End of log file\n').transactions, 0);
+  });
+});
+
+describe('salvage: the mysql client', () => {
+  it('option values are double-quoted with the escapes both clients read', () => {
+    assert.equal(optionValue('plain'), '"plain"');
+    assert.equal(optionValue(`a"b\\c #d'e f$g\tx`), `"a\\"b\\\\c #d'e f$g\\tx"`);
+  });
+  it('MySQL client: TCP, credentials, connect timeout, ssl-mode in its own words', () => {
+    const f = clientOptionFile({ host: '10.0.0.2', port: 3307, user: 'heir', password: 'p#w', tls: { mode: 'verify-identity', ca: '/etc/ca.pem' }, connectTimeoutS: 2, flavor: 'mysql' });
+    assert.equal(f, ['[client]', 'host="10.0.0.2"', 'port=3307', 'protocol=TCP', 'user="heir"', 'password="p#w"', 'connect-timeout=2', 'max-allowed-packet=1G', 'ssl-mode=VERIFY_IDENTITY', 'ssl-ca="/etc/ca.pem"', ''].join('\n'));
+    assert.match(clientOptionFile({ host: 'h', port: 1, user: 'u', password: '', tls: { mode: 'disabled' }, connectTimeoutS: 0.5, flavor: 'mysql' }), /ssl-mode=DISABLED\nget-server-public-key\n$/);
+  });
+  it('MariaDB client: ssl, ssl-verify-server-cert, skip-ssl; nothing for preferred', () => {
+    const f = (mode: 'disabled' | 'preferred' | 'required' | 'verify-ca') => clientOptionFile({ host: 'h', port: 1, user: 'u', password: 'p', tls: { mode }, connectTimeoutS: 2, flavor: 'mariadb' }).split('\n').slice(8).join(',');
+    assert.equal(f('disabled'), 'skip-ssl,');
+    assert.equal(f('preferred'), '');
+    assert.equal(f('required'), 'ssl,');
+    assert.equal(f('verify-ca'), 'ssl,ssl-verify-server-cert,');
+  });
+  it('client flavor from --version; the line of a client error', () => {
+    assert.equal(clientFlavor('mysql  Ver 15.1 Distrib 10.11.18-MariaDB, for debian-linux-gnu (x86_64)'), 'mariadb');
+    assert.equal(clientFlavor('/usr/bin/mysql  Ver 9.7.4-2 for Linux on x86_64 ((Debian))'), 'mysql');
+    assert.equal(clientErrorLine("ERROR 1062 (23000) at line 57: Duplicate entry '5' for key 't.PRIMARY'"), 57);
+    assert.equal(clientErrorLine('ERROR 2003 (HY000): Can\'t connect'), undefined);
+  });
+});
+
+describe('salvage: what was added', () => {
   it('what salvage added, from positions before and after', () => {
     assert.deepEqual(salvagedBetween('mysql-gtid', `${U1}:1-5`, `${U1}:1-9`, 0), {
       gtids: `${U1}:6-9`,
