@@ -40,16 +40,16 @@ import { GtidSet } from '../mysql/gtid';
 import { readChannels, readNode, readTopology } from '../mysql/inspect';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
-import { changeSource, executedGtid, fenceReadOnly, startReplica, stopReplica } from '../mysql/ops';
+import { changeSource, executedGtid, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
-import { Journal, newOperationId } from './journal';
+import { Journal, listJournals, newOperationId } from './journal';
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
-import { planFailover, type PlanOptions } from './plan';
+import { planFailover, type EarlierPromotion, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, scanDecodedFile, type FetchedBinlogs } from './salvage';
@@ -161,6 +161,8 @@ class FailoverRun {
   private promoted = false;
   private promotedAt?: number;
   private promoteBinlog?: { file: string; pos: number };
+  private earlierRead = false;
+  private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
   private winnerDrainedAt?: { file: string; pos: number };
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
@@ -354,9 +356,20 @@ class FailoverRun {
     const nodes = this.reachableSurvivors();
     await this.step('freeze', { nodes }, async (rec) => {
       rec.nodes = await this.eachNode(nodes, async (n) => {
-        const r = await freezeReplica(await this.conn(n));
+        const c = await this.conn(n);
+        const r = await freezeReplica(c);
         if (r.wasReplica) this.frozen.push(n);
-        return r.wasReplica ? 'IO thread stopped' : 'not a replica';
+        if (!r.wasReplica) return 'not a replica';
+        // MariaDB with MASTER_USE_GTID=no keeps no Gtid_IO_Pos: what it received but did not
+        // apply shows in no GTID position, and a repoint's CHANGE MASTER deletes that relay
+        // log. Applied now, it counts in the election and nothing is discarded later.
+        const chs = c.version.flavor === 'mariadb' ? await readChannels(c) : [];
+        if (chs.some((ch) => ch.mariadbUsingGtid === 'No')) {
+          const timeoutS = this.c.failover.apply_timeout_s;
+          if (!(await drainRelayLog(c, timeoutS))) throw new Error(`IO thread stopped; its relay log (MASTER_USE_GTID=no) was not applied within failover.apply_timeout_s ${timeoutS}s`);
+          return 'IO thread stopped; relay log applied (MASTER_USE_GTID=no: only applied transactions show in its GTID position)';
+        }
+        return 'IO thread stopped';
       });
       const failed = rec.nodes.filter((x) => !x.ok);
       // A node we could not freeze is read again next; if it is gone by then it is not a candidate.
@@ -544,8 +557,12 @@ class FailoverRun {
       const r = await promoteToMaster(c, { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
       this.promoted = true;
       this.promotedAt = Date.now();
-      this.promoteBinlog = r.binlog;
-      rec.detail = `${winner} is writable${r.binlog ? ` at ${r.binlog.file}:${r.binlog.pos}` : ''}${released ? ` (${released})` : ''}`;
+      // A rerun keeping the earlier run's master repoints at the coordinates where it became
+      // the master then (writes it took since are in its binlog after them).
+      const kept = this.earlier?.node === winner ? this.earlier : undefined;
+      this.promoteBinlog = kept?.binlog ?? r.binlog;
+      rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: kept?.fromDead ?? this.winnerDrainedAt ?? null };
+      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });
   }
@@ -562,7 +579,14 @@ class FailoverRun {
     }
     await this.step('repoint', { nodes: p.repoint, to: to.name, position }, async (rec) => {
       rec.nodes = await this.eachNode(p.repoint, async (n) => {
-        await repointReplica(await this.conn(n), this.c, to, position, { semiSync: this.c.failover.semi_sync });
+        const c = await this.conn(n);
+        if (position.kind === 'file' && (await readChannels(c)).some((ch) => ch.sourceHost === to.host && ch.sourcePort === to.port)) {
+          // Repointed by an earlier run: its coordinates in the new master's binlog are its own.
+          await setReadOnly(c, true);
+          await startReplica(c);
+          return `already replicates from ${to.name} (repointed by an earlier run): kept at its own coordinates`;
+        }
+        await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
         return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}`;
       });
       this.failIfAny(rec, 'repoint');
@@ -947,6 +971,28 @@ class FailoverRun {
   // -------------------------------------------------------------------------
   // Plumbing
 
+  /**
+   * The promotion an earlier run of this failover (same dead master, acknowledged after it
+   * stopped midway) journaled: a rerun keeps that master and, in file/position mode, repoints
+   * the others at the coordinates where it became the master, not at today's.
+   */
+  private get earlier(): EarlierPromotion | undefined {
+    if (this.earlierRead) return this.earlierValue;
+    this.earlierRead = true;
+    for (const j of listJournals(this.stateDir, this.c.name).reverse()) {
+      if (j.operation !== 'failover' || j.id === this.id) continue;
+      if (j.end) break; // the last failover finished: nothing half done
+      if (j.detail.deadMaster !== this.req.deadMaster) continue;
+      const p = [...j.steps].reverse().find((s) => s.step === 'promote' && s.outcome === 'ok');
+      const d = p?.data as EarlierPromotion | undefined;
+      if (d?.node) {
+        this.earlierValue = d;
+        break;
+      }
+    }
+    return this.earlierValue;
+  }
+
   private planOptions(): PlanOptions {
     const hints: Record<string, number | null | undefined> = { ...(this.req.lagHints ?? {}) };
     for (const n of this.snapshot?.nodes ?? []) {
@@ -954,6 +1000,7 @@ class FailoverRun {
       if (hints[n.name] === undefined && lag !== null && lag !== undefined) hints[n.name] = lag;
     }
     return {
+      earlier: this.earlier,
       to: this.req.to,
       force: this.req.force,
       lagHints: hints,
@@ -1075,7 +1122,7 @@ class FailoverRun {
       rec.durationMs = Date.now() - t;
       rec.endedAt = new Date().toISOString();
       if (rec.outcome === 'running') rec.outcome = 'ok';
-      this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error);
+      this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error, rec.data);
       const line = `[${n}] ${name} ${rec.outcome} in ${rec.durationMs} ms: ${rec.detail}`;
       if (rec.outcome === 'failed') this.log.error({ step: name, error: rec.error }, line);
       else this.log.info({ step: name }, line);

@@ -23,7 +23,7 @@ export type StepOutcome = 'ok' | 'failed' | 'skipped';
 export type JournalRecord =
   | { type: 'begin'; at: string; id: string; operation: Operation; cluster: string; pid: number; detail: Record<string, unknown> }
   | { type: 'step-start'; at: string; step: string; params?: Record<string, unknown> }
-  | { type: 'step-end'; at: string; step: string; outcome: StepOutcome; detail: string; error?: string }
+  | { type: 'step-end'; at: string; step: string; outcome: StepOutcome; detail: string; error?: string; data?: Record<string, unknown> }
   | { type: 'note'; at: string; text: string }
   | { type: 'end'; at: string; outcome: string; summary: string }
   | { type: 'ack'; at: string; by: string };
@@ -71,8 +71,8 @@ export class Journal {
     this.write({ type: 'step-start', at: now(), step, params });
   }
 
-  stepEnd(step: string, outcome: StepOutcome, detail: string, error?: string): void {
-    this.write({ type: 'step-end', at: now(), step, outcome, detail, error });
+  stepEnd(step: string, outcome: StepOutcome, detail: string, error?: string, data?: Record<string, unknown>): void {
+    this.write({ type: 'step-end', at: now(), step, outcome, detail, error, data });
   }
 
   note(text: string): void {
@@ -127,6 +127,8 @@ export interface StepSummary {
   outcome: StepOutcome | 'running';
   detail?: string;
   error?: string;
+  /** What the step recorded for a rerun (e.g. promote: the coordinates where the winner became the master). */
+  data?: Record<string, unknown>;
 }
 
 export interface JournalSummary {
@@ -157,8 +159,8 @@ export function summarizeJournal(p: string, records: JournalRecord[]): JournalSu
     if (r.type === 'step-start') steps.push({ step: r.step, startedAt: r.at, outcome: 'running' });
     else if (r.type === 'step-end') {
       const s = [...steps].reverse().find((x) => x.step === r.step && x.outcome === 'running');
-      if (s) Object.assign(s, { endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error });
-      else steps.push({ step: r.step, startedAt: r.at, endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error });
+      if (s) Object.assign(s, { endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data });
+      else steps.push({ step: r.step, startedAt: r.at, endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data });
     } else if (r.type === 'note') notes.push(r.text);
     else if (r.type === 'end') end = { at: r.at, outcome: r.outcome, summary: r.summary };
     else if (r.type === 'ack') ack = { at: r.at, by: r.by };

@@ -58,6 +58,18 @@ export interface PlanOptions {
    * failover.salvage.enabled ("when its host answers SSH").
    */
   salvage?: { possible: boolean; why: string };
+  /**
+   * What an earlier, unfinished run of this failover (acknowledged) promoted, from its
+   * journal: the node, where it became the master in its own binlog, and how far it had
+   * applied the dead master's binlog (file/position mode compares the others with that).
+   */
+  earlier?: EarlierPromotion;
+}
+
+export interface EarlierPromotion {
+  node: string;
+  binlog?: { file: string; pos: number };
+  fromDead?: { file: string; pos: number };
 }
 
 /** Reasons that --force cannot override: the node cannot work as a master at all. */
@@ -341,15 +353,28 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       base.noWinnerReasons.push(
         `several survivors are writable and replicate from no one (${promoted.map((f) => f.cfg.name).join(', ')}): each may have taken writes; decide which is the master, make the others read-only, then run heir failover --to NODE`,
       );
+    } else if (promoted.length === 1 && opts.earlier?.node === promoted[0]!.cfg.name) {
+      // The journal says so: it is the master whatever its (reset) positions look like.
+      winner = promoted[0]!;
+      adopted = true;
+      if (mode === 'file' && opts.earlier.fromDead) winner.received = { mode: 'file', coords: opts.earlier.fromDead };
     } else if (promoted.length === 1 && eligible(promoted[0]!) && level(promoted[0]!)) {
       winner = promoted[0]!;
       adopted = true;
+    } else if (promoted.length === 1) {
+      // Writable with nothing to show it is level (file/position: its coordinates were reset)
+      // and no journal naming it: electing another would make a second master.
+      const f = promoted[0]!;
+      base.noWinnerReasons.push(
+        `${f.cfg.name} is writable and replicates from no one, and no journal of an earlier run of this failover says it was promoted there` +
+          `${f.gates.length ? ` (${f.gates.join('; ')})` : ''}: it may have taken writes; decide: make it read-only and run heir failover again, or keep it as the master and bring the others to it (heir rejoin --node NODE)`,
+      );
     }
     winner ??=
-      promoted.length > 1
+      promoted.length > 0
         ? undefined
         : (pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ?? pool.find((f) => level(f)) ?? pool[0]);
-    if (!winner && promoted.length <= 1) {
+    if (!winner && promoted.length === 0) {
       if (reachable.length === 0) base.noWinnerReasons.push('no survivor is reachable');
       else base.noWinnerReasons.push('every reachable survivor is gated or has promotion: never (see candidates)');
     }
@@ -382,6 +407,9 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     for (const f of facts.values()) {
       if (f === winner) continue;
       if (!f.reachable) base.leftOut.push({ node: f.cfg.name, why: 'unreachable: repoint it when it returns (heir rejoin)' });
+      else if (adopted && f.snap!.replication.some((c) => c.sourceHost === winner!.cfg.host && c.sourcePort === winner!.cfg.port)) {
+        base.repoint.push(f.cfg.name); // repointed by the earlier run: kept where it is, verified
+      }
       else if (mode === 'file' && !contains(winner.received!, f.received!) ) {
         base.leftOut.push({ node: f.cfg.name, why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)}` });
       } else if (mode === 'file' && !contains(f.received!, winner.received!)) {

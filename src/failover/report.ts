@@ -43,6 +43,8 @@ export interface StepRecord {
   error?: string;
   /** Per-node results, where the step acts on several nodes. */
   nodes?: { node: string; ok: boolean; detail: string; durationMs: number }[];
+  /** What the step journals for a rerun (promote: where the winner became the master). */
+  data?: Record<string, unknown>;
 }
 
 export interface SalvageReport {

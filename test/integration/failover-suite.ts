@@ -106,8 +106,8 @@ export function failoverSuite(flavor: LabFlavor): void {
    * A cluster with a writer's rows on every replica and its master killed, then a failover
    * run in a child process that dies (SIGKILL, no cleanup) right before `step`.
    */
-  async function crashedFailover(step: string): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
-    const { l, cfg, w } = await deadMasterCluster();
+  async function crashedFailover(step: string, o: { gtid?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
+    const { l, cfg, w } = await deadMasterCluster(o);
     const sd = tempDir();
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
       env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step },
@@ -363,6 +363,62 @@ export function failoverSuite(flavor: LabFlavor): void {
         const r = await runFailover(request(cfg, sd));
         assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
         if (first) assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had promoted ${first}`);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      });
+    }
+
+    // The same in file/position mode (MySQL without GTIDs), where the promotion's RESET
+    // REPLICA ALL leaves the first winner with no coordinates to compare: the rerun must
+    // keep it, and repoint the others at the coordinates where it became the master.
+    if (my) {
+      for (const crashAt of ['drain', 'promote', 'repoint', 'verify', 'attach'] as const) {
+        it(`file/position: crash before ${crashAt}: ack and rerun end with one master, the same one if it was already promoted`, async () => {
+          const { l, cfg, w, sd } = await crashedFailover(crashAt, { gtid: false });
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          assert.equal(unfinished.length, 1, 'the crash left its journal');
+          const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+          const first = promote ? /^(\S+) is writable/.exec(promote.detail ?? '')?.[1] : undefined;
+          // The promoted node takes writes before the rerun: the others must be repointed
+          // where it became the master (from the journal), or they would miss these.
+          const extra = first ? range(800001, 5) : [];
+          if (first) await writeRows(cfg, first, extra);
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+          assert.equal(r.plan!.mode, 'file');
+          w.acked.push(...extra);
+          if (first) assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had promoted ${first}`);
+          const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+          await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        });
+      }
+    }
+
+    // MariaDB replicas configured with MASTER_USE_GTID=no: Gtid_IO_Pos does not move, so
+    // what a replica received but has not applied shows nowhere in its GTID positions.
+    if (!my) {
+      it('MariaDB without GTID positioning: a replica whose relay log holds the most is not taken as behind, and no relay log is discarded', async () => {
+        const l = await lab({ gtid: false });
+        const cfg = await config(l);
+        const w = await startWriter(cfg, 'db1');
+        await sleep(200);
+        await l.sql('db3', 'STOP SLAVE SQL_THREAD'); // db3 receives everything, applies nothing more
+        await sleep(200);
+        await l.sql('db2', 'STOP SLAVE IO_THREAD'); // db2 receives less
+        await sleep(300);
+        await w.stop();
+        const [ms] = await l.sql('db1', 'SHOW MASTER STATUS');
+        for (let i = 0; i < 100; i++) {
+          const [st] = await l.sql('db3', 'SHOW SLAVE STATUS');
+          if (st.Master_Log_File === ms.File && Number(st.Read_Master_Log_Pos) === Number(ms.Position)) break;
+          await sleep(50);
+        }
+        const have3 = await idsOn(cfg, 'db3');
+        assert.ok(w.acked.some((id) => !have3.has(id)), 'db3 has acknowledged rows only in its relay log');
+        await l.kill('db1');
+        const r = await runFailover(request(cfg, tempDir()));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
         const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
         await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
       });

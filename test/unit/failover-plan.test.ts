@@ -444,6 +444,20 @@ describe('planner: file/position mode', () => {
     const repoint = p.steps.find((s) => s.name === 'repoint')!;
     assert.match(String(repoint.params.how), /binlog position at promotion/);
   });
+  it('a rerun keeps the master an earlier run journaled, compares the others with where it stood in the dead master\'s binlog, and keeps those already repointed', () => {
+    const promoted = f('db2', 0, { readOnly: false, superReadOnly: false, replication: [] });
+    const onDb2 = f('db4', 300, { ch: { sourceHost: '10.0.0.2', sourceServerId: 2, read: { file: 'binlog.000001', pos: 300 }, exec: { file: 'binlog.000001', pos: 300 } } });
+    const earlier = { node: 'db2', binlog: { file: 'binlog.000001', pos: 157 }, fromDead: { file: 'binlog.000007', pos: 5000 } };
+    const p = plan(topo(promoted, f('db3', 5000), onDb2), cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }, { name: 'db4' }]), { earlier });
+    assert.equal(p.winner, 'db2');
+    assert.match(cand(p, 'db2').reasons[0]!, /already the master/);
+    assert.deepEqual(p.repoint.sort(), ['db3', 'db4']);
+    assert.deepEqual(p.leftOut, []);
+    // Without the journal, the reset node has nothing to compare: neither it nor a second master.
+    const fresh = plan(topo(promoted, f('db3', 5000)), cluster([{ name: 'db2' }, { name: 'db3' }]));
+    assert.equal(fresh.winner, null);
+    assert.match(fresh.noWinnerReasons.join(' '), /db2 is writable and replicates from no one, and no journal/);
+  });
   it('a replica of a replica is gated in file mode', () => {
     const p = plan(
       topo(f('db2', 5000), f('db3', 5000, { ch: { sourceHost: '10.0.0.2', sourceServerId: 2 } })),
