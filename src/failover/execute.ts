@@ -37,6 +37,7 @@ import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
+import { compareCoords } from '../mysql/coords';
 import { readChannels, readNode, readTopology } from '../mysql/inspect';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
@@ -1024,7 +1025,8 @@ class FailoverRun {
     for (const n of this.snapshot!.nodes) {
       if (n.name === dead.name || !n.reachable) continue;
       const f = channelFrom(n, ref)?.read?.file;
-      if (f && (!oldest || f < oldest)) oldest = f;
+      // By number, not as text: binlog.999999 comes before binlog.1000000.
+      if (f && (!oldest || compareCoords({ file: f, pos: 0 }, { file: oldest, pos: 0 }) < 0)) oldest = f;
     }
     return oldest;
   }
@@ -1062,7 +1064,22 @@ class FailoverRun {
     return '';
   }
 
-  private conn(name: string): Promise<Conn> {
+  /**
+   * One connection per node for the whole failover; one that was dropped (a statement timed
+   * out, the server went away) is replaced by a new one at the next use, so a slow step does
+   * not fail every later step on that node, undo included.
+   */
+  private async conn(name: string): Promise<Conn> {
+    const cached = this.conns.get(name);
+    if (cached) {
+      const c = await cached.catch(() => undefined);
+      if (c && !c.isClosed) return c;
+      this.conns.delete(name);
+    }
+    return this.openConn(name);
+  }
+
+  private openConn(name: string): Promise<Conn> {
     let p = this.conns.get(name);
     if (!p) {
       p = Conn.open(connOptions(this.c, this.node(name)));
