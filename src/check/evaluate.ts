@@ -36,6 +36,8 @@ export interface CheckInput {
   replUser: Record<string, boolean | undefined>;
   /** The address mover's preflight, when it ran. */
   address?: { check: string; ok: boolean; severity: Severity; detail: string }[];
+  /** Salvage's tools on this manager (failover.salvage.mysqlbinlog / .mysql), when salvage is on. */
+  salvageTools?: { setting: 'mysqlbinlog' | 'mysql'; command: string; version?: string; error?: string }[];
 }
 
 /**
@@ -192,6 +194,28 @@ export function evaluate(input: CheckInput): CheckResult {
   const f: Finding[] = [];
   const nodes = snapshot.nodes;
   const configOf = (name: string) => cluster.nodes.find((n) => n.name === name);
+
+  // Salvage runs mysqlbinlog and the mysql client on this manager: they must run, and speak
+  // the cluster's flavor (MySQL's mysqlbinlog cannot read MariaDB's GTID events).
+  const mariadb = nodes.some((n) => n.version?.flavor === 'mariadb');
+  for (const t of input.salvageTools ?? []) {
+    const setting = `failover.salvage.${t.setting}`;
+    if (t.error) {
+      f.push({
+        severity: 'error',
+        code: 'salvage-tool',
+        message: `${setting} (${t.command}) does not run on this manager: ${t.error}; salvage would fail and what only the dead master had would be lost`,
+        fix: `install it (${mariadb ? 'mariadb-client' : 'mysql-client'}) or set ${setting} to its path`,
+      });
+    } else if (t.version && /mariadb/i.test(t.version) !== mariadb) {
+      f.push({
+        severity: t.setting === 'mysqlbinlog' ? 'error' : 'warning',
+        code: 'salvage-tool',
+        message: `${setting} is ${/mariadb/i.test(t.version) ? "MariaDB's" : "MySQL's"} (${t.version}) but the cluster runs ${mariadb ? 'MariaDB' : 'MySQL'}`,
+        fix: `set ${setting} to ${mariadb ? (t.setting === 'mysqlbinlog' ? 'mariadb-binlog' : 'mariadb') : t.setting} of the cluster's flavor`,
+      });
+    }
+  }
 
   // Every node must answer: an unreadable node is a node heir cannot fence, elect or repoint.
   for (const n of nodes) {

@@ -3,6 +3,7 @@
  * replication account on every node, run the address mover's preflight, then
  * hand it all to the pure evaluate().
  */
+import { toolVersion } from '../failover/salvage';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { createMover } from '../eni';
 import { Conn, connOptions } from '../mysql/conn';
@@ -59,5 +60,17 @@ export async function runCheck(cluster: ClusterConfig, global: GlobalSettings, o
           .preflight(cluster)
           .catch((e: Error) => [{ check: 'preflight', ok: false, severity: 'error' as const, detail: e.message }]),
   ]);
-  return { ...evaluate({ cluster, snapshot, grants, replUser, address }), snapshot };
+  const salvageTools = cluster.failover.salvage.enabled
+    ? await Promise.all(
+        (['mysqlbinlog', 'mysql'] as const).map(async (setting) => {
+          const command = cluster.failover.salvage[setting];
+          try {
+            return { setting, command, version: await toolVersion(command) };
+          } catch (e) {
+            return { setting, command, error: (e as Error).message };
+          }
+        }),
+      )
+    : undefined;
+  return { ...evaluate({ cluster, snapshot, grants, replUser, address, salvageTools }), snapshot };
 }

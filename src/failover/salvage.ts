@@ -361,6 +361,18 @@ export async function scanDecodedFile(file: string): Promise<DecodedScan> {
   return s;
 }
 
+/** The first line a salvage tool (a command line from the config) prints for --version. */
+export async function toolVersion(commandLine: string, timeoutMs = 5000): Promise<string> {
+  const argv = splitCommandLine(commandLine);
+  if (argv.length === 0) throw new Error('empty command line');
+  return new Promise((resolve, reject) => {
+    execFile(argv[0], [...argv.slice(1), '--version'], { timeout: timeoutMs }, (e, stdout) => {
+      if (e) return reject(new Error(`cannot run ${argv.join(' ')} --version: ${e.message.split('\n')[0]}`));
+      resolve(String(stdout).split('\n')[0]!.trim());
+    });
+  });
+}
+
 /** The flavor of the configured client, from its --version. */
 export async function detectClientFlavor(commandLine: string, timeoutMs = 5000): Promise<ClientFlavor> {
   const argv = splitCommandLine(commandLine);

@@ -130,6 +130,27 @@ test('address preflight failures block', () => {
   assert.ok(errors(r).includes('address:eni-exists@'));
 });
 
+test("salvage's tools: one that does not run is an error; MySQL's mysqlbinlog for a MariaDB cluster too, the client only a warning", () => {
+  const nodes = [node('db1', 1), node('db2', 2), node('db3', 3)];
+  const missing = evaluate({ ...input(nodes), salvageTools: [{ setting: 'mysql', command: 'mysql', error: 'cannot run mysql --version: spawn mysql ENOENT' }] });
+  const f = missing.findings.filter((x) => x.code === 'salvage-tool');
+  assert.equal(f.length, 1);
+  assert.equal(f[0]!.severity, 'error');
+  assert.match(f[0]!.message, /failover\.salvage\.mysql \(mysql\) does not run on this manager/);
+  assert.equal(missing.fit, false);
+  const fine = evaluate({ ...input(nodes), salvageTools: [{ setting: 'mysqlbinlog', command: 'mysqlbinlog', version: 'mysqlbinlog  Ver 9.7.4 for Linux on x86_64' }] });
+  assert.equal(fine.findings.filter((x) => x.code === 'salvage-tool').length, 0);
+  const maria = nodes.map((n) => ({ ...n, version: { flavor: 'mariadb' as const, major: 10, minor: 11, patch: 18, raw: '10.11.18-MariaDB' } }));
+  const wrong = evaluate({
+    ...input(maria),
+    salvageTools: [
+      { setting: 'mysqlbinlog', command: 'mysqlbinlog', version: 'mysqlbinlog  Ver 9.7.4 for Linux on x86_64' },
+      { setting: 'mysql', command: 'mysql', version: 'mysql  Ver 9.7.4 for Linux on x86_64' },
+    ],
+  });
+  assert.deepEqual(wrong.findings.filter((x) => x.code === 'salvage-tool').map((x) => x.severity), ['error', 'warning']);
+});
+
 test('salvage grants are asked for only when salvage is enabled', () => {
   const base = [
     'GRANT SELECT, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `heir`@`%`',
