@@ -162,6 +162,8 @@ class FailoverRun {
   private promoted = false;
   private promotedAt?: number;
   private promoteBinlog?: { file: string; pos: number };
+  /** Survivors left out during the run (slow catch-up source), and why. */
+  private readonly dropped = new Map<string, string>();
   private earlierRead = false;
   private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
@@ -524,9 +526,28 @@ class FailoverRun {
         return 'relay log applied';
       });
       const bad = rec.nodes.filter((x) => !x.ok);
-      if (bad.length) throw new Error(`drain failed: ${bad.map((b) => `${b.node}: ${b.detail}`).join('; ')}`);
-      rec.detail = `relay logs applied on ${nodes.join(', ')}`;
+      const winnerBad = bad.find((b) => b.node === p.winner);
+      if (winnerBad) throw new Error(`drain failed: ${bad.map((b) => `${b.node}: ${b.detail}`).join('; ')}`);
+      // A slow catch-up source (or file/position survivor) must not fail the whole failover
+      // with the address already gone: it is dropped, and what only it has is reported.
+      for (const b of bad) this.drop(b.node, `its relay log was not applied in time (${b.detail})`);
+      const good = rec.nodes.filter((x) => x.ok).map((x) => x.node);
+      rec.detail = `relay logs applied on ${good.join(', ') || 'no node'}${bad.length ? `; dropped ${bad.map((b) => b.node).join(', ')} (not applied within failover.apply_timeout_s ${timeoutS}s)` : ''}`;
     });
+  }
+
+  /**
+   * Leave a survivor out of the rest of this failover: no catch-up from it, no repoint (it
+   * may hold transactions the new master lacks: a person looks, then heir rejoin).
+   */
+  private drop(node: string, why: string): void {
+    if (this.dropped.has(node)) return;
+    this.dropped.set(node, why);
+    const p = this.plan!;
+    p.repoint = p.repoint.filter((n) => n !== node);
+    p.leftOut.push({ node, why: `dropped during the failover: ${why}` });
+    this.warnings.push(`${node} dropped: ${why}; what only it received is listed as possibly lost`);
+    this.next.push(`${node}: compare it with ${p.winner} (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
   }
 
   /** The winner takes what others received and it lacks, from each source in turn. */
@@ -534,10 +555,17 @@ class FailoverRun {
     const p = this.plan!;
     const timeoutS = this.c.failover.apply_timeout_s;
     for (const cu of p.catchUp) {
+      if (this.dropped.has(cu.from)) continue;
       await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until }, async (rec) => {
         this.winnerRepointed = true;
         const ok = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, timeoutS);
-        if (!ok) throw new Error(`${p.winner} did not reach ${cu.until} from ${cu.from} within failover.apply_timeout_s ${timeoutS}s`);
+        if (!ok) {
+          // Whatever arrived is kept (whole transactions, by GTID); the rest is reported.
+          rec.outcome = 'skipped';
+          rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from} within failover.apply_timeout_s ${timeoutS}s`;
+          this.drop(cu.from, `catch-up from it did not finish within failover.apply_timeout_s ${timeoutS}s`);
+          return;
+        }
         rec.detail = `${p.winner} caught up from ${cu.from}: ${cu.brings}`;
       });
     }
@@ -954,6 +982,14 @@ class FailoverRun {
           why: `${why} Whatever it committed beyond ${plan.target || 'the survivors\' positions'} and no replica received is lost; without a last known GTID set of the master it cannot be counted.${semi}`,
         });
       }
+    }
+    for (const [node, why] of this.dropped) {
+      const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
+      const theirs = snap?.reachable ? receivedPosition(mode, snap) : undefined;
+      if (winnerHas && theirs && contains(winnerHas, theirs)) continue; // the winner (or salvage) has them anyway
+      const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
+      const text = winnerHas && theirs && winnerHas.mode === 'mysql-gtid' && theirs.mode === 'mysql-gtid' ? theirs.set.subtract(winnerHas.set).toString() : '';
+      out.push({ count: n === undefined ? null : Number(n), transactions: text, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
     }
     for (const u of plan.unobtainable) {
       const snap = this.finalSnapshot?.nodes.find((n) => n.name === u.node);

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import mysql from 'mysql2/promise';
 import type { ClusterConfig } from '../../src/config/schema';
 import { readChannels, readNode } from '../../src/mysql/inspect';
 import { acknowledge } from '../../src/failover/guard';
@@ -423,6 +424,50 @@ export function failoverSuite(flavor: LabFlavor): void {
         await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
       });
     }
+
+    it('a catch-up source too slow to drain is dropped, not the failover: promoted, what only it received reported lost', async () => {
+      const l = await lab();
+      const cfg = await config(l, { apply_timeout_s: 5 }, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      // db3's applier is held by a session's lock (a gap lock above every id written so far,
+      // or a table read lock): it receives, it cannot apply.
+      const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
+      try {
+        // (MySQL refuses a locking read under super_read_only; a table read lock holds it too.)
+        if (my) await lock.query('LOCK TABLES app.w READ');
+        else {
+          await lock.query('BEGIN');
+          await lock.query(`SELECT id FROM app.w WHERE id > ${Math.max(...w.acked)} FOR UPDATE`);
+        }
+        await sleep(200);
+        await l.sql('db2', stopIo); // db2, the prefer node, stops receiving: behind db3
+        await sleep(300);
+        await w.stop();
+        const [ms] = await l.sql('db1', my ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+        for (let i = 0; i < 100; i++) {
+          const [st] = await l.sql('db3', my ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+          if (Number(st.Read_Source_Log_Pos ?? st.Read_Master_Log_Pos) === Number(ms.Position)) break;
+          await sleep(50);
+        }
+        await l.kill('db1');
+        const r = await runFailover(request(cfg, tempDir()));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db2');
+        assert.match(r.plan!.leftOut.find((x) => x.node === 'db3')?.why ?? '', /dropped during the failover/, steps);
+        const have2 = await idsOn(cfg, 'db2');
+        const lost = w.acked.filter((id) => !have2.has(id));
+        assert.ok(lost.length > 0, 'rows only db3 received, and could not serve');
+        const reported = r.possiblyLost.find((x) => /received by db3, which was dropped/.test(x.why));
+        assert.ok(reported, JSON.stringify(r.possiblyLost));
+        assert.equal(reported.count, lost.length, 'the report counts exactly the rows lost');
+        await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001, allowMissing: new Set(lost) });
+      } finally {
+        await lock.end().catch(() => undefined);
+      }
+    });
 
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
       const { l, cfg, w } = await deadMasterCluster();
