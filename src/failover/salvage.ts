@@ -375,14 +375,11 @@ export async function toolVersion(commandLine: string, timeoutMs = 5000): Promis
 
 /** The flavor of the configured client, from its --version. */
 export async function detectClientFlavor(commandLine: string, timeoutMs = 5000): Promise<ClientFlavor> {
-  const argv = splitCommandLine(commandLine);
-  if (argv.length === 0) throw new Error('failover.salvage.mysql is empty');
-  return new Promise((resolve, reject) => {
-    execFile(argv[0], [...argv.slice(1), '--version'], { timeout: timeoutMs }, (e, stdout) => {
-      if (e) return reject(new Error(`cannot run ${argv.join(' ')} --version (failover.salvage.mysql): ${e.message}`));
-      resolve(clientFlavor(String(stdout)));
-    });
-  });
+  try {
+    return clientFlavor(await toolVersion(commandLine, timeoutMs));
+  } catch (e) {
+    throw new Error(`failover.salvage.mysql: ${(e as Error).message}`);
+  }
 }
 
 export interface ApplyTarget {
