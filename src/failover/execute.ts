@@ -580,8 +580,8 @@ class FailoverRun {
       // for 60 s: let the receiver begin another survivor's stream first, which discards it.
       const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), Math.min(10, this.c.failover.apply_timeout_s)) : undefined;
       if (released) {
-        this.log.info({ node: winner }, `${winner}: ${released}`);
-        if (!/released through/.test(released)) this.warnings.push(`${winner}: ${released}`);
+        this.log.info({ node: winner }, `${winner}: ${released.detail}`);
+        if (!released.released) this.warnings.push(`${winner}: ${released.detail}`);
       }
       const r = await promoteToMaster(c, { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
       this.promoted = true;
@@ -591,7 +591,7 @@ class FailoverRun {
       const kept = this.earlier?.node === winner ? this.earlier : undefined;
       this.promoteBinlog = kept?.binlog ?? r.binlog;
       rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: kept?.fromDead ?? this.winnerDrainedAt ?? null };
-      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released})` : ''}`;
+      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released.detail})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });
   }

@@ -130,38 +130,40 @@ export async function switchReceiver(c: Conn, cluster: ClusterConfig, to: NodeCo
  * Before the winner's STOP REPLICA: when its relay log ends in a partial transaction, let
  * the receiver connect to another survivor holding nothing the winner lacks until
  * the new stream has begun and everything is applied, so the partial group is discarded and
- * the STOP is immediate. Returns what was done, or undefined when there was no partial tail.
+ * the STOP is immediate. Returns whether it was released and what was done, or undefined
+ * when there was no partial tail.
  */
 export async function releasePartialTail(
   c: Conn,
   cluster: ClusterConfig,
   candidates: { node: NodeConfig; executed: string }[],
   timeoutS: number,
-): Promise<string | undefined> {
+): Promise<{ released: boolean; detail: string } | undefined> {
   const chs = await readChannels(c);
   if (chs.length !== 1 || !partialTail(chs[0])) return undefined;
   const tail = `relay log ends inside a transaction (applied to ${chs[0].exec!.file}:${chs[0].exec!.pos}, read to ${chs[0].read!.file}:${chs[0].read!.pos})`;
+  const notReleased = (why: string) => ({ released: false, detail: `${tail}; ${why}` });
   const mine = GtidSet.tryParse(await executedGtid(c));
   const via = candidates.find((v) => {
     const theirs = GtidSet.tryParse(v.executed);
     return mine && theirs && mine.contains(theirs);
   });
-  if (!via) return `${tail}; no survivor holding only what this node has to release it through: STOP REPLICA may wait for it`;
-  if (!(await switchReceiver(c, cluster, via.node))) return `${tail}; the server refused a receiver-only change`;
+  if (!via) return notReleased('no survivor holding only what this node has to release it through: STOP REPLICA may wait for it');
+  if (!(await switchReceiver(c, cluster, via.node))) return notReleased('the server refused a receiver-only change');
   await startReplicaIo(c);
   const deadline = Date.now() + Math.max(1, timeoutS) * 1000;
   try {
     for (;;) {
       const ch = (await readChannels(c))[0];
       if (ch && ch.ioState === 'Yes' && ch.read && coordsEqual(ch.read, ch.exec)) break;
-      if (ch && ch.lastIoErrno) return `${tail}; the receiver could not connect to ${via.node.name}: ${ch.lastIoError}`;
-      if (Date.now() > deadline) return `${tail}; ${via.node.name}'s stream did not begin within ${timeoutS} s`;
+      if (ch && ch.lastIoErrno) return notReleased(`the receiver could not connect to ${via.node.name}: ${ch.lastIoError}`);
+      if (Date.now() > deadline) return notReleased(`${via.node.name}'s stream did not begin within ${timeoutS} s`);
       await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
     await stopReplicaIo(c).catch(() => undefined);
   }
-  return `${tail}: released through ${via.node.name} (the partial transaction was discarded)`;
+  return { released: true, detail: `${tail}: released through ${via.node.name} (the partial transaction was discarded)` };
 }
 
 /** Point a replica at the new master and start it. */
