@@ -38,6 +38,28 @@ export async function createTable(lab: LabCluster, master = 'db1'): Promise<void
   await lab.sql(master, 'CREATE TABLE IF NOT EXISTS app.w (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB');
   await lab.sql(master, `CREATE USER IF NOT EXISTS '${APP.user}'@'%' IDENTIFIED BY '${APP.password}'`);
   await lab.sql(master, `GRANT ALL ON app.* TO '${APP.user}'@'%'`);
+  await syncReplicas(lab, master);
+}
+
+/**
+ * Wait until every replica of `master` applied the master's binlog up to now, so
+ * that a test starting from here (stopping IO threads, comparing positions) sees
+ * replicas that are equal, not ones still receiving the set-up statements.
+ */
+export async function syncReplicas(lab: LabCluster, master = 'db1', timeoutS = 30): Promise<void> {
+  const my = lab.flavor === 'mysql';
+  const st = (await lab.sql(master, my ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS'))[0];
+  if (!st?.File) throw new Error(`${master}: no binary log status`);
+  const src = lab.nodes.find((n) => n.name === master)!;
+  await Promise.all(lab.nodes.filter((n) => n.name !== master).map(async (n) => {
+    const ch = (await lab.sql(n, my ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS'))[0];
+    if (!ch || Number(ch.Source_Port ?? ch.Master_Port) !== src.port) return;
+    if (![src.host, src.address].includes(ch.Source_Host ?? ch.Master_Host)) return;
+    const fn = my ? 'SOURCE_POS_WAIT' : 'MASTER_POS_WAIT';
+    const r = await lab.sql(n, `SELECT ${fn}('${st.File}', ${Number(st.Position)}, ${timeoutS}) AS w`);
+    const w = r[0]?.w;
+    if (w === null || Number(w) < 0) throw new Error(`${n.name} did not apply ${master}'s ${st.File}:${st.Position} (${fn} = ${w})`);
+  }));
 }
 
 /**
