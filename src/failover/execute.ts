@@ -50,10 +50,11 @@ import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
 import { Journal, listJournals, newOperationId } from './journal';
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
-import { planFailover, type EarlierPromotion, type PlanOptions } from './plan';
+import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, scanDecodedFile, type FetchedBinlogs } from './salvage';
+import { locateLevelUp } from './levelup-io';
 import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
@@ -168,6 +169,8 @@ class FailoverRun {
   private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
   private winnerDrainedAt?: { file: string; pos: number };
+  /** File/position survivors behind the winner: where each resumes in the winner's binlog. */
+  private readonly levelAt = new Map<string, LevelPoint>();
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
   private stepNo = 0;
 
@@ -269,6 +272,7 @@ class FailoverRun {
         await this.reread();
         await this.drain();
         await this.catchUp();
+        await this.levelUp();
         await this.promote();
         await this.repoint();
         await this.verify();
@@ -571,6 +575,66 @@ class FailoverRun {
     }
   }
 
+  /**
+   * File/position survivors that read less of the dead master's binlog than the winner:
+   * where, in the winner's binlog, the transactions each lacks begin. Read before the
+   * promotion (which resets the winner's relay log); one that cannot be located is dropped.
+   */
+  private async levelUp(): Promise<void> {
+    const p = this.plan!;
+    const nodes = p.levelUp.filter((n) => !this.dropped.has(n));
+    if (nodes.length === 0) return;
+    const winner = p.winner!;
+    const dead = this.node(this.req.deadMaster);
+    await this.step('level-up', { nodes, winner }, async (rec) => {
+      const behind: { node: string; exec: { file: string; pos: number } }[] = [];
+      const bad = new Map<string, string>();
+      for (const n of nodes) {
+        try {
+          const ch = (await readChannels(await this.conn(n))).find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port);
+          if (!ch?.exec) bad.set(n, `no applied coordinates in ${dead.name}'s binlog`);
+          else behind.push({ node: n, exec: ch.exec });
+        } catch (e) {
+          bad.set(n, (e as Error).message);
+        }
+      }
+      const kept = this.earlier?.node === winner ? this.earlier.levelAt ?? {} : undefined;
+      const todo: typeof behind = [];
+      for (const b of behind) {
+        const k = kept?.[b.node];
+        if (k && compareCoords(k.from, b.exec) === 0) this.levelAt.set(b.node, k);
+        else if (kept) bad.set(b.node, `the earlier run promoted ${winner} (its relay log is gone) without locating ${b.node}'s position in its binlog`);
+        else todo.push(b);
+      }
+      if (todo.length > 0) {
+        const wc = await this.conn(winner);
+        const wch = (await readChannels(wc)).find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port);
+        const origin = wch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
+        const wexec = this.winnerDrainedAt ?? wch?.exec ?? undefined;
+        if (!wch?.relayLogFile || !wexec || !origin) {
+          for (const b of todo) bad.set(b.node, `${winner} has no relay log, applied coordinates or source server_id from ${dead.name}`);
+        } else {
+          const found = await locateLevelUp({ winner: wc, relayLogFile: wch.relayLogFile, winnerExec: wexec, origin, behind: todo });
+          for (const f of found) {
+            if (f.ok) this.levelAt.set(f.node, { at: f.at, from: f.from, count: f.count });
+            else bad.set(f.node, f.why);
+          }
+        }
+      }
+      rec.nodes = nodes.map((n) => {
+        const l = this.levelAt.get(n);
+        return l
+          ? { node: n, ok: true, detail: `resumes at ${l.at.file}:${l.at.pos} of ${winner}'s binlog (${l.count} transaction(s) after ${l.from.file}:${l.from.pos})`, durationMs: 0 }
+          : { node: n, ok: false, detail: bad.get(n) ?? 'not located', durationMs: 0 };
+      });
+      for (const [n, why] of bad) this.drop(n, `cannot be brought level with ${winner}: ${why}`);
+      rec.data = { levelAt: Object.fromEntries(this.levelAt) };
+      rec.detail =
+        `${[...this.levelAt.keys()].join(', ') || 'no node'} located in ${winner}'s binlog` +
+        (bad.size ? `; dropped ${[...bad.keys()].join(', ')}` : '');
+    });
+  }
+
   /** The winner becomes the master. From here on nothing is undone. */
   private async promote(): Promise<void> {
     const winner = this.plan!.winner!;
@@ -590,7 +654,12 @@ class FailoverRun {
       // the master then (writes it took since are in its binlog after them).
       const kept = this.earlier?.node === winner ? this.earlier : undefined;
       this.promoteBinlog = kept?.binlog ?? r.binlog;
-      rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: kept?.fromDead ?? this.winnerDrainedAt ?? null };
+      rec.data = {
+        node: winner,
+        binlog: this.promoteBinlog ?? null,
+        fromDead: kept?.fromDead ?? this.winnerDrainedAt ?? null,
+        levelAt: { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) },
+      };
       rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released.detail})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });
@@ -601,14 +670,18 @@ class FailoverRun {
     const p = this.plan!;
     if (p.repoint.length === 0) return;
     const to = this.node(p.winner!);
-    let position: RepointPosition = { kind: 'gtid' };
+    let position0: RepointPosition = { kind: 'gtid' };
     if (p.mode === 'file') {
       if (!this.promoteBinlog) throw new Error(`no binlog position read on ${to.name} at promotion: cannot repoint file/position replicas`);
-      position = { kind: 'file', file: this.promoteBinlog.file, pos: this.promoteBinlog.pos };
+      position0 = { kind: 'file', file: this.promoteBinlog.file, pos: this.promoteBinlog.pos };
     }
-    await this.step('repoint', { nodes: p.repoint, to: to.name, position }, async (rec) => {
+    // Survivors behind the winner resume where the transactions they lack begin.
+    const levelAt = Object.fromEntries([...this.levelAt].map(([n, l]) => [n, `${l.at.file}:${l.at.pos}`]));
+    await this.step('repoint', { nodes: p.repoint, to: to.name, position: position0, ...(this.levelAt.size ? { levelAt } : {}) }, async (rec) => {
       rec.nodes = await this.eachNode(p.repoint, async (n) => {
         const c = await this.conn(n);
+        const l = this.levelAt.get(n);
+        const position: RepointPosition = l ? { kind: 'file', file: l.at.file, pos: l.at.pos } : position0;
         if (position.kind === 'file' && (await readChannels(c)).some((ch) => ch.sourceHost === to.host && ch.sourcePort === to.port)) {
           // Repointed by an earlier run: its coordinates in the new master's binlog are its own.
           await setReadOnly(c, true);

@@ -70,6 +70,15 @@ export interface EarlierPromotion {
   node: string;
   binlog?: { file: string; pos: number };
   fromDead?: { file: string; pos: number };
+  /** File/position survivors behind it: where each resumes in its binlog (found before that promotion). */
+  levelAt?: Record<string, LevelPoint>;
+}
+
+/** A survivor behind the winner, located: it stopped applying at `from` of the dead master's binlog and resumes at `at` of the winner's. */
+export interface LevelPoint {
+  at: { file: string; pos: number };
+  from: { file: string; pos: number };
+  count: number;
 }
 
 /** Reasons that --force cannot override: the node cannot work as a master at all. */
@@ -164,6 +173,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     catchUp: [],
     unobtainable: [],
     repoint: [],
+    levelUp: [],
     leftOut: [],
     warnings: [],
     steps: [],
@@ -413,12 +423,15 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       else if (mode === 'file' && !contains(winner.received!, f.received!) ) {
         base.leftOut.push({ node: f.cfg.name, why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)}` });
       } else if (mode === 'file' && !contains(f.received!, winner.received!)) {
-        base.leftOut.push({
-          node: f.cfg.name,
-          why:
-            `file/position: it read ${describe(f.received!)}, behind the winner's ${describe(winner.received!)}; ` +
-            'only survivors level with the winner are repointed automatically — repoint it by hand',
-        });
+        if (f.received!.mode === 'file' && !f.received!.coords) {
+          base.leftOut.push({ node: f.cfg.name, why: `file/position: it does not replicate from the dead master, so nothing says where it stands in the winner's binlog` });
+        } else if (f.sqlError) {
+          base.leftOut.push({ node: f.cfg.name, why: `file/position: behind the winner and its SQL thread stopped on error ${f.sqlError.errno}: it cannot apply its relay log` });
+        } else {
+          // Behind: it resumes in the winner's binlog where what it lacks begins (level-up step).
+          base.repoint.push(f.cfg.name);
+          base.levelUp.push(f.cfg.name);
+        }
       } else if (mode !== 'file' && !contains(have, f.received!)) {
         base.leftOut.push({ node: f.cfg.name, why: `has transactions the new master will lack (${missing(have, f.received!)})` });
       } else base.repoint.push(f.cfg.name);
@@ -533,6 +546,15 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
       params: { node: winner, from: c.from, until: c.until, timeoutS: fo.apply_timeout_s },
     });
   }
+  if (p.levelUp.length > 0) {
+    steps.push({
+      name: 'level-up',
+      why:
+        `${p.levelUp.join(', ')} read less of ${p.deadMaster}'s binlog than ${winner}: find, from ${winner}'s relay log and binlog ` +
+        `(before promotion resets them), where in ${winner}'s binlog the transactions each lacks begin, so it resumes there`,
+      params: { nodes: p.levelUp, winner },
+    });
+  }
   steps.push({
     name: 'promote',
     why: `${winner} becomes the master: replication stopped and reset, read_only off${fo.semi_sync ? ', semi-sync source on' : ''}`,
@@ -550,7 +572,8 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
             ? 'GTID auto-position'
             : p.mode === 'mariadb-gtid'
               ? 'MASTER_USE_GTID=slave_pos'
-              : `file/position: ${winner}'s binlog position at promotion (survivors applied the same)`,
+              : `file/position: ${winner}'s binlog position at promotion (survivors applied the same)` +
+                (p.levelUp.length ? `; ${p.levelUp.join(', ')} at the positions the level-up step found` : ''),
         semiSync: fo.semi_sync,
       },
     });

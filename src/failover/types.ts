@@ -61,6 +61,7 @@ export type StepName =
   | 'reread'
   | 'drain'
   | 'catch-up'
+  | 'level-up'
   | 'promote'
   | 'salvage-apply'
   | 'repoint'
@@ -98,6 +99,12 @@ export interface Plan {
   unobtainable: { node: string; transactions: string; why: string }[];
   /** Survivors that will be repointed to the winner. */
   repoint: string[];
+  /**
+   * File/position: those of `repoint` that read less of the dead master's binlog than
+   * the winner. They resume in the winner's binlog where the transactions they lack
+   * begin (found from the winner's relay log before it is promoted), not at its end.
+   */
+  levelUp: string[];
   /** Survivors that will not be repointed, with the reason. */
   leftOut: { node: string; why: string }[];
   warnings: string[];

@@ -86,6 +86,7 @@ export function parseReplicaStatusRow(row: Row, flavor: Flavor): ReplicationChan
     sqlThreadState: String(col(row, 'Replica_SQL_Running_State', 'Slave_SQL_Running_State') ?? ''),
     ioThreadState: String(col(row, 'Replica_IO_State', 'Slave_IO_State') ?? ''),
   };
+  if (row.Relay_Log_File) ch.relayLogFile = String(row.Relay_Log_File);
   if (flavor === 'mysql') {
     ch.gtidAutoPosition = num(row.Auto_Position) === 1;
     ch.sourceUuid = String(col(row, 'Source_UUID', 'Master_UUID') ?? '');

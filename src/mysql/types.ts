@@ -61,6 +61,8 @@ export interface ReplicationChannel {
   sourceUuid?: string;
   /** MariaDB: Gtid_IO_Pos of this connection (received position). */
   mariadbGtidIoPos?: string;
+  /** Relay_Log_File: the relay log file the applier is reading. */
+  relayLogFile?: string;
 }
 
 export interface SemiSyncState {

@@ -92,13 +92,22 @@ export function failoverSuite(flavor: LabFlavor): void {
   }
 
   /** A cluster whose writer's rows reached every replica, then its master killed. */
-  async function deadMasterCluster(o: { gtid?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
+  /** behind: db3 stops receiving halfway through the writes (db2 gets them all). */
+  async function deadMasterCluster(o: { gtid?: boolean; behind?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
     const l = await lab(o);
     const cfg = await config(l);
     const w = await startWriter(cfg, 'db1');
     await sleep(300);
+    if (o.behind) {
+      await l.sql('db3', stopIo);
+      await sleep(300);
+    }
     await w.stop();
-    await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+    await waitApplied(l, cfg, o.behind ? ['db2'] : ['db2', 'db3'], w.acked.at(-1)!);
+    if (o.behind) {
+      const have3 = await idsOn(cfg, 'db3');
+      assert.ok(w.acked.some((id) => !have3.has(id)), 'db3 is behind');
+    }
     await l.kill('db1');
     return { l, cfg, w };
   }
@@ -107,7 +116,7 @@ export function failoverSuite(flavor: LabFlavor): void {
    * A cluster with a writer's rows on every replica and its master killed, then a failover
    * run in a child process that dies (SIGKILL, no cleanup) right before `step`.
    */
-  async function crashedFailover(step: string, o: { gtid?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
+  async function crashedFailover(step: string, o: { gtid?: boolean; behind?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
     const { l, cfg, w } = await deadMasterCluster(o);
     const sd = tempDir();
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
@@ -392,6 +401,77 @@ export function failoverSuite(flavor: LabFlavor): void {
           if (first) assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had promoted ${first}`);
           const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
           await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        });
+      }
+    }
+
+    if (my) {
+      it('file/position: survivors that read less than the winner are located in its binlog (level-up) and repointed there; four nodes', async () => {
+        const l = await lab({ gtid: false, nodes: 4 });
+        const cfg = await config(l);
+        const w = await startWriter(cfg, 'db1');
+        await sleep(250);
+        await l.sql('db3', stopIo);
+        await sleep(250);
+        await l.sql('db4', stopIo);
+        await sleep(250);
+        await w.stop();
+        await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+        const [have3, have4] = [await idsOn(cfg, 'db3'), await idsOn(cfg, 'db4')];
+        assert.ok(w.acked.some((id) => !have4.has(id)) && w.acked.some((id) => have4.has(id) && !have3.has(id)), 'db3 is behind db4, db4 behind db2');
+        await l.kill('db1');
+
+        const r = await runFailover(request(cfg, tempDir()));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.equal(r.plan!.mode, 'file');
+        assert.equal(r.newMaster, 'db2');
+        assert.deepEqual(r.plan!.levelUp.sort(), ['db3', 'db4']);
+        const lu = r.steps.find((x) => x.name === 'level-up')!;
+        assert.equal(lu.outcome, 'ok', JSON.stringify(lu));
+        for (const n of lu.nodes!) assert.match(n.detail, /resumes at binlog\.\d+:\d+ of db2's binlog \(\d+ transaction\(s\) after/, n.detail);
+        await assertHealthy(l, cfg, 'db2', ['db3', 'db4'], w.acked, { probeId: 900001 });
+      });
+
+      it('file/position: a survivor behind the winner whose relay log was purged past its position is dropped with the reason, not repointed wrong', async () => {
+        const l = await lab({ gtid: false });
+        const cfg = await config(l);
+        const w = await startWriter(cfg, 'db1');
+        await sleep(250);
+        await l.sql('db3', stopIo);
+        await sleep(150);
+        // The source rotates its binlog: db2 starts a new relay log and purges the old one once applied.
+        await l.sql('db1', 'FLUSH BINARY LOGS');
+        await sleep(250);
+        await w.stop();
+        await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+        await l.kill('db1');
+
+        const r = await runFailover(request(cfg, tempDir()));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.equal(r.newMaster, 'db2');
+        const left = r.plan!.leftOut.find((x) => x.node === 'db3');
+        assert.match(left?.why ?? '', /cannot be brought level with db2: the relay log begins at binlog\.000002:4 .*purged/, JSON.stringify(r.plan!.leftOut));
+        assert.ok(r.next.some((x) => /db3: compare it with db2/.test(x)), r.next.join('\n'));
+        // db3 is left where it was: still pointing at the dead master, with what it had.
+        const ch = (await l.sql('db3', 'SHOW REPLICA STATUS'))[0];
+        assert.equal(Number(ch.Source_Port), l.nodes[0]!.port);
+        await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001 });
+      });
+
+      for (const crashAt of ['promote', 'repoint'] as const) {
+        it(`file/position with a survivor behind: crash before ${crashAt}: the rerun repoints it where the first run located it`, async () => {
+          const { l, cfg, w, sd } = await crashedFailover(crashAt, { gtid: false, behind: true });
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          assert.equal(unfinished.length, 1, 'the crash left its journal');
+          const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+          const extra = promote ? range(800001, 5) : [];
+          if (promote) await writeRows(cfg, 'db2', extra);
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+          assert.equal(r.newMaster, 'db2');
+          w.acked.push(...extra);
+          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
         });
       }
     }

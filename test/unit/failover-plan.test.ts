@@ -434,15 +434,28 @@ describe('planner: file/position mode', () => {
       ...o,
       ch: { read: { file: 'binlog.000007', pos: read }, exec: { file: 'binlog.000007', pos: read }, gtidAutoPosition: false, ...o.ch },
     });
-  it('the node that read furthest in the dead master binlog wins; a prefer node behind cannot be brought level', () => {
+  it('the node that read furthest in the dead master binlog wins; a survivor behind it is drained, located (level-up) and repointed', () => {
     const p = plan(topo(f('db2', 5000), f('db3', 4000), f('db4', 5000)), cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }, { name: 'db4' }]));
     assert.equal(p.mode, 'file');
     assert.equal(p.winner, 'db2');
-    assert.deepEqual(p.repoint, ['db4']);
-    assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /behind the winner's binlog.000007:5000/);
+    assert.deepEqual(p.repoint, ['db3', 'db4']);
+    assert.deepEqual(p.levelUp, ['db3']);
+    assert.deepEqual(p.leftOut, []);
     assert.equal(cand(p, 'db3').reasons[0], 'cannot be brought level with what the survivors received');
+    const names = p.steps.map((s) => s.name);
+    assert.ok(names.indexOf('drain') < names.indexOf('level-up') && names.indexOf('level-up') < names.indexOf('promote'), names.join(' '));
+    assert.deepEqual((p.steps.find((s) => s.name === 'drain')!.params.nodes as string[]).sort(), ['db2', 'db3', 'db4']);
     const repoint = p.steps.find((s) => s.name === 'repoint')!;
-    assert.match(String(repoint.params.how), /binlog position at promotion/);
+    assert.match(String(repoint.params.how), /binlog position at promotion.*db3 at the positions the level-up step found/);
+  });
+  it('a survivor behind the winner with a broken SQL thread cannot be brought level: left out', () => {
+    const p = plan(
+      topo(f('db2', 5000), f('db3', 4000, { ch: { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' } })),
+      cluster([{ name: 'db2' }, { name: 'db3' }]),
+    );
+    assert.equal(p.winner, 'db2');
+    assert.deepEqual(p.levelUp, []);
+    assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /behind the winner and its SQL thread stopped on error 1062/);
   });
   it('a rerun keeps the master an earlier run journaled, compares the others with where it stood in the dead master\'s binlog, and keeps those already repointed', () => {
     const promoted = f('db2', 0, { readOnly: false, superReadOnly: false, replication: [] });

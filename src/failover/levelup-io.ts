@@ -1,0 +1,76 @@
+/**
+ * The level-up step's reads (I/O around the pure levelup.ts): the winner's
+ * relay logs and binlog over SQL, read once for every survivor behind it.
+ */
+import type { Conn } from '../mysql/conn';
+import { compareCoords, formatCoords } from '../mysql/coords';
+import { listBinlogs, readLogEvents, readRelayLogsBack } from '../mysql/events';
+import type { BinlogCoordinates } from '../mysql/types';
+import { countRelayTransactions, locateLastTransactions, opensTransaction, parseRotate, type EventRow } from './levelup';
+
+export type LevelUpResult =
+  | { node: string; ok: true; at: BinlogCoordinates; from: BinlogCoordinates; count: number }
+  | { node: string; ok: false; why: string };
+
+export interface LevelUpInput {
+  /** The winner, drained, IO thread stopped, not yet promoted. */
+  winner: Conn;
+  /** The winner's channel from the dead master: its relay log file and applied coordinates. */
+  relayLogFile: string;
+  winnerExec: BinlogCoordinates;
+  /** The dead master's server_id (the origin of the transactions to count). */
+  origin: number;
+  /** Each survivor behind the winner, with where it stopped applying (a transaction boundary). */
+  behind: { node: string; exec: BinlogCoordinates }[];
+}
+
+/** The first Rotate of the oldest file: where in the source's binlog the relay log begins. */
+function relayBegins(files: EventRow[][]): BinlogCoordinates | undefined {
+  for (const rows of files) for (const r of rows) if (r.type === 'Rotate') {
+    const at = parseRotate(r.info);
+    if (at) return at;
+  }
+  return undefined;
+}
+
+export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
+  const c = i.winner;
+  if (c.version.flavor === 'mysql') {
+    // With a parallel applier that does not keep the source's commit order, the winner's
+    // binlog tail need not be the source's tail in the same order: counting is unsafe.
+    const [v] = await c.query('SELECT @@global.replica_parallel_workers AS w, @@global.replica_preserve_commit_order AS o').catch(async () =>
+      c.query('SELECT @@global.slave_parallel_workers AS w, @@global.slave_preserve_commit_order AS o'),
+    );
+    if (Number(v?.w ?? 0) > 1 && Number(v?.o ?? 1) !== 1) {
+      const why = `the winner's parallel applier does not preserve the source's commit order (replica_parallel_workers ${v.w}, replica_preserve_commit_order OFF)`;
+      return i.behind.map((b) => ({ node: b.node, ok: false, why }));
+    }
+  }
+  const earliest = i.behind.reduce<BinlogCoordinates | undefined>((m, b) => (!m || compareCoords(b.exec, m) < 0 ? b.exec : m), undefined);
+  if (!earliest) return [];
+  const relay = await readRelayLogsBack(c, i.relayLogFile, (files) => {
+    const at = relayBegins(files);
+    return !!at && compareCoords(at, earliest) <= 0;
+  });
+  const counted = i.behind.map((b) => ({ b, n: countRelayTransactions(relay, i.origin, b.exec, i.winnerExec) }));
+  const need = Math.max(0, ...counted.map((x) => (x.n.ok ? x.n.count : 0)));
+
+  // The winner's binlog from the end back until it holds `need` transactions.
+  const [st] = await c.query(c.dialect.showBinlogStatus());
+  if (!st?.File) return i.behind.map((b) => ({ node: b.node, ok: false, why: "the winner's binary log is off" }));
+  const end = { file: String(st.File), pos: Number(st.Position) };
+  const names = await listBinlogs(c);
+  const binlog: EventRow[][] = [];
+  let opened = 0;
+  for (let k = names.length - 1; k >= 0 && opened < need; k--) {
+    const rows = await readLogEvents(c, 'binlog', names[k]!);
+    binlog.unshift(rows);
+    opened += rows.filter((r) => opensTransaction(r.type)).length;
+  }
+  return counted.map(({ b, n }): LevelUpResult => {
+    if (!n.ok) return { node: b.node, ok: false, why: n.why };
+    const at = locateLastTransactions(binlog, i.origin, n.count, end);
+    if (!at.ok) return { node: b.node, ok: false, why: `${n.count} transaction(s) after ${formatCoords(b.exec)}: ${at.why}` };
+    return { node: b.node, ok: true, at: at.at, from: b.exec, count: n.count };
+  });
+}
