@@ -404,6 +404,7 @@ export class ClusterRuntime {
         verdict: ev ? verdictSummary(ev) : o.by ? `operator (${o.by})` : 'operator',
         ...(lastKnownMaster ? { lastKnownMaster } : {}),
         lagHints,
+        ...(monitor ? { healthy: monitor.healthyViews() } : {}),
         ...(ev ? sshHint(ev) : {}),
         ...(ev ? { verdictReceived: ev.detail.received } : {}),
         log: this.deps.log,

@@ -79,6 +79,8 @@ export interface FailoverRequest {
   lastKnownMaster?: NodeSnapshot;
   /** Lag per node as last seen before the master died. */
   lagHints?: Record<string, number | null | undefined>;
+  /** Each replica as the monitor last read it while the master answered (see PlanOptions.healthy). */
+  healthy?: PlanOptions['healthy'];
   /** Address mover (default: createMover from the config). */
   mover?: AddressMover;
   /** Whether the dead master's host answers SSH, when detection knows. */
@@ -1114,6 +1116,7 @@ class FailoverRun {
       to: this.req.to,
       force: this.req.force,
       lagHints: hints,
+      healthy: this.req.healthy,
       lastKnownMaster: this.req.lastKnownMaster,
       salvage:
         this.c.failover.salvage.enabled && this.req.deadMasterSshReachable === false

@@ -64,6 +64,13 @@ export interface PlanOptions {
    * applied the dead master's binlog (file/position mode compares the others with that).
    */
   earlier?: EarlierPromotion;
+  /**
+   * Each replica as the monitor last read it while the master still answered (the daemon
+   * knows; a CLI run does not). A replica whose IO thread had been disconnected for
+   * several checks holds data of unknown age; one whose lag could not be read cannot pass
+   * max_lag_s. Both are soft gates (heir failover --to NODE --force overrides).
+   */
+  healthy?: Record<string, { at: number; connected: boolean; lagS: number | null; disconnectedChecks: number }>;
 }
 
 export interface EarlierPromotion {
@@ -222,7 +229,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     f.received = receivedPosition(mode, snap, deadRef);
     f.executed = executedPosition(mode, snap, deadRef);
     const ch = channelFrom(snap, deadRef) ?? snap.replication[0];
-    f.lagS = ch?.secondsBehind ?? opts.lagHints?.[cfg.name] ?? null;
+    f.lagS = ch?.secondsBehind ?? opts.lagHints?.[cfg.name] ?? opts.healthy?.[cfg.name]?.lagS ?? null;
     const err = snap.replication.find((c) => c.lastSqlErrno !== 0);
     if (err) f.sqlError = { errno: err.lastSqlErrno, message: err.lastSqlError };
   }
@@ -251,6 +258,15 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       f.gates.push(`gate: not replicating from the dead master ${deadMaster} (file/position mode compares read coordinates in its binlog)`);
     }
     if (f.lagS !== null && f.lagS > fo.max_lag_s) f.gates.push(`gate: lag ${f.lagS}s > max_lag_s ${fo.max_lag_s}`);
+    const seen = opts.healthy?.[f.cfg.name];
+    if (seen && !seen.connected && seen.disconnectedChecks >= 2) {
+      f.gates.push(
+        `gate: stale: its IO thread was not connected to ${deadMaster} in the last ${seen.disconnectedChecks} checks while ${deadMaster} still answered ` +
+          `(last at ${new Date(seen.at).toISOString()}): what it holds may be arbitrarily old`,
+      );
+    } else if (seen && seen.connected && f.lagS === null) {
+      f.gates.push(`gate: lag unknown: no Seconds_Behind_Source at the last check while ${deadMaster} still answered (SQL thread stopped?), so max_lag_s ${fo.max_lag_s} cannot be checked`);
+    }
     if (s.version && oldest && series(s.version) > series(oldest)) {
       const who = reachable.filter((o) => o.snap?.version && series(o.snap.version) === series(oldest)).map((o) => o.cfg.name);
       f.gates.push(`gate: version ${seriesText(s.version)} newer than oldest replica ${seriesText(oldest)} (${who.join(', ')})`);

@@ -19,7 +19,7 @@ import type { NodeSnapshot } from '../mysql/types';
 import { readNode, errantGtids } from '../mysql/inspect';
 import { silentLogger, type Logger } from '../util/log';
 import { analyze } from './verdict';
-import { channelToMaster, replicaSight, type MasterRef } from './sight';
+import { channelToMaster, replicaSight, type HealthyView, type MasterRef } from './sight';
 import { replicaFindings, findingsKey } from './findings';
 import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
 import { Pinger, hostCheck, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
@@ -126,6 +126,8 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private lastReplicaCheck = 0;
   private findingsSig = '';
   private heartbeatPeriods = new Map<string, number | null>();
+  /** Each replica as last read while the master answered (see HealthyView). */
+  private readonly healthy = new Map<string, HealthyView>();
   private pidFile: string | null = null;
   private masterServerId: number | undefined;
   /** Bumped by setMaster: results of probes started for an earlier master are dropped. */
@@ -155,6 +157,11 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   /** The reported state (Healthy, Suspect, or a verdict). */
   get state(): MachineState {
     return this.machine;
+  }
+
+  /** Each replica as last read while the master answered: IO connected or not, and lag (for the failover's gates). */
+  healthyViews(): Record<string, HealthyView> {
+    return Object.fromEntries(this.healthy);
   }
 
   /** The latest analysis (every round, reported or not). */
@@ -234,6 +241,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.pidFile = null;
     this.masterServerId = undefined;
     this.heartbeatPeriods.clear();
+    this.healthy.clear();
     this.lastReplicaCheck = 0;
     this.track('pidfile', async () => {
       const epoch = this.epoch;
@@ -397,7 +405,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       tcp: f?.tcp ?? null,
       reprobe: f?.reprobe ?? null,
       replicas: f
-        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref, f.since, this.heartbeatPeriods.get(r.name) ?? null))
+        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref, f.since, this.heartbeatPeriods.get(r.name) ?? null, this.healthy.get(r.name)))
         : [],
       host: this.cluster.detection.ssh_check ? (f?.host ?? undefined) : null,
       secondary: f ? [...f.secondary.values()] : [],
@@ -445,8 +453,15 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     // Each replica's heartbeat period comes with its snapshot (the channel to the master).
     const ref = this.masterRef();
     for (const r of reps) {
-      const s = r.reachable ? channelToMaster(r, ref)?.heartbeatPeriodS : null;
+      const ch = r.reachable ? channelToMaster(r, ref) : undefined;
+      const s = ch?.heartbeatPeriodS;
       this.heartbeatPeriods.set(r.name, s !== null && s !== undefined && s > 0 ? Math.round(s * 1000) : null);
+      // Read while the master answered: what a later failure is compared with.
+      if (r.reachable && m!.reachable) {
+        const connected = ch?.ioState === 'Yes';
+        const runs = connected ? 0 : (this.healthy.get(r.name)?.disconnectedChecks ?? 0) + 1;
+        this.healthy.set(r.name, { at: r.takenAt, connected, lagS: ch ? ch.secondsBehind : null, disconnectedChecks: runs });
+      }
     }
     const sig = findingsKey(findings);
     if (sig !== this.findingsSig) {

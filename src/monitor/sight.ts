@@ -101,6 +101,18 @@ function ioSummary(c: ReplicationChannel): string {
 }
 
 /**
+ * A replica as the monitor last saw it while the master answered (a health check, before
+ * any failure): whether its IO thread was connected to the master, and its lag.
+ */
+export interface HealthyView {
+  at: number;
+  connected: boolean;
+  lagS: number | null;
+  /** Consecutive checks (up to this one) that found the IO thread not connected. */
+  disconnectedChecks: number;
+}
+
+/**
  * Derive the replica's view of the master.
  * @param reads this replica's snapshots, oldest first; only reads taken at or after
  *   `firstFailureAt` count as evidence about the failure (earlier ones are ignored).
@@ -114,6 +126,7 @@ export function replicaSight(
   master: MasterRef,
   firstFailureAt: number | null,
   heartbeatPeriodMs?: number | null,
+  before?: HealthyView | null,
 ): ReplicaSight {
   const since = firstFailureAt ?? -Infinity;
   const relevant = reads.filter((r) => r.takenAt >= since);
@@ -138,12 +151,20 @@ export function replicaSight(
     heartbeatPeriodMs: heartbeatPeriodMs ?? null,
     received: receivedMark(last, ch),
   };
+  // Disconnected already while the master still answered the manager: that loss is older
+  // than this failure and proves nothing about it (a replica that gave up a week ago).
+  const stale = (what: string): ReplicaSight | undefined =>
+    before && !before.connected && firstFailureAt !== null && before.at < firstFailureAt
+      ? { ...base, status: 'stale', detail: `${ioSummary(ch)}: ${what}, but it was already not connected at the last check before the failure began (${new Date(before.at).toISOString()}): old news, not evidence` }
+      : undefined;
   if (ch.ioState === 'Connecting') {
-    return { ...base, status: 'lost', detail: `${ioSummary(ch)}: not connected to ${master.name}` };
+    return stale(`not connected to ${master.name}`) ?? { ...base, status: 'lost', detail: `${ioSummary(ch)}: not connected to ${master.name}` };
   }
   if (ch.ioState === 'No') {
     if (ch.lastIoErrno === 0) return { ...base, status: 'stopped', detail: `${ioSummary(ch)}: replication stopped without error (by an operator)` };
-    if (CONNECTION_IO_ERRNOS.has(ch.lastIoErrno)) return { ...base, status: 'lost', detail: `${ioSummary(ch)}: gave up connecting to ${master.name}` };
+    if (CONNECTION_IO_ERRNOS.has(ch.lastIoErrno)) {
+      return stale(`gave up connecting to ${master.name}`) ?? { ...base, status: 'lost', detail: `${ioSummary(ch)}: gave up connecting to ${master.name}` };
+    }
     return { ...base, status: 'broken', detail: `${ioSummary(ch)}: IO thread stopped by an error that says nothing about the master being down` };
   }
   // IO thread connected ('Yes'): did anything arrive after the failure began? Every read

@@ -109,9 +109,11 @@ export interface SecondaryCheck {
  * - stopped: IO thread stopped without error (stopped by an operator: says nothing);
  * - broken: IO thread stopped with a non-connection error (e.g. 1236): says nothing now;
  * - unreadable: the manager could not read the replica;
- * - elsewhere: the replica does not replicate from this master.
+ * - elsewhere: the replica does not replicate from this master;
+ * - stale: IO thread disconnected, but it was already so at the last check before the
+ *   failure began (while the master answered): old news, says nothing about this failure.
  */
-export type ReplicaSightStatus = 'hears' | 'lost' | 'silent' | 'stopped' | 'broken' | 'unreadable' | 'elsewhere';
+export type ReplicaSightStatus = 'hears' | 'lost' | 'silent' | 'stopped' | 'broken' | 'unreadable' | 'elsewhere' | 'stale';
 
 export interface ReplicaSight {
   name: string;

@@ -427,6 +427,7 @@ const SIGHT_POINTS: Record<ReplicaSight['status'], Evidence['points']> = {
   broken: 'unknown',
   unreadable: 'unknown',
   elsewhere: 'unknown',
+  stale: 'unknown',
 };
 
 function hostText(h: HostCheck): string {

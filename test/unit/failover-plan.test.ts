@@ -244,6 +244,15 @@ describe('planner: election by received transactions', () => {
     assert.match(p.warnings.join('\n'), /incomparable \(db2\/db3\)/);
   });
 
+  it('one check that found the IO thread reconnecting is not staleness; a lag the monitor saw is used', () => {
+    const db3 = mysqlNode('db3', `${M}:1-10`, { ch: { secondsBehind: null } });
+    const p = plan(topo(mysqlNode('db2', `${M}:1-10`), db3), cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }]), {
+      healthy: { db3: { at: 1, connected: false, lagS: 2, disconnectedChecks: 1 } },
+    });
+    assert.equal(p.winner, 'db3');
+    assert.equal(cand(p, 'db3').lagS, 2);
+  });
+
   it('an unreachable survivor is listed and left out of the repoint', () => {
     const p = plan(topo(mysqlNode('db2', `${M}:1-10`), unreachable('db3')), cluster([{ name: 'db2' }, { name: 'db3' }]));
     assert.equal(p.winner, 'db2');
@@ -266,6 +275,18 @@ describe('planner: gates (each visible with its reason)', () => {
       db3: mysqlNode('db3', `${M}:1-10`),
       opts: { lagHints: { db3: 412 } },
       reason: 'gate: lag 412s > max_lag_s 300',
+    },
+    {
+      title: 'stale: the monitor saw its IO thread disconnected in several checks while the master answered',
+      db3: mysqlNode('db3', `${M}:1-10`, { ch: { secondsBehind: null } }),
+      opts: { healthy: { db3: { at: Date.UTC(2026, 0, 1), connected: false, lagS: null, disconnectedChecks: 3 } } },
+      reason: 'gate: stale: its IO thread was not connected to db1 in the last 3 checks while db1 still answered (last at 2026-01-01T00:00:00.000Z): what it holds may be arbitrarily old',
+    },
+    {
+      title: 'lag unknown: connected, but no Seconds_Behind_Source while the master answered',
+      db3: mysqlNode('db3', `${M}:1-10`, { ch: { secondsBehind: null } }),
+      opts: { healthy: { db3: { at: Date.UTC(2026, 0, 1), connected: true, lagS: null, disconnectedChecks: 0 } } },
+      reason: /^gate: lag unknown: no Seconds_Behind_Source at the last check while db1 still answered/,
     },
     {
       title: 'SQL thread error',

@@ -41,6 +41,19 @@ test('IO Connecting is lost, with its errno', () => {
   assert.equal(s.lastIoErrno, 2003);
 });
 
+test('disconnected already at the last check before the failure (master answering): stale, not lost', () => {
+  const before = { at: T0 - 3000, connected: false, lagS: null, disconnectedChecks: 4 };
+  const c = replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 1045, lastIoError: 'Access denied' })], master, T0, null, before);
+  assert.equal(c.status, 'stale');
+  assert.match(c.detail, /already not connected at the last check before the failure began/);
+  assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'No', lastIoErrno: 2003 })], master, T0, null, before).status, 'stale');
+  // Connected at that check: a loss now is news.
+  const fresh = { ...before, connected: true, disconnectedChecks: 0 };
+  assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003 })], master, T0, null, fresh).status, 'lost');
+  // A check taken after the failure began says nothing about before it.
+  assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003 })], master, T0, null, { ...before, at: T0 + 50 }).status, 'lost');
+});
+
 test('IO No with errno 0 is stopped by an operator; with a connection errno it is lost; with 1236 broken', () => {
   assert.equal(replicaSight('db2', [snap(T0 + 1, { ioState: 'No', sqlRunning: false })], master, T0).status, 'stopped');
   assert.equal(replicaSight('db2', [snap(T0 + 1, { ioState: 'No', lastIoErrno: 2003 })], master, T0).status, 'lost');
