@@ -19,7 +19,7 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { GtidSet } from '../mysql/gtid';
-import { MariaGtidPos } from '../mysql/mariadb-gtid';
+import { errantFromBinlogStates, MariaGtidPos, parseGtidList } from '../mysql/mariadb-gtid';
 import type { NodeSnapshot, ServerVersion, TopologySnapshot } from '../mysql/types';
 import { compareContenders, type Contender } from './elect';
 import {
@@ -128,7 +128,7 @@ export function findErrant(
   mode: PositionMode,
   n: NodeSnapshot,
   others: NodeSnapshot[],
-  dead: { uuid?: string; serverId?: number; executed?: string },
+  dead: { uuid?: string; serverId?: number; executed?: string; binlogState?: string },
   deadRef: DeadMasterRef,
 ): string | null {
   if (mode === 'file') return null;
@@ -144,6 +144,21 @@ export function findErrant(
     if (dead.uuid) return cand.onlyUuid(dead.uuid, { exclude: true }).toString();
     // Without the master's identity, only the node's own writes are surely errant.
     return n.serverUuid ? cand.onlyUuid(n.serverUuid).toString() : '';
+  }
+  // MariaDB, with binlog states: a (domain, own server_id) entry no other server's binlog
+  // holds as far (a local write stays there when replicated ones follow in its domain).
+  const ownState = parseGtidList(n.mariadb?.binlogState ?? '');
+  if (n.mariadb?.binlogState !== undefined && ownState && n.serverId !== undefined) {
+    const states = [...others.map((o) => o.mariadb?.binlogState), dead.binlogState]
+      .filter((x): x is string => x !== undefined)
+      .map((x) => parseGtidList(x))
+      .filter((x): x is NonNullable<typeof x> => !!x);
+    if (states.length > 0) {
+      if (dead.serverId !== undefined && n.serverId === dead.serverId) return '';
+      return errantFromBinlogStates(ownState, n.serverId, states)
+        .map((e) => `${e.domain}-${e.server}-${e.seq}`)
+        .join(',');
+    }
   }
   // MariaDB: per domain, a GTID written by this node itself that nobody else has.
   const own = MariaGtidPos.parse(n.mariadb?.binlogPos ?? n.executedGtid ?? '');
@@ -275,7 +290,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       mode,
       s,
       others,
-      { uuid: deadSnap?.serverUuid ?? last?.serverUuid, serverId: deadRef.serverId, executed: last?.executedGtid },
+      { uuid: deadSnap?.serverUuid ?? last?.serverUuid, serverId: deadRef.serverId, executed: last?.executedGtid, binlogState: (deadSnap?.reachable ? deadSnap : last)?.mariadb?.binlogState },
       deadRef,
     );
     if (errant === null) {

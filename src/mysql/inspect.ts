@@ -20,7 +20,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions, MysqlError } from './conn';
 import { SEMI_SYNC_VAR_SETS, type Dialect } from './dialect';
 import { GtidSet } from './gtid';
-import { MariaGtidPos } from './mariadb-gtid';
+import { errantFromBinlogStates, MariaGtidPos, parseGtidList } from './mariadb-gtid';
 import type { BinlogCoordinates, Flavor, NodeSnapshot, ReplicationChannel, SemiSyncState, TopologySnapshot } from './types';
 
 type Row = Record<string, any>;
@@ -238,7 +238,7 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
     const [r] = await c.query(
       `SELECT @@global.server_id AS server_id, @@global.read_only AS ro, @@global.log_bin AS log_bin,
               @@global.log_slave_updates AS lru, @@global.gtid_current_pos AS cur,
-              @@global.gtid_binlog_pos AS bin, @@global.gtid_slave_pos AS slave,
+              @@global.gtid_binlog_pos AS bin, @@global.gtid_slave_pos AS slave, @@global.gtid_binlog_state AS state,
               @@global.performance_schema AS ps, @@global.slave_net_timeout AS net_timeout`,
     );
     snap.serverId = num(r.server_id) ?? undefined;
@@ -246,7 +246,7 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
     snap.logBin = onOff(r.log_bin);
     snap.logReplicaUpdates = onOff(r.lru);
     snap.executedGtid = normMariaPos(r.cur);
-    snap.mariadb = { binlogPos: normMariaPos(r.bin), slavePos: normMariaPos(r.slave) };
+    snap.mariadb = { binlogPos: normMariaPos(r.bin), slavePos: normMariaPos(r.slave), binlogState: normMariaPos(r.state) };
     snap.performanceSchema = onOff(r.ps);
     snap.netTimeoutS = num(r.net_timeout) ?? undefined;
   }
@@ -350,9 +350,10 @@ export function receivedGtid(n: NodeSnapshot): string {
  * either has no domain d, or is behind q in d, or has seq q in d from another
  * server (the same seq written twice: diverged histories). Entries carrying
  * the master's server_id are the master's own transactions (same race as
- * above). Limits: a local write followed by replicated transactions in the
- * same domain is no longer visible in the position; gtid_strict_mode=ON makes
- * such a replica stop with an error instead, which shows as an SQL error.
+ * above). When both servers' gtid_binlog_state is known the rule works on it
+ * instead (errantFromBinlogStates): a local write followed by replicated
+ * transactions in the same domain is no longer visible in gtid_binlog_pos, but
+ * its (domain, server_id) entry stays in the binlog state.
  */
 export function errantGtids(replica: NodeSnapshot, master: NodeSnapshot): string {
   const flavor = replica.version?.flavor;
@@ -364,6 +365,16 @@ export function errantGtids(replica: NodeSnapshot, master: NodeSnapshot): string
     let extra = r.subtract(m);
     if (master.serverUuid) extra = extra.onlyUuid(master.serverUuid, { exclude: true });
     return extra.toString();
+  }
+  // gtid_binlog_state (every server_id's last GTID): a local write stays visible after
+  // replicated transactions follow it in the same domain.
+  const rs = parseGtidList(replica.mariadb?.binlogState ?? '');
+  const ms = parseGtidList(master.mariadb?.binlogState ?? '');
+  if (replica.mariadb?.binlogState !== undefined && master.mariadb?.binlogState !== undefined && rs && ms && replica.serverId !== undefined) {
+    if (replica.serverId === master.serverId) return '';
+    const byState = errantFromBinlogStates(rs, replica.serverId, [ms]);
+    // Keyed by domain for the text; several in one domain are listed each.
+    return byState.map((e) => `${e.domain}-${e.server}-${e.seq}`).join(',');
   }
   const r = MariaGtidPos.tryParse(replica.mariadb?.binlogPos ?? '');
   if (!r || master.mariadb === undefined) return '';

@@ -180,3 +180,39 @@ export class MariaGtidPos {
     return this.behind(o).reduce((n, b) => n + (b.to - b.from), 0n);
   }
 }
+
+/**
+ * A GTID *list* such as @@gtid_binlog_state: the last GTID per (domain, server_id),
+ * so a domain may appear several times. '' is the empty list; undefined when unparsable.
+ */
+export function parseGtidList(text: string): MariaGtid[] | undefined {
+  if (text.trim() === '') return [];
+  const out: MariaGtid[] = [];
+  for (const raw of text.split(',')) {
+    const m = /^\s*(\d+)-(\d+)-(\d+)\s*$/.exec(raw);
+    if (!m) return undefined;
+    out.push({ domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3]) });
+  }
+  return out;
+}
+
+/**
+ * Errant transactions from gtid_binlog_state, which keeps the last GTID of every
+ * (domain, server_id) a server's binlog holds, where gtid_binlog_pos keeps only
+ * the last per domain (a local write followed by replicated ones vanishes from
+ * it). An entry of `own` written by the node itself (server `self`) is errant
+ * unless some other server's binlog state (`others`: the master's, the other
+ * replicas') holds that server's transactions up to the same seq or later: a
+ * former master's writes reached the others' binlogs, a local write did not.
+ * The same seq as the master's in that domain, from another server, is errant too.
+ */
+export function errantFromBinlogStates(own: MariaGtid[], self: number, others: MariaGtid[][]): MariaGtid[] {
+  const seen = new Map<string, bigint>();
+  for (const list of others) {
+    for (const e of list) {
+      const k = `${e.domain}-${e.server}`;
+      if ((seen.get(k) ?? -1n) < e.seq) seen.set(k, e.seq);
+    }
+  }
+  return own.filter((e) => e.server === self && (seen.get(`${e.domain}-${e.server}`) ?? -1n) < e.seq);
+}

@@ -104,7 +104,7 @@ export interface NodeSnapshot {
    */
   executedGtid?: string;
   /** MariaDB: @@gtid_binlog_pos, @@gtid_slave_pos, and the received position (gtid_io_pos from status). */
-  mariadb?: { binlogPos: string; slavePos: string; ioPos?: string };
+  mariadb?: { binlogPos: string; slavePos: string; ioPos?: string; binlogState?: string };
   /** SHOW BINARY LOG STATUS / SHOW MASTER STATUS, when binlog is on. */
   binlog?: BinlogCoordinates;
   /** Empty for a server that is not a replica. */

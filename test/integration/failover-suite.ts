@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
 import type { ClusterConfig } from '../../src/config/schema';
-import { readChannels, readNode } from '../../src/mysql/inspect';
+import { errantGtids, readChannels, readNode } from '../../src/mysql/inspect';
 import { acknowledge } from '../../src/failover/guard';
 import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
@@ -324,6 +324,34 @@ export function failoverSuite(flavor: LabFlavor): void {
       const c2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
       assert.ok(c2.warnings.some((x) => /^errant GTIDs .+ \(errant_gtids: warn\)$/.test(x)), JSON.stringify(c2.warnings));
       await assertHealthy(l, warn, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
+    });
+
+    it('an errant write that replicated transactions followed is still seen (MariaDB: gtid_binlog_state, not gtid_binlog_pos), by heir check and by the planner', async () => {
+      const l = await lab();
+      const plain = await config(l);
+      // MariaDB at its default gtid_strict_mode=OFF (the lab turns it on elsewhere): with it
+      // on, the replicated transactions would stop on the errant one with an SQL error instead.
+      if (!my) for (const n of ['db1', 'db2', 'db3']) await l.sql(n, 'SET GLOBAL gtid_strict_mode=0');
+      if (my) await l.sql('db2', 'SET GLOBAL super_read_only=0');
+      await l.sql('db2', "INSERT INTO app.w (id, note) VALUES (800001, 'errant')");
+      if (my) await l.sql('db2', 'SET GLOBAL super_read_only=1');
+      const w = await startWriter(plain, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, plain, ['db2', 'db3'], w.acked.at(-1)!);
+      const db2Snap = await readNode(plain, plain.nodes[1]!);
+      const own = my ? db2Snap.serverUuid! : `-${db2Snap.serverId}-`;
+      if (!my) assert.ok(!db2Snap.mariadb!.binlogPos.includes(own), `gtid_binlog_pos no longer shows it: ${db2Snap.mariadb!.binlogPos}`);
+      const errant = errantGtids(db2Snap, await readNode(plain, plain.nodes[0]!));
+      assert.ok(errant.includes(own), `heir check's rule finds db2's own write: '${errant}'`);
+      await l.kill('db1');
+
+      const block = await config(l, { errant_gtids: 'block' }, { db2: { promotion: 'prefer' } });
+      const dry = await runFailover(request(block, tempDir(), { dryRun: true }));
+      const db2 = dry.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.equal(db2.verdict, 'gated', JSON.stringify(db2));
+      assert.ok(db2.reasons.some((x) => x.startsWith('gate: errant GTIDs') && x.includes(own)), JSON.stringify(db2.reasons));
+      assert.equal(dry.plan!.winner, 'db3');
     });
 
     it('a crash between steps leaves a journal: the next run reports it and refuses until heir ack; then it completes', async () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MariaGtidPos, MariaGtidParseError } from '../../src/mysql/mariadb-gtid';
+import { errantFromBinlogStates, MariaGtidPos, MariaGtidParseError, parseGtidList } from '../../src/mysql/mariadb-gtid';
 
 const p = MariaGtidPos.parse;
 
@@ -81,5 +81,30 @@ describe('MariaGtidPos properties', () => {
         assert.ok(m.max(a).equals(m));
       }),
     );
+  });
+});
+
+describe('gtid_binlog_state: errant transactions', () => {
+  const L = (t: string) => parseGtidList(t)!;
+  it('parses a list with several entries per domain', () => {
+    assert.deepEqual(L('0-1-9,0-2-5'), [
+      { domain: 0, server: 1, seq: 9n },
+      { domain: 0, server: 2, seq: 5n },
+    ]);
+    assert.deepEqual(L(''), []);
+    assert.equal(parseGtidList('0-1'), undefined);
+  });
+  it('a local write followed by replicated ones: gone from the position, errant in the state', () => {
+    // db2 (server 2) wrote 0-2-5, then replicated 0-1-5..9 from the master (server 1).
+    assert.deepEqual(errantFromBinlogStates(L('0-1-9,0-2-5'), 2, [L('0-1-9')]), [{ domain: 0, server: 2, seq: 5n }]);
+  });
+  it('the same seq as the master from another server is errant', () => {
+    assert.deepEqual(errantFromBinlogStates(L('0-1-99,0-2-100'), 2, [L('0-1-100')]).map((e) => e.seq), [100n]);
+  });
+  it("a former master's writes are in the others' binlog states: not errant; only the node's own server_id counts", () => {
+    assert.deepEqual(errantFromBinlogStates(L('0-1-20,0-2-10'), 2, [L('0-1-20,0-2-10')]), []);
+    assert.deepEqual(errantFromBinlogStates(L('0-1-20,0-2-12'), 2, [L('0-1-20'), L('0-2-12')]), []);
+    assert.deepEqual(errantFromBinlogStates(L('0-3-7'), 2, [L('0-1-20')]), []);
+    assert.deepEqual(errantFromBinlogStates(L('0-2-12'), 2, [L('0-2-10')]).map((e) => `${e.domain}-${e.server}-${e.seq}`), ['0-2-12']);
   });
 });
