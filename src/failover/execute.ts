@@ -276,10 +276,26 @@ class FailoverRun {
         await this.catchUp();
         await this.levelUp();
         await this.promote();
-        await this.repoint();
-        await this.verify();
-        await this.applySalvage();
-        await this.attach();
+        // The address waits only for what it needs: a writable master with the salvage
+        // applied. Repointing and verifying the other survivors run alongside (a survivor's
+        // STOP REPLICA may take as long as apply_timeout_s); with semi-sync, the salvage and
+        // the first writes wait for one survivor to be repointed, so commits find a replica
+        // to acknowledge them.
+        let firstRepointed!: () => void;
+        const oneRepointed = new Promise<void>((r) => (firstRepointed = r));
+        const survivors = (async () => {
+          await this.repoint(firstRepointed);
+          await this.verify();
+        })();
+        survivors.catch(() => undefined);
+        try {
+          if (this.c.failover.semi_sync && this.plan!.repoint.length > 0) await Promise.race([oneRepointed, survivors.catch(() => undefined)]);
+          await this.applySalvage();
+          await this.attach();
+        } finally {
+          await survivors.catch(() => undefined);
+        }
+        await survivors;
       } catch (e) {
         if (this.masterAlive && !this.promoted) {
           // The master was alive: never promote. Restart replication, give the address back.
@@ -668,7 +684,7 @@ class FailoverRun {
   }
 
   /** Every other survivor replicates from the new master. */
-  private async repoint(): Promise<void> {
+  private async repoint(onFirst?: () => void): Promise<void> {
     const p = this.plan!;
     if (p.repoint.length === 0) return;
     const to = this.node(p.winner!);
@@ -688,9 +704,11 @@ class FailoverRun {
           // Repointed by an earlier run: its coordinates in the new master's binlog are its own.
           await setReadOnly(c, true);
           await startReplica(c);
+          onFirst?.();
           return `already replicates from ${to.name} (repointed by an earlier run): kept at its own coordinates`;
         }
         await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
+        onFirst?.();
         return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}`;
       });
       this.failIfAny(rec, 'repoint');

@@ -594,7 +594,7 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
   if (p.repoint.length > 0) {
     steps.push({
       name: 'repoint',
-      why: `every other survivor replicates from ${winner}`,
+      why: `every other survivor replicates from ${winner} (alongside salvage-apply and attach: the address does not wait for it)`,
       params: {
         nodes: p.repoint,
         to: winner,
@@ -617,13 +617,13 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
   if (salvage.possible) {
     steps.push({
       name: 'salvage-apply',
-      why: `apply the dead master's transactions that no survivor received, on top of everything else; the repointed survivors receive them through ${winner}'s binlog (after the repoint, so semi-sync commits find a replica to acknowledge them)`,
+      why: `apply the dead master's transactions that no survivor received, on top of everything else; the repointed survivors receive them through ${winner}'s binlog${fo.semi_sync ? ' (once one survivor is repointed, so semi-sync commits find a replica to acknowledge them)' : ''}`,
       params: { node: winner, from: p.deadMaster, timeoutS: fo.salvage.timeout_s },
     });
   }
   steps.push({
     name: 'attach',
-    why: 'the address moves last, once the new master is writable',
+    why: 'the address moves last, once the new master is writable with the salvage applied (repointing the others does not hold it)',
     params: { node: winner, address: cluster.address.type },
   });
   return steps;

@@ -16,6 +16,7 @@ import { errantGtids, readChannels, readNode } from '../../src/mysql/inspect';
 import { acknowledge } from '../../src/failover/guard';
 import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
+import { rejoinNode } from '../../src/failover/rejoin';
 import { peekLock } from '../../src/failover/lock';
 import { startCluster, type LabCluster, type LabFlavor } from '../lab';
 import {
@@ -352,6 +353,46 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(db2.verdict, 'gated', JSON.stringify(db2));
       assert.ok(db2.reasons.some((x) => x.startsWith('gate: errant GTIDs') && x.includes(own)), JSON.stringify(db2.reasons));
       assert.equal(dry.plan!.winner, 'db3');
+    });
+
+    it('the address does not wait for the other survivors: one whose repoint hangs (its server paused) ends after the attach, and is reported; heir rejoin brings it back', async () => {
+      const l = await lab({ nodes: 4 });
+      const cfg = await config(l, { apply_timeout_s: 10 });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3', 'db4'], w.acked.at(-1)!);
+      await l.kill('db1');
+      let paused = false;
+      let r: Awaited<ReturnType<typeof runFailover>>;
+      try {
+        r = await runFailover(
+          request(cfg, tempDir(), {
+            beforeStep: (s) => {
+              if (s === 'repoint' && !paused) {
+                l.pause('db3');
+                paused = true;
+              }
+            },
+          }),
+        );
+      } finally {
+        if (paused) l.resume('db3');
+      }
+      assert.ok(paused, 'the repoint step ran');
+      assert.equal(r.newMaster, 'db2', r.summary);
+      assert.equal(r.outcome, 'promoted-with-errors', r.summary);
+      const at = (name: string) => r.steps.find((x) => x.name === name)!;
+      assert.equal(at('attach').outcome, 'ok', JSON.stringify(at('attach')));
+      assert.ok(Date.parse(at('attach').endedAt!) < Date.parse(at('repoint').endedAt!), `attach ended ${at('attach').endedAt}, repoint ${at('repoint').endedAt}`);
+      const nodes = Object.fromEntries(at('repoint').nodes!.map((n) => [n.node, n.ok]));
+      assert.deepEqual(nodes, { db3: false, db4: true });
+      assert.ok(r.next.some((x) => /^db3: repoint failed/.test(x)), r.next.join('\n'));
+
+      const sd = tempDir();
+      const rj = await rejoinNode({ cluster: cfg, global: globalSettings(sd), node: 'db3' });
+      assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+      await assertHealthy(l, cfg, 'db2', ['db3', 'db4'], w.acked, { probeId: 900001 });
     });
 
     it('a crash between steps leaves a journal: the next run reports it and refuses until heir ack; then it completes', async () => {
