@@ -18,14 +18,14 @@ import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
 import { EcsApi, EcsApiError, type EniInfo } from './ecs-api';
 import { planAttach, planFence, type Step } from './eni-plan';
-import { backoffMs, Deadline, DEFAULT_BACKOFF, isTransient, sleep, worthReconverging, type BackoffPolicy, type CallKind } from './retry';
+import { backoffMs, Deadline, DEFAULT_BACKOFF, isTransient, pollDelayMs, sleep, worthReconverging, type BackoffPolicy, type CallKind } from './retry';
 import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, PreflightResult } from './types';
 import { verifyAddress } from './verify';
 
 type EniAddress = Extract<ClusterConfig['address'], { type: 'eni' }>;
 
 export interface MoverTuning {
-  /** Poll interval while a transition settles. */
+  /** Poll interval while a transition settles, in its first seconds (see pollDelayMs). */
   pollMs: number;
   /** Re-issue a detach that has not completed after this long. */
   redetachAfterMs: number;
@@ -36,7 +36,7 @@ export interface MoverTuning {
 
 export function defaultTuning(cloud: Pick<CloudSettings, 'operation_timeout_s'>): MoverTuning {
   const stuckAfterMs = Math.min(20000, Math.max(3000, cloud.operation_timeout_s * 1000 * 0.25));
-  return { pollMs: 500, redetachAfterMs: Math.round(stuckAfterMs / 2), stuckAfterMs, backoff: DEFAULT_BACKOFF };
+  return { pollMs: 150, redetachAfterMs: Math.round(stuckAfterMs / 2), stuckAfterMs, backoff: DEFAULT_BACKOFF };
 }
 
 /** A failure that ends an operation; its text names ENI, instances, code and RequestId. */
@@ -187,6 +187,7 @@ export class EniMover implements AddressMover {
     let acted = false;
     let lastWhy = '';
     let attempt = 0;
+    const loopStart = Date.now();
     for (;;) {
       if (op.deadline.expired()) {
         throw new OpFailure('Timeout', `fence of ENI ${eniId}: not detached from ${this.label(from)} within cloud.operation_timeout_s=${this.cloud.operation_timeout_s} s; last seen: ${lastWhy || 'nothing'} (last RequestId ${op.lastRequestId() ?? 'none'})`);
@@ -224,7 +225,7 @@ export class EniMover implements AddressMover {
           throw new OpFailure(step.code, `fence of ENI ${eniId}: ${step.why} (last RequestId ${op.lastRequestId() ?? 'none'})`);
         case 'wait':
           lastWhy = step.why;
-          await sleep(Math.min(this.tuning.pollMs, op.deadline.remaining()), op.signal);
+          await sleep(Math.min(pollDelayMs(Date.now() - Math.max(lastDetachAt, loopStart), this.tuning.pollMs), op.deadline.remaining()), op.signal);
           break;
         case 'detach':
           lastWhy = `DetachNetworkInterface ${eniId} from ${this.label(step.from)}${step.again ? ' (again)' : ''}`;
@@ -280,6 +281,7 @@ export class EniMover implements AddressMover {
       let attempt = 0;
       let lastWhy = '';
       let fencedFrom: string | undefined;
+      let attachAt = Date.now();
       attachLoop: for (;;) {
         if (op.deadline.expired()) {
           throw new OpFailure('Timeout', `attach of ENI ${eniId} to ${this.label(to)}: not InUse within cloud.operation_timeout_s=${this.cloud.operation_timeout_s} s; last seen: ${lastWhy || 'nothing'} (last RequestId ${op.lastRequestId() ?? 'none'})`);
@@ -293,7 +295,7 @@ export class EniMover implements AddressMover {
             throw new OpFailure(step.code, `attach of ENI ${eniId} to ${this.label(to)}: ${step.why} (last RequestId ${op.lastRequestId() ?? 'none'})`);
           case 'wait':
             lastWhy = step.why;
-            await sleep(Math.min(this.tuning.pollMs, op.deadline.remaining()), op.signal);
+            await sleep(Math.min(pollDelayMs(Date.now() - attachAt, this.tuning.pollMs), op.deadline.remaining()), op.signal);
             break;
           case 'fence-other': {
             // The ENI still sits elsewhere: converge it away first. Force-stop only the old master's instance.
@@ -309,6 +311,7 @@ export class EniMover implements AddressMover {
             try {
               await op.api.attach(eniId, to);
               acted = true;
+              attachAt = Date.now();
               attempt = 0;
             } catch (err) {
               if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;

@@ -87,3 +87,17 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * How long to wait before the next Describe while an ENI transition settles, given how
+ * long ago the request that started it was made. ECS moves an ENI in a few seconds:
+ * polling every `fastMs` then keeps the next step within ~fastMs of the platform, and the
+ * calls per transition stay bounded (DescribeNetworkInterfaces is rate-limited per
+ * account): at most 5000/fastMs in the first 5 s (33 at 150 ms), then 2 per second up to
+ * 15 s, then 1 per second until cloud.operation_timeout_s.
+ */
+export function pollDelayMs(sinceRequestMs: number, fastMs = 150): number {
+  if (sinceRequestMs < 5000) return fastMs;
+  if (sinceRequestMs < 15000) return Math.max(fastMs, 500);
+  return Math.max(fastMs, 1000);
+}

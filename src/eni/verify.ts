@@ -62,7 +62,8 @@ export async function verifyAddress(
       last = `${floatingIp}:${newMaster.port} does not answer: ${(err as Error).message}`;
     }
     if (deadline.remaining() < 300) break;
-    await sleep(Math.min(500 * (attempt + 1), 2000, deadline.remaining()), signal);
+    // The address usually answers within moments of InUse: retry quickly at first.
+    await sleep(Math.min(attempt < 20 ? 100 : 500 * (attempt - 19), 2000, deadline.remaining()), signal);
   }
   return { ok: false, detail: last };
 }
