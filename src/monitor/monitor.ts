@@ -237,6 +237,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       timeoutMs: d.ping_timeout_ms,
       heartbeatTable: d.heartbeat_table,
       managerId: this.managerId,
+      onConnectionLost: () => this.pingSoon(),
     });
     this.pidFile = null;
     this.masterServerId = undefined;
@@ -274,10 +275,33 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
 
   private schedule(delayMs: number): void {
     if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.round(), Math.max(0, delayMs));
   }
 
+  /**
+   * The master closed heir's ping connection: ping now instead of at the next interval
+   * (kill -9 is seen in milliseconds, not up to interval_ms later). Nothing if a round runs.
+   */
+  private pingSoon(): void {
+    if (!this.running || this.paused || this.inRound) return;
+    this.log.info('the master closed the ping connection: pinging now');
+    this.schedule(0);
+  }
+
+  private inRound = false;
+
   private async round(): Promise<void> {
+    if (!this.running) return;
+    this.inRound = true;
+    try {
+      await this.roundInner();
+    } finally {
+      this.inRound = false;
+    }
+  }
+
+  private async roundInner(): Promise<void> {
     if (!this.running) return;
     const started = Date.now();
     const interval = this.cluster.detection.interval_ms;

@@ -88,6 +88,8 @@ export interface PingerOptions {
   heartbeatTable: string;
   /** Identifies this manager in the heartbeat row. */
   managerId: string;
+  /** The server ended the persistent ping connection between pings (select and insert modes). */
+  onConnectionLost?: () => void;
 }
 
 export class Pinger {
@@ -136,6 +138,11 @@ export class Pinger {
               return;
             }
             this.conn = c;
+            // The server closing this connection between pings (a killed mysqld's kernel does
+            // at once) is news worth a ping now rather than at the next interval.
+            c.onLost(() => {
+              if (!this.closed && this.conn === c) this.o.onConnectionLost?.();
+            });
           }
           const c = this.conn;
           phase = 'query';

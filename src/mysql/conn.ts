@@ -299,6 +299,8 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
 export class Conn {
   readonly name: string;
   private closed = false;
+  /** This side is closing it (close/destroy): onLost callbacks stay quiet. */
+  private closing = false;
   private _version: ServerVersion = { flavor: 'mysql', major: 0, minor: 0, patch: 0, raw: '' };
   private _dialect: Dialect = dialectFor(this._version);
 
@@ -309,6 +311,21 @@ export class Conn {
     this.name = options.name;
     raw.on('end', () => (this.closed = true));
     raw.on('error', () => (this.closed = true));
+  }
+
+  /**
+   * Called once when the server ends the connection or the socket fails (a killed mysqld's
+   * kernel closes it at once), not when this side closes it.
+   */
+  onLost(cb: () => void): void {
+    let fired = false;
+    const fire = () => {
+      if (fired || this.closing) return;
+      fired = true;
+      cb();
+    };
+    this.raw.on('end', fire);
+    this.raw.on('error', fire);
   }
 
   /** Flavor and version, read when the connection was opened. */
@@ -415,6 +432,7 @@ export class Conn {
 
   /** Polite close (COM_QUIT), falling back to destroy after a short while. */
   close(): Promise<void> {
+    this.closing = true;
     if (this.closed) {
       destroyHard(this.raw);
       return Promise.resolve();
@@ -435,6 +453,7 @@ export class Conn {
 
   /** Drops the socket at once. */
   destroy(): void {
+    this.closing = true;
     this.closed = true;
     destroyHard(this.raw);
   }
