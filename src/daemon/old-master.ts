@@ -53,6 +53,32 @@ export class OldMasterWatch {
     if (!cfg) return this.stop();
     this.busy = true;
     try {
+      // First one connection and one question: a writable old master is fenced on that same
+      // connection at once. While the server is stopped (SIGSTOP, a hung host) this connect
+      // waits in its accept queue, so it is the first to be served when the server resumes.
+      let fencedNow = false;
+      if (this.o.currentMaster() !== this.node) {
+        let c: Conn | null = null;
+        try {
+          c = await Conn.open(connOptions(this.cluster, cfg));
+          const [r] = await c.query('SELECT @@global.read_only AS ro');
+          if (!this.stopped && Number(r?.ro) === 0 && this.o.currentMaster() !== this.node) {
+            fencedNow = true;
+            const why = `${this.node} answers writable (read_only=0) while ${this.o.currentMaster() ?? 'another node'} is the master`;
+            try {
+              const f = await fenceReadOnly(c);
+              this.o.onFenced({ node: this.node, ok: true, why, detail: `${this.node} is read-only again (super_read_only where supported), ${f.persisted}` });
+            } catch (e) {
+              this.o.onFenced({ node: this.node, ok: false, why, detail: `could not make ${this.node} read-only: ${(e as Error).message}` });
+            }
+          }
+        } catch {
+          /* it does not answer: the full read below says how */
+        } finally {
+          c?.destroy();
+        }
+      }
+      if (this.stopped) return;
       const snap = await readNode(this.cluster, cfg);
       if (this.stopped) return;
       const d = decideOldMaster(this.cluster, snap, this.o.currentMaster());
@@ -62,7 +88,7 @@ export class OldMasterWatch {
         this.o.onDone?.(this.node, d.why);
         return;
       }
-      if (d.action !== 'fence') return;
+      if (d.action !== 'fence' || fencedNow) return;
       let c: Conn | null = null;
       try {
         c = await Conn.open(connOptions(this.cluster, cfg));

@@ -163,6 +163,8 @@ class FailoverRun {
   private masterAlive?: MasterAlive;
   private winnerRepointed = false;
   private promoted = false;
+  /** The report is being written: background watchers stop. */
+  private finished = false;
   private promotedAt?: number;
   private promoteBinlog?: { file: string; pos: number };
   /** Survivors left out during the run (slow catch-up source), and why. */
@@ -276,6 +278,7 @@ class FailoverRun {
         await this.catchUp();
         await this.levelUp();
         await this.promote();
+        this.startLateFence();
         // The address waits only for what it needs: a writable master with the salvage
         // applied. Repointing and verifying the other survivors run alongside (a survivor's
         // STOP REPLICA may take as long as apply_timeout_s); with semi-sync, the salvage and
@@ -357,6 +360,40 @@ class FailoverRun {
         this.warnings.push(rec.detail);
       }
     });
+  }
+
+  /**
+   * After the promotion, an old master the fence step could not reach (hung, cut off) is
+   * watched until it answers: if it comes back writable it is made read-only on the first
+   * connection it serves (a SIGSTOPped server serves its accept queue in order on SIGCONT).
+   * The daemon's old-master watch takes over once the failover ends; this covers the
+   * failover's own remaining steps.
+   */
+  private startLateFence(): void {
+    const fence = this.steps.find((x) => x.name === 'fence');
+    if (fence?.outcome === 'ok' && /is read-only/.test(fence.detail)) return;
+    const dead = this.node(this.req.deadMaster);
+    const winner = this.plan!.winner!;
+    void (async () => {
+      while (!this.finished) {
+        let c: Conn | undefined;
+        try {
+          c = await Conn.open(connOptions(this.c, dead));
+          const [r] = await c.query('SELECT @@global.read_only AS ro');
+          if (Number(r?.ro) === 0) {
+            const f = await fenceReadOnly(c);
+            const msg = `${dead.name} answered writable during the failover, after ${winner}'s promotion: made read-only at once (${f.persisted})`;
+            this.warnings.push(msg);
+            this.log.warn({ node: dead.name }, msg);
+          }
+          return; // it answers: fenced now, or already read-only
+        } catch {
+          if (!this.finished) await new Promise((res) => setTimeout(res, 200));
+        } finally {
+          c?.destroy();
+        }
+      }
+    })().catch(() => undefined);
   }
 
   /** The address leaves the old master now; the detach runs while the rest proceeds. */
@@ -942,6 +979,7 @@ class FailoverRun {
   }
 
   private async finish(outcome: FailoverOutcome, summary: string): Promise<FailoverReport> {
+    this.finished = true;
     if (this.fenceP && outcome !== 'dry-run') await this.fenceP;
     const plan = this.plan ?? this.plan0 ?? null;
     const ran = new Set(this.steps.map((s) => s.name));
