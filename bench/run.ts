@@ -41,6 +41,7 @@ const BENCHES: Bench[] = [
   { name: 'switchover', script: 'switchover.js', args: [], title: 'Switchover write pause', issue: 6 },
   { name: 'salvage', script: 'salvage.js', args: [], title: "Salvage of a 200,000-row transaction only the dead master had", issue: 13 },
   { name: 'daemon-footprint', script: 'daemon-footprint.js', args: [], title: 'Daemon footprint: 1, 100, 1000 clusters', issue: 7 },
+  { name: 'torture', script: 'torture.js', args: [], title: 'Randomized torture: faults, lag, semi-sync, writers through the address', issue: 12 },
 ];
 
 interface Machine {
@@ -307,7 +308,39 @@ function renderFootprint(r: any): string {
   ].join('\n');
 }
 
+function renderTorture(r: any): string {
+  const rows = r.rows.map((x: any) => [
+    String(x.seed),
+    x.flavor === 'mysql' ? 'MySQL' : 'MariaDB',
+    `${x.fault}${x.durationMs ? ` ${(x.durationMs / 1000).toFixed(1)} s` : ''}`,
+    x.semiSync ? 'on' : 'off',
+    x.lag ? `${x.lag.node} ${(x.lag.spanMs / 1000).toFixed(1)} s` : '—',
+    x.writers,
+    x.outcome ?? 'no failover',
+    String(x.acknowledged),
+    `${x.lost}${x.declaredLost ? ` (declared ${x.declaredLost})` : ''}`,
+    String(x.twoWritableS),
+    x.ok ? 'yes' : '**no**',
+  ]);
+  return [
+    `${r.runs} seeded runs from seed ${r.firstSeed} on the sandbox (3 namespace hosts, servers at ${r.servers}, heir's daemon, the ECS API emulator moving the ENI). Each draws a fault, its moment, replica lag, semi-sync and 1–3 writers committing 1–4-row transactions through the floating address, and ends with the cluster invariant. Replay one: \`node dist/bench/torture.js 1 SEED\`.`,
+    '',
+    table([
+      ['acknowledged commits lost beyond what the reports declared', `**${r.lostBeyondDeclared}**`, 'target 0'],
+      ['rows lost that the reports declared possibly lost (host down, async)', String(r.lostDeclared), ''],
+      ['seconds with two answering writable nodes (sampled every 100 ms)', `**${r.twoWritableS}**`, `target 0${r.twoWritableRuns.length ? `; seeds ${r.twoWritableRuns.map((x: any) => `${x.seed} (${x.fault}, ${x.s} s)`).join(', ')}` : ''}`],
+      ['writes the old master acknowledged after the new one took writes', `**${r.splitBrainWrites}**`, 'target 0'],
+      ['failovers on a manager-only partition', `**${r.failoversOnPartition}**`, 'target 0'],
+      ['runs violating the invariant or a requirement', `**${r.violations.length}**`, r.violations.map((v: any) => `seed ${v.seed}: ${[...v.problems, ...v.invariant].join('; ')}`).join(' · ')],
+      ['fault → first write through the address (runs with a failover)', s(r.faultToFirstWriteMs.median), `max ${s(r.faultToFirstWriteMs.max)}`],
+    ], ['Figure', 'Value', 'Notes']),
+    '',
+    table(rows, ['Seed', 'Server', 'Fault', 'Semi-sync', 'Lag', 'Writers × rows', 'Outcome', 'Acknowledged', 'Lost', 'Two writable (s)', 'Invariant']),
+  ].join('\n');
+}
+
 const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
+  torture: renderTorture,
   detection: (r, all) => renderDetection(r, all('partition')),
   partition: renderPartition,
   failover: renderFailover,

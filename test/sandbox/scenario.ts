@@ -65,6 +65,8 @@ export interface SandboxOptions {
   randomPhase?: boolean;
   /** Server settings varied on purpose (default: the lab's usual ones). */
   settings?: LabSettings;
+  /** Semi-synchronous replication on the lab and failover.semi_sync in heir's config. */
+  semiSync?: boolean;
   /** The writer's pause between two commits (ms; default 5), or a function of the commits so far (bursts). */
   writerPauseMs?: number | ((acked: number) => number);
   /**
@@ -175,7 +177,7 @@ export class Sandbox {
 
     n.line('lab', `starting 3 ${this.o.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} hosts in network namespaces (GTID replication, db1 is the master)…`);
     let t = performance.now();
-    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER, settings: this.o.settings });
+    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER, settings: this.o.settings, semiSync: this.o.semiSync });
     const lab = this.lab;
     n.line('lab', `${lab.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${lab.version} up in ${((performance.now() - t) / 1000).toFixed(1)} s: ` +
       lab.nodes.map((x) => `${x.name} ${x.address}:${x.port} (ns ${x.ns})`).join(', '));
@@ -285,7 +287,7 @@ export class Sandbox {
           ssh: { user: lab.ssh.user, private_key: lab.ssh.privateKeyPath, known_hosts: lab.ssh.knownHostsPath },
           nodes: lab.nodes.map((x) => ({ name: x.name, host: x.host, port: x.port, instance_id: lab.instanceIdOf(x.name), binlog_dir: x.datadir })),
           detection: { interval_ms: 1000 },
-          failover: { salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
+          failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
           address: { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },
         },
       ],
@@ -704,7 +706,7 @@ export class Sandbox {
   }
 
   /** Failover reports started at or after `sinceWall` (ms since epoch). */
-  private reportsSince(sinceWall: number): any[] {
+  reportsSince(sinceWall: number): any[] {
     const dir = path.join(this.config.heir.state_dir, CLUSTER, 'reports');
     let files: string[] = [];
     try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { return []; }

@@ -58,6 +58,8 @@ export class Writer {
     private readonly pauseMs: number | ((acked: number) => number) = 5,
     /** First id to write (several writers on one table use disjoint ranges). */
     firstId = 1,
+    /** Rows per transaction: above 1, BEGIN, one INSERT per row, COMMIT; every row acknowledged at the COMMIT's OK. */
+    private readonly rowsPerTx = 1,
   ) {
     this.nextId = firstId;
   }
@@ -123,12 +125,18 @@ export class Writer {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const id = this.nextId++;
+      const ids: number[] = [];
+      for (let k = 0; k < this.rowsPerTx; k++) ids.push(this.nextId++);
       try {
         if (!this.conn) this.conn = await this.connect();
-        await this.conn.exec(`INSERT INTO ${APP.table} (id, written_at) VALUES (${id}, NOW(6))`);
+        if (ids.length === 1) await this.conn.exec(`INSERT INTO ${APP.table} (id, written_at) VALUES (${ids[0]}, NOW(6))`);
+        else {
+          await this.conn.exec('BEGIN');
+          for (const id of ids) await this.conn.exec(`INSERT INTO ${APP.table} (id, written_at) VALUES (${id}, NOW(6))`);
+          await this.conn.exec('COMMIT');
+        }
         const at = performance.now();
-        this.acks.push({ id, at, serverId: this.serverId });
+        for (const id of ids) this.acks.push({ id, at, serverId: this.serverId });
         if (this.failingSince !== null) {
           this.onEvent({ kind: 'resumed', at, serverId: this.serverId, failures: this.failuresInRun });
           this.failingSince = null;

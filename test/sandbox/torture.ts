@@ -1,0 +1,262 @@
+/**
+ * One randomized torture run (Jepsen-style), replayable by its seed: the sandbox (three
+ * namespace hosts, heir's daemon, the ECS API emulator moving the ENI) with writers
+ * committing multi-statement transactions through the floating address, then one fault
+ * drawn from the seed, at a drawn moment, with drawn replica lag and semi-sync on or off.
+ *
+ * Faults: kill -9 of the master's server; its host down; SIGSTOP of the server, SIGCONT
+ * later; a manager-only partition (must not fail over). Lag: none, or one replica's IO
+ * thread stopped a drawn span before the fault (and left stopped).
+ *
+ * Each run ends with the cluster invariant (test/support/invariant.ts) and measures:
+ * seconds during which two answering nodes were writable (sampled every 100 ms), writes
+ * the old master acknowledged after the new one had taken one (split brain as the
+ * application sees it), acknowledged commits lost against what the failover report
+ * declared possibly lost, and failovers on faults that must not cause one.
+ */
+import { performance } from 'node:perf_hooks';
+import mysql from 'mysql2/promise';
+import { assertInvariant } from '../support/invariant';
+import { Narrator, lineTime } from './narrator';
+import { Sandbox, type Mode } from './scenario';
+import { APP, Writer } from './writer';
+
+export type TortureFault = 'kill' | 'host-down' | 'hang' | 'partition';
+
+export interface TortureDraw {
+  seed: number;
+  flavor: 'mysql' | 'mariadb';
+  fault: TortureFault;
+  semiSync: boolean;
+  /** One replica's IO thread stopped this long before the fault (and not restarted), or none. */
+  lag: { node: string; spanMs: number } | null;
+  /** Delay before the fault, past the sandbox's start (lands at a random phase of the 1 s ping). */
+  phaseMs: number;
+  /** hang: SIGCONT after this long; partition: healed after this long. */
+  durationMs: number;
+  writers: number;
+  rowsPerTx: number;
+}
+
+export interface TortureResult {
+  draw: TortureDraw;
+  failovers: number;
+  outcome: string | null;
+  newMaster: string | null;
+  master: string;
+  acknowledged: number;
+  lost: number;
+  /** What the failover report declared possibly lost (null: unknown count). */
+  declaredLost: number | null;
+  twoWritableS: number;
+  /** Writes the old master acknowledged after another server had acknowledged one. */
+  splitBrainWrites: number;
+  faultToFirstWriteMs: number | null;
+  invariant: string[];
+  problems: string[];
+  durationS: number;
+}
+
+/** mulberry32: a small seeded PRNG, so that a run is replayable from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function drawRun(seed: number, o: { flavor?: 'mysql' | 'mariadb'; faults?: TortureFault[] } = {}): TortureDraw {
+  const r = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const flavor = o.flavor ?? pick(['mysql', 'mariadb'] as const);
+  const fault = pick(o.faults ?? (['kill', 'host-down', 'hang', 'partition'] as const));
+  const semiSync = r() < 0.3;
+  const lag = r() < 0.4 ? { node: pick(['db2', 'db3']), spanMs: Math.round(300 + r() * 2700) } : null;
+  const phaseMs = Math.round(r() * 1000);
+  const durationMs = fault === 'hang' ? Math.round(3000 + r() * 17000) : fault === 'partition' ? Math.round(5000 + r() * 10000) : 0;
+  return { seed, flavor, fault, semiSync, lag, phaseMs, durationMs, writers: 1 + Math.floor(r() * 3), rowsPerTx: 1 + Math.floor(r() * 4) };
+}
+
+const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
+
+/** read_only of every answering node, each read bounded (a stopped server does not answer). */
+async function writableNow(sb: Sandbox, skip: Set<string>): Promise<string[]> {
+  const out: string[] = [];
+  await Promise.all(
+    sb.lab.nodes.map(async (n) => {
+      if (skip.has(n.name)) return;
+      const q = (async () => {
+        const c = await mysql.createConnection({ socketPath: n.socket, user: 'root', password: '', connectTimeout: 300 });
+        try {
+          const [rows] = await c.query({ sql: 'SELECT @@global.read_only AS ro', timeout: 300 });
+          return Number((rows as any)[0]?.ro);
+        } finally {
+          c.destroy();
+        }
+      })();
+      q.catch(() => undefined);
+      const ro = await Promise.race([q, sleep(400).then(() => null)]).catch(() => null);
+      if (ro === 0) out.push(n.name);
+    }),
+  );
+  return out;
+}
+
+export async function runTorture(draw: TortureDraw, narrator = new Narrator({ quiet: true })): Promise<TortureResult> {
+  const t0 = performance.now();
+  const problems: string[] = [];
+  const mode: Mode = draw.fault === 'host-down' ? 'host-down' : draw.fault === 'hang' ? 'hang' : 'kill';
+  const sb = new Sandbox({ flavor: draw.flavor, mode, engine: 'daemon', narrator, timeoutS: 90, semiSync: draw.semiSync, settings: { stock: true } });
+  const extra: Writer[] = [];
+  let sampling = true;
+  let sampler: Promise<void> = Promise.resolve();
+  const res: TortureResult = {
+    draw,
+    failovers: 0,
+    outcome: null,
+    newMaster: null,
+    master: 'db1',
+    acknowledged: 0,
+    lost: 0,
+    declaredLost: 0,
+    twoWritableS: 0,
+    splitBrainWrites: 0,
+    faultToFirstWriteMs: null,
+    invariant: [],
+    problems,
+    durationS: 0,
+  };
+  try {
+    await sb.up();
+    const lab = sb.lab;
+    for (let i = 1; i < draw.writers; i++) {
+      const w = new Writer(lab.floatingIp, 3306, () => {}, 5, i * 10_000_000, draw.rowsPerTx);
+      w.start();
+      extra.push(w);
+    }
+    const writers = () => [sb.writer, ...extra];
+    const unplugged = new Set<string>();
+    let twoWritableSamples = 0;
+    sampler = (async () => {
+      while (sampling) {
+        const started = performance.now();
+        const w = await writableNow(sb, unplugged);
+        if (w.length >= 2) {
+          twoWritableSamples++;
+          if (process.env.HEIR_TORTURE_DEBUG) process.stderr.write(`[torture] ${new Date().toISOString()} writable: ${w.join(', ')}\n`);
+        }
+        await sleep(Math.max(0, 100 - (performance.now() - started)));
+      }
+    })();
+
+    if (draw.lag) {
+      await lab.sql(draw.lag.node, draw.flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
+      await sleep(draw.lag.spanMs);
+    }
+    await sleep(draw.phaseMs);
+    const faultWall = Date.now();
+    const faultPerf = performance.now();
+    const oldId = lab.nodes[0]!.serverId;
+
+    if (draw.fault === 'kill' || draw.fault === 'host-down') {
+      if (draw.fault === 'host-down') unplugged.add('db1');
+      await sb.fault();
+      const r = await sb.observe();
+      res.outcome = r.failoverOutcome;
+      res.newMaster = r.newMaster;
+      res.faultToFirstWriteMs = r.faultToFirstWriteMs;
+      for (const p of r.problems) if (!/does not have every row/.test(p)) problems.push(p);
+    } else if (draw.fault === 'hang') {
+      await sb.fault();
+      await sleep(draw.durationMs);
+      lab.resume('db1');
+      // A failover that started during the hang runs to its end; then the daemon's watch
+      // fences the returning old master.
+      const until = performance.now() + 60_000;
+      while (performance.now() < until) {
+        const rs = sb.reportsSince(faultWall);
+        if (rs.length) break;
+        const running = sb.log.some((l) => /starting auto failover/.test(String(l.msg ?? '')) && lineTime(l) >= faultWall - 1000);
+        if (!running && performance.now() - faultPerf > draw.durationMs + 5000) break;
+        await sleep(200);
+      }
+      const [r] = sb.reportsSince(faultWall);
+      if (r) {
+        res.outcome = String(r.outcome);
+        res.newMaster = r.newMaster ?? null;
+      }
+      await sleep(3000);
+    } else {
+      const p = await sb.partition(draw.durationMs);
+      problems.push(...p.problems);
+    }
+    const reports = sb.reportsSince(faultWall);
+    res.failovers = reports.length;
+    if (draw.fault === 'partition' && reports.length) problems.push(`${reports.length} failover(s) during a manager-only partition`);
+    if ((draw.fault === 'kill' || draw.fault === 'host-down') && !String(res.outcome ?? '').startsWith('promoted')) {
+      problems.push(`no promoted failover after ${draw.fault}: ${res.outcome}`);
+    }
+    const promoted = res.newMaster && String(res.outcome ?? '').startsWith('promoted');
+    res.master = promoted ? res.newMaster! : 'db1';
+    // Let the writers commit on the final master a little, then stop them.
+    await sleep(1500);
+    await Promise.all(writers().map((w) => w.stop()));
+    sampling = false;
+    await sampler;
+    res.twoWritableS = twoWritableSamples / 10;
+
+    const acks = writers().flatMap((w) => w.acks);
+    res.acknowledged = acks.length;
+    const firstOther = Math.min(...acks.filter((a) => a.at >= faultPerf && a.serverId !== oldId).map((a) => a.at));
+    res.splitBrainWrites = acks.filter((a) => a.serverId === oldId && a.at > firstOther).length;
+    if (res.splitBrainWrites) problems.push(`${res.splitBrainWrites} write(s) acknowledged by the old master after the new one took writes`);
+
+    const declared = reports.flatMap((r) => (r.possiblyLost ?? []) as { count: number | null }[]);
+    res.declaredLost = declared.some((d) => d.count === null) ? null : declared.reduce((n, d) => n + (d.count ?? 0), 0);
+    const rows = await lab.sql(res.master, `SELECT id FROM ${APP.table}`);
+    const have = new Set(rows.map((x: any) => Number(x.id)));
+    const lostIds = acks.filter((a) => !have.has(a.id)).map((a) => a.id);
+    res.lost = lostIds.length;
+    // Transactions are counted as declared; rows per transaction turn them into rows.
+    // Declared in transactions; a transaction holds at most rowsPerTx rows.
+    const mustKeepAll = draw.semiSync || draw.fault !== 'host-down';
+    if (res.lost > 0 && (mustKeepAll || res.declaredLost === null || res.lost > res.declaredLost * draw.rowsPerTx)) {
+      problems.push(`${res.lost} acknowledged row(s) lost (${lostIds.slice(0, 8).join(', ')}…); the report declared ${res.declaredLost ?? 'an unknown number of'} transaction(s) possibly lost`);
+    }
+
+    // The invariant, on every node still in the cluster: an old master that was failed
+    // over (dead, unplugged, or hung and fenced on its return) is out of it.
+    const absent = res.master !== 'db1' ? ['db1'] : [];
+    // Without a failover the replica whose IO thread the run stopped is restarted (an
+    // operator's stop: heir leaves it alone); with one, heir repointed it.
+    if (res.master === 'db1' && draw.lag) await lab.sql(draw.lag.node, draw.flavor === 'mysql' ? 'START REPLICA IO_THREAD' : 'START SLAVE IO_THREAD');
+    const allowMissing = new Set(draw.fault === 'host-down' && !draw.semiSync ? lostIds : []);
+    const maxId = Math.max(...writers().map((w) => w.maxAttemptedId()));
+    try {
+      await assertInvariant({
+        lab,
+        master: res.master,
+        absent,
+        table: APP.table,
+        acked: acks.map((a) => a.id).filter((id) => !allowMissing.has(id)),
+        maxAttemptedId: maxId,
+        addressHolders: () => lab.floatingHolders(),
+      });
+    } catch (e) {
+      res.invariant = String((e as Error).message).split('\n').filter((l) => l.trim());
+    }
+  } catch (e) {
+    problems.push(`run failed: ${(e as Error).message}`);
+  } finally {
+    sampling = false;
+    await sampler.catch(() => undefined);
+    await Promise.all(extra.map((w) => w.stop().catch(() => undefined)));
+    await sb.down().catch((e) => problems.push(`teardown: ${(e as Error).message}`));
+    res.durationS = Math.round((performance.now() - t0) / 100) / 10;
+  }
+  return res;
+}
