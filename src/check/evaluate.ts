@@ -405,6 +405,17 @@ export function evaluate(input: CheckInput): CheckResult {
     f.push({ severity: 'error', code: 'mixed-gtid-mode', message: `gtid_mode differs between nodes (${[...modes].join(', ')})`, fix: 'set gtid_mode=ON and enforce_gtid_consistency=ON everywhere' });
   } else if (modes.has('OFF') || modes.has('OFF_PERMISSIVE') || modes.has('ON_PERMISSIVE')) {
     f.push({ severity: 'warning', code: 'gtid-off', message: 'GTIDs are not on: failover works by binlog coordinates, with less safety' });
+    // Without GTIDs, a survivor behind the winner is located in the winner's binlog from the
+    // winner's relay log; relay_log_purge deletes each relay log once applied.
+    const purging = live.filter((n) => n !== master && n.version?.flavor === 'mysql' && n.relayLogPurge === true).map((n) => n.name);
+    if (purging.length) {
+      f.push({
+        severity: 'warning',
+        code: 'relay-log-purge',
+        message: `${purging.join(', ')}: relay_log_purge is ON; without GTIDs a replica behind the new master is brought level from the new master's relay log, which this deletes once applied (a replica it no longer reaches back to is left out)`,
+        fix: 'SET PERSIST relay_log_purge=OFF on every replica and purge relay logs on a schedule (as MHA also requires)',
+      });
+    }
   }
 
   if (master && candidates.length === 0) {

@@ -222,8 +222,9 @@ async function readVariables(c: Conn, d: Dialect, snap: NodeSnapshot): Promise<v
       `SELECT @@global.server_id AS server_id, @@global.server_uuid AS uuid, @@global.read_only AS ro,
               ${d.hasSuperReadOnly ? '@@global.super_read_only' : '0'} AS sro, @@global.log_bin AS log_bin,
               @@global.${d.logReplicaUpdatesVar} AS lru, @@global.gtid_mode AS gtid_mode, @@global.gtid_executed AS executed,
-              @@global.performance_schema AS ps, @@global.${d.netTimeoutVar} AS net_timeout`,
+              @@global.performance_schema AS ps, @@global.${d.netTimeoutVar} AS net_timeout, @@global.relay_log_purge AS rlp`,
     );
+    snap.relayLogPurge = onOff(r.rlp);
     snap.serverId = num(r.server_id) ?? undefined;
     snap.serverUuid = String(r.uuid ?? '').toLowerCase() || undefined;
     snap.readOnly = onOff(r.ro);

@@ -105,6 +105,8 @@ export interface NodeSnapshot {
   executedGtid?: string;
   /** MariaDB: @@gtid_binlog_pos, @@gtid_slave_pos, and the received position (gtid_io_pos from status). */
   mariadb?: { binlogPos: string; slavePos: string; ioPos?: string; binlogState?: string };
+  /** relay_log_purge (MySQL): applied relay logs are deleted; file/position level-up needs them. */
+  relayLogPurge?: boolean;
   /** SHOW BINARY LOG STATUS / SHOW MASTER STATUS, when binlog is on. */
   binlog?: BinlogCoordinates;
   /** Empty for a server that is not a replica. */

@@ -185,3 +185,13 @@ test('liveness: what detection can read from each replica, and a warning when a 
   assert.equal(r.liveness.length, 2);
   assert.ok(r.fit, 'a slow heartbeat does not make the cluster unfit');
 });
+
+test('file/position cluster: replicas with relay_log_purge ON are named (level-up needs the relay log); with GTIDs nothing is said', () => {
+  const off = { gtidMode: 'OFF', executedGtid: '' };
+  const r = evaluate(input([node('db1', 1, { ...off, relayLogPurge: true }), node('db2', 2, { ...off, relayLogPurge: true }), node('db3', 3, { ...off, relayLogPurge: false })]));
+  const f = r.findings.find((x) => x.code === 'relay-log-purge');
+  assert.equal(f?.severity, 'warning');
+  assert.match(f!.message, /^db2: relay_log_purge is ON/);
+  const gtid = evaluate(input([node('db1', 1), node('db2', 2, { relayLogPurge: true })]));
+  assert.equal(gtid.findings.find((x) => x.code === 'relay-log-purge'), undefined);
+});
