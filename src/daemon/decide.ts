@@ -181,6 +181,45 @@ export function decideOldMaster(cluster: ClusterConfig, n: NodeSnapshot, current
 }
 
 // ---------------------------------------------------------------------------------------------
+// A second writable node
+
+export type SecondWritableAction =
+  /** The monitor's master answers: this one is an old master come back writable. */
+  | { action: 'fence'; why: string }
+  /** The monitor's master is dead and a failover run outside this daemon (heir failover) promoted this node: follow it. */
+  | { action: 'follow'; why: string }
+  /** The monitor's master does not answer and nothing says this node was promoted: alert, touch nothing. */
+  | { action: 'alert'; why: string };
+
+/** A finished failover as its journal records it: the dead master and the node it promoted. */
+export interface PromotionRecord {
+  id: string;
+  deadMaster: string;
+  promoted: string;
+  endedAt: string;
+}
+
+/**
+ * `node` answers writable and replicates from no one while the monitor watches
+ * `master`. When `master` answers, `node` is a returning old master (or a mistake) and is
+ * fenced. When `master` does not answer, `node` may be the master a failover run outside
+ * this daemon promoted (`heir failover` from the CLI): fencing it would leave the cluster
+ * without a writable master. The journals decide: the latest finished failover of `master`
+ * that promoted `node` makes the daemon follow it; without one, a person decides.
+ */
+export function decideSecondWritable(node: string, master: string, masterAnswers: boolean, promotions: PromotionRecord[]): SecondWritableAction {
+  if (masterAnswers) return { action: 'fence', why: `${node} answers writable and replicates from no one while ${master} is the master` };
+  const last = [...promotions].filter((p) => p.deadMaster === master).sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
+  if (last && last.promoted === node) {
+    return { action: 'follow', why: `failover ${last.id} (ended ${last.endedAt}) promoted ${node} after ${master} died` };
+  }
+  return {
+    action: 'alert',
+    why: `${node} answers writable and replicates from no one while the master ${master} does not answer, and no finished failover of ${master} promoted it: heir leaves both alone (decide which is the master)`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Salvage: does the dead master's host answer SSH?
 
 /**

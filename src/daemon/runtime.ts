@@ -22,7 +22,7 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { ClusterMonitor, DEAD_VERDICTS, type ReplicasEvent, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
 import { acknowledge, checkFailoverGuard } from '../failover/guard';
-import { describeUnfinished, unfinishedJournals } from '../failover/journal';
+import { describeUnfinished, listJournals, unfinishedJournals } from '../failover/journal';
 import { peekLock } from '../failover/lock';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
@@ -34,6 +34,8 @@ import type { HeirMetrics } from './metrics';
 import {
   sshReachable,
   decideAutoFailover,
+  decideSecondWritable,
+  type PromotionRecord,
   failoverEventType,
   failoverMetricResult,
   failoverSeverity,
@@ -132,6 +134,11 @@ export class ClusterRuntime {
       return;
     }
     for (const j of js) {
+      if (j.operation === 'failover') {
+        const p = [...j.steps].reverse().find((x) => x.step === 'promote' && x.outcome === 'ok');
+        const node = (p?.data as { node?: string } | undefined)?.node;
+        if (node) this.resumable.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted: node });
+      }
       const lines = describeUnfinished(j);
       this.log.error({ journal: j.path, operation: j.operation, id: j.id }, `${lines.join('\n')}\nautomatic failover of ${this.name} is blocked until \`heir ack --cluster ${this.name}\``);
       const inFlight = j.steps.filter((s) => s.outcome === 'running').map((s) => s.step);
@@ -174,18 +181,35 @@ export class ClusterRuntime {
     const snap = await readTopology(this.cluster);
     if (this.stopped) return;
     this.snapshot = snap;
-    this.refreshBlock();
+    const wasBlocked = this.block.blocked;
+    if (!this.refreshBlock().blocked && wasBlocked) this.afterUnblock();
     if (!this.monitor && !this.op) {
       this.starting = this.startMonitor(snap);
       await this.starting;
       this.starting = null;
     } else if (this.monitor && !this.op) {
       this.reconcileMaster(snap);
-      // A second writable node that replicates from no one (an old master restarted
-      // writable, one resumed after a hang) is fenced like an old master.
+      // A second writable node that replicates from no one: an old master restarted
+      // writable, or resumed after a hang, is fenced like an old master; one that a
+      // failover run outside this daemon promoted while the master is dead is followed.
+      const master = this.monitor.master!;
+      const masterAnswers = !!snap.nodes.find((n) => n.name === master)?.reachable;
       for (const n of snap.nodes) {
-        if (n.reachable && n.readOnly === false && n.name !== this.monitor.master && n.replication.every((c) => c.ioState === 'No' && !c.sqlRunning)) {
-          this.watchOldMaster(n.name);
+        if (!(n.reachable && n.readOnly === false && n.name !== master && n.replication.every((c) => c.ioState === 'No' && !c.sqlRunning))) continue;
+        const lock = peekLock(this.stateDir, this.name);
+        if (!masterAnswers && !lock.free && !lock.stale) continue; // a failover is under way: look again later
+        const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : this.promotions());
+        if (d.action === 'fence') this.watchOldMaster(n.name);
+        else if (d.action === 'follow') {
+          this.log.warn({ from: master, to: n.name }, `master of ${this.name} changed outside this daemon: ${master} → ${n.name}: ${d.why}`);
+          this.monitor.setMaster(n.name);
+          this.deps.metrics.verdict(this.name, 'Healthy');
+          this.watchOldMaster(master);
+          break;
+        } else if (this.secondWritableAlerted !== n.name) {
+          this.secondWritableAlerted = n.name;
+          this.log.error({ node: n.name, master }, d.why);
+          this.emit('master.fenced', `${this.name}: ${d.why}`, { node: n.name, ok: false, why: d.why, detail: 'not fenced' }, 'critical');
         }
       }
     }
@@ -247,6 +271,61 @@ export class ClusterRuntime {
     this.log.warn({ from: current, to: guess.master, how: guess.why }, `master of ${this.name} changed outside this daemon: ${current} → ${guess.master}; watching ${guess.master}`);
     m.setMaster(guess.master);
     this.deps.metrics.verdict(this.name, 'Healthy');
+  }
+
+  private secondWritableAlerted: string | null = null;
+  /** Failovers found interrupted at start after their promotion: finished once acknowledged. */
+  private resumable: { id: string; deadMaster: string; promoted: string }[] = [];
+
+  /**
+   * Automatic failover was blocked and is not any more (`heir ack` through the API or the
+   * CLI, the end of a block period): finish a failover a crash interrupted after its
+   * promotion (the rerun keeps that master and does the rest), or act on a dead master
+   * that was waiting only for this.
+   */
+  private afterUnblock(): void {
+    if (this.op || this.stopped || this.deps.stopping()) return;
+    const r = this.resumable.at(-1);
+    if (r && this.cluster.failover.auto) {
+      const still = (() => {
+        try {
+          return unfinishedJournals(this.stateDir, this.name).some((j) => j.id === r.id);
+        } catch {
+          return true;
+        }
+      })();
+      if (!still) {
+        this.resumable = [];
+        this.log.warn({ journal: r.id, deadMaster: r.deadMaster, promoted: r.promoted }, `finishing failover ${r.id} of ${this.name}, interrupted after it promoted ${r.promoted} and acknowledged since`);
+        void this.failover({ trigger: 'auto', deadMaster: r.deadMaster, by: `resume of interrupted failover ${r.id}` }).catch((e) =>
+          this.log.error({ err: (e as Error).stack }, `finishing the interrupted failover of ${this.name} failed: ${(e as Error).message}`),
+        );
+        return;
+      }
+    }
+    const st = this.monitor?.state;
+    if (st && st.failoverAllowed && DEAD_VERDICTS.includes(st.state) && this.lastVerdict?.failoverAllowed) {
+      this.blockedAlertFor = null;
+      this.considerFailover(this.lastVerdict);
+    }
+  }
+
+  /** Finished failovers of this cluster (every journal in the state dir), with the node each promoted. */
+  private promotions(): PromotionRecord[] {
+    let js;
+    try {
+      js = listJournals(this.stateDir, this.name);
+    } catch {
+      return [];
+    }
+    const out: PromotionRecord[] = [];
+    for (const j of js) {
+      if (j.operation !== 'failover' || !j.end || !String(j.end.outcome).startsWith('promoted')) continue;
+      const p = [...j.steps].reverse().find((x) => x.step === 'promote' && x.outcome === 'ok');
+      const node = (p?.data as { node?: string } | undefined)?.node;
+      if (node) out.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted: node, endedAt: j.end.at });
+    }
+    return out;
   }
 
   /** Keep `node` fenced (read-only, persisted) until it replicates from the master or is the master again. */
@@ -556,12 +635,8 @@ export class ClusterRuntime {
     const message = `${this.name}: ${what.join('; ') || 'nothing was blocked'}; automatic failover ${block.blocked ? `still blocked: ${block.reasons.join('; ')}` : 'allowed'}`;
     this.log.warn({ by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock }, message);
     this.emit('cluster.acknowledged', message, { by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked });
-    // A dead master that was waiting only for this: act now (the verdict will not be repeated).
-    const st = this.monitor?.state;
-    if (st && st.failoverAllowed && DEAD_VERDICTS.includes(st.state) && this.lastVerdict?.failoverAllowed && !block.blocked) {
-      this.blockedAlertFor = null;
-      this.considerFailover(this.lastVerdict);
-    }
+    // A dead master (or an interrupted failover) that was waiting only for this: act now.
+    if (!block.blocked) this.afterUnblock();
     return { ok: true, message, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked };
   }
 

@@ -67,6 +67,8 @@ export interface SandboxOptions {
   settings?: LabSettings;
   /** Semi-synchronous replication on the lab and failover.semi_sync in heir's config. */
   semiSync?: boolean;
+  /** failover.auto in heir's config (default true). */
+  auto?: boolean;
   /** The writer's pause between two commits (ms; default 5), or a function of the commits so far (bursts). */
   writerPauseMs?: number | ((acked: number) => number);
   /**
@@ -287,7 +289,7 @@ export class Sandbox {
           ssh: { user: lab.ssh.user, private_key: lab.ssh.privateKeyPath, known_hosts: lab.ssh.knownHostsPath },
           nodes: lab.nodes.map((x) => ({ name: x.name, host: x.host, port: x.port, instance_id: lab.instanceIdOf(x.name), binlog_dir: x.datadir })),
           detection: { interval_ms: 1000 },
-          failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
+          failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), ...(this.o.auto === false ? { auto: false } : {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
           address: { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },
         },
       ],
@@ -374,6 +376,21 @@ export class Sandbox {
     child.once('error', (e) => this.n.line('heir', `could not start the daemon: ${e.message}`, { level: 'error' }));
     readline.createInterface({ input: child.stdout! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
     readline.createInterface({ input: child.stderr! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
+  }
+
+  /** kill -9 of the daemon (its whole process group), as a crash of the manager would. */
+  async killDaemon(): Promise<void> {
+    const d = this.daemon;
+    if (!d?.pid) throw new Error('sandbox: no daemon running');
+    this.n.line('lab', `kill -9 of heir's daemon (pid ${d.pid})`, { level: 'error' });
+    try { process.kill(-d.pid, 'SIGKILL'); } catch { /* gone */ }
+    await this.daemonExited;
+  }
+
+  /** Start the daemon again (after killDaemon), as systemd would. */
+  async restartDaemon(): Promise<void> {
+    if (this.daemon) throw new Error('sandbox: the daemon is still running');
+    await this.startDaemon();
   }
 
   /** The daemon's parts in this process: a ClusterMonitor whose dead verdict runs the failover executor. */

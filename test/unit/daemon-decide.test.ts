@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { ClusterConfig } from '../../src/config/schema';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../../src/mysql/types';
 import {
+  decideSecondWritable,
   decideAutoFailover,
   decideOldMaster,
   sshReachable,
@@ -238,4 +239,17 @@ test("salvage: the dead master's host answers SSH? The SSH check first; a DeadMa
   assert.equal(sshReachable('DeadMasterHost', mgr), false, 'host down, SSH check not in yet');
   assert.equal(sshReachable('DeadMaster', mgr), undefined, 'mysqld down, SSH check not in yet: let salvage try');
   assert.equal(sshReachable('DeadMasterHost', ev('unknown')), undefined, 'sshd answered but refused heir: cannot tell');
+});
+
+test('a second writable node: fenced while the master answers; followed when a finished failover of the dead master promoted it; else left alone', () => {
+  const p = (id: string, deadMaster: string, promoted: string, endedAt: string) => ({ id, deadMaster, promoted, endedAt });
+  assert.equal(decideSecondWritable('db1', 'db2', true, []).action, 'fence');
+  // The CLI failed over db1 → db2 while the daemon still watched db1 (dead).
+  const follow = decideSecondWritable('db2', 'db1', false, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]);
+  assert.deepEqual(follow.action, 'follow');
+  assert.match(follow.why, /failover b .* promoted db2 after db1 died/);
+  // The latest failover of db1 promoted another node; an older one, or one of another master, says nothing.
+  assert.equal(decideSecondWritable('db3', 'db1', false, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]).action, 'alert');
+  assert.equal(decideSecondWritable('db2', 'db1', false, [p('c', 'db3', 'db2', '2026-01-03T00:00:00Z')]).action, 'alert');
+  assert.equal(decideSecondWritable('db2', 'db1', false, []).action, 'alert');
 });
