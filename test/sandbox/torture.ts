@@ -5,7 +5,9 @@
  * drawn from the seed, at a drawn moment, with drawn replica lag and semi-sync on or off.
  *
  * Faults: kill -9 of the master's server; its host down; SIGSTOP of the server, SIGCONT
- * later; a manager-only partition (must not fail over). Lag: none, or one replica's IO
+ * later; a manager-only partition (must not fail over); kill -9 of the master's server and
+ * then of heir's daemon as its failover reaches a drawn step, the daemon restarted and the
+ * interruption acknowledged (`heir ack`): the daemon must finish the failover. Lag: none, or one replica's IO
  * thread stopped a drawn span before the fault (and left stopped).
  *
  * Each run ends with the cluster invariant (test/support/invariant.ts) and measures:
@@ -21,7 +23,7 @@ import { Narrator, lineTime } from './narrator';
 import { Sandbox, type Mode } from './scenario';
 import { APP, Writer } from './writer';
 
-export type TortureFault = 'kill' | 'host-down' | 'hang' | 'partition';
+export type TortureFault = 'kill' | 'host-down' | 'hang' | 'partition' | 'daemon-crash';
 
 export interface TortureDraw {
   seed: number;
@@ -34,6 +36,8 @@ export interface TortureDraw {
   phaseMs: number;
   /** hang: SIGCONT after this long; partition: healed after this long. */
   durationMs: number;
+  /** daemon-crash: the step at whose start the daemon is killed. */
+  crashAt?: string;
   writers: number;
   rowsPerTx: number;
 }
@@ -73,12 +77,15 @@ export function drawRun(seed: number, o: { flavor?: 'mysql' | 'mariadb'; faults?
   const r = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const flavor = o.flavor ?? pick(['mysql', 'mariadb'] as const);
-  const fault = pick(o.faults ?? (['kill', 'host-down', 'hang', 'partition'] as const));
+  const fault = pick(o.faults ?? (['kill', 'host-down', 'hang', 'partition', 'daemon-crash'] as const));
   const semiSync = r() < 0.3;
   const lag = r() < 0.4 ? { node: pick(['db2', 'db3']), spanMs: Math.round(300 + r() * 2700) } : null;
   const phaseMs = Math.round(r() * 1000);
   const durationMs = fault === 'hang' ? Math.round(3000 + r() * 17000) : fault === 'partition' ? Math.round(5000 + r() * 10000) : 0;
-  return { seed, flavor, fault, semiSync, lag, phaseMs, durationMs, writers: 1 + Math.floor(r() * 3), rowsPerTx: 1 + Math.floor(r() * 4) };
+  const writers = 1 + Math.floor(r() * 3);
+  const rowsPerTx = 1 + Math.floor(r() * 4);
+  const crashAt = fault === 'daemon-crash' ? pick(['freeze', 'drain', 'promote', 'repoint', 'attach']) : undefined;
+  return { seed, flavor, fault, semiSync, lag, phaseMs, durationMs, writers, rowsPerTx, ...(crashAt ? { crashAt } : {}) };
 }
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
@@ -190,6 +197,35 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
         res.newMaster = r.newMaster ?? null;
       }
       await sleep(3000);
+    } else if (draw.fault === 'daemon-crash') {
+      await sb.fault(); // kill -9 of the master's server
+      const step = new RegExp(`^\\[\\d+\\] ${draw.crashAt}: `);
+      await sb.waitLog((l) => step.test(String(l.msg ?? '')) && lineTime(l) >= faultWall - 1000, 60_000, `the failover did not reach ${draw.crashAt}`);
+      await sb.killDaemon();
+      await sb.restartDaemon();
+      // The recovery: the restarted daemon reports the interrupted failover and blocks
+      // automatic failover; a person acknowledges it (heir ack) and the daemon finishes it
+      // (keeping the master the crashed run promoted, if it got that far).
+      await sb.waitLog((l) => /did not finish|blocked until/.test(String(l.msg ?? '')) && lineTime(l) >= faultWall, 30_000, 'the restarted daemon did not report the interrupted failover');
+      const ack = await sb.runHeir(['ack', '--cluster', 'sandbox']);
+      if (ack.code !== 0) problems.push(`heir ack exited ${ack.code}: ${ack.stderr.trim()}`);
+      const until = performance.now() + 60_000;
+      while (!sb.reportsSince(faultWall).length && performance.now() < until) await sleep(200);
+      if (!sb.reportsSince(faultWall).length) {
+        problems.push('the restarted daemon did not finish the failover within 60 s of heir ack');
+        const fo = await sb.runHeir(['failover', '--cluster', 'sandbox', '--master', 'db1']);
+        if (fo.code !== 0) problems.push(`heir failover exited ${fo.code}: ${(fo.stderr || fo.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      const rs = sb.reportsSince(faultWall).sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt));
+      const last = rs.at(-1);
+      res.outcome = last ? String(last.outcome) : null;
+      res.newMaster = last?.newMaster ?? null;
+      const onNew = () => sb.writer.acks.find((a) => a.at >= faultPerf && a.serverId !== oldId);
+      const deadline = performance.now() + 20_000;
+      while (!onNew() && performance.now() < deadline) await sleep(50);
+      const firstNew = onNew();
+      res.faultToFirstWriteMs = firstNew ? Math.round(firstNew.at - faultPerf) : null;
+      if (!firstNew) problems.push('no write through the address on a new master after the recovery');
     } else {
       const p = await sb.partition(draw.durationMs);
       problems.push(...p.problems);
@@ -197,7 +233,7 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     const reports = sb.reportsSince(faultWall);
     res.failovers = reports.length;
     if (draw.fault === 'partition' && reports.length) problems.push(`${reports.length} failover(s) during a manager-only partition`);
-    if ((draw.fault === 'kill' || draw.fault === 'host-down') && !String(res.outcome ?? '').startsWith('promoted')) {
+    if ((draw.fault === 'kill' || draw.fault === 'host-down' || draw.fault === 'daemon-crash') && !String(res.outcome ?? '').startsWith('promoted')) {
       problems.push(`no promoted failover after ${draw.fault}: ${res.outcome}`);
     }
     const promoted = res.newMaster && String(res.outcome ?? '').startsWith('promoted');
