@@ -410,6 +410,11 @@ function render(): string {
   if (am) sum.push(["ENI move, heir's overhead over the emulator's 4 s", s(am.overheadMs.median), s(am.overheadMs.max), '']);
   const so = get('switchover');
   if (so) sum.push(['switchover write pause (to first write on the new master)', s(so.pauseToNewMasterMs.median), s(so.pauseToNewMasterMs.max), 'target 300 ms']);
+  const tt = get('torture');
+  if (tt) {
+    sum.push([`torture (${tt.runs} seeded runs, both flavors: kill -9, host down, SIGSTOP, partition, daemon killed mid-failover): acknowledged commits lost beyond declared / runs violating the invariant`, `${tt.lostBeyondDeclared} / ${tt.violations.length}`, '', 'target 0 / 0']);
+    sum.push(['torture: seconds with two answering writable nodes / writes the old master took after the new one', `${tt.twoWritableS} s / ${tt.splitBrainWrites}`, '', 'target 0 / 0']);
+  }
   const fp = get('daemon-footprint');
   const big = fp?.results?.find((x: any) => x.clusters === 1000);
   if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', 'target 25 % / 300 MB']);
