@@ -38,6 +38,8 @@ export interface CheckInput {
   address?: { check: string; ok: boolean; severity: Severity; detail: string }[];
   /** Salvage's tools on this manager (failover.salvage.mysqlbinlog / .mysql), when salvage is on. */
   salvageTools?: { setting: 'mysqlbinlog' | 'mysql'; command: string; version?: string; error?: string }[];
+  /** Salvage's SSH access to each node's binlogs (any node may be the dead master one day); absent when salvage is off. */
+  binlogAccess?: { node: string; ok: boolean; detail: string }[];
 }
 
 /**
@@ -215,6 +217,17 @@ export function evaluate(input: CheckInput): CheckResult {
         fix: `set ${setting} to ${mariadb ? (t.setting === 'mysqlbinlog' ? 'mariadb-binlog' : 'mariadb') : t.setting} of the cluster's flavor`,
       });
     }
+  }
+
+  for (const a of input.binlogAccess ?? []) {
+    if (a.ok) continue;
+    f.push({
+      severity: 'warning',
+      code: 'salvage-ssh',
+      node: a.node,
+      message: `salvage cannot read ${a.node}'s binlogs over SSH: ${a.detail}; if ${a.node} dies as the master with its host up, what only it had is lost`,
+      fix: `give the ssh user (ssh.user) key access to ${a.node}'s host and read access to its binlog directory, or set binlog_dir for ${a.node}`,
+    });
   }
 
   // Every node must answer: an unreadable node is a node heir cannot fence, elect or repoint.

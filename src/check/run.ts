@@ -3,7 +3,7 @@
  * replication account on every node, run the address mover's preflight, then
  * hand it all to the pure evaluate().
  */
-import { toolVersion } from '../failover/salvage';
+import { probeBinlogAccess, toolVersion } from '../failover/salvage';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { createMover } from '../eni';
 import { Conn, connOptions } from '../mysql/conn';
@@ -72,5 +72,17 @@ export async function runCheck(cluster: ClusterConfig, global: GlobalSettings, o
         }),
       )
     : undefined;
-  return { ...evaluate({ cluster, snapshot, grants, replUser, address, salvageTools }), snapshot };
+  // Salvage copies a dead master's binlogs over SSH: every node may be that master one day.
+  const binlogAccess = cluster.failover.salvage.enabled
+    ? await Promise.all(
+        cluster.nodes.map(async (n) => {
+          try {
+            return { node: n.name, ok: true, detail: await probeBinlogAccess(cluster, n, Math.max(3000, cluster.ssh.connect_timeout_ms * 2)) };
+          } catch (e) {
+            return { node: n.name, ok: false, detail: (e as Error).message };
+          }
+        }),
+      )
+    : undefined;
+  return { ...evaluate({ cluster, snapshot, grants, replUser, address, salvageTools, binlogAccess }), snapshot };
 }

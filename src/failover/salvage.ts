@@ -295,6 +295,29 @@ export async function fetchBinlogs(o: {
   const t = sshTarget(o.cluster, o.node);
   const left = () => Math.max(1000, o.deadlineMs - Date.now());
   const warnings: string[] = [];
+  const all = await locateBinlogs(o.cluster, o.node, o.deadlineMs, o.startFile);
+  const sel = selectBinlogFiles(all, o.startFile);
+  if (sel.warning) warnings.push(sel.warning);
+  fs.mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
+  const local: string[] = [];
+  let bytes = 0;
+  for (const f of sel.files) {
+    const dest = path.join(o.workDir, path.posix.basename(f));
+    bytes += await sshCopyFile(t, f, dest, { timeoutMs: left() });
+    local.push(dest);
+  }
+  return { remote: sel.files, local, bytes, warnings };
+}
+
+/**
+ * The binlog files of `node`'s server, over SSH, oldest first: from the index file in
+ * binlog_dir (else the directories my_print_defaults names, else /var/lib/mysql). Throws
+ * SshError when the host does not answer, Error when no index is found.
+ */
+export async function locateBinlogs(cluster: ClusterConfig, node: NodeConfig, deadlineMs: number, startFile?: string): Promise<string[]> {
+  const o = { cluster, node, startFile };
+  const t = sshTarget(cluster, node);
+  const left = () => Math.max(1000, deadlineMs - Date.now());
   let dirs = o.node.binlog_dir ? [o.node.binlog_dir] : [];
   if (dirs.length === 0) {
     const d = await sshExec(t, 'my_print_defaults mysqld server mariadb mariadbd 2>/dev/null; true', { timeoutMs: left() });
@@ -316,18 +339,24 @@ export async function fetchBinlogs(o: {
       `no binlog index (*.index) found on ${o.node.name}'s host in ${dirs.join(', ')}; set binlog_dir for node ${o.node.name} in the config`,
     );
   }
-  const all = parseBinlogIndex(index.text, path.posix.dirname(index.path));
-  const sel = selectBinlogFiles(all, o.startFile);
-  if (sel.warning) warnings.push(sel.warning);
-  fs.mkdirSync(o.workDir, { recursive: true, mode: 0o700 });
-  const local: string[] = [];
-  let bytes = 0;
-  for (const f of sel.files) {
-    const dest = path.join(o.workDir, path.posix.basename(f));
-    bytes += await sshCopyFile(t, f, dest, { timeoutMs: left() });
-    local.push(dest);
+  return parseBinlogIndex(index.text, path.posix.dirname(index.path));
+}
+
+/**
+ * Can salvage read `node`'s binlogs over SSH? Finds them and reads the first bytes of the
+ * newest one (a binlog starts with the magic \xfe bin). What `heir check` asks of every
+ * node: any of them may be the dead master one day.
+ */
+export async function probeBinlogAccess(cluster: ClusterConfig, node: NodeConfig, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const files = await locateBinlogs(cluster, node, deadline);
+  const newest = files.at(-1);
+  if (!newest) throw new Error('the binlog index lists no file');
+  const r = await sshExec(sshTarget(cluster, node), `head -c 4 ${shq(newest)} | od -An -tx1`, { timeoutMs: Math.max(1000, deadline - Date.now()) });
+  if (r.stdout.replace(/\s+/g, ' ').trim() !== 'fe 62 69 6e') {
+    throw new Error(`cannot read ${newest} as ${cluster.ssh.user ?? 'the SSH user'}${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
   }
-  return { remote: sel.files, local, bytes, warnings };
+  return `${files.length} binlog(s) readable, newest ${newest}`;
 }
 
 /**

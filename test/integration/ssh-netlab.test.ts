@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startNetLab, type NetLab } from '../lab';
 import { sshExec, sshReadFile, sshCopyFile, sshStat, sshTarget, SshError, type SshTarget } from '../../src/ssh';
+import { runCheck } from '../../src/check/run';
+import { GlobalSettings } from '../../src/config/schema';
 
 describe('ssh adapter (namespace lab)', () => {
   let lab: NetLab;
@@ -32,6 +34,15 @@ describe('ssh adapter (namespace lab)', () => {
   after(async () => {
     await lab?.teardown();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("heir check: salvage's SSH access to every node's binlogs; a node whose binlog_dir holds none is named", async () => {
+    const base = lab.clusterConfig();
+    const cfg = { ...base, nodes: base.nodes.map((n, i) => ({ ...n, binlog_dir: i === 1 ? join(dir, 'empty') : lab.nodes[i]!.datadir })) };
+    const r = await runCheck(cfg, GlobalSettings.parse({ state_dir: dir }), { skipAddress: true });
+    const ssh = r.findings.filter((f) => f.code === 'salvage-ssh');
+    assert.deepEqual(ssh.map((f) => f.node), ['db2'], JSON.stringify(r.findings, null, 1));
+    assert.match(ssh[0]!.message, /no binlog index \(\*\.index\) found on db2's host/);
   });
 
   test('target from the cluster config', () => {

@@ -195,3 +195,17 @@ test('file/position cluster: replicas with relay_log_purge ON are named (level-u
   const gtid = evaluate(input([node('db1', 1), node('db2', 2, { relayLogPurge: true })]));
   assert.equal(gtid.findings.find((x) => x.code === 'relay-log-purge'), undefined);
 });
+
+test("salvage's SSH access: a node whose binlogs cannot be read is named, as a warning", () => {
+  const r = evaluate({
+    ...input([node('db1', 1), node('db2', 2), node('db3', 3)]),
+    binlogAccess: [
+      { node: 'db1', ok: true, detail: '3 binlog(s) readable' },
+      { node: 'db2', ok: false, detail: 'connect ECONNREFUSED 10.0.0.2:22' },
+    ],
+  });
+  const f = r.findings.filter((x) => x.code === 'salvage-ssh');
+  assert.deepEqual(f.map((x) => [x.severity, x.node]), [['warning', 'db2']]);
+  assert.match(f[0]!.message, /ECONNREFUSED/);
+  assert.equal(r.fit, true);
+});
