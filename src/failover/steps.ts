@@ -106,22 +106,19 @@ export function partialTail(ch: ReplicationChannel): boolean {
 }
 
 /**
- * MySQL: point the receiver (IO thread) at `to` and leave the applier running. The relay
- * log is kept; a partial transaction at its end is discarded by the applier when the new
- * source's stream begins (GTID: `to` sends it whole if it has it): no STOP of the applier,
- * so no 60 s stall. With a file position the replica must have applied its relay log
- * (file/position survivors are drained first): the applier goes on at `position` in `to`'s
- * binlog. false when the server needs the full stop (MariaDB, more than one channel,
- * applier not running, positioning kind differs, statement refused).
+ * MySQL with GTID auto-positioning: point the receiver (IO thread) at `to` and leave the
+ * applier running. The relay log is kept; a partial transaction at its end is discarded by
+ * the applier when the new source's stream begins, and `to` sends it whole if it has it:
+ * no STOP of the applier, so no 60 s stall. false when the server needs the full stop
+ * (MariaDB, file/position, more than one channel, applier not running, statement refused).
  */
-export async function switchReceiver(c: Conn, cluster: ClusterConfig, to: NodeConfig, position: RepointPosition = { kind: 'gtid' }): Promise<boolean> {
+export async function switchReceiver(c: Conn, cluster: ClusterConfig, to: NodeConfig): Promise<boolean> {
   if (c.version.flavor !== 'mysql') return false;
   const chs = await readChannels(c);
-  if (chs.length !== 1 || !chs[0].sqlRunning) return false;
-  if (position.kind === 'gtid' ? !chs[0].gtidAutoPosition : chs[0].gtidAutoPosition) return false;
+  if (chs.length !== 1 || !chs[0].gtidAutoPosition || !chs[0].sqlRunning) return false;
   if (chs[0].ioState !== 'No') await stopReplicaIo(c);
   try {
-    await changeSource(c, { ...sourceOptions(cluster, to, position), receiverOnly: true });
+    await changeSource(c, { ...sourceOptions(cluster, to, { kind: 'gtid' }), receiverOnly: true });
   } catch (e) {
     if (e instanceof MysqlError && e.errno !== undefined) return false; // refused: the caller stops the applier
     throw e;
@@ -177,7 +174,7 @@ export async function repointReplica(
   position: RepointPosition,
   o: { semiSync?: boolean; readOnly?: boolean } = {},
 ): Promise<void> {
-  if (await switchReceiver(c, cluster, to, position)) {
+  if (position.kind === 'gtid' && (await switchReceiver(c, cluster, to))) {
     // The applier never stops: its backlog is applied and the new master sends the rest.
     if (o.readOnly !== false) await setReadOnly(c, true);
     if (o.semiSync) await setSemiSync(c, 'replica');

@@ -133,9 +133,9 @@ export interface ChangeSourceOptions {
    */
   mariadbUseGtid?: 'slave_pos' | 'current_pos';
   /**
-   * MySQL: change only the receiver (host, port, credentials, retry, heartbeat, and with a
-   * file position its coordinates in the new source), so the statement is accepted while
-   * the applier runs (the receiver must be stopped). GTID: the channel keeps auto-positioning.
+   * MySQL: change only the receiver's connection (host, port, credentials, retry,
+   * heartbeat) on a channel already using GTID auto-positioning, so the statement is
+   * accepted while the applier runs (the receiver must be stopped).
    */
   receiverOnly?: boolean;
 }
@@ -278,11 +278,7 @@ class MysqlDialect implements Dialect {
       `${P}_PASSWORD = ${quoteString(o.password)}`,
     ];
     if (o.receiverOnly) {
-      // GTID: the channel keeps auto-positioning. File/position: the receiver's coordinates
-      // in the new source, accepted while the applier runs (it follows the new stream).
-      if (o.position.kind !== 'gtid') {
-        parts.push(`${P}_LOG_FILE = ${quoteString(o.position.file)}`, `${P}_LOG_POS = ${intArg('binlog position', o.position.pos, 4)}`);
-      }
+      if (o.position.kind !== 'gtid') throw new Error('changeSource: receiverOnly needs GTID auto-positioning');
     } else if (o.position.kind === 'gtid') {
       parts.push(`${P}_AUTO_POSITION = 1`);
     } else {
