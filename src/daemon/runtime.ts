@@ -22,7 +22,7 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { ClusterMonitor, DEAD_VERDICTS, type ReplicasEvent, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
 import { acknowledge, checkFailoverGuard } from '../failover/guard';
-import { describeUnfinished, listJournals, unfinishedJournals } from '../failover/journal';
+import { describeUnfinished, listJournals, promotedIn, unfinishedJournals } from '../failover/journal';
 import { peekLock } from '../failover/lock';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
@@ -134,11 +134,8 @@ export class ClusterRuntime {
       return;
     }
     for (const j of js) {
-      if (j.operation === 'failover') {
-        const p = [...j.steps].reverse().find((x) => x.step === 'promote' && x.outcome === 'ok');
-        const node = (p?.data as { node?: string } | undefined)?.node;
-        if (node) this.resumable.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted: node });
-      }
+      const promoted = promotedIn(j)?.node;
+      if (promoted) this.resumable.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted });
       const lines = describeUnfinished(j);
       this.log.error({ journal: j.path, operation: j.operation, id: j.id }, `${lines.join('\n')}\nautomatic failover of ${this.name} is blocked until \`heir ack --cluster ${this.name}\``);
       const inFlight = j.steps.filter((s) => s.outcome === 'running').map((s) => s.step);
@@ -320,9 +317,8 @@ export class ClusterRuntime {
     }
     const out: PromotionRecord[] = [];
     for (const j of js) {
-      if (j.operation !== 'failover' || !j.end || !String(j.end.outcome).startsWith('promoted')) continue;
-      const p = [...j.steps].reverse().find((x) => x.step === 'promote' && x.outcome === 'ok');
-      const node = (p?.data as { node?: string } | undefined)?.node;
+      if (!j.end || !String(j.end.outcome).startsWith('promoted')) continue;
+      const node = promotedIn(j)?.node;
       if (node) out.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted: node, endedAt: j.end.at });
     }
     return out;

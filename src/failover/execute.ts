@@ -48,7 +48,7 @@ import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
-import { Journal, listJournals, newOperationId } from './journal';
+import { Journal, listJournals, newOperationId, promotedIn } from './journal';
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
@@ -1151,9 +1151,8 @@ class FailoverRun {
       if (j.operation !== 'failover' || j.id === this.id) continue;
       if (j.end) break; // the last failover finished: nothing half done
       if (j.detail.deadMaster !== this.req.deadMaster) continue;
-      const p = [...j.steps].reverse().find((s) => s.step === 'promote' && s.outcome === 'ok');
-      const d = p?.data as EarlierPromotion | undefined;
-      if (d?.node) {
+      const d = promotedIn(j) as EarlierPromotion | undefined;
+      if (d) {
         this.earlierValue = d;
         break;
       }

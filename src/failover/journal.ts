@@ -186,6 +186,17 @@ export function readJournal(p: string): JournalSummary | undefined {
 }
 
 /** Every journal of the cluster, oldest first. */
+/**
+ * What the last successful promote step of a failover journal recorded (node, binlog, ...),
+ * or undefined when the journal never promoted anyone. A rerun and the daemon read it.
+ */
+export function promotedIn(j: JournalSummary): ({ node: string } & Record<string, unknown>) | undefined {
+  if (j.operation !== 'failover') return undefined;
+  const p = [...j.steps].reverse().find((s) => s.step === 'promote' && s.outcome === 'ok');
+  const d = p?.data as { node?: unknown } | undefined;
+  return typeof d?.node === 'string' && d.node ? (d as { node: string } & Record<string, unknown>) : undefined;
+}
+
 export function listJournals(stateDir: string, cluster: string): JournalSummary[] {
   const dir = clusterDir(stateDir, cluster);
   let files: string[];
