@@ -5,7 +5,7 @@
  * super_read_only, persisted where the server can (SET PERSIST), and the people on call
  * are told (master.fenced). The decision is decideOldMaster (decide.ts); this is the I/O.
  */
-import type { ClusterConfig } from '../config/schema';
+import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { Conn, connOptions } from '../mysql/conn';
 import { readNode } from '../mysql/inspect';
 import { fenceReadOnly } from '../mysql/ops';
@@ -64,13 +64,7 @@ export class OldMasterWatch {
           const [r] = await c.query('SELECT @@global.read_only AS ro');
           if (!this.stopped && Number(r?.ro) === 0 && this.o.currentMaster() !== this.node) {
             fencedNow = true;
-            const why = `${this.node} answers writable (read_only=0) while ${this.o.currentMaster() ?? 'another node'} is the master`;
-            try {
-              const f = await fenceReadOnly(c);
-              this.o.onFenced({ node: this.node, ok: true, why, detail: `${this.node} is read-only again (super_read_only where supported), ${f.persisted}` });
-            } catch (e) {
-              this.o.onFenced({ node: this.node, ok: false, why, detail: `could not make ${this.node} read-only: ${(e as Error).message}` });
-            }
+            await this.fence(cfg, `${this.node} answers writable (read_only=0) while ${this.o.currentMaster() ?? 'another node'} is the master`, c);
           }
         } catch {
           /* it does not answer: the full read below says how */
@@ -89,18 +83,23 @@ export class OldMasterWatch {
         return;
       }
       if (d.action !== 'fence' || fencedNow) return;
-      let c: Conn | null = null;
-      try {
-        c = await Conn.open(connOptions(this.cluster, cfg));
-        const r = await fenceReadOnly(c);
-        this.o.onFenced({ node: this.node, ok: true, why: d.why, detail: `${this.node} is read-only again (super_read_only where supported), ${r.persisted}` });
-      } catch (e) {
-        this.o.onFenced({ node: this.node, ok: false, why: d.why, detail: `could not make ${this.node} read-only: ${(e as Error).message}` });
-      } finally {
-        c?.destroy();
-      }
+      await this.fence(cfg, d.why);
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Make the node read-only (persisted where possible) on `conn`, or on a connection of its own, and say how it went. */
+  private async fence(cfg: NodeConfig, why: string, conn?: Conn): Promise<void> {
+    let c: Conn | null = conn ?? null;
+    try {
+      c ??= await Conn.open(connOptions(this.cluster, cfg));
+      const r = await fenceReadOnly(c);
+      this.o.onFenced({ node: this.node, ok: true, why, detail: `${this.node} is read-only again (super_read_only where supported), ${r.persisted}` });
+    } catch (e) {
+      this.o.onFenced({ node: this.node, ok: false, why, detail: `could not make ${this.node} read-only: ${(e as Error).message}` });
+    } finally {
+      if (!conn) c?.destroy();
     }
   }
 }

@@ -41,7 +41,7 @@ import { compareCoords } from '../mysql/coords';
 import { readChannels, readNode, readTopology } from '../mysql/inspect';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
-import { changeSource, executedGtid, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
+import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
@@ -379,9 +379,8 @@ class FailoverRun {
         let c: Conn | undefined;
         try {
           c = await Conn.open(connOptions(this.c, dead));
-          const [r] = await c.query('SELECT @@global.read_only AS ro');
-          if (Number(r?.ro) === 0) {
-            const f = await fenceReadOnly(c);
+          const f = await fenceIfWritable(c);
+          if (f.fenced) {
             const msg = `${dead.name} answered writable during the failover, after ${winner}'s promotion: made read-only at once (${f.persisted})`;
             this.warnings.push(msg);
             this.log.warn({ node: dead.name }, msg);

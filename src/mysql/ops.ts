@@ -52,6 +52,16 @@ export async function fenceReadOnly(c: Conn): Promise<{ persisted: string }> {
   }
 }
 
+/**
+ * Asks read_only first and fences only a writable node (one round trip when it is already
+ * read-only): what a watch on an old master does on every connection it gets.
+ */
+export async function fenceIfWritable(c: Conn): Promise<{ fenced: false } | { fenced: true; persisted: string }> {
+  const [r] = await c.query('SELECT @@global.read_only AS ro');
+  if (Number(r?.ro) !== 0) return { fenced: false };
+  return { fenced: true, ...(await fenceReadOnly(c)) };
+}
+
 export async function stopReplicaIo(c: Conn): Promise<void> {
   await c.exec(c.dialect.stopReplicaIo());
 }
