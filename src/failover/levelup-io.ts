@@ -5,8 +5,9 @@
 import type { Conn } from '../mysql/conn';
 import { compareCoords, formatCoords } from '../mysql/coords';
 import { listBinlogs, readLogEvents, readRelayLogsBack } from '../mysql/events';
+import { readBinlogStatus } from '../mysql/inspect';
 import type { BinlogCoordinates } from '../mysql/types';
-import { countRelayTransactions, locateLastTransactions, opensTransaction, parseRotate, type EventRow } from './levelup';
+import { countRelayTransactions, locateLastTransactions, opensTransaction, relayBegins, type EventRow } from './levelup';
 
 export type LevelUpResult =
   | { node: string; ok: true; at: BinlogCoordinates; from: BinlogCoordinates; count: number }
@@ -22,15 +23,6 @@ export interface LevelUpInput {
   origin: number;
   /** Each survivor behind the winner, with where it stopped applying (a transaction boundary). */
   behind: { node: string; exec: BinlogCoordinates }[];
-}
-
-/** The first Rotate of the oldest file: where in the source's binlog the relay log begins. */
-function relayBegins(files: EventRow[][]): BinlogCoordinates | undefined {
-  for (const rows of files) for (const r of rows) if (r.type === 'Rotate') {
-    const at = parseRotate(r.info);
-    if (at) return at;
-  }
-  return undefined;
 }
 
 export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
@@ -56,9 +48,8 @@ export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
   const need = Math.max(0, ...counted.map((x) => (x.n.ok ? x.n.count : 0)));
 
   // The winner's binlog from the end back until it holds `need` transactions.
-  const [st] = await c.query(c.dialect.showBinlogStatus());
-  if (!st?.File) return i.behind.map((b) => ({ node: b.node, ok: false, why: "the winner's binary log is off" }));
-  const end = { file: String(st.File), pos: Number(st.Position) };
+  const end = await readBinlogStatus(c);
+  if (!end) return i.behind.map((b) => ({ node: b.node, ok: false, why: "the winner's binary log is off" }));
   const names = await listBinlogs(c);
   const binlog: EventRow[][] = [];
   let opened = 0;

@@ -42,6 +42,17 @@ export function parseRotate(info: string): BinlogCoordinates | null {
   return m ? { file: m[1]!, pos: Number(m[2]) } : null;
 }
 
+/** Where in the source's binlog a relay log begins: the first Rotate of its oldest file says where the receiver started. */
+export function relayBegins(files: EventRow[][]): BinlogCoordinates | undefined {
+  for (const rows of files) {
+    for (const r of rows) {
+      const at = r.type === 'Rotate' ? parseRotate(r.info) : null;
+      if (at) return at;
+    }
+  }
+  return undefined;
+}
+
 export type Counted = { ok: true; count: number; coveredFrom: BinlogCoordinates } | { ok: false; why: string };
 
 /**
@@ -52,16 +63,11 @@ export type Counted = { ok: true; count: number; coveredFrom: BinlogCoordinates 
  */
 export function countRelayTransactions(files: EventRow[][], origin: number, from: BinlogCoordinates, until: BinlogCoordinates): Counted {
   let sourceFile: string | undefined;
-  let coveredFrom: BinlogCoordinates | undefined;
   let count = 0;
   for (const rows of files) {
     for (const r of rows) {
       if (r.type === 'Rotate') {
-        const to = parseRotate(r.info);
-        if (!to) continue;
-        sourceFile = to.file;
-        // A relay log starts where the receiver started reading: the first Rotate says where.
-        coveredFrom ??= to;
+        sourceFile = parseRotate(r.info)?.file ?? sourceFile;
         continue;
       }
       if (r.serverId !== origin || !opensTransaction(r.type) || sourceFile === undefined) continue;
@@ -69,6 +75,7 @@ export function countRelayTransactions(files: EventRow[][], origin: number, from
       if (compareCoords(at, from) > 0 && compareCoords(at, until) <= 0) count++;
     }
   }
+  const coveredFrom = relayBegins(files);
   if (!coveredFrom) return { ok: false, why: 'the relay log names no position in the source binlog (no Rotate event)' };
   if (compareCoords(coveredFrom, from) > 0) {
     return {
