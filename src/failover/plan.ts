@@ -19,7 +19,8 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { GtidSet } from '../mysql/gtid';
-import { errantFromBinlogStates, MariaGtidPos, parseGtidList } from '../mysql/mariadb-gtid';
+import { errantFromBinlogStates, gtidListText, MariaGtidPos, parseGtidList } from '../mysql/mariadb-gtid';
+import type { HealthyView } from '../monitor/sight';
 import type { NodeSnapshot, ServerVersion, TopologySnapshot } from '../mysql/types';
 import { compareContenders, type Contender } from './elect';
 import {
@@ -70,7 +71,7 @@ export interface PlanOptions {
    * several checks holds data of unknown age; one whose lag could not be read cannot pass
    * max_lag_s. Both are soft gates (heir failover --to NODE --force overrides).
    */
-  healthy?: Record<string, { at: number; connected: boolean; lagS: number | null; disconnectedChecks: number }>;
+  healthy?: Record<string, HealthyView>;
 }
 
 export interface EarlierPromotion {
@@ -155,9 +156,7 @@ export function findErrant(
       .filter((x): x is NonNullable<typeof x> => !!x);
     if (states.length > 0) {
       if (dead.serverId !== undefined && n.serverId === dead.serverId) return '';
-      return errantFromBinlogStates(ownState, n.serverId, states)
-        .map((e) => `${e.domain}-${e.server}-${e.seq}`)
-        .join(',');
+      return gtidListText(errantFromBinlogStates(ownState, n.serverId, states));
     }
   }
   // MariaDB: per domain, a GTID written by this node itself that nobody else has.

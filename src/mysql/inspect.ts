@@ -20,7 +20,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions, MysqlError } from './conn';
 import { SEMI_SYNC_VAR_SETS, type Dialect } from './dialect';
 import { GtidSet } from './gtid';
-import { errantFromBinlogStates, MariaGtidPos, parseGtidList } from './mariadb-gtid';
+import { errantFromBinlogStates, gtidListText, MariaGtidPos, parseGtidList } from './mariadb-gtid';
 import type { BinlogCoordinates, Flavor, NodeSnapshot, ReplicationChannel, SemiSyncState, TopologySnapshot } from './types';
 
 type Row = Record<string, any>;
@@ -373,9 +373,7 @@ export function errantGtids(replica: NodeSnapshot, master: NodeSnapshot): string
   const ms = parseGtidList(master.mariadb?.binlogState ?? '');
   if (replica.mariadb?.binlogState !== undefined && master.mariadb?.binlogState !== undefined && rs && ms && replica.serverId !== undefined) {
     if (replica.serverId === master.serverId) return '';
-    const byState = errantFromBinlogStates(rs, replica.serverId, [ms]);
-    // Keyed by domain for the text; several in one domain are listed each.
-    return byState.map((e) => `${e.domain}-${e.server}-${e.seq}`).join(',');
+    return gtidListText(errantFromBinlogStates(rs, replica.serverId, [ms]));
   }
   const r = MariaGtidPos.tryParse(replica.mariadb?.binlogPos ?? '');
   if (!r || master.mariadb === undefined) return '';

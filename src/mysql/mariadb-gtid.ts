@@ -196,6 +196,11 @@ export function parseGtidList(text: string): MariaGtid[] | undefined {
   return out;
 }
 
+/** A GTID list as the server writes it: domain-server-seq, comma-separated. */
+export function gtidListText(list: MariaGtid[]): string {
+  return list.map((e) => `${e.domain}-${e.server}-${e.seq}`).join(',');
+}
+
 /**
  * Errant transactions from gtid_binlog_state, which keeps the last GTID of every
  * (domain, server_id) a server's binlog holds, where gtid_binlog_pos keeps only
