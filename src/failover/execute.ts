@@ -42,7 +42,7 @@ import { readChannels, readNode, readTopology } from '../mysql/inspect';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
-import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
@@ -576,9 +576,7 @@ class FailoverRun {
         if (n === p.winner) {
           // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
           // where salvage starts in file/position mode.
-          const dead = this.node(this.req.deadMaster);
-          const chs = await readChannels(c);
-          const ch = chs.find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port) ?? chs[0];
+          const ch = await this.channelFromDead(c, { orFirst: true });
           if (ch?.exec) this.winnerDrainedAt = ch.exec;
         }
         return 'relay log applied';
@@ -645,7 +643,7 @@ class FailoverRun {
       const bad = new Map<string, string>();
       for (const n of nodes) {
         try {
-          const ch = (await readChannels(await this.conn(n))).find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port);
+          const ch = await this.channelFromDead(await this.conn(n));
           if (!ch?.exec) bad.set(n, `no applied coordinates in ${dead.name}'s binlog`);
           else behind.push({ node: n, exec: ch.exec });
         } catch (e) {
@@ -662,7 +660,7 @@ class FailoverRun {
       }
       if (todo.length > 0) {
         const wc = await this.conn(winner);
-        const wch = (await readChannels(wc)).find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port);
+        const wch = await this.channelFromDead(wc);
         const origin = wch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
         const wexec = this.winnerDrainedAt ?? wch?.exec ?? undefined;
         if (!wch?.relayLogFile || !wexec || !origin) {
@@ -1207,6 +1205,13 @@ class FailoverRun {
       if (has) out.push({ node: this.node(n.name), executed: has.toString() });
     }
     return out;
+  }
+
+  /** The node's replication channel from the dead master (its host and port), read now; orFirst: else its first channel. */
+  private async channelFromDead(c: Conn, o: { orFirst?: boolean } = {}): Promise<ReplicationChannel | undefined> {
+    const dead = this.node(this.req.deadMaster);
+    const chs = await readChannels(c);
+    return chs.find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port) ?? (o.orFirst ? chs[0] : undefined);
   }
 
   /** Where the winner's SQL thread stopped in the dead master's binlog (after the drain). */

@@ -315,10 +315,9 @@ export async function fetchBinlogs(o: {
  * SshError when the host does not answer, Error when no index is found.
  */
 export async function locateBinlogs(cluster: ClusterConfig, node: NodeConfig, deadlineMs: number, startFile?: string): Promise<string[]> {
-  const o = { cluster, node, startFile };
   const t = sshTarget(cluster, node);
   const left = () => Math.max(1000, deadlineMs - Date.now());
-  let dirs = o.node.binlog_dir ? [o.node.binlog_dir] : [];
+  let dirs = node.binlog_dir ? [node.binlog_dir] : [];
   if (dirs.length === 0) {
     const d = await sshExec(t, 'my_print_defaults mysqld server mariadb mariadbd 2>/dev/null; true', { timeoutMs: left() });
     dirs = [...dirsFromDefaults(d.stdout), '/var/lib/mysql'];
@@ -333,10 +332,10 @@ export async function locateBinlogs(cluster: ClusterConfig, node: NodeConfig, de
     const nl = chunk.indexOf('\n');
     indexes.push({ path: chunk.slice(0, nl).trim(), text: chunk.slice(nl + 1) });
   }
-  const index = chooseIndex(indexes, o.startFile);
+  const index = chooseIndex(indexes, startFile);
   if (!index) {
     throw new Error(
-      `no binlog index (*.index) found on ${o.node.name}'s host in ${dirs.join(', ')}; set binlog_dir for node ${o.node.name} in the config`,
+      `no binlog index (*.index) found on ${node.name}'s host in ${dirs.join(', ')}; set binlog_dir for node ${node.name} in the config`,
     );
   }
   return parseBinlogIndex(index.text, path.posix.dirname(index.path));

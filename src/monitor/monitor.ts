@@ -302,7 +302,6 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   }
 
   private async roundInner(): Promise<void> {
-    if (!this.running) return;
     const started = Date.now();
     const interval = this.cluster.detection.interval_ms;
     if (this.paused || !this.pinger) return this.schedule(interval);
