@@ -1111,24 +1111,23 @@ class FailoverRun {
         });
       }
     }
-    for (const [node, why] of this.dropped) {
+    // What `node` received and the new master lacks (by its final read); undefined when the
+    // winner has it all anyway (caught up, or salvage brought it).
+    const lacking = (node: string): { count: number | null; gtids: string } | undefined => {
       const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
       const theirs = snap?.reachable ? receivedPosition(mode, snap) : undefined;
-      if (winnerHas && theirs && contains(winnerHas, theirs)) continue; // the winner (or salvage) has them anyway
+      if (winnerHas && theirs && contains(winnerHas, theirs)) return undefined;
       const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
-      const text = winnerHas && theirs && winnerHas.mode === 'mysql-gtid' && theirs.mode === 'mysql-gtid' ? theirs.set.subtract(winnerHas.set).toString() : '';
-      out.push({ count: n === undefined ? null : Number(n), transactions: text, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
+      const gtids = winnerHas?.mode === 'mysql-gtid' && theirs?.mode === 'mysql-gtid' ? theirs.set.subtract(winnerHas.set).toString() : '';
+      return { count: n === undefined ? null : Number(n), gtids };
+    };
+    for (const [node, why] of this.dropped) {
+      const l = lacking(node);
+      if (l) out.push({ count: l.count, transactions: l.gtids, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
     }
     for (const u of plan.unobtainable) {
-      const snap = this.finalSnapshot?.nodes.find((n) => n.name === u.node);
-      const theirs = snap?.reachable ? receivedPosition(mode, snap) : undefined;
-      if (winnerHas && theirs && contains(winnerHas, theirs)) continue; // salvage brought them
-      const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
-      out.push({
-        count: n === undefined ? null : Number(n),
-        transactions: u.transactions,
-        why: `received by ${u.node} only, which cannot serve them (${u.why}), and the new master lacks them`,
-      });
+      const l = lacking(u.node);
+      if (l) out.push({ count: l.count, transactions: u.transactions, why: `received by ${u.node} only, which cannot serve them (${u.why}), and the new master lacks them` });
     }
     return out;
   }
