@@ -66,7 +66,12 @@ export type NodeConfig = z.infer<typeof NodeConfig>;
 
 export const DetectionSettings = z.strictObject({
   interval_ms: ms(1000),
-  ping_timeout_ms: ms(1000),
+  /**
+   * Timeout of one ping. A ping answers in about a millisecond on a LAN; one that does not
+   * within this time only makes the master suspect: corroboration (started after 50 ms of
+   * silence) tells a slow master from a dead one, never the timeout alone.
+   */
+  ping_timeout_ms: ms(500),
   ping_type: z.enum(['connect', 'select', 'insert']).default('select'),
   /** Table written by ping_type insert; created when missing. */
   heartbeat_table: z.string().regex(/^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/).default('heir.heartbeat'),

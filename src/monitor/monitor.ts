@@ -1,8 +1,10 @@
 /**
  * ClusterMonitor: the detection runtime of one cluster (I/O).
  *
- * Every detection.interval_ms it pings the master (bounded by ping_timeout_ms). The
- * first failed ping starts corroboration at once, in parallel: the manager's raw TCP
+ * Every detection.interval_ms it pings the master (bounded by ping_timeout_ms). A ping
+ * still unanswered after twice the recent pings' latency (at least SLOW_PING_MS, at most
+ * half the timeout) starts corroboration while it waits: a host that went down is
+ * corroborated by the time the ping gives up. The first failed ping starts it otherwise, in parallel: the manager's raw TCP
  * probe and a fresh-connection SELECT 1, a read of every replica (and another one each
  * following round, so counters can be seen moving), the SSH host check, and the
  * secondary checks. Each result, as it arrives, is fed with everything else known to
@@ -99,6 +101,23 @@ interface Failure {
   pending: Set<string>;
   /** The first round of probes has been started. */
   started: boolean;
+  /** Started while the ping was still unanswered (it may yet answer: then this is dropped). */
+  early: boolean;
+}
+
+/** A ping unanswered this long starts corroboration while it waits (ms), unless recent pings were slower (see slowMarkMs). A LAN answers in about a millisecond. */
+export const SLOW_PING_MS = 50;
+/** How many recent answered pings set the slow mark. */
+const RECENT_PINGS = 8;
+
+/** When an unanswered ping starts corroboration: twice the slowest recent answer, within [SLOW_PING_MS, timeout / 2] (pure). */
+export function slowMarkMs(recentLatenciesMs: readonly number[], pingTimeoutMs: number): number {
+  const slowest = recentLatenciesMs.reduce((a, b) => Math.max(a, b), 0);
+  return Math.min(Math.max(SLOW_PING_MS, 2 * slowest), Math.max(1, Math.floor(pingTimeoutMs / 2)));
+}
+
+function newFailure(since: number, early: boolean): Failure {
+  return { since, tcp: null, reprobe: null, reads: new Map(), host: undefined, secondary: new Map(), pending: new Set(), started: false, early };
 }
 
 export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
@@ -132,6 +151,8 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private masterServerId: number | undefined;
   /** Bumped by setMaster: results of probes started for an earlier master are dropped. */
   private epoch = 0;
+  /** Latencies of the latest answered pings (they set the slow mark). */
+  private readonly recent: number[] = [];
 
   constructor(cluster: ClusterConfig, o: MonitorOptions = {}) {
     super();
@@ -243,6 +264,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.masterServerId = undefined;
     this.heartbeatPeriods.clear();
     this.healthy.clear();
+    this.recent.length = 0;
     this.lastReplicaCheck = 0;
     this.track('pidfile', async () => {
       const epoch = this.epoch;
@@ -307,32 +329,51 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (this.paused || !this.pinger) return this.schedule(interval);
     const epoch = this.epoch;
     let ping: PingObservation;
+    const slow = this.failure ? null : setTimeout(() => this.slowPing(epoch, started), slowMarkMs(this.recent, this.cluster.detection.ping_timeout_ms));
     try {
       ping = await this.pinger.ping();
     } catch (e) {
       // Pinger.ping() reports failures as observations; anything thrown is a bug here.
       this.fault(e, 'ping');
       return this.schedule(interval);
+    } finally {
+      if (slow) clearTimeout(slow);
     }
     if (!this.running || epoch !== this.epoch || this.paused) return this.schedule(interval);
     this.latestPing = ping;
     this.roundNo++;
     if (ping.class === 'ok') {
-      if (this.failure) this.log.info({ failingForMs: ping.at - this.failure.since }, 'ping answered again');
+      this.recent.push(ping.latencyMs);
+      if (this.recent.length > RECENT_PINGS) this.recent.shift();
+      if (this.failure?.early) {
+        this.log.info({ latencyMs: ping.latencyMs }, `slow ping of ${this.masterName} answered after ${ping.latencyMs} ms; corroboration dropped`);
+      } else if (this.failure) this.log.info({ failingForMs: ping.at - this.failure.since }, 'ping answered again');
       this.failure = null;
       if (started - this.lastReplicaCheck >= this.replicaCheckEveryMs) {
         this.lastReplicaCheck = started;
         this.track('replicas-health', () => this.checkReplicaHealth(epoch));
       }
     } else {
-      if (!this.failure) {
-        this.failure = { since: ping.at, tcp: null, reprobe: null, reads: new Map(), host: undefined, secondary: new Map(), pending: new Set(), started: false };
+      if (!this.failure || this.failure.early) {
+        this.failure ??= newFailure(ping.at, false);
+        this.failure.early = false;
         this.log.info({ ping }, `ping of ${this.masterName} failed (${ping.class}); corroborating`);
       }
       this.corroborate(epoch);
     }
     this.evaluate();
     this.schedule(started + interval - Date.now());
+  }
+
+  /**
+   * The ping started at `at` is still unanswered: corroborate while it waits, so that the
+   * evidence is in (or nearly) when it gives up. Dropped if it answers after all.
+   */
+  private slowPing(epoch: number, at: number): void {
+    if (!this.running || this.paused || epoch !== this.epoch || this.failure) return;
+    this.failure = newFailure(at, true);
+    this.log.info(`ping of ${this.masterName} unanswered after ${Date.now() - at} ms; corroborating while it waits`);
+    this.corroborate(epoch);
   }
 
   /** Start every corroborating probe that is not already running. */
@@ -356,7 +397,8 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
         }
         if (!useful()) return;
         store(r);
-        this.evaluate();
+        // While the ping may still answer, results wait for its outcome (the round evaluates).
+        if (!f.early) this.evaluate();
       });
       if (started && first) f.pending.add(key);
     };
@@ -416,7 +458,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private evaluate(): void {
     if (!this.latestPing || !this.masterName || this.paused) return;
     const now = Date.now();
-    const f = this.failure;
+    const f = this.failure?.early ? null : this.failure;
     const ref = this.masterRef();
     const obs: Observations = {
       cluster: this.cluster.name,

@@ -215,6 +215,16 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
           const v = await r.waitVerdict('DeadMasterHost', marks[i]!, 30_000, true);
           assert.ok(v.confirmedBy.includes('manager'));
           assert.ok(v.confirmedBy.includes('replicas') || v.confirmedBy.includes('secondary'), `${r.name}: confirmed from elsewhere than the manager: ${v.reason}`);
+          if (r === full) {
+            // Corroboration starts while the first failing ping is still unanswered, not after
+            // its timeout: the other hosts are asked by the time it gives up.
+            const timeout = r.mon.cluster.detection.ping_timeout_ms;
+            const asked = v.evidence.filter((e) => e.source === 'secondary');
+            assert.ok(asked.length > 0 && v.firstFailureAt !== null, `${r.name}: evidence from the secondary checks: ${JSON.stringify(v.evidence)}`);
+            for (const e of asked) {
+              assert.ok(e.at < v.firstFailureAt! + timeout, `${r.name}: ${e.source} ${e.subject} asked ${e.at - v.firstFailureAt!} ms after the failing ping began (its timeout: ${timeout} ms)`);
+            }
+          }
           // ssh may still be waiting for its connect timeout when the others agree; it agrees later.
           await r.waitLast((x) => x.kind === 'DeadMasterHost' && x.evidence.some((e) => e.source === 'ssh' && e.points === 'host-down'), 'ssh failing to reach the host', 15_000);
         }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { replicaSight, channelToMaster, type MasterRef } from '../../src/monitor/sight';
 import { replicaFindings } from '../../src/monitor/findings';
+import { slowMarkMs } from '../../src/monitor/monitor';
 import type { NodeSnapshot, ReplicationChannel } from '../../src/mysql/types';
 
 const T0 = 1_700_000_000_000;
@@ -182,4 +183,12 @@ test('findings: lagging, broken SQL, stopped by hand, errant, unreachable, elsew
     'sqlbroken:ReplicationBroken',
     'stopped:ReplicationStopped',
   ]);
+});
+
+test('slowMarkMs: an unanswered ping starts corroboration after 50 ms on a fast LAN, twice the slowest recent answer otherwise, never past half the timeout', () => {
+  assert.equal(slowMarkMs([], 500), 50);
+  assert.equal(slowMarkMs([1, 2, 1], 500), 50);
+  assert.equal(slowMarkMs([1, 80, 3], 500), 160);
+  assert.equal(slowMarkMs([400], 500), 250);
+  assert.equal(slowMarkMs([1], 60), 30);
 });
