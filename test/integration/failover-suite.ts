@@ -28,6 +28,7 @@ import {
   sleep,
   startWriter,
   open,
+  syncReplicas,
   tempStateDir,
   writeRows,
 } from './failover-helpers';
@@ -84,6 +85,20 @@ export function failoverSuite(flavor: LabFlavor): void {
       while (!(await idsOn(cfg, n)).has(id)) {
         if (Date.now() > deadline) throw new Error(`${n} did not receive id ${id}`);
         await sleep(50);
+      }
+    }
+  }
+
+  /** Until each of `nodes` has received (IO thread) everything the master has written so far. */
+  async function receivedAll(l: LabCluster, nodes: string[], master = 'db1'): Promise<void> {
+    const [ms] = await l.sql(master, my ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+    for (const n of nodes) {
+      const deadline = Date.now() + 20000;
+      for (;;) {
+        const [st] = await l.sql(n, my ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+        if ((st.Source_Log_File ?? st.Master_Log_File) === ms.File && Number(st.Read_Source_Log_Pos ?? st.Read_Master_Log_Pos) === Number(ms.Position)) break;
+        if (Date.now() > deadline) throw new Error(`${n} did not receive ${ms.File}:${ms.Position}`);
+        await sleep(25);
       }
     }
   }
@@ -708,5 +723,50 @@ export function failoverSuite(flavor: LabFlavor): void {
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
+
+    // MHA's catalogue, the cases its own tests cover that this suite did not.
+
+    it('DDL in flight: an ALTER TABLE the replicas are still applying when the master dies; the failover completes, the schema is the same everywhere', async (t) => {
+      const l = await lab();
+      const cfg = await config(l);
+      const ROWS = 200000;
+      await l.sql('db1', 'CREATE TABLE app.big (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
+      const depth = my ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
+      await l.sql('db1', `${depth}INSERT INTO app.big WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('p', 100) FROM n`);
+      await syncReplicas(l);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      // A column and an index: the table is rebuilt on each replica, which begins only once
+      // the master has finished it and written it to its binlog.
+      const t0 = Date.now();
+      await l.sql('db1', 'ALTER TABLE app.big ADD COLUMN extra INT NOT NULL DEFAULT 7, ADD INDEX k_pad (pad)');
+      const alterMs = Date.now() - t0;
+      // Rows acknowledged after the DDL: every replica applies them after it.
+      const after = range(100001, 20);
+      await writeRows(cfg, 'db1', after);
+      w.acked.push(...after);
+      await receivedAll(l, ['db2', 'db3']);
+      const cols = "SELECT COUNT(*) AS c FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'big' AND column_name = 'extra'";
+      for (const n of ['db2', 'db3']) assert.equal(Number((await l.sql(n, cols))[0].c), 0, `${n} is still applying the ALTER`);
+      const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+      await l.kill('db1');
+      t.diagnostic(`ALTER took ${alterMs} ms on the master`);
+
+      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      // The host is down (no salvage): the report counts against the master's last read.
+      assert.deepEqual(r.possiblyLost.map((x) => x.count), [0], `every replica received the DDL and the rows after it: ${JSON.stringify(r.possiblyLost)}`);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      const create = async (n: string) => String(Object.values((await l.sql(n, 'SHOW CREATE TABLE app.big'))[0])[1]);
+      const want = await create(r.newMaster!);
+      assert.match(want, /`extra` int(\(11\))? NOT NULL DEFAULT '?7'?/, want);
+      assert.match(want, /KEY `k_pad` \(`pad`\)/, want);
+      for (const n of survivors) assert.equal(await create(n), want, `${n}: SHOW CREATE TABLE as on ${r.newMaster}`);
+      for (const n of [r.newMaster!, ...survivors]) assert.equal(Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.big WHERE extra = 7'))[0].c), ROWS, `${n}: every row of app.big`);
+    });
+
   });
 }
