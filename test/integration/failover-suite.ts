@@ -18,11 +18,12 @@ import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
 import { rejoinNode } from '../../src/failover/rejoin';
 import { peekLock } from '../../src/failover/lock';
-import { startCluster, type LabCluster, type LabFlavor } from '../lab';
+import { startCluster, startNetLab, type LabCluster, type LabFlavor, type NetLab } from '../lab';
 import {
   assertHealthy,
   createTable,
   globalSettings,
+  grantSalvage,
   idsOn,
   range,
   sleep,
@@ -101,6 +102,27 @@ export function failoverSuite(flavor: LabFlavor): void {
         await sleep(25);
       }
     }
+  }
+
+  /**
+   * Hosts for salvage (network namespaces, each with mysqld and sshd, as in
+   * failover-salvage.test.ts): the dead master's binlogs are reachable over SSH.
+   */
+  async function salvageLab(): Promise<{ l: NetLab; cfg: ClusterConfig }> {
+    const l = await startNetLab({ flavor, hosts: 3 });
+    labs.push(l);
+    await createTable(l);
+    await grantSalvage(l);
+    const base = l.clusterConfig();
+    const cfg = l.clusterConfig({
+      failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
+      nodes: base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir })),
+    });
+    return { l, cfg };
+  }
+
+  async function binlogFiles(l: LabCluster, node: string): Promise<string[]> {
+    return (await l.sql(node, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
   }
 
   function request(cfg: ClusterConfig, stateDir: string, extra: Partial<FailoverRequest> = {}): FailoverRequest {
@@ -766,6 +788,42 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.match(want, /KEY `k_pad` \(`pad`\)/, want);
       for (const n of survivors) assert.equal(await create(n), want, `${n}: SHOW CREATE TABLE as on ${r.newMaster}`);
       for (const n of [r.newMaster!, ...survivors]) assert.equal(Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.big WHERE extra = 7'))[0].c), ROWS, `${n}: every row of app.big`);
+    });
+
+    it('salvage across many binlog files: what only the master has spans several rotated binlogs (small max_binlog_size), host answers SSH: all of it salvaged', async () => {
+      const { l, cfg } = await salvageLab();
+      // Varied on purpose: binlogs of 4 KB (the smallest allowed; default 1 GB), so the rows
+      // only the master has are spread over many files.
+      await l.sql('db1', 'SET GLOBAL max_binlog_size = 4096');
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      // The replicas stop receiving: from here only the master has what is written.
+      await l.sql('db2', stopIo);
+      await l.sql('db3', stopIo);
+      const filesBefore = await binlogFiles(l, 'db1');
+      const onlyOnMaster = range(100001, 300);
+      await writeRows(cfg, 'db1', onlyOnMaster);
+      w.acked.push(...onlyOnMaster);
+      const rotated = (await binlogFiles(l, 'db1')).filter((f) => !filesBefore.includes(f));
+      assert.ok(rotated.length >= 4, `the rows only on the master span several binlogs: ${rotated.length} new file(s)`);
+      for (const n of ['db2', 'db3']) {
+        const have = await idsOn(cfg, n);
+        assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], `${n} has none of them`);
+      }
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.equal(r.salvage.count, onlyOnMaster.length, `salvaged exactly the ${onlyOnMaster.length} transactions only the master had: ${r.salvage.why}`);
+      const base = (f: string) => path.posix.basename(f);
+      for (const f of rotated) assert.ok(r.salvage.files.map(base).includes(f), `${f} was salvaged (${r.salvage.files.map(base).join(', ')})`);
+      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
   });
