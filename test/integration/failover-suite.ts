@@ -51,6 +51,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   const dirs: string[] = [];
   const my = flavor === 'mysql';
   const stopIo = my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+  const semiStatus = `Rpl_semi_sync_${my ? 'source' : 'master'}_status`;
   const delay = (s: number) =>
     my
       ? ['STOP REPLICA', `CHANGE REPLICATION SOURCE TO SOURCE_DELAY=${s}`, 'START REPLICA']
@@ -108,14 +109,14 @@ export function failoverSuite(flavor: LabFlavor): void {
    * Hosts for salvage (network namespaces, each with mysqld and sshd, as in
    * failover-salvage.test.ts): the dead master's binlogs are reachable over SSH.
    */
-  async function salvageLab(): Promise<{ l: NetLab; cfg: ClusterConfig }> {
-    const l = await startNetLab({ flavor, hosts: 3 });
+  async function salvageLab(o: { semiSync?: boolean } = {}): Promise<{ l: NetLab; cfg: ClusterConfig }> {
+    const l = await startNetLab({ flavor, hosts: 3, semiSync: o.semiSync });
     labs.push(l);
     await createTable(l);
     await grantSalvage(l);
     const base = l.clusterConfig();
     const cfg = l.clusterConfig({
-      failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
+      failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 }, ...(o.semiSync ? { semi_sync: true } : {}) } as ClusterConfig['failover'],
       nodes: base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir })),
     });
     return { l, cfg };
@@ -826,5 +827,44 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
+    it('semi-sync that fell back to async before the crash (replicas stopped acknowledging): what only the master has is salvaged over SSH, and counted', async () => {
+      const { l, cfg } = await salvageLab({ semiSync: true });
+      // Varied on purpose: the master waits 500 ms for a replica's acknowledgement before it
+      // falls back to async (default 10 s), so the test does not wait 10 s for it.
+      await l.sql('db1', `SET GLOBAL rpl_semi_sync_${my ? 'source' : 'master'}_timeout = 500`);
+      const status = async () => String((await l.sql('db1', `SHOW GLOBAL STATUS LIKE '${semiStatus}'`))[0].Value);
+      assert.equal(await status(), 'ON', 'semi-sync active on the master');
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.sql('db2', stopIo);
+      await l.sql('db3', stopIo);
+      // The first commit waits the 500 ms for an acknowledgement nobody sends; the master
+      // then falls back to async and acknowledges rows only it has.
+      const first = range(100001, 1);
+      await writeRows(cfg, 'db1', first);
+      assert.equal(await status(), 'OFF', 'semi-sync fell back to async on the master before the kill');
+      const more = range(100002, 30);
+      await writeRows(cfg, 'db1', more);
+      const onlyOnMaster = [...first, ...more];
+      w.acked.push(...onlyOnMaster);
+      const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+      assert.equal(lastKnownMaster.semiSync?.sourceActive, false, 'the last read of the master sees semi-sync off');
+      for (const n of ['db2', 'db3']) {
+        const have = await idsOn(cfg, n);
+        assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], `${n} has none of them`);
+      }
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.equal(r.salvage.count, onlyOnMaster.length, `salvaged exactly the ${onlyOnMaster.length} rows acknowledged after the fallback: ${r.salvage.why}`);
+      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
   });
 }
