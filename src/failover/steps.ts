@@ -23,17 +23,34 @@ import {
   waitForGtid,
   waitRelayApplied,
 } from '../mysql/ops';
-import type { BinlogCoordinates, ReplicationChannel } from '../mysql/types';
+import type { BinlogCoordinates, Flavor, ReplicationChannel } from '../mysql/types';
 
 export type RepointPosition = { kind: 'gtid' } | { kind: 'file'; file: string; pos: number };
 
-/** Stop the IO thread (receiving) and leave the SQL thread applying. Returns whether it was replicating. */
+/**
+ * Stop the IO thread (receiving) and leave the SQL thread applying. Returns whether it was
+ * replicating. A SQL thread that must be running before the IO thread stops (see
+ * applierFirst) is started first.
+ */
 export async function freezeReplica(c: Conn): Promise<{ wasReplica: boolean; ioWasRunning: boolean }> {
   const chs = await readChannels(c);
   if (chs.length === 0) return { wasReplica: false, ioWasRunning: false };
   const ioWasRunning = chs.some((ch) => ch.ioState !== 'No');
+  if (chs.some((ch) => applierFirst(c.version.flavor, ch))) await c.exec(`${c.dialect.startReplica()} SQL_THREAD`);
   await stopReplicaIo(c);
   return { wasReplica: true, ioWasRunning };
+}
+
+/**
+ * MariaDB with GTID positioning (MASTER_USE_GTID=slave_pos/current_pos) deletes a channel's
+ * relay log when one of its threads is started while both are stopped, and the IO thread
+ * then fetches again from gtid_slave_pos. A SQL thread stopped without an error (by hand)
+ * must therefore be started while the IO thread still runs: stopped first, the drain's
+ * START SLAVE SQL_THREAD would throw away everything received and not applied, which the
+ * election has counted as the node's. Pure.
+ */
+export function applierFirst(flavor: Flavor, ch: ReplicationChannel): boolean {
+  return flavor === 'mariadb' && ch.mariadbUsingGtid !== undefined && ch.mariadbUsingGtid !== 'No' && !ch.sqlRunning && ch.lastSqlErrno === 0 && ch.ioState !== 'No';
 }
 
 /**
