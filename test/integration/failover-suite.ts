@@ -51,6 +51,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   const dirs: string[] = [];
   const my = flavor === 'mysql';
   const stopIo = my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+  const stopSql = my ? 'STOP REPLICA SQL_THREAD' : 'STOP SLAVE SQL_THREAD';
   const semiStatus = `Rpl_semi_sync_${my ? 'source' : 'master'}_status`;
   const delay = (s: number) =>
     my
@@ -863,6 +864,38 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(r.salvage.error, undefined, r.salvage.why);
       assert.equal(r.salvage.count, onlyOnMaster.length, `salvaged exactly the ${onlyOnMaster.length} rows acknowledged after the fallback: ${r.salvage.why}`);
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
+
+    it('a replica whose SQL thread was stopped by hand holds the most, unapplied: it is started and drained before anything is promoted; nothing lost', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      const w = await startWriter(cfg, 'db1');
+      await sleep(200);
+      await l.sql('db3', stopSql); // by hand: db3 receives everything, applies nothing more
+      await sleep(200);
+      await l.sql('db2', stopIo); // db2 receives less than db3
+      await sleep(200);
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+      await receivedAll(l, ['db3']);
+      const [have2, have3] = [await idsOn(cfg, 'db2'), await idsOn(cfg, 'db3')];
+      const onlyInRelay = w.acked.filter((id) => !have2.has(id) && !have3.has(id));
+      assert.ok(onlyInRelay.length > 0, 'acknowledged rows are only in db3\'s relay log, unapplied');
+      const [st] = await l.sql('db3', my ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+      assert.equal(st.Replica_SQL_Running ?? st.Slave_SQL_Running, 'No', 'db3\'s SQL thread is stopped at failover time');
+      const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      const drain = r.steps.find((x) => x.name === 'drain')!;
+      const d3 = drain.nodes?.find((n) => n.node === 'db3');
+      assert.ok(d3?.ok, `db3's relay log applied before anything was promoted: ${JSON.stringify(drain)}`);
+      assert.ok(r.steps.findIndex((x) => x.name === 'drain') < r.steps.findIndex((x) => x.name === 'promote'));
+      // The host is down (no salvage): the report counts against the master's last read.
+      assert.deepEqual(r.possiblyLost.map((x) => x.count), [0], `nothing lost: ${JSON.stringify(r.possiblyLost)}`);
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
