@@ -868,6 +868,42 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
+    it('semi-sync that fell back to async before the crash, host down: the rows acknowledged after the fallback are counted lost, and the report does not say semi-sync covered them', async () => {
+      const l = await lab({ semiSync: true });
+      const cfg = await config(l, { semi_sync: true });
+      // Varied on purpose: the master waits 500 ms for a replica's acknowledgement before it
+      // falls back to async (default 10 s), so the test does not wait 10 s for it.
+      await l.sql('db1', `SET GLOBAL rpl_semi_sync_${my ? 'source' : 'master'}_timeout = 500`);
+      const status = async () => String((await l.sql('db1', `SHOW GLOBAL STATUS LIKE '${semiStatus}'`))[0].Value);
+      assert.equal(await status(), 'ON', 'semi-sync active on the master');
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.sql('db2', stopIo);
+      await l.sql('db3', stopIo);
+      const onlyOnMaster = range(100001, 31);
+      await writeRows(cfg, 'db1', onlyOnMaster.slice(0, 1)); // waits 500 ms, then acknowledged without a replica
+      assert.equal(await status(), 'OFF', 'semi-sync fell back to async on the master before the kill');
+      await writeRows(cfg, 'db1', onlyOnMaster.slice(1));
+      w.acked.push(...onlyOnMaster);
+      const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+      assert.equal(lastKnownMaster.semiSync?.sourceActive, false, 'the last read of the master sees semi-sync off');
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.match(r.salvage.why, /no binlogs from db1/);
+      assert.equal(r.possiblyLost.length, 1, JSON.stringify(r.possiblyLost));
+      assert.equal(r.possiblyLost[0].count, onlyOnMaster.length, JSON.stringify(r.possiblyLost));
+      assert.doesNotMatch(r.possiblyLost[0].why, /Semi-sync was active/, 'semi-sync had fallen back: it covered none of them');
+      const have = await idsOn(cfg, r.newMaster!);
+      assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], 'the rows counted lost are the ones acknowledged after the fallback');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, allowMissing: new Set(onlyOnMaster) });
+    });
+
     it('a replica whose SQL thread was stopped by hand holds the most, unapplied: it is started and drained before anything is promoted; nothing lost', async () => {
       const l = await lab();
       const cfg = await config(l);
