@@ -3,7 +3,7 @@
  * ping interval (ping_type select). Target: 1000 clusters under 25% of one core and
  * 300 MB RSS.
  *
- *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000]
+ *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000]   env: HEIR_FOOTPRINT_PROFILE=<dir> (CPU profile)
  *
  * One small lab (MySQL 9.7: a master and one replica on loopback) serves every cluster:
  * the N clusters of a run all point at the same two servers, so what is measured is
@@ -100,7 +100,9 @@ async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise
   const configPath = path.join(dir, 'heir.yaml');
   fs.writeFileSync(configPath, stringify(cfg));
   const t0 = Date.now();
-  const child = spawn(process.execPath, [BIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // HEIR_FOOTPRINT_PROFILE=<dir>: the daemon writes a V8 CPU profile there (where the time goes).
+  const prof = process.env.HEIR_FOOTPRINT_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HEIR_FOOTPRINT_PROFILE] : [];
+  const child = spawn(process.execPath, [...prof, BIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let log = '';
   child.stdout.on('data', (c: Buffer) => (log += c.toString('utf8').slice(0, 100_000)));

@@ -28,6 +28,7 @@ import {
   contains,
   describe,
   executedPosition,
+  mariadbRelayLogDiscarded,
   incomparable,
   missing,
   positionMode,
@@ -299,7 +300,9 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       if (fo.errant_gtids === 'block') f.gates.push(`gate: errant GTIDs ${errant} (errant_gtids: block)`);
       else f.warnings.push(`errant GTIDs ${errant} (errant_gtids: warn)`);
     }
-    if (!f.sqlError && s.replication.some((c) => !c.sqlRunning)) {
+    if (mode === 'mariadb-gtid' && mariadbRelayLogDiscarded(s) && s.mariadb?.ioPos && !(f.executed!.mode === 'mariadb-gtid' && f.executed!.pos.contains(MariaGtidPos.parse(s.mariadb.ioPos)))) {
+      f.warnings.push(`relay log not counted: both threads stopped with GTID positioning, so MariaDB deletes it at START SLAVE; what it held beyond ${s.mariadb.slavePos || 'gtid_slave_pos'} (up to ${s.mariadb.ioPos}) comes from another node or is lost`);
+    } else if (!f.sqlError && s.replication.some((c) => !c.sqlRunning)) {
       f.warnings.push('SQL thread stopped: heir starts it to apply the relay log');
     }
     if (s.replication.length === 0 && s.readOnly === false) {

@@ -155,6 +155,17 @@ export interface DeadMasterRef {
   serverId?: number;
 }
 
+/**
+ * MariaDB with GTID positioning: when both replication threads are stopped, the next
+ * START SLAVE (even SQL_THREAD alone) deletes the relay log and fetches again from
+ * gtid_slave_pos. What such a node received and did not apply cannot be applied: it
+ * counts as not received (pure).
+ */
+export function mariadbRelayLogDiscarded(n: NodeSnapshot): boolean {
+  const gtid = n.replication.filter((c) => c.mariadbUsingGtid !== undefined && c.mariadbUsingGtid !== 'No');
+  return gtid.length > 0 && gtid.every((c) => c.ioState === 'No' && !c.sqlRunning);
+}
+
 /** What the node received (executed ∪ relay log), in the given mode. */
 export function receivedPosition(mode: PositionMode, n: NodeSnapshot, deadMaster?: DeadMasterRef): Position {
   if (mode === 'mysql-gtid') {
@@ -164,7 +175,7 @@ export function receivedPosition(mode: PositionMode, n: NodeSnapshot, deadMaster
   }
   if (mode === 'mariadb-gtid') {
     let pos = MariaGtidPos.parse(n.mariadb?.slavePos ?? '').max(MariaGtidPos.parse(n.executedGtid ?? ''));
-    if (n.mariadb?.ioPos) pos = pos.max(MariaGtidPos.parse(n.mariadb.ioPos));
+    if (n.mariadb?.ioPos && !mariadbRelayLogDiscarded(n)) pos = pos.max(MariaGtidPos.parse(n.mariadb.ioPos));
     return { mode, pos };
   }
   const ch = deadMaster ? channelFrom(n, deadMaster) : n.replication[0];

@@ -935,5 +935,41 @@ export function failoverSuite(flavor: LabFlavor): void {
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
+
+    if (!my) {
+      it('MariaDB, GTID positioning: a replica with both threads stopped by hand holds the most only in its relay log, which START SLAVE would delete: not elected on it; what is gone is reported lost, not claimed', async () => {
+        const l = await lab();
+        const cfg = await config(l);
+        const w = await startWriter(cfg, 'db1');
+        await sleep(200);
+        await l.sql('db3', stopSql);
+        await sleep(200);
+        await l.sql('db2', stopIo);
+        await sleep(200);
+        await w.stop();
+        assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+        await receivedAll(l, ['db3']);
+        await l.sql('db3', stopIo); // both of db3's threads stopped, by hand
+        const [have2, have3] = [await idsOn(cfg, 'db2'), await idsOn(cfg, 'db3')];
+        const onlyInRelay = w.acked.filter((id) => !have2.has(id) && !have3.has(id));
+        assert.ok(onlyInRelay.length > 0, "acknowledged rows are only in db3's relay log, unapplied");
+        const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+        await l.kill('db1');
+
+        const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.ok(
+          r.plan?.candidates.find((c) => c.name === 'db3')?.warnings.some((x) => /relay log not counted/.test(x)),
+          `db3 relay log is said not to count: ${JSON.stringify(r.plan?.candidates)}`,
+        );
+        // The host is down (no salvage): exactly the rows only db3's relay log had are counted lost.
+        const have = await idsOn(cfg, r.newMaster!);
+        const gone = w.acked.filter((id) => !have.has(id));
+        assert.deepEqual(gone, onlyInRelay.filter((id) => !have.has(id)), 'only rows that were in no one\'s applied data are missing');
+        assert.equal(r.possiblyLost.reduce((a, x) => a + (x.count ?? 0), 0), gone.length, `the report counts them: ${JSON.stringify(r.possiblyLost)}`);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, allowMissing: new Set(gone) });
+      });
+    }
   });
 }

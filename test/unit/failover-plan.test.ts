@@ -434,6 +434,23 @@ describe('planner: MariaDB GTID', () => {
     assert.equal(p.target, '0-1-100');
     assert.equal(cand(p, 'db3').lacks, 'domain 0 seq 96-100');
   });
+  it('with GTID positioning and both threads stopped, the relay log does not count (START SLAVE deletes it), and the node says so', () => {
+    const stopped = { ch: { ioState: 'No' as const, sqlRunning: false, mariadbUsingGtid: 'Slave_Pos' as const } };
+    const p = plan(
+      topo(maria('db2', { slavePos: '0-1-90', ioPos: '0-1-100' }, stopped), maria('db3', { slavePos: '0-1-95', ioPos: '0-1-95' }, { ch: { mariadbUsingGtid: 'Slave_Pos' } })),
+      cluster([{ name: 'db2' }, { name: 'db3' }]),
+    );
+    assert.equal(p.winner, 'db3');
+    assert.equal(cand(p, 'db2').received, '0-1-90');
+    assert.match(cand(p, 'db2').warnings.join('; '), /relay log not counted: both threads stopped with GTID positioning.*beyond 0-1-90 \(up to 0-1-100\)/);
+    // One thread running: the relay log will be applied, it counts.
+    const q = plan(
+      topo(maria('db2', { slavePos: '0-1-90', ioPos: '0-1-100' }, { ch: { ioState: 'No', sqlRunning: true, mariadbUsingGtid: 'Slave_Pos' } }), maria('db3', { slavePos: '0-1-95', ioPos: '0-1-95' })),
+      cluster([{ name: 'db2' }, { name: 'db3' }]),
+    );
+    assert.equal(q.winner, 'db2');
+    assert.equal(cand(q, 'db2').warnings.length, 0);
+  });
   it("a replica's own writes in a domain nobody else has are errant", () => {
     const p = plan(
       topo(
