@@ -141,9 +141,9 @@ export class Daemon {
 
   private replicaCheckEveryMs(n: number): number {
     if (this.o.replicaCheckEveryMs) return this.o.replicaCheckEveryMs;
-    // A connection per node per read: with many clusters these reads, not the pings, are
-    // what costs; they follow the status refresh's budget.
-    return Math.max(30_000, 2 * effectivePeriodMs(n, this.o.refreshPeriodMs ?? 10_000, this.o.refreshMaxPerSecond ?? 10));
+    // The status refresh's read of every node serves as the replica read (observeTopology);
+    // the monitor reads on its own only when refreshes fall behind by this much.
+    return Math.max(30_000, 3 * effectivePeriodMs(n, this.o.refreshPeriodMs ?? 10_000, this.o.refreshMaxPerSecond ?? 10));
   }
 
   private newRuntime(c: ClusterConfig): ClusterRuntime {

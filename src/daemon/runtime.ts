@@ -186,6 +186,7 @@ export class ClusterRuntime {
       this.starting = null;
     } else if (this.monitor && !this.op) {
       this.reconcileMaster(snap);
+      this.monitor.observeTopology(snap);
       // A second writable node that replicates from no one: an old master restarted
       // writable, or resumed after a hang, is fenced like an old master; one that a
       // failover run outside this daemon promoted while the master is dead is followed.

@@ -12,12 +12,13 @@
  * reported. Reports are 'verdict' events (and pino log lines) carrying the evidence.
  *
  * While the master is healthy the replicas are read every replicaCheckEveryMs for
- * their health (lag, broken, errant), reported as 'replicas' events when it changes.
+ * their health (lag, broken, errant), reported as 'replicas' events when it changes; a
+ * read the daemon's status refresh took anyway counts as one (observeTopology).
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { secondaryCheckNodes, type ClusterConfig, type NodeConfig } from '../config/schema';
-import type { NodeSnapshot } from '../mysql/types';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { readNode, errantGtids } from '../mysql/inspect';
 import { silentLogger, type Logger } from '../util/log';
 import { analyze } from './verdict';
@@ -506,11 +507,31 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.emit('verdict', ev);
   }
 
+  /**
+   * A read of every node taken elsewhere (the daemon's status refresh) serves as the
+   * healthy-time replica read, so the servers are not read twice. Ignored unless the master
+   * answers in it and no failure is being corroborated.
+   */
+  observeTopology(snap: TopologySnapshot): void {
+    if (!this.running || this.paused || this.failure || !this.masterName) return;
+    const m = snap.nodes.find((n) => n.name === this.masterName);
+    if (!m?.reachable) return;
+    const reps = this.replicas().map((r) => snap.nodes.find((n) => n.name === r.name));
+    if (reps.some((r) => r === undefined)) return;
+    this.lastReplicaCheck = Date.now();
+    this.absorbHealth(m, reps as NodeSnapshot[]);
+  }
+
   /** Healthy-time read of the replicas (and master): findings, heartbeat periods, master's server id. */
   private async checkReplicaHealth(epoch: number): Promise<void> {
     const master = this.masterNode();
     const [m, ...reps] = await Promise.all([readNode(this.cluster, master), ...this.replicas().map((r) => readNode(this.cluster, r))]);
     if (epoch !== this.epoch || !this.running) return;
+    this.absorbHealth(m!, reps);
+  }
+
+  private absorbHealth(m: NodeSnapshot, reps: NodeSnapshot[]): void {
+    const master = this.masterNode();
     if (m!.reachable && m!.serverId !== undefined) this.masterServerId = m!.serverId;
     const errant: Record<string, string> = {};
     if (m!.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m!);
