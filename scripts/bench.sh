@@ -3,7 +3,8 @@
 #
 # Prepares the machine and builds (scripts/setup.sh, idempotent), then runs the
 # benchmarks (bench/run.ts): every one by default, or those named
-# (detection, partition, failover, address-move, eni-move, end-to-end, end-to-end-host-down, switchover,
+# (detection, partition, failover, address-move, eni-move, end-to-end, end-to-end-host-down, end-to-end-mariadb,
+# end-to-end-host-down-mariadb, switchover, salvage, torture,
 # daemon-footprint), and rewrites BENCHMARKS.md from bench/results/.
 # Needs root (network namespaces). HEIR_BENCH_RUNS=N changes runs per figure.
 # Not part of npm test.
