@@ -48,7 +48,7 @@ import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
-import { Journal, listJournals, newOperationId, promotedIn } from './journal';
+import { Journal, listJournals, newOperationId, promotedIn, promotionStarted } from './journal';
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
@@ -104,6 +104,11 @@ export interface FailoverRequest {
   signal?: AbortSignal;
   /** Test hook: runs before each step starts; throwing fails that step. */
   beforeStep?: (step: StepName) => void | Promise<void>;
+  /**
+   * Test hook: runs at named points inside a step (promote: 'stopped', 'binlog', 'reset',
+   * 'writable'; repoint: 'first' once one survivor is repointed), to crash mid-step.
+   */
+  duringStep?: (step: StepName, point: string) => void | Promise<void>;
 }
 
 export type FailoverEvent =
@@ -690,7 +695,17 @@ class FailoverRun {
   /** The winner becomes the master. From here on nothing is undone. */
   private async promote(): Promise<void> {
     const winner = this.plan!.winner!;
-    await this.step('promote', { node: winner, semiSync: this.c.failover.semi_sync }, async (rec) => {
+    // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
+    // no longer shows where it stood): journaled with the start, the binlog position as read.
+    const keptBefore = this.earlier?.node === winner ? this.earlier : undefined;
+    const startParams = {
+      node: winner,
+      semiSync: this.c.failover.semi_sync,
+      ...((keptBefore?.fromDead ?? this.winnerDrainedAt) ? { fromDead: keptBefore?.fromDead ?? this.winnerDrainedAt } : {}),
+      ...(this.levelAt.size || keptBefore?.levelAt ? { levelAt: { ...(keptBefore?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) } } : {}),
+      ...(keptBefore?.binlog ? { binlog: keptBefore.binlog } : {}),
+    };
+    await this.step('promote', startParams, async (rec) => {
       const c = await this.conn(winner);
       // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
       // for 60 s: let the receiver begin another survivor's stream first, which discards it.
@@ -699,7 +714,14 @@ class FailoverRun {
         this.log.info({ node: winner }, `${winner}: ${released.detail}`);
         if (!released.released) this.warnings.push(`${winner}: ${released.detail}`);
       }
-      const r = await promoteToMaster(c, { semiSync: this.c.failover.semi_sync, stopTimeoutS: this.c.failover.apply_timeout_s });
+      const r = await promoteToMaster(c, {
+        semiSync: this.c.failover.semi_sync,
+        stopTimeoutS: this.c.failover.apply_timeout_s,
+        at: async (point, data) => {
+          if (point === 'binlog' && data?.binlog && !keptBefore?.binlog) this.journal?.progress('promote', { binlog: data.binlog });
+          await this.req.duringStep?.('promote', point);
+        },
+      });
       this.promoted = true;
       this.promotedAt = Date.now();
       // A rerun keeping the earlier run's master repoints at the coordinates where it became
@@ -743,6 +765,7 @@ class FailoverRun {
         }
         await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
         onFirst?.();
+        await this.req.duringStep?.('repoint', 'first');
         return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}`;
       });
       this.failIfAny(rec, 'repoint');
@@ -1150,6 +1173,13 @@ class FailoverRun {
       const d = promotedIn(j) as EarlierPromotion | undefined;
       if (d) {
         this.earlierValue = d;
+        break;
+      }
+      // heir died inside that run's promote: its node may be half promoted (reset, maybe
+      // writable). It stays the winner; what the step recorded before dying comes along.
+      const started = promotionStarted(j) as EarlierPromotion | undefined;
+      if (started) {
+        this.earlierValue = { ...started, unfinished: true };
         break;
       }
     }

@@ -24,6 +24,8 @@ export type JournalRecord =
   | { type: 'begin'; at: string; id: string; operation: Operation; cluster: string; pid: number; detail: Record<string, unknown> }
   | { type: 'step-start'; at: string; step: string; params?: Record<string, unknown> }
   | { type: 'step-end'; at: string; step: string; outcome: StepOutcome; detail: string; error?: string; data?: Record<string, unknown> }
+  /** Something a step did and a rerun must know even if heir dies before the step ends (e.g. promote: the binlog position read before RESET). */
+  | { type: 'step-progress'; at: string; step: string; data: Record<string, unknown> }
   | { type: 'note'; at: string; text: string }
   | { type: 'end'; at: string; outcome: string; summary: string }
   | { type: 'ack'; at: string; by: string };
@@ -73,6 +75,10 @@ export class Journal {
 
   stepEnd(step: string, outcome: StepOutcome, detail: string, error?: string, data?: Record<string, unknown>): void {
     this.write({ type: 'step-end', at: now(), step, outcome, detail, error, data });
+  }
+
+  progress(step: string, data: Record<string, unknown>): void {
+    this.write({ type: 'step-progress', at: now(), step, data });
   }
 
   note(text: string): void {
@@ -127,8 +133,10 @@ export interface StepSummary {
   outcome: StepOutcome | 'running';
   detail?: string;
   error?: string;
-  /** What the step recorded for a rerun (e.g. promote: the coordinates where the winner became the master). */
+  /** What the step recorded for a rerun (e.g. promote: the coordinates where the winner became the master), progress records included. */
   data?: Record<string, unknown>;
+  /** What the step was started with. */
+  params?: Record<string, unknown>;
 }
 
 export interface JournalSummary {
@@ -156,10 +164,13 @@ export function summarizeJournal(p: string, records: JournalRecord[]): JournalSu
   let end: JournalSummary['end'];
   let ack: JournalSummary['ack'];
   for (const r of records) {
-    if (r.type === 'step-start') steps.push({ step: r.step, startedAt: r.at, outcome: 'running' });
-    else if (r.type === 'step-end') {
+    if (r.type === 'step-start') steps.push({ step: r.step, startedAt: r.at, outcome: 'running', ...(r.params ? { params: r.params } : {}) });
+    else if (r.type === 'step-progress') {
       const s = [...steps].reverse().find((x) => x.step === r.step && x.outcome === 'running');
-      if (s) Object.assign(s, { endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data });
+      if (s) s.data = { ...s.data, ...r.data };
+    } else if (r.type === 'step-end') {
+      const s = [...steps].reverse().find((x) => x.step === r.step && x.outcome === 'running');
+      if (s) Object.assign(s, { endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data || s.data ? { ...s.data, ...r.data } : undefined });
       else steps.push({ step: r.step, startedAt: r.at, endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data });
     } else if (r.type === 'note') notes.push(r.text);
     else if (r.type === 'end') end = { at: r.at, outcome: r.outcome, summary: r.summary };
@@ -195,6 +206,19 @@ export function promotedIn(j: JournalSummary): ({ node: string } & Record<string
   const p = [...j.steps].reverse().find((s) => s.step === 'promote' && s.outcome === 'ok');
   const d = p?.data as { node?: unknown } | undefined;
   return typeof d?.node === 'string' && d.node ? (d as { node: string } & Record<string, unknown>) : undefined;
+}
+
+/**
+ * A promote step of a failover journal that started and never ended (heir died inside it):
+ * its node may be half promoted (replication stopped or reset, perhaps already writable).
+ * What it was started with and any progress it recorded, or undefined (pure).
+ */
+export function promotionStarted(j: JournalSummary): ({ node: string } & Record<string, unknown>) | undefined {
+  if (j.operation !== 'failover') return undefined;
+  const last = [...j.steps].reverse().find((s) => s.step === 'promote');
+  if (!last || last.outcome !== 'running') return undefined;
+  const d = { ...last.params, ...last.data } as { node?: unknown } & Record<string, unknown>;
+  return typeof d.node === 'string' && d.node ? (d as { node: string } & Record<string, unknown>) : undefined;
 }
 
 export function listJournals(stateDir: string, cluster: string): JournalSummary[] {

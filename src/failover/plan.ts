@@ -81,6 +81,8 @@ export interface EarlierPromotion {
   fromDead?: { file: string; pos: number };
   /** File/position survivors behind it: where each resumes in its binlog (found before that promotion). */
   levelAt?: Record<string, LevelPoint>;
+  /** heir died inside that promote step: the node may be half promoted (replication reset, maybe still read-only). */
+  unfinished?: boolean;
 }
 
 /** A survivor behind the winner, located: it stopped applying at `from` of the dead master's binlog and resumes at `at` of the winner's. */
@@ -88,6 +90,12 @@ export interface LevelPoint {
   at: { file: string; pos: number };
   from: { file: string; pos: number };
   count: number;
+}
+
+/** The reachable node `name` when it is read-only and replicates from no one: a promotion cut short after its reset. */
+function halfPromoted(reachable: Facts[], name: string): Facts | undefined {
+  const f = reachable.find((x) => x.cfg.name === name);
+  return f && f.snap!.readOnly !== false && f.snap!.replication.length === 0 ? f : undefined;
 }
 
 /** Reasons that --force cannot override: the node cannot work as a master at all. */
@@ -401,6 +409,13 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       winner = promoted[0]!;
       adopted = true;
       if (mode === 'file' && opts.earlier.fromDead) winner.received = { mode: 'file', coords: opts.earlier.fromDead };
+    } else if (promoted.length === 0 && opts.earlier?.unfinished && halfPromoted(reachable, opts.earlier.node)) {
+      // heir died inside the earlier run's promote, after its RESET REPLICA ALL: the node
+      // no longer shows where it stood, but it was elected and drained; it stays the winner
+      // (the promote step finishes it), never a second one elected beside it.
+      winner = halfPromoted(reachable, opts.earlier.node)!;
+      adopted = true;
+      if (mode === 'file' && opts.earlier.fromDead) winner.received = { mode: 'file', coords: opts.earlier.fromDead };
     } else if (promoted.length === 1 && eligible(promoted[0]!) && level(promoted[0]!)) {
       winner = promoted[0]!;
       adopted = true;
@@ -485,7 +500,13 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     else verdict = 'eligible';
     if (f === winner) {
       reasons.length = 0;
-      reasons.push(adopted ? 'already the master (writable, replicating from no one): an earlier, unfinished run of this failover promoted it' : winnerReason(f, sorted, level(f), opts.to));
+      reasons.push(
+        adopted
+          ? f.snap!.readOnly === false
+            ? 'already the master (writable, replicating from no one): an earlier, unfinished run of this failover promoted it'
+            : 'half promoted (replication reset, still read-only): heir died inside the promote step of an earlier run of this failover; it finishes the promotion'
+          : winnerReason(f, sorted, level(f), opts.to),
+      );
     } else if (verdict === 'eligible' && winner) {
       reasons.push(loserReason(f, winner, level(f)));
     }

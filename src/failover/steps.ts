@@ -97,7 +97,10 @@ export async function catchUpFrom(
  * binlog position is read after replication stopped and before anything is
  * written, so file/position replicas that applied the same can start there.
  */
-export async function promoteToMaster(c: Conn, o: { semiSync?: boolean; stopTimeoutS?: number } = {}): Promise<{ binlog?: BinlogCoordinates }> {
+export async function promoteToMaster(
+  c: Conn,
+  o: { semiSync?: boolean; stopTimeoutS?: number; at?: (point: 'stopped' | 'binlog' | 'reset' | 'writable', data?: { binlog?: BinlogCoordinates }) => void | Promise<void> } = {},
+): Promise<{ binlog?: BinlogCoordinates }> {
   // When the dead master's last transaction reached the relay log only in part and a
   // parallel applier had begun to schedule it, MySQL's STOP REPLICA waits up to 60 s for
   // the rest before it gives up: the caller bounds it (apply_timeout_s), not the query timeout.
@@ -105,9 +108,13 @@ export async function promoteToMaster(c: Conn, o: { semiSync?: boolean; stopTime
     // Not a replica any more (a rerun after a promotion): nothing to stop.
     if ((await readChannels(c)).length > 0) throw e;
   });
+  await o.at?.('stopped');
   const binlog = await readBinlogStatus(c);
+  await o.at?.('binlog', { binlog });
   await resetReplicaAll(c);
+  await o.at?.('reset');
   await setReadOnly(c, false);
+  await o.at?.('writable');
   if (o.semiSync) await setSemiSync(c, 'source');
   return { binlog };
 }

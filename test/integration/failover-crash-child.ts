@@ -1,8 +1,9 @@
 /**
  * A failover run in its own process that dies (SIGKILL, no cleanup) right
- * before a given step: what a crash of the manager mid-failover leaves behind.
- * Input in the environment: HEIR_TEST_CLUSTER (ClusterConfig JSON),
- * HEIR_TEST_STATE_DIR, HEIR_TEST_CRASH_AT (a step name).
+ * before a given step, or at a point inside one: what a crash of the manager
+ * mid-failover leaves behind. Input in the environment: HEIR_TEST_CLUSTER
+ * (ClusterConfig JSON), HEIR_TEST_STATE_DIR, HEIR_TEST_CRASH_AT (a step name,
+ * or step:point, e.g. promote:reset; see FailoverRequest.duringStep).
  */
 import { GlobalSettings } from '../../src/config/schema';
 import { runFailover } from '../../src/failover/execute';
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
     trigger: 'manual',
     beforeStep: (step) => {
       if (step === crashAt) process.kill(process.pid, 'SIGKILL');
+    },
+    duringStep: (step, point) => {
+      if (`${step}:${point}` === crashAt) process.kill(process.pid, 'SIGKILL');
     },
   });
   // Reaching this line means the crash point was never reached.

@@ -133,7 +133,7 @@ export function failoverSuite(flavor: LabFlavor): void {
 
   /** A cluster whose writer's rows reached every replica, then its master killed. */
   /** behind: db3 stops receiving halfway through the writes (db2 gets them all). */
-  async function deadMasterCluster(o: { gtid?: boolean; behind?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
+  async function deadMasterCluster(o: { gtid?: boolean; behind?: boolean; nodes?: number } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
     const l = await lab(o);
     const cfg = await config(l);
     const w = await startWriter(cfg, 'db1');
@@ -148,7 +148,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       await writeRows(cfg, 'db1', more);
       w.acked.push(...more);
     }
-    await waitApplied(l, cfg, o.behind ? ['db2'] : ['db2', 'db3'], w.acked.at(-1)!);
+    await waitApplied(l, cfg, o.behind ? ['db2'] : l.nodes.slice(1).map((n) => n.name), w.acked.at(-1)!);
     if (o.behind) {
       const have3 = await idsOn(cfg, 'db3');
       assert.ok(w.acked.some((id) => !have3.has(id)), 'db3 is behind');
@@ -161,7 +161,7 @@ export function failoverSuite(flavor: LabFlavor): void {
    * A cluster with a writer's rows on every replica and its master killed, then a failover
    * run in a child process that dies (SIGKILL, no cleanup) right before `step`.
    */
-  async function crashedFailover(step: string, o: { gtid?: boolean; behind?: boolean } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
+  async function crashedFailover(step: string, o: { gtid?: boolean; behind?: boolean; nodes?: number } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
     const { l, cfg, w } = await deadMasterCluster(o);
     const sd = tempDir();
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
@@ -172,7 +172,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
-    assert.equal(sig, 'SIGKILL', `the child died at the crash point (before ${step}): ${out}`);
+    assert.equal(sig, 'SIGKILL', `the child died at the crash point (${step.includes(':') ? `inside ${step}` : `before ${step}`}): ${out}`);
     return { l, cfg, w, sd };
   }
 
@@ -489,6 +489,36 @@ export function failoverSuite(flavor: LabFlavor): void {
         const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
         await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
       });
+    }
+
+    // The executor dies inside a step: in the middle of the promotion (replication stopped,
+    // binlog position read, RESET REPLICA ALL done, read_only lifted) and once one survivor
+    // is repointed. The rerun finishes the promotion of the node the journal names, never
+    // elects a second one, and ends with the invariant; in file/position mode too (MySQL).
+    for (const gtid of my ? [true, false] : [true]) {
+      for (const crashAt of ['promote:stopped', 'promote:binlog', 'promote:reset', 'promote:writable', 'repoint:first'] as const) {
+        it(`${gtid ? '' : 'file/position: '}crash inside ${crashAt.replace(':', ' at ')}: ack and rerun keep the node the journal names`, async () => {
+          const { l, cfg, w, sd } = await crashedFailover(crashAt, { gtid, nodes: 4 });
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          assert.equal(unfinished.length, 1, 'the crash left its journal');
+          const promote = unfinished[0].steps.find((x) => x.step === 'promote');
+          const first = String(promote?.params?.node ?? '');
+          assert.ok(first, `the journal names the node the promotion began on: ${JSON.stringify(unfinished[0].steps)}`);
+          assert.equal(promote!.outcome, crashAt.startsWith('promote') ? 'running' : 'ok');
+          // The half-promoted node takes writes before the rerun when it already was writable.
+          const [ro] = await l.sql(first, 'SELECT @@global.read_only AS ro');
+          const extra = Number(ro!.ro) === 0 ? range(800001, 5) : [];
+          if (extra.length) await writeRows(cfg, first, extra);
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+          assert.equal(r.plan!.mode, gtid ? (my ? 'mysql-gtid' : 'mariadb-gtid') : 'file');
+          assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had begun promoting ${first}`);
+          w.acked.push(...extra);
+          const survivors = ['db2', 'db3', 'db4'].filter((n) => n !== r.newMaster);
+          await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        });
+      }
     }
 
     // The same in file/position mode (MySQL without GTIDs), where the promotion's RESET
@@ -828,51 +858,13 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
-    it('semi-sync that fell back to async before the crash (replicas stopped acknowledging): what only the master has is salvaged over SSH, and counted', async () => {
-      const { l, cfg } = await salvageLab({ semiSync: true });
-      // Varied on purpose: the master waits 500 ms for a replica's acknowledgement before it
-      // falls back to async (default 10 s), so the test does not wait 10 s for it.
-      await l.sql('db1', `SET GLOBAL rpl_semi_sync_${my ? 'source' : 'master'}_timeout = 500`);
-      const status = async () => String((await l.sql('db1', `SHOW GLOBAL STATUS LIKE '${semiStatus}'`))[0].Value);
-      assert.equal(await status(), 'ON', 'semi-sync active on the master');
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      await l.sql('db2', stopIo);
-      await l.sql('db3', stopIo);
-      // The first commit waits the 500 ms for an acknowledgement nobody sends; the master
-      // then falls back to async and acknowledges rows only it has.
-      const first = range(100001, 1);
-      await writeRows(cfg, 'db1', first);
-      assert.equal(await status(), 'OFF', 'semi-sync fell back to async on the master before the kill');
-      const more = range(100002, 30);
-      await writeRows(cfg, 'db1', more);
-      const onlyOnMaster = [...first, ...more];
-      w.acked.push(...onlyOnMaster);
-      const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
-      assert.equal(lastKnownMaster.semiSync?.sourceActive, false, 'the last read of the master sees semi-sync off');
-      for (const n of ['db2', 'db3']) {
-        const have = await idsOn(cfg, n);
-        assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], `${n} has none of them`);
-      }
-      await l.kill('db1'); // mysqld only: the host and its sshd stay up
-
-      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
-      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
-      assert.equal(r.salvage.error, undefined, r.salvage.why);
-      assert.equal(r.salvage.count, onlyOnMaster.length, `salvaged exactly the ${onlyOnMaster.length} rows acknowledged after the fallback: ${r.salvage.why}`);
-      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
-      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
-    });
-
-    it('semi-sync that fell back to async before the crash, host down: the rows acknowledged after the fallback are counted lost, and the report does not say semi-sync covered them', async () => {
-      const l = await lab({ semiSync: true });
-      const cfg = await config(l, { semi_sync: true });
-      // Varied on purpose: the master waits 500 ms for a replica's acknowledgement before it
-      // falls back to async (default 10 s), so the test does not wait 10 s for it.
+    /**
+     * Semi-sync active on the master, then the replicas stop acknowledging: the master falls
+     * back to async and acknowledges 31 rows only it has; its last read sees semi-sync off.
+     * Varied on purpose: the master waits 500 ms for an acknowledgement before it falls back
+     * (default 10 s), so the test does not wait 10 s for it.
+     */
+    async function fallBackToAsync(l: LabCluster, cfg: ClusterConfig) {
       await l.sql('db1', `SET GLOBAL rpl_semi_sync_${my ? 'source' : 'master'}_timeout = 500`);
       const status = async () => String((await l.sql('db1', `SHOW GLOBAL STATUS LIKE '${semiStatus}'`))[0].Value);
       assert.equal(await status(), 'ON', 'semi-sync active on the master');
@@ -890,6 +882,31 @@ export function failoverSuite(flavor: LabFlavor): void {
       w.acked.push(...onlyOnMaster);
       const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
       assert.equal(lastKnownMaster.semiSync?.sourceActive, false, 'the last read of the master sees semi-sync off');
+      for (const n of ['db2', 'db3']) {
+        const have = await idsOn(cfg, n);
+        assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], `${n} has none of them`);
+      }
+      return { w, onlyOnMaster, lastKnownMaster };
+    }
+
+    it('semi-sync that fell back to async before the crash (replicas stopped acknowledging): what only the master has is salvaged over SSH, and counted', async () => {
+      const { l, cfg } = await salvageLab({ semiSync: true });
+      const { w, onlyOnMaster, lastKnownMaster } = await fallBackToAsync(l, cfg);
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+      const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.equal(r.salvage.count, onlyOnMaster.length, `salvaged exactly the ${onlyOnMaster.length} rows acknowledged after the fallback: ${r.salvage.why}`);
+      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
+
+    it('semi-sync that fell back to async before the crash, host down: the rows acknowledged after the fallback are counted lost, and the report does not say semi-sync covered them', async () => {
+      const l = await lab({ semiSync: true });
+      const cfg = await config(l, { semi_sync: true });
+      const { w, onlyOnMaster, lastKnownMaster } = await fallBackToAsync(l, cfg);
       await l.kill('db1');
 
       const r = await runFailover(request(cfg, tempDir(), { lastKnownMaster }));

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { acquireLock, LockHeldError, lockPath, peekLock } from '../../src/failover/lock';
-import { Journal, listJournals, parseJournal, summarizeJournal, unfinishedJournals, describeUnfinished } from '../../src/failover/journal';
+import { Journal, listJournals, parseJournal, summarizeJournal, unfinishedJournals, describeUnfinished, promotionStarted, promotedIn } from '../../src/failover/journal';
 import { acknowledge, checkFailoverGuard, mayStartFailover, readFailoverState, recordAutoFailover } from '../../src/failover/guard';
 import { saveReport, listReports, readReport, type FailoverReport } from '../../src/failover/report';
 
@@ -84,6 +84,20 @@ describe('journal', () => {
     const text = describeUnfinished(u[0]).join('\n');
     assert.match(text, /freeze\s+ok — IO threads stopped/);
     assert.match(text, /promote\s+IN FLIGHT/);
+  });
+
+  it('a promote that started and never ended: promotionStarted gives its node, start parameters and progress; promotedIn only a finished one', () => {
+    const sd = stateDir();
+    const j = Journal.begin(sd, 'c1', 'failover', { deadMaster: 'db1' });
+    j.stepStart('promote', { node: 'db2', fromDead: { file: 'b.7', pos: 5 } });
+    j.progress('promote', { binlog: { file: 'b.1', pos: 157 } });
+    const u = unfinishedJournals(sd, 'c1')[0]!;
+    assert.deepEqual(promotionStarted(u), { node: 'db2', fromDead: { file: 'b.7', pos: 5 }, binlog: { file: 'b.1', pos: 157 } });
+    assert.equal(promotedIn(u), undefined);
+    j.stepEnd('promote', 'ok', 'db2 is writable', undefined, { node: 'db2' });
+    const done = listJournals(sd, 'c1')[0]!;
+    assert.equal(promotionStarted(done), undefined);
+    assert.deepEqual(promotedIn(done), { node: 'db2', binlog: { file: 'b.1', pos: 157 } });
   });
 
   it('a finished journal is not unfinished; a torn last line is ignored', () => {

@@ -509,6 +509,19 @@ describe('planner: file/position mode', () => {
     assert.equal(fresh.winner, null);
     assert.match(fresh.noWinnerReasons.join(' '), /db2 is writable and replicates from no one, and no journal/);
   });
+  it('heir died inside the earlier run\'s promote, after RESET REPLICA ALL: the half-promoted node (read-only, no channel) stays the winner, the others are compared with where it stood', () => {
+    const half = f('db2', 0, { replication: [] });
+    const earlier = { node: 'db2', unfinished: true, fromDead: { file: 'binlog.000007', pos: 5000 } };
+    const p = plan(topo(half, f('db3', 5000)), cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }]), { earlier });
+    assert.equal(p.winner, 'db2');
+    assert.match(cand(p, 'db2').reasons[0]!, /half promoted .* heir died inside the promote step/);
+    assert.deepEqual(p.repoint, ['db3']);
+    // Without the journal the reset node shows nothing to compare: another node is elected
+    // and the half-promoted one is left out (its data unknown): what the journal prevents.
+    const fresh = plan(topo(half, f('db3', 5000)), cluster([{ name: 'db2' }, { name: 'db3' }]));
+    assert.equal(fresh.winner, 'db3');
+    assert.ok(fresh.leftOut.some((l) => l.node === 'db2'), JSON.stringify(fresh.leftOut));
+  });
   it('a replica of a replica is gated in file mode', () => {
     const p = plan(
       topo(f('db2', 5000), f('db3', 5000, { ch: { sourceHost: '10.0.0.2', sourceServerId: 2 } })),
