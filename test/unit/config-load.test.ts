@@ -369,3 +369,12 @@ test('suggestions: transpositions and separators count as typos, unrelated words
   assert.equal(suggest('interval-ms', ['interval_ms']), 'interval_ms');
   assert.equal(suggest('zzz', ['promotion', 'port']), undefined);
 });
+
+test('five thousand clusters sharing one anchor load (a large fleet is not an alias attack)', () => {
+  const creds = '    mysql: &creds\n      user: heir\n      password: pw\n      replication_user: repl\n      replication_password: rpw\n';
+  const cluster = (i: number) =>
+    `  - name: c${i}\n${i === 0 ? creds : '    mysql: *creds\n'}    nodes:\n      - { name: db1, host: 10.0.${i % 250}.1 }\n      - { name: db2, host: 10.0.${i % 250}.2 }\n`;
+  const cfg = parseConfigText('clusters:\n' + Array.from({ length: 5000 }, (_, i) => cluster(i)).join(''), { env: {} });
+  assert.equal(cfg.clusters.length, 5000);
+  assert.equal(cfg.clusters[4999]!.mysql.user, 'heir');
+});
