@@ -2,8 +2,8 @@
  * ClusterMonitor: the detection runtime of one cluster (I/O).
  *
  * Every detection.interval_ms it pings the master (bounded by ping_timeout_ms). A ping
- * still unanswered after twice the recent pings' latency (at least SLOW_PING_MS, at most
- * half the timeout) starts corroboration while it waits: a host that went down is
+ * still unanswered after three times the recent pings' median latency (at least
+ * SLOW_PING_MS, at most half the timeout) starts corroboration while it waits: a host that went down is
  * corroborated by the time the ping gives up. The first failed ping starts it otherwise, in parallel: the manager's raw TCP
  * probe and a fresh-connection SELECT 1, a read of every replica (and another one each
  * following round, so counters can be seen moving), the SSH host check, and the
@@ -111,10 +111,14 @@ export const SLOW_PING_MS = 50;
 /** How many recent answered pings set the slow mark. */
 const RECENT_PINGS = 8;
 
-/** When an unanswered ping starts corroboration: twice the slowest recent answer, within [SLOW_PING_MS, timeout / 2] (pure). */
+/**
+ * When an unanswered ping starts corroboration: three times the recent answers' median (one
+ * slow answer does not move it), within [SLOW_PING_MS, timeout / 2] (pure).
+ */
 export function slowMarkMs(recentLatenciesMs: readonly number[], pingTimeoutMs: number): number {
-  const slowest = recentLatenciesMs.reduce((a, b) => Math.max(a, b), 0);
-  return Math.min(Math.max(SLOW_PING_MS, 2 * slowest), Math.max(1, Math.floor(pingTimeoutMs / 2)));
+  const sorted = [...recentLatenciesMs].sort((a, b) => a - b);
+  const median = sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : 0;
+  return Math.min(Math.max(SLOW_PING_MS, 3 * median), Math.max(1, Math.floor(pingTimeoutMs / 2)));
 }
 
 function newFailure(since: number, early: boolean): Failure {

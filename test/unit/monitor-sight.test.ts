@@ -185,10 +185,11 @@ test('findings: lagging, broken SQL, stopped by hand, errant, unreachable, elsew
   ]);
 });
 
-test('slowMarkMs: an unanswered ping starts corroboration after 50 ms on a fast LAN, twice the slowest recent answer otherwise, never past half the timeout', () => {
+test('slowMarkMs: an unanswered ping starts corroboration after 50 ms on a fast LAN, three times the recent median otherwise, never past half the timeout', () => {
   assert.equal(slowMarkMs([], 500), 50);
   assert.equal(slowMarkMs([1, 2, 1], 500), 50);
-  assert.equal(slowMarkMs([1, 80, 3], 500), 160);
-  assert.equal(slowMarkMs([400], 500), 250);
+  assert.equal(slowMarkMs([1, 400, 3], 500), 50, 'one slow answer does not move it');
+  assert.equal(slowMarkMs([60, 80, 70, 2], 500), 180);
+  assert.equal(slowMarkMs([400, 300], 500), 250);
   assert.equal(slowMarkMs([1], 60), 30);
 });
