@@ -308,7 +308,7 @@ function renderSwitchover(r: any): string {
 }
 
 function renderFootprint(r: any): string {
-  const rows = (r.results ?? []).map((x: any) => [String(x.clusters), `${x.cpuPercentOfOneCore ?? '—'} %`, `${x.rssMbMax ?? "—"} MB (mean ${x.rssMbMean ?? "—"})`, String(x.watching ?? '—'), x.pingsPerSecond !== undefined ? String(x.pingsPerSecond) : '—', x.startupMs !== undefined ? s(x.startupMs) : '—']);
+  const rows = (r.results ?? []).map((x: any) => x.error ? [String(x.clusters), `**failed**: ${x.error}`, '—', '—', '—', '—'] : [String(x.clusters), `${x.cpuPercentOfOneCore ?? '—'} %`, `${x.rssMbMax ?? "—"} MB (mean ${x.rssMbMean ?? "—"})`, String(x.watching ?? '—'), x.pingsPerSecond !== undefined ? String(x.pingsPerSecond) : '—', x.startupMs !== undefined ? s(x.startupMs) : '—']);
   return [
     `bench/daemon-footprint.ts: ${r.servers}; interval ${r.interval_ms} ms, ping ${r.ping_type}${r.tls ? `, TLS ${r.tls}` : ''}; warm-up ${r.warmup_s} s, then CPU (utime+stime) and RSS sampled.`,
     '',
@@ -435,7 +435,7 @@ function render(): string {
   const big = fp?.results?.find((x: any) => x.clusters === 1000);
   if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', `target ${fp.target?.cpuPercentOfOneCore ?? 25} % / ${fp.target?.rssMb ?? 300} MB`]);
   const huge = fp?.results?.find((x: any) => x.clusters === 5000);
-  if (huge) sum.push(['daemon with 5000 clusters: CPU / RSS', `${huge.cpuPercentOfOneCore} % / ${huge.rssMbMax} MB`, '', '']);
+  if (huge) sum.push(['daemon with 5000 clusters: CPU / RSS', huge.error ? `failed: ${huge.error}` : `${huge.cpuPercentOfOneCore} % / ${huge.rssMbMax} MB`, '', '']);
   parts.push(sum.length ? table(sum, ['Figure', 'Median', 'Max', 'Reference']) : 'No results yet.', '');
 
   for (const b of BENCHES) {
