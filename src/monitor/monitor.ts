@@ -108,6 +108,19 @@ interface Failure {
 
 /** A ping unanswered this long starts corroboration while it waits (ms), unless recent pings were slower (see slowMarkMs). A LAN answers in about a millisecond. */
 export const SLOW_PING_MS = 50;
+/** How long a secondary check waits for the master's port to answer, from another node's host (ms). */
+export function secondaryProbeTimeoutMs(pingTimeoutMs: number): number {
+  return Math.max(200, Math.floor(pingTimeoutMs / 2));
+}
+
+/**
+ * At most this many pings of the whole process corroborate early at once: when the manager
+ * itself is slow (thousands of clusters, a busy host) every ping looks slow, and early
+ * corroboration must not add load to that. Failed pings corroborate as always.
+ */
+export const EARLY_CORROBORATIONS_MAX = 16;
+let earlyInFlight = 0;
+
 /** How many recent answered pings set the slow mark. */
 const RECENT_PINGS = 8;
 
@@ -334,7 +347,14 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (this.paused || !this.pinger) return this.schedule(interval);
     const epoch = this.epoch;
     let ping: PingObservation;
-    const slow = this.failure ? null : setTimeout(() => this.slowPing(epoch, started), slowMarkMs(this.recent, this.cluster.detection.ping_timeout_ms));
+    let early = false;
+    const slow = this.failure
+      ? null
+      : setTimeout(() => {
+          if (earlyInFlight >= EARLY_CORROBORATIONS_MAX) return;
+          early = this.slowPing(epoch, started);
+          if (early) earlyInFlight++;
+        }, slowMarkMs(this.recent, this.cluster.detection.ping_timeout_ms));
     try {
       ping = await this.pinger.ping();
     } catch (e) {
@@ -343,6 +363,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       return this.schedule(interval);
     } finally {
       if (slow) clearTimeout(slow);
+      if (early) earlyInFlight--;
     }
     if (!this.running || epoch !== this.epoch || this.paused) return this.schedule(interval);
     this.latestPing = ping;
@@ -374,11 +395,12 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
    * The ping started at `at` is still unanswered: corroborate while it waits, so that the
    * evidence is in (or nearly) when it gives up. Dropped if it answers after all.
    */
-  private slowPing(epoch: number, at: number): void {
-    if (!this.running || this.paused || epoch !== this.epoch || this.failure) return;
+  private slowPing(epoch: number, at: number): boolean {
+    if (!this.running || this.paused || epoch !== this.epoch || this.failure) return false;
     this.failure = newFailure(at, true);
     this.log.info(`ping of ${this.masterName} unanswered after ${Date.now() - at} ms; corroborating while it waits`);
     this.corroborate(epoch);
+    return true;
   }
 
   /** Start every corroborating probe that is not already running. */
@@ -428,7 +450,10 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     }
     for (const name of secondaryCheckNodes(this.cluster, this.masterName!)) {
       const from = this.node(name)!;
-      probe(`secondary ${name}`, () => secondaryCheck(this.cluster, from, master, d.ping_timeout_ms), (r) => f.secondary.set(name, r));
+      // A SYN-ACK between hosts of one VPC takes well under a millisecond: half the ping's
+      // timeout is ample, and with the SSH connection in front the answer is in by the time
+      // the ping gives up.
+      probe(`secondary ${name}`, () => secondaryCheck(this.cluster, from, master, secondaryProbeTimeoutMs(d.ping_timeout_ms)), (r) => f.secondary.set(name, r));
     }
   }
 

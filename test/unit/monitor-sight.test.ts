@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { replicaSight, channelToMaster, type MasterRef } from '../../src/monitor/sight';
 import { replicaFindings } from '../../src/monitor/findings';
-import { slowMarkMs } from '../../src/monitor/monitor';
+import { secondaryProbeTimeoutMs, slowMarkMs } from '../../src/monitor/monitor';
 import type { NodeSnapshot, ReplicationChannel } from '../../src/mysql/types';
 
 const T0 = 1_700_000_000_000;
@@ -192,4 +192,10 @@ test('slowMarkMs: an unanswered ping starts corroboration after 50 ms on a fast 
   assert.equal(slowMarkMs([60, 80, 70, 2], 500), 180);
   assert.equal(slowMarkMs([400, 300], 500), 250);
   assert.equal(slowMarkMs([1], 60), 30);
+});
+
+test('secondary checks wait half the ping timeout for the port, at least 200 ms', () => {
+  assert.equal(secondaryProbeTimeoutMs(500), 250);
+  assert.equal(secondaryProbeTimeoutMs(1000), 500);
+  assert.equal(secondaryProbeTimeoutMs(100), 200);
 });
