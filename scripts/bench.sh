@@ -16,4 +16,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 bash scripts/setup.sh
+# On the Node.js that setup.sh cached (scripts/node-env.sh), as npm test and the sandbox.
+. scripts/node-env.sh
+heir_use_node
 exec node dist/bench/run.js "$@"

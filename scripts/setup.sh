@@ -8,10 +8,16 @@
 #   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
 #      apt configuration is not touched) and unpacked with `dpkg -x` into one root
 #      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
-#   3. node_modules (npm ci) when missing or older than package-lock.json.
-#   4. Build: npx tsc -p .
+#   3. Node.js 24 LTS from the npm registry (the platform package that `npm install node@24`
+#      installs, fetched with `npm pack`), unpacked into the same cache folder; the system's
+#      node is not touched (scripts/node-env.sh: version, folder, and how the scripts use it).
+#      Steps 4 and 5 run on it.
+#   4. node_modules (npm ci) when missing, older than package-lock.json, or built for another
+#      Node.js ABI (native addons).
+#   5. Build: npx tsc -p .
 #
-# Environment: HEIR_LAB_CACHE (cache folder), HEIR_SETUP_SKIP_BUILD=1 (steps 1-3 only).
+# Environment: HEIR_LAB_CACHE (cache folder), HEIR_NODE_VERSION (another Node.js release, see
+# scripts/node-env.sh), HEIR_SETUP_SKIP_BUILD=1 (steps 1-4 only).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -157,11 +163,49 @@ EOF
   step "MySQL $ver ready in $SID_ROOT"
 fi
 
-# --- 3. node modules -------------------------------------------------------------
+# --- 3. Node.js 24 from the npm registry --------------------------------------
+# shellcheck source=scripts/node-env.sh
+. "$REPO/scripts/node-env.sh"
+if [ -f "$HEIR_NODE_HOME/.complete" ] && [ -x "$HEIR_NODE_HOME/bin/node" ]; then
+  step "Node.js present: $(cat "$HEIR_NODE_HOME/.complete") in $HEIR_NODE_HOME"
+else
+  case "$HEIR_NODE_ARCH" in
+    x64 | arm64) ;;
+    *) die "no Node.js package for this machine's architecture ($(uname -m))" ;;
+  esac
+  NODE_DIR="$(dirname "$HEIR_NODE_HOME")"
+  mkdir -p "$NODE_DIR" 2>/dev/null && [ -w "$NODE_DIR" ] \
+    || die "Node.js $HEIR_NODE_VERSION missing at $HEIR_NODE_HOME and $NODE_DIR is not writable; run this script as root once"
+  command -v npm >/dev/null 2>&1 || die "npm not found: the system's npm fetches Node.js $HEIR_NODE_VERSION once"
+  pkg="node-linux-$HEIR_NODE_ARCH@$HEIR_NODE_VERSION"
+  step "downloading Node.js $HEIR_NODE_VERSION from the npm registry ($pkg)"
+  tmp_node="$NODE_DIR/.tmp.$$"
+  rm -rf "$tmp_node"
+  mkdir -p "$tmp_node/root"
+  # npm pack checks the tarball against the registry's integrity hash and runs no install script.
+  (cd "$tmp_node" && npm pack --silent "$pkg" >/dev/null) || { rm -rf "$tmp_node"; die "npm pack $pkg failed"; }
+  tar -xzf "$tmp_node"/node-linux-*.tgz -C "$tmp_node/root" --strip-components=1 --no-same-owner \
+    || { rm -rf "$tmp_node"; die "unpacking $pkg failed"; }
+  got="$("$tmp_node/root/bin/node" --version 2>&1 || true)"
+  [ "$got" = "v$HEIR_NODE_VERSION" ] || { rm -rf "$tmp_node"; die "the unpacked node does not run (printed: $got)"; }
+  rm -rf "$HEIR_NODE_HOME"
+  mv "$tmp_node/root" "$HEIR_NODE_HOME"
+  rm -rf "$tmp_node"
+  echo "$got" >"$HEIR_NODE_HOME/.complete"
+  step "Node.js $got ready in $HEIR_NODE_HOME"
+fi
+heir_use_node
+step "steps 4-5 run on Node.js $(node --version) ($(command -v node)), npm $(npm --version)"
+
+# --- 4. node modules -------------------------------------------------------------
 cd "$REPO"
-# node_modules is stale when a package in package-lock.json is missing or has another version.
+# node_modules is stale when a package in package-lock.json is missing or has another version,
+# or when it was installed by another Node.js ABI (native addons are compiled for one).
+ABI_STAMP=node_modules/.heir-node-abi
+node_abi() { node -p 'process.versions.modules + "-" + process.platform + "-" + process.arch'; }
 modules_stale() {
   [ -d node_modules ] || return 0
+  [ "$(cat "$ABI_STAMP" 2>/dev/null)" = "$(node_abi)" ] || return 0
   node -e '
     const fs = require("fs");
     const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
@@ -175,11 +219,12 @@ modules_stale() {
 if modules_stale; then
   step "npm ci"
   npm ci --no-audit --no-fund
+  node_abi >"$ABI_STAMP"
 else
   step "node_modules up to date"
 fi
 
-# --- 4. build ------------------------------------------------------------------
+# --- 5. build ------------------------------------------------------------------
 if [ "${HEIR_SETUP_SKIP_BUILD:-0}" != 1 ]; then
   step "building (npx tsc -p .)"
   npx tsc -p .
