@@ -3,9 +3,12 @@
 // heir's command line: runs the compiled CLI from dist/.
 const path = require('node:path');
 
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 20) {
-  process.stderr.write(`heir: Node.js 20 or newer is required (this is ${process.version})\n`);
+// package.json's engines. commander 15 is an ES module, which the compiled CommonJS loads with
+// require(): Node.js 22.12 does that without a flag but prints an ExperimentalWarning at every run;
+// from 22.13 on it is quiet.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(`heir: Node.js 22.13 or newer is required, 24 LTS recommended (this is ${process.version})\n`);
   process.exit(2);
 }
 
