@@ -59,7 +59,7 @@ function checkSkips(label, file) {
 
 function run(label, files, extra) {
   if (files.length === 0) return 0;
-  console.log(`\n# ${label}: ${files.length} file(s)`);
+  console.log(`\n# ${label}: ${files.length} file(s), Node.js ${process.version} (${process.execPath})`);
   const skipsFile = path.join(require('node:os').tmpdir(), `heir-test-skips-${process.pid}-${label.replace(/\W+/g, '-')}.json`);
   const reporters = [
     '--test-reporter=tap', '--test-reporter-destination=stdout',
