@@ -1,4 +1,4 @@
-# Sourced (not run) by scripts/setup.sh, test.sh, sandbox.sh and bench.sh: the Node.js that heir is
+# Sourced (not run) by scripts/setup.sh, test.sh, sandbox.sh, bench.sh and `npm run heir`: the Node.js heir is
 # built, run and tested with.
 #
 # Node.js 24 LTS: the binary that the npm registry's `node` package installs, taken straight from its

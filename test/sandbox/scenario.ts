@@ -793,9 +793,11 @@ export class Sandbox {
     n.heading('The sandbox stays up. In another terminal:');
     n.raw(`  cd ${REPO}`);
     n.raw(`  source ${this.envFile}          # credentials for the ECS emulator`);
-    n.raw(`  node bin/heir.js status --config ${this.configPath}`);
-    n.raw(`  node bin/heir.js switchover --config ${this.configPath} --cluster ${CLUSTER} --to <node>`);
-    n.raw(`  node bin/heir.js check --config ${this.configPath}`);
+    // The sandbox's own Node.js (setup.sh's Node.js 24): the system's `node` may be too old for heir.
+    const heir = `${process.execPath} bin/heir.js`;
+    n.raw(`  ${heir} status --config ${this.configPath}`);
+    n.raw(`  ${heir} switchover --config ${this.configPath} --cluster ${CLUSTER} --to <node>`);
+    n.raw(`  ${heir} check --config ${this.configPath}`);
     n.raw(`  ip netns exec ${this.lab.nodes[1]!.ns} ip -4 addr show dev eth0   # who holds ${this.lab.floatingIp}`);
     n.raw(`\n  Config: ${this.configPath}   daemon log: ${path.join(this.dir, 'daemon.log')}`);
     n.raw('  Press Ctrl-C to tear everything down.');
