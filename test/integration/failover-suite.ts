@@ -822,19 +822,24 @@ export function failoverSuite(flavor: LabFlavor): void {
       for (const n of [r.newMaster!, ...survivors]) assert.equal(Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.big WHERE extra = 7'))[0].c), ROWS, `${n}: every row of app.big`);
     });
 
-    it('salvage across many binlog files: what only the master has spans several rotated binlogs (small max_binlog_size), host answers SSH: all of it salvaged', async () => {
-      const { l, cfg } = await salvageLab();
-      // Varied on purpose: binlogs of 4 KB (the smallest allowed; default 1 GB), so the rows
-      // only the master has are spread over many files.
-      await l.sql('db1', 'SET GLOBAL max_binlog_size = 4096');
+    /** A writer's rows reach every replica; then the replicas stop receiving: from here only the master has what is written. */
+    async function writeThenCutReplicas(l: LabCluster, cfg: ClusterConfig) {
       const w = await startWriter(cfg, 'db1');
       await sleep(300);
       await w.stop();
       assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
       await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      // The replicas stop receiving: from here only the master has what is written.
       await l.sql('db2', stopIo);
       await l.sql('db3', stopIo);
+      return w;
+    }
+
+    it('salvage across many binlog files: what only the master has spans several rotated binlogs (small max_binlog_size), host answers SSH: all of it salvaged', async () => {
+      const { l, cfg } = await salvageLab();
+      // Varied on purpose: binlogs of 4 KB (the smallest allowed; default 1 GB), so the rows
+      // only the master has are spread over many files.
+      await l.sql('db1', 'SET GLOBAL max_binlog_size = 4096');
+      const w = await writeThenCutReplicas(l, cfg);
       const filesBefore = await binlogFiles(l, 'db1');
       const onlyOnMaster = range(100001, 300);
       await writeRows(cfg, 'db1', onlyOnMaster);
@@ -868,13 +873,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       await l.sql('db1', `SET GLOBAL rpl_semi_sync_${my ? 'source' : 'master'}_timeout = 500`);
       const status = async () => String((await l.sql('db1', `SHOW GLOBAL STATUS LIKE '${semiStatus}'`))[0].Value);
       assert.equal(await status(), 'ON', 'semi-sync active on the master');
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      await l.sql('db2', stopIo);
-      await l.sql('db3', stopIo);
+      const w = await writeThenCutReplicas(l, cfg);
       const onlyOnMaster = range(100001, 31);
       await writeRows(cfg, 'db1', onlyOnMaster.slice(0, 1)); // waits 500 ms, then acknowledged without a replica
       assert.equal(await status(), 'OFF', 'semi-sync fell back to async on the master before the kill');
