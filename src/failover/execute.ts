@@ -697,13 +697,15 @@ class FailoverRun {
     const winner = this.plan!.winner!;
     // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
     // no longer shows where it stood): journaled with the start, the binlog position as read.
-    const keptBefore = this.earlier?.node === winner ? this.earlier : undefined;
+    const kept = this.earlier?.node === winner ? this.earlier : undefined;
+    const fromDead = kept?.fromDead ?? this.winnerDrainedAt;
+    const levelAt = { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) };
     const startParams = {
       node: winner,
       semiSync: this.c.failover.semi_sync,
-      ...((keptBefore?.fromDead ?? this.winnerDrainedAt) ? { fromDead: keptBefore?.fromDead ?? this.winnerDrainedAt } : {}),
-      ...(this.levelAt.size || keptBefore?.levelAt ? { levelAt: { ...(keptBefore?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) } } : {}),
-      ...(keptBefore?.binlog ? { binlog: keptBefore.binlog } : {}),
+      ...(fromDead ? { fromDead } : {}),
+      ...(Object.keys(levelAt).length ? { levelAt } : {}),
+      ...(kept?.binlog ? { binlog: kept.binlog } : {}),
     };
     await this.step('promote', startParams, async (rec) => {
       const c = await this.conn(winner);
@@ -718,7 +720,7 @@ class FailoverRun {
         semiSync: this.c.failover.semi_sync,
         stopTimeoutS: this.c.failover.apply_timeout_s,
         at: async (point, data) => {
-          if (point === 'binlog' && data?.binlog && !keptBefore?.binlog) this.journal?.progress('promote', { binlog: data.binlog });
+          if (point === 'binlog' && data?.binlog && !kept?.binlog) this.journal?.progress('promote', { binlog: data.binlog });
           await this.req.duringStep?.('promote', point);
         },
       });
@@ -726,14 +728,8 @@ class FailoverRun {
       this.promotedAt = Date.now();
       // A rerun keeping the earlier run's master repoints at the coordinates where it became
       // the master then (writes it took since are in its binlog after them).
-      const kept = this.earlier?.node === winner ? this.earlier : undefined;
       this.promoteBinlog = kept?.binlog ?? r.binlog;
-      rec.data = {
-        node: winner,
-        binlog: this.promoteBinlog ?? null,
-        fromDead: kept?.fromDead ?? this.winnerDrainedAt ?? null,
-        levelAt: { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) },
-      };
+      rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: fromDead ?? null, levelAt };
       rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released.detail})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });

@@ -163,13 +163,15 @@ export function summarizeJournal(p: string, records: JournalRecord[]): JournalSu
   const notes: string[] = [];
   let end: JournalSummary['end'];
   let ack: JournalSummary['ack'];
+  /** The latest start of `step` that has not ended. */
+  const running = (step: string) => [...steps].reverse().find((x) => x.step === step && x.outcome === 'running');
   for (const r of records) {
     if (r.type === 'step-start') steps.push({ step: r.step, startedAt: r.at, outcome: 'running', ...(r.params ? { params: r.params } : {}) });
     else if (r.type === 'step-progress') {
-      const s = [...steps].reverse().find((x) => x.step === r.step && x.outcome === 'running');
+      const s = running(r.step);
       if (s) s.data = { ...s.data, ...r.data };
     } else if (r.type === 'step-end') {
-      const s = [...steps].reverse().find((x) => x.step === r.step && x.outcome === 'running');
+      const s = running(r.step);
       if (s) Object.assign(s, { endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data || s.data ? { ...s.data, ...r.data } : undefined });
       else steps.push({ step: r.step, startedAt: r.at, endedAt: r.at, outcome: r.outcome, detail: r.detail, error: r.error, data: r.data });
     } else if (r.type === 'note') notes.push(r.text);
@@ -196,7 +198,6 @@ export function readJournal(p: string): JournalSummary | undefined {
   return summarizeJournal(p, parseJournal(fs.readFileSync(p, 'utf8')));
 }
 
-/** Every journal of the cluster, oldest first. */
 /**
  * What the last successful promote step of a failover journal recorded (node, binlog, ...),
  * or undefined when the journal never promoted anyone. A rerun and the daemon read it.
@@ -204,7 +205,11 @@ export function readJournal(p: string): JournalSummary | undefined {
 export function promotedIn(j: JournalSummary): ({ node: string } & Record<string, unknown>) | undefined {
   if (j.operation !== 'failover') return undefined;
   const p = [...j.steps].reverse().find((s) => s.step === 'promote' && s.outcome === 'ok');
-  const d = p?.data as { node?: unknown } | undefined;
+  return naming(p?.data);
+}
+
+/** `d` when it names a node. */
+function naming(d: Record<string, unknown> | undefined): ({ node: string } & Record<string, unknown>) | undefined {
   return typeof d?.node === 'string' && d.node ? (d as { node: string } & Record<string, unknown>) : undefined;
 }
 
@@ -217,10 +222,10 @@ export function promotionStarted(j: JournalSummary): ({ node: string } & Record<
   if (j.operation !== 'failover') return undefined;
   const last = [...j.steps].reverse().find((s) => s.step === 'promote');
   if (!last || last.outcome !== 'running') return undefined;
-  const d = { ...last.params, ...last.data } as { node?: unknown } & Record<string, unknown>;
-  return typeof d.node === 'string' && d.node ? (d as { node: string } & Record<string, unknown>) : undefined;
+  return naming({ ...last.params, ...last.data });
 }
 
+/** Every journal of the cluster, oldest first. */
 export function listJournals(stateDir: string, cluster: string): JournalSummary[] {
   const dir = clusterDir(stateDir, cluster);
   let files: string[];

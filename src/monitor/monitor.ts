@@ -561,9 +561,9 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
 
   private absorbHealth(m: NodeSnapshot, reps: NodeSnapshot[]): void {
     const master = this.masterNode();
-    if (m!.reachable && m!.serverId !== undefined) this.masterServerId = m!.serverId;
+    if (m.reachable && m.serverId !== undefined) this.masterServerId = m.serverId;
     const errant: Record<string, string> = {};
-    if (m!.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m!);
+    if (m.reachable) for (const r of reps) if (r.reachable) errant[r.name] = errantGtids(r, m);
     const findings = replicaFindings(reps, this.masterRef(), { lagWarnS: this.lagWarnS, errant });
     // Each replica's heartbeat period comes with its snapshot (the channel to the master).
     const ref = this.masterRef();
@@ -572,7 +572,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       const s = ch?.heartbeatPeriodS;
       this.heartbeatPeriods.set(r.name, s !== null && s !== undefined && s > 0 ? Math.round(s * 1000) : null);
       // Read while the master answered: what a later failure is compared with.
-      if (r.reachable && m!.reachable) {
+      if (r.reachable && m.reachable) {
         const connected = ch?.ioState === 'Yes';
         const runs = connected ? 0 : (this.healthy.get(r.name)?.disconnectedChecks ?? 0) + 1;
         this.healthy.set(r.name, { at: r.takenAt, connected, lagS: ch ? ch.secondsBehind : null, disconnectedChecks: runs });
