@@ -420,7 +420,9 @@ class FailoverRun {
   /** Stop every IO thread so that the positions compared next can no longer move. */
   private async freeze(): Promise<void> {
     const nodes = this.reachableSurvivors();
-    await this.step('freeze', { nodes }, async (rec) => {
+    // The position mode goes into the journal: a restarted daemon decides from it whether
+    // an interrupted run can be finished safely (src/failover/resume.ts).
+    await this.step('freeze', { nodes, mode: this.plan0!.mode }, async (rec) => {
       rec.nodes = await this.eachNode(nodes, async (n) => {
         const c = await this.conn(n);
         const r = await freezeReplica(c);

@@ -1,0 +1,117 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { summarizeJournal, type JournalRecord, type JournalSummary } from '../../src/failover/journal';
+import { decideResume, type ResumeFacts } from '../../src/failover/resume';
+
+const AT = '2026-12-03T10:00:00.000Z';
+
+/** A failover journal from a list of steps: [name, outcome or 'running', params?, data?]. */
+function journal(
+  steps: [string, 'ok' | 'failed' | 'skipped' | 'running', Record<string, unknown>?, Record<string, unknown>?][],
+  o: { operation?: 'failover' | 'switchover' | 'rejoin'; trigger?: string; deadMaster?: string | null; id?: string } = {},
+): JournalSummary {
+  const records: JournalRecord[] = [
+    {
+      type: 'begin',
+      at: AT,
+      id: o.id ?? '20261203T100000.000Z-0001',
+      operation: o.operation ?? 'failover',
+      cluster: 'c1',
+      pid: 4242,
+      detail: { ...(o.deadMaster === null ? {} : { deadMaster: o.deadMaster ?? 'db1' }), trigger: o.trigger ?? 'auto' },
+    },
+  ];
+  for (const [step, outcome, params, data] of steps) {
+    records.push({ type: 'step-start', at: AT, step, ...(params ? { params } : {}) });
+    if (outcome === 'running') {
+      if (data) records.push({ type: 'step-progress', at: AT, step, data });
+    } else records.push({ type: 'step-end', at: AT, step, outcome, detail: '', ...(data ? { data } : {}) });
+  }
+  return summarizeJournal('/state/c1/failover.journal.jsonl', records)!;
+}
+
+const facts = (o: Partial<ResumeFacts> = {}): ResumeFacts => ({ auto: true, deadMasterAnswers: false, currentMode: 'mysql-gtid', ...o });
+const gtid = { nodes: ['db2', 'db3'], mode: 'mysql-gtid' };
+const file = { nodes: ['db2', 'db3'], mode: 'file' };
+
+describe('finishing an interrupted failover without a person (decideResume)', () => {
+  it('GTID: a crash after the promotion resumes, keeping the promoted node', () => {
+    const j = journal([['fence', 'ok'], ['freeze', 'ok', gtid], ['promote', 'ok', { node: 'db2' }, { node: 'db2' }], ['repoint', 'running']]);
+    const d = decideResume([j], facts());
+    assert.equal(d.resume, true);
+    assert.ok(d.resume);
+    assert.equal(d.deadMaster, 'db1');
+    assert.equal(d.promoted, 'db2');
+    assert.match(d.why, /step repoint was in flight.*keeps db2, which it promoted/);
+  });
+
+  it('GTID: a crash inside promote resumes with the half-promoted node', () => {
+    const j = journal([['freeze', 'ok', gtid], ['promote', 'running', { node: 'db3' }, { binlog: { file: 'b.000002', pos: 157 } }]]);
+    const d = decideResume([j], facts());
+    assert.ok(d.resume);
+    assert.equal(d.promoted, 'db3');
+    assert.match(d.why, /had begun to promote/);
+  });
+
+  it('GTID: before any promotion it resumes and plans afresh, even with salvage or catch-up under way', () => {
+    const j = journal([['freeze', 'ok', gtid], ['catch-up', 'running'], ['salvage-fetch', 'ok']]);
+    const d = decideResume([j], facts());
+    assert.ok(d.resume);
+    assert.equal(d.promoted, null);
+    assert.match(d.why, /plans afresh/);
+    const after = journal([['freeze', 'ok', { nodes: [], mode: 'mariadb-gtid' }], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running']]);
+    assert.equal(decideResume([after], facts()).resume, true, 'GTID salvage applies only what the winner lacks: repeatable');
+  });
+
+  it('file/position: a salvage-apply that started blocks; one that never started does not', () => {
+    for (const outcome of ['running', 'ok', 'failed'] as const) {
+      const j = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', outcome]]);
+      const d = decideResume([j], facts());
+      assert.equal(d.resume, false, outcome);
+      assert.match(d.why, /salvage-apply.*a second time/);
+    }
+    const skipped = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'skipped'], ['attach', 'running']]);
+    assert.equal(decideResume([skipped], facts()).resume, true);
+    const before = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['repoint', 'running']]);
+    assert.equal(decideResume([before], facts()).resume, true);
+  });
+
+  it('file/position: a catch-up begun before any promotion blocks; after a promotion it is history', () => {
+    const cu = journal([['freeze', 'ok', file], ['catch-up', 'ok']]);
+    const d = decideResume([cu], facts());
+    assert.equal(d.resume, false);
+    assert.match(d.why, /catch-up.*another replica's binlog/);
+    const promoted = journal([['freeze', 'ok', file], ['catch-up', 'ok'], ['promote', 'ok', {}, { node: 'db2' }]]);
+    assert.equal(decideResume([promoted], facts()).resume, true);
+  });
+
+  it('the journaled mode wins over what the survivors show now; without either it blocks', () => {
+    const j = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running']]);
+    assert.equal(decideResume([j], facts({ currentMode: 'mysql-gtid' })).resume, false);
+    const old = journal([['fence', 'ok'], ['freeze', 'ok', { nodes: ['db2'] }], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running']]);
+    assert.equal(decideResume([old], facts({ currentMode: 'file' })).resume, false, 'falls back to the current mode');
+    assert.equal(decideResume([old], facts({ currentMode: 'mysql-gtid' })).resume, true);
+    const unknown = decideResume([journal([['fence', 'running']])], facts({ currentMode: null }));
+    assert.equal(unknown.resume, false);
+    assert.match(unknown.why, /position mode/);
+  });
+
+  it('blocks when a person must decide', () => {
+    const j = journal([['freeze', 'ok', gtid], ['promote', 'ok', {}, { node: 'db2' }]]);
+    const cases: [JournalSummary[], Partial<ResumeFacts>, RegExp][] = [
+      [[j], { deadMasterAnswers: true }, /db1 answers again/],
+      [[j], { auto: false }, /failover\.auto is off/],
+      [[journal([['promote', 'ok', {}, { node: 'db2' }]], { trigger: 'manual' })], {}, /started by an operator/],
+      [[journal([['promote', 'running']], { operation: 'switchover' })], {}, /is a switchover/],
+      [[journal([], { operation: 'rejoin' })], {}, /is a rejoin/],
+      [[journal([['fence', 'ok']], { deadMaster: null })], {}, /names no dead master/],
+      [[j, journal([['fence', 'ok']], { id: 'x2' })], {}, /2 operations are unfinished/],
+      [[], {}, /nothing is unfinished/],
+    ];
+    for (const [js, f, why] of cases) {
+      const d = decideResume(js, facts(f));
+      assert.equal(d.resume, false, String(why));
+      assert.match(d.why, why);
+    }
+  });
+});
