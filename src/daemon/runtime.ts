@@ -16,13 +16,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { readTopology } from '../mysql/inspect';
+import { classifyError } from '../mysql/conn';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { ClusterMonitor, DEAD_VERDICTS, type ReplicasEvent, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
 import { acknowledge, checkFailoverGuard } from '../failover/guard';
-import { describeUnfinished, listJournals, promotedIn, unfinishedJournals } from '../failover/journal';
+import { ackJournals, describeUnfinished, listJournals, promotedIn, unfinishedJournals, type JournalSummary } from '../failover/journal';
+import { decideResume, type ResumeDecision } from '../failover/resume';
+import { positionMode } from '../failover/positions';
 import { peekLock } from '../failover/lock';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
@@ -120,12 +124,19 @@ export class ClusterRuntime {
    */
   async start(): Promise<void> {
     this.deps.metrics.clusterConfigured(this.name, this.cluster.nodes.map((n) => n.name));
-    this.reportInterrupted();
+    await this.takeUpInterrupted();
     this.refreshBlock();
     await this.refresh();
   }
 
-  private reportInterrupted(): void {
+  /**
+   * Operations an earlier process left unfinished (killed, host rebooted): an automatic
+   * failover that is safe to finish (src/failover/resume.ts) is rerun now, before detection
+   * starts — the cluster may have no served master, and a monitor started on the
+   * half-promoted node would call it healthy. Anything else blocks automatic failover until
+   * `heir ack`, with the reason.
+   */
+  private async takeUpInterrupted(): Promise<void> {
     let js;
     try {
       js = unfinishedJournals(this.stateDir, this.name);
@@ -133,19 +144,59 @@ export class ClusterRuntime {
       this.log.error({ err: (e as Error).message }, `cannot read the journals of ${this.name} in ${this.stateDir}`);
       return;
     }
+    if (js.length === 0) return;
+    let d: ResumeDecision;
+    try {
+      const snap = await readTopology(this.cluster);
+      this.snapshot = snap;
+      const deadName = String(js[0]!.detail.deadMaster ?? '');
+      const dead = snap.nodes.find((n) => n.name === deadName);
+      d = decideResume(js, {
+        auto: this.cluster.failover.auto,
+        deadMasterAnswers: !!dead && (dead.reachable || (!!dead.error && classifyError(dead.error) === 'alive')),
+        currentMode: positionMode(snap.nodes.filter((n) => n.name !== deadName)),
+      });
+    } catch (e) {
+      d = { resume: false, why: `the topology could not be read: ${(e as Error).message}` };
+    }
+    if (d.resume && !this.stopped && !this.deps.stopping()) {
+      const j = js[0]!;
+      const by = `heir daemon pid ${process.pid} on ${os.hostname()}: resumed automatically: ${d.why}`;
+      ackJournals(this.stateDir, this.name, by);
+      this.log.error({ journal: j.path, id: j.id, deadMaster: d.deadMaster, promoted: d.promoted }, `${describeUnfinished(j).join('\n')}\nfinishing it now: ${d.why}`);
+      this.emit('failover.resumed', `failover ${j.id} of ${this.name} did not finish; finishing it now: ${d.why}`, {
+        id: j.id,
+        begunAt: j.begunAt,
+        journal: j.path,
+        deadMaster: d.deadMaster,
+        promoted: d.promoted,
+        why: d.why,
+        steps: j.steps,
+      });
+      // this.op is set before the first await: refresh() starts no monitor meanwhile.
+      void this.failover({ trigger: 'auto', deadMaster: d.deadMaster, by: `resume of interrupted failover ${j.id}` }).catch((e) =>
+        this.log.error({ err: (e as Error).stack }, `finishing the interrupted failover ${j.id} of ${this.name} failed: ${(e as Error).message}`),
+      );
+      return;
+    }
+    this.reportInterrupted(js, d.why);
+  }
+
+  private reportInterrupted(js: JournalSummary[], notResumed: string): void {
     for (const j of js) {
       const promoted = promotedIn(j)?.node;
       if (promoted) this.resumable.push({ id: j.id, deadMaster: String(j.detail.deadMaster ?? ''), promoted });
       const lines = describeUnfinished(j);
-      this.log.error({ journal: j.path, operation: j.operation, id: j.id }, `${lines.join('\n')}\nautomatic failover of ${this.name} is blocked until \`heir ack --cluster ${this.name}\``);
+      this.log.error({ journal: j.path, operation: j.operation, id: j.id }, `${lines.join('\n')}\nnot finished automatically: ${notResumed}\nautomatic failover of ${this.name} is blocked until \`heir ack --cluster ${this.name}\``);
       const inFlight = j.steps.filter((s) => s.outcome === 'running').map((s) => s.step);
-      this.emit('failover.interrupted', `${j.operation} ${j.id} of ${this.name} did not finish (${inFlight.length ? `step ${inFlight.join(', ')} was in flight` : `last step: ${j.steps.at(-1)?.step ?? 'none'}`}); automatic failover blocked until heir ack`, {
+      this.emit('failover.interrupted', `${j.operation} ${j.id} of ${this.name} did not finish (${inFlight.length ? `step ${inFlight.join(', ')} was in flight` : `last step: ${j.steps.at(-1)?.step ?? 'none'}`}); not finished automatically: ${notResumed}; automatic failover blocked until heir ack`, {
         operation: j.operation,
         id: j.id,
         begunAt: j.begunAt,
         journal: j.path,
         steps: j.steps,
         notes: j.notes,
+        notResumed,
       });
     }
   }

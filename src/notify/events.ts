@@ -17,6 +17,11 @@ export const EVENT_TYPES = [
    * daemon was stopped during one before the promotion (outcome 'interrupted').
    */
   'failover.interrupted',
+  /**
+   * On start, a journal of an automatic failover that did not end was found, and it is safe to
+   * finish without a person (src/failover/resume.ts): the daemon reruns it.
+   */
+  'failover.resumed',
   'switchover.started',
   'switchover.finished',
   'switchover.failed',
@@ -61,6 +66,7 @@ export const DEFAULT_SEVERITY: Record<EventType, Severity> = {
   'failover.failed': 'critical',
   'failover.blocked': 'critical',
   'failover.interrupted': 'critical',
+  'failover.resumed': 'critical',
   'switchover.started': 'info',
   'switchover.finished': 'info',
   'switchover.failed': 'critical',
