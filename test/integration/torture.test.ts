@@ -3,8 +3,8 @@
  * `npm run bench -- torture`). The seeds cover both flavors and the fault classes: kill -9
  * (MySQL), host down with semi-sync (MariaDB), a manager-only partition with semi-sync
  * (MariaDB), a 14.2 s SIGSTOP that is failed over and then resumes (MySQL), and heir's
- * daemon killed as its failover starts the repoint, restarted, `heir ack`, and the daemon
- * finishes the failover (MySQL, semi-sync, a lagging replica). Servers at their stock settings;
+ * daemon killed as its failover starts the repoint and restarted: it finishes the failover
+ * by itself, without `heir ack` (MySQL, semi-sync, a lagging replica). Servers at their stock settings;
  * 1–3 writers commit multi-row transactions through the floating address. Each run must
  * end with the cluster invariant, no acknowledged commit lost beyond what the report
  * declared, no write taken by the old master after the new one took writes, and no
