@@ -38,7 +38,8 @@ import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema
 import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
 import { compareCoords } from '../mysql/coords';
-import { readChannels, readNode, readTopology } from '../mysql/inspect';
+import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql/inspect';
+import { countCommitsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
@@ -48,7 +49,7 @@ import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
-import { Journal, listJournals, newOperationId, promotedIn, promotionStarted } from './journal';
+import { Journal, listJournals, newOperationId, promotedIn, promotionStarted, type JournalSummary } from './journal';
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
@@ -106,7 +107,8 @@ export interface FailoverRequest {
   beforeStep?: (step: StepName) => void | Promise<void>;
   /**
    * Test hook: runs at named points inside a step (promote: 'stopped', 'binlog', 'reset',
-   * 'writable'; repoint: 'first' once one survivor is repointed), to crash mid-step.
+   * 'writable'; repoint: 'first' once one survivor is repointed; salvage-apply: 'applying'
+   * before the client starts, 'applied' after it ended), to crash mid-step.
    */
   duringStep?: (step: StepName, point: string) => void | Promise<void>;
 }
@@ -789,12 +791,25 @@ class FailoverRun {
     const p = this.plan!;
     const winner = p.winner!;
     const fo = this.c.failover;
-    await this.step('salvage-apply', { node: winner, from: this.req.deadMaster }, async (rec) => {
+    await this.step('salvage-apply', { node: winner, from: this.req.deadMaster, mode: p.mode }, async (rec) => {
       const got = await this.fetchP!;
       if (!got) {
         rec.outcome = 'skipped';
         rec.detail = `no binlogs from ${this.req.deadMaster}: ${this.fetchError ?? 'fetch failed'}`;
         this.salvage = { attempted: true, why: rec.detail, files: [], gtids: '', count: 0, error: this.fetchError };
+        return;
+      }
+      // File/position: what earlier runs of this failover applied is not in any position the
+      // winner shows (GTID modes filter by the winner's GTIDs, so they simply repeat).
+      const earlier = p.mode === 'file' && this.earlier?.node === winner ? this.earlier.salvage : undefined;
+      if (earlier?.outcome === 'ok' || earlier?.outcome === 'failed') {
+        rec.outcome = 'skipped';
+        rec.detail =
+          earlier.outcome === 'ok'
+            ? `done by the earlier run: ${earlier.detail ?? 'salvage applied'}${removeCopies(got.local)}`
+            : `not retried: the earlier run's salvage apply failed (${earlier.detail ?? 'no detail'}); the transactions it did not apply may be lost${removeCopies(got.local)}`;
+        if (earlier.outcome === 'failed') this.warnings.push(`salvage: ${rec.detail}`);
+        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, ...(earlier.outcome === 'failed' ? { error: earlier.detail ?? 'failed' } : {}) };
         return;
       }
       const deadline = Date.now() + fo.salvage.timeout_s * 1000;
@@ -803,33 +818,58 @@ class FailoverRun {
       let before = '';
       let decoded: { count: number; gtids: string } | undefined;
       let outputFile: string | undefined;
+      let appliedBefore = 0;
       try {
         before = await this.winnerPosition(c, p.mode);
         let files = got.local;
         let args: string[];
+        let at0: { file: string; pos: number } | undefined;
         if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
         else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, { startGtid: before });
         else {
           // File/position: from where the winner's SQL thread stopped in the dead master's
           // binlog (after the drain: a transaction boundary), not where its IO thread stopped
           // reading (possibly inside a transaction whose BEGIN would be left out).
-          const at0 = this.winnerExecCoords();
+          at0 = this.winnerExecCoords();
           if (!at0) throw new Error(`${winner} has no executed coordinates in ${this.req.deadMaster}'s binlog`);
-          const at = files.findIndex((f) => path.basename(f) === at0.file);
-          if (at < 0) throw new Error(`${at0.file} (where ${winner} stopped applying) was not among the fetched binlogs`);
+          const from = at0;
+          const at = files.findIndex((f) => path.basename(f) === from.file);
+          if (at < 0) throw new Error(`${from.file} (where ${winner} stopped applying) was not among the fetched binlogs`);
           files = files.slice(at);
-          args = decodeArgs(p.mode, { startPos: at0.pos });
+          args = decodeArgs(p.mode, { startPos: from.pos });
         }
         outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
         const dec = await decodeToFile(fo.salvage.mysqlbinlog, args, files, outputFile, left());
         if (dec.warning) this.warnings.push(`salvage: mysqlbinlog: ${dec.warning}`);
-        const scan = await scanDecodedFile(outputFile);
+        let scan = await scanDecodedFile(outputFile, at0 ? { firstFile: at0.file } : undefined);
+        // An earlier run died while applying: the transactions its client committed are the
+        // first ones decoded, and the winner's binlog counts them since that run began.
+        if (earlier?.since) {
+          appliedBefore = await countCommitsSince(c, earlier.since);
+          if (appliedBefore > 0 && appliedBefore < scan.commits) {
+            const from = scan.commitEnds[appliedBefore - 1]!;
+            files = files.slice(files.findIndex((f) => path.basename(f) === from.file));
+            await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startPos: from.pos }), files, outputFile, left());
+            scan = await scanDecodedFile(outputFile);
+          } else if (appliedBefore > 0) {
+            rec.detail = `done by the earlier run: ${winner}'s binlog holds the ${appliedBefore} transaction(s) it applied since ${earlier.since.file}:${earlier.since.pos}${removeCopies(got.local)}`;
+            this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: appliedBefore, outputFile, decoded: { count: scan.transactions, gtids: '' } };
+            return;
+          }
+        }
         decoded = { count: scan.transactions, gtids: scan.gtids };
         if (scan.transactions === 0) {
           rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}${removeCopies(got.local)}`;
           this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile, decoded };
           return;
         }
+        if (p.mode === 'file') {
+          // Where the winner's binlog stands before the client commits anything: should heir
+          // die while it applies, a rerun counts from here what was applied.
+          const wb = await readBinlogStatus(c);
+          if (wb) this.journal?.progress('salvage-apply', { winnerBinlog: earlier?.since ?? { file: wb.file, pos: wb.pos } });
+        }
+        await this.req.duringStep?.('salvage-apply', 'applying');
         this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
         const n = this.node(winner);
         // A replica's applier takes events up to replica_max_allowed_packet (1 GB); a client
@@ -857,10 +897,12 @@ class FailoverRun {
         } finally {
           if (packet > 0 && packet < SALVAGE_PACKET) await c.exec(`SET GLOBAL max_allowed_packet = ${packet}`).catch((e) => this.warnings.push(`salvage: could not restore max_allowed_packet ${packet} on ${winner}: ${(e as Error).message}`));
         }
+        await this.req.duringStep?.('salvage-apply', 'applied');
         const after = await this.winnerPosition(c, p.mode);
         const { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
-        rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
-        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count, outputFile, decoded };
+        const earlierPart = appliedBefore ? ` (and ${appliedBefore} the earlier run applied before it stopped)` : '';
+        rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${earlierPart}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
+        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count: count + appliedBefore, outputFile, decoded };
       } catch (e) {
         // What did get applied (whole transactions: the client's open one is rolled back).
         let applied = { gtids: '', count: 0 };
@@ -1164,13 +1206,18 @@ class FailoverRun {
   private get earlier(): EarlierPromotion | undefined {
     if (this.earlierRead) return this.earlierValue;
     this.earlierRead = true;
+    // The unfinished runs of this failover since the last one that ended, newest first.
+    const chain: JournalSummary[] = [];
     for (const j of listJournals(this.stateDir, this.c.name).reverse()) {
       if (j.operation !== 'failover' || j.id === this.id) continue;
       if (j.end) break; // the last failover finished: nothing half done
       if (j.detail.deadMaster !== this.req.deadMaster) continue;
+      chain.push(j);
+    }
+    for (const j of chain) {
       const d = promotedIn(j) as EarlierPromotion | undefined;
       if (d) {
-        this.earlierValue = d;
+        this.earlierValue = { ...d };
         break;
       }
       // heir died inside that run's promote: its node may be half promoted (reset, maybe
@@ -1180,6 +1227,13 @@ class FailoverRun {
         this.earlierValue = { ...started, unfinished: true };
         break;
       }
+    }
+    // What their salvage applies did: the newest says how it ended; the oldest where the
+    // winner's binlog stood before any of them applied anything.
+    const applies = chain.flatMap((j) => j.steps.filter((s) => s.step === 'salvage-apply').reverse());
+    if (this.earlierValue && applies.length) {
+      const since = [...applies].reverse().map((s) => s.data?.winnerBinlog as { file: string; pos: number } | undefined).find((x) => x?.file);
+      this.earlierValue.salvage = { outcome: applies[0]!.outcome, ...(since ? { since } : {}), ...(applies[0]!.detail ? { detail: applies[0]!.detail } : {}) };
     }
     return this.earlierValue;
   }
@@ -1244,6 +1298,10 @@ class FailoverRun {
   /** Where the winner's SQL thread stopped in the dead master's binlog (after the drain). */
   private winnerExecCoords(): { file: string; pos: number } | undefined {
     if (this.winnerDrainedAt) return this.winnerDrainedAt;
+    // A rerun keeping the earlier run's master: its replication was reset; where it stood in
+    // the dead master's binlog is in the journal.
+    const kept = this.earlier?.node === this.plan?.winner ? this.earlier : undefined;
+    if (kept?.fromDead) return kept.fromDead;
     const dead = this.node(this.req.deadMaster);
     const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan!.winner);
     return w ? (channelFrom(w, { host: dead.host, port: dead.port })?.exec ?? undefined) : undefined;

@@ -83,6 +83,11 @@ export interface EarlierPromotion {
   levelAt?: Record<string, LevelPoint>;
   /** heir died inside that promote step: the node may be half promoted (replication reset, maybe still read-only). */
   unfinished?: boolean;
+  /**
+   * The salvage apply of the earlier runs (the newest one's outcome) and, file/position, where
+   * the winner's binlog stood when the first of them began: what they applied is counted there.
+   */
+  salvage?: { outcome: 'ok' | 'failed' | 'skipped' | 'running'; since?: { file: string; pos: number }; detail?: string };
 }
 
 /** A survivor behind the winner, located: it stopped applying at `from` of the dead master's binlog and resumes at `at` of the winner's. */

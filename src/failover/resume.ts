@@ -16,9 +16,10 @@
  *    two masters are a person's decision);
  *  - GTID modes: every step repeats safely (what a node has applied is in its GTID
  *    position, and the salvage and catch-up apply only what is missing from it).
- *    File/position: a salvage whose apply had started could be applied twice (the applied
- *    coordinates are not journaled), and a catch-up that had started before any promotion
- *    left the winner pointed at another replica's binlog: both need a person.
+ *    File/position: a salvage apply journals where the winner's binlog stood before its
+ *    client committed anything, and the rerun skips the transactions counted since (one
+ *    from a heir that did not journal it needs a person); a catch-up that had started before
+ *    any promotion left the winner pointed at another replica's binlog: a person looks.
  */
 import type { JournalSummary } from './journal';
 import { promotedIn, promotionStarted } from './journal';
@@ -41,8 +42,11 @@ export type ResumeDecision =
 function unsafeInFileMode(j: JournalSummary, promoted: boolean): string | null {
   const started = (name: string) => j.steps.find((s) => s.step === name && s.outcome !== 'skipped');
   const apply = started('salvage-apply');
-  if (apply) {
-    return `its salvage-apply step ${apply.outcome === 'running' ? 'was in flight' : `had run (${apply.outcome})`}: in file/position mode a rerun could apply the salvaged transactions a second time`;
+  // A salvage apply journaled with its mode also journals, before its client commits
+  // anything, where the winner's binlog stood: the rerun counts from there what was applied
+  // and skips it. One journaled without (an older heir) cannot be counted.
+  if (apply && apply.params?.mode === undefined) {
+    return `its salvage-apply step ${apply.outcome === 'running' ? 'was in flight' : `had run (${apply.outcome})`} and did not journal where the winner's binlog stood: in file/position mode a rerun could apply the salvaged transactions a second time`;
   }
   const cu = started('catch-up');
   if (cu && !promoted) {

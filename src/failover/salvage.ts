@@ -150,6 +150,24 @@ export function decodeArgs(mode: PositionMode, o: { exclude?: string; startGtid?
  */
 export class DecodedScan {
   commits = 0;
+  /**
+   * With `trackEnds` (file/position): after each COMMIT, the coordinates in the decoded binlog
+   * where the next transaction begins (the header's end_log_pos, the file followed through
+   * Rotate events from `firstFile`).
+   */
+  readonly commitEnds: { file: string; pos: number }[] = [];
+  private file: string | undefined;
+  private nextFile: string | undefined;
+  private endPos = 0;
+
+  constructor(private readonly trackEnds?: { firstFile: string }) {
+    this.file = trackEnds?.firstFile;
+  }
+
+  private commit(): void {
+    this.commits++;
+    if (this.trackEnds && this.file) this.commitEnds.push({ file: this.file, pos: this.endPos });
+  }
   /** MySQL: per source uuid (and tag), the intervals in order of appearance, merged when adjacent. */
   private mysql = new Map<string, [bigint, bigint][]>();
   /** MariaDB: per domain, lowest and highest seq and how many. */
@@ -160,16 +178,29 @@ export class DecodedScan {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (this.prevCommit) {
       this.prevCommit = false;
-      if (line === '/*!*/;') this.commits++;
+      if (line === '/*!*/;') this.commit();
     }
-    if (line === 'COMMIT/*!*/;') this.commits++;
+    if (line === 'COMMIT/*!*/;') this.commit();
     else if (line === 'COMMIT') this.prevCommit = true;
     else if (line.startsWith('SET @@SESSION.GTID_NEXT')) {
       const m = /^SET @@SESSION\.GTID_NEXT\s*=\s*'([^']+)'/i.exec(line);
-      if (m && m[1].toUpperCase() !== 'AUTOMATIC') this.addMysql(m[1]);
+      // A GTID (uuid[:tag]:n); AUTOMATIC, and ANONYMOUS (gtid_mode OFF), name none.
+      if (m && /:\d+$/.test(m[1])) this.addMysql(m[1]);
     } else if (line.startsWith('#')) {
       const g = /^#\d{6}\s.*\bGTID (\d+)-(\d+)-(\d+)\b/.exec(line);
       if (g) this.addMaria(Number(g[1]), Number(g[2]), BigInt(g[3]));
+      if (this.trackEnds && /^#\d{6}\s/.test(line)) {
+        // An event header. A new file begins with its format description event, after the
+        // previous file's Rotate named it.
+        if (this.nextFile && /\bStart: binlog v \d/.test(line)) {
+          this.file = this.nextFile;
+          this.nextFile = undefined;
+        }
+        const e = /\bend_log_pos (\d+)\b/.exec(line);
+        if (e) this.endPos = Number(e[1]);
+        const r = /\bRotate to (\S+)\s+pos: \d+/.exec(line);
+        if (r) this.nextFile = r[1];
+      }
     }
   }
 
@@ -212,8 +243,8 @@ export class DecodedScan {
 }
 
 /** Scan decoded text held in memory (tests, small outputs). */
-export function scanDecodedText(text: string): DecodedScan {
-  const s = new DecodedScan();
+export function scanDecodedText(text: string, trackEnds?: { firstFile: string }): DecodedScan {
+  const s = new DecodedScan(trackEnds);
   for (const l of text.split('\n')) s.line(l);
   return s;
 }
@@ -382,8 +413,8 @@ export async function decodeToFile(commandLine: string, args: string[], files: s
 }
 
 /** The transactions in a decoded file, read line by line. */
-export async function scanDecodedFile(file: string): Promise<DecodedScan> {
-  const s = new DecodedScan();
+export async function scanDecodedFile(file: string, trackEnds?: { firstFile: string }): Promise<DecodedScan> {
+  const s = new DecodedScan(trackEnds);
   const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
   for await (const l of rl) s.line(l);
   return s;
@@ -463,13 +494,19 @@ function readHead(file: string, n: number): string {
   }
 }
 
+/** util-linux's setpriv, to give salvage children a parent-death signal (Linux). */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => fs.existsSync(f));
+
 /**
  * One child process with a deadline (SIGKILL at timeoutMs). The last 32–64 KB of stderr are kept;
  * stdin/stdout are file descriptors or 'ignore', so nothing large passes through here.
  */
 function runChild(argv: string[], o: { stdin: number | 'ignore'; stdout: number | 'ignore'; timeoutMs: number; what: string }): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), { stdio: [o.stdin, o.stdout, 'pipe'] });
+    // The child dies with heir (SIGKILL on its parent's death): a salvage client orphaned by a
+    // crash would go on applying while a rerun counts what was applied.
+    const [cmd, ...args] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : argv;
+    const p = spawn(cmd!, args, { stdio: [o.stdin, o.stdout, 'pipe'] });
     let err = '';
     let killed = false;
     const timer = setTimeout(() => {

@@ -72,3 +72,29 @@ export async function readRelayLogsBack(
   }
   return files;
 }
+
+/**
+ * Transactions the server wrote to its binlog from `from` to its end, read in pages: XID
+ * events and query COMMITs, the same boundaries a decoded binlog shows as COMMIT (see
+ * DecodedScan). A file purged since `from` is an error: the count would be short.
+ */
+export async function countCommitsSince(c: Conn, from: { file: string; pos: number }): Promise<number> {
+  const logs = await listBinlogs(c);
+  const i = logs.indexOf(from.file);
+  if (i < 0) throw new Error(`binlog ${from.file} is no longer on the server (files: ${logs.slice(0, 3).join(', ')}${logs.length > 3 ? ', …' : ''})`);
+  let n = 0;
+  for (const file of logs.slice(i)) {
+    let at = file === from.file ? from.pos : 4;
+    let skip = 0;
+    for (;;) {
+      const rows = await c.query(`SHOW BINLOG EVENTS IN ${quoteString(file)} FROM ${at} LIMIT ${skip}, ${PAGE}`);
+      for (const r of rows.map((x) => toRow(x as Record<string, unknown>))) {
+        if (r.type === 'Xid' || (r.type === 'Query' && /^\s*COMMIT\b/i.test(r.info))) n++;
+      }
+      if (rows.length < PAGE) break;
+      at = toRow(rows[rows.length - 1] as Record<string, unknown>).pos;
+      skip = 1;
+    }
+  }
+  return n;
+}

@@ -110,8 +110,8 @@ export function failoverSuite(flavor: LabFlavor): void {
    * Hosts for salvage (network namespaces, each with mysqld and sshd, as in
    * failover-salvage.test.ts): the dead master's binlogs are reachable over SSH.
    */
-  async function salvageLab(o: { semiSync?: boolean } = {}): Promise<{ l: NetLab; cfg: ClusterConfig }> {
-    const l = await startNetLab({ flavor, hosts: 3, semiSync: o.semiSync });
+  async function salvageLab(o: { semiSync?: boolean; gtid?: boolean } = {}): Promise<{ l: NetLab; cfg: ClusterConfig }> {
+    const l = await startNetLab({ flavor, hosts: 3, semiSync: o.semiSync, gtid: o.gtid });
     labs.push(l);
     await createTable(l);
     await grantSalvage(l);
@@ -164,6 +164,12 @@ export function failoverSuite(flavor: LabFlavor): void {
   async function crashedFailover(step: string, o: { gtid?: boolean; behind?: boolean; nodes?: number } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>>; sd: string }> {
     const { l, cfg, w } = await deadMasterCluster(o);
     const sd = tempDir();
+    await crashRun(cfg, sd, step);
+    return { l, cfg, w, sd };
+  }
+
+  /** A failover run in a child process that dies (SIGKILL, no cleanup) at `step` (before it, or at step:point inside it). */
+  async function crashRun(cfg: ClusterConfig, sd: string, step: string): Promise<void> {
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
       env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -173,7 +179,6 @@ export function failoverSuite(flavor: LabFlavor): void {
     child.stderr.on('data', (d) => (out += d));
     const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
     assert.equal(sig, 'SIGKILL', `the child died at the crash point (${step.includes(':') ? `inside ${step}` : `before ${step}`}): ${out}`);
-    return { l, cfg, w, sd };
   }
 
   afterEach(async () => {
@@ -862,6 +867,47 @@ export function failoverSuite(flavor: LabFlavor): void {
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
+
+    // File/position: heir dies while the salvage is applied on the new master (before its
+    // client starts, and after it committed everything). Those transactions are in no
+    // position the winner shows; the rerun counts them in its binlog since where the
+    // journal says it stood, and applies each salvaged transaction exactly once.
+    if (my) {
+      for (const crashAt of ['salvage-apply:applying', 'salvage-apply:applied'] as const) {
+        it(`file/position: crash inside ${crashAt.replace(':', ' at ')}: ack and rerun apply each salvaged transaction once`, async () => {
+          const { l, cfg } = await salvageLab({ gtid: false });
+          const w = await writeThenCutReplicas(l, cfg);
+          const onlyOnMaster = range(100001, 40);
+          await writeRows(cfg, 'db1', onlyOnMaster);
+          w.acked.push(...onlyOnMaster);
+          await l.kill('db1'); // mysqld only: the host and its sshd stay up
+          const sd = tempDir();
+          await crashRun(cfg, sd, crashAt);
+          const [j] = unfinishedJournals(sd, cfg.name);
+          const first = String(j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
+          assert.ok(first, 'the crashed run had promoted a node');
+          const apply = j!.steps.find((x) => x.step === 'salvage-apply')!;
+          assert.ok(apply.data?.winnerBinlog, `the journal says where ${first}'s binlog stood: ${JSON.stringify(apply)}`);
+          const had = await idsOn(cfg, first);
+          assert.equal(onlyOnMaster.filter((id) => had.has(id)).length, crashAt.endsWith('applied') ? onlyOnMaster.length : 0, 'what the crashed run applied');
+
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+          assert.equal(r.plan!.mode, 'file');
+          assert.equal(r.newMaster, first, 'the rerun keeps the node the journal promoted');
+          assert.equal(r.salvage.error, undefined, r.salvage.why);
+          assert.equal(r.salvage.count, onlyOnMaster.length, `every salvaged transaction counted once: ${r.salvage.why}`);
+          if (crashAt.endsWith('applied')) assert.match(r.salvage.why, /done by the earlier run/);
+          // Each row once (a primary key would refuse a second insert; the count says no
+          // transaction was skipped either), and on every survivor.
+          const [cnt] = await l.sql(first, `SELECT COUNT(*) AS n FROM app.w WHERE id BETWEEN ${onlyOnMaster[0]} AND ${onlyOnMaster.at(-1)}`);
+          assert.equal(Number(cnt!.n), onlyOnMaster.length);
+          const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+          await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        });
+      }
+    }
 
     /**
      * Semi-sync active on the master, then the replicas stop acknowledging: the master falls

@@ -63,12 +63,14 @@ describe('finishing an interrupted failover without a person (decideResume)', ()
     assert.equal(decideResume([after], facts()).resume, true, 'GTID salvage applies only what the winner lacks: repeatable');
   });
 
-  it('file/position: a salvage-apply that started blocks; one that never started does not', () => {
+  it('file/position: a salvage-apply that journaled where the winner stood resumes; one that did not blocks; one that never started does not', () => {
     for (const outcome of ['running', 'ok', 'failed'] as const) {
-      const j = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', outcome]]);
-      const d = decideResume([j], facts());
+      const old = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', outcome, { node: 'db2', from: 'db1' }]]);
+      const d = decideResume([old], facts());
       assert.equal(d.resume, false, outcome);
-      assert.match(d.why, /salvage-apply.*a second time/);
+      assert.match(d.why, /salvage-apply.*did not journal where the winner's binlog stood.*a second time/);
+      const counted = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', outcome, { node: 'db2', from: 'db1', mode: 'file' }, { winnerBinlog: { file: 'binlog.000002', pos: 4711 } }]]);
+      assert.equal(decideResume([counted], facts()).resume, true, outcome);
     }
     const skipped = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'skipped'], ['attach', 'running']]);
     assert.equal(decideResume([skipped], facts()).resume, true);
@@ -86,7 +88,7 @@ describe('finishing an interrupted failover without a person (decideResume)', ()
   });
 
   it('the journaled mode wins over what the survivors show now; without either it blocks', () => {
-    const j = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running']]);
+    const j = journal([['freeze', 'ok', file], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running', { node: 'db2' }]]);
     assert.equal(decideResume([j], facts({ currentMode: 'mysql-gtid' })).resume, false);
     const old = journal([['fence', 'ok'], ['freeze', 'ok', { nodes: ['db2'] }], ['promote', 'ok', {}, { node: 'db2' }], ['salvage-apply', 'running']]);
     assert.equal(decideResume([old], facts({ currentMode: 'file' })).resume, false, 'falls back to the current mode');

@@ -232,3 +232,45 @@ describe('discover the master', () => {
     assert.deepEqual(writableMasters(t).map((n) => n.name), ['db1']);
   });
 });
+
+describe('DecodedScan: where each decoded transaction ends (file/position rerun of a salvage)', () => {
+  it('follows the binlog file through Rotate events and records the end of each COMMIT', () => {
+    const text = [
+      '# at 4',
+      '#261203 20:00:00 server id 1  end_log_pos 126 CRC32 0x0a0b0c0d 	Start: binlog v 4, server v 9.7.0 created 261203 20:00:00',
+      '# at 126',
+      '#261203 20:00:01 server id 1  end_log_pos 157 CRC32 0x01020303 	Anonymous_GTID	last_committed=0	sequence_number=1	rbr_only=yes',
+      "SET @@SESSION.GTID_NEXT= 'ANONYMOUS'/*!*/;",
+      '# at 157',
+      '#261203 20:00:01 server id 1  end_log_pos 236 CRC32 0x01020304 	Query	thread_id=9	exec_time=0	error_code=0',
+      'BEGIN',
+      '/*!*/;',
+      '# at 236',
+      '#261203 20:00:01 server id 1  end_log_pos 300 CRC32 0x01020305 	Xid = 10',
+      'COMMIT/*!*/;',
+      '# at 300',
+      '#261203 20:00:02 server id 1  end_log_pos 347 CRC32 0x01020306 	Rotate to binlog.000008  pos: 4',
+      '# at 4',
+      '#261203 20:00:02 server id 1  end_log_pos 126 CRC32 0x0a0b0c0e 	Start: binlog v 4, server v 9.7.0 created 261203 20:00:02',
+      '# at 400',
+      '#261203 20:00:03 server id 1  end_log_pos 470 CRC32 0x01020307 	Query	thread_id=9	exec_time=0	error_code=0',
+      'SET TIMESTAMP=1/*!*/;',
+      'COMMIT',
+      '/*!*/;',
+      '# at 470',
+      '#261203 20:00:03 server id 1  end_log_pos 530 CRC32 0x01020308 	Xid = 12',
+      'COMMIT/*!*/;',
+      'DELIMITER ;',
+    ].join('\n');
+    const s = scanDecodedText(text, { firstFile: 'binlog.000007' });
+    assert.equal(s.commits, 3);
+    assert.equal(s.transactions, 3, 'gtid_mode OFF: ANONYMOUS names no GTID, the COMMITs count');
+    assert.equal(s.gtids, '');
+    assert.deepEqual(s.commitEnds, [
+      { file: 'binlog.000007', pos: 300 },
+      { file: 'binlog.000008', pos: 470 },
+      { file: 'binlog.000008', pos: 530 },
+    ]);
+    assert.deepEqual(scanDecodedText(text).commitEnds, [], 'only tracked when asked');
+  });
+});
