@@ -54,7 +54,7 @@ import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
-import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, scanDecodedFile, type FetchedBinlogs } from './salvage';
+import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
 import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
@@ -180,6 +180,8 @@ class FailoverRun {
   private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
   private winnerDrainedAt?: { file: string; pos: number };
+  /** The dead master had purged the binlog the survivors needed first: what was in it for the winner. */
+  private salvageGap?: { count: number | null; transactions: string; purged: string };
   /** File/position survivors behind the winner: where each resumes in the winner's binlog. */
   private readonly levelAt = new Map<string, LevelPoint>();
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
@@ -825,7 +827,9 @@ class FailoverRun {
         let args: string[];
         let at0: { file: string; pos: number } | undefined;
         if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
-        else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, { startGtid: before });
+        // MariaDB with the survivors' binlog purged: mariadb-binlog finds no start GTID that
+        // lies in a purged file and prints nothing; decoded whole first, filtered below.
+        else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, got.purged ? {} : { startGtid: before });
         else {
           // File/position: from where the winner's SQL thread stopped in the dead master's
           // binlog (after the drain: a transaction boundary), not where its IO thread stopped
@@ -855,6 +859,16 @@ class FailoverRun {
             rec.detail = `done by the earlier run: ${winner}'s binlog holds the ${appliedBefore} transaction(s) it applied since ${earlier.since.file}:${earlier.since.pos}${removeCopies(got.local)}`;
             this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: appliedBefore, outputFile, decoded: { count: scan.transactions, gtids: '' } };
             return;
+          }
+        }
+        if (got.purged && p.mode !== 'file') {
+          const gap = purgedGap(p.mode, scan.previous, before);
+          if (gap.count !== 0) this.salvageGap = { ...gap, purged: got.purged };
+          if (p.mode === 'mariadb-gtid' && !gap.count) {
+            // The winner reaches into the remaining binlogs (or that is unknown): only what
+            // follows its position.
+            await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startGtid: before }), files, outputFile, left());
+            scan = await scanDecodedFile(outputFile);
           }
         }
         decoded = { count: scan.transactions, gtids: scan.gtids };
@@ -899,7 +913,10 @@ class FailoverRun {
         }
         await this.req.duringStep?.('salvage-apply', 'applied');
         const after = await this.winnerPosition(c, p.mode);
-        const { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
+        let { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
+        // A MariaDB position moved across a purged gap counts the gap too: what was applied
+        // is what was decoded (the client ended without an error).
+        if (this.salvageGap && p.mode === 'mariadb-gtid') ({ gtids, count } = { gtids: scan.gtids, count: scan.transactions });
         const earlierPart = appliedBefore ? ` (and ${appliedBefore} the earlier run applied before it stopped)` : '';
         rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${earlierPart}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
         this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count: count + appliedBefore, outputFile, decoded };
@@ -1072,7 +1089,7 @@ class FailoverRun {
       plan,
       initialPlan: this.plan && this.plan0 && this.plan.winner !== this.plan0.winner ? this.plan0 : undefined,
       steps: this.steps,
-      salvage: this.salvage,
+      salvage: this.salvageGap ? { ...this.salvage, purgedGap: this.salvageGap } : this.salvage,
       possiblyLost: this.journal ? this.possiblyLost(finalTopology) : [],
       undone: this.undone,
       notDone,
@@ -1173,6 +1190,16 @@ class FailoverRun {
           why: `${why} Whatever it committed beyond ${plan.target || 'the survivors\' positions'} and no replica received is lost; without a last known GTID set of the master it cannot be counted.${semi}`,
         });
       }
+    }
+    if (this.salvageGap) {
+      const g = this.salvageGap;
+      out.push({
+        count: g.count,
+        transactions: g.transactions,
+        why:
+          `the dead master had purged ${g.purged}, the binlog the survivors needed first, before it died: ` +
+          `what it wrote before its oldest remaining binlog and no survivor received cannot be salvaged (the later binlogs were)`,
+      });
     }
     // What `node` received and the new master lacks (by its final read); undefined when the
     // winner has it all anyway (caught up, or salvage brought it).

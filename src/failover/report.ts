@@ -61,6 +61,11 @@ export interface SalvageReport {
   /** What the decoded binlogs held that the new master lacked (applied or not). */
   decoded?: { count: number; gtids: string };
   error?: string;
+  /**
+   * The dead master had purged the binlog the survivors needed first: what it wrote before its
+   * oldest remaining binlog and the new master lacked (GTID modes; count null when unknown).
+   */
+  purgedGap?: { count: number | null; transactions: string; purged: string };
 }
 
 export interface PossiblyLost {

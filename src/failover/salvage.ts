@@ -33,6 +33,8 @@ import type { ClusterConfig, NodeConfig, TlsSettings } from '../config/schema';
 import { binlogBase, binlogIndex } from '../mysql/coords';
 import { sshCopyFile, sshExec, sshTarget } from '../ssh';
 import type { PositionMode } from './positions';
+import { GtidSet } from '../mysql/gtid';
+import { MariaGtidPos, parseGtidList, type MariaGtid } from '../mysql/mariadb-gtid';
 
 // ---------------------------------------------------------------------------
 // Pure helpers
@@ -83,7 +85,7 @@ export function parseBinlogIndex(text: string, indexDir: string): string[] {
  * still reading) to the newest. Without a start file, only the newest one,
  * with a warning: older files may hold transactions nobody received.
  */
-export function selectBinlogFiles(all: string[], startFile: string | undefined): { files: string[]; warning?: string } {
+export function selectBinlogFiles(all: string[], startFile: string | undefined): { files: string[]; warning?: string; purged?: string } {
   if (all.length === 0) return { files: [] };
   if (!startFile) {
     return { files: [all[all.length - 1]], warning: 'no survivor reported read coordinates: only the newest binlog was read' };
@@ -97,8 +99,8 @@ export function selectBinlogFiles(all: string[], startFile: string | undefined):
     const i = binlogIndex(path.posix.basename(f));
     return n !== undefined && i !== undefined && i >= n;
   });
-  if (later.length) return { files: later, warning: `${base} is not in the binlog index; read from ${path.posix.basename(later[0])}` };
-  return { files: all, warning: `${base} is not in the binlog index; read every listed binlog` };
+  if (later.length) return { files: later, warning: `${base} is not in the binlog index; read from ${path.posix.basename(later[0])}`, purged: base };
+  return { files: all, warning: `${base} is not in the binlog index; read every listed binlog`, purged: base };
 }
 
 /** Pick the index file whose binlogs have the base name survivors read (binlog.000003 → binlog.index). */
@@ -159,6 +161,13 @@ export class DecodedScan {
   private file: string | undefined;
   private nextFile: string | undefined;
   private endPos = 0;
+  /**
+   * What the server had written before the first decoded binlog began: MySQL's
+   * Previous-GTIDs set, MariaDB's Gtid list (its first occurrence; '' when the binlog shows
+   * none). A salvage whose first binlog was purged lacks what lies before it.
+   */
+  previous: string | undefined;
+  private inPrevious = false;
 
   constructor(private readonly trackEnds?: { firstFile: string }) {
     this.file = trackEnds?.firstFile;
@@ -176,6 +185,15 @@ export class DecodedScan {
 
   line(raw: string): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (this.inPrevious) {
+      // MySQL prints the set on the lines after the header, one source a line, '# '-prefixed.
+      if (line.startsWith('# ') && !line.startsWith('# at ')) {
+        this.previous = `${this.previous ?? ''}${line.slice(2).trim()}`;
+        return;
+      }
+      this.inPrevious = false;
+      this.previous ??= '';
+    }
     if (this.prevCommit) {
       this.prevCommit = false;
       if (line === '/*!*/;') this.commit();
@@ -189,6 +207,11 @@ export class DecodedScan {
     } else if (line.startsWith('#')) {
       const g = /^#\d{6}\s.*\bGTID (\d+)-(\d+)-(\d+)\b/.exec(line);
       if (g) this.addMaria(Number(g[1]), Number(g[2]), BigInt(g[3]));
+      if (this.previous === undefined && /^#\d{6}\s/.test(line)) {
+        if (/\tPrevious-GTIDs\s*$/.test(line)) this.inPrevious = true;
+        const list = /\tGtid list \[([^\]]*)\]/.exec(line);
+        if (list) this.previous = list[1]!.trim();
+      }
       if (this.trackEnds && /^#\d{6}\s/.test(line)) {
         // An event header. A new file begins with its format description event, after the
         // previous file's Rotate named it.
@@ -240,6 +263,39 @@ export class DecodedScan {
     }
     return [...this.maria.entries()].map(([d, x]) => `domain ${d} seq ${x.min}-${x.max}`).join(', ');
   }
+}
+
+/**
+ * What the dead master wrote before its oldest remaining binlog and the winner lacks, when
+ * the binlog the survivors needed was purged (pure): MySQL, the Previous-GTIDs set minus the
+ * winner's GTIDs; MariaDB, per domain the seqs between the winner's position and the Gtid
+ * list (a MariaDB position would hide that gap once later transactions are applied).
+ * count null when the decoded binlog showed no previous set.
+ */
+export function purgedGap(mode: PositionMode, previous: string | undefined, winnerBefore: string): { count: number | null; transactions: string } {
+  if (previous === undefined || mode === 'file') return { count: null, transactions: '' };
+  if (mode === 'mysql-gtid') {
+    const prev = GtidSet.tryParse(previous);
+    const have = GtidSet.tryParse(winnerBefore);
+    if (!prev || !have) return { count: null, transactions: '' };
+    const gap = prev.subtract(have);
+    return { count: Number(gap.count()), transactions: gap.toString() };
+  }
+  const list = parseGtidList(previous);
+  let have: MariaGtidPos | undefined;
+  try {
+    have = MariaGtidPos.parse(winnerBefore);
+  } catch {
+    have = undefined;
+  }
+  if (!list || !have) return { count: null, transactions: '' };
+  const last = new Map<number, MariaGtid>();
+  for (const g of list) if (!last.has(g.domain) || last.get(g.domain)!.seq < g.seq) last.set(g.domain, g);
+  const behind = have.behind(MariaGtidPos.of([...last.values()]));
+  return {
+    count: Number(behind.reduce((n, b) => n + (b.to - b.from), 0n)),
+    transactions: behind.map((b) => `domain ${b.domain} seq ${b.from + 1n}-${b.to}`).join(', '),
+  };
 }
 
 /** Scan decoded text held in memory (tests, small outputs). */
@@ -306,6 +362,8 @@ export interface FetchedBinlogs {
   local: string[];
   bytes: number;
   warnings: string[];
+  /** The binlog the survivors needed first, when the dead master no longer had it (purged). */
+  purged?: string;
 }
 
 function shq(s: string): string {
@@ -337,7 +395,7 @@ export async function fetchBinlogs(o: {
     bytes += await sshCopyFile(t, f, dest, { timeoutMs: left() });
     local.push(dest);
   }
-  return { remote: sel.files, local, bytes, warnings };
+  return { remote: sel.files, local, bytes, warnings, ...(sel.purged ? { purged: sel.purged } : {}) };
 }
 
 /**

@@ -868,6 +868,45 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
     });
 
+    it('the dead master purged the binlog the replicas still needed: the later binlogs are salvaged, and the report counts exactly what the purged one held', async () => {
+      const { l, cfg } = await salvageLab();
+      const w = await writeThenCutReplicas(l, cfg);
+      // Only the master has these, in a binlog it then purges (a PURGE BINARY LOGS while the
+      // replicas were not reading, or expire_logs_seconds): gone with it.
+      const purgedRows = range(100001, 10);
+      await writeRows(cfg, 'db1', purgedRows);
+      await l.sql('db1', 'FLUSH BINARY LOGS');
+      const [cur] = await l.sql('db1', my ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
+      // MariaDB keeps a binlog until its binlog checkpoint passed it (asynchronous): retry.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        await l.sql('db1', `PURGE BINARY LOGS TO '${cur.File}'`);
+        const [first] = await l.sql('db1', 'SHOW BINARY LOGS');
+        if (first.Log_name === cur.File) break;
+        assert.ok(Date.now() < deadline, `the older binlogs are purged: ${first.Log_name} is still there`);
+        await sleep(100);
+      }
+      const later = range(100101, 10);
+      await writeRows(cfg, 'db1', later);
+      w.acked.push(...later);
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.match(r.outcome, /^promoted/, `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.equal(r.salvage.count, later.length, `the later binlog salvaged: ${r.salvage.why} ${JSON.stringify({ salvage: r.salvage, lost: r.possiblyLost, warnings: r.warnings })}`);
+      const gap = r.possiblyLost.find((x) => /had purged/.test(x.why));
+      assert.ok(gap, `the report says what the purged binlog held: ${JSON.stringify(r.possiblyLost)}`);
+      assert.equal(gap.count, purgedRows.length, JSON.stringify(gap));
+      assert.equal(r.salvage.purgedGap?.count, purgedRows.length);
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      for (const n of [r.newMaster!, ...survivors]) {
+        const have = await idsOn(cfg, n);
+        assert.deepEqual(purgedRows.filter((id) => have.has(id)), [], `${n} has none of the purged rows (they are reported lost)`);
+      }
+    });
+
     // File/position: heir dies while the salvage is applied on the new master (before its
     // client starts, and after it committed everything). Those transactions are in no
     // position the winner shows; the rerun counts them in its binlog since where the

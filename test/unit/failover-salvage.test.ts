@@ -11,6 +11,7 @@ import {
   clientOptionFile,
   optionValue,
   scanDecodedText,
+  purgedGap,
   splitCommandLine,
 } from '../../src/failover/salvage';
 import { salvagedBetween } from '../../src/failover/execute';
@@ -272,5 +273,38 @@ describe('DecodedScan: where each decoded transaction ends (file/position rerun 
       { file: 'binlog.000008', pos: 530 },
     ]);
     assert.deepEqual(scanDecodedText(text).commitEnds, [], 'only tracked when asked');
+  });
+});
+
+describe('a salvage whose first binlog was purged: what lies before the oldest remaining binlog', () => {
+  const U = '6293bcfe-ef59-11f1-8444-02fc00000001';
+  it("reads MySQL's Previous-GTIDs and MariaDB's Gtid list of the first decoded binlog", () => {
+    const my = scanDecodedText([
+      '# at 127',
+      '#261203 20:37:42 server id 1  end_log_pos 198 CRC32 0x5e0f425d \tPrevious-GTIDs',
+      `# ${U}:1-40,`,
+      '# 11111111-2222-3333-4444-555555555555:1-3',
+      '# at 198',
+      '#261203 20:37:42 server id 1  end_log_pos 275 CRC32 0x14ae97ce \tGTID\tlast_committed=0\tsequence_number=1',
+      `SET @@SESSION.GTID_NEXT= '${U}:41'/*!*/;`,
+      '#261203 20:37:43 server id 1  end_log_pos 400 CRC32 0x5e0f425d \tPrevious-GTIDs',
+      `# ${U}:1-99`,
+    ].join('\n'));
+    assert.equal(my.previous, `${U}:1-40,11111111-2222-3333-4444-555555555555:1-3`, 'the first one only');
+    const maria = scanDecodedText([
+      '# at 256',
+      '#261203 20:37:43 server id 1  end_log_pos 299 CRC32 0xb3730ef0 \tGtid list [0-1-25,0-2-7,1-1-3]',
+      '#261203 20:37:43 server id 1  end_log_pos 421 CRC32 0x0c19cf8a \tGTID 0-1-26 trans',
+    ].join('\n'));
+    assert.equal(maria.previous, '0-1-25,0-2-7,1-1-3');
+    assert.equal(scanDecodedText('# at 4\n').previous, undefined);
+  });
+
+  it('counts what the winner lacks of it', () => {
+    assert.deepEqual(purgedGap('mysql-gtid', `${U}:1-40`, `${U}:1-30`), { count: 10, transactions: `${U}:31-40` });
+    assert.deepEqual(purgedGap('mysql-gtid', `${U}:1-40`, `${U}:1-45`), { count: 0, transactions: '' });
+    assert.deepEqual(purgedGap('mariadb-gtid', '0-1-25,0-2-7,1-1-3', '0-1-20,1-1-3'), { count: 5, transactions: 'domain 0 seq 21-25' });
+    assert.deepEqual(purgedGap('mariadb-gtid', '0-1-25', '0-1-25'), { count: 0, transactions: '' });
+    assert.deepEqual(purgedGap('mysql-gtid', undefined, `${U}:1-30`), { count: null, transactions: '' });
   });
 });
