@@ -233,6 +233,22 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
       if (!/^eni-[A-Za-z0-9]+$/.test(eni)) errors.push({ path: [...at, 'address', 'enis', key], message: 'an ENI id looks like eni-xxxxxxxx' });
     }
   }
+  // Hooks run from the daemon (systemd's PATH, its own working directory): an absolute program.
+  for (const [name, h] of Object.entries(c.hooks)) {
+    const prog = h?.command[0];
+    if (prog !== undefined && !path.isAbsolute(prog)) {
+      errors.push({
+        path: [...at, 'hooks', name, 'command', 0],
+        message: `the program must be an absolute path (got '${prog}'); the command is run without a shell: for a shell line use ["/bin/sh", "-c", "..."]`,
+      });
+    }
+    if (prog !== undefined && /\s/.test(prog) && h!.command.length === 1) {
+      warnings.push({
+        path: [...at, 'hooks', name, 'command', 0],
+        message: 'looks like a whole command line: it is run without a shell, so give the program and each argument as separate list items',
+      });
+    }
+  }
   if (a.type === 'script' && !path.isAbsolute(a.path)) {
     errors.push({ path: [...at, 'address', 'path'], message: 'must be an absolute path to the script' });
   }

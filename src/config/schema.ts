@@ -180,6 +180,35 @@ export const WebhookConfig = z.strictObject({
 });
 export type WebhookConfig = z.infer<typeof WebhookConfig>;
 
+/**
+ * A hook: a program heir runs after (or, pre_failover, before) an operation. The command is
+ * an argv list run without a shell (nothing in it is expanded or interpreted); for a shell
+ * pipeline write ["/bin/sh", "-c", "..."]. The report (pre_failover: the plan) is on its
+ * standard input as JSON; key facts are in HEIR_* environment variables.
+ */
+export const HookCommand = z.strictObject({
+  command: z.array(z.string().min(1)).min(1, 'the program and its arguments, e.g. ["/usr/local/bin/repoint-proxysql"]'),
+  /** Killed (its whole process group) after this long. */
+  timeout_s: z.number().positive().default(30),
+});
+export type HookCommand = z.infer<typeof HookCommand>;
+
+export const PreFailoverHook = z.strictObject({
+  ...HookCommand.shape,
+  /** A failing (non-zero, killed, timed out) pre_failover stops the failover; otherwise it is a warning. */
+  abort_on_failure: z.boolean().default(false),
+});
+export type PreFailoverHook = z.infer<typeof PreFailoverHook>;
+
+export const HooksSettings = z.strictObject({
+  pre_failover: PreFailoverHook.optional(),
+  post_failover: HookCommand.optional(),
+  post_switchover: HookCommand.optional(),
+  post_rejoin: HookCommand.optional(),
+});
+export type HooksSettings = z.infer<typeof HooksSettings>;
+export type HookName = keyof HooksSettings;
+
 export const ClusterConfig = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
   mysql: MysqlCredentials,
@@ -189,6 +218,7 @@ export const ClusterConfig = z.strictObject({
   failover: FailoverSettings.prefault({}),
   address: AddressSettings.default({ type: 'none' }),
   webhooks: z.array(WebhookConfig).default([]),
+  hooks: HooksSettings.prefault({}),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 

@@ -94,6 +94,8 @@ export class ClusterRuntime {
   private starting: Promise<void> | null = null;
   /** Old masters (and any other writable node that replicates from no one) kept fenced. */
   private readonly oldMasters = new Map<string, OldMasterWatch>();
+  /** Post hooks running after a report (each bounded by its timeout): stop() waits for them. */
+  private readonly hooks = new Set<Promise<void>>();
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -214,7 +216,18 @@ export class ClusterRuntime {
       this.log.info(`waiting for the ${this.op.kind} of ${this.name} in progress`);
       await this.op.done.catch(() => undefined);
     }
+    if (this.hooks.size) {
+      this.log.info(`waiting for ${this.hooks.size} hook(s) of ${this.name} (each is killed at its timeout_s)`);
+      await Promise.all(this.hooks);
+    }
   }
+
+  /** A post hook runs on while the daemon goes on (watching the old master, the monitor). */
+  private readonly trackHook = (done: Promise<void>): void => {
+    const p = done.catch((e) => this.log.error({ err: (e as Error).message }, `hook of ${this.name} failed: ${(e as Error).message}`));
+    this.hooks.add(p);
+    void p.finally(() => this.hooks.delete(p));
+  };
 
   /** Remove this cluster's metrics (it left the configuration). */
   forget(): void {
@@ -553,6 +566,7 @@ export class ClusterRuntime {
         // (undoing what it can, journaled, outcome 'interrupted'); after the promotion the
         // remaining steps (repoint, verify, attach the address) run to their bounded end.
         ...(this.deps.stopSignal ? { signal: this.deps.stopSignal } : {}),
+        postHook: this.trackHook,
       });
       this.afterFailover(report, o, started);
       return report;
@@ -638,7 +652,7 @@ export class ClusterRuntime {
     try {
       const by = `api ${ctx.remote} (request ${ctx.requestId})`;
       this.emit('switchover.started', `${this.name}: switchover to ${to} requested by ${by}`, { to, from: this.master, requestedBy: by });
-      const r = await switchover(this.cluster, { to, global: this.deps.global(), log: this.deps.log, requestedBy: by });
+      const r = await switchover(this.cluster, { to, global: this.deps.global(), log: this.deps.log, requestedBy: by, postHook: this.trackHook });
       // The switchover saved its own report (reports/switchover-<id>.json) when it took the
       // lock; a refused one before that leaves none, like from the CLI.
       const id = r.id;

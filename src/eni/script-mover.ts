@@ -16,13 +16,13 @@
  * HEIR_REASON, HEIR_FLOATING_IP, HEIR_ORIG_MASTER_NAME, HEIR_NEW_MASTER_NAME,
  * HEIR_NEW_MASTER_INSTANCE_ID, HEIR_ORIG_MASTER_INSTANCE_ID.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
+import { runProcess } from '../util/proc';
 import type { AddressMover, AddressStatus, MoveContext, MoveOutcome, PreflightResult } from './types';
 
 type ScriptAddress = Extract<ClusterConfig['address'], { type: 'script' }>;
@@ -48,41 +48,7 @@ function tail(s: string, n = 600): string {
  * output pipes open).
  */
 export function runScript(path: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<ScriptRun> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(path, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const killGroup = (sig: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, sig);
-      } catch {
-        child.kill(sig);
-      }
-    };
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), 2000);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, timeoutMs);
-    const onAbort = () => stop();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const finish = (code: number | null, sig: NodeJS.Signals | null, extra = '') => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve({ argv: [path, ...args], code, signal: sig, timedOut, stdout, stderr: stderr + extra, durationMs: Date.now() - started });
-    };
-    child.on('error', (err) => finish(null, null, `cannot run ${path}: ${err.message}`));
-    child.on('close', (code, sig) => finish(code, sig));
-  });
+  return runProcess([path, ...args], { env, timeoutMs, signal });
 }
 
 async function ipOf(host: string): Promise<string> {

@@ -53,6 +53,7 @@ import { Journal, listJournals, newOperationId, promotedIn, promotionStarted, ty
 import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
+import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
@@ -103,6 +104,12 @@ export interface FailoverRequest {
    * string, goes into the report.
    */
   signal?: AbortSignal;
+  /**
+   * The post_failover hook runs once the report is written (it never delays the address).
+   * By default runFailover waits for it; given this, runFailover returns at once and hands
+   * over the hook's run (the daemon, which must not wait).
+   */
+  postHook?: (done: Promise<void>) => void;
   /** Test hook: runs before each step starts; throwing fails that step. */
   beforeStep?: (step: StepName) => void | Promise<void>;
   /**
@@ -119,7 +126,18 @@ export type FailoverEvent =
 
 /** Run one failover (or a dry run). Never throws for failures of the failover itself: the report says. */
 export async function runFailover(req: FailoverRequest): Promise<FailoverReport> {
-  return new FailoverRun(req).execute();
+  const report = await new FailoverRun(req).execute();
+  if (report.outcome === 'dry-run' || !req.cluster.hooks.post_failover) return report;
+  const done = runPostHook(
+    req.cluster,
+    'post_failover',
+    report,
+    { operation: 'failover', id: report.id, trigger: report.trigger, outcome: report.outcome, oldMaster: report.deadMaster, newMaster: report.newMaster },
+    { log: req.log },
+  ).then(() => undefined);
+  if (req.postHook) req.postHook(done);
+  else await done;
+  return report;
 }
 
 class StepFailed extends Error {}
@@ -186,6 +204,7 @@ class FailoverRun {
   private readonly levelAt = new Map<string, LevelPoint>();
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
   private stepNo = 0;
+  private readonly hooks: HookRun[] = [];
 
   constructor(private readonly req: FailoverRequest) {
     this.c = req.cluster;
@@ -231,7 +250,8 @@ class FailoverRun {
       // confirmed from several sources, so the address leaves the old master at once and
       // its detach runs while the topology is read (with the master's host down, every read
       // of it costs a connect timeout).
-      if (!this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot) {
+      // A pre_failover hook that may stop the failover runs first: then nothing moves before it.
+      if (!this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot && !this.c.hooks.pre_failover?.abort_on_failure) {
         this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', { deadMaster, trigger, plannedWinner: null, to: this.req.to ?? null }, this.id);
         this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
         this.fenceAddress();
@@ -265,6 +285,11 @@ class FailoverRun {
       if (!this.plan0.winner) {
         this.next.push('no survivor can be promoted: see every candidate\'s reasons; fix one (or use --to NODE --force) and run heir failover');
         return this.finish('no-candidate', `no survivor can become master: ${this.plan0.noWinnerReasons.join('; ')}`);
+      }
+      if ((await this.preFailoverHook()) === 'abort') {
+        const h = this.hooks.at(-1)!;
+        this.next.push(`the pre_failover hook stopped the failover (${h.detail}); look at its output in this report, then run heir failover --cluster ${this.c.name}`);
+        return this.refuse([`the pre_failover hook ${h.detail.replace(/^pre_failover /, '')} and hooks.pre_failover.abort_on_failure is true: the failover was not started, nothing was changed`], 'pre-failover-hook');
       }
 
       if (this.journal) this.journal.note(`planned winner: ${this.plan0.winner}`);
@@ -344,6 +369,28 @@ class FailoverRun {
       for (const p of this.conns.values()) p.then((c) => c.close()).catch(() => undefined);
       this.lock?.release();
     }
+  }
+
+  /**
+   * The pre_failover hook, with the plan on stdin, before the first change to a server (and,
+   * when it may stop the failover, before the address moves). A failure stops the failover
+   * only with abort_on_failure; otherwise it is a warning.
+   */
+  private async preFailoverHook(): Promise<'go' | 'abort'> {
+    const run = await runHook(
+      this.c,
+      'pre_failover',
+      this.plan0,
+      { operation: 'failover', id: this.id, trigger: this.req.trigger, outcome: 'planned', oldMaster: this.req.deadMaster, newMaster: this.plan0!.winner },
+      { log: this.log },
+    );
+    if (!run) return 'go';
+    this.hooks.push(run);
+    this.journal?.note(`hook ${run.detail}`);
+    if (run.ok) return 'go';
+    if (this.c.hooks.pre_failover!.abort_on_failure) return 'abort';
+    this.warnings.push(`hook ${run.detail}; the failover went on (hooks.pre_failover.abort_on_failure is false)`);
+    return 'go';
   }
 
   // -------------------------------------------------------------------------
@@ -1098,6 +1145,7 @@ class FailoverRun {
       warnings: [...(plan?.warnings ?? []), ...this.warnings],
       next: this.next,
       journal: this.journal?.path,
+      ...(this.hooks.length ? { hooks: this.hooks } : {}),
     };
     if (outcome === 'failed') {
       report.next.push(

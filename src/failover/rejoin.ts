@@ -21,6 +21,7 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { silentLogger, type Logger } from '../util/log';
 import { writableMasters } from './discover';
 import { acquireLock, clusterDir, LockHeldError } from './lock';
+import { runPostHook, type HookRun } from './hooks';
 import { decodeToFile, optionValue } from './salvage';
 
 export interface RejoinDecision {
@@ -68,16 +69,32 @@ export interface RejoinResult {
   /** Where the transactions the master lacks were written (refused). */
   file?: string;
   steps: string[];
+  /** The post_rejoin hook's run, once it ran. */
+  hooks?: HookRun[];
 }
 
-export async function rejoinNode(o: {
+export interface RejoinRequest {
   cluster: ClusterConfig;
   global: GlobalSettings;
   node: string;
   dryRun?: boolean;
   log?: Logger;
   snapshot?: TopologySnapshot;
-}): Promise<RejoinResult> {
+}
+
+/**
+ * Rejoin `node` (see rejoinDecision), then, unless it was a dry run, the post_rejoin hook
+ * with the result on stdin (as {"kind": "rejoin", "cluster": ..., ...result}).
+ */
+export async function rejoinNode(o: RejoinRequest): Promise<RejoinResult> {
+  const r = await rejoin(o);
+  if (r.outcome === 'dry-run' || !o.cluster.hooks.post_rejoin) return r;
+  const doc: { kind: 'rejoin'; cluster: string; hooks?: HookRun[] } & RejoinResult = { kind: 'rejoin', cluster: o.cluster.name, ...r };
+  await runPostHook(o.cluster, 'post_rejoin', doc, { operation: 'rejoin', outcome: r.outcome, node: r.node, newMaster: r.master }, { log: o.log });
+  return { ...r, hooks: doc.hooks };
+}
+
+async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
   const log = o.log ?? silentLogger;
   const cluster = o.cluster;
   const nodeCfg = cluster.nodes.find((n) => n.name === o.node);

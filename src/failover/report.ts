@@ -11,6 +11,7 @@ import type { TopologySnapshot } from '../mysql/types';
 import { clusterDir, writeJsonAtomic } from './lock';
 import type { Plan } from './types';
 import type { Trigger } from './guard';
+import { formatHooks, type HookRun } from './hooks';
 
 export type FailoverOutcome =
   /** New master promoted, every step ok. */
@@ -83,7 +84,7 @@ export interface FailoverReport {
   trigger: Trigger;
   outcome: FailoverOutcome;
   /** With outcome 'refused': what refused it. */
-  refusedBy?: 'guard' | 'lock' | 'master-alive';
+  refusedBy?: 'guard' | 'lock' | 'master-alive' | 'pre-failover-hook';
   /** One line for the person on call. */
   summary: string;
   startedAt: string;
@@ -112,6 +113,8 @@ export interface FailoverReport {
   next: string[];
   journal?: string;
   reportPath?: string;
+  /** The hooks that ran (pre_failover before the first change, post_failover after the report). */
+  hooks?: HookRun[];
 }
 
 export function reportsDir(stateDir: string, cluster: string): string {
@@ -202,6 +205,7 @@ export function formatReport(r: FailoverReport): string[] {
   for (const n of r.notDone) lines.push(`  not done: ${n}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   for (const n of r.next) lines.push(`  next: ${n}`);
+  lines.push(...formatHooks(r.hooks));
   if (r.reportPath) lines.push(`  report: ${r.reportPath}`);
   return lines;
 }

@@ -41,6 +41,7 @@ import type { ChangeSourceOptions } from '../mysql/dialect';
 import { connectionId, killApplicationConnections, mariadbBinlogPos, readLongTransactions } from './switchover-io';
 import { defaultDeps, type ClusterLockHandle, type SwitchoverDeps } from './switchover-deps';
 import { newOperationId } from './journal';
+import { runPostHook, type HookRun } from './hooks';
 
 export type { SwitchoverDeps } from './switchover-deps';
 
@@ -63,6 +64,8 @@ export interface SwitchoverOptions {
   log?: Logger;
   /** Called for each step as it starts and ends (terminal progress, daemon events). */
   onProgress?: (e: ProgressEvent) => void;
+  /** Given, the post_switchover hook's run is handed over instead of awaited (see FailoverRequest.postHook). */
+  postHook?: (done: Promise<void>) => void;
   /** Replace the outside world (lock, mover, topology reader); defaults are the real ones. */
   deps?: Partial<SwitchoverDeps>;
   /**
@@ -148,6 +151,8 @@ export interface SwitchoverReport {
   journal?: string;
   /** Where the report was saved (state_dir/<cluster>/reports/switchover-<id>.json); not for dry runs. */
   reportPath?: string;
+  /** The post_switchover hook's run, once it ran. */
+  hooks?: HookRun[];
 }
 
 export interface MoveSummary {
@@ -175,13 +180,27 @@ const CHANGES = new Set<StepName>(['pause', 'kill-connections', 'rollback', 'pro
  */
 export async function switchover(cluster: ClusterConfig, o: SwitchoverOptions): Promise<SwitchoverReport> {
   const run = new Run(cluster, o);
+  let report: SwitchoverReport;
   try {
-    return await run.execute();
+    report = await run.execute();
   } catch (e) {
-    return run.unexpected(e);
+    report = run.unexpected(e);
   } finally {
     await run.closeAll();
   }
+  // The post_switchover hook, once the report is saved (the lock is released by then).
+  if (report.outcome === 'dry-run' || !cluster.hooks.post_switchover) return report;
+  const switched = report.outcome === 'switched' || report.outcome === 'switched-with-errors';
+  const done = runPostHook(
+    cluster,
+    'post_switchover',
+    report,
+    { operation: 'switchover', id: report.id, outcome: report.outcome, oldMaster: report.from ?? null, newMaster: switched ? report.to : null },
+    { log: o.log },
+  ).then(() => undefined);
+  if (o.postHook) o.postHook(done);
+  else await done;
+  return report;
 }
 
 class Run {

@@ -7,6 +7,7 @@
 import type { CliCommand } from '../context';
 import { CliError, ExitCode } from '../exit';
 import { rejoinNode } from '../../failover/rejoin';
+import { formatHooks } from '../../failover/hooks';
 
 export const command: CliCommand = {
   name: 'rejoin',
@@ -25,7 +26,7 @@ export const command: CliCommand = {
             throw new CliError(`--node ${opts.node}: cluster ${cluster.name} has no such node (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`, ExitCode.USAGE);
           }
           const r = await rejoinNode({ cluster, global: cfg.heir, node: opts.node, dryRun: opts.dryRun, log: ctx.logger() });
-          ctx.emit(r, () => `${r.outcome.toUpperCase()}: ${r.summary}`);
+          ctx.emit(r, () => [`${r.outcome.toUpperCase()}: ${r.summary}`, ...formatHooks(r.hooks)].join('\n'));
           switch (r.outcome) {
             case 'rejoined':
             case 'dry-run':

@@ -8,6 +8,7 @@ import type { CliCommand } from '../context';
 import { ExitCode } from '../exit';
 import { formatPreflight } from '../../failover/switchover-preflight';
 import { formatPlan } from '../../failover/switchover-plan';
+import { formatHooks } from '../../failover/hooks';
 import { switchover, type ProgressEvent, type SwitchoverReport } from '../../failover/switchover';
 import * as os from 'node:os';
 
@@ -65,6 +66,7 @@ export function formatReport(r: SwitchoverReport): string {
   }
   lines.push(`${r.outcome.toUpperCase()}: ${r.summary}`);
   if (r.next) lines.push(`Next: ${r.next}`);
+  lines.push(...formatHooks(r.hooks));
   return lines.join('\n');
 }
 
