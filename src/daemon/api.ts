@@ -1,14 +1,19 @@
 /**
  * The daemon's HTTP API (node:http), bound to 127.0.0.1:7878 by default (heir.api.listen).
  *
- *   GET  /health                        liveness of the daemon
- *   GET  /clusters                      one summary per cluster
- *   GET  /clusters/:name                the cluster's status (topology, verdict, address, blocked)
- *   GET  /clusters/:name/reports        its failover/switchover reports, newest first
- *   GET  /metrics                       Prometheus exposition (src/daemon/metrics.ts)
- *   POST /clusters/:name/switchover     {"to": "db2"}
- *   POST /clusters/:name/failover       {"to": "db2"} or {}
- *   POST /clusters/:name/ack            acknowledge: unblock automatic failover
+ *   GET  /health                               liveness of the daemon
+ *   GET  /metrics                              Prometheus exposition (src/daemon/metrics.ts)
+ *   GET  /api/v1/clusters                      one summary per cluster
+ *   GET  /api/v1/clusters/:name                the cluster's status (topology, verdict, address, blocked)
+ *   GET  /api/v1/clusters/:name/reports        its failover/switchover reports, newest first
+ *   POST /api/v1/clusters/:name/switchover     {"to": "db2"}        → 202 + operation (Location)
+ *   POST /api/v1/clusters/:name/failover       {"to": "db2"} or {}  → 202 + operation (Location)
+ *   POST /api/v1/clusters/:name/ack            acknowledge: unblock automatic failover
+ *   GET  /api/v1/operations/:id                a switchover or failover: state, steps so far, report
+ *   GET  /api/v1/openapi.json                  the OpenAPI 3.1 description of all of this (openapi.ts)
+ *
+ * Every path also answers without the /api/v1 prefix (the API's first paths), and /health and
+ * /metrics with it. An error answers {"error": message, "code": one of ERROR_CODES}.
  *
  * Reads are open (the listener is local). Actions need `Authorization: Bearer <heir.api.token>`:
  * without the header 401, with a wrong token 401, and with no token configured actions are
@@ -20,6 +25,8 @@ import http from 'node:http';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
+import { openApiDocument } from './openapi';
+import { OperationStore, type OperationStep } from './operations';
 
 // ---------------------------------------------------------------------------------------------
 // The provider: what the daemon implements.
@@ -47,6 +54,14 @@ export interface ActionContext {
   remote: string;
   /** Id of this request (also in the X-Request-Id response header). */
   requestId: string;
+  /**
+   * Long actions (switchover, failover): the provider calls this once the action is under
+   * way, its checks passed. Until then an ApiError is answered as an error; after it the
+   * action is an operation (202), and how it ends is the operation's.
+   */
+  started?: () => void;
+  /** Long actions: each step as the executor reports it. */
+  step?: (s: OperationStep) => void;
 }
 
 export interface ActionResult {
@@ -54,6 +69,8 @@ export interface ActionResult {
   ok: boolean;
   /** One sentence for the operator. */
   message: string;
+  /** Long actions: the report (the operation's `report`). */
+  report?: object;
   [extra: string]: unknown;
 }
 
@@ -73,14 +90,50 @@ export interface ApiProvider {
   health?(): HealthInfo | Promise<HealthInfo>;
 }
 
-/** Thrown by a provider (or the API itself) to answer with a given HTTP status. */
+/**
+ * The machine-readable `code` of every error answer, beside its `error` message (a fixed
+ * set; the OpenAPI document lists it too).
+ */
+export const ERROR_CODES = {
+  bad_request: 'the request is malformed: not JSON, a missing, mistyped or unknown field (400)',
+  unauthorized: 'no "Authorization: Bearer" header, or not heir.api.token (401)',
+  actions_disabled: 'no heir.api.token is configured: the API is read-only (403)',
+  not_found: 'no such endpoint (404)',
+  unknown_cluster: 'no cluster of that name (404)',
+  unknown_node: 'the cluster has no node of that name (404)',
+  unknown_operation: 'no operation of that id in this daemon (404)',
+  method_not_allowed: 'the endpoint does not take this method (405)',
+  busy: 'the daemon runs another operation on the cluster (409)',
+  no_master: 'the daemon does not know the cluster\'s master, so it cannot fail it over (409)',
+  refused: 'the action was refused by a precondition the operator can fix (409)',
+  payload_too_large: 'the request body is too large (413)',
+  stopping: 'the daemon is stopping (503)',
+  internal: 'an unexpected error; the daemon log has the details (500)',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'actions_disabled',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'busy',
+  413: 'payload_too_large',
+  503: 'stopping',
+};
+
+/** Thrown by a provider (or the API itself) to answer with a given HTTP status and code. */
 export class ApiError extends Error {
+  readonly code: ErrorCode;
   constructor(
     readonly status: number,
     message: string,
+    code?: ErrorCode,
   ) {
     super(message);
     this.name = 'ApiError';
+    this.code = code ?? CODE_OF_STATUS[status] ?? 'internal';
   }
 }
 
@@ -177,6 +230,8 @@ export function tokenMatches(presented: string, expected: string): boolean {
 type Route =
   | { kind: 'health' }
   | { kind: 'metrics' }
+  | { kind: 'openapi' }
+  | { kind: 'operation'; id: string }
   | { kind: 'clusters' }
   | { kind: 'cluster'; name: string }
   | { kind: 'reports'; name: string }
@@ -190,10 +245,14 @@ function route(pathname: string): Route | undefined {
   } catch {
     return undefined;
   }
+  // /api/v1/... is the API's versioned path; the same paths answer without the prefix.
+  if (decoded[0] === 'api' && decoded[1] === 'v1') decoded = decoded.slice(2);
   const [a, b, c, ...rest] = decoded;
   if (rest.length) return undefined;
   if (a === 'health' && b === undefined) return { kind: 'health' };
   if (a === 'metrics' && b === undefined) return { kind: 'metrics' };
+  if (a === 'openapi.json' && b === undefined) return { kind: 'openapi' };
+  if (a === 'operations' && b !== undefined && c === undefined) return { kind: 'operation', id: b };
   if (a !== 'clusters') return undefined;
   if (b === undefined) return { kind: 'clusters' };
   if (c === undefined) return { kind: 'cluster', name: b };
@@ -212,6 +271,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const token = o.token && o.token.length > 0 ? o.token : undefined;
   const startedAt = Date.now();
   const secrets = (): string[] => [...(o.secrets?.() ?? []), ...(token ? [token] : [])];
+  const operations = new OperationStore();
 
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     const text = `${JSON.stringify(redactSecrets(body, secrets()))}\n`;
@@ -224,8 +284,8 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     });
     res.end(res.req.method === 'HEAD' ? undefined : text);
   };
-  const fail = (res: http.ServerResponse, status: number, message: string, headers?: Record<string, string>): void =>
-    send(res, status, { error: message }, headers);
+  const fail = (res: http.ServerResponse, status: number, message: string, headers?: Record<string, string>, code?: ErrorCode): void =>
+    send(res, status, { error: message, code: code ?? CODE_OF_STATUS[status] ?? 'internal' }, headers);
 
   const readJson = (req: http.IncomingMessage): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
@@ -234,7 +294,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > MAX_BODY) {
-          reject(new ApiError(413, `request body larger than ${MAX_BODY} bytes`));
+          reject(new ApiError(413, `request body larger than ${MAX_BODY} bytes`, 'payload_too_large'));
           req.destroy();
           return;
         }
@@ -289,7 +349,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, requestId: string): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://heir.invalid');
     const r = route(url.pathname);
-    if (!r) return fail(res, 404, `no such endpoint: ${req.method} ${url.pathname}`);
+    if (!r) return fail(res, 404, `no such endpoint: ${req.method} ${url.pathname} (see /api/v1/openapi.json)`, undefined, 'not_found');
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const expected = r.kind === 'action' ? 'POST' : 'GET';
     if (method !== expected) {
@@ -318,16 +378,31 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         res.end(req.method === 'HEAD' ? undefined : text);
         return;
       }
+      case 'openapi': {
+        // Static, and free of secrets: not passed through redactSecrets (whose key rules
+        // would mangle a schema describing the Authorization header).
+        const text = `${JSON.stringify(openApiDocument(o.version))}\n`;
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(Buffer.byteLength(text)) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+        return;
+      }
+      case 'operation': {
+        const op = operations.get(r.id);
+        if (!op) {
+          throw new ApiError(404, `no operation ${r.id} in this daemon (operations are kept in its memory, the last 200; reports stay in the state directory: GET /api/v1/clusters/NAME/reports)`, 'unknown_operation');
+        }
+        return send(res, 200, op);
+      }
       case 'clusters':
         return send(res, 200, { clusters: await p.listClusters() });
       case 'cluster': {
         const s = await p.clusterStatus(r.name);
-        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name));
+        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name), undefined, 'unknown_cluster');
         return send(res, 200, s);
       }
       case 'reports': {
         const s = await p.reports(r.name);
-        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name));
+        if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name), undefined, 'unknown_cluster');
         return send(res, 200, { cluster: r.name, reports: s });
       }
       case 'action': {
@@ -338,7 +413,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         }
         const body = await readJson(req);
         if (!(await p.listClusters()).some((c) => c.name === r.name)) {
-          throw new ApiError(404, await unknownCluster(p, r.name));
+          throw new ApiError(404, await unknownCluster(p, r.name), 'unknown_cluster');
         }
         const ctx: ActionContext = { remote: req.socket.remoteAddress ?? 'unknown', requestId };
         const to = body.to;
@@ -348,19 +423,55 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         const unknown = Object.keys(body).filter((k) => !(r.action !== 'ack' && k === 'to'));
         if (unknown.length) throw new ApiError(400, `${what}: unknown field(s) ${unknown.join(', ')}`);
         log.info({ cluster: r.name, action: r.action, to, remote: ctx.remote, requestId }, 'API action requested');
-        let result: ActionResult;
-        if (r.action === 'switchover') {
-          if (typeof to !== 'string') throw new ApiError(400, `${what}: body must name the new master: {"to": "<node>"}`);
-          result = await p.switchover(r.name, { to }, ctx);
-        } else if (r.action === 'failover') {
-          result = await p.failover(r.name, typeof to === 'string' ? { to } : {}, ctx);
-        } else {
-          result = await p.ack(r.name, ctx);
+        if (r.action === 'ack') {
+          const result = await p.ack(r.name, ctx);
+          log.info({ cluster: r.name, action: r.action, ok: result.ok, requestId }, `API action: ${result.message}`);
+          return send(res, result.ok ? 200 : 409, result.ok ? result : { ...result, error: result.message, code: 'refused' });
         }
-        log.info({ cluster: r.name, action: r.action, ok: result.ok, requestId }, `API action: ${result.message}`);
-        return send(res, result.ok ? 200 : 409, result);
+        if (r.action === 'switchover' && typeof to !== 'string') throw new ApiError(400, `${what}: body must name the new master: {"to": "<node>"}`);
+        const op = await startOperation(r.name, r.action, typeof to === 'string' ? { to } : {}, ctx);
+        return send(res, 202, op, { Location: `/api/v1/operations/${op.id}` });
       }
     }
+  };
+
+  /**
+   * A long action as an operation: answered once the provider says it is under way (or has
+   * already ended); an error before that is the request's error, not an operation.
+   */
+  const startOperation = async (cluster: string, kind: 'switchover' | 'failover', request: { to?: string }, ctx: ActionContext) => {
+    const op = operations.create(kind, cluster, request, `api ${ctx.remote} (request ${ctx.requestId})`);
+    let markStarted!: () => void;
+    const started = new Promise<void>((resolve) => (markStarted = resolve));
+    const octx: ActionContext = { ...ctx, started: markStarted, step: (s) => operations.step(op, s) };
+    const p = o.provider;
+    const run = kind === 'switchover' ? p.switchover(cluster, { to: request.to! }, octx) : p.failover(cluster, request, octx);
+    const first = await Promise.race([
+      started.then(() => ({ done: false as const })),
+      run.then(
+        (result) => ({ done: true as const, result }),
+        (error: unknown) => ({ done: true as const, error }),
+      ),
+    ]);
+    if (first.done && 'error' in first) {
+      operations.drop(op.id);
+      throw first.error;
+    }
+    const end = (result: ActionResult) => {
+      operations.finish(op, result);
+      log.info({ cluster, action: kind, ok: result.ok, operation: op.id, requestId: ctx.requestId }, `API ${kind} of ${cluster} ended: ${result.message}`);
+    };
+    if (first.done) end(first.result);
+    else {
+      run.then(end, (e: unknown) => {
+        const ae = e instanceof ApiError ? e : undefined;
+        const message = ae ? ae.message : `internal error: ${(e as Error)?.message ?? String(e)} (operation ${op.id}; see the daemon log)`;
+        if (!ae) log.error({ err: redactSecrets(e, secrets()), operation: op.id }, `API ${kind} of ${cluster} failed`);
+        operations.fail(op, { code: ae?.code ?? 'internal', message });
+      });
+      log.info({ cluster, action: kind, operation: op.id, requestId: ctx.requestId }, `API ${kind} of ${cluster} started: operation ${op.id}`);
+    }
+    return op;
   };
 
   return (req, res) => {
@@ -371,7 +482,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         res.destroy();
         return;
       }
-      if (e instanceof ApiError) return fail(res, e.status, e.message);
+      if (e instanceof ApiError) return fail(res, e.status, e.message, undefined, e.code);
       log.error({ err: redactSecrets(e, secrets()), url: req.url, requestId }, 'API request failed');
       fail(res, 500, `internal error: ${(e as Error)?.message ?? String(e)} (request ${requestId}; see the daemon log)`);
     });

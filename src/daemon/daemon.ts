@@ -290,7 +290,7 @@ export class Daemon {
 
   private rt(name: string): ClusterRuntime {
     const r = this.runtimes.get(name);
-    if (!r) throw new ApiError(404, `unknown cluster "${name}"; known: ${[...this.runtimes.keys()].join(', ')}`);
+    if (!r) throw new ApiError(404, `unknown cluster "${name}"; known: ${[...this.runtimes.keys()].join(', ')}`, 'unknown_cluster');
     return r;
   }
 
@@ -311,15 +311,26 @@ export class Daemon {
           to: r.to,
           writePause: r.writePause,
           errors: r.errors,
-          report: r.reportPath ?? null,
+          reportPath: r.reportPath ?? null,
+          report: r,
         };
       },
       failover: async (name, req, ctx): Promise<ActionResult> => {
         this.refuseWhileStopping();
         const rt = this.rt(name);
         const dead = rt.master;
-        if (!dead) throw new ApiError(409, `${name}: the daemon does not know the master (${rt.status().monitor}); use heir failover on the manager`);
-        const r = await rt.failover({ trigger: 'manual', deadMaster: dead, ...(req.to ? { to: req.to } : {}), by: `api ${ctx.remote} (request ${ctx.requestId})` });
+        if (!dead) throw new ApiError(409, `${name}: the daemon does not know the master (${rt.status().monitor}); use heir failover on the manager`, 'no_master');
+        if (req.to && !rt.cluster.nodes.some((n) => n.name === req.to)) {
+          throw new ApiError(404, `${name} has no node "${req.to}"; nodes: ${rt.cluster.nodes.map((n) => n.name).join(', ')}`, 'unknown_node');
+        }
+        const r = await rt.failover({
+          trigger: 'manual',
+          deadMaster: dead,
+          ...(req.to ? { to: req.to } : {}),
+          by: `api ${ctx.remote} (request ${ctx.requestId})`,
+          ...(ctx.started ? { started: ctx.started } : {}),
+          ...(ctx.step ? { step: ctx.step } : {}),
+        });
         return {
           ok: r.outcome === 'promoted' || r.outcome === 'promoted-with-errors',
           message: `${r.outcome}: ${r.summary}`,
@@ -327,9 +338,10 @@ export class Daemon {
           id: r.id,
           deadMaster: r.deadMaster,
           newMaster: r.newMaster,
-          report: r.reportPath ?? null,
+          reportPath: r.reportPath ?? null,
           warnings: r.warnings,
           next: r.next,
+          report: r,
         };
       },
       ack: async (name, ctx: ActionContext) => this.rt(name).ack(ctx),
@@ -347,7 +359,7 @@ export class Daemon {
   }
 
   private refuseWhileStopping(): void {
-    if (this.stopping) throw new ApiError(503, 'heir is stopping; try again once it is back');
+    if (this.stopping) throw new ApiError(503, 'heir is stopping; try again once it is back', 'stopping');
   }
 }
 

@@ -517,10 +517,20 @@ export class ClusterRuntime {
   // Operations
 
   /** Run the failover executor; detection is paused meanwhile and follows the new master after. */
-  async failover(o: { trigger: 'auto' | 'manual'; deadMaster: string; to?: string; verdict?: VerdictEvent; by?: string }): Promise<FailoverReport> {
-    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`);
+  async failover(o: {
+    trigger: 'auto' | 'manual';
+    deadMaster: string;
+    to?: string;
+    verdict?: VerdictEvent;
+    by?: string;
+    /** API operations: called once the failover is under way, and with each step. */
+    started?: () => void;
+    step?: ActionContext['step'];
+  }): Promise<FailoverReport> {
+    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`, 'busy');
     let resolveDone!: () => void;
     this.op = { kind: 'failover', done: new Promise<void>((r) => (resolveDone = r)) };
+    o.started?.();
     const monitor = this.monitor;
     monitor?.pause();
     const started = Date.now();
@@ -561,6 +571,10 @@ export class ClusterRuntime {
             });
           }
           this.onFailoverEvent(e);
+          if (e.type === 'failover.step') {
+            const s = e.step;
+            o.step?.({ name: s.name, outcome: s.outcome, startedAt: s.startedAt, ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}), detail: s.error && s.error !== s.detail ? `${s.detail}: ${s.error}` : s.detail });
+          }
         },
         // Stopping: the executor leaves at the next step boundary before the promotion
         // (undoing what it can, journaled, outcome 'interrupted'); after the promotion the
@@ -641,18 +655,30 @@ export class ClusterRuntime {
   }
 
   async switchover(to: string, ctx: ActionContext): Promise<SwitchoverReport> {
-    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`);
+    if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`, 'busy');
     if (!this.cluster.nodes.some((n) => n.name === to)) {
-      throw new ApiError(404, `${this.name} has no node "${to}"; nodes: ${this.cluster.nodes.map((n) => n.name).join(', ')}`);
+      throw new ApiError(404, `${this.name} has no node "${to}"; nodes: ${this.cluster.nodes.map((n) => n.name).join(', ')}`, 'unknown_node');
     }
     let resolveDone!: () => void;
     this.op = { kind: 'switchover', done: new Promise<void>((r) => (resolveDone = r)) };
+    ctx.started?.();
     const monitor = this.monitor;
     monitor?.pause();
     try {
       const by = `api ${ctx.remote} (request ${ctx.requestId})`;
       this.emit('switchover.started', `${this.name}: switchover to ${to} requested by ${by}`, { to, from: this.master, requestedBy: by });
-      const r = await switchover(this.cluster, { to, global: this.deps.global(), log: this.deps.log, requestedBy: by, postHook: this.trackHook });
+      const r = await switchover(this.cluster, {
+        to,
+        global: this.deps.global(),
+        log: this.deps.log,
+        requestedBy: by,
+        postHook: this.trackHook,
+        onProgress: (e) => {
+          if (e.phase === 'info') return;
+          const outcome = e.phase === 'start' ? 'running' : e.phase === 'done' ? 'ok' : 'failed';
+          ctx.step?.({ name: e.step, outcome, ...(e.node ? { node: e.node } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}), detail: e.detail });
+        },
+      });
       // The switchover saved its own report (reports/switchover-<id>.json) when it took the
       // lock; a refused one before that leaves none, like from the CLI.
       const id = r.id;

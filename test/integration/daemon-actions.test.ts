@@ -1,10 +1,13 @@
 /**
  * The HTTP API's actions through the real daemon (`node bin/heir.js daemon`, a child process)
  * against one real 3-node MySQL 9.7 loopback cluster with failover.auto: false:
- *  - POST /clusters/:name/switchover {to} with the token: the master moves, the switchover's
- *    own report (one copy) is listed by GET /clusters/:name/reports, metrics count it;
+ *  - POST /api/v1/clusters/:name/switchover {to} with the token: 202 and an operation, followed
+ *    to its end; the master moves, the switchover's own report (one copy) is listed by
+ *    GET /clusters/:name/reports, metrics count it;
  *  - kill -9 of the master: no automatic failover; POST /clusters/:name/failover without the
- *    token is refused (401), with it the failover runs, is reported and counted.
+ *    token is refused (401), with it the failover runs as an operation, is reported and counted.
+ * Every answer of the daemon is checked against its own OpenAPI document
+ * (GET /api/v1/openapi.json), and every documented endpoint is exercised.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +20,7 @@ import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { apiRequest, jsonLogLines, until } from '../support/cli';
+import { openApiChecker, type OpenApiChecker } from '../support/openapi';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -50,8 +54,25 @@ function logLines(): any[] {
   return jsonLogLines(out);
 }
 
-function api(method: string, p: string, o: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: any; text: string }> {
-  return apiRequest(apiUrl, method, p, o);
+let openapi: OpenApiChecker | undefined;
+
+/** One request to the daemon; its answer must match the OpenAPI document. */
+async function api(method: string, p: string, o: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: any; text: string; headers: Headers }> {
+  const r = await apiRequest(apiUrl, method, p, o);
+  openapi?.check(method, p, r.status, r.body ?? r.text, r.headers.get('content-type') ?? undefined);
+  return r;
+}
+
+/** Follow an operation (its Location) until it ended; the states and step counts seen on the way. */
+async function follow(location: string, timeoutMs = 120_000): Promise<{ op: any; seen: { state: string; steps: number }[] }> {
+  const seen: { state: string; steps: number }[] = [];
+  const op = await until(`operation ${location} to end`, timeoutMs, async () => {
+    const r = await api('GET', location);
+    assert.equal(r.status, 200, r.text);
+    seen.push({ state: r.body.state, steps: r.body.steps.length });
+    return r.body.state === 'running' ? undefined : r.body;
+  });
+  return { op, seen };
 }
 
 async function readOnly(node: string): Promise<number> {
@@ -95,6 +116,11 @@ before(async () => {
   daemon.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   await until('"heir ready: 1 clusters" in the daemon log', 60_000, () => logLines().some((l) => /^heir ready: 1 clusters/.test(l.msg ?? '')));
   await until(`the daemon watching ${NAME}`, 30_000, async () => (await api('GET', `/clusters/${NAME}`)).body?.master === 'db1');
+  const doc = await api('GET', '/api/v1/openapi.json');
+  assert.equal(doc.status, 200, doc.text);
+  openapi = await openApiChecker(doc.body);
+  openapi.check('GET', '/api/v1/openapi.json', doc.status, doc.body, doc.headers.get('content-type') ?? undefined);
+  openapi.check('GET', `/clusters/${NAME}`, 200, (await api('GET', `/api/v1/clusters/${NAME}`)).body);
 });
 
 after(async () => {
@@ -116,13 +142,22 @@ test('POST switchover with the token moves the master; one report, listed; metri
   assert.equal(refused.status, 401, 'no token: refused');
   assert.equal(await readOnly('db1'), 0, 'a refused request changed nothing');
 
-  const r = await api('POST', `/clusters/${NAME}/switchover`, { token: TOKEN, body: { to: 'db2' } });
-  assert.equal(r.status, 200, r.text);
-  assert.equal(r.body.ok, true, r.text);
-  assert.equal(r.body.outcome, 'switched', r.text);
+  const accepted = await api('POST', `/api/v1/clusters/${NAME}/switchover`, { token: TOKEN, body: { to: 'db2' } });
+  assert.equal(accepted.status, 202, accepted.text);
+  assert.equal(accepted.headers.get('location'), `/api/v1/operations/${accepted.body.id}`);
+  assert.equal(accepted.body.kind, 'switchover');
+  assert.deepEqual(accepted.body.request, { to: 'db2' });
+  const { op } = await follow(accepted.headers.get('location')!);
+  assert.equal(op.state, 'succeeded', JSON.stringify(op));
+  for (const s of ['pause', 'promote', 'repoint']) assert.equal(op.steps.find((x: any) => x.name === s)?.outcome, 'ok', `step ${s}: ${JSON.stringify(op.steps)}`);
+  const r = { body: op.result };
+  assert.equal(r.body.ok, true, JSON.stringify(op));
+  assert.equal(r.body.outcome, 'switched');
   assert.equal(r.body.from, 'db1');
   assert.equal(r.body.to, 'db2');
   assert.equal(typeof r.body.id, 'string');
+  assert.equal(op.report.id, r.body.id, 'the operation carries the report');
+  assert.equal(op.report.outcome, 'switched');
 
   // The servers: db2 writable, the others replicate from it.
   assert.equal(await readOnly('db2'), 0);
@@ -134,14 +169,14 @@ test('POST switchover with the token moves the master; one report, listed; metri
   // Exactly one report: the switchover's own, under its id, listed by the API.
   const files = fs.readdirSync(path.join(stateDir, NAME, 'reports')).filter((f) => f.startsWith('switchover-'));
   assert.deepEqual(files, [`switchover-${r.body.id}.json`], 'one report file, named by the switchover\'s id');
-  assert.equal(r.body.report, path.join(stateDir, NAME, 'reports', files[0]!));
+  assert.equal(r.body.reportPath, path.join(stateDir, NAME, 'reports', files[0]!));
   const reports = await api('GET', `/clusters/${NAME}/reports`);
   assert.equal(reports.status, 200);
   const sw = reports.body.reports.filter((x: any) => x.kind === 'switchover');
   assert.equal(sw.length, 1, reports.text);
   assert.equal(sw[0].id, r.body.id);
   assert.equal(sw[0].outcome, 'switched');
-  assert.equal(sw[0].reportPath, r.body.report);
+  assert.equal(sw[0].reportPath, r.body.reportPath);
 
   const metrics = await api('GET', '/metrics');
   assert.match(metrics.text, new RegExp(`heir_switchovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
@@ -168,8 +203,19 @@ test('kill -9 with failover.auto false: no automatic failover; POST failover nee
   assert.equal(await readOnly('db1'), 1, 'a refused request changed nothing');
   assert.equal(await readOnly('db3'), 1, 'a refused request changed nothing');
 
-  const r = await api('POST', `/clusters/${NAME}/failover`, { token: TOKEN, body: {} });
-  assert.equal(r.status, 200, r.text);
+  const accepted = await api('POST', `/clusters/${NAME}/failover`, { token: TOKEN, body: {} });
+  assert.equal(accepted.status, 202, accepted.text);
+  assert.equal(accepted.body.kind, 'failover');
+  const { op, seen } = await follow(accepted.headers.get('location')!);
+  assert.equal(op.state, 'succeeded', JSON.stringify(op));
+  // Steps appear as the executor reports them: the operation was followed while it ran.
+  const steps = [accepted.body.steps.length, ...seen.map((x) => x.steps)];
+  assert.ok(steps.every((n, i) => i === 0 || n >= steps[i - 1]!), `the steps so far only grow: ${steps.join(' ')}`);
+  for (const s of ['freeze', 'promote', 'attach']) assert.equal(op.steps.find((x: any) => x.name === s)?.outcome, 'ok', `step ${s}: ${JSON.stringify(op.steps)}`);
+  assert.equal(op.report.kind, 'failover');
+  // (The operation lists steps as they end, the report as they start: parallel steps may differ in order.)
+  assert.deepEqual(op.report.steps.map((s: any) => s.name).sort(), op.steps.map((s: any) => s.name).sort(), 'the report has the same steps');
+  const r = { body: op.result, text: JSON.stringify(op) };
   assert.equal(r.body.ok, true, r.text);
   assert.equal(r.body.outcome, 'promoted', r.text);
   assert.equal(r.body.deadMaster, 'db2');
@@ -193,4 +239,27 @@ test('kill -9 with failover.auto false: no automatic failover; POST failover nee
   assert.match(metrics.text, new RegExp(`heir_failovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
   assert.match(metrics.text, new RegExp(`heir_switchovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
   assert.ok(!reports.text.includes(TOKEN) && !r.text.includes(TOKEN), 'the token never comes back');
+});
+
+test('errors carry their code; every endpoint of the OpenAPI document was exercised', async () => {
+  const codes: [string, string, { token?: string; body?: unknown }, number, string][] = [
+    ['GET', '/api/v1/operations/no-such-operation', {}, 404, 'unknown_operation'],
+    ['GET', '/api/v1/clusters/nope', {}, 404, 'unknown_cluster'],
+    ['GET', '/api/v1/clusters/nope/reports', {}, 404, 'unknown_cluster'],
+    ['POST', `/api/v1/clusters/${NAME}/switchover`, { token: TOKEN, body: { to: 'db9' } }, 404, 'unknown_node'],
+    ['POST', `/api/v1/clusters/${NAME}/failover`, { token: TOKEN, body: { to: 'db9' } }, 404, 'unknown_node'],
+    ['POST', `/api/v1/clusters/${NAME}/switchover`, { token: TOKEN, body: {} }, 400, 'bad_request'],
+    ['POST', `/api/v1/clusters/${NAME}/ack`, {}, 401, 'unauthorized'],
+  ];
+  for (const [method, p, o, status, code] of codes) {
+    const r = await api(method, p, o);
+    assert.deepEqual([r.status, r.body?.code], [status, code], `${method} ${p}: ${r.text}`);
+    assert.equal(typeof r.body.error, 'string');
+  }
+  const ack = await api('POST', `/api/v1/clusters/${NAME}/ack`, { token: TOKEN });
+  assert.equal(ack.status, 200, ack.text);
+  assert.equal((await api('GET', '/health')).status, 200);
+  assert.equal((await api('GET', '/api/v1/clusters')).status, 200);
+  assert.equal((await api('GET', `/api/v1/clusters/${NAME}/reports`)).status, 200);
+  assert.deepEqual(openapi!.unexercised(), [], 'every documented endpoint answered at least once');
 });

@@ -55,7 +55,7 @@ export async function apiRequest(
   method: string,
   p: string,
   o: { token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: any; text: string }> {
+): Promise<{ status: number; body: any; text: string; headers: Headers }> {
   const res = await fetch(`${baseUrl}${p}`, {
     method,
     headers: { ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}) },
@@ -68,7 +68,7 @@ export async function apiRequest(
   } catch {
     body = undefined;
   }
-  return { status: res.status, body, text };
+  return { status: res.status, body, text, headers: res.headers };
 }
 
 /** Polls fn every 100 ms until it returns something truthy; throws naming `what` after timeoutMs. */

@@ -1,4 +1,7 @@
-/** HTTP API: routing, bearer-token authorization of actions, refusal without a token. Loopback only. */
+/**
+ * HTTP API: routing (/api/v1 and the unprefixed paths), bearer-token authorization of actions,
+ * refusal without a token, error codes, long actions as operations. Loopback only.
+ */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApiServer, tokenMatches, parseListen, ApiError, type ApiProvider, type ApiServer, type ActionContext } from '../../src/daemon/api';
@@ -7,6 +10,9 @@ import { HeirMetrics } from '../../src/daemon/metrics';
 const TOKEN = 'tok-3f9a1c2e8b7d6a5f4e3d2c1b0a998877';
 
 interface Call { action: string; cluster: string; req?: unknown; ctx: ActionContext }
+
+/** A switchover to 'slow' waits for release(): under way (started, a step), then done. */
+let release: (() => void) | undefined;
 
 function fakeProvider(calls: Call[]): ApiProvider {
   const clusters = [
@@ -20,6 +26,19 @@ function fakeProvider(calls: Call[]): ApiProvider {
     async switchover(cluster, req, ctx) {
       calls.push({ action: 'switchover', cluster, req, ctx });
       if (req.to === 'busy') throw new ApiError(409, `cluster ${cluster} is locked by a failover in progress`);
+      if (req.to === 'nonode') throw new ApiError(404, `${cluster} has no node "nonode"`, 'unknown_node');
+      if (req.to === 'slow') {
+        ctx.started?.();
+        ctx.step?.({ name: 'pause', outcome: 'running', node: 'db1', detail: 'writes stop' });
+        await new Promise<void>((r) => (release = r));
+        ctx.step?.({ name: 'pause', outcome: 'ok', node: 'db1', durationMs: 3, detail: 'writes stopped' });
+        ctx.step?.({ name: 'promote', outcome: 'ok', node: 'slow', durationMs: 2, detail: 'slow is writable' });
+        return { ok: true, message: 'switched: slow is the master', outcome: 'switched', report: { kind: 'switchover', id: 'sw1', cluster, outcome: 'switched', summary: 'slow is the master' } };
+      }
+      if (req.to === 'crash') {
+        ctx.started?.();
+        throw new Error('the executor broke');
+      }
       return { ok: true, message: `switched over to ${req.to}` };
     },
     async failover(cluster, req, ctx) {
@@ -127,8 +146,10 @@ describe('API with a token configured', () => {
   test('actions with the right token reach the provider', async () => {
     calls.length = 0;
     const s = await call(api, 'POST', '/clusters/app1/switchover', { token: TOKEN, body: { to: 'db2' } });
-    assert.equal(s.status, 200);
-    assert.equal(s.json.message, 'switched over to db2');
+    assert.equal(s.status, 202, 'a long action answers 202 with its operation');
+    assert.equal(s.headers.get('location'), `/api/v1/operations/${s.json.id}`);
+    assert.equal(s.json.state, 'succeeded', 'the provider had already ended');
+    assert.equal(s.json.result.message, 'switched over to db2');
     assert.match(s.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.action, 'switchover');
@@ -138,13 +159,15 @@ describe('API with a token configured', () => {
     assert.equal(calls[0]!.ctx.requestId, s.headers.get('x-request-id'));
 
     const f = await call(api, 'POST', '/clusters/app2/failover', { auth: `bearer ${TOKEN}` });
-    assert.equal(f.status, 409, 'ok:false maps to 409');
-    assert.match(f.json.message, /master is alive/);
+    assert.equal(f.status, 202);
+    assert.equal(f.json.state, 'failed', 'ok:false: a failed operation');
+    assert.match(f.json.result.message, /master is alive/);
     assert.deepEqual(calls[1]!.req, {});
 
-    const f2 = await call(api, 'POST', '/clusters/app2/failover', { token: TOKEN, body: { to: 'db5' } });
+    const f2 = await call(api, 'POST', '/api/v1/clusters/app2/failover', { token: TOKEN, body: { to: 'db5' } });
     assert.deepEqual(calls[2]!.req, { to: 'db5' });
-    assert.equal(f2.status, 409);
+    assert.equal(f2.status, 202);
+    assert.equal(f2.json.state, 'failed');
 
     const a = await call(api, 'POST', '/clusters/app2/ack', { token: TOKEN });
     assert.equal(a.status, 200);
@@ -162,11 +185,81 @@ describe('API with a token configured', () => {
     assert.equal(bad.status, 400);
     assert.equal(calls.length, 0);
     const busy = await call(api, 'POST', '/clusters/app1/switchover', { token: TOKEN, body: { to: 'busy' } });
-    assert.equal(busy.status, 409);
+    assert.equal(busy.status, 409, 'refused before it started: an error, not an operation');
     assert.match(busy.json.error, /locked/);
+    assert.equal(busy.json.code, 'busy');
+    const nonode = await call(api, 'POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: { to: 'nonode' } });
+    assert.deepEqual([nonode.status, nonode.json.code], [404, 'unknown_node']);
     const unknown = await call(api, 'POST', '/clusters/zzz/ack', { token: TOKEN });
     assert.equal(unknown.status, 404);
-    assert.equal(calls.length, 1);
+    assert.equal(unknown.json.code, 'unknown_cluster');
+    assert.equal(calls.length, 2);
+  });
+
+  test('every error carries its code', async () => {
+    const codes = async (method: string, path: string, o: Parameters<typeof call>[3] = {}) => {
+      const r = await call(api, method, path, o);
+      return [r.status, r.json?.code];
+    };
+    assert.deepEqual(await codes('GET', '/api/v1/nothing'), [404, 'not_found']);
+    assert.deepEqual(await codes('GET', '/api/v1/clusters/nope'), [404, 'unknown_cluster']);
+    assert.deepEqual(await codes('GET', '/api/v1/operations/nope'), [404, 'unknown_operation']);
+    assert.deepEqual(await codes('DELETE', '/api/v1/clusters/app1'), [405, 'method_not_allowed']);
+    assert.deepEqual(await codes('POST', '/api/v1/clusters/app1/ack'), [401, 'unauthorized']);
+    assert.deepEqual(await codes('POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: {} }), [400, 'bad_request']);
+  });
+
+  test('a long action: 202 at once, then the operation shows its steps, and the report once done', async () => {
+    release = undefined;
+    const s = await call(api, 'POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: { to: 'slow' } });
+    assert.equal(s.status, 202);
+    assert.equal(s.json.state, 'running');
+    assert.equal(s.json.kind, 'switchover');
+    assert.equal(s.json.cluster, 'app1');
+    assert.deepEqual(s.json.request, { to: 'slow' });
+    assert.match(s.json.requestedBy, /^api 127\.0\.0\.1 \(request [0-9a-f-]{36}\)$/);
+    assert.deepEqual(s.json.steps.map((x: any) => [x.name, x.outcome]), [['pause', 'running']]);
+    assert.equal(s.json.report, null);
+    const loc = s.headers.get('location')!;
+    const running = await call(api, 'GET', loc);
+    assert.equal(running.json.state, 'running');
+    const go = release as (() => void) | undefined;
+    assert.ok(go, 'the provider waits');
+    go();
+    let done: any;
+    for (let i = 0; i < 100; i++) {
+      done = (await call(api, 'GET', loc)).json;
+      if (done.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.steps.map((x: any) => [x.name, x.outcome]), [['pause', 'ok'], ['promote', 'ok']]);
+    assert.equal(done.result.outcome, 'switched');
+    assert.equal(done.result.report, undefined, 'the report is the operation\'s own field');
+    assert.equal(done.report.id, 'sw1');
+    assert.ok(done.finishedAt);
+    // The unprefixed path serves the same operation.
+    assert.equal((await call(api, 'GET', `/operations/${done.id}`)).json.state, 'succeeded');
+
+    const c = await call(api, 'POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: { to: 'crash' } });
+    assert.equal(c.status, 202, 'it had started: the failure is the operation\'s');
+    let crashed: any;
+    for (let i = 0; i < 100; i++) {
+      crashed = (await call(api, 'GET', c.headers.get('location')!)).json;
+      if (crashed.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(crashed.state, 'failed');
+    assert.equal(crashed.error.code, 'internal');
+    assert.match(crashed.error.message, /the executor broke/);
+  });
+
+  test('the OpenAPI document is served', async () => {
+    const d = await call(api, 'GET', '/api/v1/openapi.json');
+    assert.equal(d.status, 200);
+    assert.equal(d.json.openapi, '3.1.0');
+    assert.ok(d.json.paths['/api/v1/operations/{id}']);
+    assert.ok(d.json.components.securitySchemes.bearer, 'not mangled by the redaction of secret-looking keys');
   });
 });
 

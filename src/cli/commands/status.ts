@@ -55,11 +55,11 @@ export const command: CliCommand = {
 async function fromDaemon(cfg: HeirConfig, name?: string): Promise<ClusterStatus[]> {
   const base = apiBaseUrl(cfg.heir.api.listen);
   if (name) {
-    const r = await requestJson<ClusterStatus & { error?: string }>(base, `/clusters/${encodeURIComponent(name)}`);
+    const r = await requestJson<ClusterStatus & { error?: string }>(base, `/api/v1/clusters/${encodeURIComponent(name)}`);
     if (r.status !== 200) throw new Error(`the daemon at ${base} answered HTTP ${r.status}: ${r.body.error ?? ''} (is it running with the same configuration?)`);
     return [r.body];
   }
-  const r = await requestJson<{ clusters: ClusterStatus[]; error?: string }>(base, '/clusters');
+  const r = await requestJson<{ clusters: ClusterStatus[]; error?: string }>(base, '/api/v1/clusters');
   if (r.status !== 200) throw new Error(`the daemon at ${base} answered HTTP ${r.status}: ${r.body.error ?? ''}`);
   return r.body.clusters;
 }
