@@ -101,6 +101,11 @@ before(async () => {
   const cluster = lab.clusterConfig({
     detection: { ping_type: 'select', ssh_check: false, min_sources: 2, interval_ms: 1000 } as ClusterConfig['detection'],
     failover: { auto: false, salvage: { enabled: false } } as ClusterConfig['failover'],
+    // Post hooks run in the daemon's background once the report is written.
+    hooks: {
+      post_switchover: { command: ['/bin/sh', '-c', `env | grep '^HEIR_' > '${path.join(dir, 'post_switchover.env')}'`], timeout_s: 10 },
+      post_failover: { command: ['/bin/sh', '-c', `env | grep '^HEIR_' > '${path.join(dir, 'post_failover.env')}'`], timeout_s: 10 },
+    },
   });
   apiUrl = `http://127.0.0.1:${await freePort()}`;
   fs.writeFileSync(
@@ -181,6 +186,18 @@ test('POST switchover with the token moves the master; one report, listed; metri
   const metrics = await api('GET', '/metrics');
   assert.match(metrics.text, new RegExp(`heir_switchovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
   assert.match(metrics.text, new RegExp(`heir_node_master\\{cluster="${NAME}",node="db2"\\} 1\\b`));
+
+  // The daemon's post_switchover hook ran after the report and is recorded in it.
+  const saved = await until('the post_switchover run in the saved report', 20_000, () => {
+    const rep = JSON.parse(fs.readFileSync(r.body.reportPath, 'utf8'));
+    return rep.hooks?.length ? rep : undefined;
+  });
+  assert.equal(saved.hooks[0].hook, 'post_switchover');
+  assert.equal(saved.hooks[0].ok, true, saved.hooks[0].detail);
+  const env = fs.readFileSync(path.join(dir, 'post_switchover.env'), 'utf8');
+  assert.match(env, /^HEIR_OUTCOME=switched$/m);
+  assert.match(env, /^HEIR_OLD_MASTER=db1$/m);
+  assert.match(env, /^HEIR_NEW_MASTER=db2$/m);
 });
 
 test('kill -9 with failover.auto false: no automatic failover; POST failover needs the token, then fails over', async () => {
@@ -239,6 +256,14 @@ test('kill -9 with failover.auto false: no automatic failover; POST failover nee
   assert.match(metrics.text, new RegExp(`heir_failovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
   assert.match(metrics.text, new RegExp(`heir_switchovers_total\\{cluster="${NAME}",result="success"\\} 1\\b`));
   assert.ok(!reports.text.includes(TOKEN) && !r.text.includes(TOKEN), 'the token never comes back');
+
+  const env = await until('the post_failover hook', 20_000, () => {
+    const f = path.join(dir, 'post_failover.env');
+    return fs.existsSync(f) && fs.readFileSync(f, 'utf8');
+  });
+  assert.match(env, /^HEIR_OUTCOME=promoted$/m);
+  assert.match(env, /^HEIR_TRIGGER=manual$/m);
+  assert.match(env, new RegExp(`^HEIR_NEW_MASTER=${newMaster}$`, 'm'));
 });
 
 test('errors carry their code; every endpoint of the OpenAPI document was exercised', async () => {
