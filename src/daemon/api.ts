@@ -287,21 +287,26 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const fail = (res: http.ServerResponse, status: number, message: string, headers?: Record<string, string>, code?: ErrorCode): void =>
     send(res, status, { error: message, code: code ?? CODE_OF_STATUS[status] ?? 'internal' }, headers);
 
-  const readJson = (req: http.IncomingMessage): Promise<Record<string, unknown>> =>
+  const readJson = (req: http.IncomingMessage, res: http.ServerResponse): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {
+        if (size > MAX_BODY) return; // answered already; the rest is read and dropped
         size += c.length;
         if (size > MAX_BODY) {
+          // Answered while the client may still be sending: the connection closes after
+          // the answer (destroying the socket now would lose the answer).
+          chunks.length = 0;
+          res.setHeader('Connection', 'close');
           reject(new ApiError(413, `request body larger than ${MAX_BODY} bytes`, 'payload_too_large'));
-          req.destroy();
           return;
         }
         chunks.push(c);
       });
       req.on('error', reject);
       req.on('end', () => {
+        if (size > MAX_BODY) return;
         const text = Buffer.concat(chunks).toString('utf8').trim();
         if (text === '') return resolve({});
         let v: unknown;
@@ -411,7 +416,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           req.resume();
           return;
         }
-        const body = await readJson(req);
+        const body = await readJson(req, res);
         if (!(await p.listClusters()).some((c) => c.name === r.name)) {
           throw new ApiError(404, await unknownCluster(p, r.name), 'unknown_cluster');
         }

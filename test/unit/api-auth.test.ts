@@ -207,6 +207,7 @@ describe('API with a token configured', () => {
     assert.deepEqual(await codes('DELETE', '/api/v1/clusters/app1'), [405, 'method_not_allowed']);
     assert.deepEqual(await codes('POST', '/api/v1/clusters/app1/ack'), [401, 'unauthorized']);
     assert.deepEqual(await codes('POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: {} }), [400, 'bad_request']);
+    assert.deepEqual(await codes('POST', '/api/v1/clusters/app1/switchover', { token: TOKEN, body: { to: 'x'.repeat(70_000) } }), [413, 'payload_too_large']);
   });
 
   test('a long action: 202 at once, then the operation shows its steps, and the report once done', async () => {
