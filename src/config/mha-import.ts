@@ -512,7 +512,7 @@ export function importMha(app: MhaCnf, o: ImportOptions = {}): ImportResult {
     note(
       'dropped',
       report.from,
-      `report script not run (${lit(report.value)}): heir sends alerts to webhooks (generic JSON, DingTalk, WeCom, Feishu, Slack); add them under webhooks`,
+      `report script not carried over (${lit(report.value)}): heir's hooks.post_failover runs a program with the report as JSON on stdin and HEIR_* environment variables, not MHA's --orig_master_host=... arguments (docs/HOOKS.md); adapt it and add it there, or send alerts to webhooks (generic JSON, DingTalk, WeCom, Feishu, Slack)`,
       [...C, 'name'],
     );
   }
