@@ -29,3 +29,19 @@ test('the checker rejects answers the document does not describe', async () => {
   assert.ok(c.unexercised().includes('GET /api/v1/operations/{id}') === false, 'a checked 404 counts as exercised');
   assert.ok(c.unexercised().includes('GET /health'));
 });
+
+test('operations: a running step is replaced when it ends; the oldest finished ones are forgotten, running ones kept', async () => {
+  const { OperationStore } = await import('../../src/daemon/operations');
+  const s = new OperationStore();
+  const first = s.create('switchover', 'app1', { to: 'db2' }, 'api test');
+  s.step(first, { name: 'pause', outcome: 'running', node: 'db1', detail: 'writes stop' });
+  s.step(first, { name: 'pause', outcome: 'ok', node: 'db1', durationMs: 4, detail: 'writes stopped' });
+  s.step(first, { name: 'repoint', outcome: 'running', node: 'db3', detail: '' });
+  assert.deepEqual(first.steps.map((x) => [x.name, x.outcome]), [['pause', 'ok'], ['repoint', 'running']]);
+  const done = s.create('failover', 'app1', {}, 'api test');
+  s.finish(done, { ok: true, message: 'promoted', report: { id: 'r1' } });
+  assert.deepEqual([done.state, done.result, done.report], ['succeeded', { ok: true, message: 'promoted' }, { id: 'r1' }]);
+  for (let i = 0; i < 250; i++) s.finish(s.create('failover', 'app1', {}, 'api test'), { ok: false, message: 'refused' });
+  assert.equal(s.get(first.id)?.state, 'running', 'a running operation is never forgotten');
+  assert.equal(s.get(done.id), undefined, 'the oldest finished one is');
+});
