@@ -9,6 +9,8 @@
  *   (auto)   → on a dead verdict the address leaves the old master at once, in the background
  *   plan     → read the topology, elect (pure), refuse if the master answers (an automatic
  *              failover then gives the address back: outcome master-alive)
+ *   (hook)   → pre_failover with the plan; with abort_on_failure a failure refuses the
+ *              failover here, before anything changed (src/failover/hooks.ts)
  *   fence    → old master read-only where it answers; address taken away in the background
  *              (unless already under way)
  *   freeze   → stop IO threads everywhere: positions stop moving
@@ -22,6 +24,7 @@
  *   salvage  → apply the dead master's missing transactions on the winner
  *   attach   → the address goes to the new master, last
  *   report   → JSON report, journal closed, anti-flapping block recorded
+ *   (hook)   → post_failover with the report (runFailover, after all of the above)
  *
  * Every wait is bounded (apply_timeout_s, salvage.timeout_s, query timeouts,
  * the mover's operation timeout).
