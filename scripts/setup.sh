@@ -3,8 +3,9 @@
 # Idempotent: every step checks first and does nothing when already done.
 #
 #   1. apt packages: MariaDB 10.11 server/client (bookworm), OpenSSH server/client,
-#      iproute2, procps, ca-certificates. No system service is left running: the
-#      lab starts its own mysqld/sshd processes.
+#      iproute2, procps, ca-certificates, chromium (the topology page's browser test drives
+#      it headless through playwright-core; no browser is downloaded). No system service is
+#      left running: the lab starts its own mysqld/sshd processes.
 #   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
 #      apt configuration is not touched) and unpacked with `dpkg -x` into one root
 #      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
@@ -41,6 +42,7 @@ APT_PACKAGES=(
   ca-certificates
   gpgv                  # apt signature checks for the sid download
   debian-archive-keyring
+  chromium              # headless browser for the topology page's browser test (driven by playwright-core)
 )
 
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -105,7 +107,7 @@ else
   step "apt packages present"
 fi
 
-for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen ip unshare nsenter; do
+for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen ip unshare nsenter chromium; do
   command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || die "command $c not found after installing packages"
 done
 

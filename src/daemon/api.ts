@@ -1,11 +1,12 @@
 /**
  * The daemon's HTTP API (node:http), bound to 127.0.0.1:7878 by default (heir.api.listen).
  *
+ *   GET  /                                     the topology page (web/index.html; /ui/app.js, /ui/style.css)
  *   GET  /health                               liveness of the daemon
  *   GET  /metrics                              Prometheus exposition (src/daemon/metrics.ts)
  *   GET  /api/v1/clusters                      one summary per cluster
  *   GET  /api/v1/clusters/:name                the cluster's status (topology, verdict, address, blocked)
- *   GET  /api/v1/clusters/:name/reports        its failover/switchover reports, newest first
+ *   GET  /api/v1/clusters/:name/reports        its failover/switchover reports, newest first (?limit=N)
  *   POST /api/v1/clusters/:name/switchover     {"to": "db2"}        → 202 + operation (Location)
  *   POST /api/v1/clusters/:name/failover       {"to": "db2"} or {}  → 202 + operation (Location)
  *   POST /api/v1/clusters/:name/ack            acknowledge: unblock automatic failover
@@ -15,13 +16,16 @@
  * Every path also answers without the /api/v1 prefix (the API's first paths), and /health and
  * /metrics with it. An error answers {"error": message, "code": one of ERROR_CODES}.
  *
- * Reads are open (the listener is local). Actions need `Authorization: Bearer <heir.api.token>`:
+ * Reads are open (the listener is local), the page included: it reads the endpoints above and
+ * asks for the token only to send an action. Actions need `Authorization: Bearer <heir.api.token>`:
  * without the header 401, with a wrong token 401, and with no token configured actions are
  * disabled (403). The daemon plugs its state in through ApiProvider; every JSON response goes
  * through redactSecrets(), so a password or token can never leave through the API even if a
  * provider hands over a config object.
  */
 import http from 'node:http';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
@@ -78,8 +82,8 @@ export interface ApiProvider {
   listClusters(): ClusterSummary[] | Promise<ClusterSummary[]>;
   /** undefined → 404 unknown cluster. */
   clusterStatus(name: string): object | undefined | Promise<object | undefined>;
-  /** undefined → 404 unknown cluster. */
-  reports(name: string): object[] | undefined | Promise<object[] | undefined>;
+  /** undefined → 404 unknown cluster. At most `limit` reports when given. */
+  reports(name: string, limit?: number): object[] | undefined | Promise<object[] | undefined>;
   /** Planned switchover to node `to`. Throw ApiError(404/409/...) to refuse with a status. */
   switchover(name: string, req: { to: string }, ctx: ActionContext): Promise<ActionResult>;
   /** Manual failover, to `to` or to the best candidate. */
@@ -154,6 +158,8 @@ export interface ApiServerOptions {
   /** Secret values (passwords, tokens, webhook secrets) scrubbed from every response. */
   secrets?: () => string[];
   version?: string;
+  /** Folder of the topology page's files (default: web/ of the package). */
+  webRoot?: string;
 }
 
 export interface ApiServer {
@@ -168,6 +174,19 @@ export interface ApiServer {
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 const MAX_BODY = 64 * 1024;
+
+/** The package's web/ folder, from dist/src/daemon/ (compiled) or src/daemon/. */
+export const DEFAULT_WEB_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..', 'web');
+
+/** The page's files: request path → file under the web root and its type. Nothing else is served from it. */
+const PAGE_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/ui/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/ui/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+/** The page runs only its own script and style, talks only to this origin, and cannot be framed. */
+const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** Parse heir.api.listen: "127.0.0.1:7878", "[::1]:7878", "localhost:0". */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -228,6 +247,7 @@ export function tokenMatches(presented: string, expected: string): boolean {
 }
 
 type Route =
+  | { kind: 'page'; file: string; type: string }
   | { kind: 'health' }
   | { kind: 'metrics' }
   | { kind: 'openapi' }
@@ -238,6 +258,8 @@ type Route =
   | { kind: 'action'; name: string; action: 'switchover' | 'failover' | 'ack' };
 
 function route(pathname: string): Route | undefined {
+  const page = PAGE_FILES[pathname];
+  if (page) return { kind: 'page', ...page };
   const parts = pathname.split('/').filter((p) => p !== '');
   let decoded: string[];
   try {
@@ -362,6 +384,26 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
     }
     const p = o.provider;
     switch (r.kind) {
+      case 'page': {
+        const file = path.join(o.webRoot ?? DEFAULT_WEB_ROOT, r.file);
+        let body: Buffer;
+        try {
+          body = fs.readFileSync(file);
+        } catch (e) {
+          return fail(res, 500, `the topology page's file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the package ships it in web/`);
+        }
+        res.writeHead(200, {
+          'Content-Type': r.type,
+          'Cache-Control': 'no-cache',
+          'Content-Security-Policy': PAGE_CSP,
+          'X-Content-Type-Options': 'nosniff',
+          'X-Frame-Options': 'DENY',
+          'Referrer-Policy': 'no-referrer',
+          'Content-Length': String(body.length),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
       case 'health': {
         const extra = p.health ? await p.health() : { ok: true };
         return send(res, extra.ok ? 200 : 503, {
@@ -406,7 +448,10 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         return send(res, 200, s);
       }
       case 'reports': {
-        const s = await p.reports(r.name);
+        const lim = url.searchParams.get('limit');
+        const limit = lim === null ? undefined : Number(lim);
+        if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new ApiError(400, `limit: "${lim}" is not a positive integer`);
+        const s = await p.reports(r.name, limit);
         if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name), undefined, 'unknown_cluster');
         return send(res, 200, { cluster: r.name, reports: s });
       }

@@ -298,7 +298,7 @@ export class Daemon {
     return {
       listClusters: () => [...this.runtimes.values()].map((r) => r.summary()),
       clusterStatus: (name) => this.runtimes.get(name)?.status(),
-      reports: (name) => this.runtimes.get(name)?.reports(),
+      reports: (name, limit) => this.runtimes.get(name)?.reports(limit),
       switchover: async (name, req, ctx): Promise<ActionResult> => {
         this.refuseWhileStopping();
         const r = await this.rt(name).switchover(req.to, ctx);

@@ -48,7 +48,8 @@ import {
   switchoverEventType,
   switchoverMetricResult,
 } from './decide';
-import { addressOf, nodesStatus, type ClusterStatus } from './status';
+import { addressOf, nodesStatus, type AddressView, type ClusterStatus, type VerdictDetail } from './status';
+import { createMover } from '../eni';
 import { OldMasterWatch } from './old-master';
 import { describeReplicaHealthChange, replicaHealthChanges, replicaHealthSeverity, type ReplicaHealthState } from './replica-health';
 
@@ -75,6 +76,8 @@ export interface BlockState {
 }
 
 const MAX_REPORTS = 50;
+/** How often the address holder is read from the cloud (eni, secondary-ip), besides right after each failover and switchover. */
+const ADDRESS_READ_EVERY_MS = 30_000;
 
 export class ClusterRuntime {
   readonly name: string;
@@ -96,6 +99,10 @@ export class ClusterRuntime {
   private readonly oldMasters = new Map<string, OldMasterWatch>();
   /** Post hooks running after a report (each bounded by its timeout): stop() waits for them. */
   private readonly hooks = new Set<Promise<void>>();
+  /** Where the address was last seen (eni, secondary-ip), for status. */
+  private addressSeen: Partial<AddressView> | null = null;
+  private addressReadAt = 0;
+  private addressReading: Promise<void> | null = null;
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -209,6 +216,7 @@ export class ClusterRuntime {
     for (const w of this.oldMasters.values()) w.stop();
     this.oldMasters.clear();
     await this.starting?.catch(() => undefined);
+    await this.addressReading;
     const m = this.monitor;
     this.monitor = null;
     await m?.stop();
@@ -276,6 +284,29 @@ export class ClusterRuntime {
       }
     }
     this.updateTopologyMetrics(snap);
+    this.readAddress(false);
+  }
+
+  /**
+   * Read where the address is (eni, secondary-ip: one Describe call), at most every
+   * ADDRESS_READ_EVERY_MS unless forced (after a failover or switchover). Never throws;
+   * a failed read is shown as such.
+   */
+  private readAddress(force: boolean): void {
+    const t = this.cluster.address.type;
+    if ((t !== 'eni' && t !== 'secondary-ip') || this.stopped || this.addressReading) return;
+    if (!force && Date.now() - this.addressReadAt < ADDRESS_READ_EVERY_MS) return;
+    this.addressReadAt = Date.now();
+    this.addressReading = (async () => {
+      try {
+        const s = await createMover(this.cluster, this.deps.global(), { log: this.log }).status({ cluster: this.cluster, reason: 'manual' });
+        this.addressSeen = { holder: s.holder ?? null, instanceId: s.instanceId ?? null, eniId: s.eniId ?? null, state: s.state, detail: s.detail, checkedAt: new Date().toISOString() };
+      } catch (e) {
+        this.addressSeen = { holder: null, instanceId: null, state: 'unknown', detail: `cannot read where the address is: ${(e as Error).message}`, checkedAt: new Date().toISOString() };
+      } finally {
+        this.addressReading = null;
+      }
+    })();
   }
 
   private async startMonitor(snap: TopologySnapshot): Promise<void> {
@@ -650,6 +681,7 @@ export class ClusterRuntime {
       this.snapshot = r.finalTopology;
       this.updateTopologyMetrics(r.finalTopology);
     }
+    this.readAddress(true);
     this.blockedAlertFor = null;
     this.refreshBlock();
   }
@@ -703,6 +735,7 @@ export class ClusterRuntime {
         // heir_node_master follows now, not at the next topology refresh.
         this.deps.metrics.master(this.name, r.to, this.cluster.nodes.map((n) => n.name));
       }
+      this.readAddress(true);
       return r;
     } finally {
       this.op = null;
@@ -747,11 +780,21 @@ export class ClusterRuntime {
       operation: this.busy,
       verdictAt: v ? new Date(v.at).toISOString() : null,
       verdictReason: v ? v.reason : null,
+      verdictDetail: v ? verdictDetail(v) : null,
       failoverAllowed: state?.failoverAllowed ?? false,
       monitor: this.monitor ? 'running' : (this.monitorError ?? 'stopped'),
-      address: addressOf(this.cluster),
+      address: this.addressView(),
       nodes: nodesStatus(this.snapshot, master, this.cluster),
     };
+  }
+
+  private addressView(): AddressView {
+    const a = addressOf(this.cluster);
+    if (this.cluster.address.type === 'script') {
+      return { ...a, holder: null, state: 'script', detail: `moved by ${this.cluster.address.path} at each failover and switchover; the daemon does not read it back (heir eni status runs the script's status command)` };
+    }
+    if (this.cluster.address.type === 'none') return { ...a, holder: null, state: 'none', detail: 'no address moves with the master' };
+    return { ...a, holder: null, state: 'not read yet', ...(this.addressSeen ?? {}) };
   }
 
   /** GET /clusters carries the whole status of each cluster (heir status needs the nodes). */
@@ -760,7 +803,7 @@ export class ClusterRuntime {
   }
 
   /** Failover and switchover reports, newest first. */
-  reports(): object[] {
+  reports(limit = MAX_REPORTS): object[] {
     const dir = reportsDir(this.stateDir, this.name);
     let files: string[];
     try {
@@ -772,7 +815,7 @@ export class ClusterRuntime {
     const idOf = (f: string) => f.replace(/^[a-z]+-/, '');
     files.sort((a, b) => idOf(b).localeCompare(idOf(a)));
     const out: object[] = [];
-    for (const f of files.slice(0, MAX_REPORTS)) {
+    for (const f of files.slice(0, Math.min(limit, MAX_REPORTS))) {
       try {
         out.push(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as object);
       } catch (e) {
@@ -805,6 +848,19 @@ function verdictSummary(ev: VerdictEvent): Record<string, unknown> {
     reason: ev.reason,
     confirmedBy: ev.confirmedBy,
     evidence: ev.evidence,
+  };
+}
+
+/** The latest verdict as status shows it (times as ISO, the evidence as read by people). */
+function verdictDetail(ev: VerdictEvent): VerdictDetail {
+  return {
+    verdict: ev.verdict,
+    from: ev.from,
+    master: ev.master,
+    rule: ev.rule,
+    because: ev.because,
+    confirmedBy: ev.confirmedBy.map(String),
+    evidence: ev.evidence.map((e) => ({ source: String(e.source), subject: e.subject, at: new Date(e.at).toISOString(), observation: e.observation, points: String(e.points) })),
   };
 }
 

@@ -48,11 +48,38 @@ export interface ClusterStatus {
   operation: string | null;
   verdictAt: string | null;
   verdictReason: string | null;
+  /** The latest verdict's analysis: rule, its condition, the sources that confirmed it and the evidence; null before the first. */
+  verdictDetail?: VerdictDetail | null;
   failoverAllowed: boolean;
   /** Monitor state: running, or why not. */
   monitor: string;
-  address: { type: string; floatingIp: string | null };
+  address: AddressView;
   nodes: NodeStatus[];
+}
+
+export interface VerdictDetail {
+  verdict: string;
+  from: string;
+  master: string;
+  rule: string;
+  because: string;
+  confirmedBy: string[];
+  evidence: { source: string; subject: string; at: string; observation: string; points: string }[];
+}
+
+export interface AddressView {
+  type: string;
+  floatingIp: string | null;
+  /** Node the address is on, as last seen (cloud read for eni/secondary-ip; the master for a script mover); null when unknown or none. */
+  holder?: string | null;
+  /** Instance holding the ENI or the secondary IP. */
+  instanceId?: string | null;
+  eniId?: string | null;
+  /** Cloud state (InUse, Available, ...) or why it is unknown. */
+  state?: string | null;
+  detail?: string | null;
+  /** When the holder was last read (ISO). */
+  checkedAt?: string | null;
 }
 
 export function nodeStatus(s: NodeSnapshot, master: string | null, cluster: ClusterConfig): NodeStatus {
@@ -77,7 +104,7 @@ export function nodeStatus(s: NodeSnapshot, master: string | null, cluster: Clus
   };
 }
 
-export function addressOf(cluster: ClusterConfig): ClusterStatus['address'] {
+export function addressOf(cluster: ClusterConfig): AddressView {
   const a = cluster.address;
   return { type: a.type, floatingIp: 'floating_ip' in a ? (a.floating_ip ?? null) : null };
 }
