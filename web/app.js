@@ -1,4 +1,6 @@
-// heir's topology page: reads the daemon's API every second and draws each cluster.
+// heir's topology page: reads the daemon's API every second and draws each cluster. Actions
+// (switchover, failover, acknowledge) are sent with the API token the operator types in, each
+// after a confirmation that names the cluster.
 // Every value that comes from a server, the configuration or an error goes into the page as
 // text (textContent, setAttribute), never as markup.
 'use strict';
@@ -208,7 +210,12 @@ function timeline(r) {
     kind === 'failover'
       ? `${r.trigger || ''} failover: ${r.deadMaster || '?'} → ${r.newMaster || 'none'}`
       : `switchover: ${r.from || '?'} → ${r.to || '?'}`;
-  const steps = Array.isArray(r.steps) ? r.steps : [];
+  // Failover steps carry name and outcome; switchover steps carry step, node and ok.
+  const steps = (Array.isArray(r.steps) ? r.steps : []).map((x) => ({
+    ...x,
+    name: x.name || `${x.step || '?'}${x.node ? ` ${x.node}` : ''}`,
+    outcome: x.outcome || (x.ok === true ? 'ok' : x.ok === false ? 'failed' : '?'),
+  }));
   const bar = h(
     'div',
     { class: 'bar' },
@@ -267,21 +274,187 @@ function reportsBox(reports) {
 // ---------------------------------------------------------------------------------------------
 // Page
 
-const sections = new Map(); // cluster name → { el, view, last }
+const sections = new Map(); // cluster name → { name, el, view, last, status, ui }
 
 function clusterSection(name) {
   let s = sections.get(name);
   if (!s) {
     const view = h('div', { class: 'view' });
-    const el = h('article', { class: 'cluster', 'data-cluster': name }, view);
-    s = { el, view, last: '' };
+    s = { name, el: null, view, last: '', status: null, busy: false, ui: null };
+    s.ui = actionsBar(s);
+    s.el = h('article', { class: 'cluster', 'data-cluster': name }, view, s.ui.bar);
     sections.set(name, s);
   }
   return s;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Actions: they need the API token (kept in this tab's sessionStorage only) and a typed
+// confirmation; the daemon checks the token on every request.
+
+const TOKEN_KEY = 'heir.api.token';
+/** From /health: false when the daemon has no heir.api.token (actions disabled). */
+let actionsEnabled = null;
+
+function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+function setToken(t) {
+  try {
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* storage refused: the token is not kept */
+  }
+  refreshActionState();
+}
+
+function canAct() {
+  return actionsEnabled !== false && token() !== '';
+}
+
+function refreshActionState() {
+  const state = document.getElementById('token-state');
+  state.textContent =
+    actionsEnabled === false ? 'actions disabled: the daemon has no heir.api.token' : token() ? 'token set: actions need a confirmation' : 'read-only (no token)';
+  state.className = canAct() ? 'ok' : 'muted';
+  for (const s of sections.values()) updateActions(s);
+}
+
+function setOptions(select, options) {
+  const key = JSON.stringify(options);
+  if (select.getAttribute('data-options') === key) return;
+  const keep = select.value;
+  select.replaceChildren(...options.map(([value, label]) => h('option', { value }, label)));
+  select.setAttribute('data-options', key);
+  if (options.some(([v]) => v === keep)) select.value = keep;
+}
+
+function actionsBar(s) {
+  const switchTo = h('select', { class: 'switch-to', 'aria-label': 'new master for the switchover' });
+  const failoverTo = h('select', { class: 'failover-to', 'aria-label': 'new master for the failover' });
+  const switchBtn = h('button', { type: 'button', 'data-action': 'switchover' }, 'Switch over to');
+  const failoverBtn = h('button', { type: 'button', class: 'danger', 'data-action': 'failover' }, 'Fail over to');
+  const ackBtn = h('button', { type: 'button', 'data-action': 'ack' }, 'Acknowledge');
+  const result = h('span', { class: 'action-result', 'aria-live': 'polite' });
+  const bar = h('div', { class: 'actions' }, h('span', {}, switchBtn, ' ', switchTo), h('span', {}, failoverBtn, ' ', failoverTo), ackBtn, result);
+  switchBtn.addEventListener('click', () => {
+    const c = s.status;
+    const to = switchTo.value;
+    if (!c || !to) return;
+    runAction(s, 'switchover', { to }, `Switch over ${c.name} to ${to}?`, `The master of ${c.name} moves from ${c.master || 'the current master'} to ${to}: writes pause briefly, the other replicas follow ${to}, and the address moves with it.`);
+  });
+  failoverBtn.addEventListener('click', () => {
+    const c = s.status;
+    if (!c) return;
+    const to = failoverTo.value;
+    runAction(
+      s,
+      'failover',
+      to ? { to } : {},
+      `Fail over ${c.name}?`,
+      `The master ${c.master || '(unknown)'} of ${c.name} is declared dead and fenced (read-only, its address taken away) even if it still answers; ${to || 'the best candidate'} becomes the master. Use this only when the master is gone; to move a healthy master, switch over.`,
+    );
+  });
+  ackBtn.addEventListener('click', () => {
+    const c = s.status;
+    if (!c) return;
+    runAction(s, 'ack', {}, `Acknowledge ${c.name}?`, `Automatic failover of ${c.name} is allowed again: the block after the last automatic failover and any unfinished operation's block are lifted (as heir ack --cluster ${c.name}). A dead master waiting only for this is failed over at once.`);
+  });
+  return { bar, switchTo, failoverTo, switchBtn, failoverBtn, ackBtn, result };
+}
+
+function updateActions(s) {
+  const c = s.status;
+  if (!c) return;
+  const others = c.nodes.filter((n) => n.name !== c.master);
+  setOptions(s.ui.switchTo, others.filter((n) => n.reachable).map((n) => [n.name, n.name]));
+  setOptions(s.ui.failoverTo, [['', 'the best candidate'], ...others.map((n) => [n.name, n.name])]);
+  const off = !canAct() || s.busy || !!c.operation;
+  s.ui.switchBtn.disabled = off || !s.ui.switchTo.value;
+  s.ui.failoverBtn.disabled = off || !c.master;
+  s.ui.ackBtn.disabled = off;
+  const why = actionsEnabled === false ? 'the daemon has no heir.api.token' : !token() ? 'enter the API token first' : c.operation ? `${c.operation} running` : '';
+  for (const b of [s.ui.switchBtn, s.ui.failoverBtn, s.ui.ackBtn]) b.title = why;
+}
+
+/** The confirmation: resolves true only when the cluster's name was typed and Confirm pressed. */
+function confirmAction(cluster, title, text) {
+  const d = document.getElementById('confirm');
+  const form = document.getElementById('confirm-form');
+  const input = document.getElementById('confirm-input');
+  const ok = document.getElementById('confirm-ok');
+  const cancel = document.getElementById('confirm-cancel');
+  document.getElementById('confirm-title').textContent = title;
+  document.getElementById('confirm-text').textContent = text;
+  document.getElementById('confirm-name').textContent = cluster;
+  input.value = '';
+  ok.disabled = true;
+  input.oninput = () => {
+    ok.disabled = input.value !== cluster;
+  };
+  return new Promise((resolve) => {
+    const done = (v) => {
+      form.onsubmit = null;
+      cancel.onclick = null;
+      d.oncancel = null;
+      if (d.open) d.close();
+      resolve(v);
+    };
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      if (input.value === cluster) done(true);
+    };
+    cancel.onclick = () => done(false);
+    d.oncancel = (e) => {
+      e.preventDefault();
+      done(false);
+    };
+    d.showModal();
+    input.focus();
+  });
+}
+
+async function runAction(s, action, body, title, text) {
+  if (!(await confirmAction(s.name, title, text))) return;
+  const r = s.ui.result;
+  r.textContent = `${action} sent…`;
+  r.className = 'action-result running';
+  s.busy = true;
+  updateActions(s);
+  try {
+    const res = await fetch(`/clusters/${encodeURIComponent(s.name)}/${action}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    let b = null;
+    try {
+      b = await res.json();
+    } catch {
+      /* no JSON: the status says it */
+    }
+    const msg = (b && (b.message || b.error)) || `HTTP ${res.status}`;
+    r.textContent = res.ok ? `${action}: ${msg}` : `${action} refused (HTTP ${res.status}): ${msg}`;
+    r.className = `action-result ${res.ok ? 'ok' : 'bad'}`;
+  } catch (e) {
+    r.textContent = `${action}: ${e && e.message ? e.message : e}`;
+    r.className = 'action-result bad';
+  } finally {
+    s.busy = false;
+    updateActions(s);
+  }
+}
+
 function render(c, reports) {
   const s = clusterSection(c.name);
+  s.status = c;
+  updateActions(s);
   const key = JSON.stringify([c, reports]);
   if (key === s.last) return s.el;
   s.last = key;
@@ -310,6 +483,10 @@ async function poll() {
   const reports = await Promise.all(
     clusters.map((c) => getJson(`/clusters/${encodeURIComponent(c.name)}/reports?limit=${REPORTS_SHOWN}`).then((r) => r.reports, () => null)),
   );
+  if (actionsEnabled !== (health.actions_enabled !== false)) {
+    actionsEnabled = health.actions_enabled !== false;
+    refreshActionState();
+  }
   document.getElementById('daemon').textContent = `${health.status}${health.version ? ` · ${health.version}` : ''} · ${clusters.length} cluster(s)`;
   const main = document.getElementById('clusters');
   const els = clusters.map((c, i) => render(c, reports[i]));
@@ -334,4 +511,12 @@ async function loop() {
   }
 }
 
+document.getElementById('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = document.getElementById('token');
+  setToken(input.value.trim());
+  input.value = '';
+});
+document.getElementById('token-forget').addEventListener('click', () => setToken(''));
+refreshActionState();
 loop();

@@ -735,6 +735,14 @@ export class ClusterRuntime {
         // heir_node_master follows now, not at the next topology refresh.
         this.deps.metrics.master(this.name, r.to, this.cluster.nodes.map((n) => n.name));
       }
+      if (r.outcome !== 'refused') {
+        // Status shows the new tree now, not at the next topology refresh.
+        const snap = await readTopology(this.cluster).catch(() => null);
+        if (snap && !this.stopped) {
+          this.snapshot = snap;
+          this.updateTopologyMetrics(snap);
+        }
+      }
       this.readAddress(true);
       return r;
     } finally {

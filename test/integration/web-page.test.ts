@@ -6,7 +6,10 @@
  *
  * The page shows the tree, each node's facts and the address holder; after kill -9 of the
  * master it shows the verdict, the failover's timeline and the new tree within 2 s of the
- * report being written. Screenshots go to test-artifacts/web-page/ (kept after the run).
+ * report being written. Actions need the token and a typed confirmation: a wrong token is
+ * refused, a cancelled confirmation sends nothing, a switchover (db1 → db2) moves the master
+ * and the address, and after the failover an acknowledgement lifts the block. Screenshots
+ * go to test-artifacts/web-page/ (kept after the run).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +31,14 @@ import { assertInvariant } from '../support/invariant';
 // The functions handed to page.evaluate/waitForFunction run in the browser; the project compiles without the DOM library.
 declare const document: any;
 declare const window: any;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Where the ENI is, as node names (i-db2 → db2). */
+async function holders(): Promise<string[]> {
+  const e = emu!.state.snapshot().enis.find((x) => x.id === 'eni-floating');
+  return e?.instanceId ? [`db${e.instanceId.replace('i-db', '')}`] : [];
+}
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -59,6 +70,33 @@ function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
+}
+
+const ACK = '[data-cluster="web1"] button[data-action="ack"]';
+const BLOCK = '[data-cluster="web1"] .block';
+const RESULT = '[data-cluster="web1"] .action-result';
+
+async function useToken(t: string): Promise<void> {
+  await page!.fill('#token', t);
+  await page!.click('#token-form button[type="submit"]');
+}
+
+/** The confirmation dialog is open; Confirm stays disabled until the whole cluster name is typed. */
+async function confirmWith(name: string): Promise<void> {
+  const p = page!;
+  await p.waitForSelector('#confirm[open]');
+  assert.equal(await p.isDisabled('#confirm-ok'), true, 'Confirm is disabled until the name is typed');
+  await p.fill('#confirm-input', name.slice(0, -1));
+  assert.equal(await p.isDisabled('#confirm-ok'), true, 'a partial name does not enable it');
+  await p.fill('#confirm-input', name);
+  assert.equal(await p.isDisabled('#confirm-ok'), false);
+  await p.click('#confirm-ok');
+}
+
+/** Waits for the action's answer on the page and returns it. */
+async function actionResult(action: string, timeoutMs: number): Promise<string> {
+  await page!.waitForFunction(({ sel, action }) => new RegExp(`^${action}(:| refused)`).test(document.querySelector(sel)?.textContent ?? ''), { sel: RESULT, action }, { timeout: timeoutMs });
+  return (await page!.textContent(RESULT)) ?? '';
 }
 
 async function shot(name: string): Promise<void> {
@@ -143,6 +181,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close().catch(() => undefined);
+  if (out) {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fs.writeFileSync(path.join(ARTIFACTS, 'daemon.log'), out);
+  }
   if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
     daemon.kill('SIGKILL');
     await daemonExit;
@@ -206,9 +248,63 @@ test('the page draws the tree, each node\'s facts and the address holder; markup
   await shot('1-healthy');
 });
 
+test('actions need the token and a typed confirmation: a wrong token is refused, a cancel sends nothing, a switchover moves the master', async () => {
+  const p = page!;
+  const switchBtn = '[data-cluster="web1"] button[data-action="switchover"]';
+  assert.equal(await p.isDisabled(switchBtn), true, 'no token: actions are disabled');
+  assert.equal(await p.isDisabled(ACK), true);
+  assert.match((await p.textContent('#token-state')) ?? '', /read-only/);
+
+  // A wrong token: the daemon refuses, the page says so, nothing changes.
+  await useToken('not-the-token-0000000000000000');
+  await p.click(ACK);
+  await confirmWith('web1');
+  assert.match(await actionResult('ack', 10_000), /^ack refused \(HTTP 401\)/);
+  await p.click('#token-forget');
+  assert.equal(await p.isDisabled(ACK), true);
+
+  // The token; a cancelled confirmation sends nothing.
+  await useToken(TOKEN);
+  await p.selectOption('[data-cluster="web1"] select.switch-to', 'db2');
+  await p.click(switchBtn);
+  await p.waitForSelector('#confirm[open]');
+  assert.match((await p.textContent('#confirm-text')) ?? '', /from db1 to db2/);
+  await p.click('#confirm-cancel');
+  await p.waitForSelector('#confirm', { state: 'hidden' });
+  await sleep(1500);
+  assert.ok(!jsonLogLines(out).some((l) => l.msg === 'API action requested' && l.cluster === 'web1' && l.action === 'switchover'), 'no switchover request reached the daemon');
+  assert.equal((await drawnTree('web1')).root, 'db1');
+
+  // Confirmed: the tree, the address and the switchover's timeline follow.
+  await p.click(switchBtn);
+  await confirmWith('web1');
+  assert.match(await actionResult('switchover', 60_000), /^switchover: switched/);
+  await p.waitForFunction(
+    () => {
+      const c = document.querySelector('[data-cluster="web1"]');
+      return c?.querySelector('[data-tree] > li > .node')?.getAttribute('data-node') === 'db2' && c?.querySelector('.report[data-kind="switchover"][data-outcome="switched"] .step') && c?.querySelector('[data-address-holder="db2"]');
+    },
+    undefined,
+    { timeout: 10_000, polling: 100 },
+  );
+  assert.deepEqual(await drawnTree('web1'), { root: 'db2', role: 'master', children: ['db1', 'db3'] });
+  const sw = (await apiRequest(apiUrl, 'GET', '/clusters/web1/reports?limit=1')).body.reports[0];
+  assert.equal(sw.kind, 'switchover');
+  const swSteps = await p.$$eval(`[data-cluster="web1"] .report[data-report="${sw.id}"] .step`, (els: any[]) => els.map((e) => [e.getAttribute('data-step'), e.getAttribute('data-outcome')]));
+  assert.deepEqual(
+    swSteps,
+    sw.steps.map((x: any) => [`${x.step}${x.node ? ` ${x.node}` : ''}`, x.ok ? 'ok' : 'failed']),
+    'each switchover step with its node and outcome',
+  );
+  await shot('2-after-switchover');
+  await assertInvariant({ lab: lab!, master: 'db2', addressHolders: holders });
+});
+
 test('kill -9 of the master: within 2 s of the report the page shows the verdict, the failover timeline and the new tree', async () => {
+  const dead = (await apiRequest(apiUrl, 'GET', '/clusters/web1')).body.master as string;
+  assert.equal(dead, 'db2');
   const dirOfReports = reportsDir(stateDir, 'web1');
-  await lab!.kill('db1');
+  await lab!.kill(dead);
   const report = await until('the failover report in the state folder', 90_000, () => {
     try {
       const f = fs.readdirSync(dirOfReports).find((x) => /^failover-.*\.json$/.test(x));
@@ -221,7 +317,7 @@ test('kill -9 of the master: within 2 s of the report the page shows the verdict
   const r = JSON.parse(fs.readFileSync(report, 'utf8'));
   assert.equal(r.outcome, 'promoted', `failover promoted: ${r.summary}`);
   const newMaster = r.newMaster as string;
-  const other = ['db2', 'db3'].find((n) => n !== newMaster)!;
+  const other = ['db1', 'db3'].find((n) => n !== newMaster)!;
 
   await page!.waitForFunction(
     ({ id, newMaster, other }) => {
@@ -242,31 +338,35 @@ test('kill -9 of the master: within 2 s of the report the page shows the verdict
   const shownAfter = Date.now() - writtenAt;
   console.log(`# the page showed the failover ${shownAfter} ms after its report was written`);
   assert.ok(shownAfter <= 2000, `the page showed the failover ${shownAfter} ms after the report was written (at most 2000)`);
-  await shot('2-after-failover');
+  await shot('3-after-failover');
 
   // The timeline: every step of the report, with its outcome and duration; the verdict that started it.
-  const steps = await page!.$$eval(`[data-cluster="web1"] .report[data-report="${r.id}"] .step`, (els) =>
+  const steps = await page!.$$eval(`[data-cluster="web1"] .report[data-report="${r.id}"] .step`, (els: any[]) =>
     els.map((e) => ({ name: e.getAttribute('data-step'), outcome: e.getAttribute('data-outcome'), ms: e.querySelector('.step-ms')?.textContent })),
   );
   assert.deepEqual(
-    steps.map((s) => [s.name, s.outcome]),
+    steps.map((s: any) => [s.name, s.outcome]),
     r.steps.map((s: any) => [s.name, s.outcome]),
   );
-  assert.ok(steps.every((s) => /\d+(\.\d)? (ms|s)$/.test(s.ms ?? '')), 'each step shows its duration');
+  assert.ok(steps.every((s: any) => /\d+(\.\d)? (ms|s)$/.test(s.ms ?? '')), 'each step shows its duration');
   const timeline = await page!.textContent(`[data-cluster="web1"] .report[data-report="${r.id}"]`);
   assert.match(timeline ?? '', /DeadMaster/);
-  assert.match(timeline ?? '', new RegExp(`db1 → ${newMaster}`));
+  assert.match(timeline ?? '', new RegExp(`${dead} → ${newMaster}`));
 
   // The latest verdict with its evidence, the block the failover left, the old master out of the tree.
   const verdict = await page!.textContent('[data-cluster="web1"] .verdict');
   assert.match(verdict ?? '', /DeadMaster/);
   assert.ok((await page!.$$('[data-cluster="web1"] .evidence tbody tr')).length > 0, 'the evidence is listed');
-  assert.equal(await page!.getAttribute('[data-cluster="web1"] .block', 'data-blocked'), 'yes');
-  assert.equal(await page!.getAttribute('[data-cluster="web1"] .detached [data-node="db1"]', 'data-role'), 'unreachable');
+  assert.equal(await page!.getAttribute(BLOCK, 'data-blocked'), 'yes');
+  assert.equal(await page!.getAttribute(`[data-cluster="web1"] .detached [data-node="${dead}"]`, 'data-role'), 'unreachable');
 
-  const holders = async () => {
-    const e = emu!.state.snapshot().enis.find((x) => x.id === 'eni-floating');
-    return e?.instanceId ? [`db${e.instanceId.replace('i-db', '')}`] : [];
-  };
-  await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1'], addressHolders: holders });
+  await assertInvariant({ lab: lab!, master: newMaster, absent: [dead], addressHolders: holders });
+});
+
+test('after the failover, an acknowledgement from the page lifts the block', async () => {
+  assert.equal(await page!.getAttribute(BLOCK, 'data-blocked'), 'yes');
+  await page!.click(ACK);
+  await confirmWith('web1');
+  assert.match(await actionResult('ack', 10_000), /^ack: web1: .*lifted the block/);
+  await page!.waitForSelector(`${BLOCK}[data-blocked="no"]`, { timeout: 5_000 });
 });
