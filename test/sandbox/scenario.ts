@@ -788,6 +788,11 @@ export class Sandbox {
   }
 
   /** How to play with the sandbox while it stays up (--keep). */
+  /** The daemon's topology page (on its API's address). */
+  pageUrl(): string {
+    return `http://127.0.0.1:${this.apiPort}/`;
+  }
+
   keepInstructions(): void {
     const n = this.n;
     n.heading('The sandbox stays up. In another terminal:');
@@ -799,6 +804,10 @@ export class Sandbox {
     n.raw(`  ${heir} switchover --config ${this.configPath} --cluster ${CLUSTER} --to <node>`);
     n.raw(`  ${heir} check --config ${this.configPath}`);
     n.raw(`  ip netns exec ${this.lab.nodes[1]!.ns} ip -4 addr show dev eth0   # who holds ${this.lab.floatingIp}`);
+    if (this.o.engine === 'daemon' && this.apiPort) {
+      n.raw(`\n  Topology page: ${this.pageUrl()}   (live tree, verdicts, failover timelines;`);
+      n.raw(`  its actions ask for the API token: ${path.join(this.dir, 'secrets', 'api-token')})`);
+    }
     n.raw(`\n  Config: ${this.configPath}   daemon log: ${path.join(this.dir, 'daemon.log')}`);
     n.raw('  Press Ctrl-C to tear everything down.');
   }
