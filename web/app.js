@@ -145,6 +145,10 @@ function verdictBox(c) {
   if (v && v.evidence && v.evidence.length) {
     box.append(
       h(
+        'details',
+        { class: 'evidence-box' },
+        h('summary', {}, `evidence (${v.evidence.length})`),
+        h(
         'table',
         { class: 'evidence' },
         h('thead', {}, h('tr', {}, h('th', {}, 'source'), h('th', {}, 'about'), h('th', {}, 'points to'), h('th', {}, 'observation'), h('th', {}, 'at'))),
@@ -154,6 +158,7 @@ function verdictBox(c) {
           v.evidence.map((e) =>
             h('tr', {}, h('td', {}, e.source), h('td', {}, e.subject), h('td', { class: e.points === 'alive' ? 'ok' : e.points === 'unknown' ? '' : 'bad' }, e.points), h('td', {}, e.observation), h('td', { class: 'muted' }, time(e.at))),
           ),
+        ),
         ),
       ),
     );
@@ -466,6 +471,8 @@ function render(c, reports) {
     reportsBox(reports),
   );
   sizeBars(view);
+  // What the reader opened stays open across updates.
+  if (s.view.querySelector('.evidence-box[open]')) view.querySelector('.evidence-box')?.setAttribute('open', '');
   s.view.replaceWith(view);
   s.view = view;
   return s.el;

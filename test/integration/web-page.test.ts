@@ -339,6 +339,10 @@ test('kill -9 of the master: within 2 s of the report the page shows the verdict
   console.log(`# the page showed the failover ${shownAfter} ms after its report was written`);
   assert.ok(shownAfter <= 2000, `the page showed the failover ${shownAfter} ms after the report was written (at most 2000)`);
   await shot('3-after-failover');
+  // What a person sees first, at the viewport's size (the README's picture comes from here).
+  await page!.setViewportSize({ width: 1280, height: 1240 });
+  await page!.screenshot({ path: path.join(ARTIFACTS, 'topology.png') });
+  await page!.setViewportSize({ width: 1280, height: 900 });
 
   // The timeline: every step of the report, with its outcome and duration; the verdict that started it.
   const steps = await page!.$$eval(`[data-cluster="web1"] .report[data-report="${r.id}"] .step`, (els: any[]) =>
@@ -357,6 +361,14 @@ test('kill -9 of the master: within 2 s of the report the page shows the verdict
   const verdict = await page!.textContent('[data-cluster="web1"] .verdict');
   assert.match(verdict ?? '', /DeadMaster/);
   assert.ok((await page!.$$('[data-cluster="web1"] .evidence tbody tr')).length > 0, 'the evidence is listed');
+  // Opened, it stays open across the page's updates.
+  await page!.click('[data-cluster="web1"] .evidence-box summary');
+  // The cluster's view is drawn anew when its data changes (the next topology read at the latest).
+  await page!.evaluate(() => {
+    window.__heirView = document.querySelector('[data-cluster="web1"] .view');
+  });
+  await page!.waitForFunction(() => document.querySelector('[data-cluster="web1"] .view') !== window.__heirView, undefined, { timeout: 20_000 });
+  assert.equal(await page!.isVisible('[data-cluster="web1"] .evidence tbody tr'), true, 'the opened evidence is visible after an update');
   assert.equal(await page!.getAttribute(BLOCK, 'data-blocked'), 'yes');
   assert.equal(await page!.getAttribute(`[data-cluster="web1"] .detached [data-node="${dead}"]`, 'data-role'), 'unreachable');
 
