@@ -6,6 +6,11 @@
  * file for a human: silently dropping them, or replicating on top of them,
  * would both hide a data problem.
  *
+ * The daemon runs the same rejoin by itself when failover.auto_rejoin is on
+ * (trigger 'auto'). Every real run takes the cluster lock, is journaled
+ * (rejoin-<id>.journal.jsonl) and ends in a report (reports/rejoin-<id>.json,
+ * written by finishRejoin), whatever its outcome.
+ *
  * The decision is pure (rejoinDecision); rejoinNode does the I/O.
  */
 import * as fs from 'node:fs';
@@ -20,8 +25,10 @@ import { changeSource, setReadOnly, setSemiSync, startReplica, stopReplica, veri
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { silentLogger, type Logger } from '../util/log';
 import { writableMasters } from './discover';
+import { Journal } from './journal';
 import { acquireLock, clusterDir, LockHeldError } from './lock';
 import { runPostHook, type HookRun } from './hooks';
+import { writeReportFile } from './report';
 import { decodeToFile, optionValue } from './salvage';
 
 export interface RejoinDecision {
@@ -62,6 +69,8 @@ export function rejoinDecision(node: NodeSnapshot, master: NodeSnapshot): Rejoin
 
 export interface RejoinResult {
   outcome: 'rejoined' | 'refused' | 'failed' | 'dry-run';
+  /** An operator (`heir rejoin`) or the daemon (failover.auto_rejoin). */
+  trigger: 'manual' | 'auto';
   node: string;
   master: string | null;
   summary: string;
@@ -71,6 +80,17 @@ export interface RejoinResult {
   steps: string[];
   /** The post_rejoin hook's run, once it ran. */
   hooks?: HookRun[];
+  /**
+   * Refused for a reason that may pass by itself: the cluster lock is held (a failover,
+   * switchover or other rejoin), or the master is not (yet) the one expected or not unique.
+   */
+  transient?: boolean;
+  /** The operation's id, journal and report (every real run that took the cluster lock). */
+  id?: string;
+  journal?: string;
+  reportPath?: string;
+  startedAt?: string;
+  endedAt?: string;
 }
 
 export interface RejoinRequest {
@@ -80,6 +100,12 @@ export interface RejoinRequest {
   dryRun?: boolean;
   log?: Logger;
   snapshot?: TopologySnapshot;
+  /** Default manual. */
+  trigger?: 'manual' | 'auto';
+  /** Who asked, for the journal and the report. */
+  by?: string;
+  /** Refuse (transient) unless the master found is this node: the daemon's master. */
+  expectMaster?: string;
 }
 
 /**
@@ -98,84 +124,149 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
   const log = o.log ?? silentLogger;
   const cluster = o.cluster;
   const nodeCfg = cluster.nodes.find((n) => n.name === o.node);
-  const base = { node: o.node, master: null as string | null, extra: '', steps: [] as string[] };
+  const trigger = o.trigger ?? 'manual';
+  const base = { trigger, node: o.node, master: null as string | null, extra: '', steps: [] as string[] };
   if (!nodeCfg) {
     return { ...base, outcome: 'refused', summary: `cluster ${cluster.name} has no node ${o.node} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})` };
   }
+  if (o.expectMaster === o.node) {
+    return { ...base, outcome: 'refused', summary: `${o.node} is the master: it follows no one` };
+  }
   let lock;
+  let journal: Journal | undefined;
   if (!o.dryRun) {
     try {
       lock = acquireLock(o.global.state_dir, cluster.name, 'rejoin', o.node);
     } catch (e) {
-      if (e instanceof LockHeldError) return { ...base, outcome: 'refused', summary: e.message };
+      if (e instanceof LockHeldError) return { ...base, outcome: 'refused', summary: e.message, transient: true };
       throw e;
     }
   }
+  const startedAt = new Date().toISOString();
   try {
-    const snap = o.snapshot ?? (await readTopology(cluster));
-    const masters = writableMasters(snap, [o.node]);
-    if (masters.length !== 1) {
-      return {
-        ...base,
-        outcome: 'refused',
-        summary:
-          masters.length === 0
-            ? `no writable master found among the other nodes (a writable node that replicates from no one); nothing for ${o.node} to follow`
-            : `more than one writable master: ${masters.map((m) => m.name).join(', ')}; resolve that first`,
-      };
-    }
-    const master = masters[0];
-    const node = snap.nodes.find((n) => n.name === o.node)!;
-    const d = rejoinDecision(node, master);
-    const r: RejoinResult = { ...base, master: master.name, extra: d.extra, outcome: 'refused', summary: d.reasons.join('; ') };
-    if (!d.allowed) {
-      if (d.extra && !o.dryRun) r.file = await writeExtra(cluster, nodeCfg, node, master, d.extra, o.global, log);
-      if (r.file) r.summary += `; written to ${r.file}`;
-      return r;
-    }
-    if (o.dryRun) {
-      return { ...r, outcome: 'dry-run', summary: `${o.node} has nothing the master ${master.name} lacks: it can rejoin as a read-only replica` };
-    }
-    const masterCfg = cluster.nodes.find((n) => n.name === master.name)!;
-    const c = await Conn.open(connOptions(cluster, nodeCfg));
-    try {
-      // Read-only first: whatever happens next, it takes no writes.
-      await setReadOnly(c, true);
-      r.steps.push('read-only');
-      await stopReplica(c);
-      await changeSource(c, {
-        host: masterCfg.host,
-        port: masterCfg.port,
-        user: cluster.mysql.replication_user,
-        password: cluster.mysql.replication_password,
-        position: { kind: 'gtid' },
-        connectRetryS: 1,
-        heartbeatPeriodS: 1,
-        // A former MariaDB master's own writes are in gtid_binlog_pos, not gtid_slave_pos.
-        mariadbUseGtid: 'current_pos',
-      });
-      r.steps.push(`source ${master.name}`);
-      if (cluster.failover.semi_sync) {
-        await setSemiSync(c, 'replica');
-        r.steps.push('semi-sync replica');
-      }
-      await startReplica(c);
+    if (!o.dryRun) journal = Journal.begin(o.global.state_dir, cluster.name, 'rejoin', { node: o.node, trigger, ...(o.by ? { by: o.by } : {}) });
+    let finished = false;
+    const done = (r: RejoinResult): RejoinResult => {
+      if (!journal || finished) return r;
+      finished = true;
+      return finishRejoin(o.global.state_dir, cluster.name, journal, { ...r, startedAt });
+    };
+    /** One journaled step; its detail is what it returns. */
+    const step = async (name: string, fn: () => Promise<string>): Promise<void> => {
+      journal?.stepStart(name);
       try {
-        await verifyReplicating(c, 30);
+        const detail = await fn();
+        journal?.stepEnd(name, 'ok', detail);
       } catch (e) {
-        // E.g. MariaDB's "not in the master's binlog": diverged after all. Stop, stay read-only.
-        await stopReplica(c).catch(() => undefined);
-        return { ...r, outcome: 'failed', summary: `${o.node} did not replicate from ${master.name}: ${(e as Error).message}; replication stopped, it stays read-only` };
+        journal?.stepEnd(name, 'failed', name, (e as Error).message);
+        throw e;
       }
-      r.steps.push('replicating');
-      log.info({ node: o.node, master: master.name }, `${o.node} rejoined as a read-only replica of ${master.name}`);
-      return { ...r, outcome: 'rejoined', summary: `${o.node} is a read-only replica of ${master.name}, both threads running` };
-    } finally {
-      await c.close();
+    };
+    let r: RejoinResult = { ...base, outcome: 'failed', summary: '' };
+    try {
+      journal?.stepStart('decide');
+      const snap = o.snapshot ?? (await readTopology(cluster));
+      const masters = writableMasters(snap, [o.node]);
+      if (masters.length !== 1) {
+        journal?.stepEnd('decide', 'failed', 'no single master');
+        return done({
+          ...base,
+          outcome: 'refused',
+          transient: true,
+          summary:
+            masters.length === 0
+              ? `no writable master found among the other nodes (a writable node that replicates from no one); nothing for ${o.node} to follow`
+              : `more than one writable master: ${masters.map((m) => m.name).join(', ')}; resolve that first`,
+        });
+      }
+      const master = masters[0];
+      if (o.expectMaster && master.name !== o.expectMaster) {
+        journal?.stepEnd('decide', 'failed', `master ${master.name}, not ${o.expectMaster}`);
+        return done({ ...base, master: master.name, outcome: 'refused', transient: true, summary: `the writable master is ${master.name}, not ${o.expectMaster}; ${o.node} is left as it is` });
+      }
+      const node = snap.nodes.find((n) => n.name === o.node)!;
+      const d = rejoinDecision(node, master);
+      r = { ...base, master: master.name, extra: d.extra, outcome: 'refused', summary: d.reasons.join('; ') };
+      journal?.stepEnd('decide', d.allowed ? 'ok' : 'failed', d.allowed ? `${o.node} has nothing ${master.name} lacks` : r.summary);
+      if (!d.allowed) {
+        if (d.extra && !o.dryRun) r.file = await writeExtra(cluster, nodeCfg, node, master, d.extra, o.global, log);
+        if (r.file) r.summary += `; written to ${r.file}`;
+        return done(r);
+      }
+      if (o.dryRun) {
+        return { ...r, outcome: 'dry-run', summary: `${o.node} has nothing the master ${master.name} lacks: it can rejoin as a read-only replica` };
+      }
+      const masterCfg = cluster.nodes.find((n) => n.name === master.name)!;
+      const c = await Conn.open(connOptions(cluster, nodeCfg));
+      try {
+        // Read-only first: whatever happens next, it takes no writes.
+        await step('read-only', async () => {
+          await setReadOnly(c, true);
+          return `${o.node} read-only`;
+        });
+        r.steps.push('read-only');
+        await step('source', async () => {
+          await stopReplica(c);
+          await changeSource(c, {
+            host: masterCfg.host,
+            port: masterCfg.port,
+            user: cluster.mysql.replication_user,
+            password: cluster.mysql.replication_password,
+            position: { kind: 'gtid' },
+            connectRetryS: 1,
+            heartbeatPeriodS: 1,
+            // A former MariaDB master's own writes are in gtid_binlog_pos, not gtid_slave_pos.
+            mariadbUseGtid: 'current_pos',
+          });
+          return `source ${master.name} (${masterCfg.host}:${masterCfg.port}), GTID auto-positioning`;
+        });
+        r.steps.push(`source ${master.name}`);
+        if (cluster.failover.semi_sync) {
+          await step('semi-sync', async () => {
+            await setSemiSync(c, 'replica');
+            return 'semi-sync replica';
+          });
+          r.steps.push('semi-sync replica');
+        }
+        await step('start', async () => {
+          await startReplica(c);
+          return 'replication started';
+        });
+        try {
+          await step('verify', async () => {
+            await verifyReplicating(c, 30);
+            return 'both threads running';
+          });
+        } catch (e) {
+          // E.g. MariaDB's "not in the master's binlog": diverged after all. Stop, stay read-only.
+          await stopReplica(c).catch(() => undefined);
+          return done({ ...r, outcome: 'failed', summary: `${o.node} did not replicate from ${master.name}: ${(e as Error).message}; replication stopped, it stays read-only` });
+        }
+        r.steps.push('replicating');
+        log.info({ node: o.node, master: master.name }, `${o.node} rejoined as a read-only replica of ${master.name}`);
+        return done({ ...r, outcome: 'rejoined', summary: `${o.node} is a read-only replica of ${master.name}, both threads running` });
+      } finally {
+        await c.close();
+      }
+    } catch (e) {
+      done({ ...r, outcome: 'failed', summary: `${o.node}: ${(e as Error).message}` });
+      throw e;
     }
   } finally {
+    journal?.close();
     lock?.release();
   }
+}
+
+/**
+ * The one place a real rejoin (manual or automatic) ends: the journal's end record and the
+ * report (reports/rejoin-<id>.json). Whatever else is to follow a finished rejoin belongs here.
+ */
+function finishRejoin(stateDir: string, cluster: string, journal: Journal, r: RejoinResult): RejoinResult {
+  const out: RejoinResult = { ...r, id: journal.id, journal: journal.path, endedAt: new Date().toISOString() };
+  journal.end(out.outcome, out.summary);
+  writeReportFile(stateDir, cluster, 'rejoin', journal.id, out);
+  return out;
 }
 
 /** Write the node's extra transactions for a human: GTIDs, and mysqlbinlog output when it can be read. */

@@ -121,8 +121,8 @@ export function reportsDir(stateDir: string, cluster: string): string {
   return path.join(clusterDir(stateDir, cluster), 'reports');
 }
 
-/** Write a report (failover or switchover) atomically under reports/; returns its path. */
-export function writeReportFile(stateDir: string, cluster: string, kind: 'failover' | 'switchover', id: string, value: { reportPath?: string }): string {
+/** Write a report (failover, switchover or rejoin) atomically under reports/; returns its path. */
+export function writeReportFile(stateDir: string, cluster: string, kind: 'failover' | 'switchover' | 'rejoin', id: string, value: { reportPath?: string }): string {
   const p = path.join(reportsDir(stateDir, cluster), `${kind}-${id}.json`);
   value.reportPath = p;
   writeJsonAtomic(p, value);
@@ -130,7 +130,7 @@ export function writeReportFile(stateDir: string, cluster: string, kind: 'failov
 }
 
 /** Report files of one kind for a cluster, newest first. */
-export function listReportFiles(stateDir: string, cluster: string, kind: 'failover' | 'switchover'): string[] {
+export function listReportFiles(stateDir: string, cluster: string, kind: 'failover' | 'switchover' | 'rejoin'): string[] {
   const dir = reportsDir(stateDir, cluster);
   try {
     return fs
