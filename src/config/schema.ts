@@ -122,6 +122,12 @@ export const FailoverSettings = z.strictObject({
   stonith: z.boolean().default(false),
   /** Turn on semi-sync source on the new master and replica on the others. */
   semi_sync: z.boolean().default(false),
+  /**
+   * The daemon makes a returning old master (fenced read-only) a replica of the new master by
+   * itself when it has nothing the new master lacks (the decision of `heir rejoin`); otherwise it
+   * stays fenced and the transactions it has are reported.
+   */
+  auto_rejoin: z.boolean().default(false),
 });
 export type FailoverSettings = z.infer<typeof FailoverSettings>;
 

@@ -5,6 +5,7 @@
  * facts and carries the decisions out.
  */
 import type { ClusterConfig } from '../config/schema';
+import { GtidSet } from '../mysql/gtid';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import type { FailoverOutcome } from '../failover/report';
 import type { Outcome as SwitchoverOutcome } from '../failover/switchover';
@@ -160,13 +161,16 @@ export type OldMasterAction =
   | { action: 'watch'; why: string }
   /** It answers writable: make it read-only (and persist that) now. */
   | { action: 'fence'; why: string }
+  /** It answers fenced and failover.auto_rejoin is on: try to make it a replica of the master (heir rejoin's decision). */
+  | { action: 'rejoin'; why: string }
   /** It replicates from the current master (rejoined) or is the master again: stop watching. */
   | { action: 'done'; why: string };
 
 /**
  * What to do about a master that was failed over away from, from a read of it. It must
  * never take writes again next to the new master: whenever it answers writable it is
- * fenced, until an operator (or heir rejoin) has made it a replica of the current master.
+ * fenced, until an operator (or heir rejoin) has made it a replica of the current master,
+ * or, with failover.auto_rejoin, the daemon has (see autoRejoinDue).
  */
 export function decideOldMaster(cluster: ClusterConfig, n: NodeSnapshot, currentMaster: string | null): OldMasterAction {
   if (n.name === currentMaster) return { action: 'done', why: `${n.name} is the master again` };
@@ -177,7 +181,47 @@ export function decideOldMaster(cluster: ClusterConfig, n: NodeSnapshot, current
   const master = cluster.nodes.find((x) => x.name === currentMaster);
   const rejoined = master && n.replication.some((c) => sourceNode(cluster, c.sourceHost, c.sourcePort) === master.name && c.ioState === 'Yes' && c.sqlRunning);
   if (rejoined) return { action: 'done', why: `${n.name} replicates from ${master.name}` };
+  if (cluster.failover.auto_rejoin && master && n.readOnly === true && n.replication.length === 0) {
+    return { action: 'rejoin', why: `${n.name} is read-only, replicates from no one, and failover.auto_rejoin is on: it follows ${master.name} if it has nothing ${master.name} lacks` };
+  }
   return { action: 'watch', why: `${n.name} is read-only${n.superReadOnly ? ' (super_read_only)' : ''}, not yet a replica of ${currentMaster ?? 'the master'}` };
+}
+
+/** What the daemon remembers of its last automatic rejoin attempt of a node. */
+export interface AutoRejoinMemory {
+  at: number;
+  /**
+   * transient: the lock was held or the master not the expected one; refused: heir rejoin's
+   * decision said no (key: the master and what the node has that it lacks, or the reason);
+   * failed: the rejoin ran and the node did not replicate (key: the master).
+   */
+  kind: 'transient' | 'refused' | 'failed';
+  key: string;
+}
+
+/** Time (ms) between two looks at a fenced old master whose rejoin was refused (the operator may have applied its transactions on the master). */
+export const AUTO_REJOIN_RECHECK_MS = 30_000;
+/** Time (ms) before trying again after a refusal that may pass by itself (lock held, master not settled). */
+export const AUTO_REJOIN_RETRY_MS = 5_000;
+
+/**
+ * Whether the daemon looks again (heir rejoin's decision, without lock or file) at a fenced old
+ * master now. A rejoin that ran and failed is not retried while the master is the same: an
+ * operator looks (heir rejoin). A refusal is looked at again now and then, without a new alert
+ * while the answer stays the same.
+ */
+export function autoRejoinDue(last: AutoRejoinMemory | undefined, master: string, now: number): boolean {
+  if (!last) return true;
+  if (last.kind === 'failed') return last.key !== master;
+  return now - last.at >= (last.kind === 'transient' ? AUTO_REJOIN_RETRY_MS : AUTO_REJOIN_RECHECK_MS);
+}
+
+/** How many transactions a GTID text names: a MySQL GTID set's count; null for MariaDB positions (a list of last GTIDs). */
+export function transactionCount(extra: string): number | null {
+  if (!extra) return 0;
+  const set = GtidSet.tryParse(extra);
+  if (!set || !/:/.test(extra)) return null;
+  return Number(set.count());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type FailoverResult = 'success' | 'failure' | 'aborted';
+/** failover.auto_rejoin outcomes. */
+export type RejoinMetricResult = 'rejoined' | 'kept-fenced' | 'failed';
 export type SwitchoverResult = 'success' | 'failure' | 'aborted';
 export type AddressMoveStep = 'fence' | 'attach';
 export type AddressMoveResult = 'success' | 'failure';
@@ -42,6 +44,7 @@ export class HeirMetrics {
   private readonly switchoverPauseH: Histogram<'cluster'>;
   private readonly addressMovesC: Counter<'cluster' | 'step' | 'result'>;
   private readonly webhooksC: Counter<'cluster' | 'type' | 'result'>;
+  private readonly rejoinsC: Counter<'cluster' | 'result'>;
 
   /** Every label set written per cluster, so forgetCluster() can remove them. */
   private readonly seen = new Map<string, Map<string, { metric: Seriesful; labels: Labels }>>();
@@ -135,6 +138,12 @@ export class HeirMetrics {
       labelNames: ['cluster', 'step', 'result'],
       registers,
     });
+    this.rejoinsC = new Counter({
+      name: 'heir_auto_rejoins_total',
+      help: 'Automatic rejoins of a returning old master (failover.auto_rejoin), by result: rejoined, kept-fenced (it has transactions the master lacks, or rejoin refused it), failed.',
+      labelNames: ['cluster', 'result'],
+      registers,
+    });
     this.webhooksC = new Counter({
       name: 'heir_webhook_deliveries_total',
       help: 'Webhook delivery attempts, by webhook type and result (retry: an attempt failed and will be retried).',
@@ -174,6 +183,7 @@ export class HeirMetrics {
       this.switchoversC.labels(this.track(this.switchoversC, { cluster, result })).inc(0);
       for (const step of ['fence', 'attach'] as const) this.addressMovesC.labels(this.track(this.addressMovesC, { cluster, step, result })).inc(0);
     }
+    for (const result of ['rejoined', 'kept-fenced', 'failed'] as const) this.rejoinsC.labels(this.track(this.rejoinsC, { cluster, result })).inc(0);
     if (!this.seen.get(cluster)?.has(key(this.blockedG, { cluster }))) this.blockedG.labels(this.track(this.blockedG, { cluster })).set(0);
   }
 
@@ -259,6 +269,11 @@ export class HeirMetrics {
   }
 
   /** One webhook delivery attempt ended. type: generic, dingtalk, wecom, feishu, slack. */
+  /** An automatic rejoin ended. */
+  rejoin(cluster: string, result: RejoinMetricResult): void {
+    this.rejoinsC.labels(this.track(this.rejoinsC, { cluster, result })).inc();
+  }
+
   webhookDelivery(cluster: string, type: string, result: WebhookResult): void {
     this.webhooksC.labels(this.track(this.webhooksC, { cluster, type, result })).inc();
   }

@@ -3,7 +3,8 @@
  * replica of the current master again. Whenever it answers writable (restarted by systemd,
  * resumed after SIGSTOP, a hung host coming back) it is fenced at once: read_only and
  * super_read_only, persisted where the server can (SET PERSIST), and the people on call
- * are told (master.fenced). The decision is decideOldMaster (decide.ts); this is the I/O.
+ * are told (master.fenced). With failover.auto_rejoin, a fenced old master is handed to the
+ * runtime's automatic rejoin. The decision is decideOldMaster (decide.ts); this is the I/O.
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { Conn, connOptions } from '../mysql/conn';
@@ -18,6 +19,11 @@ export interface OldMasterWatchOptions {
   currentMaster: () => string | null;
   /** The old master was found writable and fenced (or the fence failed: ok false). */
   onFenced: (e: { node: string; ok: boolean; why: string; detail: string }) => void;
+  /**
+   * failover.auto_rejoin: the node answers fenced; make it a replica of the master if heir
+   * rejoin's decision allows (the runtime decides when and how; see ClusterRuntime.autoRejoin).
+   */
+  rejoin?: (node: string) => Promise<void>;
   /** The watch ended (rejoined, master again, stopped). */
   onDone?: (node: string, why: string) => void;
   everyMs?: number;
@@ -80,6 +86,10 @@ export class OldMasterWatch {
         this.stop();
         this.o.log.info({ node: this.node }, `no longer watching the old master ${this.node}: ${d.why}`);
         this.o.onDone?.(this.node, d.why);
+        return;
+      }
+      if (d.action === 'rejoin') {
+        await this.o.rejoin?.(this.node);
         return;
       }
       if (d.action !== 'fence' || fencedNow) return;

@@ -28,6 +28,7 @@ import { ackJournals, describeUnfinished, listJournals, promotedIn, unfinishedJo
 import { decideResume, type ResumeDecision } from '../failover/resume';
 import { positionMode } from '../failover/positions';
 import { peekLock } from '../failover/lock';
+import { rejoinNode, type RejoinResult } from '../failover/rejoin';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
 import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from '../notify/events';
@@ -37,6 +38,9 @@ import { ApiError } from './api';
 import type { HeirMetrics } from './metrics';
 import {
   sshReachable,
+  autoRejoinDue,
+  transactionCount,
+  type AutoRejoinMemory,
   decideAutoFailover,
   decideSecondWritable,
   type PromotionRecord,
@@ -88,7 +92,7 @@ export class ClusterRuntime {
   private lastVerdict: VerdictEvent | null = null;
   private block: BlockState = { blocked: false, reasons: [], until: null };
   /** Operation this daemon runs on the cluster now. */
-  private op: { kind: 'failover' | 'switchover'; done: Promise<unknown> } | null = null;
+  private op: { kind: 'failover' | 'switchover' | 'rejoin'; done: Promise<unknown> } | null = null;
   /** Incident (first failure time) a failover.blocked alert was already sent for. */
   private blockedAlertFor: number | null = null;
   /** Replica finding kinds last reported by replica.health events. */
@@ -103,6 +107,8 @@ export class ClusterRuntime {
   private addressSeen: Partial<AddressView> | null = null;
   private addressReadAt = 0;
   private addressReading: Promise<void> | null = null;
+  /** failover.auto_rejoin: the last automatic rejoin attempt of each old master. */
+  private readonly rejoinMemory = new Map<string, AutoRejoinMemory>();
 
   constructor(
     readonly cluster: ClusterConfig,
@@ -282,6 +288,7 @@ export class ClusterRuntime {
           this.emit('master.fenced', `${this.name}: ${d.why}`, { node: n.name, ok: false, why: d.why, detail: 'not fenced' }, 'critical');
         }
       }
+      if (this.cluster.failover.auto_rejoin) this.watchFencedOldMaster(snap, this.monitor.master!);
     }
     this.updateTopologyMetrics(snap);
     this.readAddress(false);
@@ -396,6 +403,11 @@ export class ClusterRuntime {
         return;
       }
     }
+    this.actOnWaitingDeadMaster();
+  }
+
+  /** A dead master that was waiting (blocked, or this daemon was busy with a rejoin): act now. */
+  private actOnWaitingDeadMaster(): void {
     const st = this.monitor?.state;
     if (st && st.failoverAllowed && DEAD_VERDICTS.includes(st.state) && this.lastVerdict?.failoverAllowed) {
       this.blockedAlertFor = null;
@@ -420,6 +432,18 @@ export class ClusterRuntime {
     return out;
   }
 
+  /**
+   * failover.auto_rejoin: the old master of the latest failover, back read-only and replicating
+   * from no one, is watched (and so rejoined) even when this daemon did not see it go: it was
+   * started after that failover, or the node came back already fenced (persisted read_only).
+   */
+  private watchFencedOldMaster(snap: TopologySnapshot, master: string): void {
+    const candidates = snap.nodes.filter((n) => n.name !== master && !this.oldMasters.has(n.name) && n.reachable && n.readOnly === true && n.replication.length === 0);
+    if (candidates.length === 0) return;
+    const last = this.promotions().sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
+    if (last && last.promoted === master && candidates.some((n) => n.name === last.deadMaster)) this.watchOldMaster(last.deadMaster);
+  }
+
   /** Keep `node` fenced (read-only, persisted) until it replicates from the master or is the master again. */
   private watchOldMaster(node: string): void {
     if (this.oldMasters.has(node) || this.stopped) return;
@@ -432,11 +456,109 @@ export class ClusterRuntime {
         else this.log.error({ event: 'master.fenced', node: e.node }, text);
         this.emit('master.fenced', text, { node: e.node, ok: e.ok, why: e.why, detail: e.detail }, 'critical');
       },
-      onDone: (n) => this.oldMasters.delete(n),
+      onDone: (n) => {
+        this.oldMasters.delete(n);
+        this.rejoinMemory.delete(n);
+      },
+      rejoin: (n) => this.autoRejoin(n),
     });
     this.oldMasters.set(node, w);
     this.log.info({ node }, `watching ${node}: it is fenced whenever it answers writable, until it replicates from the master`);
     w.start();
+  }
+
+  /**
+   * failover.auto_rejoin: the fenced old master `node` becomes a replica of the master when
+   * heir rejoin's decision allows it, and by heir rejoin's own code (rejoinNode: cluster lock,
+   * journal, report). Only while the master is healthy and this daemon runs nothing else on the
+   * cluster; never the master itself. First the decision alone (a dry run: no lock, no file),
+   * then the real run only when it allows the rejoin or says something new: a refusal is
+   * reported once (master.kept-fenced, with the transactions the master lacks), looked at again
+   * now and then quietly (the operator may apply them on the master), and a failed rejoin is
+   * left to the operator (autoRejoinDue).
+   */
+  private async autoRejoin(node: string): Promise<void> {
+    const master = this.monitor?.master ?? null;
+    if (!this.cluster.failover.auto_rejoin || !master || master === node || this.op || this.stopped || this.deps.stopping()) return;
+    if (this.monitor?.state.state !== 'Healthy') return;
+    const last = this.rejoinMemory.get(node);
+    const now = Date.now();
+    if (!autoRejoinDue(last, master, now)) return;
+    const args = { cluster: this.cluster, global: this.deps.global(), node, expectMaster: master, trigger: 'auto' as const };
+    let dry: RejoinResult;
+    try {
+      dry = await rejoinNode({ ...args, dryRun: true });
+    } catch (e) {
+      this.rejoinMemory.set(node, { at: now, kind: 'transient', key: '' });
+      this.log.warn({ node, err: (e as Error).message }, `automatic rejoin of ${node}: could not read the cluster: ${(e as Error).message}`);
+      return;
+    }
+    if (dry.outcome === 'refused') {
+      if (dry.transient) {
+        this.rejoinMemory.set(node, { at: now, kind: 'transient', key: '' });
+        this.log.info({ node }, `automatic rejoin of ${node} waits: ${dry.summary}`);
+        return;
+      }
+      const key = `${dry.master}|${dry.extra || dry.summary}`;
+      if (last?.kind === 'refused' && last.key === key) {
+        this.rejoinMemory.set(node, { ...last, at: now });
+        return;
+      }
+    }
+    // A real run: it takes the cluster lock and decides again under it.
+    if (this.op || this.stopped || this.monitor?.master !== master) return;
+    let resolveDone!: () => void;
+    this.op = { kind: 'rejoin', done: new Promise<void>((r) => (resolveDone = r)) };
+    let r: RejoinResult;
+    try {
+      this.log.warn({ node, master }, `failover.auto_rejoin: rejoining ${node} to ${master}`);
+      r = await rejoinNode({ ...args, by: 'heir daemon (failover.auto_rejoin)', log: this.log });
+    } catch (e) {
+      r = { outcome: 'failed', trigger: 'auto', node, master, extra: '', steps: [], summary: `${node} could not be rejoined: ${(e as Error).message}; it stays read-only` };
+    } finally {
+      this.op = null;
+      resolveDone();
+    }
+    this.afterAutoRejoin(r, master);
+    // A dead verdict that came meanwhile was set aside (busy): act on it now.
+    this.actOnWaitingDeadMaster();
+  }
+
+  /** Metrics, memory and the event of an automatic rejoin's outcome. */
+  private afterAutoRejoin(r: RejoinResult, master: string): void {
+    const node = r.node;
+    const common = { node, master: r.master ?? master, trigger: r.trigger, id: r.id ?? null, report: r.reportPath ?? null, journal: r.journal ?? null, steps: r.steps };
+    if (r.outcome === 'rejoined') {
+      this.rejoinMemory.delete(node);
+      this.deps.metrics.rejoin(this.name, 'rejoined');
+      const text = `${this.name}: ${node} rejoined automatically: ${r.summary}`;
+      this.log.warn({ event: 'master.rejoined', node, master: common.master, report: r.reportPath }, text);
+      this.emit('master.rejoined', text, { ...common, summary: r.summary });
+      return;
+    }
+    if (r.outcome === 'refused' && r.transient) {
+      this.rejoinMemory.set(node, { at: Date.now(), kind: 'transient', key: '' });
+      this.log.info({ node }, `automatic rejoin of ${node} waits: ${r.summary}`);
+      return;
+    }
+    const n = r.extra ? transactionCount(r.extra) : null;
+    const what = r.extra
+      ? `has ${n === null ? 'transactions' : `${n} transaction${n === 1 ? '' : 's'}`} the new master ${common.master} lacks: ${r.extra}${r.file ? ` (written to ${r.file})` : ''}`
+      : r.summary;
+    const text = `${this.name}: ${node} kept fenced (read-only, not replicating): ${what}`;
+    if (r.outcome === 'refused') this.rejoinMemory.set(node, { at: Date.now(), kind: 'refused', key: `${r.master}|${r.extra || r.summary}` });
+    else this.rejoinMemory.set(node, { at: Date.now(), kind: 'failed', key: master });
+    this.deps.metrics.rejoin(this.name, r.outcome === 'refused' ? 'kept-fenced' : 'failed');
+    this.log.error({ event: 'master.kept-fenced', node, master: common.master, extra: r.extra, report: r.reportPath }, text);
+    this.emit('master.kept-fenced', text, {
+      ...common,
+      outcome: r.outcome,
+      extra: r.extra,
+      transactions: n,
+      file: r.file ?? null,
+      reason: r.summary,
+      next: `decide about ${node}'s transactions, then heir rejoin --cluster ${this.name} --node ${node}`,
+    });
   }
 
   private updateTopologyMetrics(snap: TopologySnapshot): void {

@@ -29,6 +29,13 @@ export const EVENT_TYPES = [
   'replica.health',
   /** The old master was fenced (read-only, address taken away, instance stopped). */
   'master.fenced',
+  /** failover.auto_rejoin: the returning old master became a read-only replica of the new master. */
+  'master.rejoined',
+  /**
+   * failover.auto_rejoin: the returning old master stays fenced, because it has transactions the
+   * new master lacks (named in the event), or the rejoin could not be done or failed.
+   */
+  'master.kept-fenced',
   'address.moved',
   'address.failed',
   /** A blocked cluster was acknowledged by an operator. */
@@ -72,6 +79,8 @@ export const DEFAULT_SEVERITY: Record<EventType, Severity> = {
   'switchover.failed': 'critical',
   'replica.health': 'warning',
   'master.fenced': 'warning',
+  'master.rejoined': 'info',
+  'master.kept-fenced': 'critical',
   'address.moved': 'info',
   'address.failed': 'critical',
   'cluster.acknowledged': 'info',

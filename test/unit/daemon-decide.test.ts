@@ -7,6 +7,10 @@ import {
   decideSecondWritable,
   decideAutoFailover,
   decideOldMaster,
+  autoRejoinDue,
+  transactionCount,
+  AUTO_REJOIN_RECHECK_MS,
+  AUTO_REJOIN_RETRY_MS,
   sshReachable,
   failoverEventType,
   failoverMetricResult,
@@ -228,6 +232,44 @@ test('old master: fenced whenever it answers writable; watched while read-only; 
   // Writable while replicating from the master is still writable: fenced.
   assert.equal(decideOldMaster(cluster, snap({ readOnly: false, replication: [channel('10.0.0.2')] }), 'db2').action, 'fence');
   assert.equal(decideOldMaster(cluster, snap({ readOnly: false }), 'db1').action, 'done');
+});
+
+test('old master with failover.auto_rejoin: a fenced one that replicates from no one is handed to the rejoin; nothing else changes', () => {
+  const auto = ClusterConfig.parse({ ...cluster, failover: { auto_rejoin: true } });
+  assert.equal(cluster.failover.auto_rejoin, false, 'off by default');
+  const snap = (o: Partial<NodeSnapshot>): NodeSnapshot => ({ name: 'db1', host: '10.0.0.1', port: 3306, takenAt: 0, reachable: true, replication: [], ...o });
+  const r = decideOldMaster(auto, snap({ readOnly: true, superReadOnly: true }), 'db2');
+  assert.equal(r.action, 'rejoin');
+  assert.match(r.why, /db1 is read-only.*follows db2/);
+  // Writable: fenced first; unreachable: watched; the master itself, or already replicating: done.
+  assert.equal(decideOldMaster(auto, snap({ readOnly: false }), 'db2').action, 'fence');
+  assert.equal(decideOldMaster(auto, snap({ reachable: false }), 'db2').action, 'watch');
+  assert.equal(decideOldMaster(auto, snap({ readOnly: true }), 'db1').action, 'done');
+  assert.equal(decideOldMaster(auto, snap({ readOnly: true, replication: [channel('10.0.0.2')] }), 'db2').action, 'done');
+  // Set up to replicate from elsewhere (or stopped): a person's doing, left alone.
+  assert.equal(decideOldMaster(auto, snap({ readOnly: true, replication: [channel('10.0.0.3')] }), 'db2').action, 'watch');
+  assert.equal(decideOldMaster(auto, snap({ readOnly: true, replication: [channel('10.0.0.2', { ioState: 'No', sqlRunning: false })] }), 'db2').action, 'watch');
+  // No master known: nothing to follow.
+  assert.equal(decideOldMaster(auto, snap({ readOnly: true }), null).action, 'watch');
+});
+
+test('automatic rejoin: when to look again', () => {
+  const t = 1_000_000;
+  assert.equal(autoRejoinDue(undefined, 'db2', t), true);
+  assert.equal(autoRejoinDue({ at: t, kind: 'transient', key: '' }, 'db2', t + AUTO_REJOIN_RETRY_MS - 1), false);
+  assert.equal(autoRejoinDue({ at: t, kind: 'transient', key: '' }, 'db2', t + AUTO_REJOIN_RETRY_MS), true);
+  assert.equal(autoRejoinDue({ at: t, kind: 'refused', key: 'db2|u:1' }, 'db2', t + AUTO_REJOIN_RECHECK_MS - 1), false);
+  assert.equal(autoRejoinDue({ at: t, kind: 'refused', key: 'db2|u:1' }, 'db2', t + AUTO_REJOIN_RECHECK_MS), true);
+  // A rejoin that ran and failed is for a person, as long as the master is the same.
+  assert.equal(autoRejoinDue({ at: t, kind: 'failed', key: 'db2' }, 'db2', t + 10 * AUTO_REJOIN_RECHECK_MS), false);
+  assert.equal(autoRejoinDue({ at: t, kind: 'failed', key: 'db2' }, 'db3', t + 1), true);
+});
+
+test('transactions named in a kept-fenced alert: counted for a MySQL GTID set, not for MariaDB positions', () => {
+  assert.equal(transactionCount(''), 0);
+  assert.equal(transactionCount('3e11fa47-71ca-11e1-9e33-c80aa9429562:5-7'), 3);
+  assert.equal(transactionCount('3e11fa47-71ca-11e1-9e33-c80aa9429562:5-7:9,4e11fa47-71ca-11e1-9e33-c80aa9429562:1'), 5);
+  assert.equal(transactionCount('0-1-12'), null);
 });
 
 test("salvage: the dead master's host answers SSH? The SSH check first; a DeadMasterHost verdict before it reported means no", () => {
