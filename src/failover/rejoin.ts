@@ -82,7 +82,8 @@ export interface RejoinResult {
   hooks?: HookRun[];
   /**
    * Refused for a reason that may pass by itself: the cluster lock is held (a failover,
-   * switchover or other rejoin), or the master is not (yet) the one expected or not unique.
+   * switchover or other rejoin), the node or the master does not answer, or the master is
+   * not (yet) the one expected or not unique.
    */
   transient?: boolean;
   /** The operation's id, journal and report (every real run that took the cluster lock). */
@@ -187,6 +188,7 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
       const node = snap.nodes.find((n) => n.name === o.node)!;
       const d = rejoinDecision(node, master);
       r = { ...base, master: master.name, extra: d.extra, outcome: 'refused', summary: d.reasons.join('; ') };
+      if (!node.reachable || !master.reachable) r.transient = true;
       journal?.stepEnd('decide', d.allowed ? 'ok' : 'failed', d.allowed ? `${o.node} has nothing ${master.name} lacks` : r.summary);
       if (!d.allowed) {
         if (d.extra && !o.dryRun) r.file = await writeExtra(cluster, nodeCfg, node, master, d.extra, o.global, log);

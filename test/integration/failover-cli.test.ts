@@ -3,7 +3,8 @@
  * cluster: dry run and refusal on a live master, failover of a dead one, the
  * old master refused on rejoin while it holds transactions the new master
  * lacks (written to a file with their mysqlbinlog output), and rejoined once
- * those are applied to the new master from that very file.
+ * those are applied to the new master from that very file; both rejoins
+ * journaled and reported.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { spawnSync } from 'node:child_process';
 import type { ClusterConfig } from '../../src/config/schema';
 import { readChannels } from '../../src/mysql/inspect';
 import { applySqlFile } from '../../src/failover/salvage';
+import { listJournals } from '../../src/failover/journal';
+import { listReportFiles } from '../../src/failover/report';
 import { startCluster, type LabCluster } from '../lab';
 import { createTable, grantSalvage, idsOn, open, range, sleep, startWriter, tempStateDir, writeRows } from './failover-helpers';
 
@@ -117,6 +120,12 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     const text = fs.readFileSync(out.file, 'utf8');
     assert.match(text, new RegExp(`missing on db[23]: ${out.extra}`));
     for (const id of extraIds) assert.match(text, new RegExp(`@1=${id}\\b`), `row ${id} decoded in the file`);
+    // Journaled and reported, refusal included.
+    assert.equal(out.trigger, 'manual');
+    assert.equal(JSON.parse(fs.readFileSync(out.reportPath, 'utf8')).outcome, 'refused');
+    const j = listJournals(stateDir, cfg.name).find((x) => x.id === out.id);
+    assert.equal(j?.operation, 'rejoin');
+    assert.equal(j?.end?.outcome, 'refused');
     // Refused means untouched: db1 is not replicating.
     const c = await open(cfg, 'db1');
     try {
@@ -142,6 +151,10 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     const r = heir('rejoin', '--node', 'db1');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /REJOINED: db1 is a read-only replica of db[23]/);
+    const rejoins = listJournals(stateDir, cfg.name).filter((x) => x.operation === 'rejoin');
+    assert.deepEqual(rejoins.map((x) => x.end?.outcome), ['refused', 'rejoined']);
+    assert.deepEqual(rejoins[1]!.steps.map((x) => `${x.step}:${x.outcome}`), ['decide:ok', 'read-only:ok', 'source:ok', 'start:ok', 'verify:ok']);
+    assert.equal(listReportFiles(stateDir, cfg.name, 'rejoin').length, 2);
     const d = await open(cfg, 'db1');
     try {
       const [ro] = await d.query('SELECT @@global.super_read_only AS s');
