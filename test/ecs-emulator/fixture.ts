@@ -16,6 +16,10 @@ export function labRegion(o: { instances?: string[]; eniOn?: string; floatingIp?
   return {
     region: REGION,
     delays: { attachMs: 300, detachMs: 300, stopMs: 600, forceStopMs: 300, startMs: 300 },
+    vswitches: [
+      { id: 'vsw-lab-h', zone: 'cn-hangzhou-h', vpc: 'vpc-lab', cidr: '10.77.0.0/16' },
+      { id: 'vsw-lab-k', zone: 'cn-hangzhou-k', vpc: 'vpc-lab', cidr: '10.78.0.0/16' },
+    ],
     instances: [
       ...ids.map((id) => ({ id, zone: 'cn-hangzhou-h', vpc: 'vpc-lab', vswitch: 'vsw-lab-h', status: 'Running' as const })),
       { id: 'i-otherzone', zone: 'cn-hangzhou-k', vpc: 'vpc-lab', vswitch: 'vsw-lab-k', status: 'Running' as const },

@@ -10,6 +10,13 @@
  *   GET  /__control/state      instances, ENIs, delays
  *   GET  /__control/requests   the request log
  *   POST /__control            { op: ... } fault injection and state changes (see ControlOp)
+ *
+ * Fault modes (inject / ControlOp): throttle (Throttling.User, with x-acs-retry-after when
+ * retryAfterMs is given), error (ServiceUnavailable or any code), conflict
+ * (Operation.Conflict), latency, hang (the client's read timeout fires), reset; `lag` makes
+ * every Describe answer from the state as it was that many ms ago; `deny` refuses actions
+ * as a RAM policy without them would (Forbidden.SubUser); hungOs keeps a detach in Detaching
+ * until the instance is force-stopped; `delays` makes a stop take tens of seconds.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ERRORS, errorBody, type ErrorCode } from './errors';
 import { SignatureFailure, verifyAcs3, verifyRpcHmacSha1, type ParsedRequest } from './signing';
-import { EcsState, type Delays, type Eni, type Hooks, type Instance, type StateSnapshot } from './state';
+import { EcsState, type Delays, type Eni, type Hooks, type Instance, type StateSnapshot, type VSwitch } from './state';
 import { makeTls } from './tls';
 
 export const API_VERSION = '2014-05-26';
@@ -31,15 +38,18 @@ export interface AccessKey {
 }
 
 export interface FaultSpec {
-  /** throttle: Throttling.User; error: a 5xx (ServiceUnavailable by default); latency: delay then answer;
-   *  hang: never answer; reset: drop the connection. */
-  kind: 'throttle' | 'error' | 'latency' | 'hang' | 'reset';
+  /** throttle: Throttling.User; error: a 5xx (ServiceUnavailable by default) or `code`;
+   *  conflict: Operation.Conflict; latency: delay then answer; hang: never answer;
+   *  reset: drop the connection. */
+  kind: 'throttle' | 'error' | 'conflict' | 'latency' | 'hang' | 'reset';
   /** How many matching calls it applies to (default 1). */
   count?: number;
   /** Only these actions (default: all). */
   actions?: string[];
   code?: ErrorCode;
   ms?: number;
+  /** throttle: the x-acs-retry-after header (ms), which the SDK reads as the wait before a retry. */
+  retryAfterMs?: number;
 }
 
 export interface RequestRecord {
@@ -62,7 +72,12 @@ export type ControlOp =
   | { op: 'hungOs'; instanceId: string; on: boolean }
   | { op: 'setInstance'; instance: Partial<Instance> & { id: string } }
   | { op: 'setEni'; eni: Partial<Eni> & { id: string } }
+  | { op: 'setVSwitch'; vswitch: VSwitch }
   | { op: 'delays'; delays: Partial<Delays> }
+  /** Describe* answer from the state as it was `ms` ago (0: current). */
+  | { op: 'lag'; ms: number }
+  /** Refuse these actions (for one AccessKeyId, or every caller) with Forbidden.SubUser; empty list: allow all again. */
+  | { op: 'deny'; actions: string[]; accessKeyId?: string }
   | { op: 'clearRequests' };
 
 export interface EmulatorOptions {
@@ -93,6 +108,8 @@ export interface EcsEmulator {
   caPem?: string;
   controlUrl: string;
   credentialsUri: string;
+  /** How many times /__credentials has been fetched. */
+  readonly credentialFetches: number;
   regionId: string;
   state: EcsState;
   requests: RequestRecord[];
@@ -117,6 +134,7 @@ const ACTIONS = new Set([
   'RebootInstance',
   'DescribeInstances',
   'DescribeInstanceStatus',
+  'DescribeVSwitches',
 ]);
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -201,6 +219,9 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
   const hung = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   let seq = 0;
+  let lagMs = 0;
+  let denied: { actions: string[]; accessKeyId?: string } | undefined;
+  let credentialFetches = 0;
 
   let tlsDir: string | undefined;
   let ownTlsDir = false;
@@ -251,7 +272,9 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
   function dispatch(action: string, p: Record<string, string>): Record<string, unknown> {
     const needsRegion = !['StopInstance', 'StartInstance', 'RebootInstance'].includes(action);
     if (needsRegion) required(p, 'RegionId');
-    const st = p.RegionId === undefined || p.RegionId === state.region ? state : emptyRegion;
+    const current = p.RegionId === undefined || p.RegionId === state.region ? state : emptyRegion;
+    // A Describe may answer from a past state (the `lag` fault); a mutation always acts on the current one.
+    const st = lagMs > 0 && action.startsWith('Describe') && current === state ? state.viewAt(Date.now() - lagMs) : current;
     switch (action) {
       case 'AttachNetworkInterface':
         st.attach(required(p, 'NetworkInterfaceId'), required(p, 'InstanceId'));
@@ -294,13 +317,33 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         st.unassignIps(required(p, 'NetworkInterfaceId'), ips);
         return {};
       }
-      case 'StopInstance':
+      case 'StopInstance': {
+        // ECS API StopInstance: StoppedMode StopCharging | KeepCharging; DryRun checks the
+        // request (parameters, permission, instance status) and answers DryRunOperation.
+        const mode = p.StoppedMode;
+        if (mode !== undefined && mode !== 'StopCharging' && mode !== 'KeepCharging') throw new ApiError('InvalidParameter', `StoppedMode ${mode}.`);
+        const id = required(p, 'InstanceId');
         if (bool(p.DryRun)) {
-          st.instance(required(p, 'InstanceId'));
-          return {};
+          st.checkStoppable(st.instance(id));
+          throw new ApiError('DryRunOperation');
         }
-        st.stopInstance(required(p, 'InstanceId'), bool(p.ForceStop));
+        st.stopInstance(id, bool(p.ForceStop), mode);
         return {};
+      }
+      case 'DescribeVSwitches': {
+        // ECS API DescribeVSwitches (2014-05-26; the VPC API's DescribeVSwitches answers the same fields).
+        let list = [...st.vswitches.values()];
+        if (p.VSwitchId) list = list.filter((v) => v.id === p.VSwitchId);
+        if (p.VpcId) list = list.filter((v) => v.vpc === p.VpcId);
+        if (p.ZoneId) list = list.filter((v) => v.zone === p.ZoneId);
+        const pg = page(list, { ...p, PageSize: p.PageSize ?? '10' });
+        return {
+          TotalCount: pg.TotalCount,
+          PageNumber: pg.PageNumber,
+          PageSize: pg.PageSize,
+          VSwitches: { VSwitch: pg.items.map((v) => ({ VSwitchId: v.id, VpcId: v.vpc, ZoneId: v.zone, CidrBlock: v.cidr, Status: 'Available', VSwitchName: v.id, IsDefault: false })) },
+        };
+      }
       case 'StartInstance':
         st.startInstance(required(p, 'InstanceId'));
         return {};
@@ -361,9 +404,9 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
 
   // ---- HTTP -------------------------------------------------------------------------
 
-  function send(res: ServerResponse, status: number, body: unknown, requestId: string): void {
+  function send(res: ServerResponse, status: number, body: unknown, requestId: string, extra: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId, 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId, 'content-length': Buffer.byteLength(text), ...extra });
     res.end(text);
   }
 
@@ -385,11 +428,11 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
     for (const k of ['Action', 'Version', 'Format', 'Timestamp', 'SignatureNonce', 'SignatureMethod', 'SignatureVersion', 'Signature', 'AccessKeyId', 'SecurityToken']) delete params[k];
     const rec: RequestRecord = { seq: ++seq, at: started, action, params, auth: acs3 ? 'ACS3-HMAC-SHA256' : query.Signature ? 'HMAC-SHA1' : 'none', status: 200, requestId, durationMs: 0 };
     requests.push(rec);
-    const fail = (status: number, code: string, message: string) => {
+    const fail = (status: number, code: string, message: string, extra: Record<string, string> = {}) => {
       rec.status = status;
       rec.code = code;
       rec.durationMs = Date.now() - started;
-      send(res, status, errorBody(code, message, requestId, hostId), requestId);
+      send(res, status, errorBody(code, message, requestId, hostId), requestId, extra);
     };
     try {
       // 1. authenticate
@@ -422,8 +465,13 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
           rec.status = 0;
           req.socket.destroy();
           return;
-        } else if (f.kind === 'throttle') throw new ApiError(f.code ?? 'Throttling.User');
+        } else if (f.kind === 'throttle') throw new ApiError(f.code ?? 'Throttling.User', undefined, f.retryAfterMs !== undefined ? { 'x-acs-retry-after': String(f.retryAfterMs) } : {});
+        else if (f.kind === 'conflict') throw new ApiError('Operation.Conflict');
         else if (f.kind === 'error') throw new ApiError(f.code ?? 'ServiceUnavailable');
+      }
+      // 3b. authorization: a RAM policy without the action
+      if (denied && denied.actions.includes(action) && (!denied.accessKeyId || denied.accessKeyId === rec.accessKeyId)) {
+        throw new ApiError('Forbidden.SubUser', `${rec.accessKeyId ?? 'The caller'} may not call ${action} (ecs:${action}).`);
       }
       // 4. the action
       const out = dispatch(action, params);
@@ -434,7 +482,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         const spec = ERRORS[err.code];
         fail(spec.status, err.code, err.message);
       } else if (err instanceof ApiError) {
-        fail(err.status, err.code, err.message);
+        fail(err.status, err.code, err.message, err.headers);
       } else {
         fail(500, 'InternalError', `${ERRORS.InternalError.message} ${(err as Error).message}`);
       }
@@ -450,6 +498,8 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
       }
       case 'clearFaults':
         faults = [];
+        lagMs = 0;
+        denied = undefined;
         return {};
       case 'hungOs':
         state.instance(op.instanceId).hungOs = op.on;
@@ -458,14 +508,26 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         const cur = state.instances.get(op.instance.id);
         if (cur) Object.assign(cur, op.instance);
         else state.instances.set(op.instance.id, { zone: '', vpc: '', vswitch: '', status: 'Running', ...op.instance } as Instance);
+        state.note(`${op.instance.id} set by control`);
         return {};
       }
       case 'setEni': {
         const cur = state.enis.get(op.eni.id);
         if (cur) Object.assign(cur, op.eni);
         else state.enis.set(op.eni.id, { type: 'Secondary', zone: '', vpc: '', vswitch: '', privateIp: '', status: 'Available', ...op.eni } as Eni);
+        state.note(`${op.eni.id} set by control`);
         return {};
       }
+      case 'setVSwitch':
+        state.vswitches.set(op.vswitch.id, { ...op.vswitch });
+        state.note(`${op.vswitch.id} set by control`);
+        return {};
+      case 'lag':
+        lagMs = Math.max(0, op.ms);
+        return { lagMs };
+      case 'deny':
+        denied = op.actions.length ? { actions: [...op.actions], ...(op.accessKeyId ? { accessKeyId: op.accessKeyId } : {}) } : undefined;
+        return {};
       case 'delays':
         Object.assign(state.delays, op.delays);
         return { delays: state.delays };
@@ -486,6 +548,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
     };
     try {
       if (req.method === 'GET' && url.pathname === '/__credentials') {
+        credentialFetches += 1;
         const base = keys[0]!;
         const id = `STS.${randomBytes(8).toString('hex')}`;
         const secret = randomBytes(15).toString('base64');
@@ -536,6 +599,9 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
     caPem: tls?.caPem,
     controlUrl: `${sideBase}/__control`,
     credentialsUri: `${sideBase}/__credentials`,
+    get credentialFetches() {
+      return credentialFetches;
+    },
     regionId: state.region,
     state,
     requests,

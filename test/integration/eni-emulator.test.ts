@@ -129,7 +129,9 @@ test('documented constraints answer with their error codes', async () => {
   // ENI InUse on db2: attaching it again is refused
   const e1 = await rejects(a.attach('eni-floating', 'i-db3'));
   assert.equal(e1.code, 'InvalidOperation.InvalidEniState');
-  assert.equal(e1.statusCode, 403);
+  assert.equal(e1.statusCode, 400);
+  // detaching it from an instance it is not on
+  assert.equal((await rejects(a.detach('eni-floating', 'i-db3'))).code, 'InvalidOperation.InvalidEniState');
   assert.equal((await rejects(a.detach('eni-primary2', 'i-db2'))).code, 'InvalidOperation.DetachPrimaryEniNotAllowed');
   assert.equal((await rejects(a.attach('eni-nosuch', 'i-db3'))).code, 'InvalidEniId.NotFound');
   assert.equal((await rejects(a.attach('eni-floating', 'i-nosuch'))).code, 'InvalidEcsId.NotFound');
@@ -140,6 +142,38 @@ test('documented constraints answer with their error codes', async () => {
   const e2 = await rejects(a.attach('eni-floating', 'i-otherzone'));
   assert.equal(e2.code, 'InvalidOperation.AvailabilityZoneMismatch');
   assert.equal((await rejects(a.forceStop('i-nosuch'))).code, 'InvalidInstanceId.NotFound');
+  // an instance that takes no more ENIs
+  emu.control({ op: 'setInstance', instance: { id: 'i-db3', maxEnis: 1 } });
+  const e3 = await rejects(a.attach('eni-floating', 'i-db3'));
+  assert.equal(e3.code, 'EniPerInstanceLimitExceeded');
+  emu.control({ op: 'setInstance', instance: { id: 'i-db3', maxEnis: 3 } });
+});
+
+test('an ENI in transition refuses attach and detach with InvalidOperation.InvalidEniState (HTTP 400)', async () => {
+  restore = useCredentials(emu, 'env');
+  const a = api();
+  await a.attach('eni-floating', 'i-db2');
+  const e1 = await rejects(a.attach('eni-floating', 'i-db2')); // Attaching
+  assert.equal(e1.code, 'InvalidOperation.InvalidEniState');
+  assert.equal(e1.statusCode, 400);
+  assert.equal((await rejects(a.detach('eni-floating', 'i-db2'))).code, 'InvalidOperation.InvalidEniState');
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'InUse', SETTLE_MS);
+  await a.detach('eni-floating', 'i-db2');
+  const e2 = await rejects(a.attach('eni-floating', 'i-db3')); // Detaching
+  assert.equal(e2.code, 'InvalidOperation.InvalidEniState');
+  assert.equal(e2.statusCode, 400);
+  await emu.waitFor((s) => s.enis.get('eni-floating')!.status === 'Available', SETTLE_MS);
+});
+
+test('a forced stop of a Stopping instance is refused (IncorrectInstanceStatus)', async () => {
+  restore = useCredentials(emu, 'env');
+  const a = api();
+  emu.control({ op: 'hungOs', instanceId: 'i-db2', on: true });
+  emu.state.stopInstance('i-db2', false); // a graceful stop the hung guest never finishes
+  const e = await rejects(a.forceStop('i-db2'));
+  assert.equal(e.code, 'IncorrectInstanceStatus');
+  assert.equal(e.statusCode, 403);
+  emu.control({ op: 'setInstance', instance: { id: 'i-db2', status: 'Running', hungOs: false } });
 });
 
 test('hung guest OS: detach stays Detaching until the instance is force-stopped', async () => {
@@ -181,6 +215,50 @@ test('faults: throttling, 5xx, hang (read timeout), over the control API too', a
   const log = (await (await fetch(`${emu.controlUrl}/requests`)).json()) as { fault?: string }[];
   assert.ok(log.some((r) => r.fault === 'hang'));
   assert.ok(log.some((r) => r.fault === 'throttle'));
+});
+
+test('faults: Operation.Conflict, Throttling.User with x-acs-retry-after, a RAM policy without the action', async () => {
+  restore = useCredentials(emu, 'env');
+  const a = api();
+  emu.inject({ kind: 'conflict', count: 1, actions: ['UnassignPrivateIpAddresses'] });
+  const c = await rejects(a.unassignIp('eni-primary1', '10.77.0.200'));
+  assert.equal(c.code, 'Operation.Conflict');
+  assert.equal(c.statusCode, 403);
+  emu.inject({ kind: 'throttle', count: 1, retryAfterMs: 1234 });
+  const t = await rejects(a.describeEni('eni-floating'));
+  assert.equal(t.code, 'Throttling.User');
+  emu.control({ op: 'deny', actions: ['DetachNetworkInterface'], accessKeyId: 'LTAIgood' });
+  const d = await rejects(a.detach('eni-floating', 'i-db1'));
+  assert.equal(d.code, 'Forbidden.SubUser');
+  assert.equal(d.statusCode, 403);
+  assert.match(d.message, /DetachNetworkInterface/);
+  assert.equal((await a.describeEni('eni-floating')).eni?.id, 'eni-floating'); // other actions allowed
+  emu.clearFaults();
+});
+
+test('lag: a Describe answers from the state as it was, a mutation acts on the current one', async () => {
+  restore = useCredentials(emu, 'env');
+  const a = api();
+  const before = (await a.describeEni('eni-floating')).eni!;
+  emu.control({ op: 'lag', ms: 1500 });
+  try {
+    await a.assignIp('eni-primary2', '10.77.0.201', 'lag-test-token');
+    assert.ok(emu.state.enis.get('eni-primary2')!.secondaryIps!.includes('10.77.0.201'));
+    assert.deepEqual((await a.describeEnis(['eni-primary2'])).enis[0]!.secondaryIps, []); // not visible yet
+    assert.equal((await a.describeEni('eni-floating')).eni?.status, before.status);
+    await new Promise((r) => setTimeout(r, 1700));
+    assert.deepEqual((await a.describeEnis(['eni-primary2'])).enis[0]!.secondaryIps, ['10.77.0.201']);
+  } finally {
+    emu.clearFaults();
+    await a.unassignIp('eni-primary2', '10.77.0.201');
+  }
+});
+
+test('an address outside the ENI\'s vSwitch CIDR block: InvalidVSwitchId.IpInvalid', async () => {
+  restore = useCredentials(emu, 'env');
+  const e = await rejects(api().assignIp('eni-primary2', '10.99.0.5', 'vsw-test-token'));
+  assert.equal(e.code, 'InvalidVSwitchId.IpInvalid');
+  assert.equal(e.statusCode, 403);
 });
 
 test('plain HTTP only when protocol http is configured explicitly', async () => {
