@@ -3,7 +3,9 @@
  *
  * Retried: flow control (Throttling*), a server having a bad moment
  * (ServiceUnavailable, InternalError*), a conflicting operation in flight
- * (OperationConflict), and an ENI/instance still settling a transition
+ * (Operation.Conflict: "the specified ENI is processing another task", as the ECS
+ * API AssignPrivateIpAddresses / UnassignPrivateIpAddresses pages document it; and
+ * OperationConflict, the ECS-wide spelling), and an ENI/instance still settling a transition
  * (InvalidOperation.InvalidEniState / InvalidEcsState, IncorrectInstanceStatus)
  * — the movers re-read the state before acting again, so a retry never repeats
  * a mutation blindly. Network errors and timeouts are retried for describes;
@@ -18,7 +20,7 @@ export interface FailureLike {
   code: string;
 }
 
-const TRANSIENT_API = [/^Throttling/, /^ServiceUnavailable/, /^InternalError/, /^OperationConflict$/, /^UnknownError$/];
+const TRANSIENT_API = [/^Throttling/, /^ServiceUnavailable/, /^InternalError/, /^Operation\.?Conflict$/, /^UnknownError$/];
 const SETTLING_API = [/^InvalidOperation\.InvalidEniState$/, /^InvalidOperation\.InvalidEcsState$/, /^IncorrectInstanceStatus$/];
 
 export function isTransient(f: FailureLike, call: CallKind): boolean {

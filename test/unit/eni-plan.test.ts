@@ -74,7 +74,7 @@ test('attach plans', () => {
 
 test('retry classification: only safe codes are retried', () => {
   const api = (code: string) => ({ kind: 'api' as const, code });
-  for (const c of ['Throttling.User', 'Throttling', 'ServiceUnavailable', 'InternalError', 'OperationConflict']) {
+  for (const c of ['Throttling.User', 'Throttling', 'ServiceUnavailable', 'InternalError', 'OperationConflict', 'Operation.Conflict']) {
     assert.equal(isTransient(api(c), 'describe'), true, c);
     assert.equal(isTransient(api(c), 'mutate'), true, c);
   }
@@ -82,6 +82,7 @@ test('retry classification: only safe codes are retried', () => {
     assert.equal(isTransient(api(c), 'describe'), false, c);
     assert.equal(worthReconverging(api(c)), false, c);
   }
+  assert.equal(worthReconverging(api('Operation.Conflict')), true);
   assert.equal(isSettling(api('InvalidOperation.InvalidEniState')), true);
   assert.equal(worthReconverging(api('InvalidOperation.InvalidEcsState')), true);
   assert.equal(isTransient({ kind: 'timeout', code: 'Timeout' }, 'describe'), true);

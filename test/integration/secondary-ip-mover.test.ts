@@ -1,0 +1,67 @@
+/**
+ * The secondary-ip mover with the real SDK against the ECS emulator: the floating
+ * address moves between the nodes' primary ENIs (UnassignPrivateIpAddresses,
+ * AssignPrivateIpAddresses), through the documented Operation.Conflict and a
+ * Describe that lags behind the mutations; the preflight checks the vSwitch.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterConfig, GlobalSettings } from '../../src/config/schema';
+import { createMover, type MoveContext } from '../../src/eni';
+import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
+
+const IP = '10.77.0.150';
+let emu: EcsEmulator;
+let restore: () => void = () => {};
+
+before(async () => {
+  emu = await startEcsEmulator({ state: labRegion() });
+});
+after(async () => {
+  restore();
+  await emu.close();
+});
+
+function cluster(floatingIp = IP): ClusterConfig {
+  return ClusterConfig.parse({
+    name: 'c2',
+    mysql: { user: 'heir', password: 'pw', replication_user: 'repl', replication_password: 'pw' },
+    nodes: [1, 2, 3].map((n) => ({ name: `db${n}`, host: '127.0.0.1', port: 3305 + n, instance_id: `i-db${n}` })),
+    address: { type: 'secondary-ip', floating_ip: floatingIp, enis: { db1: 'eni-primary1', db2: 'eni-primary2', db3: 'eni-primary3' }, verify: false },
+  });
+}
+
+function global(): GlobalSettings {
+  return GlobalSettings.parse({ cloud: { ...cloudFor(emu), operation_timeout_s: 15 } });
+}
+
+function ctx(c: ClusterConfig, from: string, to: string): MoveContext {
+  return { cluster: c, reason: 'failover', oldMaster: c.nodes.find((n) => n.name === from)!, newMaster: c.nodes.find((n) => n.name === to)! };
+}
+
+/** The address on `eniId` only. */
+function place(eniId: string): void {
+  emu.clearFaults();
+  for (const id of ['eni-primary1', 'eni-primary2', 'eni-primary3']) emu.control({ op: 'setEni', eni: { id, secondaryIps: id === eniId ? [IP] : [] } });
+}
+
+function holders(): string[] {
+  return [...emu.state.enis.values()].filter((e) => (e.secondaryIps ?? []).includes(IP)).map((e) => e.id);
+}
+
+test('Operation.Conflict on unassign and assign is retried (the ENI is busy with another task)', async () => {
+  restore = useCredentials(emu, 'env');
+  place('eni-primary1');
+  const c = cluster();
+  const m = createMover(c, global());
+  emu.inject({ kind: 'conflict', count: 2, actions: ['UnassignPrivateIpAddresses'] });
+  const f = await m.fence(ctx(c, 'db1', 'db2'));
+  assert.equal(f.ok, true, f.detail);
+  assert.deepEqual(holders(), []);
+  emu.inject({ kind: 'conflict', count: 2, actions: ['AssignPrivateIpAddresses'] });
+  const a = await m.attach(ctx(c, 'db1', 'db2'));
+  assert.equal(a.ok, true, a.detail);
+  assert.deepEqual(holders(), ['eni-primary2']);
+  assert.equal(emu.requests.filter((r) => r.code === 'Operation.Conflict').length, 4);
+});
