@@ -26,6 +26,8 @@ export class EcsApiError extends Error {
     message: string,
     readonly requestId?: string,
     readonly statusCode?: number,
+    /** Flow control: how long the endpoint asks the caller to wait (x-acs-retry-after, ms), when it says. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'EcsApiError';
@@ -61,12 +63,14 @@ export interface EcsApiOptions extends Pick<CloudSettings, 'region_id' | 'endpoi
 
 /** Classify whatever the SDK threw. */
 export function toEcsError(action: string, err: unknown): EcsApiError {
-  const e = err as { name?: string; code?: string; message?: string; statusCode?: number; requestId?: string; data?: Record<string, unknown> };
+  const e = err as { name?: string; code?: string; message?: string; statusCode?: number; requestId?: string; retryAfter?: number; data?: Record<string, unknown> };
   const msg = String(e?.message ?? err);
   if (typeof e?.statusCode === 'number') {
     const requestId = e.requestId && e.requestId !== 'undefined' ? e.requestId : (e.data?.RequestId as string | undefined);
     const serverMsg = (e.data?.Message as string | undefined) ?? msg;
-    return new EcsApiError(action, 'api', e.code ?? `HTTP${e.statusCode}`, serverMsg, requestId, e.statusCode);
+    // The SDK's ThrottlingError carries the x-acs-retry-after header as retryAfter (ms).
+    const retryAfterMs = typeof e.retryAfter === 'number' && e.retryAfter >= 0 ? e.retryAfter : undefined;
+    return new EcsApiError(action, 'api', e.code ?? `HTTP${e.statusCode}`, serverMsg, requestId, e.statusCode, retryAfterMs);
   }
   if (/unable to get credentials|InvalidCredentials|credentials/i.test(msg) && !/ECONN|timeout/i.test(msg)) {
     return new EcsApiError(action, 'credentials', 'NoCredentials', `no usable Alibaba Cloud credentials (${msg}); give the manager a RAM role, or set ALIBABA_CLOUD_CREDENTIALS_URI / ALIBABA_CLOUD_ACCESS_KEY_ID+SECRET in heir's environment`);

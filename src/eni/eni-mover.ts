@@ -18,7 +18,7 @@ import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
 import { EcsApi, EcsApiError, type EniInfo } from './ecs-api';
 import { planAttach, planFence, type Step } from './eni-plan';
-import { backoffMs, Deadline, DEFAULT_BACKOFF, isTransient, pollDelayMs, sleep, worthReconverging, type BackoffPolicy, type CallKind } from './retry';
+import { Deadline, DEFAULT_BACKOFF, isTransient, pollDelayMs, retryDelayMs, sleep, worthReconverging, type BackoffPolicy, type CallKind } from './retry';
 import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, PreflightResult } from './types';
 import { verifyAddress } from './verify';
 
@@ -128,7 +128,7 @@ export class EniMover implements AddressMover {
         return await fn();
       } catch (err) {
         if (!(err instanceof EcsApiError)) throw err;
-        const wait = backoffMs(attempt, this.tuning.backoff);
+        const wait = retryDelayMs(attempt, err, this.tuning.backoff);
         if (!isTransient(err, kind) || op.deadline.remaining() <= wait) throw err;
         op.log.warn({ action: err.action, code: err.code, requestId: err.requestId, attempt: attempt + 1 }, `${err.action}: ${err.code}, retrying in ${wait} ms`);
         await sleep(wait, op.signal);
@@ -239,7 +239,7 @@ export class EniMover implements AddressMover {
           } catch (err) {
             if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;
             lastWhy = `${apiText(err)}`;
-            await sleep(Math.min(backoffMs(attempt++, this.tuning.backoff), op.deadline.remaining()), op.signal);
+            await sleep(Math.min(retryDelayMs(attempt++, err, this.tuning.backoff), op.deadline.remaining()), op.signal);
           }
           break;
         case 'force-stop':
@@ -258,7 +258,7 @@ export class EniMover implements AddressMover {
               forceStopped = step.instanceId;
               acted = true;
             } else if (worthReconverging(err)) {
-              await sleep(Math.min(backoffMs(attempt++, this.tuning.backoff), op.deadline.remaining()), op.signal);
+              await sleep(Math.min(retryDelayMs(attempt++, err, this.tuning.backoff), op.deadline.remaining()), op.signal);
             } else throw err;
           }
           break;
@@ -316,7 +316,7 @@ export class EniMover implements AddressMover {
             } catch (err) {
               if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;
               lastWhy = apiText(err);
-              await sleep(Math.min(backoffMs(attempt++, this.tuning.backoff), op.deadline.remaining()), op.signal);
+              await sleep(Math.min(retryDelayMs(attempt++, err, this.tuning.backoff), op.deadline.remaining()), op.signal);
             }
             break;
           default:

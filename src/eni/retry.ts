@@ -18,6 +18,8 @@ export type CallKind = 'describe' | 'mutate';
 export interface FailureLike {
   kind: 'api' | 'network' | 'timeout' | 'credentials' | 'config';
   code: string;
+  /** The wait the endpoint asked for (x-acs-retry-after, ms). */
+  retryAfterMs?: number;
 }
 
 const TRANSIENT_API = [/^Throttling/, /^ServiceUnavailable/, /^InternalError/, /^Operation\.?Conflict$/, /^UnknownError$/];
@@ -53,6 +55,14 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 200, capMs: 3000 };
 export function backoffMs(attempt: number, p: BackoffPolicy = DEFAULT_BACKOFF, rand: () => number = Math.random): number {
   const exp = Math.min(p.capMs, p.baseMs * 2 ** Math.max(0, attempt));
   return Math.round(exp / 2 + rand() * (exp / 2));
+}
+
+/**
+ * The wait before retrying after failure `f`: the backoff, or the endpoint's
+ * x-acs-retry-after when it asks for longer (a retry sooner would only be throttled again).
+ */
+export function retryDelayMs(attempt: number, f: FailureLike, p: BackoffPolicy = DEFAULT_BACKOFF, rand: () => number = Math.random): number {
+  return Math.max(backoffMs(attempt, p, rand), f.retryAfterMs ?? 0);
 }
 
 /** A time budget for one operation. */

@@ -9,7 +9,7 @@ import type { ClusterConfig, CloudSettings, NodeConfig } from '../config/schema'
 import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
 import { EcsApi, EcsApiError, type EniInfo } from './ecs-api';
-import { backoffMs, Deadline, DEFAULT_BACKOFF, isTransient, sleep, worthReconverging } from './retry';
+import { Deadline, DEFAULT_BACKOFF, isTransient, retryDelayMs, sleep, worthReconverging } from './retry';
 import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, PreflightResult } from './types';
 import { verifyAddress } from './verify';
 
@@ -47,8 +47,9 @@ export class SecondaryIpMover implements AddressMover {
         const { enis } = await api.describeEnis(Object.values(this.addr.enis));
         return enis.filter((e) => e.secondaryIps.includes(this.addr.floating_ip));
       } catch (err) {
-        const wait = backoffMs(attempt, DEFAULT_BACKOFF);
-        if (!(err instanceof EcsApiError) || !isTransient(err, 'describe') || deadline.remaining() <= wait) throw err;
+        if (!(err instanceof EcsApiError)) throw err;
+        const wait = retryDelayMs(attempt, err, DEFAULT_BACKOFF);
+        if (!isTransient(err, 'describe') || deadline.remaining() <= wait) throw err;
         await sleep(wait, signal);
       }
     }
@@ -88,7 +89,7 @@ export class SecondaryIpMover implements AddressMover {
           released.push(e.id);
         } catch (err) {
           if (!(err instanceof EcsApiError) || !(worthReconverging(err) || err.code === 'InvalidIp.IpUnassigned')) throw err;
-          await sleep(Math.min(backoffMs(attempt++, DEFAULT_BACKOFF), d.remaining()), signal);
+          await sleep(Math.min(retryDelayMs(attempt++, err, DEFAULT_BACKOFF), d.remaining()), signal);
         }
       }
     }
@@ -122,7 +123,7 @@ export class SecondaryIpMover implements AddressMover {
           acted = true;
         } catch (err) {
           if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;
-          await sleep(Math.min(backoffMs(attempt++, DEFAULT_BACKOFF), d.remaining(), this.pollMs * 4), ctx.signal);
+          await sleep(Math.min(retryDelayMs(attempt++, err, DEFAULT_BACKOFF), d.remaining(), Math.max(this.pollMs * 4, err.retryAfterMs ?? 0)), ctx.signal);
         }
       }
       const where = `${this.addr.floating_ip} ${acted ? 'assigned to' : 'already on'} ${target} (${n.name})`;

@@ -227,6 +227,7 @@ test('faults: Operation.Conflict, Throttling.User with x-acs-retry-after, a RAM 
   emu.inject({ kind: 'throttle', count: 1, retryAfterMs: 1234 });
   const t = await rejects(a.describeEni('eni-floating'));
   assert.equal(t.code, 'Throttling.User');
+  assert.equal(t.retryAfterMs, 1234);
   emu.control({ op: 'deny', actions: ['DetachNetworkInterface'], accessKeyId: 'LTAIgood' });
   const d = await rejects(a.detach('eni-floating', 'i-db1'));
   assert.equal(d.code, 'Forbidden.SubUser');

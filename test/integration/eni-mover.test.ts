@@ -124,6 +124,21 @@ test('throttling and 5xx are retried within the time budget', async () => {
   assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db2');
 });
 
+test('Throttling.User with x-acs-retry-after: the next try waits as long as the endpoint asked', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global(), { tuning: fast });
+  emu.control({ op: 'clearRequests' });
+  emu.inject({ kind: 'throttle', count: 1, actions: ['DescribeNetworkInterfaces'], retryAfterMs: 1500 });
+  const s = await m.status({ cluster: c, reason: 'manual' });
+  assert.equal(s.holder, 'db1', s.detail);
+  const calls = emu.requests.filter((r) => r.action === 'DescribeNetworkInterfaces');
+  assert.equal(calls[0]!.code, 'Throttling.User');
+  const gap = calls[1]!.at - calls[0]!.at;
+  assert.ok(gap >= 1500, `retried after ${gap} ms, the endpoint asked for 1500 ms`);
+});
+
 test('endless throttling ends at operation_timeout_s with the code and RequestId', async () => {
   restore = useCredentials(emu, 'env');
   reset('i-db1');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planAttach, planFence, type FenceInput } from '../../src/eni/eni-plan';
-import { backoffMs, Deadline, isSettling, isTransient, worthReconverging } from '../../src/eni/retry';
+import { backoffMs, Deadline, isSettling, isTransient, retryDelayMs, worthReconverging } from '../../src/eni/retry';
 
 const base: FenceInput = {
   eniId: 'eni-1',
@@ -89,6 +89,13 @@ test('retry classification: only safe codes are retried', () => {
   assert.equal(isTransient({ kind: 'timeout', code: 'Timeout' }, 'mutate'), false);
   assert.equal(isTransient({ kind: 'credentials', code: 'NoCredentials' }, 'describe'), false);
   assert.equal(isTransient({ kind: 'config', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, 'describe'), false);
+});
+
+test('a retry waits at least as long as the endpoint asked (x-acs-retry-after)', () => {
+  const p = { baseMs: 200, capMs: 3000 };
+  assert.equal(retryDelayMs(0, { kind: 'api', code: 'Throttling.User', retryAfterMs: 2500 }, p, () => 0), 2500);
+  assert.equal(retryDelayMs(0, { kind: 'api', code: 'Throttling.User' }, p, () => 0), 100);
+  assert.equal(retryDelayMs(5, { kind: 'api', code: 'Throttling.User', retryAfterMs: 10 }, p, () => 1), 3000);
 });
 
 test('backoff grows, is capped, and always waits at least half the step', () => {
