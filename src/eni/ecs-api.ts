@@ -4,6 +4,10 @@
  * - Credentials come from @alicloud/credentials' default chain (environment,
  *   OIDC, CLI/profile files, the ECS RAM role via instance metadata,
  *   ALIBABA_CLOUD_CREDENTIALS_URI). heir's configuration never holds an AccessKey.
+ *   The chain is walked once per process (not per fence or attach): one Credential
+ *   object, whose providers cache STS tokens and refresh them before they expire, and
+ *   one SDK client per cloud settings. A process that changes its ALIBABA_CLOUD_*
+ *   environment gets a new chain.
  * - TLS is always verified; cloud.ca_file adds a CA bundle for the endpoint.
  * - Every call carries explicit connect and read timeouts. The SDK itself does
  *   not retry (7.x ignores RuntimeOptions.autoretry); retries are heir's (retry.ts).
@@ -88,6 +92,52 @@ function runtimeOf(o: EcsApiOptions): { readTimeout: number; connectTimeout: num
   return { readTimeout: o.read_timeout_ms, connectTimeout: o.connect_timeout_ms };
 }
 
+/** The inputs of the default credential chain that come from the environment. */
+function chainKey(): string {
+  return JSON.stringify(
+    Object.entries(process.env)
+      .filter(([k]) => k.startsWith('ALIBABA_CLOUD_'))
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
+
+const credentials = new Map<string, Credential>();
+const clients = new Map<string, { client: EcsClient; ca?: string }>();
+
+/** The process's SDK client for these settings (and its credential chain), made on first use. */
+function sharedClient(opts: EcsApiOptions): { client: EcsClient; ca?: string } {
+  const chain = chainKey();
+  const key = JSON.stringify([chain, opts.region_id, opts.endpoint, opts.protocol, opts.read_timeout_ms, opts.connect_timeout_ms, opts.ca_file, !!opts.legacySignature]);
+  const hit = clients.get(key);
+  if (hit) return hit;
+  let ca: string | undefined;
+  if (opts.ca_file) {
+    try {
+      ca = readFileSync(opts.ca_file, 'utf8');
+    } catch (err) {
+      throw new EcsApiError('(setup)', 'config', 'CaFileUnreadable', `heir.cloud.ca_file ${opts.ca_file} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  let credential = credentials.get(chain);
+  if (!credential) {
+    credential = new Credential();
+    credentials.set(chain, credential);
+  }
+  const config = new $OpenApiUtil.Config({
+    credential,
+    regionId: opts.region_id,
+    endpoint: opts.endpoint,
+    protocol: opts.protocol,
+    readTimeout: opts.read_timeout_ms,
+    connectTimeout: opts.connect_timeout_ms,
+    ca,
+    signatureAlgorithm: opts.legacySignature ? 'v2' : undefined,
+  });
+  const made = { client: new EcsClient(config), ...(ca ? { ca } : {}) };
+  clients.set(key, made);
+  return made;
+}
+
 export class EcsApi {
   private readonly client: EcsClient;
   private readonly runtime: ReturnType<typeof runtimeOf>;
@@ -99,25 +149,8 @@ export class EcsApi {
     readonly journal: ApiCallRecord[] = [],
   ) {
     this.regionId = opts.region_id;
-    let ca: string | undefined;
-    if (opts.ca_file) {
-      try {
-        ca = readFileSync(opts.ca_file, 'utf8');
-      } catch (err) {
-        throw new EcsApiError('(setup)', 'config', 'CaFileUnreadable', `heir.cloud.ca_file ${opts.ca_file} cannot be read: ${(err as Error).message}`);
-      }
-    }
-    const config = new $OpenApiUtil.Config({
-      credential: new Credential(),
-      regionId: opts.region_id,
-      endpoint: opts.endpoint,
-      protocol: opts.protocol,
-      readTimeout: opts.read_timeout_ms,
-      connectTimeout: opts.connect_timeout_ms,
-      ca,
-      signatureAlgorithm: opts.legacySignature ? 'v2' : undefined,
-    });
-    this.client = new EcsClient(config);
+    const { client, ca } = sharedClient(opts);
+    this.client = client;
     this.runtime = { ...runtimeOf(opts), ...(ca ? { ca } : {}) };
   }
 

@@ -82,6 +82,28 @@ test('move end to end: fence from db1, attach to db2 (credentials from the URI p
   assert.equal(s.settled, true);
 });
 
+test('the credential chain is walked once per process; the STS token is refreshed by the credentials library', async () => {
+  // STS credentials that reach the library's refresh window (15 min before expiry) 3 s after they are served.
+  const sts = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1' }), stsDurationS: 15 * 60 + 3 });
+  try {
+    restore = useCredentials(sts, 'uri');
+    const c = cluster();
+    const g = GlobalSettings.parse({ cloud: cloudFor(sts) });
+    const m = createMover(c, g, { tuning: fast });
+    assert.equal((await m.fence(ctx(c, 'db1', 'db2'))).ok, true);
+    assert.equal((await m.attach(ctx(c, 'db1', 'db2'))).ok, true);
+    assert.equal((await createMover(c, g, { tuning: fast }).status({ cluster: c, reason: 'manual' })).holder, 'db2');
+    assert.equal(sts.credentialFetches, 1, 'one fence, one attach and a status by two movers fetch the credentials once');
+    const firstKey = sts.requests.at(-1)!.accessKeyId;
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.equal((await m.status({ cluster: c, reason: 'manual' })).holder, 'db2');
+    assert.equal(sts.credentialFetches, 2, 'the token near its expiry was refreshed');
+    assert.notEqual(sts.requests.at(-1)!.accessKeyId, firstKey);
+  } finally {
+    await sts.close();
+  }
+});
+
 test('idempotent: running fence and attach again changes nothing and succeeds', async () => {
   restore = useCredentials(emu, 'env');
   const c = cluster();
