@@ -238,9 +238,14 @@ export class EcsApi {
     return { requestId };
   }
 
+  /**
+   * StopInstance ForceStop=true in standard mode (StoppedMode=KeepCharging): in economical
+   * mode a stopped pay-as-you-go instance gives up its compute resources and may not start
+   * again, which would turn a fence into the loss of the old master's host.
+   */
   async forceStop(instanceId: string): Promise<{ requestId?: string }> {
     const { requestId } = await this.call('StopInstance', (rt) =>
-      this.client.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: true }), rt),
+      this.client.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: true, stoppedMode: 'KeepCharging' }), rt),
     );
     return { requestId };
   }

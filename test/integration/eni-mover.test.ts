@@ -198,6 +198,10 @@ test('stuck Detaching (hung OS) with stonith: force-stop, then the detach comple
   assert.equal(f.ok, true, f.detail);
   assert.equal(f.action, 'force-stopped+detached');
   assert.match(f.detail, /force-stopped i-db1 \(db1\)/);
+  // standard mode: an economical-mode stop would release the instance's resources and it might not start again
+  const stop = emu.requests.filter((r) => r.action === 'StopInstance').at(-1)!;
+  assert.equal(stop.params.ForceStop, 'true');
+  assert.equal(stop.params.StoppedMode, 'KeepCharging');
   assert.ok(f.apiCalls.filter((x) => x.action === 'DetachNetworkInterface').length >= 2, 'detach was re-issued');
   assert.ok(f.apiCalls.some((x) => x.action === 'StopInstance'));
   assert.equal(emu.state.instances.get('i-db1')!.status, 'Stopped');
