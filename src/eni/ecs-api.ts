@@ -224,6 +224,18 @@ export class EcsApi {
     return { status: hit?.status, requestId };
   }
 
+  /**
+   * A vSwitch and its CIDR block. ECS API DescribeVSwitches (2014-05-26, which the VPC API's
+   * DescribeVSwitches supersedes with the same fields; RAM action vpc:DescribeVSwitches).
+   */
+  async describeVSwitch(vSwitchId: string): Promise<{ vswitch?: { id: string; cidr: string; zoneId: string; vpcId: string }; requestId?: string }> {
+    const { body, requestId } = await this.call('DescribeVSwitches', (rt) =>
+      this.client.describeVSwitchesWithOptions(new Ecs.DescribeVSwitchesRequest({ regionId: this.regionId, vSwitchId, pageSize: 50 }), rt),
+    );
+    const hit = (body.vSwitches?.vSwitch ?? []).find((v) => v.vSwitchId === vSwitchId);
+    return { vswitch: hit ? { id: hit.vSwitchId!, cidr: hit.cidrBlock ?? '', zoneId: hit.zoneId ?? '', vpcId: hit.vpcId ?? '' } : undefined, requestId };
+  }
+
   async attach(eniId: string, instanceId: string): Promise<{ requestId?: string }> {
     const { requestId } = await this.call('AttachNetworkInterface', (rt) =>
       this.client.attachNetworkInterfaceWithOptions(new Ecs.AttachNetworkInterfaceRequest({ regionId: this.regionId, networkInterfaceId: eniId, instanceId }), rt),

@@ -5,6 +5,7 @@
  * The guest must bring the address up itself (post_attach_command).
  */
 import { createHash } from 'node:crypto';
+import { BlockList, isIPv4 } from 'node:net';
 import type { ClusterConfig, CloudSettings, NodeConfig } from '../config/schema';
 import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
@@ -14,6 +15,15 @@ import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutco
 import { verifyAddress } from './verify';
 
 type SecondaryIpAddress = Extract<ClusterConfig['address'], { type: 'secondary-ip' }>;
+
+/** Whether an IPv4 CIDR block (a.b.c.d/n) holds an address. */
+export function cidrHolds(cidr: string, ip: string): boolean {
+  const [base, bits] = cidr.split('/');
+  if (!base || !isIPv4(base) || !isIPv4(ip)) return false;
+  const list = new BlockList();
+  list.addSubnet(base, Number(bits ?? 32), 'ipv4');
+  return list.check(ip, 'ipv4');
+}
 
 export class SecondaryIpMover implements AddressMover {
   readonly kind = 'secondary-ip' as const;
@@ -166,7 +176,8 @@ export class SecondaryIpMover implements AddressMover {
     }
     const journal: ApiCallRecord[] = [];
     try {
-      const { enis, requestId } = await this.makeApi(journal).describeEnis(Object.values(this.addr.enis));
+      const api = this.makeApi(journal);
+      const { enis, requestId } = await api.describeEnis(Object.values(this.addr.enis));
       out.push({ check: 'credentials', ok: true, severity: 'error', detail: `the credential chain works (DescribeNetworkInterfaces RequestId ${requestId ?? 'none'})` });
       for (const [name, id] of Object.entries(this.addr.enis)) {
         const e = enis.find((x) => x.id === id);
@@ -174,6 +185,31 @@ export class SecondaryIpMover implements AddressMover {
       }
       const vpcs = new Set(enis.map((e) => e.vpcId));
       out.push({ check: 'same-vpc', ok: vpcs.size <= 1, severity: 'error', detail: vpcs.size <= 1 ? 'all ENIs are in one VPC' : `the ENIs span VPCs ${[...vpcs].join(', ')}; a private IP moves only within one vSwitch` });
+      // A secondary private IP comes from the CIDR block of the ENI's vSwitch (AssignPrivateIpAddresses
+      // answers InvalidVSwitchId.IpInvalid otherwise): every ENI must be in one vSwitch that holds the address.
+      const vsws = [...new Set(enis.map((e) => e.vSwitchId))];
+      out.push({
+        check: 'same-vswitch',
+        ok: vsws.length <= 1,
+        severity: 'error',
+        detail: vsws.length <= 1 ? `all ENIs are in vSwitch ${vsws[0] ?? '(none)'}` : `the ENIs span vSwitches ${enis.map((e) => `${e.id}: ${e.vSwitchId}`).join(', ')}; ${this.addr.floating_ip} can be assigned only to ENIs in the vSwitch whose CIDR block holds it`,
+      });
+      for (const id of vsws) {
+        const { vswitch, requestId: rid } = await api.describeVSwitch(id);
+        if (!vswitch) {
+          out.push({ check: `vswitch:${id}`, ok: false, severity: 'error', detail: `vSwitch ${id} of the ENIs does not exist in ${this.cloud.region_id} (DescribeVSwitches RequestId ${rid ?? 'none'})` });
+          continue;
+        }
+        const inside = cidrHolds(vswitch.cidr, this.addr.floating_ip);
+        out.push({
+          check: `address-in-vswitch:${id}`,
+          ok: inside,
+          severity: 'error',
+          detail: inside
+            ? `${this.addr.floating_ip} lies in vSwitch ${id} (${vswitch.cidr})`
+            : `address.floating_ip ${this.addr.floating_ip} is outside vSwitch ${id} (${vswitch.cidr}): AssignPrivateIpAddresses would refuse it (InvalidVSwitchId.IpInvalid); pick an unused address of ${vswitch.cidr}`,
+        });
+      }
     } catch (err) {
       const e = err as EcsApiError;
       out.push({ check: 'credentials', ok: false, severity: 'error', detail: e instanceof EcsApiError ? `${e.action} failed: ${e.code}${e.requestId ? `, RequestId ${e.requestId}` : ''}: ${e.message}` : String(err) });

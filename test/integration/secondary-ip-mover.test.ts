@@ -65,3 +65,18 @@ test('Operation.Conflict on unassign and assign is retried (the ENI is busy with
   assert.deepEqual(holders(), ['eni-primary2']);
   assert.equal(emu.requests.filter((r) => r.code === 'Operation.Conflict').length, 4);
 });
+
+test('preflight: the address must lie in the CIDR block of the ENIs\' vSwitch, not only in their VPC', async () => {
+  restore = useCredentials(emu, 'env');
+  place('eni-primary1');
+  const good = await createMover(cluster(), global()).preflight(cluster());
+  assert.deepEqual(good.filter((r) => !r.ok), [], JSON.stringify(good));
+  assert.match(good.find((r) => r.check === 'address-in-vswitch:vsw-lab-h')!.detail, /10\.77\.0\.150 lies in vSwitch vsw-lab-h \(10\.77\.0\.0\/16\)/);
+  // same VPC, but an address of the other vSwitch
+  const c = cluster('10.78.0.9');
+  const bad = await createMover(c, global()).preflight(c);
+  assert.equal(bad.find((r) => r.check === 'same-vpc')!.ok, true);
+  const v = bad.find((r) => r.check === 'address-in-vswitch:vsw-lab-h')!;
+  assert.equal(v.ok, false);
+  assert.match(v.detail, /10\.78\.0\.9 is outside vSwitch vsw-lab-h \(10\.77\.0\.0\/16\).*InvalidVSwitchId\.IpInvalid/);
+});
