@@ -13,6 +13,7 @@ import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion } from '../ecs-emulator/fixture';
 import { startCluster, type LabCluster } from '../lab';
 import { runHeir, type CliResult } from '../support/cli';
+import { acquireLock } from '../../src/failover/lock';
 
 let emu: EcsEmulator;
 let lab: LabCluster;
@@ -85,6 +86,22 @@ test('move --force moves it, verified; moving it back to the writable master nee
   assert.equal(j.ok, true);
   assert.equal(j.from, 'db2');
   assert.equal(await holder(), 'db1');
+});
+
+test('move while another action holds the cluster lock is refused (exit 3), the ENI untouched', async () => {
+  // This test process stands for a daemon in the middle of a failover.
+  const lock = acquireLock(path.join(dir, 'state'), lab.clusterConfig().name as string, 'failover', 'db1 → db2');
+  const mutations = () => emu.requests.filter((q) => q.action === 'DetachNetworkInterface' || q.action === 'AttachNetworkInterface').length;
+  const before = mutations();
+  try {
+    const r = await heir(['eni', 'move', '--to', 'db2', '--force']);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /locked by failover/);
+    assert.equal(mutations(), before, 'no Detach or Attach was sent');
+    assert.equal(await holder(), 'db1');
+  } finally {
+    lock.release();
+  }
 });
 
 test('an unknown node is a usage error', async () => {

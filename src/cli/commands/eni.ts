@@ -2,11 +2,13 @@
  * `heir eni status|move`: where the application's address is, and moving it
  * by hand (e.g. after a manual promotion). Moving never changes a server's
  * role; it refuses to give the address to a read-only server unless --force,
- * since every client write would then fail.
+ * since every client write would then fail. A move holds the cluster lock that
+ * failover, switchover and rejoin take, so it cannot race a daemon's failover.
  */
 import type { CliCommand } from '../context';
 import { CliError, ExitCode } from '../exit';
 import { eniStatus, move } from '../../eni';
+import { acquireLock, LockHeldError, type ClusterLock } from '../../failover/lock';
 import { readNode } from '../../mysql/inspect';
 import { renderKeyValues } from '../table';
 
@@ -57,7 +59,19 @@ export const command: CliCommand = {
             if (!snap.reachable) throw new CliError(`${to.name} cannot be reached (${snap.error?.message}); refusing to send clients to it (use --force to move anyway)`, ExitCode.FAILED);
             if (snap.readOnly) throw new CliError(`${to.name} is read-only: clients would fail every write. Promote it first (heir switchover / heir failover), or use --force`, ExitCode.FAILED);
           }
-          const r = await move(cluster, ctx.config().heir, { to: to.name, from: opts.from, log: ctx.logger() });
+          let lock: ClusterLock;
+          try {
+            lock = acquireLock(ctx.config().heir.state_dir, cluster.name, 'eni move', `to ${to.name}`);
+          } catch (e) {
+            if (e instanceof LockHeldError) throw new CliError(`not moving the address: ${e.message}`, ExitCode.BLOCKED);
+            throw e;
+          }
+          let r;
+          try {
+            r = await move(cluster, ctx.config().heir, { to: to.name, from: opts.from, log: ctx.logger() });
+          } finally {
+            lock.release();
+          }
           ctx.emit({ cluster: cluster.name, ...r }, () =>
             [
               `${r.ok ? 'moved' : 'NOT moved'}: ${cluster.name} address ${r.from ? `from ${r.from} ` : ''}to ${r.to}`,
