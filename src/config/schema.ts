@@ -140,6 +140,12 @@ export const CloudSettings = z.strictObject({
   read_timeout_ms: ms(10000),
   /** Total time budget of one fence or attach, retries included. */
   operation_timeout_s: z.number().positive().default(60),
+  /**
+   * How long a Describe may lag behind a change heir made (eventual consistency). Within
+   * this time after its own mutation of an ENI or address, heir draws no conclusion
+   * (moved, already there, failed) from a Describe and sends no repeat of the mutation.
+   */
+  describe_lag_ms: z.number().int().nonnegative().default(0),
   /** CA bundle for the endpoint's certificate (verification is never disabled). */
   ca_file: z.string().optional(),
 });

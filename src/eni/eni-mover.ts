@@ -39,6 +39,24 @@ export function defaultTuning(cloud: Pick<CloudSettings, 'operation_timeout_s'>)
   return { pollMs: 150, redetachAfterMs: Math.round(stuckAfterMs / 2), stuckAfterMs, backoff: DEFAULT_BACKOFF };
 }
 
+/**
+ * When this process last sent a mutation (detach, attach, force-stop) for each ENI. A Describe
+ * issued less than cloud.describe_lag_ms later may still show the state from before it, so
+ * the loops below neither conclude nor act on such an answer (process-wide: a move right
+ * after another move of the same ENI is covered too).
+ */
+const lastMutationAt = new Map<string, number>();
+
+function noteMutation(eniId: string): void {
+  lastMutationAt.set(eniId, Date.now());
+}
+
+/** ms until a Describe started now reflects this process's last mutation of the ENI (0: already). */
+function lagLeftMs(eniId: string, lagMs: number): number {
+  const at = lastMutationAt.get(eniId);
+  return at === undefined || lagMs <= 0 ? 0 : Math.max(0, at + lagMs - Date.now());
+}
+
 /** A failure that ends an operation; its text names ENI, instances, code and RequestId. */
 class OpFailure extends Error {
   constructor(
@@ -136,7 +154,15 @@ export class EniMover implements AddressMover {
     }
   }
 
+  /**
+   * The ENI as the API reports it, from a Describe sent no sooner than cloud.describe_lag_ms
+   * after this process's last mutation of it: an earlier answer may show the state from
+   * before that mutation, and any conclusion drawn from it (moved, already there, failed)
+   * or repeat of the mutation would be wrong.
+   */
   private async describe(op: Operation): Promise<EniInfo | undefined> {
+    const wait = lagLeftMs(this.addr.eni_id, this.cloud.describe_lag_ms);
+    if (wait > 0) await sleep(Math.min(wait, op.deadline.remaining()), op.signal);
     return (await this.retrying(op, 'describe', () => op.api.describeEni(this.addr.eni_id))).eni;
   }
 
@@ -207,7 +233,8 @@ export class EniMover implements AddressMover {
         keep,
         stonith,
         detachingForMs: detachingSince === undefined ? 0 : now - detachingSince,
-        sinceLastDetachMs: now - lastDetachAt,
+        // What a Describe shows is up to describe_lag_ms old: the detach has been visible for that much less.
+        sinceLastDetachMs: now - lastDetachAt - this.cloud.describe_lag_ms,
         redetachAfterMs: this.tuning.redetachAfterMs,
         stuckAfterMs: this.tuning.stuckAfterMs,
         forceStopIssued,
@@ -232,6 +259,7 @@ export class EniMover implements AddressMover {
           op.log.info({ eni: eniId, instance: step.from, again: step.again }, lastWhy);
           try {
             await op.api.detach(eniId, step.from);
+            noteMutation(eniId);
             acted = true;
             detachingSince ??= Date.now();
             lastDetachAt = Date.now();
@@ -247,6 +275,7 @@ export class EniMover implements AddressMover {
           op.log.warn({ eni: eniId, instance: step.instanceId }, `ENI ${eniId} stuck Detaching from ${this.label(step.instanceId)}; failover.stonith is on: force-stopping the instance`);
           try {
             await op.api.forceStop(step.instanceId);
+            noteMutation(eniId);
             forceStopIssued = true;
             forceStopped = step.instanceId;
             acted = true;
@@ -310,6 +339,7 @@ export class EniMover implements AddressMover {
             op.log.info({ eni: eniId, instance: to }, lastWhy);
             try {
               await op.api.attach(eniId, to);
+              noteMutation(eniId);
               acted = true;
               attachAt = Date.now();
               attempt = 0;
@@ -362,6 +392,8 @@ export class EniMover implements AddressMover {
     }
     const op: RetryCtx = { deadline: new Deadline(this.cloud.operation_timeout_s * 1000), log: ctx.log ?? this.log, signal: ctx.signal };
     try {
+      const wait = lagLeftMs(this.addr.eni_id, this.cloud.describe_lag_ms);
+      if (wait > 0) await sleep(wait, ctx.signal);
       const eni = (await this.retrying(op, 'describe', () => api.describeEni(this.addr.eni_id))).eni;
       if (!eni) return { ...base, state: 'NotFound', settled: false, detail: `ENI ${this.addr.eni_id} does not exist in ${this.cloud.region_id}` };
       const holder = this.nodeOfInstance(eni.instanceId);

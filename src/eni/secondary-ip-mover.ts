@@ -25,6 +25,13 @@ export function cidrHolds(cidr: string, ip: string): boolean {
   return list.check(ip, 'ipv4');
 }
 
+/**
+ * When this process last assigned or unassigned each floating address. A Describe sent less
+ * than cloud.describe_lag_ms later may show the holders from before that change; holders()
+ * waits the rest of that time first, so no conclusion is drawn from a stale answer.
+ */
+const lastMutationAt = new Map<string, number>();
+
 export class SecondaryIpMover implements AddressMover {
   readonly kind = 'secondary-ip' as const;
   private readonly addr: SecondaryIpAddress;
@@ -50,8 +57,11 @@ export class SecondaryIpMover implements AddressMover {
     return Object.entries(this.addr.enis).find(([, id]) => id === eniId)?.[0];
   }
 
-  /** Which of the cluster's ENIs hold the floating IP now. */
+  /** Which of the cluster's ENIs hold the floating IP now (as of this process's last change of it). */
   private async holders(api: EcsApi, deadline: Deadline, signal?: AbortSignal): Promise<EniInfo[]> {
+    const at = lastMutationAt.get(this.addr.floating_ip);
+    const lagLeft = at === undefined ? 0 : at + this.cloud.describe_lag_ms - Date.now();
+    if (lagLeft > 0) await sleep(Math.min(lagLeft, deadline.remaining()), signal);
     for (let attempt = 0; ; attempt++) {
       try {
         const { enis } = await api.describeEnis(Object.values(this.addr.enis));
@@ -96,6 +106,7 @@ export class SecondaryIpMover implements AddressMover {
       for (const e of others) {
         try {
           await api.unassignIp(e.id, this.addr.floating_ip);
+          lastMutationAt.set(this.addr.floating_ip, Date.now());
           released.push(e.id);
         } catch (err) {
           if (!(err instanceof EcsApiError) || !(worthReconverging(err) || err.code === 'InvalidIp.IpUnassigned')) throw err;
@@ -130,6 +141,7 @@ export class SecondaryIpMover implements AddressMover {
         if (d.expired()) throw new Error(`not assigned to ${target} within cloud.operation_timeout_s`);
         try {
           await api.assignIp(target, this.addr.floating_ip, token);
+          lastMutationAt.set(this.addr.floating_ip, Date.now());
           acted = true;
         } catch (err) {
           if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;

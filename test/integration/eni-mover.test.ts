@@ -128,6 +128,35 @@ test('attach converges from anywhere: the ENI on db2 moves to db3 (detach first)
   assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db3');
 });
 
+test('a Describe lagging 1 s behind the changes: two moves back to back conclude nothing from a stale answer', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global({ describe_lag_ms: 1200 }), { tuning: fast });
+  await new Promise((r) => setTimeout(r, 1100)); // the set-up above is older than the lag
+  emu.control({ op: 'lag', ms: 1000 });
+  try {
+    const f1 = await m.fence(ctx(c, 'db1', 'db2'));
+    assert.equal(f1.action, 'detached', f1.detail);
+    const a1 = await m.attach(ctx(c, 'db1', 'db2'));
+    assert.equal(a1.action, 'attached', a1.detail);
+    // straight back: a stale Describe would show the ENI Attaching to db2, or Available, or still on db1
+    const f2 = await m.fence(ctx(c, 'db2', 'db1'));
+    assert.equal(f2.action, 'detached', f2.detail);
+    assert.match(f2.detail, /from i-db2 \(db2\)/);
+    const a2 = await m.attach(ctx(c, 'db2', 'db1'));
+    assert.equal(a2.action, 'attached', a2.detail);
+    assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db1');
+    assert.equal(emu.state.enis.get('eni-floating')!.status, 'InUse');
+    // no mutation was repeated because of a stale answer
+    const all = [...f1.apiCalls, ...a1.apiCalls, ...f2.apiCalls, ...a2.apiCalls];
+    assert.equal(all.filter((x) => x.action === 'DetachNetworkInterface').length, 2);
+    assert.equal(all.filter((x) => x.action === 'AttachNetworkInterface').length, 2);
+  } finally {
+    emu.clearFaults();
+  }
+});
+
 test('throttling and 5xx are retried within the time budget', async () => {
   restore = useCredentials(emu, 'env');
   reset('i-db1');

@@ -32,8 +32,8 @@ function cluster(floatingIp = IP): ClusterConfig {
   });
 }
 
-function global(): GlobalSettings {
-  return GlobalSettings.parse({ cloud: { ...cloudFor(emu), operation_timeout_s: 15 } });
+function global(over: Record<string, unknown> = {}): GlobalSettings {
+  return GlobalSettings.parse({ cloud: { ...cloudFor(emu), operation_timeout_s: 15, ...over } });
 }
 
 function ctx(c: ClusterConfig, from: string, to: string): MoveContext {
@@ -79,4 +79,32 @@ test('preflight: the address must lie in the CIDR block of the ENIs\' vSwitch, n
   const v = bad.find((r) => r.check === 'address-in-vswitch:vsw-lab-h')!;
   assert.equal(v.ok, false);
   assert.match(v.detail, /10\.78\.0\.9 is outside vSwitch vsw-lab-h \(10\.77\.0\.0\/16\).*InvalidVSwitchId\.IpInvalid/);
+});
+
+test('a Describe lagging 1 s behind the changes: two moves back to back conclude nothing from a stale answer', async () => {
+  restore = useCredentials(emu, 'env');
+  place('eni-primary1');
+  const c = cluster();
+  const m = createMover(c, global({ describe_lag_ms: 1200 }));
+  await new Promise((r) => setTimeout(r, 1100)); // the set-up above is older than the lag
+  emu.control({ op: 'lag', ms: 1000 });
+  try {
+    assert.equal((await m.fence(ctx(c, 'db1', 'db2'))).ok, true);
+    const a1 = await m.attach(ctx(c, 'db1', 'db2'));
+    assert.equal(a1.ok, true, a1.detail);
+    // straight back: a stale Describe would still show the address on db1 (or on no ENI)
+    const f2 = await m.fence(ctx(c, 'db2', 'db1'));
+    assert.equal(f2.ok, true, f2.detail);
+    assert.equal(f2.action, 'unassigned', f2.detail);
+    const a2 = await m.attach(ctx(c, 'db2', 'db1'));
+    assert.equal(a2.ok, true, a2.detail);
+    assert.equal(a2.action, 'assigned', a2.detail);
+    assert.deepEqual(holders(), ['eni-primary1']);
+    // no mutation was repeated because of a stale answer
+    const all = [...a1.apiCalls, ...f2.apiCalls, ...a2.apiCalls];
+    assert.equal(all.filter((x) => x.action === 'AssignPrivateIpAddresses').length, 2);
+    assert.equal(all.filter((x) => x.action === 'UnassignPrivateIpAddresses').length, 1);
+  } finally {
+    emu.clearFaults();
+  }
 });
