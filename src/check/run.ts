@@ -50,15 +50,16 @@ async function readAccounts(cluster: ClusterConfig, reachable: Set<string>) {
 }
 
 export async function runCheck(cluster: ClusterConfig, global: GlobalSettings, o: CheckOptions = {}): Promise<CheckRun> {
+  // Made first: a cloud mover loads the Alibaba Cloud SDK (about a second of blocking
+  // require), which must not run while MySQL connections wait on their connect timeouts.
+  const mover = o.skipAddress || cluster.address.type === 'none' ? undefined : createMover(cluster, global, { log: o.log });
   const snapshot = await readTopology(cluster);
   const reachable = new Set(snapshot.nodes.filter((n) => n.reachable).map((n) => n.name));
   const [{ grants, replUser }, address] = await Promise.all([
     readAccounts(cluster, reachable),
-    o.skipAddress || cluster.address.type === 'none'
-      ? Promise.resolve(undefined)
-      : createMover(cluster, global, { log: o.log })
-          .preflight(cluster)
-          .catch((e: Error) => [{ check: 'preflight', ok: false, severity: 'error' as const, detail: e.message }]),
+    mover
+      ? mover.preflight(cluster).catch((e: Error) => [{ check: 'preflight', ok: false, severity: 'error' as const, detail: e.message }])
+      : Promise.resolve(undefined),
   ]);
   const salvageTools = cluster.failover.salvage.enabled
     ? await Promise.all(

@@ -5,6 +5,7 @@
 import type { CliCommand } from '../context';
 import { ExitCode } from '../exit';
 import { runCheck, type CheckRun } from '../../check/run';
+import { loadCloudMovers, usesCloudMover } from '../../eni';
 import type { NodeSnapshot } from '../../mysql/types';
 import { renderTable } from '../table';
 
@@ -61,6 +62,8 @@ export const command: CliCommand = {
         ctx.action(async (opts: { cluster?: string; skipAddress?: boolean }) => {
           const cfg = ctx.config();
           const clusters = opts.cluster ? [ctx.cluster(opts.cluster)] : cfg.clusters;
+          // The SDK's blocking load happens before any MySQL connection waits on its timeout.
+          if (!opts.skipAddress && clusters.some(usesCloudMover)) loadCloudMovers();
           const results = await Promise.all(clusters.map((c) => runCheck(c, cfg.heir, { log: ctx.logger(), skipAddress: opts.skipAddress })));
           ctx.emit(
             results.map(({ snapshot, ...r }) => ({ ...r, nodes: snapshot.nodes })),
