@@ -65,6 +65,16 @@ export interface EcsApiOptions extends Pick<CloudSettings, 'region_id' | 'endpoi
   legacySignature?: boolean;
 }
 
+/** The RAM action that authorizes an API action heir calls (DescribeVSwitches is the VPC API's). */
+export function ramAction(action: string): string {
+  return action === 'DescribeVSwitches' ? 'vpc:DescribeVSwitches' : `ecs:${action}`;
+}
+
+/** A refusal by RAM: the caller's policy does not grant the action. */
+export function isPermissionDenied(e: { code: string }): boolean {
+  return /^Forbidden|^NoPermission/.test(e.code);
+}
+
 /** Classify whatever the SDK threw. */
 export function toEcsError(action: string, err: unknown): EcsApiError {
   const e = err as { name?: string; code?: string; message?: string; statusCode?: number; requestId?: string; retryAfter?: number; data?: Record<string, unknown> };
@@ -260,6 +270,24 @@ export class EcsApi {
       this.client.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: true, stoppedMode: 'KeepCharging' }), rt),
     );
     return { requestId };
+  }
+
+  /**
+   * StopInstance with DryRun=true (the force-stop heir would send): the endpoint checks the
+   * request, the caller's permission and the instance's status without stopping anything,
+   * and answers DryRunOperation when the real call would be accepted. Resolves then;
+   * rejects with the error that the real call would meet otherwise.
+   */
+  async forceStopDryRun(instanceId: string): Promise<{ requestId?: string }> {
+    try {
+      await this.call('StopInstance', (rt) =>
+        this.client.stopInstanceWithOptions(new Ecs.StopInstanceRequest({ instanceId, forceStop: true, stoppedMode: 'KeepCharging', dryRun: true }), rt),
+      );
+    } catch (err) {
+      if (err instanceof EcsApiError && err.code === 'DryRunOperation') return { requestId: err.requestId };
+      throw err;
+    }
+    throw new EcsApiError('StopInstance', 'api', 'DryRunIgnored', `StopInstance with DryRun=true on ${instanceId} was answered as a real stop`);
   }
 
   async assignIp(eniId: string, ip: string, clientToken: string): Promise<{ requestId?: string }> {

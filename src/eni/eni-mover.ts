@@ -16,7 +16,7 @@
 import type { ClusterConfig, CloudSettings, NodeConfig } from '../config/schema';
 import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
-import { EcsApi, EcsApiError, type EniInfo } from './ecs-api';
+import { EcsApi, EcsApiError, isPermissionDenied, ramAction, type EniInfo } from './ecs-api';
 import { planAttach, planFence, type Step } from './eni-plan';
 import { Deadline, DEFAULT_BACKOFF, isTransient, pollDelayMs, retryDelayMs, sleep, worthReconverging, type BackoffPolicy, type CallKind } from './retry';
 import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, PreflightResult } from './types';
@@ -73,11 +73,14 @@ function apiText(e: EcsApiError): string {
   return `${e.action} failed: ${http}${e.code}${rid}: ${e.message}`;
 }
 
+/** Every RAM action the ENI mover calls (ecs:StopInstance too when failover.stonith is on). */
+export const ENI_ACTIONS = ['ecs:DescribeNetworkInterfaces', 'ecs:DescribeInstances', 'ecs:DescribeInstanceStatus', 'ecs:AttachNetworkInterface', 'ecs:DetachNetworkInterface'];
+
 function hint(e: EcsApiError): string {
   if (e.kind === 'credentials') return '';
   if (/^InvalidAccessKeyId|^SignatureDoesNotMatch|^IncompleteSignature|^InvalidSecurityToken/.test(e.code))
     return ' — the credentials from the default chain are rejected; check the RAM role / ALIBABA_CLOUD_* environment of the heir service';
-  if (/^Forbidden|NoPermission/.test(e.code)) return ' — grant the RAM role ecs:DescribeNetworkInterfaces, ecs:AttachNetworkInterface, ecs:DetachNetworkInterface, ecs:DescribeInstances, ecs:DescribeInstanceStatus (and ecs:StopInstance for stonith)';
+  if (isPermissionDenied(e)) return ` — the RAM policy of heir's credentials does not grant ${ramAction(e.action)}; the ENI mover needs ${ENI_ACTIONS.join(', ')} (and ecs:StopInstance with failover.stonith), see docs/RAM-POLICY.md`;
   if (e.kind === 'timeout' || e.kind === 'network') return ` — check that the ECS endpoint (heir.cloud.endpoint) is reachable from the manager (and heir.cloud.ca_file when it uses a private CA)`;
   return '';
 }
@@ -412,6 +415,40 @@ export class EniMover implements AddressMover {
     }
   }
 
+  /**
+   * Whether heir's credentials may make every call a failover makes, before one needs them:
+   * DescribeInstanceStatus is read; StopInstance (stonith) is sent with DryRun=true
+   * (DryRunOperation: it would be accepted). Attach/DetachNetworkInterface have no DryRun
+   * parameter in the ECS API, so they cannot be tried without moving the ENI: a warning
+   * names them.
+   */
+  private async permissionChecks(api: EcsApi, op: RetryCtx, cluster: ClusterConfig, add: (check: string, ok: boolean, detail: string, severity?: 'error' | 'warning') => void): Promise<void> {
+    const denied = (e: unknown) => (e instanceof EcsApiError ? `${apiText(e)}${hint(e)}` : String(e));
+    const ids = cluster.nodes.map((n) => n.instance_id).filter((x): x is string => !!x);
+    if (ids[0]) {
+      try {
+        const r = await this.retrying(op, 'describe', () => api.instanceStatus(ids[0]!));
+        add('permission:ecs:DescribeInstanceStatus', true, `DescribeInstanceStatus allowed (RequestId ${r.requestId ?? 'none'})`);
+      } catch (err) {
+        add('permission:ecs:DescribeInstanceStatus', false, denied(err));
+      }
+    }
+    if (cluster.failover.stonith) {
+      for (const n of cluster.nodes) {
+        if (!n.instance_id) continue;
+        try {
+          const r = await this.retrying(op, 'describe', () => api.forceStopDryRun(n.instance_id!));
+          add(`permission:ecs:StopInstance:${n.name}`, true, `StopInstance ForceStop on ${this.label(n.instance_id)} would be accepted (DryRun: DryRunOperation, RequestId ${r.requestId ?? 'none'})`);
+        } catch (err) {
+          const e = err as EcsApiError;
+          const notNow = e instanceof EcsApiError && e.code === 'IncorrectInstanceStatus';
+          add(`permission:ecs:StopInstance:${n.name}`, notNow, notNow ? `StopInstance DryRun on ${this.label(n.instance_id)}: ${e.code} (the instance is not Running now; the permission was not refused)` : `StopInstance DryRun on ${this.label(n.instance_id)}: ${denied(err)}`, notNow ? 'warning' : 'error');
+        }
+      }
+    }
+    add('permission:attach-detach', true, 'ecs:AttachNetworkInterface and ecs:DetachNetworkInterface cannot be tried here (the ECS API has no DryRun for them); check that the RAM policy grants them (docs/RAM-POLICY.md)', 'warning');
+  }
+
   async preflight(cluster: ClusterConfig = this.cluster): Promise<PreflightResult[]> {
     const out: PreflightResult[] = [];
     const add = (check: string, ok: boolean, detail: string, severity: 'error' | 'warning' = 'error') => out.push({ check, ok, severity, detail });
@@ -467,6 +504,7 @@ export class EniMover implements AddressMover {
         add('instances', false, e instanceof EcsApiError ? `${apiText(e)}${hint(e)}` : String(err));
       }
     }
+    await this.permissionChecks(api, op, cluster, add);
     if (cluster.failover.stonith) add('stonith', true, 'failover.stonith is on: a hung old master is force-stopped (StopInstance ForceStop) when its ENI is stuck Detaching', 'warning');
     else add('stonith', true, 'failover.stonith is off: an ENI stuck Detaching (hung old master) is reported, not resolved', 'warning');
     return out;

@@ -9,12 +9,22 @@ import { BlockList, isIPv4 } from 'node:net';
 import type { ClusterConfig, CloudSettings, NodeConfig } from '../config/schema';
 import { sshExec, sshTarget } from '../ssh';
 import { silentLogger, type Logger } from '../util/log';
-import { EcsApi, EcsApiError, type EniInfo } from './ecs-api';
+import { EcsApi, EcsApiError, isPermissionDenied, ramAction, type EniInfo } from './ecs-api';
 import { Deadline, DEFAULT_BACKOFF, isTransient, retryDelayMs, sleep, worthReconverging } from './retry';
 import type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, PreflightResult } from './types';
 import { verifyAddress } from './verify';
 
 type SecondaryIpAddress = Extract<ClusterConfig['address'], { type: 'secondary-ip' }>;
+
+/** Every RAM action the secondary-ip mover calls. */
+export const SECONDARY_IP_ACTIONS = ['ecs:DescribeNetworkInterfaces', 'ecs:AssignPrivateIpAddresses', 'ecs:UnassignPrivateIpAddresses', 'vpc:DescribeVSwitches (preflight)'];
+
+/** A failed call for the operator: action, code, RequestId, message, and the missing permission when RAM refused it. */
+function failureText(err: unknown): string {
+  if (!(err instanceof EcsApiError)) return (err as Error)?.message ?? String(err);
+  const base = `${err.action} failed: ${err.code}${err.requestId ? `, RequestId ${err.requestId}` : ''}: ${err.message}`;
+  return isPermissionDenied(err) ? `${base} — the RAM policy of heir's credentials does not grant ${ramAction(err.action)}; the secondary-ip mover needs ${SECONDARY_IP_ACTIONS.join(', ')}, see docs/RAM-POLICY.md` : base;
+}
 
 /** Whether an IPv4 CIDR block (a.b.c.d/n) holds an address. */
 export function cidrHolds(cidr: string, ip: string): boolean {
@@ -87,10 +97,7 @@ export class SecondaryIpMover implements AddressMover {
       return { ok: true, action: r.action, detail: r.detail, durationMs: deadline.elapsed(), apiCalls: journal };
     } catch (err) {
       const e = err as EcsApiError;
-      const detail =
-        e instanceof EcsApiError
-          ? `${what} of ${this.addr.floating_ip}: ${e.action} failed: ${e.code}${e.requestId ? `, RequestId ${e.requestId}` : ''}: ${e.message}`
-          : `${what} of ${this.addr.floating_ip}: ${(err as Error).message}`;
+      const detail = `${what} of ${this.addr.floating_ip}: ${failureText(err)}`;
       log.error({ code: e.code }, detail);
       return { ok: false, action: 'failed', detail, durationMs: deadline.elapsed(), apiCalls: journal, code: e.code ?? 'Error' };
     }
@@ -207,7 +214,14 @@ export class SecondaryIpMover implements AddressMover {
         detail: vsws.length <= 1 ? `all ENIs are in vSwitch ${vsws[0] ?? '(none)'}` : `the ENIs span vSwitches ${enis.map((e) => `${e.id}: ${e.vSwitchId}`).join(', ')}; ${this.addr.floating_ip} can be assigned only to ENIs in the vSwitch whose CIDR block holds it`,
       });
       for (const id of vsws) {
-        const { vswitch, requestId: rid } = await api.describeVSwitch(id);
+        let found: Awaited<ReturnType<EcsApi['describeVSwitch']>>;
+        try {
+          found = await api.describeVSwitch(id);
+        } catch (err) {
+          out.push({ check: `vswitch:${id}`, ok: false, severity: 'error', detail: failureText(err) });
+          continue;
+        }
+        const { vswitch, requestId: rid } = found;
         if (!vswitch) {
           out.push({ check: `vswitch:${id}`, ok: false, severity: 'error', detail: `vSwitch ${id} of the ENIs does not exist in ${this.cloud.region_id} (DescribeVSwitches RequestId ${rid ?? 'none'})` });
           continue;
@@ -223,9 +237,9 @@ export class SecondaryIpMover implements AddressMover {
         });
       }
     } catch (err) {
-      const e = err as EcsApiError;
-      out.push({ check: 'credentials', ok: false, severity: 'error', detail: e instanceof EcsApiError ? `${e.action} failed: ${e.code}${e.requestId ? `, RequestId ${e.requestId}` : ''}: ${e.message}` : String(err) });
+      out.push({ check: 'credentials', ok: false, severity: 'error', detail: failureText(err) });
     }
+    out.push({ check: 'permission:assign-unassign', ok: true, severity: 'warning', detail: 'ecs:AssignPrivateIpAddresses and ecs:UnassignPrivateIpAddresses cannot be tried here (the ECS API has no DryRun for them); check that the RAM policy grants them (docs/RAM-POLICY.md)' });
     return out;
   }
 }

@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
+import { startEcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion } from '../ecs-emulator/fixture';
 import { runHeir, type CliResult } from '../support/cli';
 
 let lab: LabCluster;
@@ -178,6 +180,47 @@ test('a typo in a config key: exit 2, the key, its line and a suggestion', async
   assert.match(r.stderr + r.stdout, /promtion/);
   assert.match(r.stderr + r.stdout, /:\d+:/);
   assert.match(r.stderr + r.stdout, /promotion/);
+});
+
+test('an ENI address whose credentials lack ecs:StopInstance: the permission is named before any failover needs it', async () => {
+  const emu = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1' }) });
+  try {
+    const key = emu.keys[0]!;
+    emu.control({ op: 'deny', actions: ['StopInstance'], accessKeyId: key.id });
+    const base = lab.clusterConfig({ name: 'lab' } as never) as unknown as Record<string, any>;
+    const cluster = {
+      ...base,
+      mysql: { ...base.mysql, password: '${env:HEIR_TEST_PW}' },
+      nodes: base.nodes.map((n: Record<string, unknown>, i: number) => ({ ...n, instance_id: `i-db${i + 1}` })),
+      failover: { ...(base.failover ?? {}), stonith: true },
+      address: { type: 'eni', eni_id: 'eni-floating', floating_ip: '10.77.0.100', verify: false },
+    };
+    const file = path.join(dir, 'heir-eni.yaml');
+    fs.writeFileSync(file, stringify({ heir: { state_dir: path.join(dir, 'state'), cloud: cloudFor(emu) }, clusters: [cluster] }));
+    const env = {
+      HEIR_TEST_PW: lab.admin.password,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
+      ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
+      ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
+      ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
+    };
+    const r = await runHeir(['--config', file, '--json', 'check', '--cluster', 'lab'], { env, timeoutMs: 90_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const result = (JSON.parse(r.stdout) as Result[])[0]!;
+    const denied = result.findings.filter((f) => f.code.startsWith('address:permission:ecs:StopInstance'));
+    assert.equal(denied.length, 3, r.stdout);
+    for (const f of denied) {
+      assert.equal(f.severity, 'error');
+      assert.match(f.message, /does not grant ecs:StopInstance/);
+    }
+    // what was allowed is not reported, and nothing was stopped: StopInstance went out only as a dry run
+    assert.deepEqual(codes(result).filter((c) => !c.startsWith('address:permission:ecs:StopInstance')), [], r.stdout);
+    assert.ok(emu.requests.filter((q) => q.action === 'StopInstance').every((q) => q.params.DryRun === 'true'));
+    assert.equal(emu.state.instances.get('i-db1')!.status, 'Running');
+  } finally {
+    await emu.close();
+  }
 });
 
 test('after every fault was undone, the cluster is fit again', async () => {

@@ -280,6 +280,35 @@ test('preflight: all good; a wrong ENI id; a zone mismatch', async () => {
   assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db1');
 });
 
+test('preflight tries what a failover will call: StopInstance with DryRun, and names a permission the RAM policy lacks', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster({ stonith: true });
+  const m = createMover(c, global(), { tuning: fast });
+  const ok = await m.preflight(c);
+  assert.deepEqual(ok.filter((r) => !r.ok), [], JSON.stringify(ok));
+  const dry = ok.find((r) => r.check === 'permission:ecs:StopInstance:db1')!;
+  assert.match(dry.detail, /would be accepted \(DryRun: DryRunOperation/);
+  const sent = emu.requests.filter((r) => r.action === 'StopInstance').at(-1)!;
+  assert.equal(sent.params.DryRun, 'true');
+  assert.equal(sent.code, 'DryRunOperation');
+  assert.equal(emu.state.instances.get('i-db1')!.status, 'Running', 'a dry run stops nothing');
+  assert.ok(ok.some((r) => r.check === 'permission:attach-detach' && r.severity === 'warning' && /no DryRun/.test(r.detail)));
+  // a credential whose RAM policy lacks ecs:StopInstance
+  emu.control({ op: 'deny', actions: ['StopInstance'], accessKeyId: emu.keys[0]!.id });
+  try {
+    const bad = await m.preflight(c);
+    const f = bad.find((r) => r.check === 'permission:ecs:StopInstance:db1')!;
+    assert.equal(f.ok, false);
+    assert.equal(f.severity, 'error');
+    assert.match(f.detail, /Forbidden\.SubUser/);
+    assert.match(f.detail, /does not grant ecs:StopInstance/);
+    assert.equal(bad.find((r) => r.check === 'permission:ecs:DescribeInstanceStatus')!.ok, true);
+  } finally {
+    emu.clearFaults();
+  }
+});
+
 test('eni without heir.cloud: every call reports the missing settings', async () => {
   const c = cluster();
   const m = createMover(c, GlobalSettings.parse({}));

@@ -108,3 +108,20 @@ test('a Describe lagging 1 s behind the changes: two moves back to back conclude
     emu.clearFaults();
   }
 });
+
+test('preflight names a permission the RAM policy lacks (vpc:DescribeVSwitches)', async () => {
+  restore = useCredentials(emu, 'env');
+  place('eni-primary1');
+  emu.control({ op: 'deny', actions: ['DescribeVSwitches'] });
+  try {
+    const r = await createMover(cluster(), global()).preflight(cluster());
+    const v = r.find((x) => x.check === 'vswitch:vsw-lab-h')!;
+    assert.equal(v.ok, false);
+    assert.match(v.detail, /DescribeVSwitches failed: Forbidden\.SubUser/);
+    assert.match(v.detail, /does not grant vpc:DescribeVSwitches/);
+    assert.equal(r.find((x) => x.check === 'credentials')!.ok, true);
+    assert.ok(r.some((x) => x.check === 'permission:assign-unassign' && x.severity === 'warning'));
+  } finally {
+    emu.clearFaults();
+  }
+});
