@@ -237,6 +237,25 @@ test('stuck Detaching (hung OS) with stonith: force-stop, then the detach comple
   assert.equal(emu.state.enis.get('eni-floating')!.status, 'Available');
 });
 
+test('stuck Detaching with stonith, and the forced stop itself takes 5 s: the fence waits it out', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  emu.control({ op: 'hungOs', instanceId: 'i-db1', on: true });
+  const saved = { ...emu.state.delays };
+  emu.control({ op: 'delays', delays: { forceStopMs: 5000 } });
+  try {
+    const c = cluster({ stonith: true });
+    const f = await createMover(c, global(), { tuning: fast }).fence(ctx(c, 'db1', undefined));
+    assert.equal(f.ok, true, f.detail);
+    assert.equal(f.action, 'force-stopped+detached');
+    assert.ok(f.durationMs >= 5000, `done after ${f.durationMs} ms, before the instance could have stopped`);
+    assert.equal(f.apiCalls.filter((x) => x.action === 'StopInstance').length, 1, 'one forced stop, not one per poll');
+    assert.equal(emu.state.enis.get('eni-floating')!.status, 'Available');
+  } finally {
+    emu.control({ op: 'delays', delays: saved });
+  }
+});
+
 test('stuck Detaching without stonith: reported clearly, instance left alone', async () => {
   restore = useCredentials(emu, 'env');
   reset('i-db1');
