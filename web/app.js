@@ -444,9 +444,22 @@ async function runAction(s, action, body, title, text) {
     } catch {
       /* no JSON: the status says it */
     }
+    // A switchover or failover is an operation (202): followed until it ends.
+    let ok = res.ok;
+    if (res.status === 202 && b && b.id) {
+      const where = res.headers.get('Location') || `/api/v1/operations/${encodeURIComponent(b.id)}`;
+      while (b.state === 'running') {
+        const done = (b.steps || []).filter((x) => x.outcome !== 'running').length;
+        r.textContent = `${action} running…${done ? ` ${done} step(s) done` : ''}`;
+        await new Promise((w) => setTimeout(w, 300));
+        b = await getJson(where);
+      }
+      ok = b.state === 'succeeded';
+      b = { message: (b.result && b.result.message) || (b.error && b.error.message) || b.state };
+    }
     const msg = (b && (b.message || b.error)) || `HTTP ${res.status}`;
     r.textContent = res.ok ? `${action}: ${msg}` : `${action} refused (HTTP ${res.status}): ${msg}`;
-    r.className = `action-result ${res.ok ? 'ok' : 'bad'}`;
+    r.className = `action-result ${ok ? 'ok' : 'bad'}`;
   } catch (e) {
     r.textContent = `${action}: ${e && e.message ? e.message : e}`;
     r.className = 'action-result bad';
