@@ -9,6 +9,9 @@
 #   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
 #      apt configuration is not touched) and unpacked with `dpkg -x` into one root
 #      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
+#   2b. The Docker Compose plugin (docker-compose v2) from Debian sid, the same way: one
+#      static binary, unpacked into $CACHE/docker-compose/cli-plugins; the unit tests run its
+#      `config` command on docker-compose.yml (no Docker engine is needed for that).
 #   3. Node.js 24 LTS from the npm registry (the platform package that `npm install node@24`
 #      installs, fetched with `npm pack`), unpacked into the same cache folder; the system's
 #      node is not touched (scripts/node-env.sh: version, folder, and how the scripts use it).
@@ -25,6 +28,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${HEIR_LAB_CACHE:-/var/cache/heir-lab}"
 SID_ROOT="$CACHE/mysql-sid/root"
 SID_APT="$CACHE/mysql-sid/apt"
+COMPOSE_DIR="$CACHE/docker-compose"
 
 step() { echo "[setup] $*"; }
 die() { echo "[setup] ERROR: $*" >&2; exit 1; }
@@ -111,13 +115,9 @@ for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen 
   command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || die "command $c not found after installing packages"
 done
 
-# --- 2. MySQL 9.7 from Debian sid ----------------------------------------------
-mkdir -p "$CACHE"
-if [ -f "$SID_ROOT/.complete" ]; then
-  step "MySQL from sid present: $(cat "$SID_ROOT/.complete") in $SID_ROOT"
-else
-  [ "$(id -u)" = 0 ] || die "MySQL 9.7 root missing at $SID_ROOT; run this script as root once"
-  step "downloading MySQL server/client core from Debian sid (private apt state in $SID_APT)"
+# Debian sid through a private apt state under $SID_APT: the system's apt configuration, index
+# and package database are not touched.
+sid_apt_prepare() {
   mkdir -p "$SID_APT/sources" "$SID_APT/lists/partial" "$SID_APT/archives/partial" "$SID_APT/cache" "$SID_APT/prefs"
   cat >"$SID_APT/sources/sid.sources" <<'EOF'
 Types: deb
@@ -143,6 +143,16 @@ EOF
     -oDebug::NoLocking=1
   )
   apt-get "${APT_OPTS[@]}" update -qq || die "apt-get update of the private sid index failed"
+}
+
+# --- 2. MySQL 9.7 from Debian sid ----------------------------------------------
+mkdir -p "$CACHE"
+if [ -f "$SID_ROOT/.complete" ]; then
+  step "MySQL from sid present: $(cat "$SID_ROOT/.complete") in $SID_ROOT"
+else
+  [ "$(id -u)" = 0 ] || die "MySQL 9.7 root missing at $SID_ROOT; run this script as root once"
+  step "downloading MySQL server/client core from Debian sid (private apt state in $SID_APT)"
+  sid_apt_prepare
   apt-get "${APT_OPTS[@]}" install --download-only -y -qq mysql-server-core mysql-client-core >/dev/null \
     || die "downloading mysql-server-core/mysql-client-core from sid failed"
   n="$(ls "$SID_APT"/archives/*.deb | wc -l)"
@@ -163,6 +173,32 @@ EOF
   echo "$ver" >"$SID_ROOT/.complete"
   rm -f "$SID_APT"/archives/*.deb
   step "MySQL $ver ready in $SID_ROOT"
+fi
+
+# --- 2b. Docker Compose plugin from Debian sid ---------------------------------------
+# Bookworm has only docker-compose 1.29 (Python), which rejects today's Compose files; sid's
+# docker-compose package is the Go plugin, statically linked, so it runs here unpacked.
+if [ -f "$COMPOSE_DIR/.complete" ] && [ -x "$COMPOSE_DIR/cli-plugins/docker-compose" ]; then
+  step "Docker Compose present: $(cat "$COMPOSE_DIR/.complete") in $COMPOSE_DIR"
+else
+  [ "$(id -u)" = 0 ] || die "Docker Compose missing at $COMPOSE_DIR; run this script as root once"
+  step "downloading the docker-compose plugin from Debian sid"
+  sid_apt_prepare
+  tmp_compose="$CACHE/docker-compose.tmp.$$"
+  rm -rf "$tmp_compose"
+  mkdir -p "$tmp_compose/root"
+  (cd "$tmp_compose" && apt-get "${APT_OPTS[@]}" download docker-compose >/dev/null 2>&1) \
+    || { rm -rf "$tmp_compose"; die "downloading docker-compose from sid failed"; }
+  dpkg -x "$tmp_compose"/docker-compose_*.deb "$tmp_compose/root"
+  bin="$tmp_compose/root/usr/libexec/docker/cli-plugins/docker-compose"
+  ver="$("$bin" version --short 2>/dev/null || true)"
+  [ -n "$ver" ] || { rm -rf "$tmp_compose"; die "the unpacked docker-compose does not run"; }
+  rm -rf "$COMPOSE_DIR"
+  mkdir -p "$COMPOSE_DIR/cli-plugins"
+  mv "$bin" "$COMPOSE_DIR/cli-plugins/docker-compose"
+  rm -rf "$tmp_compose"
+  echo "$ver" >"$COMPOSE_DIR/.complete"
+  step "Docker Compose $ver ready in $COMPOSE_DIR"
 fi
 
 # --- 3. Node.js 24 from the npm registry --------------------------------------

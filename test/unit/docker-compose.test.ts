@@ -1,12 +1,15 @@
 /**
- * The Docker playground, checked without Docker: docker-compose.yml parses and wires the services
- * together, config/docker.yaml validates with heir's loader using the environment compose gives the
- * heir container, and the emulator state, init script and config agree on names and ids.
+ * The Docker playground, checked without a Docker engine: `docker compose config` (the plugin that
+ * scripts/setup.sh caches) accepts docker-compose.yml, the file wires the services together,
+ * config/docker.yaml validates with heir's loader using the environment compose gives the heir
+ * container, and the emulator state, init script and config agree on names and ids.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { parseDocument } from 'yaml';
 import { validateConfigText } from '../../src/config/load';
 
@@ -18,6 +21,45 @@ function compose(): any {
   assert.deepEqual(doc.errors.map((e) => e.message), []);
   return doc.toJS({ maxAliasCount: 100 });
 }
+
+const COMPOSE = path.join(process.env.HEIR_LAB_CACHE || '/var/cache/heir-lab', 'docker-compose', 'cli-plugins', 'docker-compose');
+
+/** `docker compose -f FILE config --format json`, with the project folder the repository's root. */
+function composeConfig(file: string): { status: number | null; stdout: string; stderr: string } {
+  assert.ok(fs.existsSync(COMPOSE), `${COMPOSE} is missing: run scripts/setup.sh (it caches the docker-compose plugin)`);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('COMPOSE_') && !k.startsWith('DOCKER_')) env[k] = v;
+  const r = spawnSync(COMPOSE, ['-f', file, '--project-directory', ROOT, 'config', '--format', 'json'], { cwd: ROOT, env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.error, undefined, String(r.error));
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('docker compose config accepts docker-compose.yml, and rejects a broken copy of it', () => {
+  const r = composeConfig(path.join(ROOT, 'docker-compose.yml'));
+  assert.equal(r.status, 0, r.stderr);
+  const c = JSON.parse(r.stdout);
+  const heir = c.services.heir;
+  const emu = c.services['ecs-emulator'];
+  // heir's image is built here, never pulled: either its own build or pull_policy: build.
+  assert.ok(heir.build || heir.pull_policy === 'build', 'heir has a build: or pull_policy: build');
+  assert.equal(heir.build?.dockerfile, 'docker/Dockerfile');
+  assert.equal(heir.image, emu.image);
+  assert.equal(heir.environment.ALIBABA_CLOUD_ECS_METADATA_DISABLED, 'true');
+  assert.ok(emu.healthcheck?.test?.length, 'the emulator has a healthcheck');
+  for (const [dep, cond] of Object.entries<any>(heir.depends_on)) assert.equal(cond.condition, 'service_healthy', `heir waits for ${dep} to be healthy`);
+  assert.deepEqual(Object.keys(heir.depends_on).sort(), ['ecs-emulator', 'mysql1', 'mysql2', 'mysql3']);
+  // The validation is real: a misspelt key makes the same command fail and name it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-compose-'));
+  try {
+    const bad = path.join(dir, 'docker-compose.yml');
+    fs.writeFileSync(bad, read('docker-compose.yml').replace(/^(\s+)healthcheck:/m, '$1healthchek:'));
+    const b = composeConfig(bad);
+    assert.notEqual(b.status, 0);
+    assert.match(b.stderr, /healthchek/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('docker-compose.yml: the services and their wiring', () => {
   const c = compose();
@@ -41,7 +83,11 @@ test('docker-compose.yml: the services and their wiring', () => {
   assert.deepEqual(emu.entrypoint, ['node', 'dist/test/ecs-emulator/main.js']);
   assert.ok(fs.existsSync(path.join(ROOT, 'test/ecs-emulator/main.ts')), 'the emulator entry point the compose file runs');
   const heir = c.services.heir;
-  assert.equal(heir.image, emu.image, 'heir runs the image built for the emulator service');
+  assert.equal(heir.image, emu.image, 'heir and the emulator run one image');
+  assert.deepEqual(heir.build, emu.build, 'each service builds that image from the repository, so none pulls it');
+  assert.equal(heir.environment.ALIBABA_CLOUD_ECS_METADATA_DISABLED, 'true', 'no real credentials from an ECS RAM role');
+  assert.equal(heir.depends_on['ecs-emulator'].condition, 'service_healthy');
+  assert.ok(emu.healthcheck?.test, 'ecs-emulator healthcheck');
   assert.deepEqual(heir.command, ['daemon', '--config', '/etc/heir/heir.yaml']);
   assert.ok(heir.volumes.includes('./config/docker.yaml:/etc/heir/heir.yaml:ro'));
   for (const p of heir.ports.concat(emu.ports)) assert.match(p, /^127\.0\.0\.1:/, `published only on the host's loopback: ${p}`);
