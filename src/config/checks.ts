@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { ClusterConfig, GlobalSettings } from './schema';
 import { suggest } from './suggest';
 import { EVENT_TYPES, isValidEventFilter } from '../notify/events';
+import { STANDARD_SECRET_PREFIX, webhookKey } from '../notify/format';
 
 export interface CheckIssue {
   path: PropertyKey[];
@@ -281,9 +282,16 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
         path: wp,
         message:
           w.type === 'generic'
-            ? 'no secret: deliveries are not signed (X-Heir-Signature is left out)'
+            ? `no secret: deliveries are not signed (webhook-signature is left out); give one as ${STANDARD_SECRET_PREFIX}<Base64 of 24-64 random bytes>`
             : `no secret: messages are not signed; the ${w.type} robot must then be protected by keywords or an IP allowlist`,
       });
+    }
+    if (w.secret && w.type === 'generic' && w.secret.startsWith(STANDARD_SECRET_PREFIX)) {
+      try {
+        webhookKey(w.secret);
+      } catch (e) {
+        errors.push({ path: [...wp, 'secret'], message: (e as Error).message });
+      }
     }
     if (w.secret && (w.type === 'wecom' || w.type === 'slack')) {
       warnings.push({ path: [...wp, 'secret'], key: true, message: `${w.type} webhooks have no signing; the secret is not used (the token is part of the url)` });

@@ -3,8 +3,13 @@
  * vendor's answer. Pure: no I/O; the clock is a parameter.
  *
  * Vendor rules:
- * - generic: body = the event as JSON; X-Heir-Signature: sha256=<hex HMAC-SHA256(secret, body)>,
- *   X-Heir-Timestamp (unix seconds), X-Heir-Event, X-Heir-Delivery (same id on every retry).
+ * - generic: body = the event as JSON, signed the Standard Webhooks way (spec 1.0): webhook-id (the
+ *   same on every retry of one event), webhook-timestamp (unix seconds of this attempt) and
+ *   webhook-signature "v1,<Base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>", so a
+ *   receiver can reject replays by the timestamp and duplicates by the id. The key is the secret's
+ *   bytes after "whsec_" (Base64, the spec's form), or the secret's UTF-8 bytes for a secret in
+ *   another form; such a secret also gets X-Heir-Signature: sha256=<hex HMAC-SHA256(secret, body)>,
+ *   the body-only signature that configurations written before promised. X-Heir-Event: the type.
  * - DingTalk robot: msgtype markdown {title, text}. Signing: string_to_sign = timestamp(ms) + "\n" + secret,
  *   HMAC-SHA256 keyed with the secret, Base64, URL-encoded, appended to the URL as &timestamp=&sign=.
  *   Answers HTTP 200 with {errcode, errmsg}; errcode 0 is success.
@@ -15,7 +20,7 @@
  *   Answers {code, msg} (older deployments StatusCode); 0 is success; 19021 = signature or time mismatch.
  * - Slack incoming webhook: {text, blocks}; answers 200 "ok", 4xx with an error word, 429 with Retry-After.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { WebhookConfig } from '../config/schema';
 import { redactConfig } from '../config/redact';
 import type { HeirEvent, Severity } from './events';
@@ -30,7 +35,7 @@ export interface WebhookRequest {
 
 export interface FormatOptions {
   now?: Date;
-  /** Delivery id, the same on every retry of one event to one webhook (generic header). */
+  /** Delivery id, the same on every retry of one event to one webhook (generic: webhook-id; no "."). */
   deliveryId?: string;
   /** Feishu message type. Default post. */
   feishuMsgType?: 'post' | 'text';
@@ -39,7 +44,34 @@ export interface FormatOptions {
 
 // ----- signatures ---------------------------------------------------------------------------
 
-/** Generic webhooks: "sha256=" + hex HMAC-SHA256 of the exact body bytes. */
+/** The Standard Webhooks form of a symmetric secret: "whsec_" + Base64 of the key. */
+export const STANDARD_SECRET_PREFIX = 'whsec_';
+/** The key sizes that form allows: at least 24 bytes, at most 64. */
+export const STANDARD_KEY_BYTES = { min: 24, max: 64 } as const;
+
+/**
+ * The HMAC key of a generic webhook's secret: "whsec_<Base64>" decodes to its bytes; any other
+ * string is used as its UTF-8 bytes. Throws on a "whsec_" secret that is not Base64 of 24-64 bytes.
+ */
+export function webhookKey(secret: string): Buffer {
+  if (!secret.startsWith(STANDARD_SECRET_PREFIX)) return Buffer.from(secret, 'utf8');
+  const b64 = secret.slice(STANDARD_SECRET_PREFIX.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) {
+    throw new Error(`a ${STANDARD_SECRET_PREFIX} secret is followed by Base64 (A-Z a-z 0-9 + / and = padding)`);
+  }
+  const key = Buffer.from(b64, 'base64');
+  if (key.length < STANDARD_KEY_BYTES.min || key.length > STANDARD_KEY_BYTES.max) {
+    throw new Error(`a ${STANDARD_SECRET_PREFIX} secret holds ${STANDARD_KEY_BYTES.min} to ${STANDARD_KEY_BYTES.max} random bytes; this one holds ${key.length} (make one with: echo ${STANDARD_SECRET_PREFIX}$(openssl rand -base64 32))`);
+  }
+  return key;
+}
+
+/** Standard Webhooks: "v1," + Base64 HMAC-SHA256 of "<id>.<timestamp>.<body>". */
+export function standardWebhookSignature(key: Buffer, id: string, timestampS: number, body: string): string {
+  return 'v1,' + createHmac('sha256', key).update(`${id}.${timestampS}.`, 'utf8').update(body, 'utf8').digest('base64');
+}
+
+/** The older generic signature: "sha256=" + hex HMAC-SHA256 of the exact body bytes. */
 export function genericSignature(secret: string, body: string): string {
   return 'sha256=' + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
 }
@@ -120,13 +152,18 @@ function jsonHeaders(o: FormatOptions): Record<string, string> {
 export function formatGeneric(ev: HeirEvent, wh: WebhookConfig, o: FormatOptions = {}): WebhookRequest {
   const now = o.now ?? new Date();
   const body = JSON.stringify({ ...ev, details: redactConfig(ev.details ?? {}) }, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+  const id = o.deliveryId ?? randomUUID();
+  const ts = Math.floor(now.getTime() / 1000);
   const headers: Record<string, string> = {
     ...jsonHeaders(o),
     'x-heir-event': ev.type,
-    'x-heir-timestamp': String(Math.floor(now.getTime() / 1000)),
+    'webhook-id': id,
+    'webhook-timestamp': String(ts),
   };
-  if (o.deliveryId) headers['x-heir-delivery'] = o.deliveryId;
-  if (wh.secret) headers['x-heir-signature'] = genericSignature(wh.secret, body);
+  if (wh.secret) {
+    headers['webhook-signature'] = standardWebhookSignature(webhookKey(wh.secret), id, ts, body);
+    if (!wh.secret.startsWith(STANDARD_SECRET_PREFIX)) headers['x-heir-signature'] = genericSignature(wh.secret, body);
+  }
   return { url: wh.url, headers, body };
 }
 

@@ -3,6 +3,8 @@ export {
   buildRequest,
   judgeResponse,
   genericSignature,
+  standardWebhookSignature,
+  webhookKey,
   dingtalkSign,
   feishuSign,
   eventTitle,

@@ -290,6 +290,19 @@ test('webhook event filters are checked with suggestions', () => {
   assert.equal(e.issues[0]!.line, 17);
 });
 
+test('a generic webhook secret in the whsec_ form must be Base64 of 24-64 bytes; its value is never printed', () => {
+  const hook = (secret: string) => BASE + `    webhooks:\n      - type: generic\n        url: https://example.invalid/hook\n        secret: \${env:HOOK_SECRET}\n`;
+  const short = 'whsec_' + Buffer.alloc(16, 9).toString('base64');
+  const e = errorsOf(hook(short), { env: { HOOK_SECRET: short } });
+  assert.deepEqual(e.issues.map((i) => i.path), ['clusters[0].webhooks[0].secret']);
+  assert.match(e.issues[0]!.message, /24 to 64 random bytes; this one holds 16/);
+  assert.ok(!e.message.includes(short.slice(6)));
+  const good = 'whsec_' + Buffer.alloc(32, 9).toString('base64');
+  assert.deepEqual(validateConfigText(hook(good), { env: { HOOK_SECRET: good } }).warnings, []);
+  const none = validateConfigText(BASE + '    webhooks:\n      - type: generic\n        url: https://example.invalid/hook\n', { env: {} });
+  assert.match(none.warnings[0]!.message, /no secret: deliveries are not signed \(webhook-signature is left out\)/);
+});
+
 test('YAML anchors and merge keys work for shared settings', () => {
   const text = `clusters:
   - name: a

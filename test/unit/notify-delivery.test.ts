@@ -1,12 +1,14 @@
 /**
  * Notifier against a local webhook receiver (an HTTP server on 127.0.0.1
- * started here): signatures verified the way each vendor does, retries,
+ * started here): signatures verified the way each vendor does (generic: with the Standard
+ * Webhooks reference library, as a receiver would), retries,
  * giving up, hung receivers, shutdown.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { ClusterConfig } from '../../src/config/schema';
@@ -107,27 +109,69 @@ test.before(async () => {
   await rx.start();
 });
 
-test('generic: the receiver verifies the HMAC signature of the raw body', async () => {
-  const secret = 'generic-secret';
-  let verified = false;
-  rx.on('generic', (r, res) => {
-    const want = 'sha256=' + createHmac('sha256', secret).update(r.body).digest('hex');
-    const got = String(r.headers['x-heir-signature'] ?? '');
-    verified = got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want));
-    res.statusCode = verified ? 204 : 401;
+test('generic: a Standard Webhooks receiver verifies the delivery, and rejects it replayed later or with a fresh timestamp', async (t) => {
+  const secret = 'whsec_' + randomBytes(32).toString('base64');
+  const receiver = new Webhook(secret); // the reference library, as a receiver would use it
+  let verified: unknown;
+  rx.on('standard', (r, res) => {
+    try {
+      verified = receiver.verify(r.body, r.headers as Record<string, string>);
+      res.statusCode = 204;
+    } catch (e) {
+      verified = e;
+      res.statusCode = 401;
+    }
     res.end();
   });
-  const n = notifier([cluster('c1', [{ type: 'generic', url: rx.url('generic'), secret }])]);
+  const n = notifier([cluster('c1', [{ type: 'generic', url: rx.url('standard'), secret }])]);
   const e = makeEvent('failover.started', 'c1', 'db1 is dead; failing over', { master: 'db1' });
   assert.equal(n.enqueue(e), 1);
   assert.equal(await n.drain(10_000), true);
-  assert.equal(verified, true);
-  const got = rx.to('generic');
+  assert.deepEqual(verified, JSON.parse(JSON.stringify(e)), 'verified, and the body is the event');
+  const got = rx.to('standard');
   assert.equal(got.length, 1);
-  assert.equal(got[0]!.method, 'POST');
-  assert.equal(got[0]!.headers['x-heir-event'], 'failover.started');
-  assert.match(String(got[0]!.headers['x-heir-timestamp']), /^\d{10}$/);
-  assert.deepEqual(JSON.parse(got[0]!.body), e);
+  const d = got[0]!;
+  assert.equal(d.method, 'POST');
+  assert.equal(d.headers['x-heir-event'], 'failover.started');
+  assert.match(String(d.headers['webhook-timestamp']), /^\d{10}$/);
+  assert.ok(Math.abs(Number(d.headers['webhook-timestamp']) - Date.now() / 1000) < 60);
+  assert.match(String(d.headers['webhook-id']), /^[^.]+$/, 'the id holds no "."');
+  assert.match(String(d.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]{43}=$/);
+  assert.equal(d.headers['x-heir-signature'], undefined, 'a whsec_ secret gets the Standard Webhooks signature only');
+  assert.deepEqual(n.counters().generic, { delivered: 1, failed: 0, dropped: 0, attempts: 1, retries: 0 });
+  const headers = d.headers as Record<string, string>;
+  // The same request sent again six minutes later: too old.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 6 * 60_000 });
+  assert.throws(() => receiver.verify(d.body, headers), (err: Error) => err instanceof WebhookVerificationError && /too old/.test(err.message));
+  t.mock.timers.reset();
+  // ... with its timestamp replaced by the current time: the signature covers the timestamp.
+  const refreshed = { ...headers, 'webhook-timestamp': String(Math.floor(Date.now() / 1000) + 1) };
+  assert.throws(() => receiver.verify(d.body, refreshed), (err: Error) => err instanceof WebhookVerificationError && /signature/i.test(err.message));
+  // ... with another body, or signed with another secret.
+  assert.throws(() => receiver.verify(d.body.replace('db1', 'db9'), headers), WebhookVerificationError);
+  assert.throws(() => new Webhook('whsec_' + randomBytes(32).toString('base64')).verify(d.body, headers), WebhookVerificationError);
+});
+
+test('generic: a secret in another form signs both ways, the older X-Heir-Signature (body only) kept', async () => {
+  const secret = 'generic-secret';
+  const checks: Record<string, boolean> = {};
+  rx.on('generic', (r, res) => {
+    const want = 'sha256=' + createHmac('sha256', secret).update(r.body).digest('hex');
+    const got = String(r.headers['x-heir-signature'] ?? '');
+    checks.legacy = got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want));
+    try {
+      new Webhook(secret, { format: 'raw' }).verify(r.body, r.headers as Record<string, string>);
+      checks.standard = true;
+    } catch {
+      checks.standard = false;
+    }
+    res.statusCode = checks.legacy && checks.standard ? 204 : 401;
+    res.end();
+  });
+  const n = notifier([cluster('c1', [{ type: 'generic', url: rx.url('generic'), secret }])]);
+  assert.equal(n.enqueue(makeEvent('failover.finished', 'c1', 'db2 is the master', { master: 'db2' })), 1);
+  assert.equal(await n.drain(10_000), true);
+  assert.deepEqual(checks, { legacy: true, standard: true });
   assert.deepEqual(n.counters().generic, { delivered: 1, failed: 0, dropped: 0, attempts: 1, retries: 0 });
 });
 
@@ -188,7 +232,7 @@ test('retries after HTTP 500 with the same delivery id, then delivers', async ()
   assert.equal(await n.drain(10_000), true);
   const got = rx.to('flaky');
   assert.equal(got.length, 3);
-  assert.equal(new Set(got.map((g) => g.headers['x-heir-delivery'])).size, 1);
+  assert.equal(new Set(got.map((g) => g.headers['webhook-id'])).size, 1, 'one webhook-id on every attempt');
   assert.equal(results.length, 1);
   assert.equal(results[0]!.outcome, 'delivered');
   assert.equal(results[0]!.attempts, 3);

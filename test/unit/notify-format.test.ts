@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { WebhookConfig } from '../../src/config/schema';
 import { makeEvent, eventMatches, isValidEventFilter, EVENT_TYPES, DEFAULT_SEVERITY } from '../../src/notify/events';
-import { buildRequest, judgeResponse, clipBytes, parseRetryAfter } from '../../src/notify/format';
+import { buildRequest, judgeResponse, clipBytes, parseRetryAfter, webhookKey } from '../../src/notify/format';
 
 const hook = (o: Record<string, unknown>) => WebhookConfig.parse(o);
 const at = new Date('2026-03-01T08:00:00.123Z');
@@ -16,14 +16,18 @@ const ev = makeEvent(
   { at },
 );
 
-test('generic: the event as JSON, HMAC-SHA256 of the body in X-Heir-Signature', () => {
-  const r = buildRequest(ev, hook({ type: 'generic', url: 'https://h.example/x', secret: 'k3y' }), { now: at, deliveryId: 'd-1' });
+test('generic: the event as JSON, signed the Standard Webhooks way over id.timestamp.body', () => {
+  const key = Buffer.alloc(32, 7);
+  const secret = 'whsec_' + key.toString('base64');
+  const r = buildRequest(ev, hook({ type: 'generic', url: 'https://h.example/x', secret }), { now: at, deliveryId: 'd-1' });
   assert.equal(r.url, 'https://h.example/x');
-  const expected = 'sha256=' + createHmac('sha256', 'k3y').update(Buffer.from(r.body, 'utf8')).digest('hex');
-  assert.equal(r.headers['x-heir-signature'], expected);
+  const ts = String(Math.floor(at.getTime() / 1000));
+  assert.equal(r.headers['webhook-id'], 'd-1');
+  assert.equal(r.headers['webhook-timestamp'], ts);
+  const expected = 'v1,' + createHmac('sha256', key).update(`d-1.${ts}.${r.body}`).digest('base64');
+  assert.equal(r.headers['webhook-signature'], expected);
+  assert.equal(r.headers['x-heir-signature'], undefined);
   assert.equal(r.headers['x-heir-event'], 'failover.finished');
-  assert.equal(r.headers['x-heir-timestamp'], String(Math.floor(at.getTime() / 1000)));
-  assert.equal(r.headers['x-heir-delivery'], 'd-1');
   assert.match(r.headers['content-type']!, /^application\/json/);
   const body = JSON.parse(r.body);
   assert.equal(body.type, 'failover.finished');
@@ -32,8 +36,30 @@ test('generic: the event as JSON, HMAC-SHA256 of the body in X-Heir-Signature', 
   assert.equal(body.severity, 'warning');
   assert.equal(body.details.new_master, 'db2');
   assert.equal(body.details.password, '[redacted]', 'secret-looking details are redacted');
+  // A later attempt of the same delivery: same id, its own timestamp and signature.
+  const later = buildRequest(ev, hook({ type: 'generic', url: 'https://h.example/x', secret }), { now: new Date(at.getTime() + 5000), deliveryId: 'd-1' });
+  assert.equal(later.headers['webhook-id'], 'd-1');
+  assert.equal(later.headers['webhook-timestamp'], String(Number(ts) + 5));
+  assert.notEqual(later.headers['webhook-signature'], r.headers['webhook-signature']);
   const unsigned = buildRequest(ev, hook({ type: 'generic', url: 'https://h.example/x' }), { now: at });
+  assert.equal(unsigned.headers['webhook-signature'], undefined);
   assert.equal(unsigned.headers['x-heir-signature'], undefined);
+  assert.match(unsigned.headers['webhook-id']!, /^[0-9a-f-]{36}$/, 'an id even without a secret (an idempotency key)');
+});
+
+test('generic: a secret not in the whsec_ form keys the HMAC with its bytes and keeps X-Heir-Signature', () => {
+  const r = buildRequest(ev, hook({ type: 'generic', url: 'https://h.example/x', secret: 'k3y' }), { now: at, deliveryId: 'd-2' });
+  const ts = Math.floor(at.getTime() / 1000);
+  assert.equal(r.headers['webhook-signature'], 'v1,' + createHmac('sha256', 'k3y').update(`d-2.${ts}.${r.body}`).digest('base64'));
+  assert.equal(r.headers['x-heir-signature'], 'sha256=' + createHmac('sha256', 'k3y').update(Buffer.from(r.body, 'utf8')).digest('hex'));
+});
+
+test('webhookKey: whsec_ secrets decode to 24-64 bytes, with errors that say how to make one', () => {
+  assert.deepEqual(webhookKey('whsec_' + Buffer.alloc(24, 1).toString('base64')), Buffer.alloc(24, 1));
+  assert.deepEqual(webhookKey('plain'), Buffer.from('plain'));
+  assert.throws(() => webhookKey('whsec_' + Buffer.alloc(16).toString('base64')), /24 to 64 random bytes; this one holds 16 .*openssl rand -base64 32/);
+  assert.throws(() => webhookKey('whsec_' + Buffer.alloc(65).toString('base64')), /this one holds 65/);
+  assert.throws(() => webhookKey('whsec_not base64!'), /Base64/);
 });
 
 test('dingtalk: markdown message; timestamp (ms) and url-encoded sign appended to the URL', () => {
