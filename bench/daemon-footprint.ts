@@ -153,8 +153,8 @@ async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise
       rssMbMean: round(rss.reduce((a, b) => a + b, 0) / rss.length, 1),
       rssMbMax: round(Math.max(...rss), 1),
       pingsPerSecond: round((pings1 - pings0) / elapsedPingS, 1),
-      heapTotalMb: round(metric(metricsText, 'heir_nodejs_heap_size_total_bytes') / 1048576, 1),
-      heapUsedMb: round(metric(metricsText, 'heir_nodejs_heap_size_used_bytes') / 1048576, 1),
+      heapTotalMb: round(metric(metricsText, 'nodejs_heap_size_total_bytes') / 1048576, 1),
+      heapUsedMb: round(metric(metricsText, 'nodejs_heap_size_used_bytes') / 1048576, 1),
       exitCode,
     };
   } finally {

@@ -5,8 +5,16 @@
  * daemon do not collide. Everything is labelled by cluster (and node where it applies); the small
  * functions below are the only way the rest of heir touches metrics, so names and labels stay in one
  * place. When a cluster leaves the configuration (SIGHUP), forgetCluster() drops its series.
+ *
+ * Facts of the whole process live in one more registry, made once per process (processRegistry)
+ * and exposed by every HeirMetrics: Node's default metrics under their usual names
+ * (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ... as stock dashboards expect; their
+ * collectors, an event-loop delay monitor and a GC observer, run once however many HeirMetrics
+ * there are), heir_build_info, and the Alibaba Cloud API calls (src/eni/observe.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { heirRevision, heirVersion } from '../cli/version';
+import { onCloudCall } from '../eni/observe';
 
 export type FailoverResult = 'success' | 'failure' | 'aborted';
 /** failover.auto_rejoin outcomes. */
@@ -22,6 +30,43 @@ const PING_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 const DURATION_BUCKETS = [1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300];
 /** Write pause of a switchover (old master read-only until the new one is writable), seconds. */
 const PAUSE_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30];
+/** One Alibaba Cloud API call, seconds (read timeouts are 10 s by default). */
+const CLOUD_CALL_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+let processRegistry: Registry | undefined;
+
+/** The registry of process-wide series, made on first use; the same for every HeirMetrics. */
+export function processMetrics(): Registry {
+  if (processRegistry) return processRegistry;
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'heir_build_info',
+    help: 'Always 1; the labels say which heir runs: version, git revision (empty when not run from a checkout), Node.js version.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+    registers,
+  }).set({ version: heirVersion(), revision: heirRevision() ?? '', nodejs_version: process.version }, 1);
+  const calls = new Counter({
+    name: 'heir_cloud_api_requests_total',
+    help: 'Alibaba Cloud API calls, by action and outcome (success, or the failure: api, network, timeout, credentials, config); every retry is a call.',
+    labelNames: ['action', 'outcome'],
+    registers,
+  });
+  const durations = new Histogram({
+    name: 'heir_cloud_api_request_duration_seconds',
+    help: 'Duration of Alibaba Cloud API calls, by action and outcome.',
+    labelNames: ['action', 'outcome'],
+    buckets: CLOUD_CALL_BUCKETS,
+    registers,
+  });
+  onCloudCall((action, outcome, seconds) => {
+    const labels = { action, outcome };
+    calls.inc(labels);
+    durations.observe(labels, seconds);
+  });
+  return (processRegistry = registry);
+}
 
 type Labels = Record<string, string>;
 interface Seriesful {
@@ -30,6 +75,8 @@ interface Seriesful {
 
 export class HeirMetrics {
   readonly registry: Registry;
+  /** The process-wide registry exposed with this one (none in tests that ask for no default metrics). */
+  private readonly process: Registry | null;
 
   private readonly nodeUpG: Gauge<'cluster' | 'node'>;
   private readonly nodeMasterG: Gauge<'cluster' | 'node'>;
@@ -60,7 +107,7 @@ export class HeirMetrics {
   constructor(o: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     const registers = [this.registry];
-    if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'heir_' });
+    this.process = (o.defaultMetrics ?? true) ? processMetrics() : null;
 
     this.nodeUpG = new Gauge({
       name: 'heir_node_up',
@@ -157,9 +204,10 @@ export class HeirMetrics {
     return this.registry.contentType;
   }
 
-  /** The Prometheus text exposition of every metric. */
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /** The Prometheus text exposition of every metric, the process-wide ones first. */
+  async metrics(): Promise<string> {
+    const own = await this.registry.metrics();
+    return this.process ? `${await this.process.metrics()}\n${own}` : own;
   }
 
   /**

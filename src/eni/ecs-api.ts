@@ -19,6 +19,7 @@ import { $OpenApiUtil } from '@alicloud/openapi-core';
 import Credential from '@alicloud/credentials';
 import type { CloudSettings } from '../config/schema';
 import type { ApiCallRecord } from './types';
+import { reportCloudCall } from './observe';
 
 export type EcsErrorKind = 'api' | 'network' | 'timeout' | 'credentials' | 'config';
 
@@ -170,17 +171,20 @@ export class EcsApi {
    */
   budget: () => number = () => Infinity;
 
-  /** Run one SDK call, journal it, and normalize its error. */
+  /** Run one SDK call, journal it, report it (observe.ts: metrics), and normalize its error. */
   private async call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
     const readTimeout = Math.max(1000, Math.min(this.runtime.readTimeout, this.budget()));
+    const started = performance.now();
     try {
       const res = await fn({ ...this.runtime, readTimeout });
       const requestId = res.body?.requestId;
       this.journal.push({ action, requestId });
+      reportCloudCall(action, 'success', (performance.now() - started) / 1000);
       return { body: res.body as NonNullable<T['body']>, requestId };
     } catch (err) {
       const e = toEcsError(action, err);
       this.journal.push({ action, code: e.code, requestId: e.requestId });
+      reportCloudCall(action, e.kind, (performance.now() - started) / 1000);
       throw e;
     }
   }

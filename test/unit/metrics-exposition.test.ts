@@ -1,7 +1,16 @@
 /** Prometheus metrics: names, labels and values in the text exposition. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HeirMetrics } from '../../src/daemon/metrics';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { HeirMetrics, processMetrics } from '../../src/daemon/metrics';
+import { gitHead, heirRevision } from '../../src/cli/version';
+import { startEcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 function line(text: string, series: string): number | undefined {
   const l = text.split('\n').find((x) => x.startsWith(`${series} `));
@@ -83,11 +92,85 @@ test('forgetCluster and node removal drop exactly that cluster/node', async () =
   assert.equal(line(text, 'heir_failovers_total{cluster="app2",result="success"}'), 0);
 });
 
-test('default process metrics are prefixed and separate registries do not collide', async () => {
+test("Node's default metrics under their usual names, collected once per process; heir_build_info", async () => {
   const a = new HeirMetrics();
   const b = new HeirMetrics();
   a.nodeProbe('x', 'n', true, 0.001);
   const text = await a.metrics();
-  assert.match(text, /^heir_process_resident_memory_bytes \d+/m);
-  assert.ok(!(await b.metrics()).includes('cluster="x"'));
+  // The names stock Node.js dashboards query.
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds', 'nodejs_version_info']) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  }
+  assert.ok(!/^heir_(process|nodejs)_/m.test(text), 'no heir_ prefix on the default metrics');
+  assert.equal(text.match(/^# TYPE process_resident_memory_bytes /gm)?.length, 1);
+  // One process-wide registry, whatever the number of HeirMetrics: its collectors run once.
+  assert.equal(processMetrics(), processMetrics());
+  const textB = await b.metrics();
+  assert.ok(!textB.includes('cluster="x"'), 'per-daemon series stay apart');
+  assert.match(textB, /^process_resident_memory_bytes \d+/m);
+  const info = text.split('\n').find((l) => l.startsWith('heir_build_info{'));
+  assert.ok(info, 'heir_build_info');
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const git = spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+  assert.equal(git.status, 0, 'the tests run from a git checkout');
+  assert.equal(info, `heir_build_info{version="${pkg.version}",revision="${git.stdout.trim()}",nodejs_version="${process.version}"} 1`);
+  assert.equal(heirRevision(), git.stdout.trim());
+});
+
+test('gitHead: detached, loose ref, packed ref, worktree; null outside a checkout', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-githead-'));
+  try {
+    const sha = (c: string) => c.repeat(40);
+    const repo = path.join(dir, 'repo');
+    const git = path.join(repo, '.git');
+    fs.mkdirSync(path.join(git, 'refs', 'heads'), { recursive: true });
+    assert.equal(gitHead(path.join(dir, 'nothing')), null);
+    fs.writeFileSync(path.join(git, 'HEAD'), `${sha('a')}\n`);
+    assert.equal(gitHead(repo), sha('a'));
+    fs.writeFileSync(path.join(git, 'HEAD'), 'ref: refs/heads/main\n');
+    assert.equal(gitHead(repo), null, 'a ref that does not exist yet (no commit)');
+    fs.writeFileSync(path.join(git, 'packed-refs'), `# pack-refs with: peeled fully-peeled sorted\n${sha('b')} refs/heads/main\n${sha('c')} refs/heads/mainline\n`);
+    assert.equal(gitHead(repo), sha('b'));
+    fs.writeFileSync(path.join(git, 'refs', 'heads', 'main'), `${sha('d')}\n`);
+    assert.equal(gitHead(repo), sha('d'), 'a loose ref wins over the packed one');
+    // A worktree: .git is a file naming its git dir, whose commondir holds the refs.
+    const wtGit = path.join(git, 'worktrees', 'wt');
+    fs.mkdirSync(wtGit, { recursive: true });
+    fs.writeFileSync(path.join(wtGit, 'HEAD'), 'ref: refs/heads/mainline\n');
+    fs.writeFileSync(path.join(wtGit, 'commondir'), '../..\n');
+    const wt = path.join(dir, 'wt');
+    fs.mkdirSync(wt);
+    fs.writeFileSync(path.join(wt, '.git'), `gitdir: ${wtGit}\n`);
+    assert.equal(gitHead(wt), sha('c'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Alibaba Cloud API calls through the SDK adapter are counted and timed by action and outcome', async () => {
+  const emu = await startEcsEmulator({ state: labRegion({ eniOn: 'i-db1' }), keys: [{ id: 'LTAIgood', secret: 'good-secret' }] });
+  const restore = useCredentials(emu, 'env');
+  try {
+    const m = new HeirMetrics();
+    const series = (action: string, outcome: string) => `{action="${action}",outcome="${outcome}"}`;
+    const before = await m.metrics();
+    const count = (text: string, name: string, labels: string) => line(text, `${name}${labels}`) ?? 0;
+    const { EcsApi } = await import('../../src/eni/ecs-api');
+    const api = new EcsApi(cloudFor(emu) as ConstructorParameters<typeof EcsApi>[0]);
+    await api.describeEni('eni-floating');
+    await api.describeEni('eni-floating');
+    await assert.rejects(api.attach('eni-floating', 'i-nowhere'), { name: 'EcsApiError' });
+    const after = await m.metrics();
+    const ok = series('DescribeNetworkInterfaces', 'success');
+    const bad = series('AttachNetworkInterface', 'api');
+    assert.equal(count(after, 'heir_cloud_api_requests_total', ok) - count(before, 'heir_cloud_api_requests_total', ok), 2);
+    assert.equal(count(after, 'heir_cloud_api_requests_total', bad) - count(before, 'heir_cloud_api_requests_total', bad), 1);
+    assert.equal(count(after, 'heir_cloud_api_request_duration_seconds_count', ok) - count(before, 'heir_cloud_api_request_duration_seconds_count', ok), 2);
+    const sum = count(after, 'heir_cloud_api_request_duration_seconds_sum', ok) - count(before, 'heir_cloud_api_request_duration_seconds_sum', ok);
+    assert.ok(sum > 0 && sum < 30, `two calls took ${sum} s`);
+    assert.match(after, /^heir_cloud_api_request_duration_seconds_bucket\{le="\+Inf",action="AttachNetworkInterface",outcome="api"\} \d+$/m);
+  } finally {
+    restore();
+    await emu.close();
+  }
 });
