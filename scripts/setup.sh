@@ -43,6 +43,7 @@ APT_PACKAGES=(
   openssh-client        # ssh, ssh-keygen
   iproute2              # ip netns / link / addr / neigh
   procps                # ps, pkill-free process inspection
+  systemd               # systemd-analyze, systemd-notify, and PID 1 of the unit test (systemd-run.test.ts)
   ca-certificates
   gpgv                  # apt signature checks for the sid download
   debian-archive-keyring

@@ -28,6 +28,7 @@ import { HeirMetrics } from './metrics';
 import { ClusterRuntime } from './runtime';
 import { Scheduler, effectivePeriodMs } from './scheduler';
 import { heirVersion } from '../cli/version';
+import { SystemdNotify } from './sd-notify';
 
 export interface DaemonOptions {
   configPath: string;
@@ -44,6 +45,8 @@ export interface DaemonOptions {
   refreshMaxPerSecond?: number;
   /** Cap on topology reads at once. Default 16. */
   refreshConcurrency?: number;
+  /** systemd notifications (Type=notify); default: SystemdNotify.fromEnv (none without NOTIFY_SOCKET). */
+  systemd?: SystemdNotify | null;
   /** Clusters started at once at start-up and reload. Default 32. */
   startConcurrency?: number;
   /**
@@ -109,10 +112,13 @@ export class Daemon {
     await this.startClusters(c.clusters);
     this.scheduler.start();
     const watching = [...this.runtimes.values()].filter((r) => r.master !== null).length;
-    this.log.info(
-      { clusters: this.runtimes.size, watching, api: this.api.url },
-      `heir ready: ${this.runtimes.size} clusters${watching < this.runtimes.size ? ` (${this.runtimes.size - watching} without a known master yet; retried)` : ''}`,
-    );
+    this.log.info({ clusters: this.runtimes.size, watching, api: this.api.url }, `heir ready: ${this.statusLine()}`);
+  }
+
+  /** "3 clusters (1 without a known master yet; retried)": the ready log line and systemd's status. */
+  statusLine(): string {
+    const watching = [...this.runtimes.values()].filter((r) => r.master !== null).length;
+    return `${this.runtimes.size} clusters${watching < this.runtimes.size ? ` (${this.runtimes.size - watching} without a known master yet; retried)` : ''}`;
   }
 
   /**
@@ -402,13 +408,20 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  // Type=notify: the watchdog runs from the start (starting 1000 clusters takes tens of seconds),
+  // READY=1 once every cluster's first topology read is done (Daemon.start), STOPPING=1 on SIGTERM.
+  const sd = o.systemd !== undefined ? o.systemd : SystemdNotify.fromEnv({ log: o.log ?? createLogger({ name: 'heir' }) });
+  sd?.startWatchdog();
   try {
     d = await Daemon.start(o);
     if (hupWhileStarting && !stopSignal) void d.reload();
+    await sd?.ready(d.statusLine());
     await stopRequested;
+    void sd?.stopping(`stopping: ${stopSignal} received`);
     await d.stop(`${stopSignal} received`);
     return 0;
   } finally {
+    sd?.close();
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
