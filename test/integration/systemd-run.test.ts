@@ -130,7 +130,7 @@ mount -t tmpfs tmpfs /tmp
 exec env container=heir-test ${SYSTEMD} --system --unit=heir-test.target --log-target=journal --log-level=debug
 `,
   );
-  boot = spawn('unshare', ['--pid', '--fork', '--mount', '--cgroup', '--uts', '--ipc', '--', 'bash', path.join(dir, 'boot.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  boot = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount', '--cgroup', '--uts', '--ipc', '--', 'bash', path.join(dir, 'boot.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
   boot.stdout!.on('data', (c: Buffer) => (bootOut += c.toString()));
   boot.stderr!.on('data', (c: Buffer) => (bootOut += c.toString()));
   pid1 = await until(`systemd started in its namespaces (output so far: ${bootOut})`, 20_000, () => {
@@ -152,7 +152,12 @@ after(async () => {
       /* already gone */
     }
   }
-  if (boot && boot.exitCode === null) await new Promise((r) => boot!.on('exit', r));
+  // unshare --kill-child takes systemd (and so the namespace) with it, should it not have started.
+  if (boot && boot.exitCode === null && boot.signalCode === null) {
+    const exited = new Promise((r) => boot!.on('exit', r));
+    boot.kill('SIGKILL');
+    await exited;
+  }
   await lab?.teardown().catch(() => undefined);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
