@@ -410,7 +410,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   process.on('SIGHUP', onHup);
   // Type=notify: the watchdog runs from the start (starting 1000 clusters takes tens of seconds),
   // READY=1 once every cluster's first topology read is done (Daemon.start), STOPPING=1 on SIGTERM.
-  const sd = o.systemd !== undefined ? o.systemd : SystemdNotify.fromEnv({ log: o.log ?? createLogger({ name: 'heir' }) });
+  // Its own logger only when systemd asked (the daemon's comes with the configuration, later).
+  const sd = o.systemd !== undefined ? o.systemd : process.env.NOTIFY_SOCKET ? SystemdNotify.fromEnv({ log: o.log ?? createLogger({ name: 'heir', level: 'info' }) }) : null;
   sd?.startWatchdog();
   try {
     d = await Daemon.start(o);
