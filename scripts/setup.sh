@@ -3,9 +3,9 @@
 # Idempotent: every step checks first and does nothing when already done.
 #
 #   1. apt packages: MariaDB 10.11 server/client (bookworm), OpenSSH server/client,
-#      iproute2, procps, ca-certificates, chromium (the topology page's browser test drives
-#      it headless through playwright-core; no browser is downloaded). No system service is
-#      left running: the lab starts its own mysqld/sshd processes.
+#      iproute2, iputils-arping, procps, ca-certificates, chromium (the topology page's browser
+#      test drives it headless through playwright-core; no browser is downloaded). No system
+#      service is left running: the lab starts its own mysqld/sshd processes.
 #   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
 #      apt configuration is not touched) and unpacked with `dpkg -x` into one root
 #      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
@@ -42,6 +42,7 @@ APT_PACKAGES=(
   openssh-server        # sshd for the network-namespace lab's hosts
   openssh-client        # ssh, ssh-keygen
   iproute2              # ip netns / link / addr / neigh
+  iputils-arping        # arping -U/-A: the havip mover announces the address from the new master
   procps                # ps, pkill-free process inspection
   systemd               # systemd-analyze, systemd-notify, and PID 1 of the unit test (systemd-run.test.ts)
   ca-certificates

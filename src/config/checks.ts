@@ -188,12 +188,12 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
 
   // The address mover and STONITH call the ECS API: they need the cloud settings and the instances.
   const a = c.address;
-  const needsCloud = a.type === 'eni' || a.type === 'secondary-ip';
+  const needsCloud = a.type === 'eni' || a.type === 'secondary-ip' || a.type === 'havip';
   if ((needsCloud || c.failover.stonith) && g && !g.cloud) {
     const why = needsCloud ? `address.type ${a.type}` : 'failover.stonith';
     errors.push({
       path: needsCloud ? [...at, 'address', 'type'] : [...at, 'failover', 'stonith'],
-      message: `${why} calls the ECS API: set heir.cloud (at least region_id)`,
+      message: `${why} calls the ${a.type === 'havip' ? 'VPC and ECS APIs' : 'ECS API'}: set heir.cloud (at least region_id)`,
     });
   }
   if (needsCloud || c.failover.stonith) {

@@ -135,6 +135,8 @@ export const CloudSettings = z.strictObject({
   region_id: z.string().min(1),
   /** Override of the ECS endpoint (e.g. a VPC endpoint); default ecs.<region>.aliyuncs.com. */
   endpoint: z.string().optional(),
+  /** Override of the VPC API endpoint (address.type havip); default the SDK's for the region. */
+  vpc_endpoint: z.string().optional(),
   protocol: z.enum(['https', 'http']).default('https'),
   connect_timeout_ms: ms(5000),
   read_timeout_ms: ms(10000),
@@ -167,6 +169,19 @@ export const AddressSettings = z.discriminatedUnion('type', [
     /** Primary ENI of each node's instance, by node name. */
     enis: z.record(z.string(), z.string()),
     post_attach_command: z.string().optional(),
+    verify: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal('havip'),
+    /** The HaVip (VPC API) whose address applications connect to; one vSwitch, associated with every node's instance. */
+    havip_id: z.string().regex(/^havip-[A-Za-z0-9]+$/, 'a HaVip id looks like havip-xxxxxxxx'),
+    /** The HaVip's private IP address. */
+    floating_ip: z.string().min(1),
+    /** The network interface on each node's host that carries the address. */
+    interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a network interface name, e.g. eth0').default('eth0'),
+    /** Gratuitous ARP packets sent by the new master (arping -U, then -A). */
+    announce_count: z.number().int().min(1).max(10).default(2),
+    /** Connect to floating_ip after the move and check it reaches the new master. */
     verify: z.boolean().default(true),
   }),
   z.strictObject({

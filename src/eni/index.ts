@@ -15,6 +15,7 @@ import type * as EniMoverModule from './eni-mover';
 import type { MoverTuning } from './eni-mover';
 import { ScriptMover } from './script-mover';
 import type * as SecondaryIpMoverModule from './secondary-ip-mover';
+import type * as HaVipMoverModule from './havip-mover';
 import type { AddressMover, AddressStatus, MoveContext, MoveOutcome, PreflightResult } from './types';
 
 export type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, MoverKind, PreflightResult } from './types';
@@ -27,6 +28,7 @@ export { planAttach, planFence } from './eni-plan';
 const ecsApiModule = (): typeof EcsApiModule => require('./ecs-api') as typeof EcsApiModule;
 const eniMoverModule = (): typeof EniMoverModule => require('./eni-mover') as typeof EniMoverModule;
 const secondaryIpMoverModule = (): typeof SecondaryIpMoverModule => require('./secondary-ip-mover') as typeof SecondaryIpMoverModule;
+const haVipMoverModule = (): typeof HaVipMoverModule => require('./havip-mover') as typeof HaVipMoverModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 // The cloud classes stay exported from here, each loaded when first touched.
@@ -53,11 +55,12 @@ for (const [name, get] of [
 export function loadCloudMovers(): void {
   eniMoverModule();
   secondaryIpMoverModule();
+  haVipMoverModule();
 }
 
 /** Whether a cluster's address mover is a cloud one (needs the Alibaba Cloud SDK). */
 export function usesCloudMover(cluster: ClusterConfig): boolean {
-  return cluster.address.type === 'eni' || cluster.address.type === 'secondary-ip';
+  return cluster.address.type === 'eni' || cluster.address.type === 'secondary-ip' || cluster.address.type === 'havip';
 }
 
 export interface CreateMoverOptions {
@@ -89,7 +92,7 @@ export class NoneMover implements AddressMover {
 /** A cloud mover without heir.cloud settings: every call reports the missing configuration. */
 class UnconfiguredMover implements AddressMover {
   constructor(
-    readonly kind: 'eni' | 'secondary-ip',
+    readonly kind: 'eni' | 'secondary-ip' | 'havip',
     private readonly why: string,
   ) {}
   private fail(): MoveOutcome {
@@ -118,7 +121,8 @@ export function createMover(cluster: ClusterConfig, global: GlobalSettings, o: C
     case 'script':
       return new ScriptMover(cluster, log);
     case 'eni':
-    case 'secondary-ip': {
+    case 'secondary-ip':
+    case 'havip': {
       if (!global.cloud) {
         return new UnconfiguredMover(a.type, `cluster ${cluster.name}: address.type ${a.type} needs heir.cloud (at least region_id); credentials come from the environment or the manager's RAM role, never from the config`);
       }
@@ -126,6 +130,7 @@ export function createMover(cluster: ClusterConfig, global: GlobalSettings, o: C
         const { EniMover, defaultTuning } = eniMoverModule();
         return new EniMover(cluster, global.cloud, log, { ...defaultTuning(global.cloud), ...(o.tuning ?? {}) });
       }
+      if (a.type === 'havip') return new (haVipMoverModule().HaVipMover)(cluster, global.cloud, log);
       return new (secondaryIpMoverModule().SecondaryIpMover)(cluster, global.cloud, log);
     }
   }
@@ -170,7 +175,7 @@ export async function move(
   const mover = createMover(cluster, global, o);
   const to = findNode(cluster, o.to)!;
   let from = findNode(cluster, o.from);
-  if (!from && (mover.kind === 'eni' || mover.kind === 'secondary-ip')) {
+  if (!from && (mover.kind === 'eni' || mover.kind === 'secondary-ip' || mover.kind === 'havip')) {
     const s = await mover.status({ cluster, reason: 'manual' });
     if (s.holder && s.holder !== to.name) from = findNode(cluster, s.holder);
   }

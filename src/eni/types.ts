@@ -6,7 +6,7 @@
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import type { Logger } from '../util/log';
 
-export type MoverKind = 'eni' | 'secondary-ip' | 'script' | 'none';
+export type MoverKind = 'eni' | 'secondary-ip' | 'havip' | 'script' | 'none';
 
 export interface MoveContext {
   cluster: ClusterConfig;

@@ -20,6 +20,8 @@ function addressSummary(c: ClusterConfig): string {
       return `eni ${a.eni_id} (${a.floating_ip})`;
     case 'secondary-ip':
       return `secondary-ip ${a.floating_ip}`;
+    case 'havip':
+      return `havip ${a.havip_id} (${a.floating_ip})`;
     case 'script':
       return `script${a.floating_ip ? ` (${a.floating_ip})` : ''}`;
     default:
