@@ -26,6 +26,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ERRORS, errorBody, type ErrorCode } from './errors';
+import { HAVIP_ACTIONS, HaVipApiError, HaVipService, VPC_API_VERSION, type HaVipOptions } from './havip';
 import { SignatureFailure, verifyAcs3, verifyRpcHmacSha1, type ParsedRequest } from './signing';
 import { EcsState, type Delays, type Eni, type Hooks, type Instance, type StateSnapshot, type VSwitch } from './state';
 import { makeTls } from './tls';
@@ -97,6 +98,8 @@ export interface EmulatorOptions {
   stsDurationS?: number;
   /** Long-term key the served STS credentials derive from; default the first of keys. */
   clockSkewS?: number;
+  /** Serve the VPC API's HaVip actions too (havip.ts). */
+  havip?: HaVipOptions;
 }
 
 export interface EcsEmulator {
@@ -112,6 +115,8 @@ export interface EcsEmulator {
   readonly credentialFetches: number;
   regionId: string;
   state: EcsState;
+  /** The HaVips, when started with `havip`. */
+  havip?: HaVipService;
   requests: RequestRecord[];
   keys: AccessKey[];
   inject(f: FaultSpec): void;
@@ -211,6 +216,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
   const state = new EcsState(o.state);
   const emptyRegion = new EcsState({ region: o.state.region, instances: [], enis: [] });
   state.hooks = o.hooks ?? {};
+  const havip = o.havip ? new HaVipService(state, o.havip) : undefined;
   const requests: RequestRecord[] = [];
   let faults: (FaultSpec & { remaining: number })[] = [];
   const nonces = new Map<string, number>();
@@ -450,8 +456,9 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         throw new SignatureFailure('IncompleteSignature', 'The request signature does not conform to Aliyun standards: no Authorization header and no Signature parameter.');
       }
       // 2. product and action
-      if (version !== API_VERSION) throw new ApiError('InvalidVersion', `Got ${version}, ECS is ${API_VERSION}.`);
-      if (!ACTIONS.has(action)) throw new ApiError('InvalidAction.NotFound', `Action ${action}.`);
+      const vpc = havip !== undefined && version === VPC_API_VERSION;
+      if (version !== API_VERSION && !vpc) throw new ApiError('InvalidVersion', `Got ${version}, ECS is ${API_VERSION}.`);
+      if (!(vpc ? HAVIP_ACTIONS : ACTIONS).has(action)) throw new ApiError('InvalidAction.NotFound', `Action ${action}.`);
       // 3. injected faults
       const f = takeFault(action);
       if (f) {
@@ -474,7 +481,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         throw new ApiError('Forbidden.SubUser', `${rec.accessKeyId ?? 'The caller'} may not call ${action} (ecs:${action}).`);
       }
       // 4. the action
-      const out = dispatch(action, params);
+      const out = vpc ? havip.dispatch(action, params) : dispatch(action, params);
       rec.durationMs = Date.now() - started;
       send(res, 200, { RequestId: requestId, ...out }, requestId);
     } catch (err) {
@@ -483,6 +490,8 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
         fail(spec.status, err.code, err.message);
       } else if (err instanceof ApiError) {
         fail(err.status, err.code, err.message, err.headers);
+      } else if (err instanceof HaVipApiError) {
+        fail(err.status, err.code, err.message);
       } else {
         fail(500, 'InternalError', `${ERRORS.InternalError.message} ${(err as Error).message}`);
       }
@@ -604,6 +613,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
     },
     regionId: state.region,
     state,
+    havip,
     requests,
     keys,
     inject: (f) => void control({ op: 'fault', ...f }),
@@ -618,6 +628,7 @@ export async function startEcsEmulator(o: EmulatorOptions): Promise<EcsEmulator>
     },
     async close() {
       state.stop();
+      havip?.stop();
       for (const r of hung) r.destroy();
       for (const s of sockets) s.destroy();
       await Promise.all([new Promise((r) => api.close(() => r(null))), new Promise((r) => side.close(() => r(null)))]);
