@@ -41,6 +41,11 @@ export interface NetLab extends LabCluster {
   /** The hosts that have the floating address up right now. */
   floatingHolders(): Promise<string[]>;
   removeFloating(node: NodeRef): Promise<void>;
+  /**
+   * The host the manager's ARP cache sends the floating address to (by MAC), as the VPC's
+   * HaVip mapping would: whoever announced it last. Undefined when the cache has no entry.
+   */
+  arpHolder(): string | undefined;
   exec(node: NodeRef, argv: string[], o?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
   instanceIdOf(node: NodeRef): string;
 }
@@ -242,6 +247,7 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
       for (const h of hosts) ip(['-n', h.ns, 'neigh', 'flush', 'to', floatingIp], { ignore: /./ });
     };
     const ssh = { user: 'root', privateKeyPath, knownHostsPath };
+    let macs: Map<string, string> | undefined;
     c.configBase = {
       ssh: { user: 'root', port: 22, private_key: privateKeyPath, known_hosts: knownHostsPath },
     };
@@ -304,6 +310,12 @@ export async function startNetLab(opts: NetLabOptions): Promise<NetLab> {
         const h = hostOf(node);
         ip(['-n', h.ns, 'addr', 'del', `${floatingIp}/32`, 'dev', 'eth0'], { ignore: /Cannot assign requested address|Address not found/ });
         flushNeighbours();
+      },
+      arpHolder() {
+        const mac = /lladdr ([0-9a-f:]+)/.exec(ip(['neigh', 'show', 'to', floatingIp, 'dev', bridge], { ignore: /./ }))?.[1];
+        if (!mac) return undefined;
+        macs ??= new Map(hosts.map((h) => [/link\/ether ([0-9a-f:]+)/.exec(ip(['-n', h.ns, 'link', 'show', 'eth0']))?.[1] ?? '', h.name]));
+        return macs.get(mac);
       },
       exec(node: NodeRef, argv: string[], o: { timeoutMs?: number } = {}) {
         const h = hostOf(node);

@@ -39,6 +39,7 @@ export const REPO = path.resolve(__dirname, '..', '..', '..');
 const HEIR_BIN = path.join(REPO, 'bin', 'heir.js');
 const CLUSTER = 'sandbox';
 const ENI_ID = 'eni-sandbox';
+const HAVIP_ID = 'havip-sandbox';
 const REGION = 'cn-hangzhou';
 
 export type Engine = 'daemon' | 'inprocess';
@@ -57,6 +58,12 @@ export interface SandboxOptions {
   narrator: Narrator;
   /** Emulator delays (default: the emulator's, near the platform's). */
   delays?: Partial<Delays>;
+  /**
+   * How the floating address moves (default eni). havip: a HaVip associated with the three
+   * instances; heir brings the address up on the new master over SSH and announces it by
+   * ARP, and the manager's ARP cache (the writer's path) follows it as the VPC would.
+   */
+  address?: 'eni' | 'havip';
   /** Bound on waiting for the failover and the first write after the fault (s). */
   timeoutS?: number;
   /** Switchover target (default db2). */
@@ -187,7 +194,9 @@ export class Sandbox {
     // The application's schema and account, created on the master (they replicate).
     for (const s of appSetupSql()) await lab.sql(lab.nodes[0]!, s);
 
-    // The ECS API emulator: one instance per host, the ENI with the floating address on db1.
+    // The ECS API emulator: one instance per host, the ENI with the floating address on db1
+    // (or the HaVip associated with every instance, announced by db1).
+    const havip = this.o.address === 'havip';
     const key = { id: `LTAI5tSandbox${randomBytes(4).toString('hex')}`, secret: randomBytes(18).toString('base64url') };
     const zone = { zone: `${REGION}-h`, vpc: 'vpc-sandbox', vswitch: 'vsw-sandbox-h' };
     const nodeOf = (instanceId: string) => {
@@ -202,9 +211,31 @@ export class Sandbox {
         instances: lab.nodes.map((x) => ({ id: lab.instanceIdOf(x), name: x.name, status: 'Running' as const, ...zone })),
         enis: [
           ...lab.nodes.map((x, i) => ({ id: `eni-primary${i + 1}`, type: 'Primary' as const, privateIp: x.address!, status: 'InUse' as const, instanceId: lab.instanceIdOf(x), ...zone })),
-          { id: ENI_ID, type: 'Secondary' as const, privateIp: lab.floatingIp, status: 'InUse' as const, instanceId: lab.instanceIdOf(lab.nodes[0]!), ...zone },
+          ...(havip ? [] : [{ id: ENI_ID, type: 'Secondary' as const, privateIp: lab.floatingIp, status: 'InUse' as const, instanceId: lab.instanceIdOf(lab.nodes[0]!), ...zone }]),
         ],
       },
+      ...(havip
+        ? {
+            havip: {
+              havips: [{ id: HAVIP_ID, ipAddress: lab.floatingIp, vpc: zone.vpc, vswitch: zone.vswitch, status: 'InUse' as const, associated: lab.nodes.map((x) => lab.instanceIdOf(x)), associatedType: 'EcsInstance' as const }],
+              hooks: {
+                // The VPC delivers the address to the associated instance that announced it last:
+                // the lab's bridge does the same through the manager's ARP cache.
+                masterOf: () => {
+                  const h = lab.arpHolder();
+                  return h ? lab.instanceIdOf(h) : undefined;
+                },
+                // Unassociated: the VPC no longer delivers the address to that instance.
+                onUnassociate: async (_id: string, instanceId: string) => {
+                  const host = nodeOf(instanceId);
+                  await lab.exec(host, ['ip', '-4', 'addr', 'del', `${lab.floatingIp}/32`, 'dev', 'eth0']);
+                  n.line('HaVip', `${HAVIP_ID} unassociated from ${instanceId}: ${host.name} no longer receives ${lab.floatingIp}`);
+                },
+                onHookError: (what: string, err: unknown) => n.line('HaVip', `emulator hook ${what} failed: ${(err as Error).message}`, { level: 'error' }),
+              },
+            },
+          }
+        : {}),
       keys: [key],
       protocol: 'https',
       tlsDir: path.join(dir, 'emulator-tls'),
@@ -226,8 +257,12 @@ export class Sandbox {
       },
     });
     await lab.addFloating(lab.nodes[0]!);
-    n.line('ENI', `ECS API emulator at https://${this.emu.endpoint} (region ${REGION}; ENI delays: ${this.delays.detachMs} ms Detaching, ${this.delays.attachMs} ms Attaching); ` +
-      `${ENI_ID} (${lab.floatingIp}) InUse on ${lab.instanceIdOf(lab.nodes[0]!)} (db1)`);
+    if (havip) {
+      n.line('HaVip', `ECS and VPC API emulator at https://${this.emu.endpoint} (region ${REGION}); ${HAVIP_ID} (${lab.floatingIp}) associated with ${lab.nodes.map((x) => lab.instanceIdOf(x)).join(', ')}, up on db1`);
+    } else {
+      n.line('ENI', `ECS API emulator at https://${this.emu.endpoint} (region ${REGION}; ENI delays: ${this.delays.detachMs} ms Detaching, ${this.delays.attachMs} ms Attaching); ` +
+        `${ENI_ID} (${lab.floatingIp}) InUse on ${lab.instanceIdOf(lab.nodes[0]!)} (db1)`);
+    }
     n.line('lab', `server settings: ${describeSettings(lab.flavor, this.o.settings)}`);
 
     // heir's configuration and the credential chain's environment.
@@ -270,6 +305,7 @@ export class Sandbox {
         cloud: {
           region_id: REGION,
           endpoint: this.emu.endpoint,
+          ...(this.o.address === 'havip' ? { vpc_endpoint: this.emu.endpoint } : {}),
           protocol: 'https',
           ca_file: this.emu.caFile,
           connect_timeout_ms: 2000,
@@ -290,7 +326,9 @@ export class Sandbox {
           nodes: lab.nodes.map((x) => ({ name: x.name, host: x.host, port: x.port, instance_id: lab.instanceIdOf(x.name), binlog_dir: x.datadir })),
           detection: { interval_ms: 1000 },
           failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), ...(this.o.auto === false ? { auto: false } : {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
-          address: { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },
+          address: this.o.address === 'havip'
+            ? { type: 'havip', havip_id: HAVIP_ID, floating_ip: lab.floatingIp, interface: 'eth0', verify: true }
+            : { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },
         },
       ],
     };
@@ -600,7 +638,7 @@ export class Sandbox {
         delays: this.delays,
         detachedAtMs: this.eniDetachedAt !== null ? Math.round(this.eniDetachedAt - this.faultPerf) : null,
         attachedAtMs: this.eniAttachedAt !== null ? Math.round(this.eniAttachedAt - this.faultPerf) : null,
-        attachedTo: this.eniAttachedTo,
+        attachedTo: this.o.address === 'havip' ? (lab.arpHolder() ?? null) : this.eniAttachedTo,
       },
       replicasInSync,
       problems,
