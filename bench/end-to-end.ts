@@ -5,7 +5,11 @@
  * Attaching), on a 3-host MySQL 9.7 (or MariaDB 10.11) network-namespace lab. This is the sandbox
  * (test/sandbox/scenario.ts) run without output, several times.
  *
- *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb] [eni|havip]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *
+ * havip: the address is a HaVip associated with the three instances instead of an ENI; heir
+ * takes it down on the old master over SSH and brings it up on the new one with a
+ * gratuitous ARP, which the manager's ARP cache (the writer's path) follows.
  *
  * The servers run at their stock settings (replication net timeout 60 s, heartbeat 30 s).
  * host-down: the master's host is unplugged instead of its mysqld killed.
@@ -27,10 +31,11 @@ async function main(): Promise<void> {
   const engine = (process.env.HEIR_BENCH_ENGINE ?? 'daemon') as Engine;
   const fault = process.argv[2] === 'host-down' ? 'host-down' : 'kill';
   const flavor = process.argv[3] === 'mariadb' ? 'mariadb' : 'mysql';
+  const address = process.argv[4] === 'havip' ? 'havip' : 'eni';
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor, mode: fault, engine, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true } });
+    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true } });
     let r: SandboxResult;
     try {
       await sb.up();
@@ -42,7 +47,7 @@ async function main(): Promise<void> {
     if (r.faultToFirstWriteMs === null || r.lost === null) throw new Error(`run ${i}: ${r.problems.join('; ') || 'no result'}`);
     results.push(r);
     progress(B, `run ${i}/${runs}: first write through the floating address ${r.faultToFirstWriteMs} ms after the ${fault} (${r.verdict} at ${r.faultToVerdictMs} ms, ` +
-      `${r.newMaster} writable at ${r.faultToWritableMs} ms, address up at ${r.eni.attachedAtMs} ms); ${r.acknowledged} acknowledged, ${r.lost} lost`);
+      `${r.newMaster} writable at ${r.faultToWritableMs} ms${address === 'eni' ? `, address up at ${r.eni.attachedAtMs} ms` : ''}); ${r.acknowledged} acknowledged, ${r.lost} lost`);
   }
   const r0 = results[0]!;
   const num = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
@@ -55,6 +60,8 @@ async function main(): Promise<void> {
     nodes: 3,
     runs,
     engine,
+    address,
+    ...(address === 'havip' ? { targetMs: 1500 } : {}),
     emulatorDelaysMs: { detach: r0.eni.delays.detachMs, attach: r0.eni.delays.attachMs },
     killToFirstWriteMs: stats(results.map((r) => r.faultToFirstWriteMs!)),
     killToVerdictMs: stats(num(results.map((r) => r.faultToVerdictMs))),
@@ -64,7 +71,17 @@ async function main(): Promise<void> {
     // The first write split: detection (fault → verdict), the address's two transitions as
     // heir saw them (verdict → detached, detached → up), and heir's own part: everything
     // beyond detection and the emulator's fixed Detaching + Attaching time.
-    split: {
+    ...(address === 'havip'
+      ? {
+          // No transitions to wait for: detection, then promotion, then heir's SSH + ARP + verify.
+          havipSplit: {
+            detectionMs: stats(num(results.map((r) => r.faultToVerdictMs))),
+            verdictToWritableMs: stats(num(results.map((r) => (r.faultToWritableMs !== null && r.faultToVerdictMs !== null ? r.faultToWritableMs - r.faultToVerdictMs : null)))),
+            writableToFirstWriteMs: stats(num(results.map((r) => (r.faultToWritableMs !== null ? r.faultToFirstWriteMs! - r.faultToWritableMs : null)))),
+          },
+        }
+      : {}),
+    split: address === 'havip' ? undefined : {
       detectionMs: stats(num(results.map((r) => r.faultToVerdictMs))),
       detachMs: stats(num(results.map((r) => (r.eni.detachedAtMs !== null && r.faultToVerdictMs !== null ? r.eni.detachedAtMs - r.faultToVerdictMs : null)))),
       attachMs: stats(num(results.map((r) => (r.eni.attachedAtMs !== null && r.eni.detachedAtMs !== null ? r.eni.attachedAtMs - r.eni.detachedAtMs : null)))),

@@ -40,6 +40,9 @@ const BENCHES: Bench[] = [
   { name: 'end-to-end-host-down', script: 'end-to-end.js', args: ['host-down'], title: "End to end: the master's host down → first write through the floating address", issue: 14 },
   { name: 'end-to-end-mariadb', script: 'end-to-end.js', args: ['kill', 'mariadb'], title: 'End to end, MariaDB: kill -9 → first write through the floating address', issue: 14 },
   { name: 'end-to-end-host-down-mariadb', script: 'end-to-end.js', args: ['host-down', 'mariadb'], title: "End to end, MariaDB: the master's host down → first write through the floating address", issue: 14 },
+  { name: 'end-to-end-havip', script: 'end-to-end.js', args: ['kill', 'mysql', 'havip'], title: 'End to end with a HaVip: kill -9 → first write through the address', issue: 16 },
+  { name: 'switchover-address-havip', script: 'switchover-address.js', args: ['havip', 'mysql'], title: 'Switchover pause through the address, HaVip (the application\'s view)', issue: 16 },
+  { name: 'switchover-address-eni', script: 'switchover-address.js', args: ['eni', 'mysql'], title: 'Switchover pause through the address, ENI (the application\'s view)', issue: 16 },
   { name: 'switchover', script: 'switchover.js', args: [], title: 'Switchover write pause', issue: 6 },
   { name: 'salvage', script: 'salvage.js', args: [], title: "Salvage of a 200,000-row transaction only the dead master had", issue: 13 },
   { name: 'daemon-footprint', script: 'daemon-footprint.js', args: [], title: 'Daemon footprint: 1, 100, 1000, 5000 clusters', issue: 14 },
@@ -265,7 +268,38 @@ function renderEniMove(r: any): string {
   ].join('\n');
 }
 
+function renderEndToEndHaVip(r: any): string {
+  return [
+    `The sandbox without output: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces (servers: ${r.servers}), heir ${r.engine === 'daemon' ? 'daemon (child process, default detection settings)' : 'in-process monitor + executor'}, the address a HaVip associated with the three instances in the ECS/VPC API emulator: heir takes it down on the old master over SSH and brings it up on the new one with a gratuitous ARP (arping -U), which the manager's ARP cache follows as the VPC's HaVip mapping would. A writer commits through the address and retries every 20 ms.`,
+    '',
+    table([
+      statRow('**kill -9 → first write accepted through the HaVip\'s address**', r.killToFirstWriteMs, `target ${s(r.targetMs)}`),
+      statRow('kill -9 → DeadMaster verdict', r.killToVerdictMs, ''),
+      statRow('kill -9 → new master writable', r.killToWritableMs, ''),
+      statRow('split: detection (fault → verdict)', r.havipSplit?.detectionMs, ''),
+      statRow('split: verdict → new master writable', r.havipSplit?.verdictToWritableMs, 'election, promotion'),
+      statRow('split: writable → first write through the address', r.havipSplit?.writableToFirstWriteMs, 'SSH, ip addr, arping, verify, the writer\'s retry'),
+    ], HEAD),
+    '',
+    `Acknowledged rows: ${r.acknowledgedRows}, lost: **${r.lostAcknowledgedRows}**. Failover outcomes: ${(r.outcomes ?? []).join(', ')}. Compare the ENI figure above (2 s Detaching + 2 s Attaching in the emulator).`,
+  ].join('\n');
+}
+
+function renderSwitchoverAddress(r: any): string {
+  return [
+    `The sandbox without output: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces, heir's daemon running, \`heir switchover --to db2\` from the command line while a writer commits one row every ${r.writerPauseMs} ms through the floating address (retrying every 20 ms). Address: ${r.address === 'havip' ? 'a HaVip (SSH + gratuitous ARP, no API transition)' : `an ENI moved through the ECS API emulator (${r.emulatorDelaysMs?.detach} ms Detaching, ${r.emulatorDelaysMs?.attach} ms Attaching)`}. A fresh sandbox per run.`,
+    '',
+    table([
+      statRow("**switchover pause as the application sees it** (longest gap between acknowledged rows)", r.clientGapMs, r.targetMs ? `target ${s(r.targetMs)}` : ''),
+      statRow('switchover start → first write through the address on the new master', r.startToFirstWriteMs, 'includes the CLI start and preflight'),
+    ], HEAD),
+    '',
+    `Acknowledged rows: ${r.acknowledgedRows}, lost: **${r.lostAcknowledgedRows}**.`,
+  ].join('\n');
+}
+
 function renderEndToEnd(r: any): string {
+  if (r.address === 'havip') return renderEndToEndHaVip(r);
   const f = r.fault === 'host-down' ? 'host down' : 'kill -9';
   return [
     `The sandbox without output: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces${r.servers ? ` (servers: ${r.servers})` : ''}, heir ${r.engine === 'daemon' ? 'daemon (child process, default detection settings)' : 'in-process monitor + executor'}, the ENI moved through the ECS API emulator with ${r.emulatorDelaysMs.detach} ms Detaching and ${r.emulatorDelaysMs.attach} ms Attaching, a writer committing through the floating address and retrying every 20 ms.`,
@@ -360,6 +394,9 @@ const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   'end-to-end-host-down': renderEndToEnd,
   'end-to-end-mariadb': renderEndToEnd,
   'end-to-end-host-down-mariadb': renderEndToEnd,
+  'end-to-end-havip': renderEndToEnd,
+  'switchover-address-havip': renderSwitchoverAddress,
+  'switchover-address-eni': renderSwitchoverAddress,
   switchover: renderSwitchover,
   salvage: renderSalvage,
   'daemon-footprint': renderFootprint,
@@ -407,6 +444,12 @@ function render(): string {
   if (e2eM) sum.push(['MariaDB: kill -9 → first write through the floating address (same settings)', s(e2eM.killToFirstWriteMs.median), s(e2eM.killToFirstWriteMs.max), 'target 4.6 s']);
   const e2eMHost = get('end-to-end-host-down-mariadb');
   if (e2eMHost) sum.push(['MariaDB: host down → first write through the floating address (same settings)', s(e2eMHost.killToFirstWriteMs.median), s(e2eMHost.killToFirstWriteMs.max), 'target 5.5 s; MHA: 22.8 s (issue 14)']);
+  const e2eHaVip = get('end-to-end-havip');
+  if (e2eHaVip) sum.push(['kill -9 → first write through the address, HaVip (SSH + gratuitous ARP)', s(e2eHaVip.killToFirstWriteMs.median), s(e2eHaVip.killToFirstWriteMs.max), 'target 1.5 s']);
+  for (const [name, what] of [['switchover-address-havip', 'HaVip'], ['switchover-address-eni', 'ENI']] as const) {
+    const sa = get(name);
+    if (sa) sum.push([`switchover pause through the address as the application sees it, ${what}`, s(sa.clientGapMs.median), s(sa.clientGapMs.max), what === 'HaVip' ? 'target 0.5 s' : '']);
+  }
   const det = get('detection');
   if (det) {
     sum.push(['kill -9 → DeadMaster verdict', s(det.faults.kill.ms.median), s(det.faults.kill.ms.max), 'target 2 s']);
