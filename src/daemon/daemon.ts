@@ -129,7 +129,7 @@ export class Daemon {
     const cloud = clusters.filter(usesCloudMover).map((c) => c.name);
     if (cloud.length === 0) return;
     const t0 = Date.now();
-    loadCloudMovers();
+    loadCloudMovers(clusters.filter(usesCloudMover).map((c) => c.address.type));
     this.log.debug({ clusters: cloud.length, ms: Date.now() - t0 }, `cloud address movers loaded (${cloud.slice(0, 3).join(', ')}${cloud.length > 3 ? ', ...' : ''})`);
   }
 

@@ -2,7 +2,7 @@
  * Address movers: how the application's database address follows the master.
  * createMover picks the implementation from the cluster's `address.type`.
  *
- * The cloud movers (eni, secondary-ip) and the ECS API adapter are loaded on first use: the
+ * The cloud movers (eni, secondary-ip, havip) and the ECS API adapter are loaded on first use: the
  * Alibaba Cloud SDK is ~1,150 modules, ~20 MB of V8 heap and ~65 MB of RSS once required, and
  * takes about a second to load. A process that moves no cloud address (script or none
  * movers, most CLI commands) never pays for it; the daemon calls loadCloudMovers() at start
@@ -51,11 +51,15 @@ for (const [name, get] of [
   Object.defineProperty(exports, name, { enumerable: true, get });
 }
 
-/** Load the cloud movers and the Alibaba Cloud SDK now (the daemon, when a cluster moves an ENI or secondary IP). */
-export function loadCloudMovers(): void {
+/**
+ * Load the cloud movers and the Alibaba Cloud SDK now (the daemon, when a cluster moves an ENI,
+ * a secondary IP or a HaVip). The HaVip mover also loads the VPC SDK (about as large as the
+ * ECS one): only when `types` asks for it.
+ */
+export function loadCloudMovers(types: readonly string[] = ['eni', 'secondary-ip', 'havip']): void {
   eniMoverModule();
   secondaryIpMoverModule();
-  haVipMoverModule();
+  if (types.includes('havip')) haVipMoverModule();
 }
 
 /** Whether a cluster's address mover is a cloud one (needs the Alibaba Cloud SDK). */

@@ -15,8 +15,11 @@ export interface SwitchoverAddress {
 }
 
 export function addressMover(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverAddress {
-  let mover: ReturnType<typeof createMover> | undefined;
-  const get = () => (mover ??= createMover(cluster, global ?? GlobalSettings.parse({}), { log }));
+  // Created now, before the switchover opens its connections: a cloud mover loads the
+  // Alibaba Cloud SDKs (seconds on a busy host, the event loop blocked meanwhile), which
+  // must not happen while those connections wait for their connect timeouts.
+  const mover = createMover(cluster, global ?? GlobalSettings.parse({}), { log });
+  const get = () => mover;
   const summary = (o: { ok: boolean; action: string; detail: string; durationMs: number }): MoveSummary => ({
     ok: o.ok,
     action: o.action,
