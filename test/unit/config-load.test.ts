@@ -260,6 +260,28 @@ test('address eni needs heir.cloud and instance ids; secondary-ip ENIs cover eve
   assert.ok(m2.some((m) => /^clusters\[0\]\.address\.enis: no ENI given for db2/.test(m)), m2.join('\n'));
 });
 
+test('address havip: a havip- id, heir.cloud and instance ids, a valid interface; clear errors naming the field', () => {
+  const havip = BASE + '    address:\n      type: havip\n      havip_id: vip-abc\n      floating_ip: 10.0.0.200\n      interface: "eth0; reboot"\n';
+  const e = errorsOf(havip);
+  const msgs = e.issues.map((i) => `${i.path}: ${i.message}`);
+  assert.ok(msgs.some((m) => /^clusters\[0\]\.address\.havip_id: a HaVip id looks like havip-xxxxxxxx/.test(m)), msgs.join('\n'));
+  assert.ok(msgs.some((m) => /^clusters\[0\]\.address\.interface: a network interface name/.test(m)), msgs.join('\n'));
+
+  const ids = havip.replace('vip-abc', 'havip-abc').replace('      interface: "eth0; reboot"\n', '');
+  const m2 = errorsOf(ids).issues.map((i) => `${i.path}: ${i.message}`);
+  assert.ok(m2.some((m) => /^clusters\[0\]\.nodes\[0\]: instance_id .* required because address.type is havip/.test(m)), m2.join('\n'));
+  assert.ok(m2.some((m) => /^clusters\[0\]\.address\.type: address.type havip calls the VPC and ECS APIs: set heir.cloud/.test(m)), m2.join('\n'));
+
+  const ok = `heir:\n  cloud:\n    region_id: cn-hangzhou\n${ids.replace('host: 10.0.0.1', 'host: 10.0.0.1\n        instance_id: i-1').replace('host: 10.0.0.2', 'host: 10.0.0.2\n        instance_id: i-2')}`;
+  const a = parseConfigText(ok, { env: {} }).clusters[0]!.address;
+  assert.equal(a.type, 'havip');
+  if (a.type === 'havip') {
+    assert.equal(a.interface, 'eth0');
+    assert.equal(a.announce_count, 2);
+    assert.equal(a.verify, true);
+  }
+});
+
 test('detection: secondary checks name nodes; min_sources must be reachable', () => {
   const text = BASE + '    detection:\n      secondary_checks: [db2, bd1]\n      ssh_check: false\n      min_sources: 4\n';
   const e = errorsOf(text);
