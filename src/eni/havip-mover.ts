@@ -8,10 +8,10 @@
  *         host does not answer: UnassociateHaVip (Force) for the old instance, so the VPC
  *         stops delivering to it; if that fails and failover.stonith is on, StopInstance
  *         ForceStop=true and wait for Stopped.
- * attach: AssociateHaVip for the new master's instance when it is not associated (up to
- *         the documented 10 instances) and wait for InUse; over SSH bring the address up
- *         (`ip addr replace`) and announce it (`arping -U`, then `-A`); verify through
- *         MySQL that floating_ip reaches the new master.
+ * attach: over SSH bring the address up (`ip addr replace`) and announce it (`arping -U`,
+ *         then `-A`); alongside, AssociateHaVip for the new master's instance when it is
+ *         not associated (up to the documented 10 instances), wait for InUse and announce
+ *         again; verify through MySQL that floating_ip reaches the new master.
  */
 import { createHash } from 'node:crypto';
 import type { ClusterConfig, CloudSettings, NodeConfig } from '../config/schema';
@@ -201,31 +201,41 @@ export class HaVipMover implements AddressMover {
       const inst = this.instanceOf(n);
       const vpc = this.api(this.makeVpc, journal, d);
       const token = createHash('sha256').update(`${this.cluster.name}|associate|${this.addr.havip_id}|${inst}|${Date.now()}`).digest('hex').slice(0, 60);
-      const associated = await this.mutateUntil(
-        vpc,
-        d,
-        ctx.signal,
-        (h) => h.associated.includes(inst) && h.status === 'InUse',
-        async (h) => {
-          if (h.associatedType === 'NetworkInterface') throw new Error(`HaVip ${this.addr.havip_id} is associated with ENIs (${h.associated.join(', ')}); heir associates it with the nodes' instances: unassociate the ENIs first`);
-          if (h.associated.length >= HAVIP_MAX_ASSOCIATIONS) throw new Error(`HaVip ${this.addr.havip_id} is already associated with ${h.associated.length} instances (the most the VPC allows) and not with ${this.label(inst)}`);
-          await vpc.associate(this.addr.havip_id, inst, token);
-        },
-        `AssociateHaVip for ${this.label(inst)}`,
-      );
-      // Bring the address up and announce it; the announcements repeat in the background.
+      // The address goes up and is announced at once, while the association is checked
+      // alongside (an API round trip off the critical path); a node that had to be associated
+      // announces again once the VPC delivers the address to it.
       const ip = this.addr.floating_ip;
       const dev = q(this.addr.interface);
       const c = this.addr.announce_count;
-      await this.onHost(
-        n,
-        `command -v arping >/dev/null || { echo 'arping not found (install iputils-arping)' >&2; exit 127; }; ` +
-          `ip -4 addr replace ${q(`${ip}/32`)} dev ${dev} && ` +
-          `{ (arping -q -U -c ${c} -I ${dev} ${q(ip)}; arping -q -A -c ${c} -I ${dev} ${q(ip)}) </dev/null >/dev/null 2>&1 & }`,
-        d,
-      ).catch((err: Error) => {
-        throw new Error(`bringing ${ip} up on ${n.name} failed ${err.message}`);
-      });
+      const bringUp = () =>
+        this.onHost(
+          n,
+          `command -v arping >/dev/null || { echo 'arping not found (install iputils-arping)' >&2; exit 127; }; ` +
+            `ip -4 addr replace ${q(`${ip}/32`)} dev ${dev} && ` +
+            `{ (arping -q -U -c ${c} -I ${dev} ${q(ip)}; arping -q -A -c ${c} -I ${dev} ${q(ip)}) </dev/null >/dev/null 2>&1 & }`,
+          d,
+        ).catch((err: Error) => {
+          throw new Error(`bringing ${ip} up on ${n.name} failed ${err.message}`);
+        });
+      const [up, association] = await Promise.allSettled([
+        bringUp(),
+        this.mutateUntil(
+          vpc,
+          d,
+          ctx.signal,
+          (h) => h.associated.includes(inst) && h.status === 'InUse',
+          async (h) => {
+            if (h.associatedType === 'NetworkInterface') throw new Error(`HaVip ${this.addr.havip_id} is associated with ENIs (${h.associated.join(', ')}); heir associates it with the nodes' instances: unassociate the ENIs first`);
+            if (h.associated.length >= HAVIP_MAX_ASSOCIATIONS) throw new Error(`HaVip ${this.addr.havip_id} is already associated with ${h.associated.length} instances (the most the VPC allows) and not with ${this.label(inst)}`);
+            await vpc.associate(this.addr.havip_id, inst, token);
+          },
+          `AssociateHaVip for ${this.label(inst)}`,
+        ),
+      ]);
+      if (association.status === 'rejected') throw association.reason;
+      if (up.status === 'rejected') throw up.reason;
+      const associated = association.value;
+      if (associated) await bringUp();
       const where = `${ip} up on ${n.name} and announced by ARP${associated ? `; HaVip ${this.addr.havip_id} associated with ${this.label(inst)}` : ''}`;
       if (this.addr.verify) {
         const v = await verifyAddress(this.cluster, n, ip, d, ctx.signal);
