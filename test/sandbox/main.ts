@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox` (scripts/sandbox.sh runs setup, then this):
  *
- *   node dist/test/sandbox/main.js [--mariadb] [--switchover] [--keep] [--engine daemon|inprocess] [--timeout S] [--json FILE]
+ *   node dist/test/sandbox/main.js [--mariadb] [--switchover] [--havip] [--keep] [--engine daemon|inprocess] [--timeout S] [--json FILE]
  *
  * Starts the sandbox (see scenario.ts), kills the master (or runs a switchover),
  * narrates what heir sees and does, prints a summary and tears everything down,
@@ -18,13 +18,15 @@ interface Args {
   mode: 'kill' | 'switchover';
   keep: boolean;
   engine: Engine | null;
+  address: 'eni' | 'havip';
   timeoutS: number;
   json: string | null;
 }
 
-const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--keep] [--no-setup]
+const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--havip] [--keep] [--no-setup]
   --mariadb            MariaDB 10.11 instead of MySQL 9.7
   --switchover         a planned heir switchover instead of kill -9 of the master
+  --havip              the address is a HaVip (SSH + gratuitous ARP) instead of an ENI
   --keep               stay up after the summary (try heir status / heir switchover), until Ctrl-C
   --engine E           daemon (default) or inprocess (monitor + executor in the sandbox process)
   --timeout S          bound on waiting for the failover and the first write (default 120)
@@ -32,7 +34,7 @@ const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--keep] [--
   --no-setup           (scripts/sandbox.sh) skip scripts/setup.sh`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { flavor: 'mysql', mode: 'kill', keep: false, engine: null, timeoutS: 120, json: null };
+  const a: Args = { flavor: 'mysql', mode: 'kill', keep: false, address: 'eni', engine: null, timeoutS: 120, json: null };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     const value = () => {
@@ -43,6 +45,7 @@ function parseArgs(argv: string[]): Args {
     if (x === '--mariadb') a.flavor = 'mariadb';
     else if (x === '--mysql') a.flavor = 'mysql';
     else if (x === '--switchover') a.mode = 'switchover';
+    else if (x === '--havip') a.address = 'havip';
     else if (x === '--keep') a.keep = true;
     else if (x === '--no-setup') { /* handled by scripts/sandbox.sh */ }
     else if (x === '--engine') {
@@ -81,7 +84,7 @@ async function main(): Promise<number> {
     narrator.line('sandbox', 'heir daemon is not available in this build: running the monitor and failover executor in-process', { level: 'warn' });
     engine = 'inprocess';
   }
-  const sb = new Sandbox({ flavor: args.flavor, mode: args.mode, engine, narrator, timeoutS: args.timeoutS });
+  const sb = new Sandbox({ flavor: args.flavor, mode: args.mode, engine, address: args.address, narrator, timeoutS: args.timeoutS });
 
   // Ctrl-C / SIGTERM: tear down what we started, then exit. (The lab also kills its
   // servers and removes its namespaces synchronously on exit, as a last resort.)

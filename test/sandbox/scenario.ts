@@ -791,7 +791,8 @@ export class Sandbox {
     }
     row(`${fault} → first write through ${this.lab.floatingIp}`, s(r.faultToFirstWriteMs));
     row('longest gap between acknowledged writes', s(r.writerGapMs));
-    row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
+    if (this.o.address === 'havip') row('address (HaVip)', `the manager's ARP cache sends ${this.lab.floatingIp} to ${r.eni.attachedTo ?? 'no host'}`);
+    else row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
       (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
     if (r.mode === 'kill') n.raw('  (MHA 0.58 measured in the same kind of lab: 15.0 s median with its defaults, 20.4 s with an ENI hook)');
     for (const p of r.problems) n.raw(n.c('red', `  problem: ${p}`));
