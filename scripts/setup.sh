@@ -3,9 +3,10 @@
 # Idempotent: every step checks first and does nothing when already done.
 #
 #   1. apt packages: MariaDB 10.11 server/client (bookworm), OpenSSH server/client,
-#      iproute2, iputils-arping, procps, ca-certificates, chromium (the topology page's browser
-#      test drives it headless through playwright-core; no browser is downloaded). No system
-#      service is left running: the lab starts its own mysqld/sshd processes.
+#      etcd 3.4 server/client (bookworm), iproute2, iputils-arping, procps, ca-certificates,
+#      chromium (the topology page's browser test drives it headless through playwright-core;
+#      no browser is downloaded). No system service is left running: the lab starts its own
+#      mysqld/sshd/etcd processes.
 #   2. MySQL 9.7 from Debian sid, downloaded with a private apt state (the system's
 #      apt configuration is not touched) and unpacked with `dpkg -x` into one root
 #      under the cache folder (HEIR_LAB_CACHE, default /var/cache/heir-lab).
@@ -41,6 +42,8 @@ APT_PACKAGES=(
   mariadb-client        # mariadb, mariadb-binlog, mariadb-admin
   openssh-server        # sshd for the network-namespace lab's hosts
   openssh-client        # ssh, ssh-keygen
+  etcd-server           # /usr/bin/etcd: the three-member store of the manager high-availability tests
+  etcd-client           # etcdctl
   iproute2              # ip netns / link / addr / neigh
   iputils-arping        # arping -U/-A: the havip mover announces the address from the new master
   procps                # ps, pkill-free process inspection
@@ -59,7 +62,7 @@ for p in "${APT_PACKAGES[@]}"; do is_installed "$p" || missing+=("$p"); done
 # Services whose packages may start them on install; stopped and disabled afterwards.
 stop_services() {
   local svc
-  for svc in mariadb mysql ssh sshd; do
+  for svc in mariadb mysql ssh sshd etcd; do
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
       if systemctl is-active --quiet "$svc" 2>/dev/null; then
         step "stopping system service $svc (the lab runs its own servers)"
@@ -113,7 +116,7 @@ else
   step "apt packages present"
 fi
 
-for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen ip unshare nsenter chromium; do
+for c in mariadbd mariadb-install-db mariadb mariadb-binlog sshd ssh ssh-keygen etcd etcdctl ip unshare nsenter chromium; do
   command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || die "command $c not found after installing packages"
 done
 
