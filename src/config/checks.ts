@@ -9,7 +9,7 @@
  */
 import * as net from 'node:net';
 import * as path from 'node:path';
-import type { ClusterConfig, GlobalSettings } from './schema';
+import type { ClusterConfig, GlobalSettings, HaSettings } from './schema';
 import { suggest } from './suggest';
 import { EVENT_TYPES, isValidEventFilter } from '../notify/events';
 import { STANDARD_SECRET_PREFIX, webhookKey } from '../notify/format';
@@ -67,6 +67,7 @@ export function checkConfig(input: CheckInput): CheckResult {
 }
 
 function checkGlobal(g: GlobalSettings, errors: CheckIssue[], warnings: CheckIssue[]): void {
+  if (g.ha) checkHa(g.ha, errors);
   if (!path.isAbsolute(g.state_dir)) {
     errors.push({ path: ['heir', 'state_dir'], message: 'must be an absolute path (the daemon does not depend on its working directory)' });
   }
@@ -78,6 +79,23 @@ function checkGlobal(g: GlobalSettings, errors: CheckIssue[], warnings: CheckIss
       path: ['heir', 'api', 'listen'],
       message: 'the API listens beyond loopback without heir.api.token: cluster state is readable by anyone who can reach it (actions stay refused)',
     });
+  }
+}
+
+/** One scheme for every etcd endpoint; https needs the CA (tls.ca), http takes no TLS settings; a client certificate comes with its key. */
+function checkHa(ha: HaSettings, errors: CheckIssue[]): void {
+  const at = ['heir', 'ha', 'etcd'];
+  const schemes = new Set(ha.etcd.endpoints.map((e) => e.slice(0, e.indexOf(':'))));
+  if (schemes.size > 1) {
+    errors.push({ path: [...at, 'endpoints'], message: 'mixes http:// and https:// endpoints: every etcd member is reached the same way' });
+  } else if (schemes.has('https') && !ha.etcd.tls) {
+    errors.push({ path: [...at, 'endpoints'], message: 'https endpoints need heir.ha.etcd.tls.ca (the CA that signed the etcd members\' certificates)' });
+  } else if (schemes.has('http') && ha.etcd.tls) {
+    errors.push({ path: [...at, 'tls'], message: 'TLS settings with http:// endpoints: use https:// endpoints, or remove tls' });
+  }
+  const tls = ha.etcd.tls;
+  if (tls && !!tls.cert !== !!tls.key) {
+    errors.push({ path: [...at, 'tls', tls.cert ? 'key' : 'cert'], message: 'a client certificate needs both cert and key' });
   }
 }
 

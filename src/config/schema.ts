@@ -249,6 +249,39 @@ export const ClusterConfig = z.strictObject({
 });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 
+/**
+ * Manager high availability: several daemons watch the same clusters and keep their shared
+ * state in etcd; per cluster, only the holder of a lease-bound leadership key acts. Absent: one
+ * daemon, state on local disk.
+ */
+export const HaSettings = z.strictObject({
+  etcd: z.strictObject({
+    /** Client URLs of the etcd members, e.g. https://10.0.1.5:2379. */
+    endpoints: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+:\d+\/?$/, 'an etcd endpoint looks like https://host:2379 (scheme, host and port)'))
+      .min(1, 'at least one etcd endpoint'),
+    /** TLS to etcd (https endpoints), PEM files: the CA that signed the members' certificates, and a client certificate when etcd asks for one. */
+    tls: z
+      .strictObject({
+        ca: z.string().min(1),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+      })
+      .optional(),
+    /** etcd's role-based authentication. */
+    auth: z.strictObject({ user: z.string().min(1), password: z.string() }).optional(),
+    /** Bound of one etcd request; a store that does not answer within it counts as unreachable. */
+    request_timeout_ms: ms(2000),
+  }),
+  /** This daemon's name among the managers: unique per manager (it is the leader's name in etcd). */
+  manager_id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  /** Leadership lease: a leader that cannot renew it for this long loses leadership, and another manager takes over. */
+  lease_ttl_s: z.number().int().min(2, 'at least 2 s (etcd refuses shorter leases)').max(60, 'at most 60 s (longer leaves a cluster unwatched that long)').default(5),
+  /** Key prefix of heir's state in etcd; several heir installations can share one etcd with different prefixes. */
+  prefix: z.string().regex(/^\/[A-Za-z0-9_.\/-]*\/$/, 'an absolute key prefix ending in /, e.g. /heir/').default('/heir/'),
+});
+export type HaSettings = z.infer<typeof HaSettings>;
+
 export const GlobalSettings = z.strictObject({
   state_dir: z.string().default('/var/lib/heir'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -260,6 +293,7 @@ export const GlobalSettings = z.strictObject({
     })
     .prefault({}),
   cloud: CloudSettings.optional(),
+  ha: HaSettings.optional(),
 });
 export type GlobalSettings = z.infer<typeof GlobalSettings>;
 

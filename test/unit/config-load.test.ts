@@ -82,7 +82,7 @@ test('an unknown key with no near match lists the allowed keys', () => {
   assert.equal(e.issues.length, 1);
   assert.equal(e.issues[0]!.path, 'heir.verbosity');
   assert.equal(e.issues[0]!.line, 2);
-  assert.match(e.issues[0]!.message, /^unknown key 'verbosity' \(allowed here: state_dir, log_level, api, cloud\)$/);
+  assert.match(e.issues[0]!.message, /^unknown key 'verbosity' \(allowed here: state_dir, log_level, api, cloud, ha\)$/);
 });
 
 test('wrong types, a missing required key and a bad enum value, all at once', () => {
@@ -412,4 +412,39 @@ test('five thousand clusters sharing one anchor load (a large fleet is not an al
   const cfg = parseConfigText('clusters:\n' + Array.from({ length: 5000 }, (_, i) => cluster(i)).join(''), { env: {} });
   assert.equal(cfg.clusters.length, 5000);
   assert.equal(cfg.clusters[4999]!.mysql.user, 'heir');
+});
+
+test('heir.ha: absent by default; defaults filled in; bounds, endpoints, TLS and manager id checked with the field named', () => {
+  assert.equal(parseConfigText(BASE, { env: {} }).heir.ha, undefined);
+  const ha = (body: string) => `heir:\n  ha:\n${body}${BASE}`;
+  const minimal = '    manager_id: m1\n    etcd:\n      endpoints: [http://10.0.1.5:2379, http://10.0.2.5:2379]\n';
+  const cfg = parseConfigText(ha(minimal), { env: {} });
+  assert.deepEqual(cfg.heir.ha, {
+    manager_id: 'm1',
+    etcd: { endpoints: ['http://10.0.1.5:2379', 'http://10.0.2.5:2379'], request_timeout_ms: 2000 },
+    lease_ttl_s: 5,
+    prefix: '/heir/',
+  });
+
+  const msgs = (text: string) => errorsOf(text).issues.map((i) => `${i.path}: ${i.message}`);
+  assert.deepEqual(msgs(ha(minimal + '    lease_ttl_s: 1\n')), ['heir.ha.lease_ttl_s: at least 2 s (etcd refuses shorter leases)']);
+  assert.match(msgs(ha(minimal + '    lease_ttl_s: 600\n'))[0]!, /^heir\.ha\.lease_ttl_s: at most 60 s/);
+  assert.match(msgs(ha(minimal.replace('http://10.0.1.5:2379', '10.0.1.5')))[0]!, /^heir\.ha\.etcd\.endpoints\[0\]: an etcd endpoint looks like https:\/\/host:2379/);
+  assert.match(msgs(ha(minimal.replace('m1', 'm 1')))[0]!, /^heir\.ha\.manager_id: letters, digits/);
+  assert.deepEqual(msgs(ha('    manager_id: m1\n    etcd:\n      endpoints: []\n')), ['heir.ha.etcd.endpoints: at least one etcd endpoint']);
+  assert.deepEqual(msgs(ha('    etcd:\n      endpoints: [http://e:2379]\n')), ["heir.ha.manager_id: required key 'manager_id' is missing"]);
+  assert.match(msgs(ha(minimal + '    prefix: heir\n'))[0]!, /^heir\.ha\.prefix: an absolute key prefix ending in \//);
+  assert.deepEqual(msgs(ha(minimal.replace('http://10.0.2.5', 'https://10.0.2.5'))), [
+    'heir.ha.etcd.endpoints: mixes http:// and https:// endpoints: every etcd member is reached the same way',
+  ]);
+  assert.deepEqual(msgs(ha(minimal.replace(/http:/g, 'https:'))), [
+    "heir.ha.etcd.endpoints: https endpoints need heir.ha.etcd.tls.ca (the CA that signed the etcd members' certificates)",
+  ]);
+  assert.deepEqual(msgs(ha(minimal + '      tls:\n        ca: /etc/heir/etcd-ca.pem\n')), [
+    'heir.ha.etcd.tls: TLS settings with http:// endpoints: use https:// endpoints, or remove tls',
+  ]);
+  const tls = minimal.replace(/http:/g, 'https:') + '      tls:\n        ca: /etc/heir/etcd-ca.pem\n        cert: /etc/heir/etcd-client.pem\n';
+  assert.deepEqual(msgs(ha(tls)), ['heir.ha.etcd.tls.key: a client certificate needs both cert and key']);
+  const full = parseConfigText(ha(tls + '        key: /etc/heir/etcd-client.key\n      auth:\n        user: heir\n        password: ${env:ETCD_PW}\n'), { env: { ETCD_PW: 's3' } });
+  assert.equal(full.heir.ha?.etcd.auth?.password, 's3');
 });
