@@ -1,0 +1,90 @@
+/**
+ * Manager high availability, the pure part: whether this manager may perform a mutating
+ * action on a cluster now, from what it knows of its leadership lease; and what the other
+ * managers' published views of a master say. No I/O; the clock is an argument.
+ *
+ * A leader's lease is only as good as its last renewal that etcd confirmed, counted from
+ * when that renewal was *sent*: etcd expires the lease ttl after the last renewal it
+ * received, which is no earlier. A process that was paused (GC, SIGSTOP) or cut off past
+ * that point treats its leadership as gone before etcd says so; the fenced transaction
+ * (compare on the leadership key's create revision) is the second, authoritative check.
+ */
+
+/** What this manager knows of its leadership of one cluster. */
+export type LeadershipState =
+  | {
+      role: 'leader';
+      /** Create revision of the leadership key this manager wrote: the fencing token. */
+      createRevision: string;
+      /** Monotonic ms at which the last renewal etcd confirmed (or the grant) was sent. */
+      confirmedSentAt: number;
+    }
+  | { role: 'follower'; leader?: string }
+  | { role: 'unknown'; why: string };
+
+/** Margin kept before the lease's expiry, for clock rate differences and the time an action takes to be sent. */
+export function safetyMarginMs(ttlMs: number): number {
+  return Math.min(1000, Math.max(200, Math.floor(ttlMs / 10)));
+}
+
+export interface MayMutate {
+  allowed: boolean;
+  /** Why not, for the event and the log. */
+  reason?: string;
+}
+
+/** May this manager start or continue a mutating action on `cluster`? */
+export function mayMutate(input: { cluster: string; manager: string; state: LeadershipState; ttlMs: number; now: number }): MayMutate {
+  const { cluster, state } = input;
+  if (state.role === 'unknown') return { allowed: false, reason: `leadership of cluster ${cluster} unknown: ${state.why}` };
+  if (state.role === 'follower') {
+    return { allowed: false, reason: `${input.manager} is not the leader of cluster ${cluster}${state.leader ? ` (${state.leader} is)` : ' (no leader elected)'}` };
+  }
+  const age = input.now - state.confirmedSentAt;
+  const limit = input.ttlMs - safetyMarginMs(input.ttlMs);
+  if (age >= limit) {
+    return {
+      allowed: false,
+      reason:
+        `the leadership lease of cluster ${cluster} was last confirmed by etcd ${(age / 1000).toFixed(1)} s ago ` +
+        `(lease ${input.ttlMs / 1000} s): it may have expired (etcd unreachable, or this process was paused)`,
+    };
+  }
+  return { allowed: true };
+}
+
+/** One manager's view of a cluster's master, as published in etcd. */
+export interface MasterView {
+  manager: string;
+  cluster: string;
+  master: string;
+  /** The last probe reached the master and it answered. */
+  reachable: boolean;
+  /** The monitor's verdict name at that time. */
+  verdict: string;
+  /** ISO time of the probe. */
+  at: string;
+}
+
+export interface ViewsSummary {
+  /** Managers whose fresh view reaches the master. */
+  reaching: string[];
+  /** Managers whose fresh view does not reach it. */
+  notReaching: string[];
+  /** Managers whose view is older than maxAgeMs, or of another master. */
+  stale: string[];
+}
+
+/** The other managers' views of `master`, fresh or not (pure). */
+export function summarizeViews(views: MasterView[], input: { master: string; self: string; now: number; maxAgeMs: number }): ViewsSummary {
+  const out: ViewsSummary = { reaching: [], notReaching: [], stale: [] };
+  for (const v of views) {
+    if (v.manager === input.self) continue;
+    const at = Date.parse(v.at);
+    if (v.master !== input.master || !Number.isFinite(at) || input.now - at > input.maxAgeMs) out.stale.push(v.manager);
+    else if (v.reachable) out.reaching.push(v.manager);
+    else out.notReaching.push(v.manager);
+  }
+  for (const k of ['reaching', 'notReaching', 'stale'] as const) out[k].sort();
+  return out;
+}

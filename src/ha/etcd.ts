@@ -1,0 +1,91 @@
+/**
+ * The etcd adapter: the client built from heir.ha (endpoints, TLS files, auth), every unary
+ * request bounded by request_timeout_ms, and the errors heir tells apart. Only src/ha talks
+ * to etcd (through the etcd3 client: leases with keepalive, transactions, watches).
+ */
+import * as fs from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import type { HaSettings } from '../config/schema';
+
+export type { Etcd3 } from 'etcd3';
+
+/** etcd did not answer (unreachable, no quorum, deadline passed): nothing was recorded, no action may follow. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly what: string,
+    override readonly cause: unknown,
+    endpoints: string[],
+  ) {
+    super(
+      `etcd unavailable while ${what} (${endpoints.join(', ')}): ${errorText(cause)}; ` +
+        'no mutating action is taken without the store: check that a majority of the etcd members runs and that this manager reaches them',
+    );
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** This manager does not (or no longer) hold the cluster's leadership: the action was not recorded and must not happen. */
+export class NotLeaderError extends Error {
+  constructor(
+    readonly cluster: string,
+    readonly why: string,
+    readonly what: string,
+  ) {
+    super(`not the leader of cluster ${cluster} (${why}): ${what} not recorded and not performed`);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** A conditional write found its key already there (another record with that name): nothing was recorded. */
+export class StoreConflictError extends Error {
+  constructor(readonly what: string, readonly keys: string[]) {
+    super(`${what}: not recorded, ${keys.length === 1 ? 'its key already exists' : 'one of its keys already exists'} in etcd (${keys.join(', ')})`);
+    this.name = 'StoreConflictError';
+  }
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export interface EtcdHandle {
+  client: Etcd3;
+  endpoints: string[];
+  requestTimeoutMs: number;
+  /** Call options for one unary request. */
+  deadline(): { deadline: number };
+  close(): void;
+}
+
+function readPem(file: string, field: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`heir.ha.etcd.tls.${field}: cannot read ${file}: ${errorText(e)}`);
+  }
+}
+
+/** A client for heir.ha.etcd. Streams (watches, lease keepalives) are not bounded; every other call is. */
+export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
+  const opts: IOptions = {
+    hosts: settings.endpoints,
+    dialTimeout: settings.request_timeout_ms,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + settings.request_timeout_ms }),
+  };
+  if (settings.tls) {
+    opts.credentials = {
+      rootCertificate: readPem(settings.tls.ca, 'ca'),
+      ...(settings.tls.cert ? { certChain: readPem(settings.tls.cert, 'cert') } : {}),
+      ...(settings.tls.key ? { privateKey: readPem(settings.tls.key, 'key') } : {}),
+    };
+  }
+  if (settings.auth) opts.auth = { username: settings.auth.user, password: settings.auth.password };
+  const client = new Etcd3(opts);
+  return {
+    client,
+    endpoints: settings.endpoints,
+    requestTimeoutMs: settings.request_timeout_ms,
+    deadline: () => ({ deadline: Date.now() + settings.request_timeout_ms }),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Per-cluster leadership on an etcd lease, and the fenced write.
+ *
+ * Each manager campaigns for every cluster it watches: it holds a lease of lease_ttl_s
+ * (renewed every third of it) and tries to create `<prefix>clusters/<cluster>/leader`
+ * bound to that lease, only when the key does not exist. The manager that created it
+ * leads until its lease ends (revoked on resign, expired when not renewed: process gone,
+ * paused or cut off from etcd); etcd then deletes the key and the next contender creates
+ * it. The key's create revision is the leader's fencing token.
+ *
+ * `fenced()` records a mutation in the same etcd transaction that compares the leadership
+ * key's create revision with the token: a manager whose lease expired (even one that does
+ * not know it yet, resumed after a pause) cannot record one more action.
+ */
+import { EventEmitter } from 'node:events';
+import type { Lease, Watcher } from 'etcd3';
+import type { HaSettings } from '../config/schema';
+import { mayMutate, type LeadershipState, type MasterView, type MayMutate } from './decide';
+import { connectEtcd, errorText, NotLeaderError, StoreConflictError, StoreUnavailableError, type EtcdHandle } from './etcd';
+
+/** Key layout under heir.ha.prefix. */
+export function haKeys(prefix: string) {
+  const c = (cluster: string) => `${prefix}clusters/${cluster}/`;
+  return {
+    cluster: c,
+    leader: (cluster: string) => `${c(cluster)}leader`,
+    views: (cluster: string) => `${c(cluster)}views/`,
+    view: (cluster: string, manager: string) => `${c(cluster)}views/${manager}`,
+    lock: (cluster: string) => `${c(cluster)}lock`,
+    failoverState: (cluster: string) => `${c(cluster)}failover-state`,
+    journals: (cluster: string) => `${c(cluster)}journals/`,
+    journal: (cluster: string, name: string) => `${c(cluster)}journals/${name}/`,
+  };
+}
+export type HaKeys = ReturnType<typeof haKeys>;
+
+/** One write of a fenced transaction. `ifAbsent`: only when the key does not exist yet (a record is never overwritten). */
+export type FencedOp = { type: 'put'; key: string; value: string; ifAbsent?: boolean } | { type: 'delete'; key: string };
+
+const monotonic = () => performance.now();
+
+export interface LeaderRecord {
+  manager: string;
+  since: string;
+}
+
+/**
+ * Leadership of one cluster. Events: 'elected' (this manager leads), 'lost' (reason: it no
+ * longer does), 'leader' (the manager that leads, or undefined), 'unavailable' (reason: etcd
+ * did not answer the campaign).
+ */
+export class ClusterLeadership extends EventEmitter {
+  private st: LeadershipState = { role: 'unknown', why: 'campaign not started' };
+  private stopped = false;
+  private lease?: Lease;
+  private wake?: () => void;
+  private loopDone?: Promise<void>;
+  private readonly key: string;
+
+  constructor(
+    private readonly h: EtcdHandle,
+    readonly cluster: string,
+    readonly manager: string,
+    readonly ttlS: number,
+    keys: HaKeys,
+  ) {
+    super();
+    this.key = keys.leader(cluster);
+  }
+
+  get leaderKey(): string {
+    return this.key;
+  }
+
+  state(): LeadershipState {
+    return this.st;
+  }
+
+  /** May this manager perform a mutating action on the cluster now (its own knowledge of the lease)? */
+  mayMutate(now = monotonic()): MayMutate {
+    return mayMutate({ cluster: this.cluster, manager: this.manager, state: this.st, ttlMs: this.ttlS * 1000, now });
+  }
+
+  start(): this {
+    this.loopDone ??= this.loop();
+    return this;
+  }
+
+  /** Resolves when this manager leads (or rejects after timeoutMs). */
+  waitElected(timeoutMs: number): Promise<void> {
+    if (this.st.role === 'leader') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.off('elected', on);
+        reject(new Error(`${this.manager} not elected leader of ${this.cluster} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.once('elected', on);
+    });
+  }
+
+  /**
+   * Record `ops` only while this manager leads: one etcd transaction comparing the leadership
+   * key's create revision with this manager's token (and, for ifAbsent puts, that their keys
+   * do not exist). Throws NotLeaderError, StoreConflictError or StoreUnavailableError; on any
+   * throw nothing was recorded.
+   */
+  async fenced(what: string, ops: FencedOp[]): Promise<void> {
+    const st = this.st;
+    const may = this.mayMutate();
+    if (!may.allowed || st.role !== 'leader') throw new NotLeaderError(this.cluster, may.reason ?? 'not the leader', what);
+    const c = this.h.client;
+    let txn = c.if(this.key, 'Create', '==', st.createRevision);
+    const fresh = ops.filter((o) => o.type === 'put' && o.ifAbsent).map((o) => o.key);
+    for (const k of fresh) txn = txn.and(k, 'Create', '==', 0);
+    const writes = ops.map((o) => (o.type === 'put' ? c.put(o.key).value(o.value) : c.delete().key(o.key)));
+    let r;
+    try {
+      r = await txn.then(...writes).options(this.h.deadline()).commit();
+    } catch (e) {
+      throw new StoreUnavailableError(`recording ${what} for cluster ${this.cluster}`, e, this.h.endpoints);
+    }
+    if (r.succeeded) return;
+    let cur;
+    try {
+      cur = (await c.get(this.key).options(this.h.deadline()).exec()).kvs[0];
+    } catch (e) {
+      throw new StoreUnavailableError(`reading the leadership of cluster ${this.cluster}`, e, this.h.endpoints);
+    }
+    if (!cur || String(cur.create_revision) !== st.createRevision) {
+      const why = cur ? `another manager holds the leadership key (${leaderOf(cur.value)})` : 'its leadership key expired in etcd';
+      this.lose(why);
+      throw new NotLeaderError(this.cluster, why, what);
+    }
+    throw new StoreConflictError(what, fresh);
+  }
+
+  /** Give up leadership (revoke the lease: the key goes at once) and stop campaigning. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await lease.revoke({ deadline: Date.now() + this.h.requestTimeoutMs }).catch(() => undefined);
+    await this.loopDone;
+    this.setState({ role: 'unknown', why: 'stopped' });
+  }
+
+  private setState(s: LeadershipState): void {
+    const before = this.st;
+    this.st = s;
+    if (s.role === 'leader' && before.role !== 'leader') this.emit('elected', s.createRevision);
+    if (before.role === 'leader' && s.role !== 'leader') this.emit('lost', s.role === 'unknown' ? s.why : `${s.leader ?? 'another manager'} leads`);
+    const was = before.role === 'follower' ? before.leader : before.role === 'leader' ? this.manager : undefined;
+    const now = s.role === 'follower' ? s.leader : s.role === 'leader' ? this.manager : undefined;
+    if (was !== now) this.emit('leader', now);
+  }
+
+  /** Leadership ends now (the loop campaigns again with a new lease). */
+  private lose(why: string): void {
+    if (this.st.role !== 'leader') return;
+    this.setState({ role: 'unknown', why });
+    const lease = this.lease;
+    this.lease = undefined;
+    lease?.revoke({ deadline: Date.now() + this.h.requestTimeoutMs }).catch(() => undefined);
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.campaign();
+      } catch (e) {
+        if (this.stopped) break;
+        if (this.st.role === 'leader') this.lose(`etcd error: ${errorText(e)}`);
+        else this.setState({ role: 'unknown', why: `etcd unavailable: ${errorText(e)}` });
+        this.emit('unavailable', errorText(e));
+      }
+      if (!this.stopped) await this.pause(500);
+    }
+  }
+
+  /** Sleep ms, or less when woken (lease lost, stop). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One lease: campaign with it until it is lost (returns) or etcd fails (throws). */
+  private async campaign(): Promise<void> {
+    const c = this.h.client;
+    const ttlMs = this.ttlS * 1000;
+    const lease = c.lease(this.ttlS, { autoKeepAlive: true });
+    this.lease = lease;
+    // Send times of renewals not yet answered, oldest first: an answer confirms the lease
+    // from the moment its request left.
+    const fired: number[] = [];
+    let confirmedSentAt = monotonic();
+    let lostWhy: string | undefined;
+    lease.on('keepaliveFired', () => fired.push(monotonic()));
+    lease.on('keepaliveSucceeded', () => {
+      const t = fired.shift();
+      if (t !== undefined) confirmedSentAt = Math.max(confirmedSentAt, t);
+      if (this.st.role === 'leader' && this.lease === lease) this.st = { ...this.st, confirmedSentAt };
+    });
+    lease.on('keepaliveFailed', () => {
+      fired.length = 0;
+    });
+    lease.on('lost', (e) => {
+      lostWhy = `lease lost: ${errorText(e)}`;
+      this.wake?.();
+    });
+    let id: string;
+    try {
+      id = await lease.grant();
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    const value = JSON.stringify({ manager: this.manager, since: new Date().toISOString() } satisfies LeaderRecord);
+    try {
+      while (!this.stopped && lostWhy === undefined && this.lease === lease) {
+        const r = await c
+          .if(this.key, 'Create', '==', 0)
+          .then(c.put(this.key).value(value).lease(id))
+          .else(c.get(this.key))
+          .options(this.h.deadline())
+          .commit();
+        if (r.succeeded) {
+          this.setState({ role: 'leader', createRevision: String(r.header.revision), confirmedSentAt });
+          // Lead until the lease is lost, or until etcd has not confirmed it for ttl (minus the margin).
+          while (!this.stopped && lostWhy === undefined && this.lease === lease) {
+            const may = this.mayMutate();
+            if (!may.allowed) {
+              this.lose(`lease not renewed in time: ${may.reason}`);
+              return;
+            }
+            await this.pause(Math.max(100, Math.floor(ttlMs / 10)));
+          }
+          if (lostWhy !== undefined) this.lose(lostWhy);
+          return;
+        }
+        const kv = r.responses[0]?.response_range?.kvs?.[0];
+        this.setState({ role: 'follower', leader: kv ? leaderOf(kv.value) : undefined });
+        await this.waitVacant(String(r.header.revision), Math.min(1000, Math.floor(ttlMs / 5)));
+      }
+    } finally {
+      // This lease is done with (lost, stopped, or etcd failed): the next campaign grants a new one.
+      if (this.lease === lease) this.lease = undefined;
+      lease.release();
+    }
+  }
+
+  /** Until the leadership key is deleted after `revision`, at most pollMs (the watch is a shortcut, the poll the guarantee). */
+  private async waitVacant(revision: string, pollMs: number): Promise<void> {
+    let watcher: Watcher | undefined;
+    const deleted = new Promise<void>((resolve) => {
+      this.h.client
+        .watch()
+        .key(this.key)
+        .startRevision(String(BigInt(revision) + 1n))
+        .create()
+        .then((w) => {
+          watcher = w;
+          w.on('delete', () => resolve());
+          w.on('error', () => undefined);
+          if (this.stopped) resolve();
+        })
+        .catch(() => undefined);
+    });
+    await Promise.race([deleted, this.pause(pollMs)]);
+    await watcher?.cancel().catch(() => undefined);
+  }
+}
+
+function leaderOf(value: Buffer): string {
+  try {
+    return (JSON.parse(value.toString()) as LeaderRecord).manager ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** A manager's connection to etcd: one leadership per cluster, views of the masters. */
+export class HaSession {
+  readonly keys: HaKeys;
+  private readonly leaderships = new Map<string, ClusterLeadership>();
+
+  constructor(
+    readonly settings: HaSettings,
+    readonly h: EtcdHandle = connectEtcd(settings.etcd),
+  ) {
+    this.keys = haKeys(settings.prefix);
+  }
+
+  get manager(): string {
+    return this.settings.manager_id;
+  }
+
+  /** The leadership of `cluster`, campaigning from the first call on. */
+  leadership(cluster: string): ClusterLeadership {
+    let l = this.leaderships.get(cluster);
+    if (!l) {
+      l = new ClusterLeadership(this.h, cluster, this.manager, this.settings.lease_ttl_s, this.keys).start();
+      this.leaderships.set(cluster, l);
+    }
+    return l;
+  }
+
+  /** Stop campaigning for `cluster` (resigns when leading). */
+  async drop(cluster: string): Promise<void> {
+    const l = this.leaderships.get(cluster);
+    this.leaderships.delete(cluster);
+    await l?.stop();
+  }
+
+  /** Publish this manager's view of a cluster's master (not fenced: every manager writes its own). */
+  async publishView(view: Omit<MasterView, 'manager'>): Promise<void> {
+    const v: MasterView = { manager: this.manager, ...view };
+    try {
+      await this.h.client.put(this.keys.view(v.cluster, this.manager)).value(JSON.stringify(v)).options(this.h.deadline()).exec();
+    } catch (e) {
+      throw new StoreUnavailableError(`publishing the view of ${v.cluster}'s master`, e, this.h.endpoints);
+    }
+  }
+
+  /** Every manager's last published view of a cluster's master. */
+  async readViews(cluster: string): Promise<MasterView[]> {
+    let kvs;
+    try {
+      kvs = (await this.h.client.getAll().prefix(this.keys.views(cluster)).options(this.h.deadline()).exec()).kvs;
+    } catch (e) {
+      throw new StoreUnavailableError(`reading the views of ${cluster}'s master`, e, this.h.endpoints);
+    }
+    const out: MasterView[] = [];
+    for (const kv of kvs) {
+      try {
+        out.push(JSON.parse(kv.value.toString()) as MasterView);
+      } catch {
+        // a foreign or torn value: not a view
+      }
+    }
+    return out;
+  }
+
+  /** Resign every leadership and close the client. */
+  async close(): Promise<void> {
+    await Promise.all([...this.leaderships.keys()].map((c) => this.drop(c)));
+    this.h.close();
+  }
+}

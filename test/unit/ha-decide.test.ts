@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mayMutate, safetyMarginMs, summarizeViews, type LeadershipState, type MasterView } from '../../src/ha/decide';
+
+const leader = (confirmedSentAt: number): LeadershipState => ({ role: 'leader', createRevision: '42', confirmedSentAt });
+
+test('mayMutate: only a leader whose lease etcd confirmed less than ttl minus the margin ago', () => {
+  const base = { cluster: 'c1', manager: 'm1', ttlMs: 5000 };
+  const cases: [string, LeadershipState, number, boolean, RegExp?][] = [
+    ['fresh leader', leader(1000), 1000, true],
+    ['leader just inside the margin', leader(1000), 1000 + 5000 - 501, true],
+    ['leader at the margin', leader(1000), 1000 + 5000 - 500, false, /last confirmed by etcd 4\.5 s ago \(lease 5 s\): it may have expired/],
+    ['leader resumed after a pause longer than the lease', leader(1000), 1000 + 60000, false, /may have expired \(etcd unreachable, or this process was paused\)/],
+    ['follower seeing the leader', { role: 'follower', leader: 'm2' }, 0, false, /^m1 is not the leader of cluster c1 \(m2 is\)$/],
+    ['follower, no leader', { role: 'follower' }, 0, false, /\(no leader elected\)/],
+    ['unknown', { role: 'unknown', why: 'etcd unavailable: deadline exceeded' }, 0, false, /^leadership of cluster c1 unknown: etcd unavailable/],
+  ];
+  for (const [name, state, now, allowed, reason] of cases) {
+    const d = mayMutate({ ...base, state, now });
+    assert.equal(d.allowed, allowed, name);
+    if (reason) assert.match(d.reason!, reason, name);
+    else assert.equal(d.reason, undefined, name);
+  }
+});
+
+test('safetyMarginMs: a tenth of the lease, between 200 ms and 1 s', () => {
+  assert.equal(safetyMarginMs(2000), 200);
+  assert.equal(safetyMarginMs(5000), 500);
+  assert.equal(safetyMarginMs(60000), 1000);
+});
+
+test('summarizeViews: the other managers, fresh views of this master only', () => {
+  const now = Date.parse('2026-01-01T00:00:10Z');
+  const v = (manager: string, reachable: boolean, at: string, master = 'db1'): MasterView => ({ manager, cluster: 'c1', master, reachable, verdict: reachable ? 'Healthy' : 'DeadMaster', at });
+  const s = summarizeViews(
+    [
+      v('self', false, '2026-01-01T00:00:09Z'),
+      v('m2', true, '2026-01-01T00:00:09Z'),
+      v('m3', false, '2026-01-01T00:00:08Z'),
+      v('m4', true, '2026-01-01T00:00:01Z'),
+      v('m5', true, '2026-01-01T00:00:09Z', 'db2'),
+      v('m6', false, 'garbage'),
+    ],
+    { master: 'db1', self: 'self', now, maxAgeMs: 5000 },
+  );
+  assert.deepEqual(s, { reaching: ['m2'], notReaching: ['m3'], stale: ['m4', 'm5', 'm6'] });
+});
