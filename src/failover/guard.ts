@@ -100,12 +100,17 @@ export function checkFailoverGuard(stateDir: string, cluster: string, trigger: T
   });
 }
 
+/** An automatic failover is on record and no `heir ack` came after it (pure). */
+export function blockUnacknowledged(s: FailoverState): boolean {
+  return !!s.lastAuto && (!s.acknowledged || Date.parse(s.acknowledged.at) < Date.parse(s.lastAuto.at));
+}
+
 /** `heir ack`: acknowledge unfinished journals and lift the anti-flapping block. */
 export function acknowledge(stateDir: string, cluster: string, by: string): { journals: JournalSummary[]; hadBlock: boolean } {
   const journals = unfinishedJournals(stateDir, cluster);
   ackJournals(stateDir, cluster, by);
   const s = readFailoverState(stateDir, cluster);
-  const hadBlock = !!s.lastAuto && (!s.acknowledged || Date.parse(s.acknowledged.at) < Date.parse(s.lastAuto.at));
+  const hadBlock = blockUnacknowledged(s);
   writeFailoverState(stateDir, cluster, { ...s, acknowledged: { at: new Date().toISOString(), by } });
   return { journals, hadBlock };
 }

@@ -1,0 +1,208 @@
+/**
+ * The failover state of a cluster in etcd (heir.ha), the same records as on local disk:
+ *
+ *   <prefix>clusters/<cluster>/journals/<operation>-<id>/<seq>   one journal record a key (seq: 8 digits)
+ *   <prefix>clusters/<cluster>/lock                              the lock holder (manager, pid, leadership token)
+ *   <prefix>clusters/<cluster>/failover-state                    the anti-flapping block and its acknowledgement
+ *
+ * Every write goes through the cluster leadership's fenced transaction: only the manager
+ * that leads the cluster now records anything, and a record is never overwritten (each
+ * journal key is created once). Reads are plain. A lock is stale when it was taken under a
+ * leadership that has ended (its token is not the leadership key's create revision any
+ * more): whatever its holder left half done is the journal's business, as on disk.
+ */
+import * as os from 'node:os';
+import { summarizeJournal, newOperationId, type JournalRecord, type JournalSummary, type Operation } from '../failover/journal';
+import { describeHolder, LockHeldError, processStartTime, type LockHolder, type LockPeek } from '../failover/lock';
+import { blockUnacknowledged, type FailoverState } from '../failover/guard';
+import type { FailoverStore, JournalWriter, StoreLock } from '../failover/store';
+import { StoreConflictError, StoreUnavailableError } from './etcd';
+import type { HaSession } from './leadership';
+
+/** The lock holder in etcd: the local holder's fields, the manager, and the leadership token it was taken under. */
+export interface EtcdLockHolder extends LockHolder {
+  manager: string;
+  token: string;
+}
+
+type BeginRecord = Extract<JournalRecord, { type: 'begin' }> & { manager?: string };
+
+const seqKey = (n: number) => String(n).padStart(8, '0');
+
+export class EtcdFailoverStore implements FailoverStore {
+  readonly where: string;
+
+  constructor(private readonly s: HaSession) {
+    this.where = `etcd ${s.settings.prefix}`;
+  }
+
+  private async read(what: string, fn: () => Promise<unknown>): Promise<any> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw new StoreUnavailableError(what, e, this.s.h.endpoints);
+    }
+  }
+
+  private async getJson<T>(key: string, what: string): Promise<T | undefined> {
+    const kv = (await this.read(what, () => this.s.h.client.get(key).options(this.s.h.deadline()).exec())).kvs[0];
+    if (!kv) return undefined;
+    try {
+      return JSON.parse(kv.value.toString()) as T;
+    } catch {
+      throw new Error(`etcd key ${key} does not hold JSON (${what}); fix or remove it`);
+    }
+  }
+
+  async beginJournal(cluster: string, operation: Operation, detail: Record<string, unknown>, id: string = newOperationId()): Promise<JournalWriter> {
+    const l = this.s.leadership(cluster);
+    const base = this.s.keys.journal(cluster, `${operation}-${id}`);
+    let seq = 0;
+    let ended = false;
+    const write = async (r: JournalRecord | BeginRecord, what: string) => {
+      if (ended) return;
+      const key = base + seqKey(seq);
+      await l.fenced(`${operation} ${id} of ${cluster}: ${what}`, [{ type: 'put', key, value: JSON.stringify(r), ifAbsent: true }]);
+      seq++;
+    };
+    const at = () => new Date().toISOString();
+    await write({ type: 'begin', at: at(), id, operation, cluster, pid: process.pid, manager: this.s.manager, detail }, 'begin record');
+    return {
+      id,
+      stepStart: (step, params) => write({ type: 'step-start', at: at(), step, params }, `start of step ${step}`),
+      stepEnd: (step, outcome, d, error, data) => write({ type: 'step-end', at: at(), step, outcome, detail: d, error, data }, `end of step ${step}`),
+      progress: (step, data) => write({ type: 'step-progress', at: at(), step, data }, `progress of step ${step}`),
+      note: (text) => write({ type: 'note', at: at(), text }, 'note'),
+      end: async (outcome, summary) => {
+        await write({ type: 'end', at: at(), outcome, summary }, 'end record');
+        ended = true;
+      },
+    };
+  }
+
+  /** Every journal with the key of its next record. */
+  private async journals(cluster: string): Promise<{ summary: JournalSummary; next: string; begin: BeginRecord }[]> {
+    const prefix = this.s.keys.journals(cluster);
+    const res = await this.read(`reading the journals of ${cluster}`, () => this.s.h.client.getAll().prefix(prefix).sort('Key', 'Ascend').options(this.s.h.deadline()).exec());
+    const byName = new Map<string, { key: string; record: JournalRecord }[]>();
+    for (const kv of res.kvs as { key: Buffer; value: Buffer }[]) {
+      const key = kv.key.toString();
+      const name = key.slice(prefix.length, key.lastIndexOf('/'));
+      let record: JournalRecord;
+      try {
+        record = JSON.parse(kv.value.toString()) as JournalRecord;
+      } catch {
+        continue; // not a record heir wrote
+      }
+      const list = byName.get(name) ?? [];
+      list.push({ key, record });
+      byName.set(name, list);
+    }
+    const out: { summary: JournalSummary; next: string; begin: BeginRecord }[] = [];
+    for (const [name, list] of byName) {
+      const summary = summarizeJournal(`etcd:${prefix}${name}`, list.map((x) => x.record));
+      const begin = list.find((x) => x.record.type === 'begin')?.record as BeginRecord | undefined;
+      if (!summary || !begin) continue;
+      const last = list[list.length - 1]!.key;
+      out.push({ summary, begin, next: `${prefix}${name}/${seqKey(Number(last.slice(last.lastIndexOf('/') + 1)) + 1)}` });
+    }
+    return out.sort((a, b) => a.summary.id.localeCompare(b.summary.id));
+  }
+
+  async listJournals(cluster: string): Promise<JournalSummary[]> {
+    return (await this.journals(cluster)).map((j) => j.summary);
+  }
+
+  private async unfinished(cluster: string) {
+    const lock = await this.peekLock(cluster);
+    const h = lock.holder as EtcdLockHolder | undefined;
+    const running = (b: BeginRecord) => !lock.free && !lock.stale && h?.manager === b.manager && h?.pid === b.pid;
+    return (await this.journals(cluster)).filter((j) => j.summary.unfinished && !running(j.begin));
+  }
+
+  async unfinishedJournals(cluster: string): Promise<JournalSummary[]> {
+    return (await this.unfinished(cluster)).map((j) => j.summary);
+  }
+
+  private async token(cluster: string): Promise<string | undefined> {
+    const kv = (await this.read(`reading the leadership of ${cluster}`, () => this.s.h.client.get(this.s.keys.leader(cluster)).options(this.s.h.deadline()).exec())).kvs[0];
+    return kv ? String(kv.create_revision) : undefined;
+  }
+
+  async peekLock(cluster: string): Promise<LockPeek> {
+    const holder = await this.getJson<EtcdLockHolder>(this.s.keys.lock(cluster), `reading the lock of ${cluster}`);
+    if (!holder) return { free: true };
+    const stale = holder.token !== (await this.token(cluster));
+    return { free: false, holder, stale, text: `${describeHolder(holder)} (manager ${holder.manager})${stale ? ' (stale: its leadership ended)' : ''}` };
+  }
+
+  async acquireLock(cluster: string, operation: string, detail?: string): Promise<StoreLock> {
+    const l = this.s.leadership(cluster);
+    const st = l.state();
+    const token = st.role === 'leader' ? st.createRevision : '';
+    const key = this.s.keys.lock(cluster);
+    const holder: EtcdLockHolder = {
+      pid: process.pid,
+      pidStart: processStartTime(process.pid),
+      host: os.hostname(),
+      operation,
+      detail,
+      since: new Date().toISOString(),
+      manager: this.s.manager,
+      token,
+    };
+    const what = `the lock of ${cluster} for ${operation}`;
+    let tookOverFrom: LockHolder | undefined;
+    try {
+      await l.fenced(what, [{ type: 'put', key, value: JSON.stringify(holder), ifAbsent: true }]);
+    } catch (e) {
+      if (!(e instanceof StoreConflictError)) throw e;
+      const peek = await this.peekLock(cluster);
+      if (peek.free) return this.acquireLock(cluster, operation, detail);
+      if (!peek.stale) throw new LockHeldError(cluster, peek.holder!);
+      tookOverFrom = peek.holder;
+      await l.fenced(`${what} (taking over a stale lock)`, [{ type: 'put', key, value: JSON.stringify(holder) }]);
+    }
+    let released = false;
+    return {
+      holder,
+      tookOverFrom,
+      release: async () => {
+        if (released) return;
+        released = true;
+        const cur = await this.getJson<EtcdLockHolder>(key, `reading the lock of ${cluster}`);
+        if (cur && cur.manager === holder.manager && cur.pid === holder.pid && cur.since === holder.since) {
+          await l.fenced(`release of ${what}`, [{ type: 'delete', key }]);
+        }
+      },
+    };
+  }
+
+  async readFailoverState(cluster: string): Promise<FailoverState> {
+    return (await this.getJson<FailoverState>(this.s.keys.failoverState(cluster), `reading the failover state of ${cluster}`)) ?? {};
+  }
+
+  private async writeFailoverState(cluster: string, s: FailoverState, what: string): Promise<void> {
+    await this.s.leadership(cluster).fenced(what, [{ type: 'put', key: this.s.keys.failoverState(cluster), value: JSON.stringify(s) }]);
+  }
+
+  async recordAutoFailover(cluster: string, last: NonNullable<FailoverState['lastAuto']>): Promise<void> {
+    const s = await this.readFailoverState(cluster);
+    await this.writeFailoverState(cluster, { ...s, lastAuto: last }, `the automatic failover ${last.id} of ${cluster}`);
+  }
+
+  async acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }> {
+    const l = this.s.leadership(cluster);
+    const open = await this.unfinished(cluster);
+    const at = new Date().toISOString();
+    for (const j of open) {
+      await l.fenced(`ack of ${j.summary.operation} ${j.summary.id} of ${cluster}`, [
+        { type: 'put', key: j.next, value: JSON.stringify({ type: 'ack', at, by } satisfies JournalRecord), ifAbsent: true },
+      ]);
+    }
+    const s = await this.readFailoverState(cluster);
+    const hadBlock = blockUnacknowledged(s);
+    await this.writeFailoverState(cluster, { ...s, acknowledged: { at, by } }, `ack of ${cluster} by ${by}`);
+    return { journals: open.map((j) => j.summary), hadBlock };
+  }
+}
