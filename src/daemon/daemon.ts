@@ -29,6 +29,8 @@ import { ClusterRuntime } from './runtime';
 import { Scheduler, effectivePeriodMs } from './scheduler';
 import { heirVersion } from '../cli/version';
 import { SystemdNotify } from './sd-notify';
+import { HaSession } from '../ha/leadership';
+import { clusterHa } from '../ha/cluster-ha';
 
 export interface DaemonOptions {
   configPath: string;
@@ -72,6 +74,8 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private lastReload: { at: string; ok: boolean; message: string } | null = null;
   readonly provider: ApiProvider;
+  /** heir.ha: this manager's etcd session (leadership per cluster). Read at start; a reload does not change it. */
+  private readonly ha: HaSession | null;
 
   private constructor(
     cfg: HeirConfig,
@@ -92,6 +96,7 @@ export class Daemon {
       onError: (key, e) => this.log.error({ cluster: key, err: (e as Error).message }, `topology refresh of ${key} failed: ${(e as Error).message}`),
     });
     this.provider = this.makeProvider();
+    this.ha = cfg.heir.ha ? new HaSession(cfg.heir.ha) : null;
   }
 
   /** Load the configuration, start the API and every cluster. Throws ConfigError for a bad file. */
@@ -107,6 +112,12 @@ export class Daemon {
   private async boot(): Promise<void> {
     const c = this.cfg;
     this.log.info({ config: this.o.configPath, clusters: c.clusters.length, stateDir: c.heir.state_dir, pid: process.pid }, `heir ${heirVersion()} starting`);
+    if (c.heir.ha) {
+      this.log.info(
+        { manager: c.heir.ha.manager_id, etcd: c.heir.ha.etcd.endpoints, leaseTtlS: c.heir.ha.lease_ttl_s },
+        `manager ${c.heir.ha.manager_id}: high availability on etcd (${c.heir.ha.etcd.endpoints.join(', ')}); only a cluster's leader acts on it`,
+      );
+    }
     this.api = await this.startApi();
     this.loadCloudMoversIfNeeded(c.clusters);
     await this.startClusters(c.clusters);
@@ -161,6 +172,7 @@ export class Daemon {
       stopping: () => this.stopping,
       stopSignal: this.stopController.signal,
       replicaCheckEveryMs: this.replicaCheckEveryMs(this.cfg.clusters.length),
+      ...(this.ha ? { ha: clusterHa(this.ha, c.name, this.log) } : {}),
     });
   }
 
@@ -246,7 +258,10 @@ export class Daemon {
         if (!rt) return;
         await rt.stop();
         this.runtimes.delete(name);
-        if (diff.removed.includes(name)) rt.forget();
+        if (diff.removed.includes(name)) {
+          rt.forget();
+          await this.ha?.drop(name);
+        }
       }),
     );
     const byName = new Map(next.clusters.map((c) => [c.name, c]));
@@ -284,6 +299,8 @@ export class Daemon {
     this.scheduler.stop();
     await this.reloading.catch(() => undefined);
     await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
+    // Resign every leadership at once: another manager takes over without waiting for the lease.
+    await this.ha?.close();
     const { drained, dropped } = await this.notifier.close(5000);
     if (!drained) this.log.warn({ dropped }, `${dropped} webhook event(s) not delivered before exit`);
     await this.api?.close();

@@ -35,6 +35,7 @@ import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from 
 import type { Logger } from '../util/log';
 import type { ActionContext, ActionResult, ClusterSummary } from './api';
 import { ApiError } from './api';
+import type { ClusterHa } from '../ha/cluster-ha';
 import type { HeirMetrics } from './metrics';
 import {
   sshReachable,
@@ -71,6 +72,8 @@ export interface RuntimeDeps {
   stopSignal?: AbortSignal;
   /** Healthy-time replica reads of the monitor (ms). */
   replicaCheckEveryMs?: number;
+  /** heir.ha: only the cluster's leader acts, each mutating step fenced in etcd. Absent: this daemon acts alone. */
+  ha?: ClusterHa;
 }
 
 export interface BlockState {
@@ -331,6 +334,7 @@ export class ClusterRuntime {
     m.on('verdict', (ev) => this.onVerdict(ev));
     m.on('round', (r) => {
       this.deps.metrics.nodeProbe(this.name, r.master, r.ping.class === 'ok', r.ping.class === 'ok' ? r.ping.latencyMs / 1000 : undefined);
+      this.deps.ha?.publishView(r.master, r.ping.class === 'ok', this.lastVerdict?.verdict ?? 'Healthy');
     });
     m.on('replicas', (ev) => this.onReplicaFindings(ev));
     m.on('error', (e) => this.log.error({ err: e.message }, `monitor of ${this.name}: ${e.message}`));
@@ -633,6 +637,26 @@ export class ClusterRuntime {
 
   /** A corroborated dead master: fail over, or say why not. */
   private considerFailover(ev: VerdictEvent): void {
+    const ha = this.deps.ha;
+    const notLeading = ha?.whyNot();
+    if (ha && notLeading) {
+      // Another manager leads: it acts. No leadership (etcd unreachable, lease unconfirmed): nobody may.
+      if (ha.follower()) {
+        this.log.info(`dead verdict for ${ev.master} left to the leader: ${notLeading}`);
+        return;
+      }
+      const incident = ev.firstFailureAt ?? ev.at;
+      this.log.error(`master ${ev.master} of ${this.name} is dead but this manager may not act: ${notLeading}`);
+      if (this.blockedAlertFor !== incident) {
+        this.blockedAlertFor = incident;
+        this.emit('failover.blocked', `${this.name}: master ${ev.master} is dead (${ev.verdict}) but no manager may act: ${notLeading}`, {
+          master: ev.master,
+          verdict: ev.verdict,
+          reasons: [notLeading],
+        });
+      }
+      return;
+    }
     const block = this.refreshBlock();
     const lock = peekLock(this.stateDir, this.name);
     const d = decideAutoFailover({
@@ -681,6 +705,7 @@ export class ClusterRuntime {
     step?: ActionContext['step'];
   }): Promise<FailoverReport> {
     if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`, 'busy');
+    this.refuseUnlessLeading('failover');
     let resolveDone!: () => void;
     this.op = { kind: 'failover', done: new Promise<void>((r) => (resolveDone = r)) };
     o.started?.();
@@ -711,6 +736,7 @@ export class ClusterRuntime {
         ...(ev ? sshHint(ev) : {}),
         ...(ev ? { verdictReceived: ev.detail.received } : {}),
         log: this.deps.log,
+        ...(this.deps.ha ? { beforeMutation: this.deps.ha.beforeMutation } : {}),
         onEvent: (e) => {
           if (e.type === 'failover.step' && !announced) {
             // The first step ran: the failover is under way (a refusal never gets here).
@@ -810,6 +836,7 @@ export class ClusterRuntime {
 
   async switchover(to: string, ctx: ActionContext): Promise<SwitchoverReport> {
     if (this.op) throw new ApiError(409, `${this.name}: a ${this.op.kind} is already running in the daemon; wait for it to finish`, 'busy');
+    this.refuseUnlessLeading('switchover');
     if (!this.cluster.nodes.some((n) => n.name === to)) {
       throw new ApiError(404, `${this.name} has no node "${to}"; nodes: ${this.cluster.nodes.map((n) => n.name).join(', ')}`, 'unknown_node');
     }
@@ -832,6 +859,7 @@ export class ClusterRuntime {
           const outcome = e.phase === 'start' ? 'running' : e.phase === 'done' ? 'ok' : 'failed';
           ctx.step?.({ name: e.step, outcome, ...(e.node ? { node: e.node } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}), detail: e.detail });
         },
+        ...(this.deps.ha ? { deps: { beforeMutation: this.deps.ha.beforeMutation } } : {}),
       });
       // The switchover saved its own report (reports/switchover-<id>.json) when it took the
       // lock; a refused one before that leaves none, like from the CLI.
@@ -958,6 +986,12 @@ export class ClusterRuntime {
   /** The last snapshot's view of a node (for lastKnownMaster and tests). */
   node(name: string): NodeSnapshot | undefined {
     return this.snapshot?.nodes.find((n) => n.name === name);
+  }
+
+  /** heir.ha: an operation from this daemon's API needs this manager to lead the cluster. */
+  private refuseUnlessLeading(what: string): void {
+    const why = this.deps.ha?.whyNot();
+    if (why) throw new ApiError(409, `${this.name}: no ${what} from this manager: ${why}; ask the leader's API`);
   }
 
   private emit(type: EventType, summary: string, details: Record<string, unknown>, severity?: Severity): void {

@@ -113,6 +113,12 @@ export interface FailoverRequest {
    * over the hook's run (the daemon, which must not wait).
    */
   postHook?: (done: Promise<void>) => void;
+  /**
+   * Runs before each step, before anything of it happens (manager high availability: the
+   * fenced check that this manager still leads the cluster). Throwing fails that step
+   * without running it.
+   */
+  beforeMutation?: (what: string) => Promise<void>;
   /** Test hook: runs before each step starts; throwing fails that step. */
   beforeStep?: (step: StepName) => void | Promise<void>;
   /**
@@ -1466,9 +1472,10 @@ class FailoverRun {
     const rec: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };
     this.steps.push(rec);
     const t = Date.now();
-    this.journal?.stepStart(name, params);
     this.log.info({ step: name, ...params }, `[${n}] ${name}: ${planned?.why ?? ''}`);
     try {
+      await this.req.beforeMutation?.(`step ${name} of failover ${this.id}`);
+      this.journal?.stepStart(name, params);
       const out = await fn(rec);
       rec.durationMs = Date.now() - t;
       rec.endedAt = new Date().toISOString();

@@ -36,6 +36,11 @@ export interface SwitchoverDeps {
   probeWrite(c: Conn, node: NodeConfig): Promise<void>;
   /** Write through the floating address until it lands on `node` (bounded). */
   probeThroughAddress(address: string, node: NodeConfig, timeoutS: number): Promise<void>;
+  /**
+   * Runs before each step that changes the cluster, before anything of it happens (manager
+   * high availability: the fenced check that this manager still leads). Throwing fails the step.
+   */
+  beforeMutation?(what: string): Promise<void>;
 }
 
 export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverDeps {

@@ -264,8 +264,9 @@ class Run {
     const start = performance.now();
     const startMs = this.ms();
     this.emit({ step, node, phase: 'start', detail: what });
-    await this.journal(step, 'start', what);
     try {
+      if (CHANGES.has(step)) await this.deps.beforeMutation?.(`step ${step} of switchover ${this.report.id}`);
+      await this.journal(step, 'start', what);
       const v = await fn();
       const durationMs = round(performance.now() - start);
       const detail = done ? done(v) : what;
