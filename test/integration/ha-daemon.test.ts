@@ -1,0 +1,138 @@
+/**
+ * Two heir daemons (`node bin/heir.js daemon`, child processes) with heir.ha on a real
+ * three-member etcd watch one real MariaDB cluster: one leads, the other publishes its view
+ * of the master; kill -9 of the master → exactly one daemon fails over (the leader, each
+ * step fenced in etcd), the other leaves it to the leader; the cluster invariant holds.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { startCluster, type LabCluster } from '../lab';
+import { freePort } from '../lab/cluster';
+import { startEtcdLab, type EtcdLab } from '../lab/etcd';
+import type { ClusterConfig } from '../../src/config/schema';
+import { listJournals, promotedIn } from '../../src/failover/journal';
+import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
+import { haKeys } from '../../src/ha/leadership';
+import type { MasterView } from '../../src/ha/decide';
+import { HEIR_BIN, jsonLogLines, until } from '../support/cli';
+import { assertInvariant } from '../support/invariant';
+
+const PREFIX = '/heir-daemon-test/';
+const keys = haKeys(PREFIX);
+
+interface Manager {
+  id: string;
+  stateDir: string;
+  child: ChildProcess;
+  exited: Promise<unknown>;
+  out: string;
+  log(): any[];
+}
+
+let dir = '';
+let etcd: EtcdLab | undefined;
+let lab: LabCluster | undefined;
+let probe: EtcdHandle | undefined;
+const managers: Manager[] = [];
+
+async function startManager(id: string, cluster: ClusterConfig): Promise<Manager> {
+  const stateDir = path.join(dir, id);
+  const configPath = path.join(dir, `${id}.yaml`);
+  fs.writeFileSync(
+    configPath,
+    stringify({
+      heir: {
+        state_dir: stateDir,
+        log_level: 'info',
+        api: { listen: `127.0.0.1:${await freePort()}` },
+        ha: { etcd: { endpoints: etcd!.endpoints, request_timeout_ms: 1000 }, manager_id: id, lease_ttl_s: 2, prefix: PREFIX },
+      },
+      clusters: [cluster],
+    }),
+  );
+  const child = spawn(process.execPath, [HEIR_BIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIR_LOG_LEVEL: '' } });
+  const m: Manager = {
+    id,
+    stateDir,
+    child,
+    exited: new Promise((r) => child.once('exit', r)),
+    out: '',
+    log: () => jsonLogLines(m.out),
+  };
+  child.stdout!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+  managers.push(m);
+  return m;
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ha-daemon-'));
+  [etcd, lab] = await Promise.all([startEtcdLab(), startCluster({ flavor: 'mariadb', name: 'hadb' })]);
+  probe = connectEtcd({ endpoints: etcd.endpoints, request_timeout_ms: 3000 });
+});
+
+after(async () => {
+  for (const m of managers) {
+    if (m.child.exitCode === null && m.child.signalCode === null) {
+      m.child.kill('SIGKILL');
+      await m.exited;
+    }
+  }
+  probe?.close();
+  await lab?.teardown().catch(() => undefined);
+  await etcd?.stop();
+  if (process.env.HEIR_TEST_KEEP) process.stderr.write(`HA daemon test folder kept: ${dir}\n`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one fails over, the invariant holds', async () => {
+  const cluster = lab!.clusterConfig({
+    detection: { ping_type: 'select', ssh_check: false, min_sources: 2, interval_ms: 1000 } as ClusterConfig['detection'],
+    failover: { salvage: { enabled: false } } as ClusterConfig['failover'],
+  });
+  const [a, b] = await Promise.all([startManager('mgr-a', cluster), startManager('mgr-b', cluster)]);
+  const ready = (m: Manager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+  await until('both daemons ready', 60_000, () => ready(a) && ready(b));
+  const leads = (m: Manager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster hadb`).test(l.msg ?? ''));
+  const leader = await until('a leader of hadb', 30_000, () => (leads(a) ? a : leads(b) ? b : undefined));
+  const follower = leader === a ? b : a;
+  assert.equal(leads(follower), false, 'both daemons lead');
+  const rec = (await probe!.client.get(keys.leader('hadb')).exec()).kvs[0];
+  assert.equal(JSON.parse(rec!.value.toString()).manager, leader.id);
+
+  // Both publish their view of the master.
+  const views = await until('both views of db1 in etcd', 20_000, async () => {
+    const kvs = (await probe!.client.getAll().prefix(keys.views('hadb')).exec()).kvs;
+    const vs = kvs.map((kv) => JSON.parse(kv.value.toString()) as MasterView);
+    return vs.length === 2 && vs.every((v) => v.master === 'db1' && v.reachable) ? vs : undefined;
+  });
+  assert.deepEqual(views.map((v) => v.manager).sort(), ['mgr-a', 'mgr-b']);
+
+  await lab!.kill('db1');
+  const done = await until('a finished failover journal', 90_000, () => {
+    for (const m of [a, b]) {
+      const j = listJournals(m.stateDir, 'hadb').find((x) => x.operation === 'failover' && x.end);
+      if (j) return { m, j };
+    }
+    return undefined;
+  });
+  assert.equal(done.m, leader, `the follower ${done.m.id} failed over`);
+  assert.equal(done.j.end!.outcome, 'promoted', done.j.end!.summary);
+  const newMaster = promotedIn(done.j)!.node;
+  assert.ok(newMaster === 'db2' || newMaster === 'db3', newMaster);
+  // The follower saw the same dead master and left it to the leader; a few more seconds of its rounds.
+  await until('the follower leaving the dead master to the leader', 30_000, () =>
+    follower.log().some((l) => /^dead verdict for db1 left to the leader: mgr-\w is not the leader of cluster hadb/.test(l.msg ?? '')),
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(listJournals(follower.stateDir, 'hadb'), [], 'the follower wrote no journal');
+  const last = JSON.parse((await probe!.client.get(`${keys.cluster('hadb')}last-action`).string())!);
+  assert.equal(last.manager, leader.id);
+  assert.match(last.what, /^step \S+ of failover /);
+  await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1'] });
+});
