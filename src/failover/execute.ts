@@ -181,6 +181,8 @@ class FailoverRun {
   private readonly warnings: string[] = [];
   private readonly next: string[] = [];
   private readonly undone: string[] = [];
+  /** The beforeMutation check refused a step (this manager no longer leads): nothing more is done, not even an undo. */
+  private mayNotAct: string | undefined;
   private readonly errors: string[] = [];
   private readonly conns = new Map<string, Promise<Conn>>();
   private journal?: Journal;
@@ -1027,6 +1029,12 @@ class FailoverRun {
    * when the master turned out to be alive (addressBack): then the address goes back to it.
    */
   private async undo(o: { addressBack?: boolean } = {}): Promise<void> {
+    if (this.mayNotAct) {
+      // Undoing is acting too: the manager that leads now finds the journal and decides.
+      this.undone.push(`nothing undone: ${this.mayNotAct}`);
+      this.journal?.note(`nothing undone: ${this.mayNotAct}`);
+      return;
+    }
     const winner = this.plan?.winner ?? this.plan0?.winner;
     if (this.winnerRepointed && winner) {
       const dead = this.node(this.req.deadMaster);
@@ -1474,7 +1482,13 @@ class FailoverRun {
     const t = Date.now();
     this.log.info({ step: name, ...params }, `[${n}] ${name}: ${planned?.why ?? ''}`);
     try {
-      await this.req.beforeMutation?.(`step ${name} of failover ${this.id}`);
+      if (this.mayNotAct) throw new Error(`not performed: ${this.mayNotAct}`);
+      try {
+        await this.req.beforeMutation?.(`step ${name} of failover ${this.id}`);
+      } catch (e) {
+        this.mayNotAct = (e as Error).message;
+        throw e;
+      }
       this.journal?.stepStart(name, params);
       const out = await fn(rec);
       rec.durationMs = Date.now() - t;
