@@ -44,8 +44,12 @@ export class EtcdFailoverStore implements FailoverStore {
     }
   }
 
+  private async getText(key: string, what: string): Promise<string | undefined> {
+    return (await this.read(what, () => this.s.h.client.get(key).exec())).kvs[0]?.value.toString();
+  }
+
   private async getJson<T>(key: string, what: string): Promise<T | undefined> {
-    const kv = (await this.read(what, () => this.s.h.client.get(key).options(this.s.h.deadline()).exec())).kvs[0];
+    const kv = (await this.read(what, () => this.s.h.client.get(key).exec())).kvs[0];
     if (!kv) return undefined;
     try {
       return JSON.parse(kv.value.toString()) as T;
@@ -62,7 +66,13 @@ export class EtcdFailoverStore implements FailoverStore {
     const write = async (r: JournalRecord | BeginRecord, what: string) => {
       if (ended) return;
       const key = base + seqKey(seq);
-      await l.fenced(`${operation} ${id} of ${cluster}: ${what}`, [{ type: 'put', key, value: JSON.stringify(r), ifAbsent: true }]);
+      const value = JSON.stringify(r);
+      try {
+        await l.fenced(`${operation} ${id} of ${cluster}: ${what}`, [{ type: 'put', key, value, ifAbsent: true }]);
+      } catch (e) {
+        // An attempt that timed out may have been applied before the client retried it: then the record is ours.
+        if (!(e instanceof StoreConflictError) || (await this.getText(key, `reading ${key}`)) !== value) throw e;
+      }
       seq++;
     };
     const at = () => new Date().toISOString();
@@ -83,7 +93,7 @@ export class EtcdFailoverStore implements FailoverStore {
   /** Every journal with the key of its next record. */
   private async journals(cluster: string): Promise<{ summary: JournalSummary; next: string; begin: BeginRecord }[]> {
     const prefix = this.s.keys.journals(cluster);
-    const res = await this.read(`reading the journals of ${cluster}`, () => this.s.h.client.getAll().prefix(prefix).sort('Key', 'Ascend').options(this.s.h.deadline()).exec());
+    const res = await this.read(`reading the journals of ${cluster}`, () => this.s.h.client.getAll().prefix(prefix).sort('Key', 'Ascend').exec());
     const byName = new Map<string, { key: string; record: JournalRecord }[]>();
     for (const kv of res.kvs as { key: Buffer; value: Buffer }[]) {
       const key = kv.key.toString();
@@ -125,7 +135,7 @@ export class EtcdFailoverStore implements FailoverStore {
   }
 
   private async token(cluster: string): Promise<string | undefined> {
-    const kv = (await this.read(`reading the leadership of ${cluster}`, () => this.s.h.client.get(this.s.keys.leader(cluster)).options(this.s.h.deadline()).exec())).kvs[0];
+    const kv = (await this.read(`reading the leadership of ${cluster}`, () => this.s.h.client.get(this.s.keys.leader(cluster)).exec())).kvs[0];
     return kv ? String(kv.create_revision) : undefined;
   }
 

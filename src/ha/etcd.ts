@@ -1,6 +1,7 @@
 /**
- * The etcd adapter: the client built from heir.ha (endpoints, TLS files, auth), every unary
- * request bounded by request_timeout_ms, and the errors heir tells apart. Only src/ha talks
+ * The etcd adapter: the client built from heir.ha (endpoints, TLS files, auth), every attempt
+ * of a unary request bounded by request_timeout_ms (the client retries a failed attempt on
+ * another member, up to three attempts), and the errors heir tells apart. Only src/ha talks
  * to etcd (through the etcd3 client: leases with keepalive, transactions, watches).
  */
 import * as fs from 'node:fs';
@@ -9,7 +10,11 @@ import type { HaSettings } from '../config/schema';
 
 export type { Etcd3 } from 'etcd3';
 
-/** etcd did not answer (unreachable, no quorum, deadline passed): nothing was recorded, no action may follow. */
+/**
+ * etcd did not answer (unreachable, no quorum, deadline passed): no action may follow. A write
+ * may still be applied later (etcd can commit a proposal after the client gave up), but only
+ * as fenced: while the leadership it compared was still held.
+ */
 export class StoreUnavailableError extends Error {
   constructor(
     readonly what: string,

@@ -105,8 +105,9 @@ export class ClusterLeadership extends EventEmitter {
   /**
    * Record `ops` only while this manager leads: one etcd transaction comparing the leadership
    * key's create revision with this manager's token (and, for ifAbsent puts, that their keys
-   * do not exist). Throws NotLeaderError, StoreConflictError or StoreUnavailableError; on any
-   * throw nothing was recorded.
+   * do not exist). Throws NotLeaderError or StoreConflictError (nothing recorded), or
+   * StoreUnavailableError (not known to be recorded; see there). The caller acts only when
+   * it resolves.
    */
   async fenced(what: string, ops: FencedOp[]): Promise<void> {
     const st = this.st;
@@ -119,14 +120,14 @@ export class ClusterLeadership extends EventEmitter {
     const writes = ops.map((o) => (o.type === 'put' ? c.put(o.key).value(o.value) : c.delete().key(o.key)));
     let r;
     try {
-      r = await txn.then(...writes).options(this.h.deadline()).commit();
+      r = await txn.then(...writes).commit();
     } catch (e) {
       throw new StoreUnavailableError(`recording ${what} for cluster ${this.cluster}`, e, this.h.endpoints);
     }
     if (r.succeeded) return;
     let cur;
     try {
-      cur = (await c.get(this.key).options(this.h.deadline()).exec()).kvs[0];
+      cur = (await c.get(this.key).exec()).kvs[0];
     } catch (e) {
       throw new StoreUnavailableError(`reading the leadership of cluster ${this.cluster}`, e, this.h.endpoints);
     }
@@ -233,7 +234,7 @@ export class ClusterLeadership extends EventEmitter {
           .if(this.key, 'Create', '==', 0)
           .then(c.put(this.key).value(value).lease(id))
           .else(c.get(this.key))
-          .options(this.h.deadline())
+          
           .commit();
         if (r.succeeded) {
           this.setState({ role: 'leader', createRevision: String(r.header.revision), confirmedSentAt });
@@ -327,7 +328,7 @@ export class HaSession {
   async publishView(view: Omit<MasterView, 'manager'>): Promise<void> {
     const v: MasterView = { manager: this.manager, ...view };
     try {
-      await this.h.client.put(this.keys.view(v.cluster, this.manager)).value(JSON.stringify(v)).options(this.h.deadline()).exec();
+      await this.h.client.put(this.keys.view(v.cluster, this.manager)).value(JSON.stringify(v)).exec();
     } catch (e) {
       throw new StoreUnavailableError(`publishing the view of ${v.cluster}'s master`, e, this.h.endpoints);
     }
@@ -337,7 +338,7 @@ export class HaSession {
   async readViews(cluster: string): Promise<MasterView[]> {
     let kvs;
     try {
-      kvs = (await this.h.client.getAll().prefix(this.keys.views(cluster)).options(this.h.deadline()).exec()).kvs;
+      kvs = (await this.h.client.getAll().prefix(this.keys.views(cluster)).exec()).kvs;
     } catch (e) {
       throw new StoreUnavailableError(`reading the views of ${cluster}'s master`, e, this.h.endpoints);
     }

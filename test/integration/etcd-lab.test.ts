@@ -19,6 +19,19 @@ function put(c: Etcd3, key: string, value: string, ms = 1500) {
   return c.put(key).value(value).options({ deadline: Date.now() + ms }).exec();
 }
 
+/** put, retried with a fresh deadline until it succeeds or timeoutMs passed (a member killed may have been etcd's leader: an election follows). */
+async function putEventually(c: Etcd3, key: string, value: string, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await put(c, key, value);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 describe('etcd lab (3 members on loopback)', () => {
   let lab: EtcdLab;
   let client: Etcd3;
@@ -54,7 +67,7 @@ describe('etcd lab (3 members on loopback)', () => {
   it('keeps quorum with one member killed, and takes it back', async () => {
     await lab.kill(2);
     assert.equal(alive(lab.members[2].proc!.pid), false);
-    await put(client, 'one-down', 'yes', 5000);
+    await putEventually(client, 'one-down', 'yes');
     assert.equal(await client.get('one-down').string(), 'yes');
     await lab.restart(2);
     assert.equal(lab.healthy(), true);
@@ -69,16 +82,7 @@ describe('etcd lab (3 members on loopback)', () => {
       lab.resume(1);
       lab.resume(2);
     }
-    const deadline = Date.now() + 15000;
-    for (;;) {
-      try {
-        await put(client, 'quorum-back', 'y');
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await putEventually(client, 'quorum-back', 'y');
     assert.equal(await client.get('quorum-back').string(), 'y');
   });
 
