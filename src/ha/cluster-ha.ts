@@ -28,7 +28,13 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger): ClusterHa
   l.on('leader', (who: string | undefined) => {
     if (who && who !== s.manager) log.info({ cluster, leader: who }, `cluster ${cluster} is led by ${who}`);
   });
-  l.on('unavailable', (why: string) => log.warn({ cluster }, `leadership of cluster ${cluster}: ${why}`));
+  // etcd down: the campaign retries twice a second; say so at most every 30 s.
+  let unavailableLoggedAt = 0;
+  l.on('unavailable', (why: string) => {
+    if (Date.now() - unavailableLoggedAt < 30_000) return;
+    unavailableLoggedAt = Date.now();
+    log.warn({ cluster }, `leadership of cluster ${cluster}: ${why}; no manager may act on it until etcd answers`);
+  });
   let lastPublished = 0;
   let lastError = '';
   return {

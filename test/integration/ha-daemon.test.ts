@@ -3,6 +3,7 @@
  * three-member etcd watch one real MariaDB cluster: one leads, the other publishes its view
  * of the master; kill -9 of the master → exactly one daemon fails over (the leader, each
  * step fenced in etcd), the other leaves it to the leader; the cluster invariant holds.
+ * Then etcd loses quorum and the new master is killed: no daemon fails over, the leader says why.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +36,8 @@ interface Manager {
 }
 
 let dir = '';
+let leaderOf: Manager | undefined;
+let masterNow = '';
 let etcd: EtcdLab | undefined;
 let lab: LabCluster | undefined;
 let probe: EtcdHandle | undefined;
@@ -135,4 +138,31 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
   assert.equal(last.manager, leader.id);
   assert.match(last.what, /^step \S+ of failover /);
   await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1'] });
+  leaderOf = leader;
+  masterNow = newMaster;
+});
+
+test('etcd without quorum: the new master killed, no daemon fails over, the leader says why', async () => {
+  assert.ok(leaderOf && masterNow, 'the failover test ran first');
+  const journals = () => managers.flatMap((m) => listJournals(m.stateDir, 'hadb').map((j) => j.id));
+  const before = journals();
+  await until(`the leader's published view of ${masterNow}`, 30_000, async () => {
+    const v = await probe!.client.get(keys.view('hadb', leaderOf!.id)).string();
+    return v !== null && JSON.parse(v).master === masterNow && JSON.parse(v).reachable;
+  });
+  etcd!.pause(1);
+  etcd!.pause(2);
+  try {
+    await new Promise((r) => setTimeout(r, 2500)); // past the 2 s lease: the leader's renewal is unconfirmed
+    await lab!.kill(masterNow);
+    const line = await until('the leader refusing to act', 60_000, () =>
+      leaderOf!.log().find((l) => new RegExp(`^master ${masterNow} of hadb is dead but this manager may not act: `).test(l.msg ?? '')),
+    );
+    assert.match(line.msg, /lease of cluster hadb was last confirmed by etcd .* may have expired \(etcd unreachable, or this process was paused\)/);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(journals(), before, 'no failover started without etcd');
+  } finally {
+    etcd!.resume(1);
+    etcd!.resume(2);
+  }
 });
