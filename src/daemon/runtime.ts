@@ -177,6 +177,9 @@ export class ClusterRuntime {
     } catch (e) {
       d = { resume: false, why: `the topology could not be read: ${(e as Error).message}` };
     }
+    // With heir.ha the journal is still this manager's own, and leadership is not settled at
+    // start: a person decides (the resume under etcd leadership is not built yet).
+    if (d.resume && this.deps.ha) d = { resume: false, why: 'heir.ha is set: an interrupted failover is not finished automatically under manager high availability yet' };
     if (d.resume && !this.stopped && !this.deps.stopping()) {
       const j = js[0]!;
       const by = `heir daemon pid ${process.pid} on ${os.hostname()}: resumed automatically: ${d.why}`;
