@@ -64,12 +64,16 @@ export class SystemdNotify {
     if (period === null || this.watchdog) return;
     const every = Math.max(100, Math.floor(period / 2));
     this.log.debug({ watchdogMs: period, pingEveryMs: every }, 'systemd watchdog: pinging');
-    this.watchdog = setInterval(() => {
+    const ping = () => {
       // A ping still on its way (the service manager busy) is not doubled.
       if (this.pinging) return;
       this.pinging = true;
       void this.send(['WATCHDOG=1']).finally(() => (this.pinging = false));
-    }, every);
+    };
+    // systemd's timer runs from the exec: Node's own start and the module loading already used
+    // part of the period (seconds on a busy host), so the first ping goes out now.
+    ping();
+    this.watchdog = setInterval(ping, every);
     this.watchdog.unref();
   }
 

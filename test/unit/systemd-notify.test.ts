@@ -65,3 +65,22 @@ test('a missing systemd-notify is one warning and false, never a crash', async (
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /systemd notification failed .*NotifyAccess=all/);
 });
+
+test('the watchdog pings at once, then every half period (systemd counts from the exec, not from this call)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-sd-ping-'));
+  const out = path.join(dir, 'pings');
+  const cmd = path.join(dir, 'notify');
+  fs.writeFileSync(cmd, `#!/bin/sh\necho "$*" >> ${JSON.stringify(out)}\n`, { mode: 0o755 });
+  const sd = SystemdNotify.fromEnv({ env: { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '10000000' }, log: silentLogger, command: cmd })!;
+  try {
+    const t0 = Date.now();
+    sd.startWatchdog();
+    const deadline = t0 + 3000;
+    while (!fs.existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(fs.existsSync(out), 'a ping within 3 s, with a 10 s watchdog (the first interval would be 5 s)');
+    assert.equal(fs.readFileSync(out, 'utf8').trim(), 'WATCHDOG=1');
+  } finally {
+    sd.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
