@@ -147,6 +147,15 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
 
   checkNodeIdentity(c.nodes, c.name, at, errors);
 
+  // The drain's hard bound gives a progressing applier more time than a stuck one, never less.
+  const fo = c.failover;
+  if (fo.drain_max_s !== undefined && fo.drain_max_s < fo.apply_timeout_s) {
+    errors.push({
+      path: [...at, 'failover', 'drain_max_s'],
+      message: `${fo.drain_max_s} is less than failover.apply_timeout_s ${fo.apply_timeout_s}: the drain bound must be at least the time a stuck applier is given (default 3 × apply_timeout_s)`,
+    });
+  }
+
   // Someone must be promotable, or a dead master means a dead cluster.
   const promotable = c.nodes.filter((n) => n.promotion !== 'never');
   if (promotable.length === 0) {

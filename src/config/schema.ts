@@ -106,8 +106,17 @@ export const FailoverSettings = z.strictObject({
   max_lag_s: z.number().int().min(0).default(300),
   /** Replicas with errant GTIDs: block them from promotion, or allow with a warning. */
   errant_gtids: z.enum(['block', 'warn']).default('block'),
-  /** Bounded wait for the winner to apply its relay log and for catch-up. */
+  /**
+   * Bounded wait for catch-up, and for a relay log to be applied while nothing moves: a node
+   * whose applier makes no progress for this long is stuck (dropped, or the failover stops).
+   */
   apply_timeout_s: z.number().positive().default(120),
+  /**
+   * Hard bound of one node's drain while its applier keeps making progress (a long transaction
+   * in its relay log). Past it the node is dropped and the next candidate promoted. Default:
+   * 3 × apply_timeout_s (drainMaxS).
+   */
+  drain_max_s: z.number().positive().optional(),
   salvage: z
     .strictObject({
       enabled: z.boolean().default(true),
@@ -130,6 +139,11 @@ export const FailoverSettings = z.strictObject({
   auto_rejoin: z.boolean().default(false),
 });
 export type FailoverSettings = z.infer<typeof FailoverSettings>;
+
+/** failover.drain_max_s as configured, else 3 × apply_timeout_s. */
+export function drainMaxS(fo: Pick<FailoverSettings, 'apply_timeout_s' | 'drain_max_s'>): number {
+  return fo.drain_max_s ?? 3 * fo.apply_timeout_s;
+}
 
 export const CloudSettings = z.strictObject({
   region_id: z.string().min(1),

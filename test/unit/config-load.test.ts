@@ -15,6 +15,7 @@ import {
   redactUrl,
 } from '../../src/config';
 import { editDistance, suggest } from '../../src/config/suggest';
+import { drainMaxS } from '../../src/config/schema';
 
 /** A minimal valid cluster; callers append or replace lines. */
 const BASE = `clusters:
@@ -289,6 +290,17 @@ test('detection: secondary checks name nodes; min_sources must be reachable', ()
   assert.equal(m.length, 2, m.join('\n'));
   assert.match(m[0]!, /^clusters\[0\]\.detection\.secondary_checks\[1\]@14: 'bd1' is not a node of cluster 'app1' \(did you mean 'db1'\?\)/);
   assert.match(m[1]!, /^clusters\[0\]\.detection\.min_sources@16: 4 sources required but only 3 configured/);
+});
+
+test('failover.drain_max_s: 3 × apply_timeout_s by default; below apply_timeout_s, or not a positive number, is an error naming the field', () => {
+  const ok = parseConfigText(BASE + '    failover:\n      apply_timeout_s: 40\n', { env: {} });
+  assert.equal(drainMaxS(ok.clusters[0]!.failover), 120);
+  const set = parseConfigText(BASE + '    failover:\n      apply_timeout_s: 40\n      drain_max_s: 600\n', { env: {} });
+  assert.equal(drainMaxS(set.clusters[0]!.failover), 600);
+  const low = errorsOf(BASE + '    failover:\n      apply_timeout_s: 40\n      drain_max_s: 30\n');
+  assert.match(low.message, /clusters\[0\]\.failover\.drain_max_s: 30 is less than failover\.apply_timeout_s 40/);
+  const bad = errorsOf(BASE + '    failover:\n      drain_max_s: -5\n');
+  assert.match(bad.message, /clusters\[0\]\.failover\.drain_max_s/);
 });
 
 test('no promotable node is an error; a single one is a warning', () => {
