@@ -24,6 +24,7 @@ import {
   waitRelayApplied,
 } from '../mysql/ops';
 import type { BinlogCoordinates, Flavor, ReplicationChannel } from '../mysql/types';
+import { applierMoved, drainVerdict, type ApplierSample } from './drain';
 
 export type RepointPosition = { kind: 'gtid' } | { kind: 'file'; file: string; pos: number };
 
@@ -65,6 +66,60 @@ export async function drainRelayLog(c: Conn, timeoutS: number): Promise<boolean>
     await c.exec(`${c.dialect.startReplica()} SQL_THREAD`);
   }
   return waitRelayApplied(c, timeoutS);
+}
+
+/** A drain given up: the node's applier is stuck (see drain.ts); the message says why. */
+export class DrainStuck extends Error {}
+
+/**
+ * Wait until everything received is applied, for as long as the applier makes progress:
+ * stuck (no progress for stallS, or maxS passed) throws DrainStuck; a SQL thread stopped with
+ * relay log left throws as waitRelayApplied does. A SQL thread stopped without an error is
+ * started first. Returns how long it took and the last progress seen.
+ */
+export async function drainWatched(c: Conn, o: { stallS: number; maxS: number }): Promise<{ waitedMs: number; progress?: string }> {
+  const startedAt = Date.now();
+  const chs = await readChannels(c);
+  if (chs.length === 0) return { waitedMs: 0 };
+  if (chs.some((ch) => !ch.sqlRunning && ch.lastSqlErrno === 0)) {
+    await c.exec(`${c.dialect.startReplica()} SQL_THREAD`);
+  }
+  let prev = await sampleApplier(c);
+  let lastMovedAt: number | undefined;
+  let progress: string | undefined;
+  const judge = async (now?: number): Promise<void> => {
+    const v = drainVerdict({ startedAt, lastMovedAt, now: now ?? Date.now(), stallS: o.stallS, maxS: o.maxS });
+    if (v.stuck) throw new DrainStuck(v.why);
+  };
+  const applied = await waitRelayApplied(c, o.maxS - (Date.now() - startedAt) / 1000, {
+    onPoll: async () => {
+      if (Date.now() - prev.at < SAMPLE_MS) return;
+      const cur = await sampleApplier(c);
+      const moved = applierMoved(prev, cur);
+      if (moved) {
+        lastMovedAt = cur.at;
+        progress = moved;
+      }
+      prev = cur;
+      await judge(cur.at);
+    },
+  });
+  if (!applied) await judge(Math.max(Date.now(), startedAt + o.maxS * 1000));
+  return { waitedMs: Date.now() - startedAt, ...(progress ? { progress } : {}) };
+}
+
+/** How often a draining applier is sampled for progress. */
+const SAMPLE_MS = 1000;
+
+/** The applier's executed position and the rows its open transactions changed (see drain.ts). */
+export async function sampleApplier(c: Conn): Promise<ApplierSample> {
+  const [g] = await c.query<{ g: unknown }>(c.version.flavor === 'mariadb' ? 'SELECT @@global.gtid_slave_pos AS g' : 'SELECT @@global.gtid_executed AS g');
+  const chs = await readChannels(c);
+  const rows = await c.query<{ id: unknown; r: unknown }>(
+    'SELECT trx_id AS id, trx_rows_modified AS r FROM information_schema.innodb_trx WHERE trx_rows_modified > 0 AND (trx_mysql_thread_id IS NULL OR trx_mysql_thread_id <> CONNECTION_ID())',
+  );
+  const executed = [String(g?.g ?? '').replace(/\s+/g, ''), ...chs.map((ch) => `${ch.channel}@${ch.exec ? `${ch.exec.file}:${ch.exec.pos}` : ''}`)].join(' ');
+  return { at: Date.now(), executed, trx: Object.fromEntries(rows.map((r) => [String(r.id), Number(r.r)])) };
 }
 
 /**

@@ -181,9 +181,10 @@ const IDLE_RE = /has read all relay log/i;
  *   (covers a transaction the IO thread received only in part, which is
  *   never applied).
  * true when applied, false on timeout. Throws when a channel's SQL thread is
- * stopped while something is unapplied (nothing would apply it).
+ * stopped while something is unapplied (nothing would apply it). onPoll runs after each
+ * poll that found something unapplied; what it throws ends the wait.
  */
-export async function waitRelayApplied(c: Conn, timeoutS: number): Promise<boolean> {
+export async function waitRelayApplied(c: Conn, timeoutS: number, o: { onPoll?: () => Promise<void> } = {}): Promise<boolean> {
   const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
   const still = new Map<string, { exec: string; since: number; polls: number }>();
   let interval = 50;
@@ -231,6 +232,7 @@ export async function waitRelayApplied(c: Conn, timeoutS: number): Promise<boole
     }
     if (all) return true;
     if (Date.now() >= deadline) return false;
+    await o.onPoll?.();
     await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
     interval = Math.min(250, interval * 2);
   }
