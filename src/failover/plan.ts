@@ -73,6 +73,12 @@ export interface PlanOptions {
    * max_lag_s. Both are soft gates (heir failover --to NODE --force overrides).
    */
   healthy?: Record<string, HealthyView>;
+  /**
+   * Survivors the executor dropped during this failover (a winner or catch-up source whose
+   * relay log could not be applied), with why: never the winner, never a catch-up source,
+   * never repointed; what they received counts in no one's target (it is reported lost).
+   */
+  dropped?: Record<string, string>;
 }
 
 export interface EarlierPromotion {
@@ -104,7 +110,7 @@ function halfPromoted(reachable: Facts[], name: string): Facts | undefined {
 }
 
 /** Reasons that --force cannot override: the node cannot work as a master at all. */
-const HARD_GATE = /^(unreachable|gate: binlog off|gate: SQL thread error|gate: log_replica_updates off|gate: not replicating from)/;
+const HARD_GATE = /^(unreachable|dropped during the failover|gate: binlog off|gate: SQL thread error|gate: log_replica_updates off|gate: not replicating from)/;
 
 interface Facts {
   cfg: NodeConfig;
@@ -262,9 +268,10 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     if (err) f.sqlError = { errno: err.lastSqlErrno, message: err.lastSqlError };
   }
   const reachable = [...facts.values()].filter((f) => f.reachable);
+  const droppedWhy = (f: Facts): string | undefined => opts.dropped?.[f.cfg.name];
   const target = unionAll(
     mode,
-    reachable.map((f) => f.received!),
+    reachable.filter((f) => droppedWhy(f) === undefined).map((f) => f.received!),
   );
   base.target = positionText(target);
 
@@ -277,6 +284,8 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
   for (const f of reachable) {
     const s = f.snap!;
     const others = reachable.filter((o) => o !== f).map((o) => o.snap!);
+    const dropped = droppedWhy(f);
+    if (dropped !== undefined) f.gates.push(`dropped during the failover: ${dropped}`);
     if (s.logBin === false) f.gates.push('gate: binlog off');
     if (s.logBin !== false && s.logReplicaUpdates === false && !allLevel) {
       f.gates.push('gate: log_replica_updates off (survivors behind it could not fetch from its binlog)');
@@ -322,7 +331,8 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       f.warnings.push('writable and not replicating: a previous failover may have promoted it already');
     }
     // A catch-up source serves from its binlog what it has applied.
-    if (mode === 'file') f.whyCannotServe = 'file/position mode has no catch-up between replicas';
+    if (dropped !== undefined) f.whyCannotServe = `dropped during the failover (${dropped})`;
+    else if (mode === 'file') f.whyCannotServe = 'file/position mode has no catch-up between replicas';
     else if (s.logBin === false) f.whyCannotServe = 'binlog off';
     else if (s.logReplicaUpdates === false) f.whyCannotServe = 'log_replica_updates off';
     else if (f.sqlError) f.whyCannotServe = `SQL thread error ${f.sqlError.errno} (relay log cannot be applied)`;
@@ -470,6 +480,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     for (const f of facts.values()) {
       if (f === winner) continue;
       if (!f.reachable) base.leftOut.push({ node: f.cfg.name, why: 'unreachable: repoint it when it returns (heir rejoin)' });
+      else if (droppedWhy(f) !== undefined) base.leftOut.push({ node: f.cfg.name, why: `dropped during the failover: ${droppedWhy(f)}` });
       else if (adopted && f.snap!.replication.some((c) => c.sourceHost === winner!.cfg.host && c.sourcePort === winner!.cfg.port)) {
         base.repoint.push(f.cfg.name); // repointed by the earlier run: kept where it is, verified
       }

@@ -202,6 +202,30 @@ describe('planner: election by received transactions', () => {
     assert.deepEqual(p.steps.find((s) => s.name === 'drain')!.params.nodes, ['db3', 'db2']);
   });
 
+  it('a winner dropped during the drain: elected again without it; never a source, never repointed, what only it has unobtainable', () => {
+    const t = topo(mysqlNode('db2', `${M}:1-90`, { ch: { retrievedGtidSet: `${M}:1-100` } }), mysqlNode('db3', `${M}:1-95`), mysqlNode('db4', `${M}:1-97`));
+    const c = cluster([{ name: 'db2', promotion: 'prefer' }, { name: 'db3', promotion: 'prefer' }, { name: 'db4' }]);
+    assert.equal(plan(t, c).winner, 'db2');
+    const p = plan(t, c, { dropped: { db2: 'no progress for 3.0 s' } });
+    assert.equal(p.winner, 'db3', 'the other prefer node, level with what the remaining survivors have');
+    assert.equal(p.target, `${M}:1-97`, 'what only the dropped node received is in no one\'s target');
+    assert.deepEqual(p.catchUp, [{ from: 'db4', brings: `${M}:96-97`, until: `${M}:1-97` }], 'not from the dropped node');
+    assert.equal(cand(p, 'db2').verdict, 'gated');
+    assert.match(cand(p, 'db2').reasons.join(' '), /dropped during the failover: no progress for 3.0 s/);
+    assert.deepEqual(p.repoint, ['db4']);
+    assert.deepEqual(p.leftOut, [{ node: 'db2', why: 'dropped during the failover: no progress for 3.0 s' }]);
+    assert.deepEqual(p.unobtainable.map((u) => [u.node, u.transactions]), [['db2', `${M}:98-100`]]);
+    assert.deepEqual(p.steps.find((s) => s.name === 'drain')!.params.nodes, ['db3', 'db4']);
+    // --to cannot pick it either, not even with --force.
+    const forced = plan(t, c, { dropped: { db2: 'stuck' }, to: 'db2', force: true });
+    assert.equal(forced.winner, null);
+    assert.match(forced.noWinnerReasons.join(' '), /--to db2: dropped during the failover: stuck \(cannot be overridden\)/);
+    // The last promotable node dropped: no winner, and the reasons say why.
+    const none = plan(t, cluster([{ name: 'db2' }, { name: 'db3', promotion: 'never' }, { name: 'db4', promotion: 'never' }]), { dropped: { db2: 'stuck' } });
+    assert.equal(none.winner, null);
+    assert.match(none.noWinnerReasons.join(' '), /every reachable survivor is gated or has promotion: never/);
+  });
+
   it('a never node never wins, but still serves as the catch-up source', () => {
     const p = plan(
       topo(mysqlNode('db2', `${M}:1-100`), mysqlNode('db3', `${M}:1-90`)),
