@@ -16,7 +16,8 @@
  *   freeze   → stop IO threads everywhere: positions stop moving
  *   salvage  → copy the dead master's binlogs over SSH, in the background
  *   reread   → read the survivors again, elect again on the final positions
- *   drain    → winner (and catch-up sources) apply their relay logs
+ *   drain    → winner (and catch-up sources) apply their relay logs, as long as they make
+ *              progress (bounded); a stuck winner is dropped and the next candidate elected
  *   catch-up → winner replicates from whoever received more
  *   promote  → winner writable
  *   repoint  → every other survivor replicates from the winner
@@ -37,7 +38,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
+import { drainMaxS, type ClusterConfig, type GlobalSettings, type NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
 import { compareCoords } from '../mysql/coords';
@@ -60,7 +61,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, drainRelayLog, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, drainRelayLog, drainWatched, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -631,34 +632,75 @@ class FailoverRun {
     return `${dead.name}'s host shows no mysqld (nothing listens on port ${dead.port}${h.pid ? `, pid ${h.pid} is gone` : ''})`;
   }
 
-  /** Never promote or serve with an unapplied relay log. */
+  /**
+   * Never promote or serve with an unapplied relay log. Each node gets as long as its applier
+   * makes progress (a long transaction in its relay log), up to failover.drain_max_s; one that
+   * is stuck (no progress for apply_timeout_s, a SQL thread error, the bound passed) is
+   * dropped. A dropped winner is replaced: the planner elects again without the dropped nodes,
+   * and the new plan's nodes are drained in turn. Only when no promotable node remains does
+   * the failover stop here.
+   */
   private async drain(): Promise<void> {
-    const p = this.plan!;
-    const ps = p.steps.find((s) => s.name === 'drain')!;
-    const nodes = ps.params.nodes as string[];
-    const timeoutS = this.c.failover.apply_timeout_s;
-    await this.step('drain', { nodes, timeoutS }, async (rec) => {
-      rec.nodes = await this.eachNode(nodes, async (n) => {
-        const c = await this.conn(n);
-        const ok = await drainRelayLog(c, timeoutS);
-        if (!ok) throw new Error(`relay log not applied within failover.apply_timeout_s ${timeoutS}s`);
-        if (n === p.winner) {
+    const stallS = this.c.failover.apply_timeout_s;
+    const maxS = drainMaxS(this.c.failover);
+    const drained = new Set<string>();
+    /** Where each drained node's SQL thread stopped in the dead master's binlog. */
+    const execAt = new Map<string, { file: string; pos: number }>();
+    await this.step('drain', { nodes: this.drainNodes(), timeoutS: stallS, maxS }, async (rec) => {
+      rec.nodes = [];
+      const replaced: string[] = [];
+      for (;;) {
+        const p = this.plan!;
+        const todo = this.drainNodes().filter((n) => !drained.has(n) && !this.dropped.has(n));
+        const round = await this.eachNode(todo, async (n) => {
+          const c = await this.conn(n);
+          const r = await drainWatched(c, { stallS, maxS });
+          drained.add(n);
           // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
-          // where salvage starts in file/position mode.
+          // where salvage starts in file/position mode should it become the winner.
           const ch = await this.channelFromDead(c, { orFirst: true });
-          if (ch?.exec) this.winnerDrainedAt = ch.exec;
+          if (ch?.exec) execAt.set(n, ch.exec);
+          const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+          return `relay log applied${waited}`;
+        });
+        rec.nodes.push(...round);
+        // A node whose relay log cannot be applied must not fail the whole failover with the
+        // address already gone: it is dropped, and what only it has is reported.
+        for (const b of round.filter((x) => !x.ok)) this.drop(b.node, `its relay log was not applied (${b.detail})`);
+        if (!this.dropped.has(p.winner!)) break;
+        // The winner is stuck: elect again on the same frozen positions without the dropped nodes.
+        const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+        if (!again.winner) {
+          const why = `${p.winner} was dropped (${this.dropped.get(p.winner!)}) and no promotable node remains: ${again.noWinnerReasons.join('; ')}`;
+          this.next.push(
+            `${p.winner}'s SQL thread goes on applying its relay log (its IO thread is stopped): once it has applied everything (or the cause is fixed), ` +
+              `run heir failover --cluster ${this.c.name}`,
+          );
+          throw new Error(why);
         }
-        return 'relay log applied';
-      });
-      const bad = rec.nodes.filter((x) => !x.ok);
-      const winnerBad = bad.find((b) => b.node === p.winner);
-      if (winnerBad) throw new Error(`drain failed: ${bad.map((b) => `${b.node}: ${b.detail}`).join('; ')}`);
-      // A slow catch-up source (or file/position survivor) must not fail the whole failover
-      // with the address already gone: it is dropped, and what only it has is reported.
-      for (const b of bad) this.drop(b.node, `its relay log was not applied in time (${b.detail})`);
+        const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped: ${this.dropped.get(p.winner!)})`;
+        this.warnings.push(msg);
+        this.journal?.note(msg);
+        this.log.warn({ dropped: p.winner, winner: again.winner }, msg);
+        replaced.push(`${p.winner} → ${again.winner}`);
+        this.plan = again;
+      }
+      const p = this.plan!;
+      const w = execAt.get(p.winner!);
+      if (w) this.winnerDrainedAt = w;
       const good = rec.nodes.filter((x) => x.ok).map((x) => x.node);
-      rec.detail = `relay logs applied on ${good.join(', ') || 'no node'}${bad.length ? `; dropped ${bad.map((b) => b.node).join(', ')} (not applied within failover.apply_timeout_s ${timeoutS}s)` : ''}`;
+      const bad = rec.nodes.filter((x) => !x.ok).map((x) => x.node);
+      if (bad.length) rec.data = { dropped: Object.fromEntries(bad.map((n) => [n, this.dropped.get(n)])), winner: p.winner };
+      rec.detail =
+        `relay logs applied on ${good.join(', ') || 'no node'}` +
+        (bad.length ? `; dropped ${bad.join(', ')} (stuck: no progress within failover.apply_timeout_s ${stallS}s, an error, or past failover.drain_max_s ${maxS}s)` : '') +
+        (replaced.length ? `; winner replaced: ${replaced.join(', ')}` : '');
     });
+  }
+
+  /** The nodes the current plan drains: the winner, catch-up sources, file/position survivors. */
+  private drainNodes(): string[] {
+    return (this.plan!.steps.find((s) => s.name === 'drain')?.params.nodes as string[] | undefined) ?? [this.plan!.winner!];
   }
 
   /**
@@ -672,7 +714,15 @@ class FailoverRun {
     p.repoint = p.repoint.filter((n) => n !== node);
     p.leftOut.push({ node, why: `dropped during the failover: ${why}` });
     this.warnings.push(`${node} dropped: ${why}; what only it received is listed as possibly lost`);
-    this.next.push(`${node}: compare it with ${p.winner} (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
+    if (node === p.winner) {
+      // Elected for having received the most: it may well hold transactions the next winner lacks.
+      this.next.push(
+        `${node}: it was not repointed (its IO thread is stopped, its SQL thread goes on applying its relay log); once applied, compare it with the new master: ` +
+          `rejoin it (heir rejoin --cluster ${this.c.name} --node ${node}) only if it has no transaction the new master lacks (see possiblyLost), else rebuild it from the new master`,
+      );
+    } else {
+      this.next.push(`${node}: compare it with ${p.winner} (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
+    }
   }
 
   /** The winner takes what others received and it lacks, from each source in turn. */
@@ -1270,7 +1320,17 @@ class FailoverRun {
     // winner has it all anyway (caught up, or salvage brought it).
     const lacking = (node: string): { count: number | null; gtids: string } | undefined => {
       const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
-      const theirs = snap?.reachable ? receivedPosition(mode, snap) : undefined;
+      const dead = this.node(this.req.deadMaster);
+      const theirs = snap?.reachable ? receivedPosition(mode, snap, { host: dead.host, port: dead.port }) : undefined;
+      if (theirs?.mode === 'file') {
+        // Coordinates in the dead master's binlog: the salvage applied it from where the
+        // winner stopped applying; without it, what lies between is what the node alone has.
+        if (salvaged) return undefined;
+        const from = this.winnerExecCoords();
+        if (!theirs.coords) return { count: null, gtids: '' };
+        if (from && compareCoords(theirs.coords, from) <= 0) return undefined;
+        return { count: null, gtids: `${dead.name}'s binlog ${from ? `from ${from.file}:${from.pos} ` : ''}up to ${theirs.coords.file}:${theirs.coords.pos}` };
+      }
       if (winnerHas && theirs && contains(winnerHas, theirs)) return undefined;
       const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
       const gtids = winnerHas?.mode === 'mysql-gtid' && theirs?.mode === 'mysql-gtid' ? theirs.set.subtract(winnerHas.set).toString() : '';
@@ -1281,6 +1341,7 @@ class FailoverRun {
       if (l) out.push({ count: l.count, transactions: l.gtids, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
     }
     for (const u of plan.unobtainable) {
+      if (this.dropped.has(u.node)) continue; // reported above
       const l = lacking(u.node);
       if (l) out.push({ count: l.count, transactions: u.transactions, why: `received by ${u.node} only, which cannot serve them (${u.why}), and the new master lacks them` });
     }
@@ -1343,6 +1404,7 @@ class FailoverRun {
       lagHints: hints,
       healthy: this.req.healthy,
       lastKnownMaster: this.req.lastKnownMaster,
+      ...(this.dropped.size ? { dropped: Object.fromEntries(this.dropped) } : {}),
       salvage:
         this.c.failover.salvage.enabled && this.req.deadMasterSshReachable === false
           ? { possible: false, why: 'its host does not answer SSH' }
