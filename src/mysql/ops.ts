@@ -172,6 +172,44 @@ function pickChannel(chs: ReplicationChannel[]): ReplicationChannel | undefined 
 const IDLE_RE = /has read all relay log/i;
 
 /**
+ * Why a channel whose SQL thread (or coordinator) has read all its relay log is still
+ * applying, or undefined when what is left is at most one transaction that no one applies
+ * (received only in part): more than one received transaction unapplied, a replication
+ * thread waiting for a lock, or an applier transaction that changed rows since the last look.
+ */
+async function applierBusy(
+  c: Conn,
+  executed: GtidSet | MariaGtidPos,
+  ch: ReplicationChannel,
+  seen: { rows?: string },
+): Promise<string | undefined> {
+  if (executed instanceof GtidSet) {
+    const left = GtidSet.tryParse(ch.retrievedGtidSet)?.subtract(executed).count() ?? 0n;
+    if (left > 1n) return `${left} received transactions are not applied yet`;
+  } else if (ch.mariadbGtidIoPos) {
+    const io = MariaGtidPos.tryParse(ch.mariadbGtidIoPos);
+    const left = io ? executed.distance(io) : 0n;
+    if (left > 1n) return `${left} received transactions are not applied yet`;
+  }
+  const threads = (await c.query<Record<string, unknown>>('SHOW PROCESSLIST')).filter((p) => String(p.User ?? '') === 'system user');
+  const locked = threads.find((p) => /lock/i.test(String(p.State ?? '')));
+  if (locked) return `a replication thread waits: ${String(locked.State)}`;
+  const ids = threads.map((p) => Number(p.Id)).filter((n) => Number.isInteger(n) && n > 0);
+  if (ids.length === 0) return undefined;
+  const trx = await c.query<{ id: unknown; st: unknown; r: unknown }>(
+    `SELECT trx_id AS id, trx_state AS st, trx_rows_modified AS r FROM information_schema.innodb_trx WHERE trx_mysql_thread_id IN (${ids.join(',')}) ORDER BY trx_id`,
+  );
+  if (trx.some((t) => String(t.st) === 'LOCK WAIT')) return 'a replication thread waits for a row lock';
+  // Open applier transactions with changes: judged on two looks (a partial one stands still).
+  const rows = trx.filter((t) => Number(t.r) > 0).map((t) => `${String(t.id)}:${String(t.r)}`).join(',');
+  const before = seen.rows;
+  seen.rows = rows;
+  if (rows === '') return undefined;
+  if (before === undefined) return 'an applier transaction holds changes: looking again';
+  return rows !== before ? 'an applier transaction is changing rows' : undefined;
+}
+
+/**
  * Waits until everything each channel received is applied. A channel counts
  * as applied when any of these holds:
  * - GTID: MySQL gtid_executed ⊇ Retrieved_Gtid_Set; MariaDB gtid_slave_pos ⊇ Gtid_IO_Pos;
@@ -186,7 +224,7 @@ const IDLE_RE = /has read all relay log/i;
  */
 export async function waitRelayApplied(c: Conn, timeoutS: number, o: { onPoll?: () => Promise<void> } = {}): Promise<boolean> {
   const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
-  const still = new Map<string, { exec: string; since: number; polls: number }>();
+  const still = new Map<string, { exec: string; since: number; polls: number; rows?: string }>();
   let interval = 50;
   for (;;) {
     const chs = await readChannels(c);
@@ -217,7 +255,12 @@ export async function waitRelayApplied(c: Conn, timeoutS: number, o: { onPoll?: 
       else prev.polls++;
       if (!done && ch.ioState !== 'Yes' && IDLE_RE.test(ch.sqlThreadState ?? '')) {
         const s = still.get(key)!;
-        if (s.polls >= 3 && now - s.since >= 1000) done = true;
+        if (s.polls >= 3 && now - s.since >= 1000) {
+          // A parallel applier's coordinator says the same while its workers still apply (a
+          // long transaction) or wait for a lock: only a lone partial transaction is left over.
+          const busy = await applierBusy(c, executed, ch, s);
+          if (!busy) done = true;
+        }
       }
       if (!done && !ch.sqlRunning) {
         throw fail(
