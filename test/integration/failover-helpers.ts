@@ -151,7 +151,8 @@ export function range(from: number, n: number): number[] {
  * the cluster invariant holds (test/support/invariant.ts): it is the one writable node,
  * every survivor is read-only, replicates from it and converges, every acknowledged id
  * (but those the report declared possibly lost) and the probe are on every survivor.
- * Nodes that are neither the new master nor a survivor (the dead master) are left out.
+ * Nodes that are neither the new master nor a survivor (the dead master) are left out;
+ * leftOut ones (a node the failover dropped) are checked for their role only (read-only).
  */
 export async function assertHealthy(
   lab: LabCluster,
@@ -159,10 +160,10 @@ export async function assertHealthy(
   newMaster: string,
   survivors: string[],
   acked: number[],
-  o: { probeId: number; allowMissing?: Set<number>; delayed?: string[] },
+  o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[] },
 ): Promise<void> {
   await writeRows(cfg, newMaster, [o.probeId]);
-  const keep = new Set([newMaster, ...survivors]);
+  const keep = new Set([newMaster, ...survivors, ...(o.leftOut ?? [])]);
   await assertInvariant({
     lab,
     master: newMaster,
@@ -170,5 +171,6 @@ export async function assertHealthy(
     table: 'app.w',
     acked: [...acked.filter((id) => !o.allowMissing?.has(id)), o.probeId],
     delayed: o.delayed,
+    leftOut: o.leftOut,
   });
 }

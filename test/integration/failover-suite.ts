@@ -20,6 +20,7 @@ import { rejoinNode } from '../../src/failover/rejoin';
 import { peekLock } from '../../src/failover/lock';
 import { startCluster, startNetLab, type LabCluster, type LabFlavor, type NetLab } from '../lab';
 import {
+  appConfig,
   assertHealthy,
   createTable,
   globalSettings,
@@ -125,6 +126,44 @@ export function failoverSuite(flavor: LabFlavor): void {
 
   async function binlogFiles(l: LabCluster, node: string): Promise<string[]> {
     return (await l.sql(node, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
+  }
+
+  /**
+   * Holds `node`'s applier on the master's next n transactions: tables app.hold1..n on every
+   * node, each locked on `node` by a session of its own (MySQL refuses a locking read under
+   * super_read_only: a table read lock; MariaDB: a locking read above every row). commit(i, id)
+   * is the master's transaction i, a row in app.hold<i> and an acknowledged row `id` in app.w;
+   * release(i) lets `node` apply it (once the ones before it are released).
+   */
+  async function holdApplier(l: LabCluster, cfg: ClusterConfig, node: string, n: number) {
+    for (let i = 1; i <= n; i++) await l.sql('db1', `CREATE TABLE app.hold${i} (id INT PRIMARY KEY) ENGINE=InnoDB`);
+    await syncReplicas(l);
+    const socketPath = l.nodes.find((x) => x.name === node)!.socket;
+    const sessions: mysql.Connection[] = [];
+    for (let i = 1; i <= n; i++) {
+      const s = await mysql.createConnection({ socketPath, user: 'root', password: '' });
+      sessions.push(s);
+      if (my) await s.query(`LOCK TABLES app.hold${i} READ`);
+      else {
+        await s.query('BEGIN');
+        await s.query(`SELECT id FROM app.hold${i} WHERE id > 0 FOR UPDATE`);
+      }
+    }
+    return {
+      commit: async (i: number, id: number) => {
+        const c = await open(appConfig(cfg), 'db1');
+        try {
+          await c.exec('BEGIN');
+          await c.exec(`INSERT INTO app.hold${i} (id) VALUES (1)`);
+          await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'held')`);
+          await c.exec('COMMIT');
+        } finally {
+          await c.close();
+        }
+      },
+      release: (i: number) => sessions[i - 1]!.end().catch(() => undefined),
+      releaseAll: () => Promise.all(sessions.map((s) => s.end().catch(() => undefined))),
+    };
   }
 
   function request(cfg: ClusterConfig, stateDir: string, extra: Partial<FailoverRequest> = {}): FailoverRequest {
@@ -713,6 +752,112 @@ export function failoverSuite(flavor: LabFlavor): void {
         await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001, allowMissing: new Set(lost) });
       } finally {
         await lock.end().catch(() => undefined);
+      }
+    });
+
+    it("a long transaction in the winner's relay log: the drain waits past apply_timeout_s while the applier progresses; the winner is promoted, nothing lost", async () => {
+      const l = await lab();
+      // apply_timeout_s 4 keeps the test short: the winner's relay log takes some 7 s to apply,
+      // progressing every 1.5 s (each lock released in turn), so it never stalls for 4 s.
+      const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 60 }, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      const N = 5;
+      const hold = await holdApplier(l, cfg, 'db2', N);
+      try {
+        const held = range(800001, N);
+        for (let i = 1; i <= N; i++) await hold.commit(i, held[i - 1]!);
+        w.acked.push(...held);
+        await receivedAll(l, ['db2', 'db3']);
+        const have2 = await idsOn(cfg, 'db2');
+        assert.deepEqual(held.filter((id) => have2.has(id)), [], 'db2 has them in its relay log only');
+        await l.kill('db1');
+        let releasing: Promise<void> | undefined;
+        const r = await runFailover(
+          request(cfg, tempDir(), {
+            beforeStep: (step) => {
+              if (step !== 'drain' || releasing) return;
+              releasing = (async () => {
+                for (let i = 1; i <= N; i++) {
+                  await sleep(i === 1 ? 1000 : 1500);
+                  await hold.release(i);
+                }
+              })();
+            },
+          }),
+        );
+        await releasing;
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db2');
+        const drain = r.steps.find((x) => x.name === 'drain')!;
+        assert.ok(drain.durationMs! > 4000, `the drain took longer than apply_timeout_s: ${drain.durationMs} ms`);
+        assert.match(drain.nodes!.find((x) => x.node === 'db2')!.detail, /longer than failover.apply_timeout_s 4s: its applier kept making progress/, steps);
+        assert.deepEqual(r.plan!.leftOut, []);
+        assert.deepEqual(r.possiblyLost.filter((x) => /dropped/.test(x.why)), []);
+        await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+      } finally {
+        await hold.releaseAll();
+      }
+    });
+
+    it('a winner still applying past drain_max_s is dropped: the next candidate is promoted, what only it received reported lost, it is not repointed', async () => {
+      const l = await lab();
+      // Small bounds keep the test short: apply_timeout_s 4, drain_max_s 5.
+      const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 5 }, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      const N = 3;
+      const hold = await holdApplier(l, cfg, 'db2', N);
+      try {
+        await l.sql('db3', stopIo); // db3 will lack the held transactions: only db2 receives them
+        const held = range(800001, N);
+        for (let i = 1; i <= N; i++) await hold.commit(i, held[i - 1]!);
+        w.acked.push(...held);
+        await receivedAll(l, ['db2']);
+        await l.kill('db1');
+        let released: Promise<void> | undefined;
+        const r = await runFailover(
+          request(cfg, tempDir(), {
+            beforeStep: (step) => {
+              // db2 makes progress once (its first held transaction), then nothing more.
+              if (step === 'drain' && !released) released = sleep(1500).then(() => hold.release(1));
+            },
+          }),
+        );
+        await released;
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db3');
+        assert.ok(r.warnings.some((x) => /the winner changed during the drain: db2 → db3/.test(x)), r.warnings.join('\n'));
+        const drain = r.steps.find((x) => x.name === 'drain')!;
+        assert.match(drain.nodes!.find((x) => x.node === 'db2')!.detail, /still applying .* after failover.drain_max_s 5s/, steps);
+        assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped during the failover/, steps);
+        assert.equal(r.plan!.repoint.includes('db2'), false);
+        const have3 = await idsOn(cfg, 'db3');
+        const lost = w.acked.filter((id) => !have3.has(id));
+        assert.deepEqual(lost, held, 'exactly the transactions only db2 received');
+        const reported = r.possiblyLost.find((x) => /received by db2, which was dropped/.test(x.why));
+        assert.ok(reported, JSON.stringify(r.possiblyLost));
+        assert.equal(reported.count, N, 'the report counts exactly what only the dropped winner had');
+        assert.ok(r.next.some((x) => /db2: it was not repointed .*\(heir rejoin --cluster .* --node db2\) only if it has no transaction the new master lacks/.test(x)), r.next.join('\n'));
+        // Not repointed: db2 still points at the dead master, its IO thread stopped.
+        const c2 = await open(cfg, 'db2');
+        try {
+          const ch = (await readChannels(c2))[0]!;
+          const db1 = cfg.nodes.find((n) => n.name === 'db1')!;
+          assert.equal(`${ch.sourceHost}:${ch.sourcePort}`, `${db1.host}:${db1.port}`, 'db2 still replicates from the dead master');
+          assert.equal(ch.ioState, 'No');
+        } finally {
+          await c2.close();
+        }
+        await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(lost), leftOut: ['db2'] });
+      } finally {
+        await hold.releaseAll();
       }
     });
 

@@ -4,7 +4,8 @@
  * every violation at once, naming the node and the value:
  *
  *   - exactly one reachable node is writable (read_only=0), the expected master; every other
- *     reachable node has read_only=1 and, where the server has it, super_read_only=1;
+ *     reachable node has read_only=1 and, where the server has it, super_read_only=1 (also a
+ *     node the failover left out on purpose: only its role is checked);
  *   - every survivor replicates from the master: both threads running, no error, and it
  *     converges within a bound (GTID: its executed set contains the master's and has nothing
  *     the master lacks; MariaDB: its
@@ -25,6 +26,12 @@ export interface InvariantInput {
   master: string;
   /** Nodes left out (the dead old master, a node the test stopped): not read at all. */
   absent?: string[];
+  /**
+   * Nodes the failover left out on purpose while they run (a dropped winner): read for their
+   * role only — read-only like every node but the master, so still no second writable node —
+   * not for replication, convergence, errant transactions or rows.
+   */
+  leftOut?: string[];
   /** The application's table (`schema.table`) with an integer `id` column. */
   table?: string;
   /** Ids the servers acknowledged to the application. */
@@ -98,7 +105,7 @@ async function ids(lab: LabCluster, n: string, table: string): Promise<Set<numbe
 }
 
 /** Roles, replication threads and sources, convergence: every violation, in words. */
-function roleViolations(lab: LabCluster, master: LabNode, states: Map<string, NodeState>, delayed: Set<string>): string[] {
+function roleViolations(lab: LabCluster, master: LabNode, states: Map<string, NodeState>, delayed: Set<string>, leftOut: Set<string>): string[] {
   const bad: string[] = [];
   const m = states.get(master.name);
   const writable = [...states.values()].filter((s) => !s.ro).map((s) => s.name);
@@ -110,6 +117,7 @@ function roleViolations(lab: LabCluster, master: LabNode, states: Map<string, No
     }
     if (!s.ro) bad.push(`${s.name}: read_only=0 (a survivor must be read-only)`);
     if (s.sro === false) bad.push(`${s.name}: super_read_only=0 (a survivor must be super_read_only)`);
+    if (leftOut.has(s.name)) continue;
     const ch = s.channels[0];
     if (!ch) {
       bad.push(`${s.name}: not replicating (no channel)`);
@@ -135,6 +143,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
   const bad: string[] = [];
   const absent = new Set(i.absent ?? []);
   const delayed = new Set(i.delayed ?? []);
+  const leftOut = new Set(i.leftOut ?? []);
   const nodes = lab.nodes.filter((n) => !absent.has(n.name));
   const master = lab.nodes.find((n) => n.name === i.master);
   if (!master) throw new Error(`invariant: no node named ${i.master}`);
@@ -154,7 +163,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
         found.push(`${n.name}: cannot be read (${(e as Error).message})`);
       }
     }
-    found.push(...roleViolations(lab, master, states, delayed));
+    found.push(...roleViolations(lab, master, states, delayed, leftOut));
     if (found.length === 0 || Date.now() > deadline) break;
     await sleep(200);
   }
@@ -167,7 +176,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
     const again = await readState(lab, master).catch(() => undefined);
     const mset = GtidSet.tryParse(again?.executed ?? m.executed) ?? GtidSet.empty();
     for (const s of states.values()) {
-      if (s.name === master.name) continue;
+      if (s.name === master.name || leftOut.has(s.name)) continue;
       const extra = (GtidSet.tryParse(s.executed) ?? GtidSet.empty()).subtract(mset);
       if (!extra.isEmpty()) bad.push(`${s.name}: has transactions the master lacks (errant): ${extra.toString()}`);
     }
@@ -176,7 +185,7 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
   // Rows: every acknowledged id on every reachable node, no id that was never attempted.
   if (i.table && i.acked) {
     for (const n of nodes) {
-      if (!states.has(n.name) || delayed.has(n.name)) continue;
+      if (!states.has(n.name) || delayed.has(n.name) || leftOut.has(n.name)) continue;
       let have: Set<number>;
       const until = Date.now() + 10_000;
       for (;;) {
