@@ -861,6 +861,45 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('the winner stuck and no other promotable node: failed, the report says what was done; once its applier is free a rerun promotes it, nothing lost', async () => {
+      const l = await lab();
+      // apply_timeout_s 3 keeps the test short; db3 may never be promoted.
+      const cfg = await config(l, { apply_timeout_s: 3 }, { db3: { promotion: 'never' } });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      const hold = await holdApplier(l, cfg, 'db2', 1);
+      try {
+        const held = [800001];
+        await hold.commit(1, held[0]!);
+        w.acked.push(...held);
+        await receivedAll(l, ['db2', 'db3']);
+        await l.kill('db1');
+        const sd = tempDir();
+        const r = await runFailover(request(cfg, sd));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'failed', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, null);
+        assert.match(r.summary, /db2 was dropped \(.*no progress for .* failover.apply_timeout_s 3s.*\) and no promotable node remains/, r.summary);
+        assert.equal(r.steps.find((x) => x.name === 'drain')?.outcome, 'failed', steps);
+        assert.ok(r.warnings.some((x) => /the fence is not undone: db1 stays read-only and its address stays taken away/.test(x)), r.warnings.join('\n'));
+        assert.equal(r.undone.filter((u) => /replication restarted/.test(u)).length, 2, r.undone.join('\n'));
+        assert.ok(r.notDone.some((x) => x.startsWith('promote')), r.notDone.join('\n'));
+        assert.ok(r.next.some((x) => /db2's SQL thread goes on applying its relay log/.test(x)), r.next.join('\n'));
+        assert.deepEqual(unfinishedJournals(sd, cfg.name), [], 'a handled failure closes its journal');
+        // The cause goes away: db2 applies what it held, and a rerun promotes it with every row.
+        await hold.releaseAll();
+        await waitApplied(l, cfg, ['db2'], held[0]!);
+        const again = await runFailover(request(cfg, sd));
+        assert.equal(again.outcome, 'promoted', again.summary);
+        assert.equal(again.newMaster, 'db2');
+        await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+      } finally {
+        await hold.releaseAll();
+      }
+    });
+
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
       const { l, cfg, w } = await deadMasterCluster();
 
