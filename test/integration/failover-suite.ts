@@ -900,6 +900,55 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('a crash after a stuck winner was dropped and its replacement promoted: the rerun keeps the replacement; the dropped node is neither promoted nor repointed', async () => {
+      const l = await lab();
+      // apply_timeout_s 3 keeps the test short.
+      const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      const hold = await holdApplier(l, cfg, 'db2', 1);
+      try {
+        await l.sql('db3', stopIo); // only db2 receives the held transaction
+        const held = [800001];
+        await hold.commit(1, held[0]!);
+        w.acked.push(...held);
+        await receivedAll(l, ['db2']);
+        await l.kill('db1');
+        const sd = tempDir();
+        await crashRun(cfg, sd, 'attach');
+        const unfinished = unfinishedJournals(sd, cfg.name);
+        assert.equal(unfinished.length, 1, 'the crash left its journal');
+        const drain = unfinished[0]!.steps.find((x) => x.step === 'drain');
+        assert.deepEqual(Object.keys((drain?.data?.dropped as object | undefined) ?? {}), ['db2'], JSON.stringify(drain));
+        const promote = unfinished[0]!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+        assert.match(promote?.detail ?? '', /^db3 is writable/, JSON.stringify(unfinished[0]!.steps));
+
+        acknowledge(sd, cfg.name, 'test');
+        const r = await runFailover(request(cfg, sd));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db3', 'the rerun keeps the node the journal promoted');
+        assert.equal(r.plan!.repoint.includes('db2'), false, steps);
+        assert.ok(r.plan!.leftOut.some((x) => x.node === 'db2'), JSON.stringify(r.plan!.leftOut));
+        const c2 = await open(cfg, 'db2');
+        try {
+          const ch = (await readChannels(c2))[0]!;
+          const db1 = cfg.nodes.find((n) => n.name === 'db1')!;
+          assert.equal(`${ch.sourceHost}:${ch.sourcePort}`, `${db1.host}:${db1.port}`, 'db2 was not repointed');
+        } finally {
+          await c2.close();
+        }
+        const have3 = await idsOn(cfg, 'db3');
+        const lost = w.acked.filter((id) => !have3.has(id));
+        assert.deepEqual(lost, held, 'only what the dropped winner alone received');
+        await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(lost), leftOut: ['db2'] });
+      } finally {
+        await hold.releaseAll();
+      }
+    });
+
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
       const { l, cfg, w } = await deadMasterCluster();
 
