@@ -109,7 +109,7 @@ export async function drainWatched(c: Conn, o: { stallS: number; maxS: number })
 }
 
 /** How often a draining applier is sampled for progress. */
-const SAMPLE_MS = 1000;
+const SAMPLE_MS = 500;
 
 /** The applier's executed position and the rows its open transactions changed (see drain.ts). */
 export async function sampleApplier(c: Conn): Promise<ApplierSample> {
