@@ -16,6 +16,8 @@ import { acknowledge, mayStartFailover, readFailoverState, recordAutoFailover, t
 /** An open journal: one record per call, durable when the promise resolves. */
 export interface JournalWriter {
   readonly id: string;
+  /** The journal's file, for a store on disk. */
+  readonly path?: string;
   stepStart(step: string, params?: Record<string, unknown>): Promise<void>;
   stepEnd(step: string, outcome: StepOutcome, detail: string, error?: string, data?: Record<string, unknown>): Promise<void>;
   progress(step: string, data: Record<string, unknown>): Promise<void>;
@@ -66,6 +68,7 @@ export class LocalDiskStore implements FailoverStore {
     const j = Journal.begin(this.stateDir, cluster, operation, detail, id);
     return {
       id: j.id,
+      path: j.path,
       stepStart: async (step, params) => j.stepStart(step, params),
       stepEnd: async (step, outcome, d, error, data) => j.stepEnd(step, outcome, d, error, data),
       progress: async (step, data) => j.progress(step, data),
