@@ -214,3 +214,61 @@ export function fsyncDir(dir: string): void {
     // Not every file system allows fsync on a directory; the file itself was synced.
   }
 }
+
+/**
+ * Where an operation's lock and journals live, as far as taking the lock goes: a
+ * FailoverStore (store.ts: state_dir on disk, or etcd under heir.ha) is one.
+ */
+export interface LockPlace {
+  acquireLock(cluster: string, operation: string, detail?: string): Promise<{ readonly tookOverFrom?: LockHolder; release(): Promise<void> }>;
+  peekLock(cluster: string): Promise<LockPeek>;
+  unfinishedJournals(cluster: string): Promise<{ operation: string; id: string }[]>;
+}
+
+/** The lock as an operation sees it before taking it: free, or who holds it (people's words). */
+export interface OperationLockState {
+  free: boolean;
+  holder?: string;
+}
+
+/** An unfinished failover/switchover/rejoin journal: the cluster may be half changed. */
+async function unfinishedText(place: LockPlace, cluster: string): Promise<string | undefined> {
+  const js = await place.unfinishedJournals(cluster);
+  if (js.length === 0) return undefined;
+  return `unfinished ${js.map((j) => `${j.operation} ${j.id}`).join(', ')} (inspect the cluster, then \`heir ack --cluster ${cluster}\`)`;
+}
+
+/** Would an operation get the lock now? Held by a live process, or an unfinished journal, says no. */
+export async function operationLockState(place: LockPlace, cluster: string): Promise<OperationLockState> {
+  const p = await place.peekLock(cluster);
+  if (!p.free && !p.stale) return { free: false, holder: p.text };
+  const u = await unfinishedText(place, cluster);
+  if (u) return { free: false, holder: u };
+  return { free: true };
+}
+
+/**
+ * Take the cluster lock for an operation that must not start next to an unfinished one
+ * (switchover; rejoin and failover check their own guard). Refused: who holds it, or which
+ * journal is unfinished, in words; the lock is not kept then.
+ */
+export async function takeOperationLock(
+  place: LockPlace,
+  cluster: string,
+  operation: string,
+  detail: string,
+): Promise<{ tookOverFrom?: LockHolder; release(): Promise<void> } | { refused: string }> {
+  let lock;
+  try {
+    lock = await place.acquireLock(cluster, operation, detail);
+  } catch (e) {
+    if (e instanceof LockHeldError) return { refused: e.message };
+    throw e;
+  }
+  const u = await unfinishedText(place, cluster);
+  if (u) {
+    await lock.release();
+    return { refused: u };
+  }
+  return lock;
+}

@@ -209,3 +209,16 @@ export function formatReport(r: FailoverReport): string[] {
   if (r.reportPath) lines.push(`  report: ${r.reportPath}`);
   return lines;
 }
+
+/**
+ * Keep a switchover report next to the failover reports (state_dir/<cluster>/reports/
+ * switchover-<id>.json), written atomically; returns its path.
+ */
+export function saveSwitchoverReport(stateDir: string, r: { cluster: string; id: string; reportPath?: string }): string {
+  return writeReportFile(stateDir, r.cluster, 'switchover', r.id, r);
+}
+
+/** Switchover reports of a cluster, newest first. */
+export function listSwitchoverReports(stateDir: string, cluster: string): string[] {
+  return listReportFiles(stateDir, cluster, 'switchover');
+}

@@ -6,7 +6,14 @@ import { GlobalSettings, type ClusterConfig, type NodeConfig } from '../config/s
 import { createMover } from '../eni';
 import type { Logger } from '../util/log';
 import type { AddressCheck } from './switchover-preflight';
-import type { MoveSummary } from './switchover';
+
+/** What an address move did, as the switchover report shows it. */
+export interface MoveSummary {
+  ok: boolean;
+  action: string;
+  detail: string;
+  durationMs: number;
+}
 
 export interface SwitchoverAddress {
   preflight(): Promise<{ kind: string; checks: AddressCheck[] }>;

@@ -9,17 +9,19 @@ import { Conn, connOptions } from '../mysql/conn';
 import { readTopology } from '../mysql/inspect';
 import type { Logger } from '../util/log';
 import type { AddressCheck, LockState } from './switchover-preflight';
-import type { MoveSummary, SwitchoverReport } from './switchover';
-import type { StepName } from './switchover-plan';
 import { ensureProbeTable, probeWrite } from './switchover-probe';
-import { acquireSwitchoverLock, peekLock } from './switchover-lock';
-import { addressMover } from './switchover-address';
+import { operationLockState, takeOperationLock } from './lock';
+import { LocalDiskStore, type JournalWriter } from './store';
+import { saveSwitchoverReport } from './report';
+import { addressMover, type MoveSummary } from './switchover-address';
 
+/** The cluster lock, held: the journal begins with the first step that changes the cluster. */
 export interface ClusterLockHandle {
-  /** Record a step in the operation's journal (crash safety). */
-  journal?(step: StepName, phase: 'start' | 'done' | 'failed', detail: string): Promise<void>;
-  /** Release the lock, keeping the final report with the journal. */
-  release(report: SwitchoverReport): Promise<void>;
+  /** Open the operation's journal (crash safety); called once, at the first step that changes the cluster. */
+  openJournal(detail: Record<string, unknown>): Promise<JournalWriter>;
+  /** Keep the final report (state_dir/<cluster>/reports), returning its path. */
+  saveReport(report: { cluster: string; id: string; reportPath?: string }): Promise<string | undefined>;
+  release(): Promise<void>;
 }
 
 export interface SwitchoverDeps {
@@ -46,11 +48,22 @@ export interface SwitchoverDeps {
 export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverDeps {
   const table = cluster.detection.heartbeat_table;
   const mover = addressMover(cluster, global, log);
+  const stateDir = global?.state_dir ?? '/var/lib/heir';
+  const store = new LocalDiskStore(stateDir);
   return {
     readTopology: (c) => readTopology(c),
     openConn: (c, n) => Conn.open(connOptions(c, n)),
-    lockState: () => peekLock(cluster, global),
-    acquireLock: (req) => acquireSwitchoverLock(cluster, global, req, log),
+    lockState: () => operationLockState(store, cluster.name),
+    acquireLock: async (req) => {
+      const got = await takeOperationLock(store, cluster.name, 'switchover', `to ${req.target}${req.requestedBy ? ` by ${req.requestedBy}` : ''}`);
+      if ('refused' in got) return got;
+      if (got.tookOverFrom) log.warn({ previous: got.tookOverFrom }, 'took over a stale cluster lock');
+      return {
+        openJournal: (detail) => store.beginJournal(cluster.name, 'switchover', detail, req.id),
+        saveReport: async (r) => saveSwitchoverReport(stateDir, r),
+        release: () => got.release(),
+      };
+    },
     addressPreflight: () => mover.preflight(),
     fenceAddress: (ctx) => mover.fence(ctx),
     attachAddress: (ctx) => mover.attach(ctx),

@@ -1,11 +1,217 @@
 /**
- * Reads and writes the switchover needs beyond src/mysql's ops: long
- * transactions on the master, killing leftover application connections, the
- * probe write that ends the write pause, and MariaDB's slave position of a
- * former master. Each goes through a Conn (src/mysql is the only MySQL adapter).
+ * The switchover's I/O by node name (SwitchoverIO, what its steps call): one connection per
+ * node opened by prepare and kept through the pause, a second one to the master (rollback and
+ * the connection killer must work even if the first hangs on the read_only statement), and
+ * the reads and writes beyond src/mysql's ops: long transactions on the master, killing
+ * leftover application connections, MariaDB's binlog position of a former master. Each goes
+ * through a Conn (src/mysql is the only MySQL adapter); the rest through SwitchoverDeps.
  */
+import { performance } from 'node:perf_hooks';
+import type { ClusterConfig, NodeConfig } from '../config/schema';
 import type { Conn } from '../mysql/conn';
-import type { LongTransaction } from './switchover-preflight';
+import type { ChangeSourceOptions } from '../mysql/dialect';
+import { readChannels } from '../mysql/inspect';
+import * as ops from '../mysql/ops';
+import type { Flavor } from '../mysql/types';
+import type { LockState, LongTransaction, SwitchoverFacts, AddressCheck } from './switchover-preflight';
+import type { SwitchoverDeps } from './switchover-deps';
+import type { SwitchoverIO } from './switchover-steps';
+import type { NodeRepoint } from './switchover-types';
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+export class ConnectedIO implements SwitchoverIO {
+  private readonly conns = new Map<string, Conn>();
+  private readonly ownIds = new Map<string, number[]>();
+
+  constructor(
+    private readonly cluster: ClusterConfig,
+    private readonly deps: SwitchoverDeps,
+    private readonly timeoutS: number,
+    private readonly lockRequest: { id: string; target: string; requestedBy?: string },
+  ) {}
+
+  private node(name: string): NodeConfig {
+    const n = this.cluster.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`node ${name} is not in cluster ${this.cluster.name}`);
+    return n;
+  }
+
+  private conn(name: string): Conn {
+    const c = this.conns.get(name);
+    if (!c) throw new Error(`no connection to ${name}`);
+    return c;
+  }
+
+  private aux(name: string): Conn {
+    return this.conns.get(`${name}#aux`) ?? this.conn(name);
+  }
+
+  lockState(): Promise<LockState> {
+    return this.deps.lockState();
+  }
+
+  acquireLock() {
+    return this.deps.acquireLock({ operation: 'switchover', ...this.lockRequest });
+  }
+
+  /** Connections, topology and the facts the preflight needs. */
+  async prepare(lock: LockState): Promise<SwitchoverFacts> {
+    const [topology, address] = await Promise.all([
+      this.deps.readTopology(this.cluster),
+      this.deps.addressPreflight().catch((e): { kind: string; checks: AddressCheck[] } => ({
+        kind: this.cluster.address.type,
+        checks: [{ name: 'preflight', ok: false, detail: errText(e) }],
+      })),
+      ...this.cluster.nodes.map(async (n) => {
+        try {
+          const c = await this.deps.openConn(this.cluster, n);
+          this.conns.set(n.name, c);
+          this.ownIds.set(n.name, [await connectionId(c)]);
+        } catch {
+          /* unreachable: the topology says so and the preflight refuses */
+        }
+      }),
+    ]);
+    const master = topology.nodes.filter((n) => n.reachable && n.readOnly === false);
+    let longTransactions: LongTransaction[] = [];
+    if (master.length === 1 && this.conns.has(master[0].name)) {
+      const aux = await this.deps.openConn(this.cluster, this.node(master[0].name));
+      this.conns.set(`${master[0].name}#aux`, aux);
+      this.ownIds.get(master[0].name)!.push(await connectionId(aux));
+      longTransactions = await readLongTransactions(aux, this.ownIds.get(master[0].name)!);
+      // SET GLOBAL read_only waits for the global read lock: bound it.
+      await this.conn(master[0].name).exec(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.ceil(this.timeoutS))}`);
+    }
+    return { topology, longTransactions, address, lock };
+  }
+
+  ensureProbeTable(node: string): Promise<void> {
+    return this.deps.ensureProbeTable(this.conn(node));
+  }
+
+  finalPosition(node: string, flavor: Flavor): Promise<string> {
+    const c = this.conn(node);
+    return flavor === 'mariadb' ? mariadbBinlogPos(c) : ops.executedGtid(c);
+  }
+
+  waitApplied(node: string, position: string, timeoutS: number): Promise<boolean> {
+    return ops.waitForGtid(this.conn(node), position, timeoutS);
+  }
+
+  setReadOnly(node: string, on: boolean): Promise<void> {
+    return ops.setReadOnly(this.conn(node), on);
+  }
+
+  makeWritable(node: string): Promise<void> {
+    return ops.setReadOnly(this.aux(node), false);
+  }
+
+  killApplicationConnections(node: string) {
+    return killApplicationConnections(this.aux(node), this.ownIds.get(node) ?? [], [this.cluster.mysql.user, this.cluster.mysql.replication_user]);
+  }
+
+  /**
+   * Make the target writable. Its replication from the old master is left configured (reset
+   * after the pause): with MySQL's super_read_only nothing can arrive from the old master any
+   * more. MariaDB's read_only does not stop privileged users, so there replication stops first.
+   */
+  async promote(node: string, flavor: Flavor): Promise<void> {
+    const c = this.conn(node);
+    if (flavor !== 'mysql') await ops.stopReplica(c);
+    await ops.setReadOnly(c, false);
+  }
+
+  async demote(to: string, from: string): Promise<void> {
+    const c = this.conn(to);
+    await ops.setReadOnly(c, true);
+    await ops.startReplica(c);
+    await ops.verifyReplicating(c, 5);
+    await ops.setReadOnly(this.aux(from), false);
+  }
+
+  probeWrite(node: string): Promise<void> {
+    return this.deps.probeWrite(this.conn(node), this.node(node));
+  }
+
+  async detach(node: string): Promise<void> {
+    const c = this.conn(node);
+    await ops.stopReplica(c);
+    await ops.resetReplicaAll(c);
+  }
+
+  private changeSourceTo(master: NodeConfig, formerMaster: boolean): ChangeSourceOptions {
+    return {
+      // MariaDB: a former master's own writes are in gtid_binlog_pos only; current_pos covers them.
+      ...(formerMaster ? { mariadbUseGtid: 'current_pos' as const } : {}),
+      host: master.host,
+      port: master.port,
+      user: this.cluster.mysql.replication_user,
+      password: this.cluster.mysql.replication_password,
+      position: { kind: 'gtid' },
+      getPublicKey: true,
+    };
+  }
+
+  /** Point each of `names` at the new master, in parallel. */
+  async repoint(names: string[], to: string, from: string, flavor: Flavor): Promise<NodeRepoint[]> {
+    const target = this.node(to);
+    return Promise.all(
+      names.map(async (name): Promise<NodeRepoint> => {
+        const start = performance.now();
+        try {
+          const c = this.conn(name);
+          // A replica with a backlog stops at a transaction boundary: bounded by apply_timeout_s.
+          await ops.stopReplica(c, this.cluster.failover.apply_timeout_s);
+          await ops.changeSource(c, this.changeSourceTo(target, name === from && flavor === 'mariadb'));
+          // Semi-sync replica side before the IO thread starts: it acks from its first connection.
+          if (this.cluster.failover.semi_sync) await ops.setSemiSync(c, 'replica');
+          await ops.startReplica(c);
+          const ch = await ops.verifyReplicating(c, Math.max(5, this.timeoutS));
+          return { node: name, ok: true, durationMs: round(performance.now() - start), detail: `replicating from ${to} (IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'})${name === from ? ', read-only' : ''}` };
+        } catch (e) {
+          return { node: name, ok: false, durationMs: round(performance.now() - start), detail: errText(e) };
+        }
+      }),
+    );
+  }
+
+  semiSyncSource(node: string): Promise<void> {
+    return ops.setSemiSync(this.conn(node), 'source');
+  }
+
+  fenceAddress(from: string, to: string) {
+    return this.deps.fenceAddress({ oldMaster: this.node(from), newMaster: this.node(to) });
+  }
+
+  attachAddress(from: string, to: string) {
+    return this.deps.attachAddress({ oldMaster: this.node(from), newMaster: this.node(to) });
+  }
+
+  probeThroughAddress(address: string, node: string, timeoutS: number): Promise<void> {
+    return this.deps.probeThroughAddress(address, this.node(node), timeoutS);
+  }
+
+  async isWritable(node: string): Promise<boolean> {
+    const [r] = await this.conn(node).query<{ ro: number | string }>('SELECT @@GLOBAL.read_only AS ro');
+    return Number(r.ro) === 0;
+  }
+
+  async sourceOf(node: string): Promise<string | null> {
+    const ch = (await readChannels(this.conn(node)))[0];
+    if (!ch) return null;
+    return this.cluster.nodes.find((n) => n.host === ch.sourceHost && n.port === ch.sourcePort)?.name ?? `${ch.sourceHost}:${ch.sourcePort}`;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.conns.values()].map((c) => c.close().catch(() => c.destroy())));
+    this.conns.clear();
+  }
+}
 
 interface ProcessRow {
   Id: number | string;
