@@ -49,9 +49,13 @@ export interface Step<C> {
   node?(c: C): string | undefined;
   /** What the step does, in one line (the start event). */
   what(c: C): string;
-  run(c: C, signal: AbortSignal): Promise<unknown>;
+  run(c: C, api: StepApi): Promise<unknown>;
   /** The end event's detail for the step's value; `what` when absent. */
   detail?(c: C, value: unknown): string;
+  /** Journaled with the start (what a rerun must know of how the step began). */
+  params?(c: C): Record<string, unknown>;
+  /** Journaled with the end, and in the done event (what a rerun must know of its result). */
+  data?(c: C, value: unknown): Record<string, unknown> | undefined;
   when?(c: C): boolean;
   /** Changes the cluster: asked of beforeMutation and journaled. */
   mutates?: boolean;
@@ -83,6 +87,14 @@ export interface Step<C> {
   quiet?: boolean;
 }
 
+/** What a running step may use besides its context. */
+export interface StepApi {
+  /** Aborted when the list stops (a background step still waiting gives up). */
+  signal: AbortSignal;
+  /** Journal something a rerun must know even if the process dies before the step ends. */
+  progress(data: Record<string, unknown>): Promise<void>;
+}
+
 export type StepOutcome = 'ok' | 'failed' | 'halted' | 'skipped';
 
 export interface StepEvent {
@@ -94,8 +106,10 @@ export interface StepEvent {
   startedAt: number;
   durationMs?: number;
   detail: string;
-  /** Set on a resumed run for a step an earlier run did. */
-  resumed?: boolean;
+  /** failed: the error's message. */
+  error?: string;
+  /** done: the step's data (Step.data). */
+  data?: Record<string, unknown>;
 }
 
 export interface RunnerOptions {
@@ -242,8 +256,10 @@ export class Runner<C> {
       this.outcomes.set(s.id, 'skipped');
       return { outcome: 'skipped' };
     }
-    const r = await this.exec(s.id, s.name, s.node?.(c), s.what(c), !!s.mutates, !!s.quiet, s.holdJournal,
-      (signal) => s.run(c, signal), (v) => (s.detail ? s.detail(c, v) : s.what(c)));
+    const r = await this.exec({
+      id: s.id, name: s.name, node: s.node?.(c), what: s.what(c), mutates: !!s.mutates, quiet: !!s.quiet, hold: s.holdJournal,
+      params: s.params?.(c), run: (api) => s.run(c, api), detail: (v) => (s.detail ? s.detail(c, v) : s.what(c)), data: (v) => s.data?.(c, v),
+    });
     let outcome: StepOutcome = r.ok ? (s.halts?.(c, r.value) ? 'halted' : 'ok') : 'failed';
     if (!r.ok) {
       try {
@@ -257,46 +273,54 @@ export class Runner<C> {
     return { outcome, error: r.ok ? undefined : r.error };
   }
 
-  private async exec(
-    id: string, name: string, node: string | undefined, what: string, mutates: boolean, quiet: boolean,
-    hold: 'begin' | 'end' | undefined, fn: (signal: AbortSignal) => Promise<unknown>, detail: (v: unknown) => string,
-  ): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+  private async exec(x: {
+    id: string; name: string; node: string | undefined; what: string; mutates: boolean; quiet: boolean; hold?: 'begin' | 'end';
+    params?: Record<string, unknown>; run: (api: StepApi) => Promise<unknown>; detail: (v: unknown) => string; data?: (v: unknown) => Record<string, unknown> | undefined;
+  }): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
     const startedAt = performance.now();
     const emit = (e: Omit<StepEvent, 'id' | 'name' | 'node' | 'startedAt'>) => {
-      if (quiet) return;
+      if (x.quiet) return;
       try {
-        this.o.onEvent?.({ id, name, ...(node !== undefined ? { node } : {}), startedAt, ...e });
+        this.o.onEvent?.({ id: x.id, name: x.name, ...(x.node !== undefined ? { node: x.node } : {}), startedAt, ...e });
       } catch {
         /* a broken progress printer never stops an operation */
       }
     };
     const dur = () => Math.round((performance.now() - startedAt) * 10) / 10;
-    emit({ phase: 'start', detail: what });
-    const journaling = mutates && !quiet;
+    emit({ phase: 'start', detail: x.what });
+    const journaling = x.mutates && !x.quiet;
+    const api: StepApi = {
+      signal: this.stop.signal,
+      // Durable before the step goes on: never held back.
+      progress: async (data) => {
+        if (journaling) await this.write((j) => j.progress(x.name, data), true);
+      },
+    };
     try {
-      if (mutates) {
+      if (x.mutates) {
         if (this.mayNotAct) throw new Error(`not performed: ${this.mayNotAct}`);
         try {
-          await this.o.beforeMutation?.(`step ${name} of ${this.o.operation}`);
+          await this.o.beforeMutation?.(`step ${x.name} of ${this.o.operation}`);
         } catch (e) {
           this.mayNotAct = errText(e);
           throw e;
         }
       }
-      if (hold === 'begin') this.held = true;
-      if (journaling) await this.write((j) => j.stepStart(name, { id, detail: what }), true);
-      const v = await fn(this.stop.signal);
-      const d = detail(v);
-      emit({ phase: 'done', durationMs: dur(), detail: d });
-      if (journaling) await this.write((j) => j.stepEnd(name, 'ok', d));
+      if (x.hold === 'begin') this.held = true;
+      if (journaling) await this.write((j) => j.stepStart(x.name, { ...x.params, id: x.id, detail: x.what }), true);
+      const v = await x.run(api);
+      const d = x.detail(v);
+      const data = x.data?.(v);
+      emit({ phase: 'done', durationMs: dur(), detail: d, ...(data ? { data } : {}) });
+      if (journaling) await this.write((j) => j.stepEnd(x.name, 'ok', d, undefined, data));
       return { ok: true, value: v };
     } catch (e) {
-      const d = `${what}: ${errText(e)}`;
-      emit({ phase: 'failed', durationMs: dur(), detail: d });
-      if (journaling) await this.write((j) => j.stepEnd(name, 'failed', d, errText(e)));
+      const d = `${x.what}: ${errText(e)}`;
+      emit({ phase: 'failed', durationMs: dur(), detail: d, error: errText(e) });
+      if (journaling) await this.write((j) => j.stepEnd(x.name, 'failed', d, errText(e)));
       return { ok: false, error: e };
     } finally {
-      if (hold === 'end') await this.flush();
+      if (x.hold === 'end') await this.flush();
     }
   }
 
@@ -345,7 +369,8 @@ export class Runner<C> {
         if (!d.undo || covered.has(d.id)) continue;
         const u = d.undo;
         for (const x of u.covers ?? []) covered.add(x);
-        const r = await this.exec(`undo:${d.id}`, u.name, u.node?.(c), u.what(c, failed), true, false, undefined, () => u.run(c), () => u.what(c, failed));
+        const what = u.what(c, failed);
+        const r = await this.exec({ id: `undo:${d.id}`, name: u.name, node: u.node?.(c), what, mutates: true, quiet: false, run: () => u.run(c), detail: () => what });
         if (r.ok) undone.push(d.id);
         else {
           undoFailed.push(d.id);

@@ -3,7 +3,7 @@
  * would write, and a process that "dies" once a given number of them is written (every
  * later write, and every fake I/O call that asks, never returns).
  */
-import type { JournalRecord } from '../../src/failover/journal';
+import type { JournalRecord, Operation } from '../../src/failover/journal';
 import type { JournalWriter } from '../../src/failover/store';
 
 export const never = <T>() => new Promise<T>(() => {});
@@ -23,9 +23,9 @@ class MemJournal {
       this.died();
     }
   }
-  writer(detail: Record<string, unknown>): JournalWriter {
+  writer(detail: Record<string, unknown>, operation: Operation = 'switchover'): JournalWriter {
     const at = new Date().toISOString();
-    void this.put({ type: 'begin', at, id: 'op1', operation: 'switchover', cluster: 'c1', pid: 1, detail });
+    void this.put({ type: 'begin', at, id: 'op1', operation, cluster: 'c1', pid: 1, detail });
     return {
       id: 'op1',
       stepStart: (step, params) => this.put({ type: 'step-start', at, step, params }),

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarizeJournal } from '../../src/failover/journal';
+import { promotedIn, promotionStarted, summarizeJournal } from '../../src/failover/journal';
 import { Runner, type RunResult, type Step, type StepEvent } from '../../src/failover/runner';
 import { MemJournal } from '../support/mem-journal';
 
@@ -181,5 +181,37 @@ describe('step runner', () => {
     const r2 = await new Runner<Toy>({ operation: 'toy' }).run(toyList(), c, undoing);
     assert.equal(!r2.ok && r2.why, 'not-resumable');
     assert.deepEqual(c.log, []);
+  });
+
+  it('journals what a step starts with, what it records on the way and at its end, as the failover resume reads it', async () => {
+    const promote = (die: boolean): Step<Toy> => ({
+      id: 'promote', name: 'promote', mutates: true, repeatable: false,
+      what: () => 'promote db2',
+      params: () => ({ node: 'db2' }),
+      run: async (_c, api) => {
+        await api.progress({ binlog: { file: 'binlog.000002', pos: 4 } });
+        if (die) return new Promise(() => {});
+        return 'db2';
+      },
+      data: (_c, v) => ({ node: v as string, position: { file: 'binlog.000002', pos: 157 } }),
+    });
+    // Dies inside the step: the journal shows it in flight, with its params and progress.
+    const half = new MemJournal();
+    const dying = new Runner<Toy>({ operation: 'failover op1', openJournal: async () => half.writer({}, 'failover') });
+    void dying.run([promote(true)], { log: [], state: {} });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const j1 = summarizeJournal('mem', half.records)!;
+    assert.deepEqual(promotionStarted(j1), { node: 'db2', id: 'promote', detail: 'promote db2', binlog: { file: 'binlog.000002', pos: 4 } });
+    assert.equal(promotedIn(j1), undefined);
+    // A resumed run does not repeat a step in flight that is not safe to repeat.
+    const r = await new Runner<Toy>({ operation: 'failover op1' }).run([promote(false)], { log: [], state: {} }, j1);
+    assert.equal(!r.ok && r.why, 'not-resumable');
+
+    const whole = new MemJournal();
+    const events: StepEvent[] = [];
+    await new Runner<Toy>({ operation: 'failover op1', onEvent: (e) => events.push(e), openJournal: async () => whole.writer({}, 'failover') }).run([promote(false)], { log: [], state: {} });
+    const j2 = summarizeJournal('mem', whole.records)!;
+    assert.deepEqual(promotedIn(j2), { node: 'db2', binlog: { file: 'binlog.000002', pos: 4 }, position: { file: 'binlog.000002', pos: 157 } });
+    assert.deepEqual(events.at(-1)?.data, { node: 'db2', position: { file: 'binlog.000002', pos: 157 } });
   });
 });
