@@ -1,7 +1,8 @@
 /**
  * The outside world of a switchover, behind one narrow interface: topology
- * reader, connections, the cluster lock, the address mover and the probe
- * writes. The executor only calls these; the defaults are the real ones.
+ * reader, connections, the cluster lock (lock.ts, on the state_dir store), the
+ * address mover and the probe writes. ConnectedIO (switchover-io.ts) calls
+ * these; the defaults are the real ones, a test may replace any.
  */
 import type { ClusterConfig, GlobalSettings, NodeConfig } from '../config/schema';
 import type { TopologySnapshot } from '../mysql/types';
