@@ -22,11 +22,11 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { readNode, errantGtids } from '../mysql/inspect';
 import { silentLogger, type Logger } from '../util/log';
 import { analyze } from './verdict';
-import { channelToMaster, replicaSight, type HealthyView, type MasterRef } from './sight';
+import { channelToMaster, managerSights, replicaSight, type HealthyView, type MasterRef } from './sight';
 import { replicaFindings, findingsKey } from './findings';
 import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
 import { Pinger, hostCheck, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
-import type { DetectionParams, HostCheck, Observations, PingObservation, ReplicaFinding, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
+import type { DetectionParams, HostCheck, Observations, PeerView, PingObservation, ReplicaFinding, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
 
 export interface VerdictEvent {
   type: 'verdict';
@@ -67,6 +67,8 @@ export interface RoundEvent {
   ping: PingObservation;
   verdict: VerdictKind;
   failoverAllowed: boolean;
+  /** Start of the current run of failed pings (ms since epoch), null when the ping was answered. */
+  failingSince: number | null;
 }
 
 export interface ClusterMonitorEvents {
@@ -88,6 +90,11 @@ export interface MonitorOptions {
   lagWarnS?: number;
   /** Written into the heartbeat row (insert mode). Default: this host's name. */
   managerId?: string;
+  /**
+   * heir.ha: the other managers' latest views of the master (this manager's own is skipped),
+   * and how old a view may be to count. Absent: no such source.
+   */
+  peers?: { self: string; views: () => PeerView[]; maxAgeMs: number };
 }
 
 /** Corroboration gathered since the current run of failures began. */
@@ -146,6 +153,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private readonly replicaCheckEveryMs: number;
   private readonly lagWarnS: number;
   private readonly managerId: string;
+  private readonly peers: MonitorOptions['peers'];
 
   private masterName: string | null;
   private pinger: Pinger | null = null;
@@ -181,6 +189,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.replicaCheckEveryMs = o.replicaCheckEveryMs ?? 5000;
     this.lagWarnS = o.lagWarnS ?? cluster.failover.max_lag_s;
     this.managerId = o.managerId ?? hostname();
+    this.peers = o.peers;
     this.masterName = o.master ?? null;
     for (const n of secondaryCheckNodes(cluster, '')) {
       if (!cluster.nodes.some((x) => x.name === n)) throw new Error(`cluster ${cluster.name}: detection.secondary_checks names unknown node '${n}'`);
@@ -484,6 +493,12 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
+  /** Another manager published a view of the master: while a failure is being corroborated, judge again with it. */
+  reconsider(): void {
+    if (!this.running || this.paused || !this.failure || this.failure.early) return;
+    this.evaluate();
+  }
+
   /** Current observations → analysis → state machine → events. */
   private evaluate(): void {
     if (!this.latestPing || !this.masterName || this.paused) return;
@@ -504,12 +519,16 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
         : [],
       host: this.cluster.detection.ssh_check ? (f?.host ?? undefined) : null,
       secondary: f ? [...f.secondary.values()] : [],
+      managers:
+        f && this.peers
+          ? managerSights(this.peers.views(), { self: this.peers.self, master: this.masterName, now, firstFailureAt: f.since, maxAgeMs: this.peers.maxAgeMs })
+          : [],
     };
     const v = analyze(obs, this.params);
     this.verdict = v;
     const { state, change } = step(this.machine, v, this.machineParams, this.roundNo);
     this.machine = state;
-    this.emit('round', { type: 'round', cluster: v.cluster, master: v.master, at: now, ping: obs.ping, verdict: v.kind, failoverAllowed: v.failoverAllowed });
+    this.emit('round', { type: 'round', cluster: v.cluster, master: v.master, at: now, ping: obs.ping, verdict: v.kind, failoverAllowed: v.failoverAllowed, failingSince: f?.since ?? null });
     if (!change) return;
     const ev: VerdictEvent = {
       type: 'verdict',

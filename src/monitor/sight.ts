@@ -13,7 +13,7 @@
  * for two heartbeat periods.
  */
 import type { NodeSnapshot, ReplicationChannel } from '../mysql/types';
-import type { ReplicaSight } from './types';
+import type { ManagerSight, PeerView, ReplicaSight } from './types';
 
 /** Identity of the master, to find the replica's channel that points at it. */
 export interface MasterRef {
@@ -209,4 +209,50 @@ export function replicaSight(
       (silentForMs !== null ? ` (silent ${silentForMs} ms over ${quiet} read(s), ${hb})` : ` (${quiet} read(s), ${hb})`) +
       (conclusive ? ': two heartbeats missed, connection is dead' : ''),
   };
+}
+
+/**
+ * The other managers' views of the master (heir.ha), judged for the analysis (pure).
+ *
+ * A view counts only while fresh (taken at most maxAgeMs ago, of this master). One that
+ * reaches the master speaks about this failure only when taken after it began; an older one
+ * is awaited ('earlier'). One that cannot reach it counts, unless that manager had lost the
+ * master more than maxAgeMs before this one did (its own partition: 'old-news'). Times are
+ * the managers' wall clocks (kept in step by NTP; the bound is seconds, not milliseconds).
+ */
+export function managerSights(
+  views: readonly PeerView[],
+  input: { self: string; master: string; now: number; firstFailureAt: number | null; maxAgeMs: number },
+): ManagerSight[] {
+  const out: ManagerSight[] = [];
+  for (const v of views) {
+    if (v.manager === input.self) continue;
+    const ageMs = Math.max(0, input.now - v.at);
+    const age = `${(ageMs / 1000).toFixed(1)} s ago`;
+    const base = { manager: v.manager, at: v.at, ageMs, verdict: v.verdict };
+    if (v.master !== input.master) {
+      out.push({ ...base, status: 'stale', detail: `${v.manager}'s view is of ${v.master}, not ${input.master} (${age})` });
+      continue;
+    }
+    if (!Number.isFinite(v.at) || ageMs > input.maxAgeMs) {
+      out.push({ ...base, status: 'stale', detail: `${v.manager}'s view of ${v.master} is stale (${age}, more than ${input.maxAgeMs} ms): counts for nothing` });
+      continue;
+    }
+    const f = input.firstFailureAt;
+    if (v.reachable) {
+      if (f !== null && v.at < f) {
+        out.push({ ...base, status: 'earlier', detail: `${v.manager} reached ${v.master} ${age}, before this failure began; its next view is awaited` });
+      } else {
+        out.push({ ...base, status: 'reaches', detail: `${v.manager} reaches ${v.master} (view ${age}, verdict ${v.verdict})` });
+      }
+      continue;
+    }
+    if (f !== null && v.failingSince !== null && v.failingSince < f - input.maxAgeMs) {
+      const ahead = ((f - v.failingSince) / 1000).toFixed(1);
+      out.push({ ...base, status: 'old-news', detail: `${v.manager} had lost ${v.master} ${ahead} s before this manager did (its own partition; view ${age})` });
+      continue;
+    }
+    out.push({ ...base, status: 'lost', detail: `${v.manager} cannot reach ${v.master} either (view ${age}, verdict ${v.verdict})` });
+  }
+  return out.sort((a, b) => a.manager.localeCompare(b.manager));
 }

@@ -6,9 +6,12 @@
  * verdicts are events. Nothing in this file does I/O.
  */
 
-/** Independent sources of evidence about the master. */
-export type Source = 'manager' | 'replicas' | 'ssh' | 'secondary';
-export const SOURCES: readonly Source[] = ['manager', 'replicas', 'ssh', 'secondary'];
+/**
+ * Independent sources of evidence about the master. 'managers': the other heir managers'
+ * published views of the master (heir.ha only).
+ */
+export type Source = 'manager' | 'replicas' | 'ssh' | 'secondary' | 'managers';
+export const SOURCES: readonly Source[] = ['manager', 'replicas', 'ssh', 'secondary', 'managers'];
 
 export type PingMode = 'connect' | 'select' | 'insert';
 
@@ -134,6 +137,44 @@ export interface ReplicaSight {
   detail: string;
 }
 
+/** Another manager's published view of a cluster's master (heir.ha), as read from etcd. */
+export interface PeerView {
+  manager: string;
+  master: string;
+  /** Its last probe reached the master (mysqld answered, also with an error that proves it alive). */
+  reachable: boolean;
+  /** Its monitor's verdict at the time. */
+  verdict: string;
+  /** ms since epoch when the view was taken (the manager's clock). */
+  at: number;
+  /** Start of its current run of failed pings (ms since epoch), null when its last ping was answered. */
+  failingSince: number | null;
+}
+
+/**
+ * What another manager's view says about this failure (see managerSights in sight.ts):
+ * - reaches: it reached the master after this manager's failure began;
+ * - lost: it cannot reach the master (fresh view);
+ * - earlier: it reached the master, but its latest view predates this failure: its next view
+ *   is awaited (it has not spoken since the failure began);
+ * - old-news: it had lost the master long before this manager did, while this manager still
+ *   reached it (its own partition): says nothing about this failure;
+ * - stale: the view is older than the freshness bound, or of another master: counts for nothing.
+ */
+export type ManagerSightStatus = 'reaches' | 'lost' | 'earlier' | 'old-news' | 'stale';
+
+export interface ManagerSight {
+  manager: string;
+  status: ManagerSightStatus;
+  /** When the view was taken (ms since epoch). */
+  at: number;
+  /** Age of the view at the analysis (ms). */
+  ageMs: number;
+  verdict: string;
+  /** Human summary, e.g. "mgr-b reached db1 0.4 s ago (verdict Healthy)". */
+  detail: string;
+}
+
 /** Everything known at one instant about the master of a cluster. */
 export interface Observations {
   cluster: string;
@@ -157,6 +198,8 @@ export interface Observations {
   /** SSH host check; null when ssh_check is off. */
   host?: HostCheck | null;
   secondary: SecondaryCheck[];
+  /** The other managers' views of the master (heir.ha); absent or empty without it. */
+  managers?: ManagerSight[];
 }
 
 export interface DetectionParams {

@@ -14,6 +14,7 @@ import type {
   DetectionParams,
   Evidence,
   HostCheck,
+  ManagerSight,
   Observations,
   PingClass,
   PingObservation,
@@ -72,6 +73,16 @@ export interface ReplicaFacts {
   unreadable: string[];
 }
 
+/** The other managers' views (heir.ha), reduced: names by what their fresh view says. */
+export interface ManagerFacts {
+  reaching: string[];
+  lost: string[];
+  /** Reached the master before this failure began and have not spoken since: awaited. */
+  awaited: string[];
+  /** The views themselves, for the reasons' words. */
+  sights: ManagerSight[];
+}
+
 export interface Facts {
   ping: PingClass;
   failing: boolean;
@@ -81,7 +92,8 @@ export interface Facts {
   replicas: ReplicaFacts;
   host: HostFact;
   secondary: SecondaryFact;
-  /** Any replica, the host itself or another host saw the master alive after the failure began. */
+  managers: ManagerFacts;
+  /** Any replica, the host itself, another host or another manager saw the master alive after the failure began. */
   seenAliveElsewhere: boolean;
   /** The manager reached the port and got mysqld's greeting. */
   managerGreeted: boolean;
@@ -144,6 +156,11 @@ export function replicaFacts(sights: ReplicaSight[]): ReplicaFacts {
   };
 }
 
+export function managerFacts(sights: readonly ManagerSight[]): ManagerFacts {
+  const of = (st: ManagerSight['status']) => sights.filter((s) => s.status === st).map((s) => s.manager);
+  return { reaching: of('reaches'), lost: of('lost'), awaited: of('earlier'), sights: [...sights] };
+}
+
 export function deriveFacts(o: Observations): Facts {
   const failing = o.ping.class !== 'ok';
   const tcp = o.tcp?.result ?? 'none';
@@ -151,8 +168,9 @@ export function deriveFacts(o: Observations): Facts {
   const replicas = replicaFacts(o.replicas);
   const host = hostFact(o.host);
   const secondary = secondaryFact(o.secondary);
+  const managers = managerFacts(o.managers ?? []);
   const managerGreeted = tcp === 'greeting' || tcp === 'error-greeting';
-  const seenAliveElsewhere = replicas.hears.length > 0 || host === 'mysqld-answers' || secondary === 'greeting';
+  const seenAliveElsewhere = replicas.hears.length > 0 || host === 'mysqld-answers' || secondary === 'greeting' || managers.reaching.length > 0;
   const queriesTimeOut = TIMEOUTISH.includes(o.ping.class) && (reprobe === 'none' || TIMEOUTISH.includes(reprobe as PingClass));
   const managerNoTcp =
     tcp === 'unreachable' || (tcp === 'none' && (o.ping.class === 'no-route' || (o.ping.class === 'connect-timeout' && reprobe !== 'ok')));
@@ -165,6 +183,7 @@ export function deriveFacts(o: Observations): Facts {
     replicas,
     host,
     secondary,
+    managers,
     seenAliveElsewhere,
     managerGreeted,
     queriesTimeOut,
@@ -217,6 +236,12 @@ export const RULES: readonly Rule[] = [
     when: (f) => f.seenAliveElsewhere && f.managerGreeted,
   },
   {
+    id: 'other-manager-reaches',
+    verdict: 'UnreachableMaster',
+    because: 'this manager cannot reach mysqld, but another manager (heir.ha) reached it after this failure began',
+    when: (f) => f.managers.reaching.length > 0,
+  },
+  {
     id: 'manager-cut-off',
     verdict: 'UnreachableMaster',
     because: 'the manager cannot reach mysqld, but a replica still hears it, the host itself gets its greeting, or another host does',
@@ -265,12 +290,12 @@ export const RULES: readonly Rule[] = [
     id: 'unreachable-no-ssh',
     verdict: 'DeadMasterHost',
     because:
-      'the manager cannot reach the host, ssh gives no answer either way, and replicas or other hosts lost it too (or the failure outlasted suspect_timeout_ms)',
+      'the manager cannot reach the host, ssh gives no answer either way, and replicas, other hosts or other managers lost it too (or the failure outlasted suspect_timeout_ms)',
     when: (f, p) =>
       f.managerNoTcp &&
       ['disabled', 'not-run', 'host-up-unknown', 'host-down'].includes(f.host) &&
       !replicasPending(f) &&
-      (replicasConfirm(f) || f.secondary === 'unreachable' || f.failingForMs >= p.suspectTimeoutMs),
+      (replicasConfirm(f) || f.secondary === 'unreachable' || f.managers.lost.length > 0 || f.failingForMs >= p.suspectTimeoutMs),
   },
   {
     id: 'unexplained',
@@ -321,6 +346,18 @@ export function confirmingSources(f: Facts, kind: VerdictKind): Source[] {
     (kind === 'HungMaster' && f.secondary === 'silent') ||
     (kind === 'DeadMasterHost' && (f.secondary === 'unreachable' || f.secondary === 'refused'));
   if (secondaryAgrees) out.push('secondary');
+  // Another manager (another zone) that cannot reach the master either, and none that does.
+  if (DEAD_VERDICTS.includes(kind) && f.managers.lost.length > 0 && f.managers.reaching.length === 0) out.push('managers');
+  return out;
+}
+
+/** Who saw the master alive after the failure began, in words (empty when nobody did). */
+export function aliveWitnesses(f: Facts): string[] {
+  const out: string[] = [];
+  if (f.replicas.hears.length) out.push(`replica${f.replicas.hears.length > 1 ? 's' : ''} ${f.replicas.hears.join(', ')} still hear${f.replicas.hears.length > 1 ? '' : 's'} it`);
+  if (f.host === 'mysqld-answers') out.push("mysqld answers on the master's host (ssh)");
+  if (f.secondary === 'greeting') out.push('another host gets its greeting (secondary check)');
+  for (const s of f.managers.sights) if (s.status === 'reaches') out.push(`manager ${s.detail}`);
   return out;
 }
 
@@ -340,10 +377,15 @@ export function decideFailover(f: Facts, kind: VerdictKind, p: DetectionParams):
     return { allowed: false, confirmedBy, reason: `corroboration under way: ${why}` };
   }
   if (kind === 'UnreachableMaster' || kind === 'MasterOverloaded' || kind === 'AliveWithErrors' || kind === 'CommitsBlocked') {
-    return { allowed: false, confirmedBy: [], reason: `${kind}: mysqld is alive; failing over a live master would split the cluster (alert only)` };
+    const seen = aliveWitnesses(f);
+    return {
+      allowed: false,
+      confirmedBy: [],
+      reason: `${kind}: mysqld is alive${seen.length ? ` (${seen.join('; ')})` : ''}; failing over a live master would split the cluster (alert only)`,
+    };
   }
   // A dead verdict.
-  if (f.seenAliveElsewhere) return { allowed: false, confirmedBy, reason: 'a replica or another host still sees the master alive' };
+  if (f.seenAliveElsewhere) return { allowed: false, confirmedBy, reason: `the master is seen alive elsewhere: ${aliveWitnesses(f).join('; ')}` };
   if (kind === 'HungMaster' && f.failingForMs < p.suspectTimeoutMs) {
     return {
       allowed: false,
@@ -457,6 +499,10 @@ export function collectEvidence(o: Observations): Evidence[] {
     const points = c.ran && c.result ? TCP_POINTS[c.result] : 'unknown';
     ev.push({ source: 'secondary', subject: c.from, at: c.at, observation: text, points });
   }
+  for (const m of o.managers ?? []) {
+    const points = m.status === 'reaches' ? 'alive' : m.status === 'lost' ? (m.verdict === 'HungMaster' ? 'hung' : 'dead') : 'unknown';
+    ev.push({ source: 'managers', subject: m.manager, at: m.at, observation: `${m.status}: ${m.detail}`, points });
+  }
   return ev;
 }
 
@@ -476,6 +522,25 @@ export function analyze(o: Observations, p: DetectionParams): Verdict {
   // Hold: a dead verdict that is not (yet) confirmed while the first round of
   // corroboration is still coming in is reported as Suspect, not half-formed.
   const pending = o.pending ?? [];
+  // Another manager that reached the master before this failure began and has not spoken
+  // since might still reach it: a dead verdict waits for its next view (at most until that
+  // view is stale), confirmed or not.
+  if (DEAD_VERDICTS.includes(rule.verdict) && f.managers.awaited.length > 0) {
+    return {
+      kind: 'Suspect',
+      cluster: o.cluster,
+      master: o.master,
+      at: o.now,
+      rule: 'awaiting-manager-views',
+      because: `the evidence points to ${rule.verdict} (${rule.id}), but another manager reached the master before this failure began and has not published a view since`,
+      evidence: collectEvidence(o),
+      confirmedBy: decision.confirmedBy,
+      failoverAllowed: false,
+      reason: `looks like ${rule.verdict}; waiting for the next view of ${f.managers.awaited.join(', ')}`,
+      failingForMs: f.failingForMs,
+      received,
+    };
+  }
   if (DEAD_VERDICTS.includes(rule.verdict) && !decision.allowed && pending.length > 0) {
     return {
       kind: 'Suspect',

@@ -142,6 +142,19 @@ const cases: Case[] = [
     failover: false,
   },
   {
+    name: 'heir.ha: this manager cut off, another manager reached the master after the failure began',
+    o: obs({
+      ping: ping('connect-timeout'),
+      tcp: tcp('unreachable'),
+      host: hostDown,
+      replicas: [silent('db2'), silent('db3')],
+      managers: [{ manager: 'mgr-b', status: 'reaches', at: T0 + 900, ageMs: 1100, verdict: 'Healthy', detail: 'mgr-b reaches db1 (view 1.1 s ago, verdict Healthy)' }],
+    }),
+    verdict: 'UnreachableMaster',
+    rule: 'other-manager-reaches',
+    failover: false,
+  },
+  {
     name: 'SIGSTOP: process state T, within the bound',
     o: obs({ ping: ping('query-timeout'), reprobe: reprobe('connect-timeout'), tcp: tcp('silent'), host: hostUp({ processState: 'T', local: 'silent' }), replicas: [silent('db2'), silent('db3')] }),
     verdict: 'HungMaster',
