@@ -35,7 +35,7 @@ import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from 
 import type { Logger } from '../util/log';
 import type { ActionContext, ActionResult, ClusterSummary } from './api';
 import { ApiError } from './api';
-import type { ClusterHa } from '../ha/cluster-ha';
+import type { ClusterHa, HaClusterStatus } from '../ha/cluster-ha';
 import type { HeirMetrics } from './metrics';
 import {
   sshReachable,
@@ -232,6 +232,7 @@ export class ClusterRuntime {
     const m = this.monitor;
     this.monitor = null;
     await m?.stop();
+    await this.deps.ha?.stop();
     if (this.op) {
       this.log.info(`waiting for the ${this.op.kind} of ${this.name} in progress`);
       await this.op.done.catch(() => undefined);
@@ -329,16 +330,22 @@ export class ClusterRuntime {
       this.monitorError = `cannot tell the master: ${guess.why}`;
       return;
     }
+    const ha = this.deps.ha;
     const m = new ClusterMonitor(this.cluster, {
       log: this.deps.log,
       master: guess.master,
       ...(this.deps.replicaCheckEveryMs ? { replicaCheckEveryMs: this.deps.replicaCheckEveryMs } : {}),
+      // heir.ha: the other managers' views of the master are a source of the verdict.
+      ...(ha ? { peers: { self: ha.manager, views: () => ha.peerViews(), maxAgeMs: ha.viewMaxAgeMs() } } : {}),
     });
     m.on('verdict', (ev) => this.onVerdict(ev));
     m.on('round', (r) => {
       this.deps.metrics.nodeProbe(this.name, r.master, r.ping.class === 'ok', r.ping.class === 'ok' ? r.ping.latencyMs / 1000 : undefined);
-      this.deps.ha?.publishView(r.master, r.ping.class === 'ok', this.lastVerdict?.verdict ?? 'Healthy');
+      // An error that proves mysqld alive (too many connections, ...) is reaching it, too.
+      const reachable = r.ping.class === 'ok' || r.ping.class === 'alive-error';
+      ha?.publishView(r.master, reachable, this.lastVerdict?.verdict ?? 'Healthy', reachable ? null : r.failingSince);
     });
+    ha?.onViews(() => m.reconsider());
     m.on('replicas', (ev) => this.onReplicaFindings(ev));
     m.on('error', (e) => this.log.error({ err: e.message }, `monitor of ${this.name}: ${e.message}`));
     try {
@@ -924,6 +931,11 @@ export class ClusterRuntime {
 
   // -------------------------------------------------------------------------------------------
   // Views
+
+  /** heir.ha: leadership, managers and their views of the master; undefined without heir.ha. */
+  haStatus(): HaClusterStatus | undefined {
+    return this.deps.ha?.status();
+  }
 
   status(): ClusterStatus {
     const master = this.master ?? (this.snapshot ? inferMaster(this.snapshot, this.cluster).master : null);

@@ -64,6 +64,33 @@ export interface MasterView {
   verdict: string;
   /** ISO time of the probe. */
   at: string;
+  /** ISO start of the manager's current run of failed pings; absent when its last ping was answered. */
+  failingSince?: string;
+}
+
+/**
+ * A manager republishes an unchanged view of a master this often (a changed one at once):
+ * three detection intervals, at least a second. At the default 1 s interval that is 20
+ * writes per cluster and manager a minute, plus one per change.
+ */
+export function viewRefreshMs(intervalMs: number): number {
+  return Math.max(1000, 3 * intervalMs);
+}
+
+/**
+ * A view older than this counts for nothing: one refresh period and two intervals (a late
+ * round, the write's own latency). 5 s at the default 1 s interval.
+ */
+export function viewMaxAgeMs(intervalMs: number): number {
+  return viewRefreshMs(intervalMs) + 2 * intervalMs;
+}
+
+/** Publish this view now? When what it says changed, or the last one is due for a refresh (pure). */
+export function viewPublishDue(last: { view: MasterView; sentAt: number } | undefined, next: MasterView, now: number, refreshMs: number): boolean {
+  if (!last) return true;
+  const l = last.view;
+  if (l.master !== next.master || l.reachable !== next.reachable || l.verdict !== next.verdict || l.failingSince !== next.failingSince) return true;
+  return now - last.sentAt >= refreshMs;
 }
 
 export interface ViewsSummary {

@@ -56,6 +56,8 @@ export class ClusterLeadership extends EventEmitter {
   private wake?: () => void;
   private loopDone?: Promise<void>;
   private readonly key: string;
+  /** The leadership record as last read or written: who leads and since when. */
+  private record?: LeaderRecord;
 
   constructor(
     private readonly h: EtcdHandle,
@@ -74,6 +76,11 @@ export class ClusterLeadership extends EventEmitter {
 
   state(): LeadershipState {
     return this.st;
+  }
+
+  /** Who leads and since when, as last seen (undefined when nobody leads or etcd did not answer). */
+  leaderRecord(): LeaderRecord | undefined {
+    return this.st.role === 'unknown' ? undefined : this.record;
   }
 
   /** May this manager perform a mutating action on the cluster now (its own knowledge of the lease)? */
@@ -237,6 +244,7 @@ export class ClusterLeadership extends EventEmitter {
           
           .commit();
         if (r.succeeded) {
+          this.record = JSON.parse(value) as LeaderRecord;
           this.setState({ role: 'leader', createRevision: String(r.header.revision), confirmedSentAt });
           // Lead until the lease is lost, or until etcd has not confirmed it for ttl (minus the margin).
           while (!this.stopped && lostWhy === undefined && this.lease === lease) {
@@ -251,6 +259,7 @@ export class ClusterLeadership extends EventEmitter {
           return;
         }
         const kv = r.responses[0]?.response_range?.kvs?.[0];
+        this.record = kv ? recordOf(kv.value) : undefined;
         this.setState({ role: 'follower', leader: kv ? leaderOf(kv.value) : undefined });
         await this.waitVacant(String(r.header.revision), Math.min(1000, Math.floor(ttlMs / 5)));
       }
@@ -284,17 +293,38 @@ export class ClusterLeadership extends EventEmitter {
 }
 
 function leaderOf(value: Buffer): string {
+  return recordOf(value)?.manager ?? '?';
+}
+
+function recordOf(value: Buffer): LeaderRecord | undefined {
   try {
-    return (JSON.parse(value.toString()) as LeaderRecord).manager ?? '?';
+    const r = JSON.parse(value.toString()) as LeaderRecord;
+    return typeof r.manager === 'string' ? r : undefined;
   } catch {
-    return '?';
+    return undefined;
   }
+}
+
+/** The last answer and the last failure of etcd seen by this manager (wall-clock ms). */
+export interface EtcdHealth {
+  lastOkAt: number | null;
+  lastErrorAt: number | null;
+  lastError: string | null;
+}
+
+/** Every manager's latest view of one cluster's master, kept current by a watch. */
+export interface ViewsWatch {
+  views(): MasterView[];
+  stop(): Promise<void>;
 }
 
 /** A manager's connection to etcd: one leadership per cluster, views of the masters. */
 export class HaSession {
   readonly keys: HaKeys;
   private readonly leaderships = new Map<string, ClusterLeadership>();
+  /** The lease this manager's views are bound to: they vanish with the manager. */
+  private viewLease?: Lease;
+  readonly health: EtcdHealth = { lastOkAt: null, lastErrorAt: null, lastError: null };
 
   constructor(
     readonly settings: HaSettings,
@@ -324,14 +354,107 @@ export class HaSession {
     await l?.stop();
   }
 
-  /** Publish this manager's view of a cluster's master (not fenced: every manager writes its own). */
+  /** etcd answered (ok) or failed: for status and metrics. */
+  noteEtcd(ok: boolean, error?: unknown): void {
+    if (ok) this.health.lastOkAt = Date.now();
+    else {
+      this.health.lastErrorAt = Date.now();
+      this.health.lastError = errorText(error);
+    }
+  }
+
+  /** The lease views are written with (lease_ttl_s, kept alive; a lost one is replaced at the next write). */
+  private leaseForViews(): Lease {
+    if (this.viewLease) return this.viewLease;
+    const l = this.h.client.lease(this.settings.lease_ttl_s, { autoKeepAlive: true });
+    l.on('lost', () => {
+      if (this.viewLease === l) this.viewLease = undefined;
+      l.release();
+    });
+    this.viewLease = l;
+    return l;
+  }
+
+  /**
+   * Publish this manager's view of a cluster's master (not fenced: every manager writes its
+   * own), bound to this manager's lease: when the manager is gone, so is its view.
+   */
   async publishView(view: Omit<MasterView, 'manager'>): Promise<void> {
     const v: MasterView = { manager: this.manager, ...view };
+    const lease = this.leaseForViews();
     try {
-      await this.h.client.put(this.keys.view(v.cluster, this.manager)).value(JSON.stringify(v)).exec();
+      await lease.put(this.keys.view(v.cluster, this.manager)).value(JSON.stringify(v)).exec();
+      this.noteEtcd(true);
     } catch (e) {
+      this.noteEtcd(false, e);
+      if (this.viewLease === lease) {
+        this.viewLease = undefined;
+        lease.release();
+      }
       throw new StoreUnavailableError(`publishing the view of ${v.cluster}'s master`, e, this.h.endpoints);
     }
+  }
+
+  /**
+   * Every manager's latest view of a cluster's master, read once and then kept by a watch on
+   * the views' prefix (read again whenever the watch reconnects). `onChange` runs after each
+   * change. No reads while nothing changes.
+   */
+  watchViews(cluster: string, onChange: () => void): ViewsWatch {
+    const prefix = this.keys.views(cluster);
+    const byManager = new Map<string, MasterView>();
+    let stopped = false;
+    let watcher: Watcher | undefined;
+    const put = (value: Buffer) => {
+      const v = parseView(value);
+      if (v) byManager.set(v.manager, v);
+    };
+    const reload = async () => {
+      try {
+        const kvs = (await this.h.client.getAll().prefix(prefix).exec()).kvs;
+        this.noteEtcd(true);
+        byManager.clear();
+        for (const kv of kvs) put(kv.value);
+        onChange();
+      } catch (e) {
+        this.noteEtcd(false, e);
+      }
+    };
+    const started = (async () => {
+      while (!stopped) {
+        try {
+          const w = await this.h.client.watch().prefix(prefix).create();
+          if (stopped) {
+            await w.cancel().catch(() => undefined);
+            return;
+          }
+          watcher = w;
+          w.on('put', (kv) => {
+            put(kv.value);
+            onChange();
+          });
+          w.on('delete', (kv) => {
+            byManager.delete(kv.key.toString().slice(prefix.length));
+            onChange();
+          });
+          w.on('connected', () => void reload());
+          w.on('error', () => undefined);
+          await reload();
+          return;
+        } catch (e) {
+          this.noteEtcd(false, e);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+    return {
+      views: () => [...byManager.values()],
+      stop: async () => {
+        stopped = true;
+        await started;
+        await watcher?.cancel().catch(() => undefined);
+      },
+    };
   }
 
   /** Every manager's last published view of a cluster's master. */
@@ -344,18 +467,28 @@ export class HaSession {
     }
     const out: MasterView[] = [];
     for (const kv of kvs) {
-      try {
-        out.push(JSON.parse(kv.value.toString()) as MasterView);
-      } catch {
-        // a foreign or torn value: not a view
-      }
+      const v = parseView(kv.value);
+      if (v) out.push(v);
     }
     return out;
   }
 
-  /** Resign every leadership and close the client. */
+  /** Resign every leadership, withdraw this manager's views (revoke their lease) and close the client. */
   async close(): Promise<void> {
     await Promise.all([...this.leaderships.keys()].map((c) => this.drop(c)));
+    const l = this.viewLease;
+    this.viewLease = undefined;
+    if (l) await l.revoke({ deadline: Date.now() + this.h.requestTimeoutMs }).catch(() => undefined);
     this.h.close();
+  }
+}
+
+/** A published view, or undefined for a foreign or torn value. */
+function parseView(value: Buffer): MasterView | undefined {
+  try {
+    const v = JSON.parse(value.toString()) as MasterView;
+    return typeof v.manager === 'string' && typeof v.master === 'string' && typeof v.at === 'string' ? v : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -45,3 +45,34 @@ test('summarizeViews: the other managers, fresh views of this master only', () =
   );
   assert.deepEqual(s, { reaching: ['m2'], notReaching: ['m3'], stale: ['m4', 'm5', 'm6'] });
 });
+
+test('views: refreshed every three intervals (at least 1 s), stale after one refresh and two intervals', async () => {
+  const { viewRefreshMs, viewMaxAgeMs } = await import('../../src/ha/decide');
+  assert.equal(viewRefreshMs(1000), 3000);
+  assert.equal(viewMaxAgeMs(1000), 5000);
+  assert.equal(viewRefreshMs(200), 1000);
+  assert.equal(viewMaxAgeMs(200), 1400);
+  assert.equal(viewMaxAgeMs(5000), 25000);
+});
+
+test('viewPublishDue: at once when the view changed, else once per refresh period', async () => {
+  const { viewPublishDue } = await import('../../src/ha/decide');
+  const v = (o: Partial<MasterView> = {}): MasterView => ({ manager: 'm1', cluster: 'c1', master: 'db1', reachable: true, verdict: 'Healthy', at: '2026-01-01T00:00:00.000Z', ...o });
+  const last = { view: v(), sentAt: 10_000 };
+  assert.equal(viewPublishDue(undefined, v(), 10_000, 3000), true, 'first view');
+  assert.equal(viewPublishDue(last, v({ at: '2026-01-01T00:00:01.000Z' }), 11_000, 3000), false, 'unchanged, within the period');
+  assert.equal(viewPublishDue(last, v(), 13_000, 3000), true, 'unchanged, period over');
+  assert.equal(viewPublishDue(last, v({ reachable: false, failingSince: '2026-01-01T00:00:01.000Z' }), 10_100, 3000), true, 'lost the master');
+  assert.equal(viewPublishDue(last, v({ verdict: 'Suspect' }), 10_100, 3000), true, 'verdict changed');
+  assert.equal(viewPublishDue(last, v({ master: 'db2' }), 10_100, 3000), true, 'another master');
+  // 60 rounds a minute at the default interval, unchanged: 20 writes.
+  let sent: { view: MasterView; sentAt: number } | undefined;
+  let writes = 0;
+  for (let t = 0; t < 60_000; t += 1000) {
+    if (viewPublishDue(sent, v(), t, 3000)) {
+      sent = { view: v(), sentAt: t };
+      writes++;
+    }
+  }
+  assert.equal(writes, 20);
+});
