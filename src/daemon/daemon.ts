@@ -97,6 +97,14 @@ export class Daemon {
     });
     this.provider = this.makeProvider();
     this.ha = cfg.heir.ha ? new HaSession(cfg.heir.ha) : null;
+    if (this.ha) {
+      this.metrics.enableHa(() =>
+        [...this.runtimes.values()].flatMap((r) => {
+          const ha = r.haStatus();
+          return ha ? [{ cluster: r.name, ha }] : [];
+        }),
+      );
+    }
   }
 
   /** Load the configuration, start the API and every cluster. Throws ConfigError for a bad file. */

@@ -15,6 +15,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { heirRevision, heirVersion } from '../cli/version';
 import { onCloudCall } from '../eni/observe';
+import type { HaClusterStatus } from '../ha/cluster-ha';
 
 export type FailoverResult = 'success' | 'failure' | 'aborted';
 /** failover.auto_rejoin outcomes. */
@@ -198,6 +199,90 @@ export class HeirMetrics {
       registers,
     });
   }
+
+  /**
+   * heir.ha: leadership, etcd's health and the age of every manager's view, read from `source`
+   * at each scrape (nothing to keep in step; a cluster gone from the configuration is gone
+   * from the source). Not registered without heir.ha.
+   */
+  enableHa(source: () => { cluster: string; ha: HaClusterStatus }[]): void {
+    if (this.haEnabled) return;
+    this.haEnabled = true;
+    const registers = [this.registry];
+    new Gauge({
+      name: 'heir_ha_leader',
+      help: 'heir.ha: 1 for the manager that leads the cluster, 0 for every other manager known (this one, those with a published view).',
+      labelNames: ['cluster', 'manager'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { cluster, ha } of source()) for (const m of ha.managers) this.set({ cluster, manager: m }, m === ha.leader ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'heir_ha_lease_confirmed_age_seconds',
+      help: "heir.ha: clusters this manager leads: seconds since etcd last confirmed its leadership lease (it stops acting before lease_ttl_s minus a margin).",
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { cluster, ha } of source()) if (ha.leaseConfirmedMsAgo !== null) this.set({ cluster }, ha.leaseConfirmedMsAgo / 1000);
+      },
+    });
+    new Gauge({
+      name: 'heir_ha_view_age_seconds',
+      help: "heir.ha: age of each manager's latest published view of the cluster's master (views older than heir_ha_view_max_age_seconds count for nothing).",
+      labelNames: ['cluster', 'manager'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { cluster, ha } of source()) for (const v of ha.views) this.set({ cluster, manager: v.manager }, v.ageMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'heir_ha_view_reachable',
+      help: "heir.ha: each manager's latest view of the cluster's master: 1 it reaches the master, 0 it does not.",
+      labelNames: ['cluster', 'manager'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { cluster, ha } of source()) for (const v of ha.views) this.set({ cluster, manager: v.manager }, v.reachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'heir_ha_view_max_age_seconds',
+      help: 'heir.ha: how old a view may be to count in the verdict (one refresh period and two detection intervals).',
+      labelNames: ['cluster'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { cluster, ha } of source()) this.set({ cluster }, ha.viewMaxAgeMs / 1000);
+      },
+    });
+    const etcd = () => source()[0]?.ha.etcd;
+    new Gauge({
+      name: 'heir_ha_etcd_up',
+      help: "heir.ha: 1 when etcd's last answer to this manager is newer than its last failure, else 0.",
+      registers,
+      collect() {
+        const e = etcd();
+        this.reset();
+        if (e) this.set(e.reachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'heir_ha_etcd_last_error_age_seconds',
+      help: 'heir.ha: seconds since etcd last failed a request of this manager (absent when it never did).',
+      registers,
+      collect() {
+        const e = etcd();
+        this.reset();
+        if (e?.lastErrorAt) this.set(Math.max(0, (Date.now() - Date.parse(e.lastErrorAt)) / 1000));
+      },
+    });
+  }
+
+  private haEnabled = false;
 
   /** Content-Type of metrics(). */
   get contentType(): string {

@@ -237,6 +237,42 @@ export function openApiDocument(version?: string): Json {
             monitor: { type: 'string' },
             address: { type: 'object', required: ['type', 'floatingIp'], properties: { type: { type: 'string' }, floatingIp: nullable('string') } },
             nodes: { type: 'array', items: ref('NodeStatus') },
+            ha: {
+              type: 'object',
+              description: 'heir.ha only: this manager, the cluster\'s leader and its lease, the managers known, every manager\'s latest view of the master, etcd\'s health',
+              required: ['manager', 'leader', 'leaderSince', 'leaseConfirmedMsAgo', 'whyNot', 'managers', 'views', 'viewMaxAgeMs', 'etcd'],
+              properties: {
+                manager: { type: 'string' },
+                leader: nullable('string'),
+                leaderSince: nullable('string'),
+                leaseConfirmedMsAgo: { ...nullable('number'), description: 'this manager leads: when etcd last confirmed its lease' },
+                whyNot: { ...nullable('string'), description: 'why this manager may not act on the cluster now' },
+                managers: { type: 'array', items: { type: 'string' } },
+                views: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['manager', 'cluster', 'master', 'reachable', 'verdict', 'at', 'ageMs'],
+                    properties: {
+                      manager: { type: 'string' },
+                      cluster: { type: 'string' },
+                      master: { type: 'string' },
+                      reachable: { type: 'boolean' },
+                      verdict: { type: 'string' },
+                      at: { type: 'string' },
+                      failingSince: { type: 'string' },
+                      ageMs: { type: 'number' },
+                    },
+                  },
+                },
+                viewMaxAgeMs: { type: 'number', description: 'a view older than this counts for nothing in the verdict' },
+                etcd: {
+                  type: 'object',
+                  required: ['reachable', 'lastOkAt', 'lastErrorAt', 'lastError'],
+                  properties: { reachable: { type: 'boolean' }, lastOkAt: nullable('string'), lastErrorAt: nullable('string'), lastError: nullable('string') },
+                },
+              },
+            },
           },
         },
         Report: {

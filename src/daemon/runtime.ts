@@ -958,6 +958,7 @@ export class ClusterRuntime {
       monitor: this.monitor ? 'running' : (this.monitorError ?? 'stopped'),
       address: this.addressView(),
       nodes: nodesStatus(this.snapshot, master, this.cluster),
+      ...(this.deps.ha ? { ha: this.deps.ha.status() } : {}),
     };
   }
 

@@ -8,6 +8,7 @@ import type { ClusterConfig } from '../config/schema';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { GtidSet } from '../mysql/gtid';
 import { lagOf, nodeRole, type NodeRole } from './decide';
+import type { HaClusterStatus } from '../ha/cluster-ha';
 
 export interface NodeStatus {
   name: string;
@@ -55,6 +56,8 @@ export interface ClusterStatus {
   monitor: string;
   address: AddressView;
   nodes: NodeStatus[];
+  /** heir.ha: managers, the cluster's leader, its lease and every manager's view of the master; absent without heir.ha. */
+  ha?: HaClusterStatus;
 }
 
 export interface VerdictDetail {
@@ -186,4 +189,35 @@ export function statusRows(list: ClusterStatus[]): StatusRow[] {
     });
   }
   return rows;
+}
+
+function secondsAgo(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s ago`;
+}
+
+/** heir.ha of one cluster in words, one line each (pure; `now` for the ages of ISO times). */
+export function haLines(ha: HaClusterStatus, now: number): string[] {
+  const age = (iso: string | null) => (iso ? secondsAgo(Math.max(0, now - Date.parse(iso))) : '');
+  const lines: string[] = [];
+  const leader = ha.leader
+    ? `leader ${ha.leader}${ha.leader === ha.manager ? ' (this manager)' : ''}${ha.leaderSince ? ` since ${ha.leaderSince} (${age(ha.leaderSince)})` : ''}` +
+      (ha.leaseConfirmedMsAgo !== null ? `, lease last confirmed by etcd ${secondsAgo(ha.leaseConfirmedMsAgo)}` : '')
+    : 'no leader known';
+  lines.push(`ha: ${leader}; managers: ${ha.managers.join(', ')} (this one: ${ha.manager})`);
+  if (ha.whyNot && ha.leader !== null && ha.leader !== ha.manager) {
+    // A follower: nothing to say beyond who leads.
+  } else if (ha.whyNot) lines.push(`ha: this manager may not act: ${ha.whyNot}`);
+  const e = ha.etcd;
+  lines.push(
+    e.reachable
+      ? `etcd: reachable (last answer ${age(e.lastOkAt)})`
+      : `etcd: UNREACHABLE${e.lastErrorAt ? ` (last error ${age(e.lastErrorAt)}: ${e.lastError})` : ''}${e.lastOkAt ? `; last answer ${age(e.lastOkAt)}` : '; no answer yet'}`,
+  );
+  if (ha.views.length === 0) lines.push('views: none published yet');
+  for (const v of ha.views) {
+    const what = v.reachable ? `reaches ${v.master}` : `cannot reach ${v.master}${v.failingSince ? ` since ${v.failingSince}` : ''}`;
+    const stale = v.ageMs > ha.viewMaxAgeMs ? ` (stale: older than ${(ha.viewMaxAgeMs / 1000).toFixed(1)} s, counts for nothing)` : '';
+    lines.push(`view of ${v.manager}: ${what}, verdict ${v.verdict}, ${secondsAgo(v.ageMs)}${stale}`);
+  }
+  return lines;
 }

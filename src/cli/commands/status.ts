@@ -11,7 +11,7 @@ import { readTopology } from '../../mysql/inspect';
 import { checkFailoverGuard } from '../../failover/guard';
 import { apiBaseUrl, NoDaemonError, requestJson } from '../../daemon/client';
 import { inferMaster } from '../../daemon/decide';
-import { addressOf, nodesStatus, statusRows, type ClusterStatus } from '../../daemon/status';
+import { addressOf, haLines, nodesStatus, statusRows, type ClusterStatus } from '../../daemon/status';
 import { renderTable } from '../table';
 
 interface Opts {
@@ -131,6 +131,7 @@ function human(list: ClusterStatus[], note: string): string {
     if (c.verdictReason && c.verdict !== 'Healthy') extra.push(`verdict: ${c.verdictReason}`);
     for (const r of c.blockedReasons) extra.push(`blocked: ${r}`);
     for (const n of c.nodes) if (n.error) extra.push(`${n.name}: ${n.error}`);
+    if (c.ha) extra.push(...haLines(c.ha, Date.now()));
     if (extra.length) lines.push('', `${c.name}:`, ...extra.map((e) => `  ${e}`));
   }
   return lines.join('\n');
