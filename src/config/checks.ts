@@ -183,13 +183,15 @@ function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | u
     seenChecks.add(s);
   });
   const secondary = d.secondary_checks === 'all' ? c.nodes.length > 1 : d.secondary_checks.length > 0;
-  const sources = 2 + (d.ssh_check ? 1 : 0) + (secondary ? 1 : 0);
+  // heir.ha: the other managers' views of the master are one more source.
+  const managers = g?.ha !== undefined;
+  const sources = 2 + (d.ssh_check ? 1 : 0) + (secondary ? 1 : 0) + (managers ? 1 : 0);
   if (d.min_sources > sources) {
     errors.push({
       path: [...at, 'detection', 'min_sources'],
       message: `${d.min_sources} sources required but only ${sources} configured (manager, replicas${d.ssh_check ? ', ssh' : ''}${
         secondary ? ', secondary checks' : ''
-      }): the master could never be declared dead. Lower it, or enable ssh_check / add secondary_checks`,
+      }${managers ? ', other managers' : ''}): the master could never be declared dead. Lower it, or enable ssh_check / add secondary_checks`,
     });
   }
   if (d.min_sources === 1) {

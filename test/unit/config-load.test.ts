@@ -303,6 +303,14 @@ test('failover.drain_max_s: 3 × apply_timeout_s by default; below apply_timeout
   assert.match(bad.message, /clusters\[0\]\.failover\.drain_max_s/);
 });
 
+test('detection: with heir.ha the other managers are one more source for min_sources', () => {
+  const det = '    detection:\n      ssh_check: false\n      secondary_checks: []\n      min_sources: 3\n';
+  assert.match(errorsOf(BASE + det).message, /3 sources required but only 2 configured \(manager, replicas\)/);
+  const ha = 'heir:\n  ha:\n    manager_id: m1\n    etcd:\n      endpoints: [http://10.0.1.5:2379]\n';
+  assert.equal(parseConfigText(ha + BASE + det, { env: {} }).clusters[0]!.detection.min_sources, 3);
+  assert.match(errorsOf(ha + BASE + det.replace('min_sources: 3', 'min_sources: 4')).message, /4 sources required but only 3 configured \(manager, replicas, other managers\)/);
+});
+
 test('no promotable node is an error; a single one is a warning', () => {
   const never = BASE.replace('host: 10.0.0.1', 'host: 10.0.0.1\n        promotion: never').replace('host: 10.0.0.2', 'host: 10.0.0.2\n        promotion: never');
   assert.match(errorsOf(never).message, /clusters\[0\]\.nodes: every node has promotion: never/);
