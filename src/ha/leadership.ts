@@ -415,12 +415,12 @@ export class HaSession {
         this.noteEtcd(true);
         byManager.clear();
         for (const kv of kvs) put(kv.value);
-        onChange();
+        if (!stopped) onChange();
       } catch (e) {
         this.noteEtcd(false, e);
       }
     };
-    const started = (async () => {
+    void (async () => {
       while (!stopped) {
         try {
           const w = await this.h.client.watch().prefix(prefix).create();
@@ -430,10 +430,12 @@ export class HaSession {
           }
           watcher = w;
           w.on('put', (kv) => {
+            if (stopped) return;
             put(kv.value);
             onChange();
           });
           w.on('delete', (kv) => {
+            if (stopped) return;
             byManager.delete(kv.key.toString().slice(prefix.length));
             onChange();
           });
@@ -450,8 +452,8 @@ export class HaSession {
     return {
       views: () => [...byManager.values()],
       stop: async () => {
+        // Not waiting for a watch still being created (etcd down): it cancels itself once made.
         stopped = true;
-        await started;
         await watcher?.cancel().catch(() => undefined);
       },
     };
