@@ -402,19 +402,29 @@ export class HaSession {
    */
   watchViews(cluster: string, onChange: () => void): ViewsWatch {
     const prefix = this.keys.views(cluster);
-    const byManager = new Map<string, MasterView>();
+    // Per manager, the revision of the latest change seen (a put, or a delete: view undefined).
+    // A read and the watch's events may arrive in any order: the newer revision wins.
+    const entries = new Map<string, { rev: bigint; view?: MasterView }>();
     let stopped = false;
     let watcher: Watcher | undefined;
-    const put = (value: Buffer) => {
-      const v = parseView(value);
-      if (v) byManager.set(v.manager, v);
+    const apply = (manager: string, rev: bigint, view: MasterView | undefined): void => {
+      const cur = entries.get(manager);
+      if (!cur || rev > cur.rev) entries.set(manager, view ? { rev, view } : { rev });
     };
+    const managerOf = (key: Buffer) => key.toString().slice(prefix.length);
     const reload = async () => {
       try {
-        const kvs = (await this.h.client.getAll().prefix(prefix).exec()).kvs;
+        const r = await this.h.client.getAll().prefix(prefix).exec();
         this.noteEtcd(true);
-        byManager.clear();
-        for (const kv of kvs) put(kv.value);
+        const at = BigInt(r.header.revision);
+        const seen = new Set<string>();
+        for (const kv of r.kvs) {
+          const m = managerOf(kv.key);
+          seen.add(m);
+          apply(m, BigInt(kv.mod_revision), parseView(kv.value));
+        }
+        // Absent at the read's revision: deleted by then (unless something newer came since).
+        for (const m of [...entries.keys()]) if (!seen.has(m)) apply(m, at, undefined);
         if (!stopped) onChange();
       } catch (e) {
         this.noteEtcd(false, e);
@@ -431,12 +441,12 @@ export class HaSession {
           watcher = w;
           w.on('put', (kv) => {
             if (stopped) return;
-            put(kv.value);
+            apply(managerOf(kv.key), BigInt(kv.mod_revision), parseView(kv.value));
             onChange();
           });
           w.on('delete', (kv) => {
             if (stopped) return;
-            byManager.delete(kv.key.toString().slice(prefix.length));
+            apply(managerOf(kv.key), BigInt(kv.mod_revision), undefined);
             onChange();
           });
           w.on('connected', () => void reload());
@@ -450,7 +460,7 @@ export class HaSession {
       }
     })();
     return {
-      views: () => [...byManager.values()],
+      views: () => [...entries.values()].flatMap((e) => (e.view ? [e.view] : [])),
       stop: async () => {
         // Not waiting for a watch still being created (etcd down): it cancels itself once made.
         stopped = true;

@@ -2,7 +2,8 @@
  * A manager contending for one cluster's leadership, as a child process the HA tests can
  * kill or pause: `node ha-contender.js <endpoints,> <manager> <cluster> <ttl_s> <prefix>`.
  * Prints one JSON line per event (elected, lost, leader, unavailable) and per command.
- * Commands on stdin: `write <key> <value>` (a fenced put), `exit`.
+ * Commands on stdin: `write <key> <value>` (a fenced put), `view <master> <reachable 0|1>`
+ * (publish this manager's view of the cluster's master), `exit`.
  */
 import * as readline from 'node:readline';
 import { HaSession } from '../../src/ha/leadership';
@@ -30,6 +31,11 @@ rl.on('line', (line) => {
     l.fenced(`test write ${key}`, [{ type: 'put', key: key!, value: value ?? '' }]).then(
       () => out({ event: 'write', key, ok: true }),
       (e: Error) => out({ event: 'write', key, ok: false, error: e.name, message: e.message }),
+    );
+  } else if (cmd === 'view') {
+    session.publishView({ cluster: cluster!, master: key!, reachable: value === '1', verdict: value === '1' ? 'Healthy' : 'Suspect', at: new Date().toISOString() }).then(
+      () => out({ event: 'view', ok: true }),
+      (e: Error) => out({ event: 'view', ok: false, error: e.name, message: e.message }),
     );
   } else if (cmd === 'exit') {
     session.close().then(() => process.exit(0));

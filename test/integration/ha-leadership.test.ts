@@ -137,6 +137,51 @@ describe('manager leadership on etcd (3 members on loopback)', () => {
     assert.equal((await b.waitFor((e) => e.event === 'write' && e.key === '/heir-test/probe/b2', 'write result', 5000)).ok, true);
   });
 
+  it("views: each manager's view is bound to its lease: another manager's watch sees it, and sees it go when the manager is killed or stops", async () => {
+    // view-a is a process (killed with -9); view-c an in-process session (stopped cleanly).
+    const a = contender(lab, 'view-a', 'v1');
+    started.push(a);
+    const b = new HaSession(settings(lab, 'view-b'));
+    const c = new HaSession(settings(lab, 'view-c'));
+    let changes = 0;
+    const w = b.watchViews('v1', () => changes++);
+    try {
+      const until = async (what: string, ms: number, pred: () => boolean) => {
+        const end = Date.now() + ms;
+        while (!pred()) {
+          if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms; views: ${JSON.stringify(w.views())}`);
+          await sleep(50);
+        }
+      };
+      await a.waitFor((e) => e.event === 'started', 'start', 10000);
+      a.send('view db1 1');
+      assert.equal((await a.waitFor((e) => e.event === 'view', 'view written', 5000)).ok, true);
+      const at = new Date().toISOString();
+      await c.publishView({ cluster: 'v1', master: 'db1', reachable: false, verdict: 'Suspect', at, failingSince: at });
+      await until("both views in view-b's watch", 5000, () => w.views().length === 2);
+      assert.ok(changes >= 2);
+      const byManager = Object.fromEntries(w.views().map((v) => [v.manager, v]));
+      assert.deepEqual([byManager['view-a']!.master, byManager['view-a']!.reachable, byManager['view-a']!.verdict], ['db1', true, 'Healthy']);
+      assert.deepEqual(byManager['view-c'], { manager: 'view-c', cluster: 'v1', master: 'db1', reachable: false, verdict: 'Suspect', at, failingSince: at });
+      const lease = (await probe.client.get(keys.view('v1', 'view-a')).exec()).kvs[0]!.lease;
+      assert.notEqual(String(lease), '0', 'the view is bound to a lease');
+
+      // kill -9 of view-a: its view goes when its lease expires.
+      const killedAt = Date.now();
+      await stopContender(a);
+      await until("view-a's view gone after its lease", TTL_S * 1000 + 5000, () => !w.views().some((v) => v.manager === 'view-a'));
+      assert.ok(Date.now() - killedAt >= 1000, 'gone before the lease could expire');
+      // view-c stops cleanly: its lease is revoked, its view goes at once.
+      await c.close();
+      await until("view-c's view gone at its stop", 2000, () => w.views().length === 0);
+      assert.equal(await get(keys.view('v1', 'view-c')), undefined);
+    } finally {
+      await w.stop();
+      await b.close();
+      await c.close().catch(() => undefined);
+    }
+  });
+
   it('a leader paused (SIGSTOP) past its lease records nothing after SIGCONT while the other has taken over', async () => {
     const a = contender(lab, 'mgr-p', 'c2');
     started.push(a);
