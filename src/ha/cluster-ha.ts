@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../util/log';
 import type { PeerView } from '../monitor/types';
-import { viewMaxAgeMs, viewPublishDue, viewRefreshMs, type MasterView } from './decide';
+import { peerLostAt, viewMaxAgeMs, viewPublishDue, viewRefreshMs, type MasterView } from './decide';
 import { errorText } from './etcd';
 import type { HaSession } from './leadership';
 
@@ -99,7 +99,8 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs
         ...(failingSince !== null ? { failingSince: new Date(failingSince).toISOString() } : {}),
       };
       // One write at a time: a change seen while one is in flight goes with the next round.
-      if (inFlight || !viewPublishDue(last, view, now, viewRefreshMs(intervalMs()))) return;
+      const lostAt = peerLostAt(watch.views(), s.manager, master);
+      if (inFlight || !viewPublishDue(last, view, now, viewRefreshMs(intervalMs()), lostAt)) return;
       inFlight = true;
       const { manager: _self, ...rest } = view;
       s.publishView(rest).then(

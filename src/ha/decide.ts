@@ -85,12 +85,36 @@ export function viewMaxAgeMs(intervalMs: number): number {
   return viewRefreshMs(intervalMs) + 2 * intervalMs;
 }
 
-/** Publish this view now? When what it says changed, or the last one is due for a refresh (pure). */
-export function viewPublishDue(last: { view: MasterView; sentAt: number } | undefined, next: MasterView, now: number, refreshMs: number): boolean {
+/**
+ * Publish this view now? When what it says changed, or the last one is due for a refresh, or
+ * another manager said it lost this master after our last write while we still reach it: the
+ * leader then needs a view of ours taken after its failure began, now rather than at the next
+ * refresh (pure). `peerLostAt`: the latest time another manager's view of this master said
+ * unreachable.
+ */
+export function viewPublishDue(
+  last: { view: MasterView; sentAt: number } | undefined,
+  next: MasterView,
+  now: number,
+  refreshMs: number,
+  peerLostAt?: number,
+): boolean {
   if (!last) return true;
   const l = last.view;
   if (l.master !== next.master || l.reachable !== next.reachable || l.verdict !== next.verdict || l.failingSince !== next.failingSince) return true;
+  if (peerLostAt !== undefined && next.reachable && last.sentAt <= peerLostAt) return true;
   return now - last.sentAt >= refreshMs;
+}
+
+/** The latest time another manager's view of `master` said it cannot reach it (pure; undefined when none does). */
+export function peerLostAt(views: readonly MasterView[], self: string, master: string): number | undefined {
+  let at: number | undefined;
+  for (const v of views) {
+    if (v.manager === self || v.master !== master || v.reachable) continue;
+    const t = Date.parse(v.at);
+    if (Number.isFinite(t) && (at === undefined || t > at)) at = t;
+  }
+  return at;
 }
 
 export interface ViewsSummary {

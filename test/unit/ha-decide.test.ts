@@ -76,3 +76,23 @@ test('viewPublishDue: at once when the view changed, else once per refresh perio
   }
   assert.equal(writes, 20);
 });
+
+test('viewPublishDue: another manager lost the master after our last write while we reach it → publish at the next round', async () => {
+  const { viewPublishDue, peerLostAt } = await import('../../src/ha/decide');
+  const v = (o: Partial<MasterView> = {}): MasterView => ({ manager: 'm1', cluster: 'c1', master: 'db1', reachable: true, verdict: 'Healthy', at: '2026-01-01T00:00:00.000Z', ...o });
+  const last = { view: v(), sentAt: 10_000 };
+  assert.equal(viewPublishDue(last, v(), 11_000, 3000, 10_500), true, 'a peer lost it after our write');
+  assert.equal(viewPublishDue(last, v(), 11_000, 3000, 9_000), false, 'a peer lost it before our write: ours is newer');
+  assert.equal(viewPublishDue(last, v({ reachable: false }), 11_000, 3000, 10_500), true, 'changed anyway');
+  const lostLast = { view: v({ reachable: false }), sentAt: 10_000 };
+  assert.equal(viewPublishDue(lostLast, v({ reachable: false }), 11_000, 3000, 10_500), false, 'we do not reach it either: nothing new to say');
+  const views = [
+    v({ manager: 'm1', reachable: false, at: '2026-01-01T00:00:09.000Z' }),
+    v({ manager: 'm2', reachable: false, at: '2026-01-01T00:00:05.000Z' }),
+    v({ manager: 'm3', reachable: false, at: '2026-01-01T00:00:07.000Z' }),
+    v({ manager: 'm4', reachable: true, at: '2026-01-01T00:00:08.000Z' }),
+    v({ manager: 'm5', master: 'db2', reachable: false, at: '2026-01-01T00:00:08.500Z' }),
+  ];
+  assert.equal(peerLostAt(views, 'm1', 'db1'), Date.parse('2026-01-01T00:00:07.000Z'), 'own view, reaching views and other masters skipped');
+  assert.equal(peerLostAt(views.slice(3), 'm1', 'db1'), undefined);
+});
