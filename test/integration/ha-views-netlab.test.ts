@@ -29,7 +29,7 @@ import { freePort } from '../lab/cluster';
 import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
-import { HEIR_BIN, apiRequest, jsonLogLines, until } from '../support/cli';
+import { HEIR_BIN, apiRequest, jsonLogLines, runHeir, until } from '../support/cli';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-views-test/';
@@ -176,6 +176,12 @@ test('the leader cut off from the master while mgr-b reaches it: no failover, th
   assert.match(metrics, new RegExp(`^heir_ha_leader\\{cluster="${CLUSTER}",manager="mgr-b"\\} 0$`, 'm'));
   assert.match(metrics, new RegExp(`^heir_ha_view_age_seconds\\{cluster="${CLUSTER}",manager="mgr-b"\\} [0-9.]+$`, 'm'));
   assert.match(metrics, /^heir_ha_etcd_up 1$/m);
+  // The operator's view: `heir status` asks the leader.
+  const cli = await runHeir(['--config', path.join(dir, 'mgr-a.yaml'), 'status', '--cluster', CLUSTER]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /^ {2}ha: leader mgr-a \(this manager\) since \S+ \(\d+\.\d s ago\), lease last confirmed by etcd \d+\.\d s ago; managers: mgr-a, mgr-b \(this one: mgr-a\)$/m);
+  assert.match(cli.stdout, /^ {2}etcd: reachable \(last answer \d+\.\d s ago\)$/m);
+  assert.match(cli.stdout, /^ {2}view of mgr-b: reaches db1, verdict Healthy, \d+\.\d s ago$/m);
 
   // db1 stops answering the lab's manager address (mgr-a) only, for longer than suspect_timeout_ms (10 s).
   const from = a!.log().length;
