@@ -104,8 +104,10 @@ test('heir.service: hardening exposure stays low and node-critical settings are 
   assert.equal(settings.get('ExecReload'), '/bin/kill -HUP $MAINPID');
   assert.equal(settings.get('CapabilityBoundingSet'), '');
   assert.equal(settings.get('RestrictAddressFamilies'), 'AF_INET AF_INET6 AF_UNIX');
-  // Long enough for the longest bounded failover step (apply_timeout_s default 120 s) to finish.
-  assert.ok(parseInt(settings.get('TimeoutStopSec') ?? '0', 10) > 120);
+  // Long enough for the longest bounded failover step (the winner's drain: drain_max_s, default 360 s) to finish.
+  assert.ok(parseInt(settings.get('TimeoutStopSec') ?? '0', 10) > 360);
+  // The young generation's size for the daemon's footprint (bin/heir.js sets the rest).
+  assert.equal(settings.get('Environment')?.includes('NODE_OPTIONS=--max-semi-space-size=4'), true, settings.get('Environment'));
 });
 
 test('sysusers.d/heir.conf creates the heir system user', () => {
