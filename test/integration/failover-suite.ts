@@ -128,6 +128,15 @@ export function failoverSuite(flavor: LabFlavor): void {
     return (await l.sql(node, 'SHOW BINARY LOGS')).map((r) => String(r.Log_name));
   }
 
+  /** The application writes through db1 and stops; db2 and db3 apply it all; then db2's applier is held on n rows. */
+  async function writeThenHold(l: LabCluster, cfg: ClusterConfig, n: number) {
+    const w = await startWriter(cfg, 'db1');
+    await sleep(300);
+    await w.stop();
+    await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+    return { w, hold: await holdApplier(l, cfg, 'db2', n) };
+  }
+
   /**
    * Holds `node`'s applier on the master's next n transactions: tables app.hold1..n on every
    * node, each locked on `node` by a session of its own (MySQL refuses a locking read under
@@ -760,12 +769,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       // apply_timeout_s 4 keeps the test short: the winner's relay log takes some 7 s to apply,
       // progressing every 1.5 s (each lock released in turn), so it never stalls for 4 s.
       const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 60 }, { db2: { promotion: 'prefer' } });
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
       const N = 5;
-      const hold = await holdApplier(l, cfg, 'db2', N);
+      const { w, hold } = await writeThenHold(l, cfg, N);
       try {
         const held = range(800001, N);
         for (let i = 1; i <= N; i++) await hold.commit(i, held[i - 1]!);
@@ -807,12 +812,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       const l = await lab();
       // Small bounds keep the test short: apply_timeout_s 4, drain_max_s 5.
       const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 5 }, { db2: { promotion: 'prefer' } });
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
       const N = 3;
-      const hold = await holdApplier(l, cfg, 'db2', N);
+      const { w, hold } = await writeThenHold(l, cfg, N);
       try {
         await l.sql('db3', stopIo); // db3 will lack the held transactions: only db2 receives them
         const held = range(800001, N);
@@ -865,11 +866,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const l = await lab();
       // apply_timeout_s 3 keeps the test short; db3 may never be promoted.
       const cfg = await config(l, { apply_timeout_s: 3 }, { db3: { promotion: 'never' } });
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      const hold = await holdApplier(l, cfg, 'db2', 1);
+      const { w, hold } = await writeThenHold(l, cfg, 1);
       try {
         const held = [800001];
         await hold.commit(1, held[0]!);
@@ -904,11 +901,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const l = await lab();
       // apply_timeout_s 3 keeps the test short.
       const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-      const hold = await holdApplier(l, cfg, 'db2', 1);
+      const { w, hold } = await writeThenHold(l, cfg, 1);
       try {
         await l.sql('db3', stopIo); // only db2 receives the held transaction
         const held = [800001];
