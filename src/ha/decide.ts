@@ -116,26 +116,3 @@ export function peerLostAt(views: readonly MasterView[], self: string, master: s
   }
   return at;
 }
-
-export interface ViewsSummary {
-  /** Managers whose fresh view reaches the master. */
-  reaching: string[];
-  /** Managers whose fresh view does not reach it. */
-  notReaching: string[];
-  /** Managers whose view is older than maxAgeMs, or of another master. */
-  stale: string[];
-}
-
-/** The other managers' views of `master`, fresh or not (pure). */
-export function summarizeViews(views: MasterView[], input: { master: string; self: string; now: number; maxAgeMs: number }): ViewsSummary {
-  const out: ViewsSummary = { reaching: [], notReaching: [], stale: [] };
-  for (const v of views) {
-    if (v.manager === input.self) continue;
-    const at = Date.parse(v.at);
-    if (v.master !== input.master || !Number.isFinite(at) || input.now - at > input.maxAgeMs) out.stale.push(v.manager);
-    else if (v.reachable) out.reaching.push(v.manager);
-    else out.notReaching.push(v.manager);
-  }
-  for (const k of ['reaching', 'notReaching', 'stale'] as const) out[k].sort();
-  return out;
-}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mayMutate, safetyMarginMs, summarizeViews, type LeadershipState, type MasterView } from '../../src/ha/decide';
+import { mayMutate, safetyMarginMs, type LeadershipState, type MasterView } from '../../src/ha/decide';
 
 const leader = (confirmedSentAt: number): LeadershipState => ({ role: 'leader', createRevision: '42', confirmedSentAt });
 
@@ -27,23 +27,6 @@ test('safetyMarginMs: a tenth of the lease, between 200 ms and 1 s', () => {
   assert.equal(safetyMarginMs(2000), 200);
   assert.equal(safetyMarginMs(5000), 500);
   assert.equal(safetyMarginMs(60000), 1000);
-});
-
-test('summarizeViews: the other managers, fresh views of this master only', () => {
-  const now = Date.parse('2026-01-01T00:00:10Z');
-  const v = (manager: string, reachable: boolean, at: string, master = 'db1'): MasterView => ({ manager, cluster: 'c1', master, reachable, verdict: reachable ? 'Healthy' : 'DeadMaster', at });
-  const s = summarizeViews(
-    [
-      v('self', false, '2026-01-01T00:00:09Z'),
-      v('m2', true, '2026-01-01T00:00:09Z'),
-      v('m3', false, '2026-01-01T00:00:08Z'),
-      v('m4', true, '2026-01-01T00:00:01Z'),
-      v('m5', true, '2026-01-01T00:00:09Z', 'db2'),
-      v('m6', false, 'garbage'),
-    ],
-    { master: 'db1', self: 'self', now, maxAgeMs: 5000 },
-  );
-  assert.deepEqual(s, { reaching: ['m2'], notReaching: ['m3'], stale: ['m4', 'm5', 'm6'] });
 });
 
 test('views: refreshed every three intervals (at least 1 s), stale after one refresh and two intervals', async () => {
