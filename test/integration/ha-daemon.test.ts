@@ -7,71 +7,38 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
-import { freePort } from '../lab/cluster';
 import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
 import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
 import { haKeys } from '../../src/ha/leadership';
 import type { MasterView } from '../../src/ha/decide';
-import { HEIR_BIN, jsonLogLines, until } from '../support/cli';
+import { until } from '../support/cli';
+import { killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-daemon-test/';
 const keys = haKeys(PREFIX);
 
-interface Manager {
-  id: string;
-  stateDir: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-  out: string;
-  log(): any[];
-}
 
 let dir = '';
-let leaderOf: Manager | undefined;
+let leaderOf: HaManager | undefined;
 let masterNow = '';
 let etcd: EtcdLab | undefined;
 let lab: LabCluster | undefined;
 let probe: EtcdHandle | undefined;
-const managers: Manager[] = [];
+const managers: HaManager[] = [];
 
-async function startManager(id: string, cluster: ClusterConfig): Promise<Manager> {
-  const stateDir = path.join(dir, id);
-  const configPath = path.join(dir, `${id}.yaml`);
-  fs.writeFileSync(
-    configPath,
-    stringify({
-      heir: {
-        state_dir: stateDir,
-        log_level: 'info',
-        api: { listen: `127.0.0.1:${await freePort()}` },
-        ha: { etcd: { endpoints: etcd!.endpoints, request_timeout_ms: 1000 }, manager_id: id, lease_ttl_s: 2, prefix: PREFIX },
-      },
-      clusters: [cluster],
-    }),
-  );
-  const child = spawn(process.execPath, [HEIR_BIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIR_LOG_LEVEL: '' } });
-  const m: Manager = {
-    id,
-    stateDir,
-    child,
-    exited: new Promise((r) => child.once('exit', r)),
-    out: '',
-    log: () => jsonLogLines(m.out),
-  };
-  child.stdout!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+async function startManager(id: string, cluster: ClusterConfig): Promise<HaManager> {
+  const m = await startHaManager({ dir, id, cluster, endpoints: etcd!.endpoints, prefix: PREFIX, leaseTtlS: 2 });
   managers.push(m);
   return m;
 }
+
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ha-daemon-'));
@@ -80,12 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const m of managers) {
-    if (m.child.exitCode === null && m.child.signalCode === null) {
-      m.child.kill('SIGKILL');
-      await m.exited;
-    }
-  }
+  await killHaManagers(managers);
   probe?.close();
   await lab?.teardown().catch(() => undefined);
   await etcd?.stop();
@@ -99,9 +61,9 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
     failover: { salvage: { enabled: false } } as ClusterConfig['failover'],
   });
   const [a, b] = await Promise.all([startManager('mgr-a', cluster), startManager('mgr-b', cluster)]);
-  const ready = (m: Manager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+  const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
   await until('both daemons ready', 60_000, () => ready(a) && ready(b));
-  const leads = (m: Manager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster hadb`).test(l.msg ?? ''));
+  const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster hadb`).test(l.msg ?? ''));
   const leader = await until('a leader of hadb', 30_000, () => (leads(a) ? a : leads(b) ? b : undefined));
   const follower = leader === a ? b : a;
   assert.equal(leads(follower), false, 'both daemons lead');

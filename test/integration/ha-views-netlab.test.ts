@@ -18,42 +18,32 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
 import { startNetLab, type NetLab } from '../lab/netlab';
-import { freePort } from '../lab/cluster';
 import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
-import { HEIR_BIN, apiRequest, jsonLogLines, runHeir, until } from '../support/cli';
+import { apiRequest, runHeir, until } from '../support/cli';
+import { killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-views-test/';
 const CLUSTER = 'viewsdb';
 
-interface Manager {
-  id: string;
-  stateDir: string;
-  api: string;
-  child: ChildProcess;
-  exited: Promise<unknown>;
-  out: string;
-  log(): any[];
-}
 
 let dir = '';
 let etcd: EtcdLab | undefined;
 let lab: NetLab | undefined;
-const managers: Manager[] = [];
+const managers: HaManager[] = [];
 const relays: net.Server[] = [];
 let mgrNs = '';
 let mgrVeth = '';
-let a: Manager | undefined;
-let b: Manager | undefined;
+let a: HaManager | undefined;
+let b: HaManager | undefined;
 
 function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,44 +62,17 @@ async function relay(host: string, to: URL): Promise<string> {
   return `http://${host}:${(server.address() as net.AddressInfo).port}`;
 }
 
-async function startManager(id: string, cluster: ClusterConfig, endpoints: string[], ns?: string): Promise<Manager> {
-  const stateDir = path.join(dir, id);
-  const configPath = path.join(dir, `${id}.yaml`);
-  const port = await freePort();
-  fs.writeFileSync(
-    configPath,
-    stringify({
-      heir: {
-        state_dir: stateDir,
-        log_level: 'info',
-        api: { listen: `127.0.0.1:${port}` },
-        ha: { etcd: { endpoints, request_timeout_ms: 1000 }, manager_id: id, lease_ttl_s: 3, prefix: PREFIX },
-      },
-      clusters: [cluster],
-    }),
-  );
-  const argv = [process.execPath, HEIR_BIN, 'daemon', '--config', configPath];
-  const [cmd, ...args] = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
-  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIR_LOG_LEVEL: '' } });
-  const m: Manager = {
-    id,
-    stateDir,
-    api: `http://127.0.0.1:${port}`,
-    child,
-    exited: new Promise((r) => child.once('exit', r)),
-    out: '',
-    log: () => jsonLogLines(m.out),
-  };
-  child.stdout!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
-  child.stderr!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+
+async function startManager(id: string, cluster: ClusterConfig, endpoints: string[], ns?: string): Promise<HaManager> {
+  const m = await startHaManager({ dir, id, cluster, endpoints, prefix: PREFIX, leaseTtlS: 3, ...(ns ? { ns } : {}) });
   managers.push(m);
   return m;
 }
 
-const ready = (m: Manager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
-const leads = (m: Manager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
+const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
 /** The leader's verdict events (the monitor's log lines), from the n-th line on. */
-const verdicts = (m: Manager, from = 0) => m.log().slice(from).filter((l) => l.event === 'verdict' && l.cluster === CLUSTER);
+const verdicts = (m: HaManager, from = 0) => m.log().slice(from).filter((l) => l.event === 'verdict' && l.cluster === CLUSTER);
 const failovers = () => managers.flatMap((m) => listJournals(m.stateDir, CLUSTER).filter((j) => j.operation === 'failover'));
 
 before(async () => {
@@ -128,13 +91,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const m of managers) {
-    if (m.child.exitCode === null && m.child.signalCode === null) {
-      m.child.kill('SIGKILL');
-      await m.exited;
-    }
-    fs.writeFileSync(path.join(dir, `${m.id}.log`), m.out);
-  }
+  await killHaManagers(managers);
+  for (const m of managers) fs.writeFileSync(path.join(dir, `${m.id}.log`), m.out);
   for (const r of relays) r.close();
   if (mgrVeth) execFileSync('ip', ['link', 'del', mgrVeth], { stdio: 'ignore' });
   if (mgrNs) execFileSync('ip', ['netns', 'del', mgrNs], { stdio: 'ignore' });

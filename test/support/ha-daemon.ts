@@ -1,0 +1,77 @@
+/**
+ * heir daemons under heir.ha for the HA tests: one configuration file and state directory per
+ * manager in `dir`, the daemon's output kept (and its JSON log lines parsed on demand), and
+ * stopped by pid at the end of the file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { freePort } from '../lab/cluster';
+import type { ClusterConfig } from '../../src/config/schema';
+import { HEIR_BIN, jsonLogLines } from './cli';
+
+export interface HaManager {
+  id: string;
+  stateDir: string;
+  /** The daemon's API, http://127.0.0.1:<port>. */
+  api: string;
+  child: ChildProcess;
+  exited: Promise<unknown>;
+  out: string;
+  log(): any[];
+}
+
+export interface HaManagerOptions {
+  dir: string;
+  id: string;
+  cluster: ClusterConfig;
+  endpoints: string[];
+  prefix: string;
+  leaseTtlS: number;
+  /** Run the daemon inside this network namespace (ip netns exec). */
+  ns?: string;
+}
+
+export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
+  const stateDir = path.join(o.dir, o.id);
+  const configPath = path.join(o.dir, `${o.id}.yaml`);
+  const port = await freePort();
+  fs.writeFileSync(
+    configPath,
+    stringify({
+      heir: {
+        state_dir: stateDir,
+        log_level: 'info',
+        api: { listen: `127.0.0.1:${port}` },
+        ha: { etcd: { endpoints: o.endpoints, request_timeout_ms: 1000 }, manager_id: o.id, lease_ttl_s: o.leaseTtlS, prefix: o.prefix },
+      },
+      clusters: [o.cluster],
+    }),
+  );
+  const argv = [process.execPath, HEIR_BIN, 'daemon', '--config', configPath];
+  const [cmd, ...args] = o.ns ? ['ip', 'netns', 'exec', o.ns, ...argv] : argv;
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIR_LOG_LEVEL: '' } });
+  const m: HaManager = {
+    id: o.id,
+    stateDir,
+    api: `http://127.0.0.1:${port}`,
+    child,
+    exited: new Promise((r) => child.once('exit', r)),
+    out: '',
+    log: () => jsonLogLines(m.out),
+  };
+  child.stdout!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
+  return m;
+}
+
+/** SIGKILL every manager still running (they are this test file's own children) and wait for each. */
+export async function killHaManagers(managers: HaManager[]): Promise<void> {
+  for (const m of managers) {
+    if (m.child.exitCode === null && m.child.signalCode === null) {
+      m.child.kill('SIGKILL');
+      await m.exited;
+    }
+  }
+}
