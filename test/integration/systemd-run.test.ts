@@ -16,7 +16,8 @@
  * bin/heir.js) and, in a drop-in, a 4 s watchdog so the test is quick (and still above a start
  * on a busy 2-core machine). /etc and /var are overlays
  * on tmpfs inside the namespace (the heir user, /etc/heir, /var/lib/heir and the journal live
- * there), /run and /tmp are fresh tmpfs.
+ * there), /run and /tmp are fresh tmpfs (a checkout under /tmp is bound back into both the
+ * namespace and, by BindReadOnlyPaths in the drop-in, the service's private /tmp).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,7 +111,13 @@ before(async () => {
     .replace(/^ExecStart=\/usr\/local\/bin\/heir /m, `ExecStart=${process.execPath} ${path.join(ROOT, 'bin', 'heir.js')} `);
   assert.ok(unit.includes(process.execPath), 'ExecStart was not rewritten');
   fs.writeFileSync(path.join(dir, 'heir.service'), unit);
-  fs.writeFileSync(path.join(dir, 'quick.conf'), '[Service]\nWatchdogSec=4s\nRestartSec=1s\nTimeoutAbortSec=3s\n');
+  // A checkout under /tmp (a CI clone) is hidden from the service by PrivateTmp=yes: bound back
+  // read-only into the service's namespace; everywhere else the unit runs as shipped.
+  const inTmp = /^\/(var\/)?tmp\//.test(ROOT + '/');
+  fs.writeFileSync(
+    path.join(dir, 'quick.conf'),
+    `[Service]\nWatchdogSec=4s\nRestartSec=1s\nTimeoutAbortSec=3s\n${inTmp ? `BindReadOnlyPaths=${ROOT}\n` : ''}`,
+  );
   fs.writeFileSync(
     path.join(dir, 'heir-test.target'),
     '[Unit]\nDescription=heir test\nDefaultDependencies=no\nWants=systemd-journald.socket systemd-journald.service\nAfter=systemd-journald.socket\n',
@@ -134,7 +141,13 @@ systemd-sysusers ${JSON.stringify(path.join(ROOT, 'deploy', 'sysusers.d', 'heir.
 install -d -m 0750 -g heir /etc/heir
 install -m 0640 -g heir "$D/heir.yaml" /etc/heir/heir.yaml
 systemd-machine-id-setup >/dev/null 2>&1 || true
-mount -t tmpfs tmpfs /tmp
+R=${JSON.stringify(ROOT)}
+case "$R/" in
+  /tmp/*) mkdir -p /run/heir-checkout; mount --bind "$R" /run/heir-checkout
+          mount -t tmpfs tmpfs /tmp
+          mkdir -p "$R"; mount --bind /run/heir-checkout "$R" ;;  # the checkout stays visible
+  *) mount -t tmpfs tmpfs /tmp ;;
+esac
 exec env container=heir-test ${SYSTEMD} --system --unit=heir-test.target --log-target=journal --log-level=debug
 `,
   );
