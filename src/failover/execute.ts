@@ -18,7 +18,7 @@
  *   reread   → read the survivors again, elect again on the final positions
  *   drain    → winner (and catch-up sources) apply their relay logs, as long as they make
  *              progress (bounded); a stuck winner is dropped and the next candidate elected
- *   catch-up → winner replicates from whoever received more
+ *   catch-up → winner replicates from whoever received more (bounded like the drain)
  *   promote  → winner writable
  *   repoint  → every other survivor replicates from the winner
  *   verify   → both threads running everywhere
@@ -61,7 +61,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, drainRelayLog, drainWatched, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, DrainStuck, drainWatched, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -493,18 +493,30 @@ class FailoverRun {
         if (!r.wasReplica) return 'not a replica';
         // MariaDB with MASTER_USE_GTID=no keeps no Gtid_IO_Pos: what it received but did not
         // apply shows in no GTID position, and a repoint's CHANGE MASTER deletes that relay
-        // log. Applied now, it counts in the election and nothing is discarded later.
+        // log. Applied now, it counts in the election and nothing is discarded later. It is
+        // drained as the winner is (drain.ts): waited for while its applier makes progress; a
+        // stuck one is dropped (not elected, not repointed; its relay log is reported).
         const chs = c.version.flavor === 'mariadb' ? await readChannels(c) : [];
         if (chs.some((ch) => ch.mariadbUsingGtid === 'No')) {
-          const timeoutS = this.c.failover.apply_timeout_s;
-          if (!(await drainRelayLog(c, timeoutS))) throw new Error(`IO thread stopped; its relay log (MASTER_USE_GTID=no) was not applied within failover.apply_timeout_s ${timeoutS}s`);
-          return 'IO thread stopped; relay log applied (MASTER_USE_GTID=no: only applied transactions show in its GTID position)';
+          const stallS = this.c.failover.apply_timeout_s;
+          const maxS = drainMaxS(this.c.failover);
+          let r: Awaited<ReturnType<typeof drainWatched>>;
+          try {
+            r = await drainWatched(c, { stallS, maxS });
+          } catch (e) {
+            const why = `its relay log (MASTER_USE_GTID=no) was not applied: ${(e as Error).message}`;
+            this.drop(n, why);
+            throw new Error(`IO thread stopped; dropped: ${why}`);
+          }
+          const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+          return `IO thread stopped; relay log applied${waited} (MASTER_USE_GTID=no: only applied transactions show in its GTID position)`;
         }
         return 'IO thread stopped';
       });
       const failed = rec.nodes.filter((x) => !x.ok);
-      // A node we could not freeze is read again next; if it is gone by then it is not a candidate.
-      for (const f of failed) this.warnings.push(`freeze: ${f.node}: ${f.detail}`);
+      // A node we could not freeze is read again next; if it is gone by then it is not a
+      // candidate. A dropped one has its warning already.
+      for (const f of failed) if (!this.dropped.has(f.node)) this.warnings.push(`freeze: ${f.node}: ${f.detail}`);
       rec.detail = `IO threads stopped on ${this.frozen.join(', ') || 'no node'}${failed.length ? `; failed on ${failed.map((f) => f.node).join(', ')}` : ''}`;
     });
   }
@@ -710,11 +722,16 @@ class FailoverRun {
   private drop(node: string, why: string): void {
     if (this.dropped.has(node)) return;
     this.dropped.set(node, why);
-    const p = this.plan!;
-    p.repoint = p.repoint.filter((n) => n !== node);
-    p.leftOut.push({ node, why: `dropped during the failover: ${why}` });
+    // Before the reread there is no plan yet: the planner leaves the node out from there on.
+    const p = this.plan;
+    if (p) {
+      p.repoint = p.repoint.filter((n) => n !== node);
+      p.leftOut.push({ node, why: `dropped during the failover: ${why}` });
+    }
     this.warnings.push(`${node} dropped: ${why}; what only it received is listed as possibly lost`);
-    if (node === p.winner) {
+    if (!p) {
+      this.next.push(`${node}: compare it with the new master (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
+    } else if (node === p.winner) {
       // Elected for having received the most: it may well hold transactions the next winner lacks.
       this.next.push(
         `${node}: it was not repointed (its IO thread is stopped, its SQL thread goes on applying its relay log); once applied, compare it with the new master: ` +
@@ -728,20 +745,26 @@ class FailoverRun {
   /** The winner takes what others received and it lacks, from each source in turn. */
   private async catchUp(): Promise<void> {
     const p = this.plan!;
-    const timeoutS = this.c.failover.apply_timeout_s;
+    const stallS = this.c.failover.apply_timeout_s;
+    const maxS = drainMaxS(this.c.failover);
     for (const cu of p.catchUp) {
       if (this.dropped.has(cu.from)) continue;
-      await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until }, async (rec) => {
+      await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until, timeoutS: stallS, maxS }, async (rec) => {
         this.winnerRepointed = true;
-        const ok = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, timeoutS);
-        if (!ok) {
+        // Waited for as long as the winner's applier makes progress on what it fetches (drain.ts).
+        let r: Awaited<ReturnType<typeof catchUpFrom>>;
+        try {
+          r = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, { stallS, maxS });
+        } catch (e) {
+          if (!(e instanceof DrainStuck)) throw e;
           // Whatever arrived is kept (whole transactions, by GTID); the rest is reported.
           rec.outcome = 'skipped';
-          rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from} within failover.apply_timeout_s ${timeoutS}s`;
-          this.drop(cu.from, `catch-up from it did not finish within failover.apply_timeout_s ${timeoutS}s`);
+          rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from}: ${e.message}`;
+          this.drop(cu.from, `catch-up from it did not finish (${p.winner}: ${e.message})`);
           return;
         }
-        rec.detail = `${p.winner} caught up from ${cu.from}: ${cu.brings}`;
+        const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+        rec.detail = `${p.winner} caught up from ${cu.from}${waited}: ${cu.brings}`;
       });
     }
   }
@@ -1339,6 +1362,16 @@ class FailoverRun {
     for (const [node, why] of this.dropped) {
       const l = lacking(node);
       if (l) out.push({ count: l.count, transactions: l.gtids, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
+      const r = salvaged ? undefined : this.unappliedRelay(node);
+      if (r) {
+        out.push({
+          count: null,
+          transactions: `${this.req.deadMaster}'s binlog ${r.from ? `from ${r.from.file}:${r.from.pos} ` : ''}up to ${r.to.file}:${r.to.pos}`,
+          why:
+            `received by ${node} into its relay log and not applied (MASTER_USE_GTID=no: they show in no GTID position, so they cannot be counted), ` +
+            `which was dropped (${why}); the new master did not receive them. Its relay log is kept: once its SQL thread has applied it, compare ${node} with the new master`,
+        });
+      }
     }
     for (const u of plan.unobtainable) {
       if (this.dropped.has(u.node)) continue; // reported above
@@ -1447,6 +1480,26 @@ class FailoverRun {
     const dead = this.node(this.req.deadMaster);
     const chs = await readChannels(c);
     return chs.find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port) ?? (o.orFirst ? chs[0] : undefined);
+  }
+
+  /**
+   * MariaDB with MASTER_USE_GTID=no: the part of the dead master's binlog that `node` read and
+   * did not apply (by its final read) beyond what the winner read, in the dead master's
+   * coordinates; undefined when there is none.
+   */
+  private unappliedRelay(node: string): { from?: { file: string; pos: number }; to: { file: string; pos: number } } | undefined {
+    const dead = this.node(this.req.deadMaster);
+    const ref = { host: dead.host, port: dead.port };
+    const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
+    const ch = snap?.reachable ? channelFrom(snap, ref) : undefined;
+    if (!ch || ch.mariadbUsingGtid !== 'No' || !ch.read) return undefined;
+    if (ch.exec && compareCoords(ch.exec, ch.read) >= 0) return undefined;
+    const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan?.winner);
+    const wch = w?.reachable ? channelFrom(w, ref) : undefined;
+    const winnerRead = wch?.read ?? this.winnerExecCoords();
+    if (winnerRead && compareCoords(winnerRead, ch.read) >= 0) return undefined;
+    const from = [ch.exec, winnerRead].filter((x): x is { file: string; pos: number } => !!x).sort(compareCoords).at(-1);
+    return { ...(from ? { from } : {}), to: ch.read };
   }
 
   /** Where the winner's SQL thread stopped in the dead master's binlog (after the drain). */

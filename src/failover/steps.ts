@@ -54,20 +54,6 @@ export function applierFirst(flavor: Flavor, ch: ReplicationChannel): boolean {
   return flavor === 'mariadb' && ch.mariadbUsingGtid !== undefined && ch.mariadbUsingGtid !== 'No' && !ch.sqlRunning && ch.lastSqlErrno === 0 && ch.ioState !== 'No';
 }
 
-/**
- * Wait until everything received is applied. A SQL thread stopped without an
- * error is started first (nothing else would apply the relay log); the IO
- * thread stays stopped. false on timeout.
- */
-export async function drainRelayLog(c: Conn, timeoutS: number): Promise<boolean> {
-  const chs = await readChannels(c);
-  if (chs.length === 0) return true;
-  if (chs.some((ch) => !ch.sqlRunning && ch.lastSqlErrno === 0)) {
-    await c.exec(`${c.dialect.startReplica()} SQL_THREAD`);
-  }
-  return waitRelayApplied(c, timeoutS);
-}
-
 /** A drain given up: the node's applier is stuck (see drain.ts); the message says why. */
 export class DrainStuck extends Error {}
 
@@ -77,35 +63,74 @@ export class DrainStuck extends Error {}
  * relay log left throws as waitRelayApplied does. A SQL thread stopped without an error is
  * started first. Returns how long it took and the last progress seen.
  */
-export async function drainWatched(c: Conn, o: { stallS: number; maxS: number }): Promise<{ waitedMs: number; progress?: string }> {
-  const startedAt = Date.now();
+export async function drainWatched(c: Conn, o: { stallS: number; maxS: number }): Promise<WatchedWait> {
   const chs = await readChannels(c);
   if (chs.length === 0) return { waitedMs: 0 };
   if (chs.some((ch) => !ch.sqlRunning && ch.lastSqlErrno === 0)) {
     await c.exec(`${c.dialect.startReplica()} SQL_THREAD`);
   }
-  let prev = await sampleApplier(c);
-  let lastMovedAt: number | undefined;
-  let progress: string | undefined;
-  const judge = async (now?: number): Promise<void> => {
-    const v = drainVerdict({ startedAt, lastMovedAt, now: now ?? Date.now(), stallS: o.stallS, maxS: o.maxS });
+  const watch = await ApplierWatch.start(c, o);
+  const applied = await waitRelayApplied(c, watch.leftS(), { onPoll: () => watch.poll() });
+  if (!applied) watch.expired();
+  return watch.result();
+}
+
+/** How long a watched wait took, and the last progress of the applier seen during it. */
+export interface WatchedWait {
+  waitedMs: number;
+  progress?: string;
+}
+
+/**
+ * One node's applier watched during a wait, judged by drain.ts: poll() samples it (at most
+ * every SAMPLE_MS) and throws DrainStuck once it is stuck; expired() throws it when the wait
+ * ran out of its time (failover.drain_max_s).
+ */
+class ApplierWatch {
+  private lastMovedAt: number | undefined;
+  private progress: string | undefined;
+
+  private constructor(
+    private readonly c: Conn,
+    private readonly o: { stallS: number; maxS: number },
+    private readonly startedAt: number,
+    private prev: ApplierSample,
+  ) {}
+
+  static async start(c: Conn, o: { stallS: number; maxS: number }): Promise<ApplierWatch> {
+    const startedAt = Date.now();
+    return new ApplierWatch(c, o, startedAt, await sampleApplier(c));
+  }
+
+  /** Seconds left until failover.drain_max_s. */
+  leftS(): number {
+    return Math.max(0, this.o.maxS - (Date.now() - this.startedAt) / 1000);
+  }
+
+  async poll(): Promise<void> {
+    if (Date.now() - this.prev.at < SAMPLE_MS) return;
+    const cur = await sampleApplier(this.c);
+    const moved = applierMoved(this.prev, cur);
+    if (moved) {
+      this.lastMovedAt = cur.at;
+      this.progress = moved;
+    }
+    this.prev = cur;
+    this.judge(cur.at);
+  }
+
+  expired(): void {
+    this.judge(Math.max(Date.now(), this.startedAt + this.o.maxS * 1000));
+  }
+
+  result(): WatchedWait {
+    return { waitedMs: Date.now() - this.startedAt, ...(this.progress ? { progress: this.progress } : {}) };
+  }
+
+  private judge(now: number): void {
+    const v = drainVerdict({ startedAt: this.startedAt, lastMovedAt: this.lastMovedAt, now, stallS: this.o.stallS, maxS: this.o.maxS });
     if (v.stuck) throw new DrainStuck(v.why);
-  };
-  const applied = await waitRelayApplied(c, o.maxS - (Date.now() - startedAt) / 1000, {
-    onPoll: async () => {
-      if (Date.now() - prev.at < SAMPLE_MS) return;
-      const cur = await sampleApplier(c);
-      const moved = applierMoved(prev, cur);
-      if (moved) {
-        lastMovedAt = cur.at;
-        progress = moved;
-      }
-      prev = cur;
-      await judge(cur.at);
-    },
-  });
-  if (!applied) await judge(Math.max(Date.now(), startedAt + o.maxS * 1000));
-  return { waitedMs: Date.now() - startedAt, ...(progress ? { progress } : {}) };
+  }
 }
 
 /** How often a draining applier is sampled for progress. */
@@ -123,27 +148,45 @@ export async function sampleApplier(c: Conn): Promise<ApplierSample> {
 }
 
 /**
- * Replicate from `source` until `until` (GTID set / MariaDB position) is
- * executed, then stop. The caller has drained the relay log first: changing
- * the source discards it.
+ * Replicate from `source` until `until` (GTID set / MariaDB position) is executed, then
+ * stop. The caller has drained the relay log first: changing the source discards it. Waited
+ * for as long as this node's applier makes progress on what it fetches (a long transaction),
+ * by drain.ts's rule: stuck (no progress for stallS, a SQL thread error, maxS passed) throws
+ * DrainStuck; whole transactions applied until then stay.
  */
 export async function catchUpFrom(
   c: Conn,
   cluster: ClusterConfig,
   source: NodeConfig,
   until: string,
-  timeoutS: number,
-): Promise<boolean> {
+  o: { stallS: number; maxS: number },
+): Promise<WatchedWait> {
   if (await switchReceiver(c, cluster, source)) await startReplicaIo(c);
   else {
-    await stopReplica(c, timeoutS);
+    await stopReplica(c, o.stallS);
     await changeSource(c, sourceOptions(cluster, source, { kind: 'gtid' }));
     await startReplica(c);
   }
   try {
-    return await waitForGtid(c, until, timeoutS);
+    const watch = await ApplierWatch.start(c, o);
+    for (;;) {
+      const left = watch.leftS();
+      if (await waitForGtid(c, until, Math.min(1, left))) return watch.result();
+      if (left <= 1) watch.expired();
+      const ch = (await readChannels(c))[0];
+      if (ch && !ch.sqlRunning && ch.lastSqlErrno) {
+        throw new DrainStuck(`its SQL thread stopped with error ${ch.lastSqlErrno}: ${ch.lastSqlError}`);
+      }
+      try {
+        await watch.poll();
+      } catch (e) {
+        // Say why nothing arrives when the receiver cannot fetch from the source.
+        if (e instanceof DrainStuck && ch?.lastIoErrno) throw new DrainStuck(`${e.message}; its IO thread from ${source.name}: error ${ch.lastIoErrno}: ${ch.lastIoError}`);
+        throw e;
+      }
+    }
   } finally {
-    await stopReplica(c, timeoutS);
+    await stopReplica(c, o.stallS);
   }
 }
 
