@@ -764,6 +764,137 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('a long catch-up: the winner fetches from the most advanced survivor what takes longer than apply_timeout_s to apply; waited for while its applier progresses, the source is not dropped, nothing lost', async () => {
+      const l = await lab();
+      // Varies apply_timeout_s (4, keeps the test short) and drain_max_s (60): the winner's
+      // catch-up takes some 7 s, progressing every 1.5 s (each lock released in turn).
+      const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 60 }, { db2: { promotion: 'prefer' } });
+      const N = 5;
+      const { w, hold } = await writeThenHold(l, cfg, N);
+      try {
+        await l.sql('db2', stopIo); // db2, the prefer node, lacks the held transactions: it fetches them from db3
+        const held = range(800001, N);
+        for (let i = 1; i <= N; i++) await hold.commit(i, held[i - 1]!);
+        w.acked.push(...held);
+        await waitApplied(l, cfg, ['db3'], held.at(-1)!);
+        await l.kill('db1');
+        let releasing: Promise<void> | undefined;
+        const r = await runFailover(
+          request(cfg, tempDir(), {
+            beforeStep: (step) => {
+              if (step !== 'catch-up' || releasing) return;
+              releasing = (async () => {
+                for (let i = 1; i <= N; i++) {
+                  await sleep(i === 1 ? 1000 : 1500);
+                  await hold.release(i);
+                }
+              })();
+            },
+          }),
+        );
+        await releasing;
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db2');
+        const cu = r.steps.find((x) => x.name === 'catch-up');
+        assert.equal(cu?.outcome, 'ok', steps);
+        assert.ok(cu!.durationMs! > 4000, `the catch-up took longer than apply_timeout_s: ${cu!.durationMs} ms`);
+        assert.match(cu!.detail, /db2 caught up from db3 in .* longer than failover.apply_timeout_s 4s: its applier kept making progress/, steps);
+        assert.deepEqual(r.plan!.leftOut, [], steps);
+        assert.deepEqual(r.possiblyLost.filter((x) => /dropped/.test(x.why)), []);
+        await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+      } finally {
+        await hold.releaseAll();
+      }
+    });
+
+    if (!my) {
+      it('MariaDB without GTID positioning: a replica whose relay log takes longer than apply_timeout_s to apply at the freeze is waited for while its applier progresses; nothing lost', async () => {
+        const l = await lab({ gtid: false });
+        // Varies apply_timeout_s (4, keeps the test short) and drain_max_s (60): db2's relay
+        // log takes some 7 s to apply, progressing every 1.5 s (each lock released in turn).
+        const cfg = await config(l, { apply_timeout_s: 4, drain_max_s: 60 }, { db3: { promotion: 'prefer' } });
+        const N = 5;
+        const { w, hold } = await writeThenHold(l, cfg, N);
+        try {
+          await l.sql('db3', stopIo); // db3, the prefer node, lacks the held transactions: only db2 receives them
+          const held = range(800001, N);
+          for (let i = 1; i <= N; i++) await hold.commit(i, held[i - 1]!);
+          w.acked.push(...held);
+          await receivedAll(l, ['db2']);
+          const have2 = await idsOn(cfg, 'db2');
+          assert.deepEqual(held.filter((id) => have2.has(id)), [], 'db2 has them in its relay log only');
+          await l.kill('db1');
+          let releasing: Promise<void> | undefined;
+          const r = await runFailover(
+            request(cfg, tempDir(), {
+              beforeStep: (step) => {
+                if (step !== 'freeze' || releasing) return;
+                releasing = (async () => {
+                  for (let i = 1; i <= N; i++) {
+                    await sleep(i === 1 ? 1000 : 1500);
+                    await hold.release(i);
+                  }
+                })();
+              },
+            }),
+          );
+          await releasing;
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db3');
+          const freeze = r.steps.find((x) => x.name === 'freeze')!;
+          assert.match(freeze.nodes!.find((x) => x.node === 'db2')!.detail, /relay log applied in .* longer than failover.apply_timeout_s 4s: its applier kept making progress/, steps);
+          assert.deepEqual(r.plan!.leftOut, [], steps);
+          assert.deepEqual(r.warnings.filter((x) => /freeze|dropped/.test(x)), [], r.warnings.join('\n'));
+          await assertHealthy(l, cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
+        } finally {
+          await hold.releaseAll();
+        }
+      });
+
+      it('MariaDB without GTID positioning: a replica stuck applying its relay log at the freeze is dropped: not elected, not repointed, its unapplied relay log reported', async () => {
+        const l = await lab({ gtid: false });
+        // Varies apply_timeout_s (3, keeps the test short): db2's applier never moves.
+        const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+        const { w, hold } = await writeThenHold(l, cfg, 1);
+        try {
+          await l.sql('db3', stopIo); // only db2 receives the held transaction
+          const held = [800001];
+          await hold.commit(1, held[0]!);
+          w.acked.push(...held);
+          await receivedAll(l, ['db2']);
+          await l.kill('db1');
+          const r = await runFailover(request(cfg, tempDir()));
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db3');
+          assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped during the failover: its relay log \(MASTER_USE_GTID=no\) was not applied: no progress/, steps);
+          assert.equal(r.plan!.repoint.includes('db2'), false);
+          assert.ok(r.warnings.some((x) => /^db2 dropped: /.test(x)), r.warnings.join('\n'));
+          const reported = r.possiblyLost.find((x) => /received by db2 into its relay log and not applied/.test(x.why));
+          assert.ok(reported, JSON.stringify(r.possiblyLost));
+          assert.match(reported.transactions, /^db1's binlog from \S+:\d+ up to \S+:\d+$/, reported.transactions);
+          assert.ok(r.next.some((x) => /^db2: compare it with the new master/.test(x)), r.next.join('\n'));
+          const c2 = await open(cfg, 'db2');
+          try {
+            const ch = (await readChannels(c2))[0]!;
+            const db1 = cfg.nodes.find((n) => n.name === 'db1')!;
+            assert.equal(`${ch.sourceHost}:${ch.sourcePort}`, `${db1.host}:${db1.port}`, 'db2 still replicates from the dead master: its relay log is kept');
+            assert.equal(ch.ioState, 'No');
+          } finally {
+            await c2.close();
+          }
+          const have3 = await idsOn(cfg, 'db3');
+          const lost = w.acked.filter((id) => !have3.has(id));
+          assert.deepEqual(lost, held, 'exactly what only db2 received');
+          await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(lost), leftOut: ['db2'] });
+        } finally {
+          await hold.releaseAll();
+        }
+      });
+    }
+
     it("a long transaction in the winner's relay log: the drain waits past apply_timeout_s while the applier progresses; the winner is promoted, nothing lost", async () => {
       const l = await lab();
       // apply_timeout_s 4 keeps the test short: the winner's relay log takes some 7 s to apply,
