@@ -678,7 +678,7 @@ class FailoverRun {
         rec.nodes.push(...round);
         // A node whose relay log cannot be applied must not fail the whole failover with the
         // address already gone: it is dropped, and what only it has is reported.
-        for (const b of round.filter((x) => !x.ok)) this.drop(b.node, `its relay log was not applied (${b.detail})`);
+        for (const b of round.filter((x) => !x.ok)) this.drop(b.node, `its relay log was not applied: ${b.detail}`);
         if (!this.dropped.has(p.winner!)) break;
         // The winner is stuck: elect again on the same frozen positions without the dropped nodes.
         const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
@@ -731,6 +731,13 @@ class FailoverRun {
     this.warnings.push(`${node} dropped: ${why}; what only it received is listed as possibly lost`);
     if (!p) {
       this.next.push(`${node}: compare it with the new master (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
+    } else if (node === p.winner && p.mode === 'file') {
+      // No GTIDs tell what it holds beyond the next winner: only possiblyLost's coordinates do.
+      this.next.push(
+        `${node}: it was not repointed (its IO thread is stopped, its SQL thread goes on applying its relay log). What it read of ${this.req.deadMaster}'s binlog ` +
+          `beyond the new master (possiblyLost names the coordinates) is not on the new master: once applied, replay those transactions on the new master or accept their loss, ` +
+          `then rebuild ${node} from the new master; in file/position mode nothing tells heir rejoin which of its transactions the new master lacks`,
+      );
     } else if (node === p.winner) {
       // Elected for having received the most: it may well hold transactions the next winner lacks.
       this.next.push(
