@@ -993,6 +993,55 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    if (my) {
+      it('file/position: a winner stuck in its drain is dropped: the next candidate is promoted, the report names the part of the dead master\'s binlog only it received, it is not repointed', async () => {
+        const l = await lab({ gtid: false });
+        // Varies apply_timeout_s (3, keeps the test short): db2's applier never moves.
+        const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+        const { w, hold } = await writeThenHold(l, cfg, 1);
+        try {
+          await l.sql('db3', stopIo); // only db2 receives the held transaction
+          const held = [800001];
+          await hold.commit(1, held[0]!);
+          w.acked.push(...held);
+          await receivedAll(l, ['db2']);
+          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
+          await l.kill('db1');
+          const r = await runFailover(request(cfg, tempDir()));
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.plan!.mode, 'file');
+          assert.equal(r.newMaster, 'db3');
+          assert.ok(r.warnings.some((x) => /the winner changed during the drain: db2 → db3/.test(x)), r.warnings.join('\n'));
+          assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped during the failover/, steps);
+          assert.equal(r.plan!.repoint.includes('db2'), false);
+          const reported = r.possiblyLost.find((x) => /received by db2, which was dropped/.test(x.why));
+          assert.ok(reported, JSON.stringify(r.possiblyLost));
+          // Where db3 stopped applying db1's binlog, up to where db2 read it: db1's last position.
+          assert.match(reported.transactions, new RegExp(`^db1's binlog from \\S+:\\d+ up to ${String(ms.File).replace(/\./g, '\\.')}:${ms.Position}$`), reported.transactions);
+          assert.match(reported.why, /^received by db2, which was dropped \(its relay log was not applied: no progress for .* failover.apply_timeout_s 3s\), and the new master lacks them$/, reported.why);
+          // No GTIDs to compare by: the next step says what to do with what only db2 read, and to rebuild it.
+          assert.ok(r.next.some((x) => /^db2: it was not repointed .* beyond the new master \(possiblyLost names the coordinates\) is not on the new master: .* rebuild db2 from the new master/.test(x)), r.next.join('\n'));
+          assert.ok(!r.next.some((x) => /db2.*only if it has no transaction the new master lacks/.test(x)), r.next.join('\n'));
+          const c2 = await open(cfg, 'db2');
+          try {
+            const ch = (await readChannels(c2))[0]!;
+            const db1 = cfg.nodes.find((n) => n.name === 'db1')!;
+            assert.equal(`${ch.sourceHost}:${ch.sourcePort}`, `${db1.host}:${db1.port}`, 'db2 still replicates from the dead master');
+            assert.equal(ch.ioState, 'No');
+          } finally {
+            await c2.close();
+          }
+          const have3 = await idsOn(cfg, 'db3');
+          const lost = w.acked.filter((id) => !have3.has(id));
+          assert.deepEqual(lost, held, 'exactly what only db2 received');
+          await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(lost), leftOut: ['db2'] });
+        } finally {
+          await hold.releaseAll();
+        }
+      });
+    }
+
     it('the winner stuck and no other promotable node: failed, the report says what was done; once its applier is free a rerun promotes it, nothing lost', async () => {
       const l = await lab();
       // apply_timeout_s 3 keeps the test short; db3 may never be promoted.
