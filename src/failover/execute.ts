@@ -270,6 +270,7 @@ class FailoverRun {
       }
       // Plan: read every node and elect. Pure from here to the first action.
       this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
+      this.keepEarlierDrops();
       this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
       const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
       // A server that refuses heir (access denied, account locked, host blocked, too many
@@ -1429,6 +1430,37 @@ class FailoverRun {
       this.earlierValue.salvage = { outcome: applies[0]!.outcome, ...(since ? { since } : {}), ...(applies[0]!.detail ? { detail: applies[0]!.detail } : {}) };
     }
     return this.earlierValue;
+  }
+
+  /**
+   * A rerun after an earlier run of this failover dropped a node in its drain (its applier was
+   * stuck) and then stopped: the node stays dropped while its relay log is still not applied
+   * (judging it again would cost apply_timeout_s for the same answer, with the address gone);
+   * one that has applied everything since is a survivor like any other.
+   */
+  private keepEarlierDrops(): void {
+    const dead = this.node(this.req.deadMaster);
+    for (const j of listJournals(this.stateDir, this.c.name).reverse()) {
+      if (j.operation !== 'failover' || j.id === this.id) continue;
+      if (j.end) break; // the last failover finished: nothing half done
+      if (j.detail.deadMaster !== this.req.deadMaster) continue;
+      for (const s of j.steps) {
+        if (s.step !== 'drain') continue;
+        const dropped = (s.data?.dropped ?? {}) as Record<string, string>;
+        for (const [node, why] of Object.entries(dropped)) {
+          const snap = this.snapshot!.nodes.find((n) => n.name === node);
+          if (!snap?.reachable || this.dropped.has(node)) continue;
+          const ch = channelFrom(snap, { host: dead.host, port: dead.port });
+          // MySQL GTIDs: everything retrieved is executed (a partial transaction at the relay
+          // log's end never will be); else its coordinates: executed as far as read.
+          const retrieved = ch?.retrievedGtidSet ? GtidSet.tryParse(ch.retrievedGtidSet) : undefined;
+          const executed = GtidSet.tryParse(snap.executedGtid ?? '');
+          const applied = retrieved && executed && snap.version?.flavor === 'mysql' ? executed.contains(retrieved) : !!(ch?.read && ch.exec && compareCoords(ch.exec, ch.read) >= 0);
+          const unapplied = ch && (!applied || ch.lastSqlErrno);
+          if (unapplied) this.drop(node, `${why}; dropped by the earlier run ${j.id}, and its relay log is still not applied`);
+        }
+      }
+    }
   }
 
   private planOptions(): PlanOptions {
