@@ -1122,6 +1122,47 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('a crash after a stuck winner was dropped, before the promotion: the rerun reads the drop from the journal and does not judge it again while its relay log is still unapplied', async () => {
+      const l = await lab();
+      // apply_timeout_s 3 keeps the test short; db2's applier never moves.
+      const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+      const { w, hold } = await writeThenHold(l, cfg, 1);
+      try {
+        await l.sql('db3', stopIo); // only db2 receives the held transaction
+        const held = [800001];
+        await hold.commit(1, held[0]!);
+        w.acked.push(...held);
+        await receivedAll(l, ['db2']);
+        await l.kill('db1');
+        const sd = tempDir();
+        await crashRun(cfg, sd, 'promote');
+        const unfinished = unfinishedJournals(sd, cfg.name);
+        assert.equal(unfinished.length, 1, 'the crash left its journal');
+        const drain = unfinished[0]!.steps.find((x) => x.step === 'drain');
+        assert.deepEqual(Object.keys((drain?.data?.dropped as object | undefined) ?? {}), ['db2'], JSON.stringify(drain));
+
+        acknowledge(sd, cfg.name, 'test');
+        const r = await runFailover(request(cfg, sd));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.newMaster, 'db3');
+        const again = r.steps.find((x) => x.name === 'drain')!;
+        assert.equal(again.nodes?.some((x) => x.node === 'db2'), false, `db2 is not drained again: ${steps}`);
+        assert.ok(again.durationMs! < 3000, `the rerun's drain does not wait apply_timeout_s for db2 again: ${again.durationMs} ms`);
+        assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped by the earlier run .*its relay log is still not applied/, steps);
+        assert.equal(r.plan!.repoint.includes('db2'), false);
+        const reported = r.possiblyLost.find((x) => /received by db2, which was dropped/.test(x.why));
+        assert.ok(reported, JSON.stringify(r.possiblyLost));
+        assert.equal(reported.count, 1, 'the report counts what only db2 received');
+        const have3 = await idsOn(cfg, 'db3');
+        const lost = w.acked.filter((id) => !have3.has(id));
+        assert.deepEqual(lost, held, 'only what the dropped winner alone received');
+        await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(lost), leftOut: ['db2'] });
+      } finally {
+        await hold.releaseAll();
+      }
+    });
+
     it('a failure before promotion undoes what it did: replication restarted, nothing promoted; a rerun completes', async () => {
       const { l, cfg, w } = await deadMasterCluster();
 
