@@ -9,6 +9,7 @@ import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
 import { Conn, connOptions } from '../../src/mysql/conn';
 import type { LabCluster } from '../lab';
 import { assertInvariant } from '../support/invariant';
+import type { EniForwarder } from '../support/eni-forwarder';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -16,12 +17,21 @@ export function tempStateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'heir-failover-state-'));
 }
 
-export function globalSettings(stateDir: string): GlobalSettings {
-  return GlobalSettings.parse({ state_dir: stateDir });
+/** heir's settings with a state folder (and, for an ENI address, the cloud settings: heir.cloud). */
+export function globalSettings(stateDir: string, cloud?: Record<string, unknown>): GlobalSettings {
+  return GlobalSettings.parse({ state_dir: stateDir, ...(cloud ? { cloud } : {}) });
 }
 
-export async function open(cfg: ClusterConfig, name: string, timeoutMs = 5000): Promise<Conn> {
-  const n = cfg.nodes.find((x) => x.name === name)!;
+/** Where a connection goes: a node by name, or the application's address (test/support/eni-forwarder.ts). */
+export type Target = string | EniForwarder;
+
+export async function open(cfg: ClusterConfig, target: Target, timeoutMs = 5000): Promise<Conn> {
+  if (typeof target !== 'string') {
+    const via = { ...cfg.nodes[0]!, name: `the address (${target.host}:${target.port})`, host: target.host, port: target.port };
+    return Conn.open(connOptions(cfg, via, { timeoutMs }));
+  }
+  const n = cfg.nodes.find((x) => x.name === target);
+  if (!n) throw new Error(`no node named ${target}`);
   return Conn.open(connOptions(cfg, n, { timeoutMs }));
 }
 
@@ -76,46 +86,62 @@ export async function grantSalvage(lab: LabCluster, master = 'db1'): Promise<voi
 }
 
 export interface Writer {
-  /** Ids whose INSERT the master acknowledged. */
+  /** Ids whose INSERT the server acknowledged (a successful commit), in order. */
   acked: number[];
+  /** The highest id ever sent (acknowledged or not): no higher id may exist anywhere. */
+  readonly attempted: number;
   /** Stop writing (resolves when the loop ended). */
   stop(): Promise<void>;
-  /** Resolves when the writer got its first error (the master died). */
+  /** Resolves when the writer got its first error (the master died, the address moved). */
   failed: Promise<void>;
-  /** The error that stopped it. */
+  /** The first error. */
   error?: Error;
 }
 
 /**
- * Writes rows (autocommit, one per transaction) through the master as fast as
- * it acknowledges them, until it fails or is stopped.
+ * Writes rows (autocommit, one per transaction) as fast as they are acknowledged, until
+ * stopped. To a node by name it stops at the first error. Through the address it goes on
+ * as an application would: on an error it drops the connection, waits 50 ms and connects
+ * again, with the next id (the failed one's outcome is unknown: it counts as attempted,
+ * never as acknowledged).
  */
-export async function startWriter(cfg: ClusterConfig, master: string, firstId = 1): Promise<Writer> {
-  const c = await open(appConfig(cfg), master, 3000);
+export async function startWriter(cfg: ClusterConfig, target: Target, firstId = 1): Promise<Writer> {
+  const retry = typeof target !== 'string';
+  let c: Conn | undefined = await open(appConfig(cfg), target, 3000);
   const acked: number[] = [];
   let stopping = false;
+  let attempted = firstId - 1;
   let resolveFailed!: () => void;
   const failed = new Promise<void>((r) => (resolveFailed = r));
   const w: Writer = {
     acked,
+    get attempted() {
+      return attempted;
+    },
     failed,
     async stop() {
       stopping = true;
       await loop;
-      c.destroy();
+      c?.destroy();
     },
   };
   const loop = (async () => {
     let id = firstId;
     while (!stopping) {
       try {
+        c ??= await open(appConfig(cfg), target, 1000);
+        attempted = id;
         await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'writer')`);
         acked.push(id);
         id++;
       } catch (e) {
-        w.error = e as Error;
+        w.error ??= e as Error;
         resolveFailed();
-        return;
+        if (!retry) return;
+        c?.destroy();
+        c = undefined;
+        if (attempted === id) id++;
+        await sleep(50);
       }
     }
   })();
@@ -123,7 +149,7 @@ export async function startWriter(cfg: ClusterConfig, master: string, firstId = 
 }
 
 /** Insert a fixed number of rows on a node and return their ids. */
-export async function writeRows(cfg: ClusterConfig, node: string, ids: number[]): Promise<void> {
+export async function writeRows(cfg: ClusterConfig, node: Target, ids: number[]): Promise<void> {
   const c = await open(appConfig(cfg), node);
   try {
     for (const id of ids) await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'batch')`);
@@ -147,10 +173,29 @@ export function range(from: number, n: number): number[] {
 }
 
 /**
- * The checks of every successful failover: the new master takes a write (a probe row) and
- * the cluster invariant holds (test/support/invariant.ts): it is the one writable node,
- * every survivor is read-only, replicates from it and converges, every acknowledged id
- * (but those the report declared possibly lost) and the probe are on every survivor.
+ * Writes `ids` through the address, connecting again (every 100 ms) while it refuses or
+ * reaches a server that refuses the write (read-only), up to `withinMs`: what an
+ * application sees while the address moves.
+ */
+export async function writeThroughAddress(cfg: ClusterConfig, address: EniForwarder, ids: number[], withinMs = 10_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await writeRows(cfg, address, ids);
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`no write through the address within ${withinMs} ms (on ${(await address.holders()).join(', ') || 'no node'}): ${(e as Error).message}`);
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * The checks of every successful failover: the new master takes a write (a probe row; with
+ * an address, written through it) and the cluster invariant holds
+ * (test/support/invariant.ts): it is the one writable node, every survivor is read-only,
+ * replicates from it and converges, every acknowledged id (but those the report declared
+ * possibly lost) and the probe are on every survivor, and the address (when given) is on the
+ * new master and nowhere else, as the ECS API emulator has it.
  * Nodes that are neither the new master nor a survivor (the dead master) are left out;
  * leftOut ones (a node the failover dropped) are checked for their role only (read-only).
  */
@@ -160,9 +205,10 @@ export async function assertHealthy(
   newMaster: string,
   survivors: string[],
   acked: number[],
-  o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[] },
+  o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[]; address?: EniForwarder },
 ): Promise<void> {
-  await writeRows(cfg, newMaster, [o.probeId]);
+  if (o.address) await writeThroughAddress(cfg, o.address, [o.probeId], 5000);
+  else await writeRows(cfg, newMaster, [o.probeId]);
   const keep = new Set([newMaster, ...survivors, ...(o.leftOut ?? [])]);
   await assertInvariant({
     lab,
@@ -172,5 +218,6 @@ export async function assertHealthy(
     acked: [...acked.filter((id) => !o.allowMissing?.has(id)), o.probeId],
     delayed: o.delayed,
     leftOut: o.leftOut,
+    ...(o.address ? { addressHolders: () => o.address!.holders() } : {}),
   });
 }
