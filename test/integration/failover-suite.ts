@@ -3,6 +3,16 @@
  * (failover-mysql.test.ts: MySQL 9.7, failover-mariadb.test.ts: MariaDB 10.11).
  * The executor is run directly (not through the daemon). Each destructive case
  * gets a fresh loopback cluster; the lab stops only its own processes.
+ *
+ * Every cluster has the application's address: an ENI (address type eni, an instance id per
+ * node) in one ECS API emulator shared by the suite, moved by heir through the unmodified SDK
+ * (TLS verified against the emulator's CA, credentials from the SDK's default chain), with
+ * Detaching and Attaching of 250 ms each (2 s on the platform: shortened to keep the suite
+ * fast). On loopback the address is a forwarder's port (test/support/eni-forwarder.ts) that
+ * reaches whichever node the emulator has the ENI attached to. The application writes through
+ * it, and every failover ends with the invariant checking the address is on the new master
+ * and nowhere else. address.verify is off: heir would connect to floating_ip at the new
+ * master's own port, and on loopback the address is one port for every node.
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,9 +29,13 @@ import { unfinishedJournals } from '../../src/failover/journal';
 import { rejoinNode } from '../../src/failover/rejoin';
 import { peekLock } from '../../src/failover/lock';
 import { startCluster, startNetLab, type LabCluster, type LabFlavor, type NetLab } from '../lab';
+import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
+import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
+import { startEniForwarder, type EniForwarder } from '../support/eni-forwarder';
+import { assertInvariant } from '../support/invariant';
 import {
   appConfig,
-  assertHealthy,
+  assertHealthy as assertHealthyAnywhere,
   createTable,
   globalSettings,
   grantSalvage,
@@ -50,6 +64,10 @@ async function closedPort(): Promise<number> {
 export function failoverSuite(flavor: LabFlavor): void {
   const labs: LabCluster[] = [];
   const dirs: string[] = [];
+  /** The application's address of each lab (an ENI on db1 at the start). */
+  const addresses = new Map<LabCluster, EniForwarder>();
+  let emu: EcsEmulator | undefined;
+  let restoreCredentials: () => void = () => {};
   const my = flavor === 'mysql';
   const stopIo = my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
   const stopSql = my ? 'STOP REPLICA SQL_THREAD' : 'STOP SLAVE SQL_THREAD';
@@ -59,9 +77,52 @@ export function failoverSuite(flavor: LabFlavor): void {
       ? ['STOP REPLICA', `CHANGE REPLICATION SOURCE TO SOURCE_DELAY=${s}`, 'START REPLICA']
       : ['STOP SLAVE', `CHANGE MASTER TO MASTER_DELAY=${s}`, 'START SLAVE'];
 
+  /** The ECS API emulator, started with the suite's first cluster (Detaching and Attaching: 250 ms). */
+  async function emulator(): Promise<EcsEmulator> {
+    if (!emu) {
+      emu = await startEcsEmulator({ state: { ...labRegion(), delays: { ...labRegion().delays, attachMs: 250, detachMs: 250 } } });
+      restoreCredentials = useCredentials(emu, 'env');
+    }
+    return emu;
+  }
+
+  /** A lab's address: an ENI attached to db1's instance, and the forwarder that follows it. */
+  async function withAddress<L extends LabCluster>(l: L): Promise<L> {
+    addresses.set(l, await startEniForwarder(await emulator(), l.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port })), 'db1'));
+    return l;
+  }
+
+  function addressOf(l: LabCluster): EniForwarder {
+    const a = addresses.get(l);
+    if (!a) throw new Error('this cluster has no address');
+    return a;
+  }
+
+  /** heir's configuration of the lab's address, and each node's instance id. */
+  function addressConfig(l: LabCluster, nodes: ClusterConfig['nodes']): Pick<ClusterConfig, 'address' | 'nodes'> {
+    const a = addressOf(l);
+    return {
+      address: { type: 'eni', eni_id: a.eniId, floating_ip: a.floatingIp, verify: false },
+      nodes: nodes.map((n) => ({ ...n, instance_id: a.instanceIds[n.name] })),
+    };
+  }
+
+  /** The invariant after a failover, with the address: it must be on the new master only. */
+  function assertHealthy(
+    l: LabCluster,
+    cfg: ClusterConfig,
+    newMaster: string,
+    survivors: string[],
+    acked: number[],
+    o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[] },
+  ): Promise<void> {
+    return assertHealthyAnywhere(l, cfg, newMaster, survivors, acked, { ...o, address: addressOf(l) });
+  }
+
   async function lab(o: { semiSync?: boolean; gtid?: boolean; nodes?: number } = {}): Promise<LabCluster> {
     const l = await startCluster({ flavor, nodes: o.nodes ?? 3, semiSync: o.semiSync, gtid: o.gtid, name: `fo-${flavor}` });
     labs.push(l);
+    await withAddress(l);
     await createTable(l);
     return l;
   }
@@ -73,7 +134,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     return l.clusterConfig({
       ssh: { port: await closedPort(), known_hosts: known, connect_timeout_ms: 1000 } as ClusterConfig['ssh'],
       failover: { apply_timeout_s: 30, ...failover } as ClusterConfig['failover'],
-      nodes: base.nodes.map((n) => ({ ...n, ...(nodes?.[n.name] ?? {}) })),
+      ...addressConfig(l, base.nodes.map((n) => ({ ...n, ...(nodes?.[n.name] ?? {}) }))),
     });
   }
 
@@ -114,14 +175,25 @@ export function failoverSuite(flavor: LabFlavor): void {
   async function salvageLab(o: { semiSync?: boolean; gtid?: boolean } = {}): Promise<{ l: NetLab; cfg: ClusterConfig }> {
     const l = await startNetLab({ flavor, hosts: 3, semiSync: o.semiSync, gtid: o.gtid });
     labs.push(l);
+    // The same forwarder as on loopback (to each host's address): the suite moves no real IP.
+    await withAddress(l);
     await createTable(l);
     await grantSalvage(l);
     const base = l.clusterConfig();
     const cfg = l.clusterConfig({
       failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 }, ...(o.semiSync ? { semi_sync: true } : {}) } as ClusterConfig['failover'],
-      nodes: base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir })),
+      ...addressConfig(l, base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir }))),
     });
     return { l, cfg };
+  }
+
+  /** Waits until `done()` holds, up to `ms`. */
+  async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+      await sleep(50);
+    }
   }
 
   async function binlogFiles(l: LabCluster, node: string): Promise<string[]> {
@@ -130,7 +202,7 @@ export function failoverSuite(flavor: LabFlavor): void {
 
   /** The application writes through db1 and stops; db2 and db3 apply it all; then db2's applier is held on n rows. */
   async function writeThenHold(l: LabCluster, cfg: ClusterConfig, n: number) {
-    const w = await startWriter(cfg, 'db1');
+    const w = await startWriter(cfg, addressOf(l));
     await sleep(300);
     await w.stop();
     await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
@@ -160,7 +232,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     }
     return {
       commit: async (i: number, id: number) => {
-        const c = await open(appConfig(cfg), 'db1');
+        const c = await open(appConfig(cfg), addressOf(l));
         try {
           await c.exec('BEGIN');
           await c.exec(`INSERT INTO app.hold${i} (id) VALUES (1)`);
@@ -176,7 +248,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   }
 
   function request(cfg: ClusterConfig, stateDir: string, extra: Partial<FailoverRequest> = {}): FailoverRequest {
-    return { cluster: cfg, global: globalSettings(stateDir), deadMaster: 'db1', trigger: 'manual', ...extra };
+    return { cluster: cfg, global: globalSettings(stateDir, cloudFor(emu!)), deadMaster: 'db1', trigger: 'manual', ...extra };
   }
 
   /** A cluster whose writer's rows reached every replica, then its master killed. */
@@ -184,7 +256,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   async function deadMasterCluster(o: { gtid?: boolean; behind?: boolean; nodes?: number } = {}): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
     const l = await lab(o);
     const cfg = await config(l);
-    const w = await startWriter(cfg, 'db1');
+    const w = await startWriter(cfg, addressOf(l));
     await sleep(300);
     await w.stop();
     if (o.behind) {
@@ -193,7 +265,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
       await l.sql('db3', stopIo);
       const more = range(700001, 40);
-      await writeRows(cfg, 'db1', more);
+      await writeRows(cfg, addressOf(l), more);
       w.acked.push(...more);
     }
     await waitApplied(l, cfg, o.behind ? ['db2'] : l.nodes.slice(1).map((n) => n.name), w.acked.at(-1)!);
@@ -219,7 +291,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   /** A failover run in a child process that dies (SIGKILL, no cleanup) at `step` (before it, or at step:point inside it). */
   async function crashRun(cfg: ClusterConfig, sd: string, step: string): Promise<void> {
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
-      env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step },
+      env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step, HEIR_TEST_GLOBAL: JSON.stringify({ cloud: cloudFor(emu!) }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -230,17 +302,21 @@ export function failoverSuite(flavor: LabFlavor): void {
   }
 
   afterEach(async () => {
+    for (const a of addresses.values()) await a.close();
+    addresses.clear();
     while (labs.length) await labs.pop()!.teardown();
   });
-  after(() => {
+  after(async () => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    restoreCredentials();
+    await emu?.close();
   });
 
   describe(`failover (${flavor})`, () => {
     it('async, dead master host down: promoted, and the report counts exactly what is lost', async () => {
       const l = await lab();
       const cfg = await config(l);
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
@@ -250,7 +326,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       await l.sql('db2', stopIo);
       await l.sql('db3', stopIo);
       const onlyOnMaster = range(100001, 5);
-      await writeRows(cfg, 'db1', onlyOnMaster);
+      await writeRows(cfg, addressOf(l), onlyOnMaster);
       const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
       await l.kill('db1');
 
@@ -280,7 +356,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       // Semi-sync must really be on: the master waits for a replica's acknowledgement.
       const [st] = await l.sql('db1', `SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_${my ? 'source' : 'master'}_status'`);
       assert.equal(String(st.Value), 'ON', 'semi-sync active on the master before the kill');
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       // As in the async test, the replicas stop receiving while the writer goes on. With
       // async replication the master would keep acknowledging rows only it has (the async
@@ -292,11 +368,15 @@ export function failoverSuite(flavor: LabFlavor): void {
       await sleep(1000);
       await l.kill('db1'); // while the writer waits for its commit
       await w.failed;
-      await w.stop();
       assert.ok(before > 0, `the writer wrote: ${w.error?.message}`);
+      const ackedAtKill = w.acked.length;
 
+      // The application goes on retrying through the address during the failover.
       const r = await runFailover(request(cfg, tempDir()));
       assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      await until(() => w.acked.length > ackedAtKill, 20_000, `the writer's commits resume through the address (last error: ${w.error?.message})`);
+      await w.stop();
+      assert.ok((addressOf(l).forwarded[r.newMaster!] ?? 0) > 0, 'the writer reached the new master through the address');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
       // No allowMissing: every acknowledged row, on every survivor.
       await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
@@ -313,7 +393,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const l = await lab();
       const cfg = await config(l, {}, { db3: { promotion: 'prefer' } });
       await l.sql('db3', stopIo); // db3 falls behind db2
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
@@ -340,13 +420,14 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(blocked.outcome, 'refused');
       assert.match(blocked.summary, /automatic failover blocked until/);
       assert.deepEqual(blocked.steps, [], 'nothing was done');
+      assert.deepEqual(await addressOf(l).holders(), ['db3'], 'a refused failover leaves the address where it was');
     });
 
     it('a never node never wins, even as the most advanced (it serves the catch-up); five nodes', async () => {
       const l = await lab({ nodes: 5 });
       const cfg = await config(l, {}, { db2: { promotion: 'never' } });
       for (const n of ['db3', 'db4', 'db5']) await l.sql(n, stopIo);
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
@@ -366,7 +447,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const l = await lab();
       const cfg = await config(l, { max_lag_s: 2 }, { db2: { promotion: 'prefer' } });
       for (const st of delay(120)) await l.sql('db2', st);
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
@@ -396,7 +477,7 @@ export function failoverSuite(flavor: LabFlavor): void {
 
     it('errant GTIDs: gated with errant_gtids: block, promoted with a warning with errant_gtids: warn', async () => {
       const l = await lab();
-      const w = await startWriter(await config(l), 'db1');
+      const w = await startWriter(await config(l), addressOf(l));
       await sleep(200);
       await w.stop();
       const plain = await config(l);
@@ -414,6 +495,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(db2.verdict, 'gated');
       assert.ok(db2.reasons.some((x) => /^gate: errant GTIDs .+ \(errant_gtids: block\)$/.test(x)), JSON.stringify(db2.reasons));
       assert.equal(dry.plan!.winner, 'db3');
+      assert.deepEqual(await addressOf(l).holders(), ['db1'], 'a dry run leaves the address where it was');
 
       const warn = await config(l, { errant_gtids: 'warn' }, { db2: { promotion: 'prefer' } });
       const r = await runFailover(request(warn, tempDir()));
@@ -433,7 +515,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=0');
       await l.sql('db2', "INSERT INTO app.w (id, note) VALUES (800001, 'errant')");
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=1');
-      const w = await startWriter(plain, 'db1');
+      const w = await startWriter(plain, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, plain, ['db2', 'db3'], w.acked.at(-1)!);
@@ -450,12 +532,14 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(db2.verdict, 'gated', JSON.stringify(db2));
       assert.ok(db2.reasons.some((x) => x.startsWith('gate: errant GTIDs') && x.includes(own)), JSON.stringify(db2.reasons));
       assert.equal(dry.plan!.winner, 'db3');
+      // A dry run only: the cluster is left as it was, no invariant to check after a failover.
+      assert.deepEqual(await addressOf(l).holders(), ['db1'], 'a dry run leaves the address where it was');
     });
 
     it('the address does not wait for the other survivors: one whose repoint hangs (its server paused) ends after the attach, and is reported; heir rejoin brings it back', async () => {
       const l = await lab({ nodes: 4 });
       const cfg = await config(l, { apply_timeout_s: 10 });
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db2', 'db3', 'db4'], w.acked.at(-1)!);
@@ -487,7 +571,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.ok(r.next.some((x) => /^db3: repoint failed/.test(x)), r.next.join('\n'));
 
       const sd = tempDir();
-      const rj = await rejoinNode({ cluster: cfg, global: globalSettings(sd), node: 'db3' });
+      const rj = await rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
       assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
       await assertHealthy(l, cfg, 'db2', ['db3', 'db4'], w.acked, { probeId: 900001 });
     });
@@ -558,7 +642,8 @@ export function failoverSuite(flavor: LabFlavor): void {
           const first = String(promote?.params?.node ?? '');
           assert.ok(first, `the journal names the node the promotion began on: ${JSON.stringify(unfinished[0].steps)}`);
           assert.equal(promote!.outcome, crashAt.startsWith('promote') ? 'running' : 'ok');
-          // The half-promoted node takes writes before the rerun when it already was writable.
+          // The half-promoted node takes writes before the rerun when it already was writable
+          // (directly: the address is attached to it only at the end of the rerun).
           const [ro] = await l.sql(first, 'SELECT @@global.read_only AS ro');
           const extra = Number(ro!.ro) === 0 ? range(800001, 5) : [];
           if (extra.length) await writeRows(cfg, first, extra);
@@ -586,7 +671,8 @@ export function failoverSuite(flavor: LabFlavor): void {
           const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
           const first = promote ? /^(\S+) is writable/.exec(promote.detail ?? '')?.[1] : undefined;
           // The promoted node takes writes before the rerun: the others must be repointed
-          // where it became the master (from the journal), or they would miss these.
+          // where it became the master (from the journal), or they would miss these. Written
+          // directly: the address is attached to it only at the end of the rerun.
           const extra = first ? range(800001, 5) : [];
           if (first) await writeRows(cfg, first, extra);
           acknowledge(sd, cfg.name, 'test');
@@ -611,7 +697,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         const acked: number[] = [];
         const batch = async (first: number) => {
           const ids = range(first, 60);
-          await writeRows(cfg, 'db1', ids);
+          await writeRows(cfg, addressOf(l), ids);
           acked.push(...ids);
         };
         const received = async (n: string) => {
@@ -650,7 +736,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       it('file/position: a survivor behind the winner whose relay log was purged past its position is dropped with the reason, not repointed wrong', async () => {
         const l = await lab({ gtid: false });
         const cfg = await config(l);
-        const w = await startWriter(cfg, 'db1');
+        const w = await startWriter(cfg, addressOf(l));
         await sleep(250);
         await l.sql('db3', stopIo);
         await sleep(150);
@@ -680,7 +766,7 @@ export function failoverSuite(flavor: LabFlavor): void {
           assert.equal(unfinished.length, 1, 'the crash left its journal');
           const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
           const extra = promote ? range(800001, 5) : [];
-          if (promote) await writeRows(cfg, 'db2', extra);
+          if (promote) await writeRows(cfg, 'db2', extra); // directly, as above: the address is not on db2 yet
           acknowledge(sd, cfg.name, 'test');
           const r = await runFailover(request(cfg, sd));
           assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
@@ -697,7 +783,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       it('MariaDB without GTID positioning: a replica whose relay log holds the most is not taken as behind, and no relay log is discarded', async () => {
         const l = await lab({ gtid: false });
         const cfg = await config(l);
-        const w = await startWriter(cfg, 'db1');
+        const w = await startWriter(cfg, addressOf(l));
         await sleep(200);
         await l.sql('db3', 'STOP SLAVE SQL_THREAD'); // db3 receives everything, applies nothing more
         await sleep(200);
@@ -723,7 +809,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     it('a catch-up source too slow to drain is dropped, not the failover: promoted, what only it received reported lost', async () => {
       const l = await lab();
       const cfg = await config(l, { apply_timeout_s: 5 }, { db2: { promotion: 'prefer' } });
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
       // db3's applier is held by a session's lock (a gap lock above every id written so far,
@@ -1061,6 +1147,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         assert.match(r.summary, /db2 was dropped \(.*no progress for .* failover.apply_timeout_s 3s.*\) and no promotable node remains/, r.summary);
         assert.equal(r.steps.find((x) => x.name === 'drain')?.outcome, 'failed', steps);
         assert.ok(r.warnings.some((x) => /the fence is not undone: db1 stays read-only and its address stays taken away/.test(x)), r.warnings.join('\n'));
+        assert.deepEqual(await addressOf(l).holders(), [], 'as the report says, the address is taken away from db1 and attached nowhere');
         assert.equal(r.undone.filter((u) => /replication restarted/.test(u)).length, 2, r.undone.join('\n'));
         assert.ok(r.notDone.some((x) => x.startsWith('promote')), r.notDone.join('\n'));
         assert.ok(r.next.some((x) => /db2's SQL thread goes on applying its relay log/.test(x)), r.next.join('\n'));
@@ -1177,6 +1264,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(failed.outcome, 'failed');
       assert.equal(failed.newMaster, null);
       assert.match(failed.summary, /injected failure before promote/);
+      assert.ok(failed.warnings.some((x) => /its address stays taken away/.test(x)), failed.warnings.join('\n'));
+      assert.deepEqual(await addressOf(l).holders(), [], 'as the report says, the address is taken away from db1 and attached nowhere');
       assert.equal(failed.undone.filter((u) => /replication restarted/.test(u)).length, 2, failed.undone.join('\n'));
       assert.ok(failed.notDone.some((n) => n.startsWith('promote')));
       for (const n of ['db2', 'db3']) {
@@ -1216,6 +1305,10 @@ export function failoverSuite(flavor: LabFlavor): void {
       } finally {
         await l.sql('db1', `SET SESSION sql_log_bin = 0; ALTER USER '${l.admin.user}'@'%' ACCOUNT UNLOCK`);
       }
+      // No failover ran (refused, dry run): the master keeps its address, and takes writes through it.
+      assert.deepEqual(await addressOf(l).holders(), ['db1'], 'refused failovers leave the address on the master');
+      await writeRows(cfg, addressOf(l), [900001]);
+      await assertInvariant({ lab: l, master: 'db1', table: 'app.w', acked: [900001], addressHolders: () => addressOf(l).holders() });
     });
 
     it('a cluster replicating by file/position fails over (MySQL: by coordinates; MariaDB: by GTID)', async () => {
@@ -1240,7 +1333,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const depth = my ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
       await l.sql('db1', `${depth}INSERT INTO app.big WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('p', 100) FROM n`);
       await syncReplicas(l);
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
@@ -1251,7 +1344,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const alterMs = Date.now() - t0;
       // Rows acknowledged after the DDL: every replica applies them after it.
       const after = range(100001, 20);
-      await writeRows(cfg, 'db1', after);
+      await writeRows(cfg, addressOf(l), after);
       w.acked.push(...after);
       await receivedAll(l, ['db2', 'db3']);
       const cols = "SELECT COUNT(*) AS c FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'big' AND column_name = 'extra'";
@@ -1276,7 +1369,7 @@ export function failoverSuite(flavor: LabFlavor): void {
 
     /** A writer's rows reach every replica; then the replicas stop receiving: from here only the master has what is written. */
     async function writeThenCutReplicas(l: LabCluster, cfg: ClusterConfig) {
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
       assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
@@ -1294,7 +1387,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const w = await writeThenCutReplicas(l, cfg);
       const filesBefore = await binlogFiles(l, 'db1');
       const onlyOnMaster = range(100001, 300);
-      await writeRows(cfg, 'db1', onlyOnMaster);
+      await writeRows(cfg, addressOf(l), onlyOnMaster);
       w.acked.push(...onlyOnMaster);
       const rotated = (await binlogFiles(l, 'db1')).filter((f) => !filesBefore.includes(f));
       assert.ok(rotated.length >= 4, `the rows only on the master span several binlogs: ${rotated.length} new file(s)`);
@@ -1321,7 +1414,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       // Only the master has these, in a binlog it then purges (a PURGE BINARY LOGS while the
       // replicas were not reading, or expire_logs_seconds): gone with it.
       const purgedRows = range(100001, 10);
-      await writeRows(cfg, 'db1', purgedRows);
+      await writeRows(cfg, addressOf(l), purgedRows);
       await l.sql('db1', 'FLUSH BINARY LOGS');
       const [cur] = await l.sql('db1', my ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS');
       // MariaDB keeps a binlog until its binlog checkpoint passed it (asynchronous): retry.
@@ -1334,7 +1427,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         await sleep(100);
       }
       const later = range(100101, 10);
-      await writeRows(cfg, 'db1', later);
+      await writeRows(cfg, addressOf(l), later);
       w.acked.push(...later);
       await l.kill('db1'); // mysqld only: the host and its sshd stay up
 
@@ -1364,7 +1457,7 @@ export function failoverSuite(flavor: LabFlavor): void {
           const { l, cfg } = await salvageLab({ gtid: false });
           const w = await writeThenCutReplicas(l, cfg);
           const onlyOnMaster = range(100001, 40);
-          await writeRows(cfg, 'db1', onlyOnMaster);
+          await writeRows(cfg, addressOf(l), onlyOnMaster);
           w.acked.push(...onlyOnMaster);
           await l.kill('db1'); // mysqld only: the host and its sshd stay up
           const sd = tempDir();
@@ -1407,9 +1500,9 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(await status(), 'ON', 'semi-sync active on the master');
       const w = await writeThenCutReplicas(l, cfg);
       const onlyOnMaster = range(100001, 31);
-      await writeRows(cfg, 'db1', onlyOnMaster.slice(0, 1)); // waits 500 ms, then acknowledged without a replica
+      await writeRows(cfg, addressOf(l), onlyOnMaster.slice(0, 1)); // waits 500 ms, then acknowledged without a replica
       assert.equal(await status(), 'OFF', 'semi-sync fell back to async on the master before the kill');
-      await writeRows(cfg, 'db1', onlyOnMaster.slice(1));
+      await writeRows(cfg, addressOf(l), onlyOnMaster.slice(1));
       w.acked.push(...onlyOnMaster);
       const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
       assert.equal(lastKnownMaster.semiSync?.sourceActive, false, 'the last read of the master sees semi-sync off');
@@ -1455,7 +1548,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     it('a replica whose SQL thread was stopped by hand holds the most, unapplied: it is started and drained before anything is promoted; nothing lost', async () => {
       const l = await lab();
       const cfg = await config(l);
-      const w = await startWriter(cfg, 'db1');
+      const w = await startWriter(cfg, addressOf(l));
       await sleep(200);
       await l.sql('db3', stopSql); // by hand: db3 receives everything, applies nothing more
       await sleep(200);
@@ -1488,7 +1581,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       it('MariaDB, GTID positioning: a replica with both threads stopped by hand holds the most only in its relay log, which START SLAVE would delete: not elected on it; what is gone is reported lost, not claimed', async () => {
         const l = await lab();
         const cfg = await config(l);
-        const w = await startWriter(cfg, 'db1');
+        const w = await startWriter(cfg, addressOf(l));
         await sleep(200);
         await l.sql('db3', stopSql);
         await sleep(200);
