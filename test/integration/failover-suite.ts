@@ -42,8 +42,10 @@ import {
   idsOn,
   range,
   sleep,
-  startWriter,
+  startWriter as startWriterAnywhere,
   open,
+  type Target,
+  type Writer,
   syncReplicas,
   tempStateDir,
   writeRows,
@@ -68,6 +70,14 @@ export function failoverSuite(flavor: LabFlavor): void {
   const addresses = new Map<LabCluster, EniForwarder>();
   let emu: EcsEmulator | undefined;
   let restoreCredentials: () => void = () => {};
+  /** Every writer started, stopped after each case (one through the address retries until stopped). */
+  const writers: Writer[] = [];
+
+  async function startWriter(cfg: ClusterConfig, target: Target): Promise<Writer> {
+    const w = await startWriterAnywhere(cfg, target);
+    writers.push(w);
+    return w;
+  }
   const my = flavor === 'mysql';
   const stopIo = my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
   const stopSql = my ? 'STOP REPLICA SQL_THREAD' : 'STOP SLAVE SQL_THREAD';
@@ -302,6 +312,7 @@ export function failoverSuite(flavor: LabFlavor): void {
   }
 
   afterEach(async () => {
+    await Promise.all(writers.splice(0).map((w) => w.stop()));
     for (const a of addresses.values()) await a.close();
     addresses.clear();
     while (labs.length) await labs.pop()!.teardown();
