@@ -45,6 +45,7 @@ const BENCHES: Bench[] = [
   { name: 'switchover-address-eni', script: 'switchover-address.js', args: ['eni', 'mysql'], title: 'Switchover pause through the address, ENI (the application\'s view)', issue: 16 },
   { name: 'switchover', script: 'switchover.js', args: [], title: 'Switchover write pause', issue: 6 },
   { name: 'salvage', script: 'salvage.js', args: [], title: "Salvage of a 200,000-row transaction only the dead master had", issue: 13 },
+  { name: 'partial-tail', script: 'partial-tail.js', args: [], title: "Failover with a partial 200,000-row transaction in the winner's relay log (the STOP REPLICA wait)", issue: 14 },
   { name: 'daemon-footprint', script: 'daemon-footprint.js', args: [], title: 'Daemon footprint: 1, 100, 1000, 5000 clusters', issue: 14 },
   { name: 'torture', script: 'torture.js', args: [], title: 'Randomized torture: faults, lag, semi-sync, writers through the address', issue: 12 },
 ];
@@ -244,6 +245,24 @@ function renderSalvage(r: any): string {
   ].join('\n');
 }
 
+function renderPartialTail(r: any): string {
+  const rows = r.results.map((x: any) => [
+    `${x.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${x.version}, ${x.mode}`,
+    `${x.winnerPartialRuns} of ${x.runs}`,
+    `${s(x.promoteMs.median)} (max ${s(x.promoteMs.max)})`,
+    `${s(x.failoverMs.median)} (max ${s(x.failoverMs.max)})`,
+    String(x.possiblyLost),
+    String(x.lastPromoteDetail ?? '').replace(/\|/g, '/'),
+  ]);
+  return [
+    `${r.nodes} hosts per case, network-namespace lab, ${r.results[0]?.runs ?? '?'} runs each, servers at default settings (MySQL's multi-threaded applier) apart from tc slowing the replicas' links to about 1 MB/s. A ${r.results[0]?.rows ?? ''}-row INSERT … SELECT is streaming to both replicas when the master's mysqld is killed (-9): their relay logs end inside it. failover.apply_timeout_s at its default (120 s). Every run checks that all rows reached the new master (salvaged whole).`,
+    '',
+    table(rows, ['Server, replication', "Winner's relay log ended inside the transaction", 'Promote step, median', 'Whole failover, median', 'Reported lost', 'Promote step (last run)']),
+    '',
+    "The promote step holds the winner's STOP REPLICA: MySQL waits up to 60 s for an incomplete group its multi-threaded applier has begun. Target (issue 14 item 5): no such wait.",
+  ].join('\n');
+}
+
 function renderAddressMove(r: any): string {
   return [
     `ECS API emulator with its default delays (${r.emulatorDelaysMs.detach} ms Detaching, ${r.emulatorDelaysMs.attach} ms Attaching), HTTPS, credentials through the SDK's default chain; the emulator's hooks move the floating address between two namespace hosts; verify: ${r.verify}. Moves alternate between the two hosts.`,
@@ -410,6 +429,7 @@ const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   'switchover-address-eni': renderSwitchoverAddress,
   switchover: renderSwitchover,
   salvage: renderSalvage,
+  'partial-tail': renderPartialTail,
   'daemon-footprint': renderFootprint,
 };
 
