@@ -129,6 +129,12 @@ export const FailoverSettings = z.strictObject({
     .prefault({}),
   /** Force-stop the old master's ECS instance when it cannot be fenced otherwise. */
   stonith: z.boolean().default(false),
+  /**
+   * An old master that does not answer SQL while its host answers SSH (hung, SIGSTOPped) has
+   * its mysqld killed (SIGKILL over SSH) before the promotion, so it cannot resume writable
+   * beside the new master. false: it is made read-only when it answers again.
+   */
+  kill_unresponsive_master: z.boolean().default(true),
   /** Turn on semi-sync source on the new master and replica on the others. */
   semi_sync: z.boolean().default(false),
   /**

@@ -61,7 +61,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, DrainStuck, drainWatched, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -194,6 +194,7 @@ class FailoverRun {
   private plan0?: Plan;
   private plan?: Plan;
   private fenceP?: Promise<MoveOutcome | undefined>;
+  private fenceKillP?: Promise<void>;
   private fetchP?: Promise<FetchedBinlogs | undefined>;
   private fetchError?: string;
   private readonly frozen: string[] = [];
@@ -321,9 +322,11 @@ class FailoverRun {
         await this.freeze();
         this.startSalvageFetch();
         await this.reread();
+        this.startFenceKill();
         await this.drain();
         await this.catchUp();
         await this.levelUp();
+        await this.fenceKillP;
         await this.promote();
         this.startLateFence();
         // The address waits only for what it needs: a writable master with the salvage
@@ -429,6 +432,48 @@ class FailoverRun {
         this.warnings.push(rec.detail);
       }
     });
+  }
+
+  /**
+   * An old master that did not answer SQL while its host answers SSH (hung, SIGSTOPped) would
+   * resume writable beside the new master: kill its mysqld before the promotion. Only once the
+   * reread found no sign of life from it (a master still sending stops the failover before
+   * this). Runs beside the drain; the promotion waits for it. Not fatal: when the kill cannot
+   * be done, the late fence (startLateFence) and the daemon's old-master watch make it
+   * read-only when it answers again.
+   */
+  private startFenceKill(): void {
+    if (!this.c.failover.kill_unresponsive_master) return;
+    const fence = this.steps.find((x) => x.name === 'fence');
+    if (fence?.outcome === 'ok' && /is read-only/.test(fence.detail)) return;
+    const dead = this.node(this.req.deadMaster);
+    if (this.req.deadMasterSshReachable === false) return;
+    this.fenceKillP = this.step('fence-kill', { node: dead.name }, async (rec) => {
+      let k;
+      try {
+        k = await killMysqldOverSsh(this.c, dead);
+      } catch (e) {
+        rec.outcome = 'skipped';
+        rec.detail = `could not reach ${dead.name}'s host to kill its mysqld: ${(e as Error).message}`;
+        return;
+      }
+      if (k.killed === 'none') {
+        rec.outcome = 'skipped';
+        rec.detail = k.error ? `nothing killed on ${dead.name}'s host: ${k.error}` : `no mysqld listens on port ${dead.port} on ${dead.name}'s host`;
+        return;
+      }
+      const what = `mysqld (pid ${k.pid}, state ${k.stateBefore ?? '?'}) on ${dead.name}'s host`;
+      if (k.killed === 'failed') {
+        rec.detail = `could not kill ${what}: ${k.error ?? 'refused'}; it is made read-only if it answers again`;
+        this.warnings.push(`fence: ${rec.detail}`);
+        return;
+      }
+      rec.detail = k.gone
+        ? `killed ${what}: it did not answer SQL and must not resume writable beside the new master`
+        : `sent SIGKILL to ${what}, still there after 3 s (uninterruptible I/O?): it dies when the I/O returns; made read-only if it answers first`;
+      this.warnings.push(`fence: ${rec.detail}`);
+      this.next.push(`${dead.name}'s mysqld was killed by the fence: before starting it again, make sure its my.cnf has super_read_only=ON (it must not come back writable), then heir rejoin --cluster ${this.c.name} --node ${dead.name}`);
+    }).catch(() => undefined);
   }
 
   /**

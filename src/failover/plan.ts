@@ -601,6 +601,13 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
     why: 'read the survivors again with IO threads stopped; the election is redone on these final positions',
     params: { nodes: reachable },
   });
+  if (!deadSnap?.reachable && fo.kill_unresponsive_master) {
+    steps.push({
+      name: 'fence-kill',
+      why: `${p.deadMaster} does not answer SQL: kill its mysqld over SSH (when its host answers) before the promotion, so that a hung server cannot resume writable beside the new master (runs in the background)`,
+      params: { node: p.deadMaster },
+    });
+  }
   // File/position replicas are repointed at the winner's position at promotion:
   // they must have applied what they received first, like the winner.
   const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from), ...(p.mode === 'file' ? p.repoint : [])])];

@@ -25,6 +25,8 @@ import {
 } from '../mysql/ops';
 import type { BinlogCoordinates, Flavor, ReplicationChannel } from '../mysql/types';
 import { applierMoved, drainVerdict, type ApplierSample } from './drain';
+import { sshExec, sshTarget } from '../ssh';
+import { killMysqldCommand, parseKill, type KillResult } from '../monitor/host-script';
 
 export type RepointPosition = { kind: 'gtid' } | { kind: 'file'; file: string; pos: number };
 
@@ -326,4 +328,17 @@ export function sourceOptions(cluster: ClusterConfig, to: NodeConfig, position: 
     connectRetryS: 1,
     heartbeatPeriodS: 1,
   };
+}
+
+/**
+ * Kill -9 the mysqld listening on the node's port, over SSH to its host (the fence of a master
+ * that does not answer SQL: see failover.kill_unresponsive_master). Throws when SSH fails or
+ * the host's answer cannot be read.
+ */
+export async function killMysqldOverSsh(cluster: ClusterConfig, node: NodeConfig, waitMs = 3000): Promise<KillResult> {
+  const t = sshTarget(cluster, node);
+  const r = await sshExec(t, killMysqldCommand({ port: node.port, waitMs }), { timeoutMs: Math.max(t.commandTimeoutMs, waitMs + 2000) });
+  const k = parseKill(r.stdout);
+  if (!k) throw new Error(`unexpected answer from ${node.name}'s host: ${(r.stdout + r.stderr).trim().slice(0, 200)}`);
+  return k;
 }

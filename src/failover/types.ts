@@ -57,6 +57,7 @@ export type StepName =
   | 'freeze'
   | 'fence'
   | 'fence-address'
+  | 'fence-kill'
   | 'salvage-fetch'
   | 'reread'
   | 'drain'

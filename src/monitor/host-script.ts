@@ -81,6 +81,68 @@ export function hostCheckCommand(o: { address: string; port: number; pidFile?: s
   return lines.join('\n');
 }
 
+/**
+ * The fence of a master that does not answer SQL while its host answers SSH (hung, or
+ * stopped with SIGSTOP): kill -9 the process that listens on its port, so that it cannot
+ * resume writable after a new master was promoted. Only a process named mysqld/mariadbd (by
+ * name or command line) is killed; SIGKILL ends a stopped process too. Without root it tries
+ * `sudo -n`. Waits up to `waitMs` for the process to be gone (one in uninterruptible sleep
+ * dies only when its I/O returns).
+ *
+ * Output: `pid=`, `comm=`, `state=` (before), then `killed=1|0|none` (none: no mysqld
+ * listens on the port), `gone=1|0`, `kill_error=...`.
+ */
+export function killMysqldCommand(o: { port: number; waitMs: number }): string {
+  const port = Math.trunc(o.port);
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const tries = Math.max(1, Math.round(o.waitMs / 100));
+  return [
+    'pid=',
+    `inodes=$(awk 'NR>1 && $4=="0A" && substr($2, length($2)-4)==":${hex}" {print $10}' /proc/net/tcp /proc/net/tcp6 2>/dev/null)`,
+    'for i in $inodes; do',
+    '  f=$(find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\\[$i\\]" 2>/dev/null | head -n1)',
+    '  if [ -n "$f" ]; then pid=$(echo "$f" | cut -d/ -f3); break; fi',
+    'done',
+    'echo "pid=$pid"',
+    'if [ -z "$pid" ] || [ ! -r "/proc/$pid/stat" ]; then echo comm=; echo state=; echo killed=none; exit 0; fi',
+    'comm=$(cat /proc/$pid/comm 2>/dev/null); cmd=$(tr \'\\000\' \' \' < /proc/$pid/cmdline 2>/dev/null | head -c 300)',
+    'echo "comm=$comm"',
+    'echo "state=$(sed -n \'s/^.*) \\([A-Za-z]\\) .*/\\1/p\' /proc/$pid/stat)"',
+    'case "$comm" in mysqld|mariadbd|mysqld-debug) ;; *) case " $cmd " in *"/mysqld "*|*" mysqld "*|*"/mariadbd "*|*" mariadbd "*) ;; *) echo killed=none; echo "kill_error=the process on the port is $comm, not mysqld"; exit 0;; esac;; esac',
+    'if ! err=$(kill -KILL "$pid" 2>&1); then if ! sudo -n kill -KILL "$pid" >/dev/null 2>&1; then echo killed=0; echo "kill_error=$(echo "$err" | head -n1)"; exit 0; fi; fi',
+    'echo killed=1',
+    `n=0; while [ -e "/proc/$pid" ] && [ "$(sed -n 's/^.*) \\([A-Za-z]\\) .*/\\1/p' /proc/$pid/stat 2>/dev/null)" != Z ] && [ $n -lt ${tries} ]; do sleep 0.1; n=$((n+1)); done`,
+    'if [ -e "/proc/$pid" ] && [ "$(sed -n \'s/^.*) \\([A-Za-z]\\) .*/\\1/p\' /proc/$pid/stat 2>/dev/null)" != Z ]; then echo gone=0; else echo gone=1; fi',
+  ].join('\n');
+}
+
+export interface KillResult {
+  pid: number | null;
+  comm: string | null;
+  /** /proc state before the kill (T: stopped, D: uninterruptible, S/R: running). */
+  stateBefore: string | null;
+  /** killed: SIGKILL sent; none: no mysqld listens on the port; failed: the kill was refused. */
+  killed: 'killed' | 'none' | 'failed';
+  /** The process is gone (or a zombie) after the kill. */
+  gone: boolean;
+  error: string | null;
+}
+
+export function parseKill(out: string): KillResult | null {
+  const kv = parseKeyValues(out);
+  const k = kv.get('killed');
+  if (k !== '1' && k !== '0' && k !== 'none') return null;
+  const pidText = kv.get('pid') ?? '';
+  return {
+    pid: /^\d+$/.test(pidText) ? Number(pidText) : null,
+    comm: kv.get('comm') || null,
+    stateBefore: kv.get('state') || null,
+    killed: k === '1' ? 'killed' : k === 'none' ? 'none' : 'failed',
+    gone: kv.get('gone') === '1',
+    error: kv.get('kill_error') || null,
+  };
+}
+
 export function parseKeyValues(out: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {

@@ -9,7 +9,9 @@
  * master and must make it read-only (super_read_only on MySQL) within a few seconds —
  * persisted with SET PERSIST where the server can, so a restart comes back fenced too — and
  * say so (master.fenced). The cluster invariant holds with the new master; the old one stays
- * read-only and out of the address's reach until an operator rejoins it.
+ * read-only and out of the address's reach until an operator rejoins it. (That case runs with
+ * failover.kill_unresponsive_master false; by default heir kills a hung mysqld over SSH before
+ * the promotion, the second case below, so that it never resumes beside the new master.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +26,9 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
   describe(`a hung master resumes after the failover (${flavor}, stock settings)`, () => {
     let sb: Sandbox;
     before(async () => {
-      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
+      // Varied on purpose: failover.kill_unresponsive_master false, so that the hung mysqld
+      // survives the failover and the fence of a returning master is what is tested.
+      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, failover: { kill_unresponsive_master: false }, writerPauseMs: 50, timeoutS: 90 });
       await sb.up();
     });
     after(async () => {
@@ -36,7 +40,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       await sb?.down();
     });
 
-    test('failover on HungMaster; on SIGCONT the old master is made read-only (and persisted) within seconds', async () => {
+    test('(kill_unresponsive_master false) failover on HungMaster; on SIGCONT the old master is made read-only (and persisted) within seconds', async () => {
       await sb.fault();
       const r = await sb.observe();
       assert.equal(r.failoverOutcome, 'promoted', `${r.failoverOutcome}: ${r.problems.join('; ')}`);
@@ -67,6 +71,53 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
         assert.match(String(fenced.msg), /not persisted/);
       }
       assert.ok(tookMs < 15_000, `fenced ${tookMs} ms after SIGCONT`);
+      await assertInvariant({
+        lab: sb.lab,
+        master: r.newMaster!,
+        absent: ['db1'],
+        table: APP.table,
+        acked: sb.writer.ackedIds(),
+        maxAttemptedId: () => sb.writer.maxAttemptedId(),
+        addressHolders: () => sb.lab.floatingHolders(),
+      });
+    });
+  });
+}
+
+for (const flavor of ['mysql', 'mariadb'] as const) {
+  describe(`a hung master is killed before the promotion (${flavor}, stock settings, heir's defaults)`, () => {
+    let sb: Sandbox;
+    before(async () => {
+      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
+      await sb.up();
+    });
+    after(async () => {
+      if (sb?.lab.running('db1')) sb.lab.resume('db1');
+      await sb?.down();
+    });
+
+    test('failover on HungMaster: its mysqld is killed over SSH before the new master is writable, so there is never a second writable node', async () => {
+      const faultWall = Date.now();
+      await sb.fault();
+      const r = await sb.observe();
+      assert.equal(r.failoverOutcome, 'promoted', `${r.failoverOutcome}: ${r.problems.join('; ')}`);
+      assert.equal(r.verdict, 'HungMaster');
+      assert.equal(r.lost, 0, `no acknowledged row lost: ${r.problems.join('; ')}`);
+      const [report] = sb.reportsSince(faultWall);
+      assert.ok(report, 'a failover report');
+      const steps: any[] = report.steps;
+      const kill = steps.find((x) => x.name === 'fence-kill');
+      assert.ok(kill, `a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
+      assert.equal(kill.outcome, 'ok', kill.detail);
+      assert.match(kill.detail, /^killed mysqld \(pid \d+, state T\) on db1's host/);
+      const promote = steps.find((x) => x.name === 'promote');
+      assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
+      assert.ok(report.warnings.some((w: string) => /fence: killed mysqld/.test(w)), report.warnings.join('\n'));
+      assert.ok(report.next.some((x: string) => /super_read_only=ON/.test(x)), report.next.join('\n'));
+      // The lab's own view of its process: gone (the lab started it and sees its exit).
+      const until = Date.now() + 5000;
+      while (sb.lab.running('db1') && Date.now() < until) await sleep(100);
+      assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
       await assertInvariant({
         lab: sb.lab,
         master: r.newMaster!,

@@ -43,6 +43,8 @@ export interface LabCluster {
   kill(node: LabNode | string, signal?: NodeJS.Signals): Promise<void>;
   pause(node: LabNode | string): void;
   resume(node: LabNode | string): void;
+  /** Whether the node's server process (started by this lab) is still running. */
+  running(node: LabNode | string): boolean;
   start(node: LabNode | string): Promise<void>;
   stop(node: LabNode | string): Promise<void>;
   teardown(): Promise<void>;
@@ -215,6 +217,10 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
       const s = stateOf(n);
       if (!s.proc || !s.proc.running) throw new Error(`lab: ${s.node.name} is not running`);
       signal(s.proc, 'SIGCONT');
+    },
+    running(n) {
+      const s = stateOf(n);
+      return !!s.proc && s.proc.running;
     },
     async start(n) {
       await startNode(stateOf(n));

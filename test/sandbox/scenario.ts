@@ -76,6 +76,8 @@ export interface SandboxOptions {
   semiSync?: boolean;
   /** failover.auto in heir's config (default true). */
   auto?: boolean;
+  /** More of heir's failover settings, varied on purpose (merged into the failover section). */
+  failover?: Record<string, unknown>;
   /** The writer's pause between two commits (ms; default 5), or a function of the commits so far (bursts). */
   writerPauseMs?: number | ((acked: number) => number);
   /**
@@ -325,7 +327,7 @@ export class Sandbox {
           ssh: { user: lab.ssh.user, private_key: lab.ssh.privateKeyPath, known_hosts: lab.ssh.knownHostsPath },
           nodes: lab.nodes.map((x) => ({ name: x.name, host: x.host, port: x.port, instance_id: lab.instanceIdOf(x.name), binlog_dir: x.datadir })),
           detection: { interval_ms: 1000 },
-          failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), ...(this.o.auto === false ? { auto: false } : {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
+          failover: { ...(this.o.semiSync ? { semi_sync: true } : {}), ...(this.o.auto === false ? { auto: false } : {}), ...(this.o.failover ?? {}), salvage: { mysqlbinlog: lab.bin.run([lab.bin.mysqlbinlog]).map(shellQuote).join(' '), mysql: lab.bin.run([lab.bin.mysql]).map(shellQuote).join(' ') } },
           address: this.o.address === 'havip'
             ? { type: 'havip', havip_id: HAVIP_ID, floating_ip: lab.floatingIp, interface: 'eth0', verify: true }
             : { type: 'eni', eni_id: ENI_ID, floating_ip: lab.floatingIp, verify: true },

@@ -53,6 +53,8 @@ export interface TortureResult {
   /** What the failover report declared possibly lost (null: unknown count). */
   declaredLost: number | null;
   twoWritableS: number;
+  /** The failover's fence killed the old master's mysqld (fence-kill step ok). */
+  oldMasterKilled: boolean;
   /** Writes the old master acknowledged after another server had acknowledged one. */
   splitBrainWrites: number;
   faultToFirstWriteMs: number | null;
@@ -131,6 +133,7 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     lost: 0,
     declaredLost: 0,
     twoWritableS: 0,
+    oldMasterKilled: false,
     splitBrainWrites: 0,
     faultToFirstWriteMs: null,
     invariant: [],
@@ -180,9 +183,11 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     } else if (draw.fault === 'hang') {
       await sb.fault();
       await sleep(draw.durationMs);
-      lab.resume('db1');
+      // A failover decided during the hang kills the hung mysqld before its promotion
+      // (failover.kill_unresponsive_master): then there is nothing to resume.
+      if (lab.running('db1')) lab.resume('db1');
       // A failover that started during the hang runs to its end; then the daemon's watch
-      // fences the returning old master.
+      // fences a returning old master.
       const until = performance.now() + 60_000;
       while (performance.now() < until) {
         const rs = sb.reportsSince(faultWall);
@@ -238,6 +243,7 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     }
     const reports = sb.reportsSince(faultWall);
     res.failovers = reports.length;
+    res.oldMasterKilled = reports.some((r) => (r.steps ?? []).some((x: any) => x.name === 'fence-kill' && x.outcome === 'ok' && /^killed /.test(String(x.detail))));
     if (draw.fault === 'partition' && reports.length) problems.push(`${reports.length} failover(s) during a manager-only partition`);
     if ((draw.fault === 'kill' || draw.fault === 'host-down' || draw.fault === 'daemon-crash') && !String(res.outcome ?? '').startsWith('promoted')) {
       problems.push(`no promoted failover after ${draw.fault}: ${res.outcome}`);

@@ -165,8 +165,19 @@ describe('planner: election by received transactions', () => {
     assert.deepEqual(p.repoint, ['db3']);
     assert.deepEqual(
       p.steps.map((s) => s.name),
-      ['fence', 'fence-address', 'freeze', 'salvage-fetch', 'reread', 'drain', 'promote', 'repoint', 'verify', 'salvage-apply', 'attach'],
+      ['fence', 'fence-address', 'freeze', 'salvage-fetch', 'reread', 'fence-kill', 'drain', 'promote', 'repoint', 'verify', 'salvage-apply', 'attach'],
     );
+    // An old master that answers is made read-only, not killed; kill_unresponsive_master false: never killed.
+    const noKill = cluster([{ name: 'db2' }, { name: 'db3' }]);
+    noKill.failover.kill_unresponsive_master = false;
+    const p2 = plan(
+      topo(
+        mysqlNode('db2', `${M}:1-90`, { ch: { retrievedGtidSet: `${M}:50-100` } }),
+        mysqlNode('db3', `${M}:1-95`, { ch: { retrievedGtidSet: `${M}:60-95` } }),
+      ),
+      noKill,
+    );
+    assert.ok(!p2.steps.some((s) => s.name === 'fence-kill'), p2.steps.map((s) => s.name).join(', '));
   });
 
   it('a survivor already promoted by an unfinished earlier run (writable, replicating from no one) stays the master; two such: no winner', () => {
