@@ -3,6 +3,8 @@
  * result line. Every benchmark prints progress to stderr and exactly one JSON
  * object (its result) as the last line of stdout; bench/run.ts collects it.
  */
+import type { NetLab } from '../test/lab';
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface Stats {
@@ -61,4 +63,24 @@ export function tally(xs: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const x of xs) out[x] = (out[x] ?? 0) + 1;
   return out;
+}
+
+/**
+ * The salvage benches' set-up on a fresh lab (db1 master, db2/db3 replicas): heir's grants to
+ * replay binlog events on db1, tables app.seed and app.bulk, `rows` seed rows on every node.
+ */
+export async function seedBulkLab(lab: NetLab, rows: number): Promise<void> {
+  const flavor = lab.flavor;
+  const heir = `'${lab.admin.user}'@'%'`;
+  await lab.sql('db1', flavor === 'mysql' ? `GRANT REPLICATION_APPLIER, SESSION_VARIABLES_ADMIN ON *.* TO ${heir}` : `GRANT BINLOG REPLAY ON *.* TO ${heir}`);
+  await lab.sql('db1', 'CREATE DATABASE app');
+  await lab.sql('db1', `GRANT ALL ON app.* TO ${heir}`);
+  await lab.sql('db1', 'CREATE TABLE app.seed (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
+  await lab.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
+  const depth = flavor === 'mysql' ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
+  await lab.sql('db1', `${depth}INSERT INTO app.seed WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i, REPEAT('s', 100) FROM n`);
+  for (const r of ['db2', 'db3']) {
+    if (flavor === 'mariadb') await lab.sql(r, 'SET GLOBAL max_allowed_packet = 1073741824');
+    await waitUntil(`${r} has the seed`, async () => Number((await lab.sql(r, 'SELECT COUNT(*) AS c FROM app.seed'))[0].c) === rows, 120000, 250);
+  }
 }

@@ -24,7 +24,7 @@ import { GlobalSettings, type ClusterConfig } from '../src/config/schema';
 import { runFailover } from '../src/failover/execute';
 import { startNetLab, type LabFlavor, type NetLab } from '../test/lab';
 import { binaries } from '../test/lab/server';
-import { emit, envInt, progress, runMain, sleep, stats, waitUntil } from './lib';
+import { emit, envInt, progress, runMain, seedBulkLab, sleep, stats } from './lib';
 
 const B = 'salvage';
 const ROWS = 200000;
@@ -41,19 +41,8 @@ async function oneRun(flavor: LabFlavor, i: number): Promise<Record<string, any>
   const lab = await startNetLab({ flavor, hosts: 3, name: `bench-salvage-${flavor}` });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-bench-salvage-'));
   try {
-    const heir = `'${lab.admin.user}'@'%'`;
-    await lab.sql('db1', flavor === 'mysql' ? `GRANT REPLICATION_APPLIER, SESSION_VARIABLES_ADMIN ON *.* TO ${heir}` : `GRANT BINLOG REPLAY ON *.* TO ${heir}`);
-    await lab.sql('db1', 'CREATE DATABASE app');
-    await lab.sql('db1', `GRANT ALL ON app.* TO ${heir}`);
-    await lab.sql('db1', 'CREATE TABLE app.seed (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
-    await lab.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
-    const depth = flavor === 'mysql' ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
-    await lab.sql('db1', `${depth}INSERT INTO app.seed WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('s', 100) FROM n`);
-    for (const r of ['db2', 'db3']) {
-      if (flavor === 'mariadb') await lab.sql(r, 'SET GLOBAL max_allowed_packet = 1073741824');
-      await waitUntil(`${r} has the seed`, async () => Number((await lab.sql(r, 'SELECT COUNT(*) AS c FROM app.seed'))[0].c) === ROWS, 120000, 250);
-      await lab.sql(r, flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
-    }
+    await seedBulkLab(lab, ROWS);
+    for (const r of ['db2', 'db3']) await lab.sql(r, flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
     await lab.sql('db1', 'INSERT INTO app.bulk SELECT id, pad FROM app.seed');
     await sleep(200);
     await lab.kill('db1', 'SIGKILL');
