@@ -22,9 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, type PartitionResult } from '../sandbox/scenario';
 import { Narrator, lineTime } from '../sandbox/narrator';
-import { APP } from '../sandbox/writer';
 import type { LabSettings } from '../lab';
-import { assertInvariant } from '../support/invariant';
 
 /** suspect_timeout_ms (default 10 s) and a margin. */
 const PARTITION_MS = 14_000;
@@ -58,14 +56,7 @@ const CASES: Case[] = [
 
 /** The invariant with db1 still the master and the address on it, every acknowledged row everywhere. */
 function invariantWithDb1(sb: Sandbox): Promise<void> {
-  return assertInvariant({
-    lab: sb.lab,
-    master: 'db1',
-    table: APP.table,
-    acked: sb.writer.ackedIds(),
-    maxAttemptedId: () => sb.writer.maxAttemptedId(),
-    addressHolders: () => sb.lab.floatingHolders(),
-  });
+  return sb.assertInvariant('db1');
 }
 
 function explain(r: PartitionResult): string {

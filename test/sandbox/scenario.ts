@@ -34,6 +34,7 @@ import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { DEFAULT_DELAYS, type Delays } from '../ecs-emulator/state';
 import { Narrator, lineTime, parseLogLine, renderLogLine, type LogLine } from './narrator';
 import { APP, Writer, appSetupSql, type WriterEvent } from './writer';
+import { assertInvariant, type InvariantInput } from '../support/invariant';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 const HEIR_BIN = path.join(REPO, 'bin', 'heir.js');
@@ -760,6 +761,23 @@ export class Sandbox {
       writable,
       problems,
     };
+  }
+
+  /**
+   * The cluster invariant with `master` the one writable node: the writer's acknowledged rows
+   * (or `o.acked`) on every survivor, no id never attempted, the floating address on the master
+   * only. `o` adds what the case knows (absent nodes, rows declared lost).
+   */
+  assertInvariant(master: string, o: Partial<Pick<InvariantInput, 'absent' | 'acked' | 'leftOut' | 'convergeMs'>> = {}): Promise<void> {
+    return assertInvariant({
+      lab: this.lab,
+      master,
+      table: APP.table,
+      acked: this.writer.ackedIds(),
+      maxAttemptedId: () => this.writer.maxAttemptedId(),
+      addressHolders: () => this.lab.floatingHolders(),
+      ...o,
+    });
   }
 
   /** Failover reports started at or after `sinceWall` (ms since epoch). */
