@@ -8,7 +8,7 @@
  */
 import type { ClusterConfig } from '../config/schema';
 import { errantGtids } from '../mysql/inspect';
-import { grantFamily, grantStatements, HEIR_GRANTS, REPL_GRANTS, SALVAGE_GRANTS, type GrantItem } from '../mysql/privileges';
+import { APPLIER_KILL_GRANTS, grantFamily, grantStatements, HEIR_GRANTS, REPL_GRANTS, SALVAGE_GRANTS, type GrantItem } from '../mysql/privileges';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
 
 export type Severity = 'error' | 'warning';
@@ -465,6 +465,16 @@ export function evaluate(input: CheckInput): CheckResult {
         node: n.name,
         message: `${n.name}: ${cluster.mysql.user} lacks ${missing.flatMap((m) => m.privileges.map((p) => `${p} ON ${m.on.replace('{schema}', schema)}`)).join(', ')}`,
         fix: grantStatements(missing, account, schema).join(';\n') + ';',
+      });
+    }
+    const killMissing = missingGrants(g.lines, APPLIER_KILL_GRANTS[fam], schema);
+    if (killMissing.length) {
+      f.push({
+        severity: 'warning',
+        code: 'applier-kill-privilege',
+        node: n.name,
+        message: `${n.name}: ${cluster.mysql.user} lacks ${killMissing.flatMap((m) => m.privileges).join(', ')}: when the master dies in the middle of sending a transaction, this node's STOP REPLICA will wait 60 s for the rest instead of heir stopping its applier at once`,
+        fix: grantStatements(killMissing, account, schema).join(';\n') + ';',
       });
     }
   }

@@ -59,3 +59,25 @@ export function drainVerdict(o: { startedAt: number; lastMovedAt: number | undef
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/** One replication applier thread as the process list shows it (user 'system user'). */
+export interface ApplierThread {
+  id: number;
+  state: string | null;
+}
+
+/**
+ * The applier thread to KILL so that an incomplete transaction at the end of the relay log is
+ * rolled back at once, or undefined when that is not (yet) safe. Safe only when every whole
+ * transaction is committed and the only work left is the group that never completed: the
+ * coordinator (the one SQL thread) has read all the relay log and every other applier thread
+ * (a worker) waits for it. A worker still applying, or any thread in another state (a second
+ * channel, group replication), means no: STOP REPLICA then decides as usual.
+ */
+export function applierToCut(threads: ApplierThread[]): number | undefined {
+  const idle = (t: ApplierThread) => /has read all relay log/i.test(t.state ?? '');
+  const coordinators = threads.filter(idle);
+  if (coordinators.length !== 1) return undefined;
+  const others = threads.filter((t) => t !== coordinators[0]);
+  return others.every((t) => /^Waiting for an event from Coordinator$/i.test(t.state ?? '')) ? coordinators[0].id : undefined;
+}

@@ -61,7 +61,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, cutPartialTail, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -901,11 +901,15 @@ class FailoverRun {
       const c = await this.conn(winner);
       // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
       // for 60 s: let the receiver begin another survivor's stream first, which discards it.
-      const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), Math.min(10, this.c.failover.apply_timeout_s)) : undefined;
-      if (released) {
-        this.log.info({ node: winner }, `${winner}: ${released.detail}`);
-        if (!released.released) this.warnings.push(`${winner}: ${released.detail}`);
-      }
+      // Otherwise (file/position, or no survivor to release it through) the applier, which
+      // waits only for the rest of that transaction, is stopped at once by a KILL.
+      const waitS = Math.min(10, this.c.failover.apply_timeout_s);
+      const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), waitS) : undefined;
+      const cut = released?.released ? undefined : await cutPartialTail(c, waitS);
+      if (released) this.log.info({ node: winner }, `${winner}: ${released.detail}`);
+      if (cut) this.log.info({ node: winner }, `${winner}: ${cut.detail}`);
+      const tailNote = cut ?? released;
+      if (tailNote && !('cut' in tailNote ? tailNote.cut : tailNote.released)) this.warnings.push(`${winner}: ${tailNote.detail}`);
       const r = await promoteToMaster(c, {
         semiSync: this.c.failover.semi_sync,
         stopTimeoutS: this.c.failover.apply_timeout_s,
@@ -920,7 +924,7 @@ class FailoverRun {
       // the master then (writes it took since are in its binlog after them).
       this.promoteBinlog = kept?.binlog ?? r.binlog;
       rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: fromDead ?? null, levelAt };
-      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${released ? ` (${released.detail})` : ''}`;
+      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${tailNote ? ` (${tailNote.detail})` : ''}`;
       this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
     });
   }

@@ -24,7 +24,7 @@ import {
   waitRelayApplied,
 } from '../mysql/ops';
 import type { BinlogCoordinates, Flavor, ReplicationChannel } from '../mysql/types';
-import { applierMoved, drainVerdict, type ApplierSample } from './drain';
+import { applierMoved, applierToCut, drainVerdict, type ApplierSample, type ApplierThread } from './drain';
 import { sshExec, sshTarget } from '../ssh';
 import { killMysqldCommand, parseKill, type KillResult } from '../monitor/host-script';
 
@@ -290,6 +290,58 @@ export async function releasePartialTail(
   return { released: true, detail: `${tail}: released through ${via.node.name} (the partial transaction was discarded)` };
 }
 
+/**
+ * MySQL: the relay log ends inside a transaction its source never finished sending
+ * (partialTail). A multi-threaded applier has begun that group, and STOP REPLICA would wait
+ * 60 s for the rest before giving up. When every whole transaction is committed and the
+ * applier waits only for that group (applierToCut), KILL its coordinator: the applier stops
+ * at once, the incomplete group is rolled back (error 1756 in the channel's status, cleared by
+ * the next START or RESET) and the executed coordinates stay where they were. The applier
+ * threads hold SYSTEM_USER: heir's account needs it too (SUPER on 5.7), else the KILL is
+ * refused and the caller's STOP REPLICA waits as before. Looks for up to waitS for the applier
+ * to reach that state. undefined when there is no partial tail (or not MySQL).
+ */
+export async function cutPartialTail(c: Conn, waitS: number): Promise<{ cut: boolean; detail: string } | undefined> {
+  if (c.version.flavor !== 'mysql') return undefined;
+  let chs = await readChannels(c);
+  if (chs.length !== 1 || !chs[0].sqlRunning) return undefined;
+  if (chs[0].ioState !== 'No') {
+    await stopReplicaIo(c);
+    chs = await readChannels(c);
+  }
+  const ch = chs[0];
+  if (chs.length !== 1 || !partialTail(ch)) return undefined;
+  const tail = `relay log ends inside a transaction (applied to ${ch.exec!.file}:${ch.exec!.pos}, read to ${ch.read!.file}:${ch.read!.pos})`;
+  const deadline = Date.now() + Math.max(0, waitS) * 1000;
+  let id: number | undefined;
+  for (;;) {
+    const threads = await c.query<ApplierThread>("SELECT ID AS id, STATE AS state FROM information_schema.PROCESSLIST WHERE USER = 'system user'");
+    id = applierToCut(threads.map((t) => ({ id: Number(t.id), state: t.state })));
+    if (id !== undefined || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (id === undefined) return { cut: false, detail: `${tail}; the applier was still working, so STOP REPLICA may wait for the rest` };
+  try {
+    await c.exec(`KILL ${id}`);
+  } catch (e) {
+    if (e instanceof MysqlError && e.errno === 1095) {
+      return { cut: false, detail: `${tail}; KILL of the applier refused (grant SYSTEM_USER to heir's account), so STOP REPLICA waits up to 60 s for the rest` };
+    }
+    if (e instanceof MysqlError && e.errno === 1094) return { cut: false, detail: `${tail}; the applier had already stopped` };
+    throw e;
+  }
+  const stopBy = Date.now() + 10000;
+  for (;;) {
+    const now = (await readChannels(c))[0];
+    if (!now || !now.sqlRunning) {
+      const moved = now?.exec && !coordsEqual(now.exec, ch.exec) ? `; executed coordinates moved to ${now.exec.file}:${now.exec.pos}` : '';
+      return { cut: true, detail: `${tail}: the applier was stopped at once (KILL), the incomplete transaction rolled back${moved}` };
+    }
+    if (Date.now() > stopBy) return { cut: false, detail: `${tail}; the applier did not stop within 10 s of its KILL` };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Point a replica at the new master and start it. */
 export async function repointReplica(
   c: Conn,
@@ -305,6 +357,9 @@ export async function repointReplica(
     await startReplicaIo(c);
     return;
   }
+  // An incomplete transaction at the end of the relay log would hold STOP REPLICA for 60 s
+  // (the relay log is discarded by the repoint, the new master sends the transaction whole).
+  await cutPartialTail(c, 1);
   // A replica with a relay-log backlog stops at a transaction boundary: bounded by apply_timeout_s, not the query timeout.
   await stopReplica(c, cluster.failover.apply_timeout_s);
   if (o.readOnly !== false) await setReadOnly(c, true);

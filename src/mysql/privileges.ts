@@ -116,3 +116,18 @@ export const SALVAGE_GRANTS: Record<GrantFamily, GrantItem[]> = {
     SALVAGE_WRITE,
   ],
 };
+
+/**
+ * Recommended on MySQL 8.0+ (`heir check` warns when it is missing): the replication applier
+ * threads hold SYSTEM_USER, and only an account holding it may KILL them. heir KILLs a
+ * replica's applier that waits for the rest of a transaction its dead source never finished
+ * sending (the relay log ends inside it): STOP REPLICA would wait 60 s for it first. Without
+ * the privilege the failover still completes, 60 s later on such a node. 5.7: SUPER covers it;
+ * MariaDB's applier has no such wait.
+ */
+export const APPLIER_KILL_GRANTS: Record<GrantFamily, GrantItem[]> = {
+  mysql57: [],
+  mysql80: [{ privileges: ['SYSTEM_USER'], on: '*.*', why: "KILL a replica's applier waiting for the rest of a transaction its dead source never sent (else STOP REPLICA waits 60 s)" }],
+  mysql84: [{ privileges: ['SYSTEM_USER'], on: '*.*', why: "KILL a replica's applier waiting for the rest of a transaction its dead source never sent (else STOP REPLICA waits 60 s)" }],
+  mariadb: [],
+};

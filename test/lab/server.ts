@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
-import { HEIR_GRANTS, REPL_GRANTS, SALVAGE_GRANTS, grantFamily, grantStatements } from './grants';
+import { APPLIER_KILL_GRANTS, HEIR_GRANTS, REPL_GRANTS, SALVAGE_GRANTS, grantFamily, grantStatements } from './grants';
 import { spawnTracked, terminate, waitExit, tailFile, sleep, Tracked } from './procs';
 
 export type LabFlavor = 'mysql' | 'mariadb';
@@ -161,7 +161,7 @@ export function serverArgs(b: Binaries, s: ServerSpec): string[] {
 function templateKey(b: Binaries): string {
   const fam = grantFamily(b.flavor, ...(b.version.split('.').map(Number) as [number, number]));
   const h = crypto.createHash('sha256')
-    .update(JSON.stringify([b.flavor, b.version, commonArgs(b), HEIR_GRANTS[fam], SALVAGE_GRANTS[fam], REPL_GRANTS, ADMIN, REPL, 3]))
+    .update(JSON.stringify([b.flavor, b.version, commonArgs(b), HEIR_GRANTS[fam], SALVAGE_GRANTS[fam], APPLIER_KILL_GRANTS[fam], REPL_GRANTS, ADMIN, REPL, 3]))
     .digest('hex').slice(0, 12);
   return `${b.flavor}-${b.version}-${h}`;
 }
@@ -175,6 +175,7 @@ export function accountSql(b: Binaries): string[] {
     `CREATE USER ${admin} IDENTIFIED BY '${ADMIN.password}'`,
     ...grantStatements(HEIR_GRANTS[fam], admin),
     ...grantStatements(SALVAGE_GRANTS[fam], admin),
+    ...grantStatements(APPLIER_KILL_GRANTS[fam], admin),
     `CREATE USER ${repl} IDENTIFIED BY '${REPL.password}'`,
     ...grantStatements(REPL_GRANTS, repl),
   ];

@@ -209,3 +209,20 @@ test("salvage's SSH access: a node whose binlogs cannot be read is named, as a w
   assert.match(f[0]!.message, /ECONNREFUSED/);
   assert.equal(r.fit, true);
 });
+
+test("SYSTEM_USER missing on MySQL 8: a warning with the grant (the applier KILL), not an error; MariaDB is not asked", () => {
+  const full = [
+    'GRANT SELECT, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `heir`@`%`',
+    'GRANT BINLOG_ADMIN,CONNECTION_ADMIN,REPLICATION_APPLIER,REPLICATION_SLAVE_ADMIN,SESSION_VARIABLES_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `heir`@`%`',
+    'GRANT INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO `heir`@`%`',
+    'GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `heir`.* TO `heir`@`%`',
+  ];
+  const nodes = [node('db1', 1), node('db2', 2), node('db3', 3)];
+  const r = evaluate({ ...input(nodes), grants: { db1: { lines: ALL }, db2: { lines: full }, db3: { lines: [...full, 'GRANT SYSTEM_USER ON *.* TO `heir`@`%`'] } } });
+  assert.deepEqual(r.findings.filter((x) => x.code === 'missing-privileges'), [], 'everything required is there');
+  const w = r.findings.filter((x) => x.code === 'applier-kill-privilege');
+  assert.deepEqual(w.map((x) => `${x.node}:${x.severity}`), ['db2:warning']);
+  assert.match(w[0]!.message, /SYSTEM_USER.*STOP REPLICA will wait 60 s/);
+  assert.match(w[0]!.fix!, /^GRANT SYSTEM_USER ON \*\.\* TO 'heir'@'<manager-host>';$/);
+  assert.equal(r.fit, true);
+});

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applierMoved, drainVerdict, type ApplierSample } from '../../src/failover/drain';
+import { applierMoved, applierToCut, drainVerdict, type ApplierSample } from '../../src/failover/drain';
 
 const sample = (at: number, executed: string, trx: Record<string, number> = {}): ApplierSample => ({ at, executed, trx });
 
@@ -32,5 +32,26 @@ describe('drain: is the applier getting anywhere (drain.ts)', () => {
     const v = drainVerdict({ startedAt: 0, stallS: 3, maxS: 30, lastMovedAt: 29_500, now: 30_000 });
     assert.equal(v.stuck, true);
     assert.match(v.stuck ? v.why : '', /^still applying \(last progress 0.5 s ago\) after failover.drain_max_s 30s$/);
+  });
+});
+
+describe('applierToCut: KILL the applier only when it waits for nothing but an incomplete transaction', () => {
+  const coord = (state: string) => ({ id: 12, state });
+  const worker = (id: number, state = 'Waiting for an event from Coordinator') => ({ id, state });
+  it('the coordinator has read all the relay log and every worker waits for it: the coordinator', () => {
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates'), worker(13), worker(14), worker(15), worker(16)]), 12);
+    assert.equal(applierToCut([coord('Slave has read all relay log; waiting for more updates'), worker(13)]), 12, 'MySQL 5.7/8.0 wording');
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates')]), 12, 'single-threaded applier');
+  });
+  it('a worker still applying or waiting for its commit turn: not yet', () => {
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates'), worker(13, 'Applying batch of row changes (write)'), worker(14)]), undefined);
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates'), worker(13, 'Waiting for preceding transaction to commit')]), undefined);
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates'), worker(13, null as unknown as string)]), undefined);
+  });
+  it('the coordinator still reading its relay log, none, or two of them (another channel): no', () => {
+    assert.equal(applierToCut([coord('Waiting for dependent transaction to commit'), worker(13)]), undefined);
+    assert.equal(applierToCut([worker(13), worker(14)]), undefined);
+    assert.equal(applierToCut([]), undefined);
+    assert.equal(applierToCut([coord('Replica has read all relay log; waiting for more updates'), { id: 20, state: 'Replica has read all relay log; waiting for more updates' }, worker(13)]), undefined);
   });
 });
