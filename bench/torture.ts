@@ -1,6 +1,7 @@
 /**
  * Randomized torture (issue 12): seeded runs of test/sandbox/torture.ts, each drawing a
- * fault (kill -9, host down, SIGSTOP then SIGCONT, manager-only partition), its moment,
+ * fault (kill -9, host down, SIGSTOP then SIGCONT, manager-only partition, max_connections
+ * exhausted, heir's daemon killed mid-failover), its moment,
  * replica lag (none, or one replica's IO thread stopped a while before), semi-sync on or
  * off, 1–3 writers committing 1–4-row transactions through the floating address. Both
  * flavors. Every run ends with the cluster invariant.
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     twoWritableRuns: results.filter((r) => r.twoWritableS > 0).map((r) => ({ seed: r.draw.seed, fault: r.draw.fault, flavor: r.draw.flavor, s: r.twoWritableS })),
     splitBrainWrites: results.reduce((a, r) => a + r.splitBrainWrites, 0),
     failoversOnPartition: by('partition').reduce((a, r) => a + r.failovers, 0),
+    failoversOnOverload: by('overload').reduce((a, r) => a + r.failovers, 0),
     faultToFirstWriteMs: stats(results.map((r) => r.faultToFirstWriteMs).filter((x): x is number => x !== null)),
     violations: results
       .filter((r) => r.problems.length || r.invariant.length)

@@ -7,7 +7,9 @@
  * Faults: kill -9 of the master's server; its host down; SIGSTOP of the server, SIGCONT
  * later; a manager-only partition (must not fail over); kill -9 of the master's server and
  * then of heir's daemon as its failover reaches a drawn step, the daemon restarted and the
- * restarted daemon must finish the failover by itself (no `heir ack`). Lag: none, or one replica's IO
+ * restarted daemon must finish the failover by itself (no `heir ack`); max_connections
+ * exhausted on the master for a drawn span, the one extra slot for CONNECTION_ADMIN included
+ * (must not fail over). Lag: none, or one replica's IO
  * thread stopped a drawn span before the fault (and left stopped).
  *
  * Each run ends with the cluster invariant (test/support/invariant.ts) and measures:
@@ -23,7 +25,7 @@ import { Narrator, lineTime } from './narrator';
 import { Sandbox, type Mode } from './scenario';
 import { APP, Writer } from './writer';
 
-export type TortureFault = 'kill' | 'host-down' | 'hang' | 'partition' | 'daemon-crash';
+export type TortureFault = 'kill' | 'host-down' | 'hang' | 'partition' | 'daemon-crash' | 'overload';
 
 export interface TortureDraw {
   seed: number;
@@ -87,7 +89,13 @@ export function drawRun(seed: number, o: { flavor?: 'mysql' | 'mariadb'; faults?
   const writers = 1 + Math.floor(r() * 3);
   const rowsPerTx = 1 + Math.floor(r() * 4);
   const crashAt = fault === 'daemon-crash' ? pick(['freeze', 'drain', 'promote', 'repoint', 'attach']) : undefined;
-  return { seed, flavor, fault, semiSync, lag, phaseMs, durationMs, writers, rowsPerTx, ...(crashAt ? { crashAt } : {}) };
+  const base = { seed, flavor, fault, semiSync, lag, phaseMs, durationMs, writers, rowsPerTx, ...(crashAt ? { crashAt } : {}) };
+  // One run in six is an overload instead, drawn from a stream of its own so that the other
+  // runs draw what they drew before this fault existed (seeds named in tests stay the same).
+  const r2 = prng(seed ^ 0x9e3779b9);
+  if (!o.faults && r2() < 1 / 6) return { ...base, fault: 'overload', crashAt: undefined, durationMs: Math.round(5000 + r2() * 20000) };
+  if (o.faults?.length === 1 && o.faults[0] === 'overload') return { ...base, durationMs: Math.round(5000 + r2() * 20000) };
+  return base;
 }
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
@@ -237,6 +245,8 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
       const firstNew = onNew();
       res.faultToFirstWriteMs = firstNew ? Math.round(firstNew.at - faultPerf) : null;
       if (!firstNew) problems.push('no write through the address on a new master after the recovery');
+    } else if (draw.fault === 'overload') {
+      await exhaustConnections(sb, narrator, draw.durationMs, problems);
     } else {
       const p = await sb.partition(draw.durationMs);
       problems.push(...p.problems);
@@ -245,6 +255,7 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     res.failovers = reports.length;
     res.oldMasterKilled = reports.some((r) => (r.steps ?? []).some((x: any) => x.name === 'fence-kill' && x.outcome === 'ok' && /^killed /.test(String(x.detail))));
     if (draw.fault === 'partition' && reports.length) problems.push(`${reports.length} failover(s) during a manager-only partition`);
+    if (draw.fault === 'overload' && reports.length) problems.push(`${reports.length} failover(s) while max_connections was exhausted`);
     if ((draw.fault === 'kill' || draw.fault === 'host-down' || draw.fault === 'daemon-crash') && !String(res.outcome ?? '').startsWith('promoted')) {
       problems.push(`no promoted failover after ${draw.fault}: ${res.outcome}`);
     }
@@ -307,4 +318,50 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
     res.durationS = Math.round((performance.now() - t0) / 100) / 10;
   }
   return res;
+}
+
+/**
+ * max_connections exhausted on the master (db1) for spanMs: an application account fills every
+ * ordinary slot, then an account holding CONNECTION_ADMIN takes the one extra slot the server
+ * keeps for such accounts, so heir cannot open a new connection either. The server's own
+ * max_connections (151 by default) is left as it is. Then everything is released and the
+ * daemon gets time to settle (a failover decided during the overload would show in its reports).
+ */
+async function exhaustConnections(sb: Sandbox, narrator: Narrator, spanMs: number, problems: string[]): Promise<void> {
+  const lab = sb.lab;
+  const db1 = lab.nodes[0]!;
+  const admin = lab.flavor === 'mysql' ? 'CONNECTION_ADMIN' : 'CONNECTION ADMIN';
+  for (const stmt of [
+    "CREATE USER IF NOT EXISTS 'filler'@'%' IDENTIFIED BY 'filler-pw'",
+    "CREATE USER IF NOT EXISTS 'holder'@'%' IDENTIFIED BY 'holder-pw'",
+    `GRANT ${admin} ON *.* TO 'holder'@'%'`,
+  ]) await lab.sql(db1, stmt);
+  const held: mysql.Connection[] = [];
+  const open = (user: string) => mysql.createConnection({ host: db1.host, port: db1.port, user, password: `${user}-pw`, connectTimeout: 3000 });
+  let full = false;
+  try {
+    for (let i = 0; i < 1000 && !full; i++) {
+      try {
+        held.push(await open('filler'));
+      } catch (e: any) {
+        if (e.errno !== 1040) throw new Error(`filler connection ${i}: ${e.message}`);
+        full = true;
+      }
+    }
+    if (!full) problems.push('max_connections was not reached with 1000 connections');
+    for (let i = 0; i < 3; i++) {
+      try {
+        held.push(await open('holder'));
+      } catch (e: any) {
+        if (e.errno !== 1040) throw new Error(`holder connection: ${e.message}`);
+        break;
+      }
+    }
+    narrator.line('lab', `db1: max_connections exhausted (${held.length} connections held, the extra admin slot included) for ${(spanMs / 1000).toFixed(1)} s`);
+    await sleep(spanMs);
+  } finally {
+    for (const c of held.splice(0)) c.destroy();
+  }
+  narrator.line('lab', 'db1: connections released');
+  await sleep(5000);
 }
