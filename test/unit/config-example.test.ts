@@ -154,3 +154,23 @@ test('every key of the schema appears in the example, each with a comment; defau
   assert.deepEqual(uncommented, [], 'keys without a comment in config/cluster.example.yaml');
   assert.deepEqual(noDefault, [], 'keys whose default is not stated in config/cluster.example.yaml');
 });
+
+test('deploy/ha/heir.yaml (the three-manager example) loads, with its ha section and the same file for every manager', () => {
+  const file = path.join(__dirname, '..', '..', '..', 'deploy', 'ha', 'heir.yaml');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-deploy-ha-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const text = fs.readFileSync(file, 'utf8').replace(/\$\{file:\/etc\/heir\//g, () => `\${file:${dir}/etc/heir/`);
+  for (const [name, content] of [['manager-id', 'manager-b'], ['secrets/api-token', 't'], ['secrets/etcd-password', 'p'], ['secrets/orders-mysql', 'm'], ['secrets/orders-repl', 'r']]) {
+    fs.mkdirSync(path.dirname(path.join(dir, 'etc/heir', name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'etc/heir', name), content + '\n');
+  }
+  const copy = path.join(dir, 'heir.yaml');
+  fs.writeFileSync(copy, text);
+  const v = loadConfigWithWarnings(copy, { env: {} });
+  assert.equal(v.config.heir.ha?.manager_id, 'manager-b', 'manager_id comes from /etc/heir/manager-id');
+  assert.equal(v.config.heir.ha?.etcd.endpoints.length, 3);
+  assert.equal(v.config.clusters[0]!.address.type, 'eni');
+  const env = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'deploy', 'ha', 'etcd.env'), 'utf8');
+  const members = /ETCD_INITIAL_CLUSTER=(.*)/.exec(env)![1]!.split(',').map((m) => new URL(m.split('=')[1]!).hostname);
+  assert.deepEqual(members, v.config.heir.ha!.etcd.endpoints.map((e) => new URL(e).hostname), 'the etcd members are the endpoints heir connects to');
+});
