@@ -4,7 +4,7 @@
  * OpenAPI 3.1's dialect); test/integration/daemon-openapi.test.ts checks the document
  * against the OpenAPI schema and real answers of a running daemon against it.
  */
-import { ERROR_CODES } from './api';
+import { ERROR_CODES } from './api-errors';
 
 type Json = Record<string, unknown>;
 

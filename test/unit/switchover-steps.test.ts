@@ -208,28 +208,3 @@ describe('switchover step list', () => {
     }
   });
 });
-
-describe('src/failover imports', () => {
-  it('no module of src/failover imports itself through others (type imports included)', async () => {
-    const fs = await import('node:fs');
-    const path = await import('node:path');
-    const dir = path.join(__dirname, '..', '..', '..', 'src', 'failover');
-    const graph = new Map<string, string[]>();
-    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
-      const text = fs.readFileSync(path.join(dir, f), 'utf8');
-      const deps = [...text.matchAll(/(?:import|export)[^;]*?from\s+'\.\/([^']+)'/g)].map((m) => `${m[1]}.ts`).filter((d) => fs.existsSync(path.join(dir, d)));
-      graph.set(f, deps);
-    }
-    assert.ok(graph.has('switchover.ts') && graph.get('switchover.ts')!.length > 3, 'imports were read');
-    const circles: string[] = [];
-    const visit = (f: string, trail: string[]) => {
-      if (trail.includes(f)) {
-        circles.push([...trail.slice(trail.indexOf(f)), f].join(' → '));
-        return;
-      }
-      for (const d of graph.get(f) ?? []) visit(d, [...trail, f]);
-    };
-    for (const f of graph.keys()) visit(f, []);
-    assert.deepEqual(circles, []);
-  });
-});
