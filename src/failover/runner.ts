@@ -3,15 +3,17 @@
  * operation. It does no I/O of its own; the steps do theirs through the context.
  *
  * For each step, in list order:
- *   boundary   an aborted signal stops the list here, unless a point of no return has passed
  *   when       a step whose condition is false is left out (no event, no record)
+ *   boundary   an aborted signal stops the list here, unless a point of no return has passed
  *   after      wait for the named (background) steps; `needs`: leave the step out unless
  *              they ended ok
  *   mutates    a step that changes the cluster is first allowed by beforeMutation (manager
  *              high availability: do I still lead?); once refused, nothing more is done, not
  *              even an undo. Its start and end go into the journal (one JournalWriter, opened
- *              at the first such step); `holdJournal` keeps end records back from one step to
- *              another (a write pause is not lengthened by an fsync), flushed before any undo
+ *              at the first such step), as do a `journal` step's (a decision the journal must
+ *              show, though it changes nothing); `holdJournal` keeps end records back from one
+ *              step to another (a write pause is not lengthened by an fsync), flushed before
+ *              any undo
  *   events     start, then done or failed, with the step's own detail; the caller formats them
  *   stop       a step that throws or whose value `halts` ends the list (an `optional` one does
  *              not: its failure is recorded and the list goes on). Before the point of no
@@ -59,6 +61,8 @@ export interface Step<C> {
   when?(c: C): boolean;
   /** Changes the cluster: asked of beforeMutation and journaled. */
   mutates?: boolean;
+  /** Journaled although it changes nothing (a decision the journal must show); not asked of beforeMutation. */
+  journal?: boolean;
   /** Running it a second time does no harm (resume may repeat one that was in flight). */
   repeatable: boolean;
   /** Resume: did an earlier run already do this? `rec` is the journal's last record of the step. */
@@ -189,13 +193,14 @@ export class Runner<C> {
       }
     }
     for (const s of steps) {
-      if (this.o.signal?.aborted && !this.noReturn) {
-        const e = new Interrupted(s.name, abortReason(this.o.signal));
-        return this.stopAt(s, 'interrupted', e, c, done, false);
-      }
+      // A step left out is no boundary: an interrupt names the next step that would run.
       if (s.when && !s.when(c)) {
         this.outcomes.set(s.id, 'skipped');
         continue;
+      }
+      if (this.o.signal?.aborted && !this.noReturn) {
+        const e = new Interrupted(s.name, abortReason(this.o.signal));
+        return this.stopAt(s, 'interrupted', e, c, done, false);
       }
       if (resume) {
         const rec = journaled(resume, s, names.get(s.name) === 1);
@@ -257,7 +262,7 @@ export class Runner<C> {
       return { outcome: 'skipped' };
     }
     const r = await this.exec({
-      id: s.id, name: s.name, node: s.node?.(c), what: s.what(c), mutates: !!s.mutates, quiet: !!s.quiet, hold: s.holdJournal,
+      id: s.id, name: s.name, node: s.node?.(c), what: s.what(c), mutates: !!s.mutates, journal: !!s.journal, quiet: !!s.quiet, hold: s.holdJournal,
       params: s.params?.(c), run: (api) => s.run(c, api), detail: (v) => (s.detail ? s.detail(c, v) : s.what(c)), data: (v) => s.data?.(c, v),
     });
     let outcome: StepOutcome = r.ok ? (s.halts?.(c, r.value) ? 'halted' : 'ok') : 'failed';
@@ -274,7 +279,7 @@ export class Runner<C> {
   }
 
   private async exec(x: {
-    id: string; name: string; node: string | undefined; what: string; mutates: boolean; quiet: boolean; hold?: 'begin' | 'end';
+    id: string; name: string; node: string | undefined; what: string; mutates: boolean; journal?: boolean; quiet: boolean; hold?: 'begin' | 'end';
     params?: Record<string, unknown>; run: (api: StepApi) => Promise<unknown>; detail: (v: unknown) => string; data?: (v: unknown) => Record<string, unknown> | undefined;
   }): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
     const startedAt = performance.now();
@@ -288,7 +293,7 @@ export class Runner<C> {
     };
     const dur = () => Math.round((performance.now() - startedAt) * 10) / 10;
     emit({ phase: 'start', detail: x.what });
-    const journaling = x.mutates && !x.quiet;
+    const journaling = (x.mutates || !!x.journal) && !x.quiet;
     const api: StepApi = {
       signal: this.stop.signal,
       // Durable before the step goes on: never held back.

@@ -96,6 +96,13 @@ describe('step runner', () => {
     assert.match(String(!r.ok && (r.error as Error).message), /interrupted before step b: operator stop/);
     assert.deepEqual(c.log, ['run a', 'undo a']);
 
+    // A step left out (its condition false) is no boundary: the interrupt names the next one that would run.
+    const skip = new AbortController();
+    const list = toyList();
+    list[1] = toyStep('b', { when: () => false });
+    const { r: rs } = await runToy({ log: [], state: {}, abort: skip, abortAfter: 'a' }, list, skip.signal);
+    assert.equal(!rs.ok && rs.at, 'c');
+
     const late = new AbortController();
     const c2: Toy = { log: [], state: {}, abort: late, abortAfter: 'c' };
     const { r: r2 } = await runToy(c2, toyList(), late.signal);
@@ -114,6 +121,17 @@ describe('step runner', () => {
     }).run(toyList(), c);
     assert.equal(!r.ok && r.mayNotAct, 'not the leader');
     assert.deepEqual(c.log, ['run a']);
+  });
+
+  it('a `journal` step is journaled though it changes nothing, and is not asked of the mutation check; a quiet read is neither', async () => {
+    const c: Toy = { log: [], state: {} };
+    const asked: string[] = [];
+    const journal = new MemJournal();
+    const steps = [toyStep('read', { mutates: false, quiet: true }), toyStep('decide', { mutates: false, journal: true }), toyStep('act')];
+    const r = await new Runner<Toy>({ operation: 'toy', openJournal: async () => journal.writer({}), beforeMutation: async (w) => void asked.push(w) }).run(steps, c);
+    assert.equal(r.ok, true);
+    assert.deepEqual(asked, ['step act of toy']);
+    assert.deepEqual(journal.records.map((x) => (x.type === 'step-start' ? `start ${x.step}` : x.type === 'step-end' ? `end ${x.step}` : x.type)), ['begin', 'start decide', 'end decide', 'start act', 'end act']);
   });
 
   it('background steps overlap the steps after them; `needs` waits and skips after a failure', async () => {
