@@ -15,7 +15,7 @@ import {
   splitCommandLine,
 } from '../../src/failover/salvage';
 import { salvagedBetween } from '../../src/failover/execute';
-import { rejoinDecision } from '../../src/failover/rejoin';
+import { rejoinDecision } from '../../src/failover/rejoin-plan';
 import { findReplicasMaster, writableMasters } from '../../src/failover/discover';
 import { ClusterConfig } from '../../src/config/schema';
 import type { NodeSnapshot } from '../../src/mysql/types';
