@@ -1,43 +1,23 @@
 /**
- * The ECS API adapter: the only place heir uses the Alibaba Cloud SDK.
+ * The ECS API adapter: the only place heir uses the ECS SDK (vpc-api.ts has the VPC's).
  *
  * - Credentials come from @alicloud/credentials' default chain (environment,
  *   OIDC, CLI/profile files, the ECS RAM role via instance metadata,
  *   ALIBABA_CLOUD_CREDENTIALS_URI). heir's configuration never holds an AccessKey.
- *   The chain is walked once per process (not per fence or attach): one Credential
- *   object, whose providers cache STS tokens and refresh them before they expire, and
- *   one SDK client per cloud settings. A process that changes its ALIBABA_CLOUD_*
- *   environment gets a new chain.
+ *   The chain is walked once per process, and one SDK client made per cloud settings
+ *   (cloud-client.ts, shared with the VPC adapter).
  * - TLS is always verified; cloud.ca_file adds a CA bundle for the endpoint.
  * - Every call carries explicit connect and read timeouts. The SDK itself does
  *   not retry (7.x ignores RuntimeOptions.autoretry); retries are heir's (retry.ts).
  * - Errors become EcsApiError, naming the action, code, HTTP status and RequestId.
  */
-import { readFileSync } from 'node:fs';
 import EcsClient, * as Ecs from '@alicloud/ecs20140526';
-import { $OpenApiUtil } from '@alicloud/openapi-core';
-import Credential from '@alicloud/credentials';
 import type { CloudSettings } from '../config/schema';
 import type { ApiCallRecord } from './types';
-import { reportCloudCall } from './observe';
+import { cloudCall, sharedClient, type CallRuntime } from './cloud-client';
+import { EcsApiError } from './errors';
 
-export type EcsErrorKind = 'api' | 'network' | 'timeout' | 'credentials' | 'config';
-
-export class EcsApiError extends Error {
-  constructor(
-    readonly action: string,
-    readonly kind: EcsErrorKind,
-    readonly code: string,
-    message: string,
-    readonly requestId?: string,
-    readonly statusCode?: number,
-    /** Flow control: how long the endpoint asks the caller to wait (x-acs-retry-after, ms), when it says. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'EcsApiError';
-  }
-}
+export { EcsApiError, isPermissionDenied, ramAction, toEcsError, type EcsErrorKind } from './errors';
 
 export interface EniInfo {
   id: string;
@@ -66,92 +46,9 @@ export interface EcsApiOptions extends Pick<CloudSettings, 'region_id' | 'endpoi
   legacySignature?: boolean;
 }
 
-/** The RAM action that authorizes an API action heir calls (DescribeVSwitches is the VPC API's). */
-export function ramAction(action: string): string {
-  return action === 'DescribeVSwitches' ? 'vpc:DescribeVSwitches' : `ecs:${action}`;
-}
-
-/** A refusal by RAM: the caller's policy does not grant the action. */
-export function isPermissionDenied(e: { code: string }): boolean {
-  return /^Forbidden|^NoPermission/.test(e.code);
-}
-
-/** Classify whatever the SDK threw. */
-export function toEcsError(action: string, err: unknown): EcsApiError {
-  const e = err as { name?: string; code?: string; message?: string; statusCode?: number; requestId?: string; retryAfter?: number; data?: Record<string, unknown> };
-  const msg = String(e?.message ?? err);
-  if (typeof e?.statusCode === 'number') {
-    const requestId = e.requestId && e.requestId !== 'undefined' ? e.requestId : (e.data?.RequestId as string | undefined);
-    const serverMsg = (e.data?.Message as string | undefined) ?? msg;
-    // The SDK's ThrottlingError carries the x-acs-retry-after header as retryAfter (ms).
-    const retryAfterMs = typeof e.retryAfter === 'number' && e.retryAfter >= 0 ? e.retryAfter : undefined;
-    return new EcsApiError(action, 'api', e.code ?? `HTTP${e.statusCode}`, serverMsg, requestId, e.statusCode, retryAfterMs);
-  }
-  if (/unable to get credentials|InvalidCredentials|credentials/i.test(msg) && !/ECONN|timeout/i.test(msg)) {
-    return new EcsApiError(action, 'credentials', 'NoCredentials', `no usable Alibaba Cloud credentials (${msg}); give the manager a RAM role, or set ALIBABA_CLOUD_CREDENTIALS_URI / ALIBABA_CLOUD_ACCESS_KEY_ID+SECRET in heir's environment`);
-  }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(String(e?.code ?? '')) || /certificate/i.test(msg)) {
-    return new EcsApiError(action, 'config', String(e?.code ?? 'TlsVerifyFailed'), `TLS verification of the ECS endpoint failed (${msg}); give heir.cloud.ca_file the CA that signed the endpoint's certificate`);
-  }
-  if (/ReadTimeout|ConnectTimeout|RequestTimeout|ETIMEDOUT/i.test(`${e?.name ?? ''} ${msg}`)) {
-    return new EcsApiError(action, 'timeout', 'Timeout', msg);
-  }
-  return new EcsApiError(action, 'network', (e?.code as string) ?? 'NetworkError', msg);
-}
-
-function runtimeOf(o: EcsApiOptions): { readTimeout: number; connectTimeout: number; ca?: string } {
-  return { readTimeout: o.read_timeout_ms, connectTimeout: o.connect_timeout_ms };
-}
-
-/** The inputs of the default credential chain that come from the environment. */
-function chainKey(): string {
-  return JSON.stringify(
-    Object.entries(process.env)
-      .filter(([k]) => k.startsWith('ALIBABA_CLOUD_'))
-      .sort(([a], [b]) => (a < b ? -1 : 1)),
-  );
-}
-
-const credentials = new Map<string, Credential>();
-const clients = new Map<string, { client: EcsClient; ca?: string }>();
-
-/** The process's SDK client for these settings (and its credential chain), made on first use. */
-function sharedClient(opts: EcsApiOptions): { client: EcsClient; ca?: string } {
-  const chain = chainKey();
-  const key = JSON.stringify([chain, opts.region_id, opts.endpoint, opts.protocol, opts.read_timeout_ms, opts.connect_timeout_ms, opts.ca_file, !!opts.legacySignature]);
-  const hit = clients.get(key);
-  if (hit) return hit;
-  let ca: string | undefined;
-  if (opts.ca_file) {
-    try {
-      ca = readFileSync(opts.ca_file, 'utf8');
-    } catch (err) {
-      throw new EcsApiError('(setup)', 'config', 'CaFileUnreadable', `heir.cloud.ca_file ${opts.ca_file} cannot be read: ${(err as Error).message}`);
-    }
-  }
-  let credential = credentials.get(chain);
-  if (!credential) {
-    credential = new Credential();
-    credentials.set(chain, credential);
-  }
-  const config = new $OpenApiUtil.Config({
-    credential,
-    regionId: opts.region_id,
-    endpoint: opts.endpoint,
-    protocol: opts.protocol,
-    readTimeout: opts.read_timeout_ms,
-    connectTimeout: opts.connect_timeout_ms,
-    ca,
-    signatureAlgorithm: opts.legacySignature ? 'v2' : undefined,
-  });
-  const made = { client: new EcsClient(config), ...(ca ? { ca } : {}) };
-  clients.set(key, made);
-  return made;
-}
-
 export class EcsApi {
   private readonly client: EcsClient;
-  private readonly runtime: ReturnType<typeof runtimeOf>;
+  private readonly runtime: CallRuntime;
   readonly regionId: string;
 
   constructor(
@@ -160,9 +57,9 @@ export class EcsApi {
     readonly journal: ApiCallRecord[] = [],
   ) {
     this.regionId = opts.region_id;
-    const { client, ca } = sharedClient(opts);
+    const { client, runtime } = sharedClient('ecs', opts, (config) => new EcsClient(config), opts.legacySignature ? { signatureAlgorithm: 'v2' } : {});
     this.client = client;
-    this.runtime = { ...runtimeOf(opts), ...(ca ? { ca } : {}) };
+    this.runtime = runtime;
   }
 
   /**
@@ -171,22 +68,9 @@ export class EcsApi {
    */
   budget: () => number = () => Infinity;
 
-  /** Run one SDK call, journal it, report it (observe.ts: metrics), and normalize its error. */
-  private async call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
-    const readTimeout = Math.max(1000, Math.min(this.runtime.readTimeout, this.budget()));
-    const started = performance.now();
-    try {
-      const res = await fn({ ...this.runtime, readTimeout });
-      const requestId = res.body?.requestId;
-      this.journal.push({ action, requestId });
-      reportCloudCall(action, 'success', (performance.now() - started) / 1000);
-      return { body: res.body as NonNullable<T['body']>, requestId };
-    } catch (err) {
-      const e = toEcsError(action, err);
-      this.journal.push({ action, code: e.code, requestId: e.requestId });
-      reportCloudCall(action, e.kind, (performance.now() - started) / 1000);
-      throw e;
-    }
+  /** One SDK call through cloud-client.ts: journaled, reported, its error normalized. */
+  private call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
+    return cloudCall(action, this.runtime, this.budget(), this.journal, fn);
   }
 
   async describeEni(eniId: string): Promise<{ eni?: EniInfo; requestId?: string }> {

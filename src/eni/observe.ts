@@ -1,7 +1,7 @@
 /**
  * Every Alibaba Cloud API call as it ends: action, outcome and duration, for the daemon's metrics.
  * A small module of its own so that listening does not load the SDK (src/eni/index.ts loads the
- * cloud movers and the SDK on first use); src/eni/ecs-api.ts reports each call here.
+ * cloud movers and the SDK on first use); every ECS and VPC call is reported here (cloud-client.ts).
  */
 
 /** 'success', or why the call failed (EcsApiError's kind, e.g. 'api', 'timeout'). */

@@ -1,15 +1,12 @@
 /**
  * The VPC API adapter for HaVips (DescribeHaVips, AssociateHaVip, UnassociateHaVip):
- * the only place heir uses the VPC SDK. Credentials, TLS, timeouts and errors work as in
- * the ECS adapter (ecs-api.ts): the default credential chain, verified TLS with
- * cloud.ca_file, explicit timeouts, every call journaled, errors as EcsApiError.
+ * the only place heir uses the VPC SDK. Credentials, client, TLS, timeouts, journal,
+ * metrics and errors are the ECS adapter's (cloud-client.ts): the process's one credential
+ * chain, verified TLS with cloud.ca_file, every call journaled, errors as EcsApiError.
  */
-import { readFileSync } from 'node:fs';
 import VpcClient, * as Vpc from '@alicloud/vpc20160428';
-import { $OpenApiUtil } from '@alicloud/openapi-core';
-import Credential from '@alicloud/credentials';
 import type { CloudSettings } from '../config/schema';
-import { EcsApiError, toEcsError } from './ecs-api';
+import { cloudCall, sharedClient, type CallRuntime } from './cloud-client';
 import type { ApiCallRecord } from './types';
 
 export interface HaVipInfo {
@@ -33,7 +30,7 @@ export type VpcApiOptions = Pick<CloudSettings, 'region_id' | 'vpc_endpoint' | '
 
 export class VpcApi {
   private readonly client: VpcClient;
-  private readonly runtime: { readTimeout: number; connectTimeout: number; ca?: string };
+  private readonly runtime: CallRuntime;
   readonly regionId: string;
   /** Remaining time budget of the current operation (ms); a call's read timeout never exceeds it. */
   budget: () => number = () => Infinity;
@@ -43,40 +40,13 @@ export class VpcApi {
     readonly journal: ApiCallRecord[] = [],
   ) {
     this.regionId = opts.region_id;
-    let ca: string | undefined;
-    if (opts.ca_file) {
-      try {
-        ca = readFileSync(opts.ca_file, 'utf8');
-      } catch (err) {
-        throw new EcsApiError('(setup)', 'config', 'CaFileUnreadable', `heir.cloud.ca_file ${opts.ca_file} cannot be read: ${(err as Error).message}`);
-      }
-    }
-    this.client = new VpcClient(
-      new $OpenApiUtil.Config({
-        credential: new Credential(),
-        regionId: opts.region_id,
-        endpoint: opts.vpc_endpoint,
-        protocol: opts.protocol,
-        readTimeout: opts.read_timeout_ms,
-        connectTimeout: opts.connect_timeout_ms,
-        ca,
-      }),
-    );
-    this.runtime = { readTimeout: opts.read_timeout_ms, connectTimeout: opts.connect_timeout_ms, ...(ca ? { ca } : {}) };
+    const { client, runtime } = sharedClient('vpc', { ...opts, endpoint: opts.vpc_endpoint }, (config) => new VpcClient(config));
+    this.client = client;
+    this.runtime = runtime;
   }
 
-  private async call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
-    const readTimeout = Math.max(1000, Math.min(this.runtime.readTimeout, this.budget()));
-    try {
-      const res = await fn({ ...this.runtime, readTimeout });
-      const requestId = res.body?.requestId;
-      this.journal.push({ action, requestId });
-      return { body: res.body as NonNullable<T['body']>, requestId };
-    } catch (err) {
-      const e = toEcsError(action, err);
-      this.journal.push({ action, code: e.code, requestId: e.requestId });
-      throw e;
-    }
+  private call<T extends { body?: { requestId?: string } }>(action: string, fn: (rt: any) => Promise<T>): Promise<{ body: NonNullable<T['body']>; requestId?: string }> {
+    return cloudCall(action, this.runtime, this.budget(), this.journal, fn);
   }
 
   async describeHaVip(haVipId: string): Promise<{ havip?: HaVipInfo; requestId?: string }> {

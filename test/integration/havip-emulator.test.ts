@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { ClusterConfig, CloudSettings } from '../../src/config/schema';
 import { HaVipMover } from '../../src/eni/havip-mover';
 import { VpcApi } from '../../src/eni/vpc-api';
+import { EcsApi } from '../../src/eni/ecs-api';
+import { onCloudCall } from '../../src/eni/observe';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
 
@@ -119,4 +121,27 @@ test('status: the holder is the MasterInstanceId the VPC reports', async () => {
   const st = await new HaVipMover(c, cloud()).status({ cluster: c, reason: 'manual' });
   assert.equal(st.holder, 'db2', st.detail);
   assert.equal(st.settled, true);
+});
+
+test('the VPC adapter shares the process\'s credential chain and client with the ECS adapter: fetched once, calls counted in the metrics', async () => {
+  const sts = await startEcsEmulator({
+    state: labRegion(),
+    havip: { havips: [{ id: 'havip-db', ipAddress: '10.77.0.200', vpc: 'vpc-lab', vswitch: 'vsw-lab-h', status: 'InUse', associated: ['i-db1'], associatedType: 'EcsInstance', master: 'i-db1' }] },
+  });
+  const back = useCredentials(sts, 'uri');
+  const seen: string[] = [];
+  const stop = onCloudCall((action, outcome) => seen.push(`${action}:${outcome}`));
+  try {
+    const c = CloudSettings.parse({ ...cloudFor(sts), vpc_endpoint: sts.endpoint });
+    assert.ok((await new VpcApi(c).describeHaVip('havip-db')).havip);
+    assert.ok((await new VpcApi(c).describeHaVip('havip-db')).havip);
+    await new EcsApi(c).describeEnis(['eni-floating']);
+    assert.equal(sts.credentialFetches, 1, 'two VPC adapters and an ECS adapter walk the credential chain once');
+    assert.deepEqual(seen, ['DescribeHaVips:success', 'DescribeHaVips:success', 'DescribeNetworkInterfaces:success']);
+  } finally {
+    stop();
+    back();
+    restore = useCredentials(emu, 'env');
+    await sts.close();
+  }
 });
