@@ -36,6 +36,7 @@ export interface CheckResult {
 }
 
 const LOOPBACK = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+const WILDCARD = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
 
 export function checkConfig(input: CheckInput): CheckResult {
   const errors: CheckIssue[] = [];
@@ -78,6 +79,14 @@ function checkGlobal(g: GlobalSettings, errors: CheckIssue[], warnings: CheckIss
     warnings.push({
       path: ['heir', 'api', 'listen'],
       message: 'the API listens beyond loopback without heir.api.token: cluster state is readable by anyone who can reach it (actions stay refused)',
+    });
+  }
+  if (g.api.advertise_url !== undefined && !g.ha) {
+    warnings.push({ path: ['heir', 'api', 'advertise_url'], message: 'used only with heir.ha (the address the other managers forward actions to)' });
+  } else if (g.ha && listen && advertisedApiUrl(g.api) === undefined) {
+    warnings.push({
+      path: ['heir', 'api', 'listen'],
+      message: `with heir.ha, the other managers cannot forward actions to this one: listen is ${LOOPBACK(listen.host) ? 'loopback' : 'a wildcard address'} and heir.api.advertise_url is not set (e.g. http://10.0.1.7:7878)`,
     });
   }
 }
@@ -140,6 +149,18 @@ export function parseListen(s: string): { host: string; port: number } | undefin
   const port = Number(m[3]);
   if (port < 0 || port > 65535) return undefined;
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * heir.ha: the URL the other managers reach this daemon's API at (heir.api.advertise_url, without
+ * a trailing /), or by default http://<listen> when listen names one address that is neither
+ * loopback nor a wildcard; undefined when there is none (pure).
+ */
+export function advertisedApiUrl(api: { listen: string; advertise_url?: string | undefined }): string | undefined {
+  if (api.advertise_url) return api.advertise_url.replace(/\/$/, '');
+  const l = parseListen(api.listen);
+  if (!l || l.port === 0 || LOOPBACK(l.host) || WILDCARD(l.host)) return undefined;
+  return `http://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
 }
 
 function checkCluster(c: ClusterConfig, at: PropertyKey[], g: GlobalSettings | undefined, errors: CheckIssue[], warnings: CheckIssue[]): void {

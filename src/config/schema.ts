@@ -310,6 +310,15 @@ export const GlobalSettings = z.strictObject({
       listen: z.string().default('127.0.0.1:7878'),
       /** Bearer token for actions. Without one, the API is read-only. */
       token: z.string().optional(),
+      /**
+       * heir.ha: the URL at which the other managers reach this daemon's API, published in etcd;
+       * a manager that does not lead a cluster forwards actions on it to the leader's. Default:
+       * http://<listen> when listen names an address other than loopback or a wildcard.
+       */
+      advertise_url: z
+        .string()
+        .regex(/^https?:\/\/[^/\s@?#]+:\d+\/?$/, 'a URL with scheme, host and port, e.g. http://10.0.1.7:7878')
+        .optional(),
     })
     .prefault({}),
   cloud: CloudSettings.optional(),

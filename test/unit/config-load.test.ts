@@ -16,6 +16,7 @@ import {
 } from '../../src/config';
 import { editDistance, suggest } from '../../src/config/suggest';
 import { drainMaxS } from '../../src/config/schema';
+import { advertisedApiUrl } from '../../src/config/checks';
 
 /** A minimal valid cluster; callers append or replace lines. */
 const BASE = `clusters:
@@ -467,4 +468,31 @@ test('heir.ha: absent by default; defaults filled in; bounds, endpoints, TLS and
   assert.deepEqual(msgs(ha(tls)), ['heir.ha.etcd.tls.key: a client certificate needs both cert and key']);
   const full = parseConfigText(ha(tls + '        key: /etc/heir/etcd-client.key\n      auth:\n        user: heir\n        password: ${env:ETCD_PW}\n'), { env: { ETCD_PW: 's3' } });
   assert.equal(full.heir.ha?.etcd.auth?.password, 's3');
+});
+
+test('heir.api.advertise_url: a URL with scheme, host and port; derived from a listen address that is not loopback or a wildcard; warned when missing under heir.ha', () => {
+  const ha = '  ha:\n    manager_id: m1\n    etcd:\n      endpoints: [http://10.0.1.5:2379]\n';
+  const api = (body: string) => `heir:\n  api:\n${body}${ha}${BASE}`;
+  const warnings = (text: string) => validateConfigText(text, { env: {} }).warnings.map((w) => `${w.path}: ${w.message}`);
+  const bad = errorsOf(api('    listen: 127.0.0.1:7878\n    advertise_url: 10.0.1.7:7878\n'));
+  assert.deepEqual(bad.issues.map((i) => `${i.path}: ${i.message}`), ['heir.api.advertise_url: a URL with scheme, host and port, e.g. http://10.0.1.7:7878']);
+  assert.match(errorsOf(api('    advertise_url: http://10.0.1.7:7878/heir\n')).message, /heir\.api\.advertise_url: a URL with scheme, host and port/);
+
+  assert.equal(advertisedApiUrl({ listen: '127.0.0.1:7878', advertise_url: 'https://mgr-a.example:8443/' }), 'https://mgr-a.example:8443');
+  assert.equal(advertisedApiUrl({ listen: '10.0.1.7:7878' }), 'http://10.0.1.7:7878');
+  assert.equal(advertisedApiUrl({ listen: '[fd00::7]:7878' }), 'http://[fd00::7]:7878');
+  for (const listen of ['127.0.0.1:7878', 'localhost:7878', '[::1]:7878', '0.0.0.0:7878', '[::]:7878', '10.0.1.7:0']) {
+    assert.equal(advertisedApiUrl({ listen }), undefined, listen);
+  }
+
+  const tok = '    token: 0123456789abcdef0123\n';
+  assert.deepEqual(warnings(api(`    listen: 127.0.0.1:7878\n${tok}`)), [
+    'heir.api.listen: with heir.ha, the other managers cannot forward actions to this one: listen is loopback and heir.api.advertise_url is not set (e.g. http://10.0.1.7:7878)',
+  ]);
+  assert.match(warnings(api(`    listen: 0.0.0.0:7878\n${tok}`)).join('\n'), /listen is a wildcard address and heir\.api\.advertise_url is not set/);
+  assert.deepEqual(warnings(api(`    listen: 10.0.1.7:7878\n${tok}`)), []);
+  assert.deepEqual(warnings(api(`    listen: 0.0.0.0:7878\n    advertise_url: http://10.0.1.7:7878\n${tok}`)), []);
+  assert.deepEqual(warnings(`heir:\n  api:\n    advertise_url: http://10.0.1.7:7878\n${BASE}`), [
+    'heir.api.advertise_url: used only with heir.ha (the address the other managers forward actions to)',
+  ]);
 });
