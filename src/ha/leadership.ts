@@ -30,6 +30,7 @@ export function haKeys(prefix: string) {
     failoverState: (cluster: string) => `${c(cluster)}failover-state`,
     journals: (cluster: string) => `${c(cluster)}journals/`,
     journal: (cluster: string, name: string) => `${c(cluster)}journals/${name}/`,
+    manager: (manager: string) => `${prefix}managers/${manager}`,
   };
 }
 export type HaKeys = ReturnType<typeof haKeys>;
