@@ -444,10 +444,14 @@ async function runAction(s, action, body, title, text) {
     } catch {
       /* no JSON: the status says it */
     }
+    const by = b && b.forwardedTo ? ` (forwarded to the leader ${b.forwardedTo.manager})` : '';
     // A switchover or failover is an operation (202): followed until it ends.
     let ok = res.ok;
     if (res.status === 202 && b && b.id) {
-      const where = res.headers.get('Location') || `/api/v1/operations/${encodeURIComponent(b.id)}`;
+      // Forwarded to the cluster's leader (heir.ha), the Location is the leader's: this page
+      // asks its own daemon, which relays the operations it forwarded.
+      const loc = res.headers.get('Location');
+      const where = loc && new URL(loc, location.href).origin === location.origin ? loc : `/api/v1/operations/${encodeURIComponent(b.id)}`;
       while (b.state === 'running') {
         const done = (b.steps || []).filter((x) => x.outcome !== 'running').length;
         r.textContent = `${action} running…${done ? ` ${done} step(s) done` : ''}`;
@@ -458,7 +462,7 @@ async function runAction(s, action, body, title, text) {
       b = { message: (b.result && b.result.message) || (b.error && b.error.message) || b.state };
     }
     const msg = (b && (b.message || b.error)) || `HTTP ${res.status}`;
-    r.textContent = res.ok ? `${action}: ${msg}` : `${action} refused (HTTP ${res.status}): ${msg}`;
+    r.textContent = res.ok ? `${action}${by}: ${msg}` : `${action} refused (HTTP ${res.status})${by}: ${msg}`;
     r.className = `action-result ${ok ? 'ok' : 'bad'}`;
   } catch (e) {
     r.textContent = `${action}: ${e && e.message ? e.message : e}`;

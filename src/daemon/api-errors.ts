@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   refused: 'the action was refused by a precondition the operator can fix (409)',
   payload_too_large: 'the request body is too large (413)',
   stopping: 'the daemon is stopping (503)',
+  leader_unavailable: 'heir.ha: this manager does not lead the cluster and cannot forward the action to its leader (none known, no API address, unreachable, or refusing the token); the message names the leader and why (503)',
+  not_leader: 'heir.ha: the action was forwarded by another manager to this one, which does not lead the cluster (the leadership moved); not forwarded again (503)',
   internal: 'an unexpected error; the daemon log has the details (500)',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -31,6 +31,8 @@ import type { Logger } from '../util/log';
 import { silentLogger } from '../util/log';
 import { openApiDocument } from './openapi';
 import { OperationStore, type OperationStep } from './operations';
+import { NoDaemonError, requestJson, type ApiAnswer } from './client';
+import { absoluteLocation, FORWARD_TIMEOUT_MS, FORWARDED_BY, FORWARDED_FOR, FORWARDED_TO, leaderAnswer, unreachableMessage } from './forward';
 
 // ---------------------------------------------------------------------------------------------
 // The provider: what the daemon implements.
@@ -92,6 +94,22 @@ export interface ApiProvider {
   ack(name: string, ctx: ActionContext): Promise<ActionResult>;
   /** Optional extra health facts; ok:false answers 503. */
   health?(): HealthInfo | Promise<HealthInfo>;
+  /**
+   * heir.ha: where an action on the cluster is performed. undefined: here; a target: forwarded
+   * to the leader's API (src/daemon/forward.ts). Throws ApiError (503) when it can be neither.
+   * `forwardedBy`: the request came forwarded from that manager.
+   */
+  actionTarget?(cluster: string, action: 'switchover' | 'failover' | 'ack', forwardedBy: string | undefined): Promise<ForwardTarget | undefined>;
+}
+
+/** The leader an action is forwarded to. */
+export interface ForwardTarget {
+  /** The leader's manager id. */
+  manager: string;
+  /** Its advertised API URL, without a trailing /. */
+  url: string;
+  /** This manager's id (sent as the forwarded-by marker). */
+  self: string;
 }
 
 export { ERROR_CODES, type ErrorCode } from './api-errors';
@@ -177,6 +195,13 @@ export function parseListen(listen: string): { host: string; port: number } {
     throw new Error(`heir.api.listen: "${listen}" is not host:port (e.g. 127.0.0.1:7878 or [::1]:7878)`);
   }
   return { host: m[1]!, port };
+}
+
+/** Base URL for heir.api.listen; a wildcard listener is asked on loopback. */
+export function apiBaseUrl(listen: string): string {
+  const { host, port } = parseListen(listen);
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
 const SECRET_KEY = /(password|passwd|passphrase|secret|token|private_?key|credential|authorization|access_?key)/i;
@@ -275,6 +300,8 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
   const startedAt = Date.now();
   const secrets = (): string[] => [...(o.secrets?.() ?? []), ...(token ? [token] : [])];
   const operations = new OperationStore();
+  /** Operations forwarded to a leader: their id → that leader (GET /operations/:id is asked there). The last 200. */
+  const forwarded = new Map<string, ForwardTarget>();
 
   const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     const text = `${JSON.stringify(redactSecrets(body, secrets()))}\n`;
@@ -416,6 +443,14 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       }
       case 'operation': {
         const op = operations.get(r.id);
+        const at = op ? undefined : forwarded.get(r.id);
+        if (at) {
+          const a = await ask(
+            () => requestJson(at.url, `/api/v1/operations/${encodeURIComponent(r.id)}`, { timeoutMs: FORWARD_TIMEOUT_MS }),
+            (reason) => `operation ${r.id} was forwarded to ${at.manager}, whose API at ${at.url} does not answer (${reason}); ask it there once it does`,
+          );
+          return relay(res, at, `operation ${r.id}`, a);
+        }
         if (!op) {
           throw new ApiError(404, `no operation ${r.id} in this daemon (operations are kept in its memory, the last 200; reports stay in the state directory: GET /api/v1/clusters/NAME/reports)`, 'unknown_operation');
         }
@@ -446,24 +481,71 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         if (!(await p.listClusters()).some((c) => c.name === r.name)) {
           throw new ApiError(404, await unknownCluster(p, r.name), 'unknown_cluster');
         }
-        const ctx: ActionContext = { remote: req.socket.remoteAddress ?? 'unknown', requestId };
+        const forwardedBy = headerOf(req, FORWARDED_BY);
+        const remote = req.socket.remoteAddress ?? 'unknown';
+        const ctx: ActionContext = { remote: forwardedBy ? `${headerOf(req, FORWARDED_FOR) ?? '?'} via ${forwardedBy} (${remote})` : remote, requestId };
         const to = body.to;
         if (to !== undefined && (typeof to !== 'string' || to === '')) {
           throw new ApiError(400, `${what}: "to" must be a node name`);
         }
         const unknown = Object.keys(body).filter((k) => !(r.action !== 'ack' && k === 'to'));
         if (unknown.length) throw new ApiError(400, `${what}: unknown field(s) ${unknown.join(', ')}`);
+        if (r.action === 'switchover' && typeof to !== 'string') throw new ApiError(400, `${what}: body must name the new master: {"to": "<node>"}`);
+        const target = p.actionTarget ? await p.actionTarget(r.name, r.action, forwardedBy) : undefined;
+        if (target) {
+          log.info({ cluster: r.name, action: r.action, to, remote, requestId, leader: target.manager, url: target.url }, `API action forwarded to the leader ${target.manager}`);
+          const a = await ask(
+            () =>
+              requestJson(target.url, `/api/v1/clusters/${encodeURIComponent(r.name)}/${r.action}`, {
+                method: 'POST',
+                token: token!,
+                body,
+                timeoutMs: FORWARD_TIMEOUT_MS,
+                headers: { [FORWARDED_BY]: target.self, [FORWARDED_FOR]: remote },
+              }),
+            (reason, timedOut) => unreachableMessage({ cluster: r.name, action: r.action, leader: target.manager, url: target.url, reason, timedOut }),
+          );
+          const verdict = leaderAnswer({ cluster: r.name, action: r.action, leader: target.manager, status: a.status });
+          if (!verdict.pass) throw new ApiError(503, verdict.message, verdict.code);
+          const id = (a.body as { id?: unknown } | null)?.id;
+          if (a.status === 202 && typeof id === 'string') {
+            forwarded.set(id, target);
+            if (forwarded.size > 200) forwarded.delete(forwarded.keys().next().value!);
+          }
+          log.info({ cluster: r.name, action: r.action, leader: target.manager, status: a.status, requestId }, `API action answered by the leader ${target.manager}: HTTP ${a.status}`);
+          return relay(res, target, what, a);
+        }
         log.info({ cluster: r.name, action: r.action, to, remote: ctx.remote, requestId }, 'API action requested');
         if (r.action === 'ack') {
           const result = await p.ack(r.name, ctx);
           log.info({ cluster: r.name, action: r.action, ok: result.ok, requestId }, `API action: ${result.message}`);
           return send(res, result.ok ? 200 : 409, result.ok ? result : { ...result, error: result.message, code: 'refused' });
         }
-        if (r.action === 'switchover' && typeof to !== 'string') throw new ApiError(400, `${what}: body must name the new master: {"to": "<node>"}`);
         const op = await startOperation(r.name, r.action, typeof to === 'string' ? { to } : {}, ctx);
         return send(res, 202, op, { Location: `/api/v1/operations/${op.id}` });
       }
     }
+  };
+
+  /** The leader's answer; none → 503 naming the leader and why (`unanswered` words it). */
+  const ask = async (call: () => Promise<ApiAnswer<unknown>>, unanswered: (reason: string, timedOut: boolean) => string): Promise<ApiAnswer<unknown>> => {
+    try {
+      return await call();
+    } catch (e) {
+      const nd = e instanceof NoDaemonError ? e : undefined;
+      throw new ApiError(503, unanswered(nd?.reason ?? (e as Error).message, nd?.timedOut ?? false), 'leader_unavailable');
+    }
+  };
+
+  /** The leader's answer, passed on: its status and body, which manager answered, its Location made absolute to it. */
+  const relay = (res: http.ServerResponse, t: ForwardTarget, what: string, a: ApiAnswer<unknown>): void => {
+    const headers: Record<string, string> = { [FORWARDED_TO]: t.manager };
+    const loc = a.headers.location;
+    if (typeof loc === 'string') headers.Location = absoluteLocation(t.url, loc);
+    const b = a.body;
+    const body = b !== null && typeof b === 'object' && !Array.isArray(b) ? { ...b, forwardedTo: { manager: t.manager, url: t.url } } : b;
+    log.debug({ leader: t.manager, status: a.status }, `${what}: answer of ${t.manager} relayed`);
+    send(res, a.status, body, headers);
   };
 
   /**
@@ -518,6 +600,12 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
       fail(res, 500, `internal error: ${(e as Error)?.message ?? String(e)} (request ${requestId}; see the daemon log)`);
     });
   };
+}
+
+function headerOf(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s === '' ? undefined : s;
 }
 
 async function unknownCluster(p: ApiProvider, name: string): Promise<string> {

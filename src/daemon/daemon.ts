@@ -31,6 +31,10 @@ import { heirVersion } from '../cli/version';
 import { SystemdNotify } from './sd-notify';
 import { HaSession } from '../ha/leadership';
 import { clusterHa } from '../ha/cluster-ha';
+import { ManagerAnnouncement, readManagerRecord } from '../ha/managers';
+import { errorText } from '../ha/etcd';
+import { advertisedApiUrl } from '../config/checks';
+import { leaderUrl, routeAction } from './forward';
 
 export interface DaemonOptions {
   configPath: string;
@@ -76,6 +80,8 @@ export class Daemon {
   readonly provider: ApiProvider;
   /** heir.ha: this manager's etcd session (leadership per cluster). Read at start; a reload does not change it. */
   private readonly ha: HaSession | null;
+  /** heir.ha: this manager's record in etcd (its API's URL, for forwarded actions). */
+  private announcement: ManagerAnnouncement | null = null;
 
   private constructor(
     cfg: HeirConfig,
@@ -127,6 +133,12 @@ export class Daemon {
       );
     }
     this.api = await this.startApi();
+    if (this.ha) {
+      const url = advertisedApiUrl(c.heir.api) ?? null;
+      this.announcement = new ManagerAnnouncement(this.ha, url, this.log).start();
+      if (url) this.log.info({ manager: this.ha.manager, api: url }, `manager ${this.ha.manager}: API advertised to the other managers at ${url}; actions on a cluster another manager leads are forwarded to its leader`);
+      else this.log.warn({ manager: this.ha.manager }, `manager ${this.ha.manager}: no API address for the other managers (heir.api.listen is loopback or a wildcard; set heir.api.advertise_url): they cannot forward actions to this one when it leads`);
+    }
     this.loadCloudMoversIfNeeded(c.clusters);
     await this.startClusters(c.clusters);
     this.scheduler.start();
@@ -278,6 +290,7 @@ export class Daemon {
       try {
         await this.api?.close();
         this.api = await this.startApi();
+        this.announcement?.setApi(advertisedApiUrl(next.heir.api) ?? null);
       } catch (e) {
         this.log.error(`API server could not start with the new heir.api settings (${(e as Error).message}); trying the previous ones`);
         this.cfg = { ...next, heir: { ...next.heir, api: old.heir.api } };
@@ -308,6 +321,7 @@ export class Daemon {
     await this.reloading.catch(() => undefined);
     await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
     // Resign every leadership at once: another manager takes over without waiting for the lease.
+    await this.announcement?.stop();
     await this.ha?.close();
     const { drained, dropped } = await this.notifier.close(5000);
     if (!drained) this.log.warn({ dropped }, `${dropped} webhook event(s) not delivered before exit`);
@@ -376,6 +390,22 @@ export class Daemon {
         };
       },
       ack: async (name, ctx: ActionContext) => this.rt(name).ack(ctx),
+      actionTarget: async (name, action, forwardedBy) => {
+        const on = this.rt(name).haRoute();
+        if (!on || !this.ha) return undefined;
+        const route = routeAction({ cluster: name, action, ...on, forwardedBy });
+        if (route.kind === 'here') return undefined;
+        if (route.kind === 'refuse') throw new ApiError(503, route.message, route.code);
+        let record;
+        try {
+          record = await readManagerRecord(this.ha, route.leader);
+        } catch (e) {
+          throw new ApiError(503, `${action} of cluster ${name} not performed: ${on.self} does not lead the cluster and cannot read the API address of its leader ${route.leader}: ${errorText(e)}`, 'leader_unavailable');
+        }
+        const u = leaderUrl({ cluster: name, action, self: on.self, selfUrl: advertisedApiUrl(this.cfg.heir.api), leader: route.leader }, record);
+        if ('code' in u) throw new ApiError(503, u.message, u.code);
+        return { manager: route.leader, url: u.url, self: on.self };
+      },
       health: (): HealthInfo => ({
         ok: !this.stopping,
         clusters: this.runtimes.size,

@@ -22,8 +22,20 @@ const actionErrors: Json = {
   '403': error('no heir.api.token configured: actions are disabled (code actions_disabled)'),
   '404': error('unknown cluster or node (code unknown_cluster, unknown_node)'),
   '413': error('request body too large (code payload_too_large)'),
-  '503': error('the daemon is stopping (code stopping)'),
+  '503': error(
+    'the daemon is stopping (code stopping); heir.ha: this manager does not lead the cluster and cannot forward the action to its leader ' +
+      '(code leader_unavailable, the message names the leader and why), or the action came forwarded to a manager that no longer leads (code not_leader)',
+  ),
 };
+
+/** heir.ha: an action answered by the cluster's leader through this manager. */
+const forwardedTo: Json = {
+  type: 'object',
+  description: 'heir.ha: the action was forwarded to the cluster\'s leader, which gave this answer',
+  required: ['manager', 'url'],
+  properties: { manager: { type: 'string' }, url: { type: 'string' } },
+};
+const forwardedHeader: Json = { description: 'heir.ha: the manager (the cluster\'s leader) that answered a forwarded action', schema: { type: 'string' } };
 
 const longAction = (kind: 'switchover' | 'failover', summary: string, body: Json): Json => ({
   summary,
@@ -38,7 +50,10 @@ const longAction = (kind: 'switchover' | 'failover', summary: string, body: Json
   responses: {
     '202': {
       ...json(ref('Operation'), `the ${kind} is under way (or already ended, e.g. refused by its preflight)`),
-      headers: { Location: { description: 'the operation: /api/v1/operations/{id}', schema: { type: 'string' } } },
+      headers: {
+        Location: { description: 'the operation: /api/v1/operations/{id}; absolute to the leader\'s API when forwarded', schema: { type: 'string' } },
+        'Heir-Forwarded-To': forwardedHeader,
+      },
     },
     ...actionErrors,
     '409': error(`another operation runs on the cluster (code busy)${kind === 'failover' ? ', or the daemon does not know its master (code no_master)' : ''}`),
@@ -54,7 +69,9 @@ export function openApiDocument(version?: string): Json {
       description:
         'The HTTP API of `heir daemon` (heir.api.listen, 127.0.0.1:7878 by default). Reads are open; actions need ' +
         '`Authorization: Bearer <heir.api.token>`. Switchover and failover are long actions: they answer 202 with an ' +
-        'operation to poll. Every error answers `{"error": message, "code": code}`. The paths under /api/v1 also answer ' +
+        'operation to poll. Every error answers `{"error": message, "code": code}`. With heir.ha, an action posted to a manager ' +
+        'that does not lead the cluster is forwarded to the leader\'s API (heir.api.advertise_url, published in etcd): the answer is the ' +
+        'leader\'s, with the header Heir-Forwarded-To and the field forwardedTo. The paths under /api/v1 also answer ' +
         'without that prefix (/clusters, /clusters/{name}, ...), and /health with it.',
     },
     servers: [{ url: '/' }],
@@ -144,7 +161,7 @@ export function openApiDocument(version?: string): Json {
           security,
           parameters: [clusterName],
           responses: {
-            '200': json(ref('AckResult'), 'acknowledged'),
+            '200': { ...json(ref('AckResult'), 'acknowledged'), headers: { 'Heir-Forwarded-To': forwardedHeader } },
             ...actionErrors,
             '409': error('refused (code refused)'),
           },
@@ -159,6 +176,7 @@ export function openApiDocument(version?: string): Json {
           responses: {
             '200': json(ref('Operation'), 'the operation'),
             '404': error('no such operation in this daemon, which keeps the last 200 in memory (code unknown_operation)'),
+            '503': error('heir.ha: the operation was forwarded to a leader whose API does not answer now (code leader_unavailable)'),
           },
         },
       },
@@ -173,6 +191,7 @@ export function openApiDocument(version?: string): Json {
           required: ['error', 'code'],
           properties: {
             error: { type: 'string', description: 'what went wrong, for people' },
+            forwardedTo,
             code: {
               type: 'string',
               enum: Object.keys(ERROR_CODES),
@@ -332,6 +351,7 @@ export function openApiDocument(version?: string): Json {
               description: 'when it failed without a report',
               oneOf: [{ type: 'null' }, { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } }],
             },
+            forwardedTo,
           },
         },
         AckResult: {
@@ -343,6 +363,7 @@ export function openApiDocument(version?: string): Json {
             journals: { type: 'array', items: { type: 'string' } },
             hadBlock: { type: 'boolean' },
             blocked: { type: 'boolean' },
+            forwardedTo,
           },
         },
       },

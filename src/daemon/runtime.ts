@@ -1004,10 +1004,19 @@ export class ClusterRuntime {
     return this.snapshot?.nodes.find((n) => n.name === name);
   }
 
-  /** heir.ha: an operation from this daemon's API needs this manager to lead the cluster. */
+  /**
+   * heir.ha: an operation needs this manager to lead the cluster. The API forwards an action to
+   * the leader before it gets here (src/daemon/forward.ts); this catches leadership lost since.
+   */
   private refuseUnlessLeading(what: string): void {
     const why = this.deps.ha?.whyNot();
-    if (why) throw new ApiError(409, `${this.name}: no ${what} from this manager: ${why}; ask the leader's API`);
+    if (why) throw new ApiError(409, `${this.name}: no ${what} from this manager: ${why}; post it again (the API forwards actions to the leader)`);
+  }
+
+  /** heir.ha: what decides where an action from the API is performed (routeAction); undefined without heir.ha. */
+  haRoute(): { self: string; whyNot: string | undefined; leader: string | null } | undefined {
+    const ha = this.deps.ha;
+    return ha ? { self: ha.manager, whyNot: ha.whyNot(), leader: ha.status().leader } : undefined;
   }
 
   private emit(type: EventType, summary: string, details: Record<string, unknown>, severity?: Severity): void {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shortGtid, statusRows, type ClusterStatus } from '../../src/daemon/status';
 import { effectivePeriodMs } from '../../src/daemon/scheduler';
-import { apiBaseUrl } from '../../src/daemon/client';
+import { apiBaseUrl } from '../../src/daemon/api';
 import { secretsOf } from '../../src/daemon/daemon';
 import { HeirConfig } from '../../src/config/schema';
 
