@@ -54,11 +54,11 @@ export async function apiRequest(
   baseUrl: string,
   method: string,
   p: string,
-  o: { token?: string; body?: unknown } = {},
+  o: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: any; text: string; headers: Headers }> {
   const res = await fetch(`${baseUrl}${p}`, {
     method,
-    headers: { ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: { ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}), ...o.headers },
     body: o.body ? JSON.stringify(o.body) : undefined,
   });
   const text = await res.text();

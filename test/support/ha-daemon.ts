@@ -31,6 +31,8 @@ export interface HaManagerOptions {
   leaseTtlS: number;
   /** Run the daemon inside this network namespace (ip netns exec). */
   ns?: string;
+  /** heir.api.token (the same on every manager); without one the API is read-only. */
+  token?: string;
 }
 
 export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
@@ -43,7 +45,8 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
       heir: {
         state_dir: stateDir,
         log_level: 'info',
-        api: { listen: `127.0.0.1:${port}` },
+        // Loopback, so the other managers are told the address (on a real manager: its VPC address).
+        api: { listen: `127.0.0.1:${port}`, advertise_url: `http://127.0.0.1:${port}`, ...(o.token ? { token: o.token } : {}) },
         ha: { etcd: { endpoints: o.endpoints, request_timeout_ms: 1000 }, manager_id: o.id, lease_ttl_s: o.leaseTtlS, prefix: o.prefix },
       },
       clusters: [o.cluster],
