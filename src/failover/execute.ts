@@ -52,9 +52,10 @@ import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
-import { checkFailoverGuard, recordAutoFailover, type Trigger } from './guard';
-import { Journal, listJournals, newOperationId, promotedIn, promotionStarted, type JournalSummary } from './journal';
-import { acquireLock, clusterDir, LockHeldError, type ClusterLock } from './lock';
+import type { Trigger } from './guard';
+import { newOperationId, promotedIn, promotionStarted, type JournalSummary } from './journal';
+import { clusterDir, LockHeldError } from './lock';
+import { checkGuard, LocalDiskStore, type FailoverStore, type JournalWriter, type StoreLock } from './store';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
 import { runHook, runPostHook, type HookRun } from './hooks';
@@ -79,6 +80,11 @@ export interface FailoverRequest {
   force?: boolean;
   /** Plan only: change nothing, take no lock, write no journal. */
   dryRun?: boolean;
+  /**
+   * Where the journal, the cluster lock and the anti-flapping state live: state_dir on
+   * local disk by default; under heir.ha the cluster's records in etcd (EtcdFailoverStore).
+   */
+  store?: FailoverStore;
   /** A snapshot already read (the daemon has one); read afresh when absent. */
   snapshot?: TopologySnapshot;
   /** The monitor's last good read of the master: its GTIDs bound what may be lost. */
@@ -186,8 +192,11 @@ class FailoverRun {
   private mayNotAct: string | undefined;
   private readonly errors: string[] = [];
   private readonly conns = new Map<string, Promise<Conn>>();
-  private journal?: Journal;
-  private lock?: ClusterLock;
+  private journal?: JournalWriter;
+  private lock?: StoreLock;
+  private readonly store: FailoverStore;
+  /** The cluster's journals as read before planning (earlier runs of this failover). */
+  private past: JournalSummary[] = [];
   private mover?: AddressMover;
   private snapshot?: TopologySnapshot;
   private finalSnapshot?: TopologySnapshot;
@@ -222,6 +231,7 @@ class FailoverRun {
   constructor(private readonly req: FailoverRequest) {
     this.c = req.cluster;
     this.log = (req.log ?? silentLogger).child({ cluster: req.cluster.name, failover: this.id });
+    this.store = req.store ?? new LocalDiskStore(req.global.state_dir);
   }
 
   private get stateDir(): string {
@@ -243,29 +253,35 @@ class FailoverRun {
 
     // Guard: an unfinished earlier failover or a recent automatic one stops us
     // before anything is touched (a dry run only reports them).
-    const guard = checkFailoverGuard(this.stateDir, this.c.name, trigger, this.c.failover.block_period_s);
+    let guard;
+    try {
+      guard = await checkGuard(this.store, this.c.name, trigger, this.c.failover.block_period_s);
+    } catch (e) {
+      return this.refuse([`cannot read the failover state of ${this.c.name} (${this.store.where}): ${(e as Error).message}`], 'guard');
+    }
     if (!guard.allowed && !this.req.dryRun) return this.refuse(guard.reasons, 'guard');
     if (!guard.allowed) this.warnings.push(...guard.reasons.map((r) => `a real run would be refused: ${r.trim()}`));
 
     if (!this.req.dryRun) {
       try {
-        this.lock = acquireLock(this.stateDir, this.c.name, 'failover', `${deadMaster} dead, ${trigger}`);
+        this.lock = await this.store.acquireLock(this.c.name, 'failover', `${deadMaster} dead, ${trigger}`);
       } catch (e) {
         if (e instanceof LockHeldError) return this.refuse([e.message], 'lock');
-        throw e;
+        return this.refuse([`cannot take the lock of ${this.c.name} (${this.store.where}): ${(e as Error).message}`], 'lock');
       }
       if (this.lock.tookOverFrom) {
         this.warnings.push(`took over a stale cluster lock of pid ${this.lock.tookOverFrom.pid} (${this.lock.tookOverFrom.operation})`);
       }
     }
     try {
+      this.past = await this.store.listJournals(this.c.name);
       // Detach at the verdict: an automatic failover acts on a dead verdict that detection
       // confirmed from several sources, so the address leaves the old master at once and
       // its detach runs while the topology is read (with the master's host down, every read
       // of it costs a connect timeout).
       // A pre_failover hook that may stop the failover runs first: then nothing moves before it.
       if (!this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot && !this.c.hooks.pre_failover?.abort_on_failure) {
-        this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', { deadMaster, trigger, plannedWinner: null, to: this.req.to ?? null }, this.id);
+        this.journal = await this.store.beginJournal(this.c.name, 'failover', { deadMaster, trigger, plannedWinner: null, to: this.req.to ?? null }, this.id);
         this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
         this.fenceAddress();
       }
@@ -306,9 +322,9 @@ class FailoverRun {
         return this.refuse([`the pre_failover hook ${h.detail.replace(/^pre_failover /, '')} and hooks.pre_failover.abort_on_failure is true: the failover was not started, nothing was changed`], 'pre-failover-hook');
       }
 
-      if (this.journal) this.journal.note(`planned winner: ${this.plan0.winner}`);
+      if (this.journal) await this.note(`planned winner: ${this.plan0.winner}`);
       else {
-        this.journal = Journal.begin(this.stateDir, this.c.name, 'failover', {
+        this.journal = await this.store.beginJournal(this.c.name, 'failover', {
           deadMaster,
           trigger,
           plannedWinner: this.plan0.winner,
@@ -383,7 +399,16 @@ class FailoverRun {
       return this.finish(this.promoted ? 'promoted-with-errors' : 'failed', `failover did not run: ${(e as Error).message}`);
     } finally {
       for (const p of this.conns.values()) p.then((c) => c.close()).catch(() => undefined);
-      this.lock?.release();
+      await this.lock?.release().catch((e) => this.log.warn({ err: (e as Error).message }, `could not release the lock of ${this.c.name}: ${(e as Error).message}`));
+    }
+  }
+
+  /** A note in the journal: one that cannot be written is a warning, not the end of the run. */
+  private async note(text: string): Promise<void> {
+    try {
+      await this.journal?.note(text);
+    } catch (e) {
+      this.warnings.push(`could not journal the note "${text}": ${(e as Error).message}`);
     }
   }
 
@@ -402,7 +427,7 @@ class FailoverRun {
     );
     if (!run) return 'go';
     this.hooks.push(run);
-    this.journal?.note(`hook ${run.detail}`);
+    await this.note(`hook ${run.detail}`);
     if (run.ok) return 'go';
     if (this.c.hooks.pre_failover!.abort_on_failure) return 'abort';
     this.warnings.push(`hook ${run.detail}; the failover went on (hooks.pre_failover.abort_on_failure is false)`);
@@ -738,7 +763,7 @@ class FailoverRun {
         }
         const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped: ${this.dropped.get(p.winner!)})`;
         this.warnings.push(msg);
-        this.journal?.note(msg);
+        await this.note(msg);
         this.log.warn({ dropped: p.winner, winner: again.winner }, msg);
         replaced.push(`${p.winner} → ${again.winner}`);
         this.plan = again;
@@ -914,7 +939,7 @@ class FailoverRun {
         semiSync: this.c.failover.semi_sync,
         stopTimeoutS: this.c.failover.apply_timeout_s,
         at: async (point, data) => {
-          if (point === 'binlog' && data?.binlog && !kept?.binlog) this.journal?.progress('promote', { binlog: data.binlog });
+          if (point === 'binlog' && data?.binlog && !kept?.binlog) await this.journal?.progress('promote', { binlog: data.binlog });
           await this.req.duringStep?.('promote', point);
         },
       });
@@ -1069,7 +1094,7 @@ class FailoverRun {
           // Where the winner's binlog stands before the client commits anything: should heir
           // die while it applies, a rerun counts from here what was applied.
           const wb = await readBinlogStatus(c);
-          if (wb) this.journal?.progress('salvage-apply', { winnerBinlog: earlier?.since ?? { file: wb.file, pos: wb.pos } });
+          if (wb) await this.journal?.progress('salvage-apply', { winnerBinlog: earlier?.since ?? { file: wb.file, pos: wb.pos } });
         }
         await this.req.duringStep?.('salvage-apply', 'applying');
         this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
@@ -1162,7 +1187,7 @@ class FailoverRun {
     if (this.mayNotAct) {
       // Undoing is acting too: the manager that leads now finds the journal and decides.
       this.undone.push(`nothing undone: ${this.mayNotAct}`);
-      this.journal?.note(`nothing undone: ${this.mayNotAct}`);
+      await this.note(`nothing undone: ${this.mayNotAct}`);
       return;
     }
     const winner = this.plan?.winner ?? this.plan0?.winner;
@@ -1195,10 +1220,10 @@ class FailoverRun {
       }),
     );
     if (o.addressBack && (await this.giveAddressBack())) {
-      this.journal?.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
+      await this.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
       return;
     }
-    this.journal?.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
+    await this.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
     if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok') || this.steps.some((s) => s.name === 'fence-address')) {
       this.warnings.push(
         `the fence is not undone: ${this.req.deadMaster} stays read-only and its address stays taken away; ` +
@@ -1307,17 +1332,25 @@ class FailoverRun {
       }
     }
     if (this.journal) {
-      this.journal.end(outcome, summary);
+      try {
+        await this.journal.end(outcome, summary);
+      } catch (e) {
+        report.warnings.push(`could not journal the end of failover ${this.id} (${this.store.where}): ${(e as Error).message}; the journal stays unfinished`);
+      }
       // An interrupted failover is not an automatic failover that happened: it starts no
       // block period (the dead master is still dead; the next daemon may fail over).
       if (this.req.trigger === 'auto' && outcome !== 'interrupted') {
-        recordAutoFailover(this.stateDir, this.c.name, {
-          id: this.id,
-          at: new Date(this.started).toISOString(),
-          oldMaster: this.req.deadMaster,
-          newMaster: report.newMaster,
-          outcome,
-        });
+        try {
+          await this.store.recordAutoFailover(this.c.name, {
+            id: this.id,
+            at: new Date(this.started).toISOString(),
+            oldMaster: this.req.deadMaster,
+            newMaster: report.newMaster,
+            outcome,
+          });
+        } catch (e) {
+          report.warnings.push(`could not record the automatic failover for the anti-flapping block (${this.store.where}): ${(e as Error).message}`);
+        }
       }
     }
     const line = `failover ${outcome}: ${summary}`;
@@ -1451,7 +1484,7 @@ class FailoverRun {
     this.earlierRead = true;
     // The unfinished runs of this failover since the last one that ended, newest first.
     const chain: JournalSummary[] = [];
-    for (const j of listJournals(this.stateDir, this.c.name).reverse()) {
+    for (const j of [...this.past].reverse()) {
       if (j.operation !== 'failover' || j.id === this.id) continue;
       if (j.end) break; // the last failover finished: nothing half done
       if (j.detail.deadMaster !== this.req.deadMaster) continue;
@@ -1489,7 +1522,7 @@ class FailoverRun {
    */
   private keepEarlierDrops(): void {
     const dead = this.node(this.req.deadMaster);
-    for (const j of listJournals(this.stateDir, this.c.name).reverse()) {
+    for (const j of [...this.past].reverse()) {
       if (j.operation !== 'failover' || j.id === this.id) continue;
       if (j.end) break; // the last failover finished: nothing half done
       if (j.detail.deadMaster !== this.req.deadMaster) continue;
@@ -1692,12 +1725,17 @@ class FailoverRun {
         this.mayNotAct = (e as Error).message;
         throw e;
       }
-      this.journal?.stepStart(name, params);
+      await this.journal?.stepStart(name, params);
       const out = await fn(rec);
       rec.durationMs = Date.now() - t;
       rec.endedAt = new Date().toISOString();
       if (rec.outcome === 'running') rec.outcome = 'ok';
-      this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error, rec.data);
+      try {
+        await this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error, rec.data);
+      } catch (e) {
+        // The step was done; its journal shows it in flight, which a rerun treats as half done.
+        this.warnings.push(`could not journal the end of step ${name}: ${(e as Error).message}`);
+      }
       const line = `[${n}] ${name} ${rec.outcome} in ${rec.durationMs} ms: ${rec.detail}`;
       if (rec.outcome === 'failed') this.log.error({ step: name, error: rec.error }, line);
       else this.log.info({ step: name }, line);
@@ -1709,7 +1747,7 @@ class FailoverRun {
       rec.outcome = 'failed';
       rec.error = (e as Error).message;
       if (!rec.detail) rec.detail = 'failed';
-      this.journal?.stepEnd(name, 'failed', rec.detail, rec.error);
+      await this.journal?.stepEnd(name, 'failed', rec.detail, rec.error).catch((je) => this.warnings.push(`could not journal the failure of step ${name}: ${(je as Error).message}`));
       this.log.error({ step: name, error: rec.error }, `[${n}] ${name} FAILED after ${rec.durationMs} ms: ${rec.error}`);
       this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
       this.errors.push(`${name}: ${rec.error}`);

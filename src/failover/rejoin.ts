@@ -24,7 +24,7 @@ import { checkRejoinRequest } from './rejoin-plan';
 import { ConnectedRejoinIO } from './rejoin-io';
 import { journalDetail, rejoinSteps, rejoinVerdict, type RejoinCtx, type RejoinVerdict } from './rejoin-steps';
 import { Runner } from './runner';
-import { LocalDiskStore, type JournalWriter } from './store';
+import { LocalDiskStore, type FailoverStore, type JournalWriter } from './store';
 
 export { rejoinDecision, type RejoinDecision } from './rejoin-plan';
 
@@ -71,6 +71,13 @@ export interface RejoinRequest {
   by?: string;
   /** Refuse (transient) unless the master found is this node: the daemon's master. */
   expectMaster?: string;
+  /** Where the lock and the journal live (default: state_dir on local disk; etcd under heir.ha). */
+  store?: FailoverStore;
+  /**
+   * Runs before each step that changes the node, before anything of it happens (manager
+   * high availability: the fenced check that this manager still leads). Throwing fails the step.
+   */
+  beforeMutation?: (what: string) => Promise<void>;
 }
 
 /**
@@ -93,7 +100,7 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
   const no = checkRejoinRequest(cluster, o.node, o.expectMaster);
   if (no) return { ...base, outcome: 'refused', summary: no };
 
-  const io = new ConnectedRejoinIO(cluster, o.global, new LocalDiskStore(o.global.state_dir), o.node, log);
+  const io = new ConnectedRejoinIO(cluster, o.global, o.store ?? new LocalDiskStore(o.global.state_dir), o.node, log);
   const ctx: RejoinCtx = {
     cluster,
     node: o.node,
@@ -113,6 +120,7 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
     // The journal begins with the decide step, right after the lock: every run that took the
     // lock is journaled, a refusal included.
     openJournal: async () => (journal = await ctx.lock?.openJournal(journalDetail(ctx))),
+    ...(o.beforeMutation ? { beforeMutation: o.beforeMutation } : {}),
     onEvent: (e) => log.debug({ step: e.name, node: e.node, phase: e.phase, durationMs: e.durationMs }, `rejoin: ${e.detail}`),
   });
   let v: RejoinVerdict;

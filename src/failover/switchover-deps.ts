@@ -1,6 +1,6 @@
 /**
  * The outside world of a switchover, behind one narrow interface: topology
- * reader, connections, the cluster lock (lock.ts, on the state_dir store), the
+ * reader, connections, the cluster lock (lock.ts, on the operation's store: state_dir, or etcd under heir.ha), the
  * address mover and the probe writes. ConnectedIO (switchover-io.ts) calls
  * these; the defaults are the real ones, a test may replace any.
  */
@@ -12,7 +12,7 @@ import type { Logger } from '../util/log';
 import type { AddressCheck, LockState } from './switchover-preflight';
 import { ensureProbeTable, probeWrite } from './switchover-probe';
 import { operationLockState, takeOperationLock } from './lock';
-import { LocalDiskStore, type JournalWriter } from './store';
+import { LocalDiskStore, type FailoverStore, type JournalWriter } from './store';
 import { saveSwitchoverReport } from './report';
 import { addressMover, type MoveSummary } from './switchover-address';
 
@@ -46,11 +46,11 @@ export interface SwitchoverDeps {
   beforeMutation?(what: string): Promise<void>;
 }
 
-export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger): SwitchoverDeps {
+export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | undefined, log: Logger, given?: FailoverStore): SwitchoverDeps {
   const table = cluster.detection.heartbeat_table;
   const mover = addressMover(cluster, global, log);
   const stateDir = global?.state_dir ?? '/var/lib/heir';
-  const store = new LocalDiskStore(stateDir);
+  const store = given ?? new LocalDiskStore(stateDir);
   return {
     readTopology: (c) => readTopology(c),
     openConn: (c, n) => Conn.open(connOptions(c, n)),

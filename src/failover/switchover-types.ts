@@ -2,6 +2,7 @@
  * The shapes a switchover shows the world: its options, progress events, step records and
  * report (the CLI prints them, the daemon's API, web page and webhooks carry them).
  */
+import type { FailoverStore } from './store';
 import type { GlobalSettings } from '../config/schema';
 import type { Logger } from '../util/log';
 import type { Preflight } from './switchover-preflight';
@@ -33,6 +34,8 @@ export interface SwitchoverOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** Given, the post_switchover hook's run is handed over instead of awaited (see FailoverRequest.postHook). */
   postHook?: (done: Promise<void>) => void;
+  /** Where the lock and the journal live (default: state_dir on local disk; etcd under heir.ha). */
+  store?: FailoverStore;
   /** Replace the outside world (lock, mover, topology reader); defaults are the real ones. */
   deps?: Partial<SwitchoverDeps>;
   /**

@@ -31,7 +31,7 @@ export async function switchover(cluster: ClusterConfig, o: SwitchoverOptions): 
   const t0 = performance.now();
   const started = new Date();
   const log = (o.log ?? silentLogger).child({ cluster: cluster.name, op: 'switchover' });
-  const deps = { ...defaultDeps(cluster, o.global, log), ...o.deps };
+  const deps = { ...defaultDeps(cluster, o.global, log, o.store), ...o.deps };
   const timeoutS = o.timeoutS ?? DEFAULT_TIMEOUT_S;
   const report: SwitchoverReport = {
     kind: 'switchover',

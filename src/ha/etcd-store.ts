@@ -63,7 +63,14 @@ export class EtcdFailoverStore implements FailoverStore {
     const base = this.s.keys.journal(cluster, `${operation}-${id}`);
     let seq = 0;
     let ended = false;
-    const write = async (r: JournalRecord | BeginRecord, what: string) => {
+    // One record at a time, in the order they were asked for: each takes the next key.
+    let queue: Promise<void> = Promise.resolve();
+    const write = (r: JournalRecord | BeginRecord, what: string): Promise<void> => {
+      const p = queue.then(() => writeNow(r, what));
+      queue = p.catch(() => undefined);
+      return p;
+    };
+    const writeNow = async (r: JournalRecord | BeginRecord, what: string) => {
       if (ended) return;
       const key = base + seqKey(seq);
       const value = JSON.stringify(r);
