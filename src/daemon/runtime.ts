@@ -23,11 +23,10 @@ import { classifyError } from '../mysql/conn';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { ClusterMonitor, DEAD_VERDICTS, type ReplicasEvent, type VerdictEvent } from '../monitor';
 import { runFailover, type FailoverEvent } from '../failover/execute';
-import { acknowledge, checkFailoverGuard } from '../failover/guard';
-import { ackJournals, describeUnfinished, listJournals, promotedIn, unfinishedJournals, type JournalSummary } from '../failover/journal';
+import { describeUnfinished, promotedIn, type JournalSummary } from '../failover/journal';
 import { decideResume, type ResumeDecision } from '../failover/resume';
 import { positionMode } from '../failover/positions';
-import { peekLock } from '../failover/lock';
+import { checkGuard, LocalDiskStore, type FailoverStore } from '../failover/store';
 import { rejoinNode, type RejoinResult } from '../failover/rejoin';
 import { reportsDir, type FailoverReport } from '../failover/report';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
@@ -125,6 +124,11 @@ export class ClusterRuntime {
     return this.deps.global().state_dir;
   }
 
+  /** Journals, lock, anti-flapping state: in etcd under heir.ha (every manager sees them), else state_dir. */
+  private get store(): FailoverStore {
+    return this.deps.ha?.store ?? new LocalDiskStore(this.stateDir);
+  }
+
   get master(): string | null {
     return this.monitor?.master ?? null;
   }
@@ -142,24 +146,47 @@ export class ClusterRuntime {
    */
   async start(): Promise<void> {
     this.deps.metrics.clusterConfigured(this.name, this.cluster.nodes.map((n) => n.name));
-    await this.takeUpInterrupted();
-    this.refreshBlock();
+    const ha = this.deps.ha;
+    // heir.ha: what a manager left unfinished (this one before a restart, or another that
+    // died or was cut off) is taken up by whichever manager leads the cluster, when it comes
+    // to lead it.
+    if (ha) ha.onElected(() => this.takeUpOnLeadership());
+    else await this.takeUpInterrupted();
+    await this.refreshBlock();
     await this.refresh();
   }
 
+  /** A take-up of interrupted operations under way: no new failover, no master followed meanwhile. */
+  private takingUp: Promise<void> | null = null;
+
+  private takeUpOnLeadership(): void {
+    if (this.takingUp || this.stopped) return;
+    const p = this.takeUpInterrupted()
+      .catch((e) => this.log.error({ err: (e as Error).stack }, `taking up interrupted operations of ${this.name} failed: ${(e as Error).message}`))
+      .finally(() => {
+        if (this.takingUp === p) this.takingUp = null;
+        // A dead master this manager left to the former leader is its own now.
+        if (!this.op && !this.stopped) this.actOnWaitingDeadMaster();
+      });
+    this.takingUp = p;
+  }
+
   /**
-   * Operations an earlier process left unfinished (killed, host rebooted): an automatic
-   * failover that is safe to finish (src/failover/resume.ts) is rerun now, before detection
-   * starts — the cluster may have no served master, and a monitor started on the
-   * half-promoted node would call it healthy. Anything else blocks automatic failover until
-   * `heir ack`, with the reason.
+   * Operations an earlier process left unfinished (killed, host rebooted; under heir.ha
+   * also another manager that died or lost its lease): an automatic failover that is safe to
+   * finish (src/failover/resume.ts) is rerun now, keeping the node its journal promoted —
+   * before detection starts, since the cluster may have no served master and a monitor
+   * started on the half-promoted node would call it healthy. Anything else blocks automatic
+   * failover until `heir ack`, with the reason. At start without heir.ha; under heir.ha
+   * each time this manager becomes the cluster's leader (the store is etcd's).
    */
   private async takeUpInterrupted(): Promise<void> {
     let js;
+    const store = this.store;
     try {
-      js = unfinishedJournals(this.stateDir, this.name);
+      js = await store.unfinishedJournals(this.name);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, `cannot read the journals of ${this.name} in ${this.stateDir}`);
+      this.log.error({ err: (e as Error).message }, `cannot read the journals of ${this.name} in ${store.where}: ${(e as Error).message}`);
       return;
     }
     if (js.length === 0) return;
@@ -177,15 +204,25 @@ export class ClusterRuntime {
     } catch (e) {
       d = { resume: false, why: `the topology could not be read: ${(e as Error).message}` };
     }
-    // With heir.ha the journal is still this manager's own, and leadership is not settled at
-    // start: a person decides (the resume under etcd leadership is not built yet).
-    if (d.resume && this.deps.ha) d = { resume: false, why: 'heir.ha is set: an interrupted failover is not finished automatically under manager high availability yet' };
+    // heir.ha: only while this manager leads (the acknowledgement and every step are fenced).
+    const notLeading = this.deps.ha?.whyNot();
+    if (d.resume && notLeading) {
+      this.log.warn(`interrupted failover ${js[0]!.id} of ${this.name} left to the leader: ${notLeading}`);
+      return;
+    }
     if (d.resume && !this.stopped && !this.deps.stopping()) {
       const j = js[0]!;
-      const by = `heir daemon pid ${process.pid} on ${os.hostname()}: resumed automatically: ${d.why}`;
-      ackJournals(this.stateDir, this.name, by);
-      this.log.error({ journal: j.path, id: j.id, deadMaster: d.deadMaster, promoted: d.promoted }, `${describeUnfinished(j).join('\n')}\nfinishing it now: ${d.why}`);
-      this.emit('failover.resumed', `failover ${j.id} of ${this.name} did not finish; finishing it now: ${d.why}`, {
+      const manager = typeof j.manager === 'string' && this.deps.ha && j.manager !== this.deps.ha.manager ? ` of manager ${j.manager}` : '';
+      const by = `heir daemon ${this.deps.ha ? `${this.deps.ha.manager} ` : ''}pid ${process.pid} on ${os.hostname()}: resumed automatically: ${d.why}`;
+      try {
+        await store.ackJournals(this.name, by);
+      } catch (e) {
+        this.reportInterrupted(js, `its journal could not be acknowledged (${store.where}): ${(e as Error).message}`);
+        return;
+      }
+      if (this.op || this.stopped) return;
+      this.log.error({ journal: j.path, id: j.id, deadMaster: d.deadMaster, promoted: d.promoted }, `${describeUnfinished(j).join('\n')}\nfinishing it now${manager}: ${d.why}`);
+      this.emit('failover.resumed', `failover ${j.id}${manager} of ${this.name} did not finish; finishing it now: ${d.why}`, {
         id: j.id,
         begunAt: j.begunAt,
         journal: j.path,
@@ -264,13 +301,15 @@ export class ClusterRuntime {
     if (this.stopped) return;
     this.snapshot = snap;
     const wasBlocked = this.block.blocked;
-    if (!this.refreshBlock().blocked && wasBlocked) this.afterUnblock();
-    if (!this.monitor && !this.op) {
+    if (!(await this.refreshBlock()).blocked && wasBlocked) void this.afterUnblock();
+    if (this.stopped) return;
+    if (!this.monitor && !this.op && !this.takingUp) {
       this.starting = this.startMonitor(snap);
       await this.starting;
       this.starting = null;
-    } else if (this.monitor && !this.op) {
-      this.reconcileMaster(snap);
+    } else if (this.monitor && !this.op && !this.takingUp) {
+      await this.reconcileMaster(snap);
+      if (!this.monitor || this.op) return;
       this.monitor.observeTopology(snap);
       // A second writable node that replicates from no one: an old master restarted
       // writable, or resumed after a hang, is fenced like an old master; one that a
@@ -279,9 +318,9 @@ export class ClusterRuntime {
       const masterAnswers = !!snap.nodes.find((n) => n.name === master)?.reachable;
       for (const n of snap.nodes) {
         if (!(n.reachable && n.readOnly === false && n.name !== master && n.replication.every((c) => c.ioState === 'No' && !c.sqlRunning))) continue;
-        const lock = peekLock(this.stateDir, this.name);
-        if (!masterAnswers && !lock.free && !lock.stale) continue; // a failover is under way: look again later
-        const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : this.promotions());
+        if (!masterAnswers && (await this.operationUnderWay())) continue; // a failover is under way: look again later
+        if (!this.monitor || this.op) return;
+        const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : await this.promotions());
         if (d.action === 'fence') this.watchOldMaster(n.name);
         else if (d.action === 'follow') {
           this.log.warn({ from: master, to: n.name }, `master of ${this.name} changed outside this daemon: ${master} → ${n.name}: ${d.why}`);
@@ -295,7 +334,7 @@ export class ClusterRuntime {
           this.emit('master.fenced', `${this.name}: ${d.why}`, { node: n.name, ok: false, why: d.why, detail: 'not fenced' }, 'critical');
         }
       }
-      if (this.cluster.failover.auto_rejoin) this.watchFencedOldMaster(snap, this.monitor.master!);
+      if (this.cluster.failover.auto_rejoin && this.monitor) await this.watchFencedOldMaster(snap, this.monitor.master!);
     }
     this.updateTopologyMetrics(snap);
     this.readAddress(false);
@@ -370,7 +409,7 @@ export class ClusterRuntime {
    * A master changed by someone else (a switchover from the CLI): follow it, or the
    * monitor would keep watching a node that is now a replica.
    */
-  private reconcileMaster(snap: TopologySnapshot): void {
+  private async reconcileMaster(snap: TopologySnapshot): Promise<void> {
     const m = this.monitor!;
     const current = m.master;
     const cur = snap.nodes.find((n) => n.name === current);
@@ -380,11 +419,24 @@ export class ClusterRuntime {
     if (!guess.master || guess.master === current) return;
     const target = snap.nodes.find((n) => n.name === guess.master);
     if (!target?.reachable || target.readOnly !== false) return;
-    const lock = peekLock(this.stateDir, this.name);
-    if (!lock.free && !lock.stale) return; // an operation is under way: look again later
+    if (await this.operationUnderWay()) return; // an operation is under way: look again later
+    if (this.monitor !== m || this.op) return;
     this.log.warn({ from: current, to: guess.master, how: guess.why }, `master of ${this.name} changed outside this daemon: ${current} → ${guess.master}; watching ${guess.master}`);
     m.setMaster(guess.master);
     this.deps.metrics.verdict(this.name, 'Healthy');
+  }
+
+  /**
+   * The cluster lock is held by a live operation (another process, or under heir.ha another
+   * manager whose leadership has not ended), or the store cannot be read: look again later.
+   */
+  private async operationUnderWay(): Promise<boolean> {
+    try {
+      const lock = await this.store.peekLock(this.name);
+      return !lock.free && !lock.stale;
+    } catch {
+      return true;
+    }
   }
 
   private secondWritableAlerted: string | null = null;
@@ -397,17 +449,17 @@ export class ClusterRuntime {
    * promotion (the rerun keeps that master and does the rest), or act on a dead master
    * that was waiting only for this.
    */
-  private afterUnblock(): void {
-    if (this.op || this.stopped || this.deps.stopping()) return;
+  private async afterUnblock(): Promise<void> {
+    if (this.op || this.stopped || this.deps.stopping() || this.takingUp) return;
     const r = this.resumable.at(-1);
     if (r && this.cluster.failover.auto) {
-      const still = (() => {
-        try {
-          return unfinishedJournals(this.stateDir, this.name).some((j) => j.id === r.id);
-        } catch {
-          return true;
-        }
-      })();
+      let still: boolean;
+      try {
+        still = (await this.store.unfinishedJournals(this.name)).some((j) => j.id === r.id);
+      } catch {
+        still = true;
+      }
+      if (this.op || this.stopped) return;
       if (!still) {
         this.resumable = [];
         this.log.warn({ journal: r.id, deadMaster: r.deadMaster, promoted: r.promoted }, `finishing failover ${r.id} of ${this.name}, interrupted after it promoted ${r.promoted} and acknowledged since`);
@@ -425,15 +477,15 @@ export class ClusterRuntime {
     const st = this.monitor?.state;
     if (st && st.failoverAllowed && DEAD_VERDICTS.includes(st.state) && this.lastVerdict?.failoverAllowed) {
       this.blockedAlertFor = null;
-      this.considerFailover(this.lastVerdict);
+      void this.considerFailover(this.lastVerdict);
     }
   }
 
-  /** Finished failovers of this cluster (every journal in the state dir), with the node each promoted. */
-  private promotions(): PromotionRecord[] {
+  /** Finished failovers of this cluster (every journal in the store), with the node each promoted. */
+  private async promotions(): Promise<PromotionRecord[]> {
     let js;
     try {
-      js = listJournals(this.stateDir, this.name);
+      js = await this.store.listJournals(this.name);
     } catch {
       return [];
     }
@@ -451,10 +503,10 @@ export class ClusterRuntime {
    * from no one, is watched (and so rejoined) even when this daemon did not see it go: it was
    * started after that failover, or the node came back already fenced (persisted read_only).
    */
-  private watchFencedOldMaster(snap: TopologySnapshot, master: string): void {
+  private async watchFencedOldMaster(snap: TopologySnapshot, master: string): Promise<void> {
     const candidates = snap.nodes.filter((n) => n.name !== master && !this.oldMasters.has(n.name) && n.reachable && n.readOnly === true && n.replication.length === 0);
     if (candidates.length === 0) return;
-    const last = this.promotions().sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
+    const last = (await this.promotions()).sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
     if (last && last.promoted === master && candidates.some((n) => n.name === last.deadMaster)) this.watchOldMaster(last.deadMaster);
   }
 
@@ -498,7 +550,15 @@ export class ClusterRuntime {
     const last = this.rejoinMemory.get(node);
     const now = Date.now();
     if (!autoRejoinDue(last, master, now)) return;
-    const args = { cluster: this.cluster, global: this.deps.global(), node, expectMaster: master, trigger: 'auto' as const };
+    const args = {
+      cluster: this.cluster,
+      global: this.deps.global(),
+      node,
+      expectMaster: master,
+      trigger: 'auto' as const,
+      store: this.store,
+      ...(this.deps.ha ? { beforeMutation: this.deps.ha.beforeMutation } : {}),
+    };
     let dry: RejoinResult;
     try {
       dry = await rejoinNode({ ...args, dryRun: true });
@@ -585,14 +645,15 @@ export class ClusterRuntime {
     mx.master(this.name, master, this.cluster.nodes.map((n) => n.name));
   }
 
-  /** Block state from the state dir (unfinished journals, block period). */
-  refreshBlock(): BlockState {
+  /** Block state from the store (unfinished journals, block period). */
+  async refreshBlock(): Promise<BlockState> {
     let b: BlockState;
+    const store = this.store;
     try {
-      const g = checkFailoverGuard(this.stateDir, this.name, 'auto', this.cluster.failover.block_period_s);
+      const g = await checkGuard(store, this.name, 'auto', this.cluster.failover.block_period_s);
       b = { blocked: !g.allowed, reasons: g.reasons, until: g.blockedUntil ?? null };
     } catch (e) {
-      b = { blocked: true, reasons: [(e as Error).message], until: null };
+      b = { blocked: true, reasons: [`cannot read the failover state of ${this.name} (${store.where}): ${(e as Error).message}`], until: null };
     }
     if (b.blocked !== this.block.blocked) this.deps.metrics.blocked(this.name, b.blocked);
     this.block = b;
@@ -642,11 +703,15 @@ export class ClusterRuntime {
         sev,
       );
     }
-    if (ev.failoverAllowed) this.considerFailover(ev);
+    if (ev.failoverAllowed) void this.considerFailover(ev);
   }
 
   /** A corroborated dead master: fail over, or say why not. */
-  private considerFailover(ev: VerdictEvent): void {
+  private async considerFailover(ev: VerdictEvent): Promise<void> {
+    if (this.takingUp) {
+      this.log.info(`dead verdict for ${ev.master} set aside: an interrupted failover of ${this.name} is being taken up`);
+      return;
+    }
     const ha = this.deps.ha;
     const notLeading = ha?.whyNot();
     if (ha && notLeading) {
@@ -667,8 +732,14 @@ export class ClusterRuntime {
       }
       return;
     }
-    const block = this.refreshBlock();
-    const lock = peekLock(this.stateDir, this.name);
+    const block = await this.refreshBlock();
+    let lock: { free: boolean; stale?: boolean; text?: string };
+    try {
+      lock = await this.store.peekLock(this.name);
+    } catch (e) {
+      lock = { free: false, text: `the lock cannot be read (${this.store.where}): ${(e as Error).message}` };
+    }
+    if (this.takingUp) return;
     const d = decideAutoFailover({
       failoverAllowed: ev.failoverAllowed,
       auto: this.cluster.failover.auto,
@@ -746,6 +817,7 @@ export class ClusterRuntime {
         ...(ev ? sshHint(ev) : {}),
         ...(ev ? { verdictReceived: ev.detail.received } : {}),
         log: this.deps.log,
+        store: this.store,
         ...(this.deps.ha ? { beforeMutation: this.deps.ha.beforeMutation } : {}),
         onEvent: (e) => {
           if (e.type === 'failover.step' && !announced) {
@@ -841,7 +913,7 @@ export class ClusterRuntime {
     }
     this.readAddress(true);
     this.blockedAlertFor = null;
-    this.refreshBlock();
+    void this.refreshBlock();
   }
 
   async switchover(to: string, ctx: ActionContext): Promise<SwitchoverReport> {
@@ -869,6 +941,7 @@ export class ClusterRuntime {
           const outcome = e.phase === 'start' ? 'running' : e.phase === 'done' ? 'ok' : 'failed';
           ctx.step?.({ name: e.step, outcome, ...(e.node ? { node: e.node } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}), detail: e.detail });
         },
+        store: this.store,
         ...(this.deps.ha ? { deps: { beforeMutation: this.deps.ha.beforeMutation } } : {}),
       });
       // The switchover saved its own report (reports/switchover-<id>.json) when it took the
@@ -914,9 +987,11 @@ export class ClusterRuntime {
 
   /** `heir ack` through the API: acknowledge journals, lift the block; act on a dead master still waiting. */
   async ack(ctx: ActionContext): Promise<ActionResult> {
-    const by = `api ${ctx.remote} (request ${ctx.requestId})`;
-    const r = acknowledge(this.stateDir, this.name, by);
-    const block = this.refreshBlock();
+    // heir.ha: the acknowledgement is recorded in etcd under the leader's lease.
+    this.refuseUnlessLeading('ack');
+    const by = `api ${ctx.remote} (request ${ctx.requestId})${this.deps.ha ? ` on manager ${this.deps.ha.manager}` : ''}`;
+    const r = await this.store.acknowledge(this.name, by);
+    const block = await this.refreshBlock();
     const what = [
       r.journals.length ? `acknowledged ${r.journals.map((j) => `${j.operation} ${j.id}`).join(', ')}` : '',
       r.hadBlock ? 'lifted the block after the last automatic failover' : '',
@@ -925,7 +1000,7 @@ export class ClusterRuntime {
     this.log.warn({ by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock }, message);
     this.emit('cluster.acknowledged', message, { by, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked });
     // A dead master (or an interrupted failover) that was waiting only for this: act now.
-    if (!block.blocked) this.afterUnblock();
+    if (!block.blocked) void this.afterUnblock();
     return { ok: true, message, journals: r.journals.map((j) => j.id), hadBlock: r.hadBlock, blocked: block.blocked };
   }
 

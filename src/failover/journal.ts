@@ -21,7 +21,7 @@ export type Operation = 'failover' | 'switchover' | 'rejoin';
 export type StepOutcome = 'ok' | 'failed' | 'skipped';
 
 export type JournalRecord =
-  | { type: 'begin'; at: string; id: string; operation: Operation; cluster: string; pid: number; detail: Record<string, unknown> }
+  | { type: 'begin'; at: string; id: string; operation: Operation; cluster: string; pid: number; detail: Record<string, unknown>; manager?: string }
   | { type: 'step-start'; at: string; step: string; params?: Record<string, unknown> }
   | { type: 'step-end'; at: string; step: string; outcome: StepOutcome; detail: string; error?: string; data?: Record<string, unknown> }
   /** Something a step did and a rerun must know even if heir dies before the step ends (e.g. promote: the binlog position read before RESET). */
@@ -145,6 +145,8 @@ export interface JournalSummary {
   operation: Operation;
   cluster: string;
   pid: number;
+  /** heir.ha: the manager that began it (heir.ha.manager_id). */
+  manager?: string;
   begunAt: string;
   detail: Record<string, unknown>;
   steps: StepSummary[];
@@ -184,6 +186,7 @@ export function summarizeJournal(p: string, records: JournalRecord[]): JournalSu
     operation: begin.operation,
     cluster: begin.cluster,
     pid: begin.pid,
+    ...(typeof begin.manager === 'string' ? { manager: begin.manager } : {}),
     begunAt: begin.at,
     detail: begin.detail,
     steps,
@@ -277,7 +280,7 @@ export function ackJournals(stateDir: string, cluster: string, by: string): stri
 
 /** What an unfinished journal says, for people: which steps ran, which was in flight. */
 export function describeUnfinished(j: JournalSummary): string[] {
-  const lines = [`${j.operation} ${j.id} of cluster ${j.cluster} began ${j.begunAt} (pid ${j.pid}) and did not finish:`];
+  const lines = [`${j.operation} ${j.id} of cluster ${j.cluster} began ${j.begunAt} (${j.manager ? `manager ${j.manager}, ` : ''}pid ${j.pid}) and did not finish:`];
   for (const s of j.steps) {
     const state = s.outcome === 'running' ? 'IN FLIGHT when heir stopped (may be half done)' : s.outcome;
     lines.push(`  ${s.step.padEnd(14)} ${state}${s.detail ? ` — ${s.detail}` : ''}${s.error ? ` — error: ${s.error}` : ''}`);

@@ -9,7 +9,7 @@
  *
  * Asynchronous because the second store is remote; the first answers at once.
  */
-import { Journal, listJournals, unfinishedJournals, type JournalSummary, type Operation, type StepOutcome } from './journal';
+import { ackJournals, Journal, listJournals, unfinishedJournals, type JournalSummary, type Operation, type StepOutcome } from './journal';
 import { acquireLock, peekLock, type LockHolder, type LockPeek } from './lock';
 import { acknowledge, mayStartFailover, readFailoverState, recordAutoFailover, type FailoverState, type GuardDecision, type Trigger } from './guard';
 
@@ -48,6 +48,8 @@ export interface FailoverStore {
   recordAutoFailover(cluster: string, last: NonNullable<FailoverState['lastAuto']>): Promise<void>;
   /** `heir ack`: acknowledge unfinished journals and lift the anti-flapping block. */
   acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }>;
+  /** Acknowledge the unfinished journals only (a resumed failover): the anti-flapping block stays. */
+  ackJournals(cluster: string, by: string): Promise<JournalSummary[]>;
 }
 
 /** May a failover start now? The guard's pure decision on the store's facts. */
@@ -104,5 +106,11 @@ export class LocalDiskStore implements FailoverStore {
 
   async acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }> {
     return acknowledge(this.stateDir, cluster, by);
+  }
+
+  async ackJournals(cluster: string, by: string): Promise<JournalSummary[]> {
+    const open = unfinishedJournals(this.stateDir, cluster);
+    const acked = new Set(ackJournals(this.stateDir, cluster, by));
+    return open.filter((j) => acked.has(j.id));
   }
 }

@@ -9,6 +9,8 @@ import type { PeerView } from '../monitor/types';
 import { peerLostAt, viewMaxAgeMs, viewPublishDue, viewRefreshMs, type MasterView } from './decide';
 import { errorText } from './etcd';
 import type { HaSession } from './leadership';
+import type { FailoverStore } from '../failover/store';
+import { EtcdFailoverStore } from './etcd-store';
 
 /** Manager high availability of one cluster, as `heir status` shows it. */
 export interface HaClusterStatus {
@@ -34,6 +36,13 @@ export interface HaClusterStatus {
 export interface ClusterHa {
   /** This manager's id (heir.ha.manager_id). */
   readonly manager: string;
+  /** The cluster's journals, lock, anti-flapping state and acknowledgements, in etcd: what every manager sees. */
+  readonly store: FailoverStore;
+  /**
+   * Called each time this manager becomes the cluster's leader (and at once when it leads
+   * already): the moment to take up what another manager, or this one, left unfinished.
+   */
+  onElected(fn: () => void): void;
   /** Why this manager may not act on the cluster now (not the leader, lease not confirmed, etcd down), or undefined when it may. */
   whyNot(): string | undefined;
   /** Whether the refusal is only that another manager leads (nothing to alert about). */
@@ -79,8 +88,14 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs
   let last: { view: MasterView; sentAt: number } | undefined;
   let inFlight = false;
   let lastError = '';
+  const store = new EtcdFailoverStore(s);
   return {
     manager: s.manager,
+    store,
+    onElected(fn) {
+      l.on('elected', () => fn());
+      if (l.state().role === 'leader') fn();
+    },
     whyNot: () => l.mayMutate().reason,
     follower: () => l.state().role === 'follower',
     beforeMutation: (what) =>

@@ -208,18 +208,23 @@ export class EtcdFailoverStore implements FailoverStore {
     await this.writeFailoverState(cluster, { ...s, lastAuto: last }, `the automatic failover ${last.id} of ${cluster}`);
   }
 
-  async acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }> {
+  async ackJournals(cluster: string, by: string, at = new Date().toISOString()): Promise<JournalSummary[]> {
     const l = this.s.leadership(cluster);
     const open = await this.unfinished(cluster);
-    const at = new Date().toISOString();
     for (const j of open) {
       await l.fenced(`ack of ${j.summary.operation} ${j.summary.id} of ${cluster}`, [
         { type: 'put', key: j.next, value: JSON.stringify({ type: 'ack', at, by } satisfies JournalRecord), ifAbsent: true },
       ]);
     }
+    return open.map((j) => j.summary);
+  }
+
+  async acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }> {
+    const at = new Date().toISOString();
+    const journals = await this.ackJournals(cluster, by, at);
     const s = await this.readFailoverState(cluster);
     const hadBlock = blockUnacknowledged(s);
     await this.writeFailoverState(cluster, { ...s, acknowledged: { at, by } }, `ack of ${cluster} by ${by}`);
-    return { journals: open.map((j) => j.summary), hadBlock };
+    return { journals, hadBlock };
   }
 }
