@@ -8,7 +8,9 @@ import { ExitCode } from '../exit';
 import { findCluster } from '../../config/load';
 import type { ClusterConfig, HeirConfig } from '../../config/schema';
 import { readTopology } from '../../mysql/inspect';
-import { checkFailoverGuard } from '../../failover/guard';
+import { checkGuard, LocalDiskStore, type FailoverStore } from '../../failover/store';
+import { EtcdFailoverStore } from '../../ha/etcd-store';
+import { HaSession } from '../../ha/leadership';
 import { apiBaseUrl } from '../../daemon/api';
 import { NoDaemonError, requestJson } from '../../daemon/client';
 import { inferMaster } from '../../daemon/decide';
@@ -68,27 +70,34 @@ async function fromDaemon(cfg: HeirConfig, name?: string): Promise<ClusterStatus
 /** Read every cluster's servers (a few clusters at a time). */
 export async function direct(cfg: HeirConfig, list: ClusterConfig[]): Promise<ClusterStatus[]> {
   const out: ClusterStatus[] = new Array(list.length);
+  // The failover state where the daemons keep it: etcd under heir.ha (read only), else state_dir.
+  const session = cfg.heir.ha ? new HaSession(cfg.heir.ha) : null;
+  const store: FailoverStore = session ? new EtcdFailoverStore(session) : new LocalDiskStore(cfg.heir.state_dir);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < list.length; i = next++) out[i] = await directOne(cfg, list[i]!);
+    for (let i = next++; i < list.length; i = next++) out[i] = await directOne(store, list[i]!);
   };
-  await Promise.all(Array.from({ length: Math.min(8, list.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(8, list.length) }, worker));
+  } finally {
+    await session?.close();
+  }
   return out;
 }
 
-async function directOne(cfg: HeirConfig, c: ClusterConfig): Promise<ClusterStatus> {
+async function directOne(store: FailoverStore, c: ClusterConfig): Promise<ClusterStatus> {
   const snap = await readTopology(c);
   const guess = inferMaster(snap, c);
   let blocked = false;
   let reasons: string[] = [];
   let until: string | null = null;
   try {
-    const g = checkFailoverGuard(cfg.heir.state_dir, c.name, 'auto', c.failover.block_period_s);
+    const g = await checkGuard(store, c.name, 'auto', c.failover.block_period_s);
     blocked = !g.allowed;
     reasons = g.reasons;
     until = g.blockedUntil ?? null;
   } catch (e) {
-    reasons = [`cannot read ${cfg.heir.state_dir}: ${(e as Error).message}`];
+    reasons = [`cannot read the failover state (${store.where}): ${(e as Error).message}`];
   }
   return {
     name: c.name,
