@@ -2,7 +2,8 @@
  * Two heir daemons (`node bin/heir.js daemon`, child processes) with heir.ha on a real
  * three-member etcd watch one real MariaDB cluster: one leads, the other publishes its view
  * of the master; kill -9 of the master → exactly one daemon fails over (the leader, each
- * step fenced in etcd), the other leaves it to the leader; the cluster invariant holds.
+ * step fenced in etcd, its journal in etcd and none on either manager's disk), the other
+ * leaves it to the leader; the cluster invariant holds.
  * Then etcd loses quorum and the new master is killed: no daemon fails over, the leader says why.
  */
 import { after, before, test } from 'node:test';
@@ -18,7 +19,7 @@ import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
 import { haKeys } from '../../src/ha/leadership';
 import type { MasterView } from '../../src/ha/decide';
 import { until } from '../support/cli';
-import { killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
+import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-daemon-test/';
@@ -31,6 +32,7 @@ let masterNow = '';
 let etcd: EtcdLab | undefined;
 let lab: LabCluster | undefined;
 let probe: EtcdHandle | undefined;
+let journals: HaJournals | undefined;
 const managers: HaManager[] = [];
 
 async function startManager(id: string, cluster: ClusterConfig): Promise<HaManager> {
@@ -44,11 +46,13 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ha-daemon-'));
   [etcd, lab] = await Promise.all([startEtcdLab(), startCluster({ flavor: 'mariadb', name: 'hadb' })]);
   probe = connectEtcd({ endpoints: etcd.endpoints, request_timeout_ms: 3000 });
+  journals = haJournals(etcd.endpoints, PREFIX);
 });
 
 after(async () => {
   await killHaManagers(managers);
   probe?.close();
+  await journals?.close();
   await lab?.teardown().catch(() => undefined);
   await etcd?.stop();
   if (process.env.HEIR_TEST_KEEP) process.stderr.write(`HA daemon test folder kept: ${dir}\n`);
@@ -79,14 +83,11 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
   assert.deepEqual(views.map((v) => v.manager).sort(), ['mgr-a', 'mgr-b']);
 
   await lab!.kill('db1');
-  const done = await until('a finished failover journal', 90_000, () => {
-    for (const m of [a, b]) {
-      const j = listJournals(m.stateDir, 'hadb').find((x) => x.operation === 'failover' && x.end);
-      if (j) return { m, j };
-    }
-    return undefined;
+  const done = await until('a finished failover journal in etcd', 90_000, async () => {
+    const j = (await journals!.list('hadb')).find((x) => x.operation === 'failover' && x.end);
+    return j ? { m: [a, b].find((m) => m.id === j.manager), j } : undefined;
   });
-  assert.equal(done.m, leader, `the follower ${done.m.id} failed over`);
+  assert.equal(done.m, leader, `the journal names ${done.j.manager}, not the leader ${leader.id}`);
   assert.equal(done.j.end!.outcome, 'promoted', done.j.end!.summary);
   const newMaster = promotedIn(done.j)!.node;
   assert.ok(newMaster === 'db2' || newMaster === 'db3', newMaster);
@@ -95,7 +96,8 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
     follower.log().some((l) => /^dead verdict for db1 left to the leader: mgr-\w is not the leader of cluster hadb/.test(l.msg ?? '')),
   );
   await new Promise((r) => setTimeout(r, 3000));
-  assert.deepEqual(listJournals(follower.stateDir, 'hadb'), [], 'the follower wrote no journal');
+  assert.deepEqual((await journals!.list('hadb')).map((j) => j.manager), [leader.id], 'one journal, the leader\'s');
+  for (const m of [a, b]) assert.deepEqual(listJournals(m.stateDir, 'hadb'), [], `${m.id} kept a journal on its disk`);
   const last = JSON.parse((await probe!.client.get(`${keys.cluster('hadb')}last-action`).string())!);
   assert.equal(last.manager, leader.id);
   assert.match(last.what, /^step \S+ of failover /);
@@ -106,8 +108,11 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
 
 test('etcd without quorum: the new master killed, no daemon fails over, the leader says why', async () => {
   assert.ok(leaderOf && masterNow, 'the failover test ran first');
-  const journals = () => managers.flatMap((m) => listJournals(m.stateDir, 'hadb').map((j) => j.id));
-  const before = journals();
+  // Nothing goes to a manager's disk instead; etcd, paused, records nothing: the leader's log
+  // says whether a failover started.
+  const onDisk = () => managers.flatMap((m) => listJournals(m.stateDir, 'hadb').map((j) => j.id));
+  const started = () => leaderOf!.log().filter((l) => /^starting auto failover of hadb/.test(l.msg ?? '')).length;
+  const before = started();
   await until(`the leader's published view of ${masterNow}`, 30_000, async () => {
     const v = await probe!.client.get(keys.view('hadb', leaderOf!.id)).string();
     return v !== null && JSON.parse(v).master === masterNow && JSON.parse(v).reachable;
@@ -122,7 +127,8 @@ test('etcd without quorum: the new master killed, no daemon fails over, the lead
     );
     assert.match(line.msg, /lease of cluster hadb was last confirmed by etcd .* may have expired \(etcd unreachable, or this process was paused\)/);
     await new Promise((r) => setTimeout(r, 3000));
-    assert.deepEqual(journals(), before, 'no failover started without etcd');
+    assert.equal(started(), before, 'no failover started without etcd');
+    assert.deepEqual(onDisk(), [], 'no journal on a manager\'s disk');
   } finally {
     etcd!.resume(1);
     etcd!.resume(2);

@@ -28,7 +28,7 @@ import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
 import { apiRequest, runHeir, until } from '../support/cli';
-import { killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
+import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-views-test/';
@@ -73,11 +73,17 @@ const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? 
 const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
 /** The leader's verdict events (the monitor's log lines), from the n-th line on. */
 const verdicts = (m: HaManager, from = 0) => m.log().slice(from).filter((l) => l.event === 'verdict' && l.cluster === CLUSTER);
-const failovers = () => managers.flatMap((m) => listJournals(m.stateDir, CLUSTER).filter((j) => j.operation === 'failover'));
+/** Failover journals: in etcd (heir.ha), and none on a manager's disk. */
+let journals: HaJournals | undefined;
+const failovers = async () => [
+  ...(await journals!.list(CLUSTER)),
+  ...managers.flatMap((m) => listJournals(m.stateDir, CLUSTER)),
+].filter((j) => j.operation === 'failover');
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ha-views-'));
   [etcd, lab] = await Promise.all([startEtcdLab(), startNetLab({ flavor: 'mariadb', name: CLUSTER, settings: { stock: true } })]);
+  journals = haJournals(etcd.endpoints, PREFIX);
   // mgr-b's host: a namespace on the lab bridge (named after the lab's slot: its teardown removes it too).
   const k = lab.managerAddress.split('.')[2];
   mgrNs = `heir-${k}-mgrb`;
@@ -92,6 +98,7 @@ before(async () => {
 
 after(async () => {
   await killHaManagers(managers);
+  await journals?.close();
   for (const m of managers) fs.writeFileSync(path.join(dir, `${m.id}.log`), m.out);
   for (const r of relays) r.close();
   if (mgrVeth) execFileSync('ip', ['link', 'del', mgrVeth], { stdio: 'ignore' });
@@ -153,7 +160,7 @@ test('the leader cut off from the master while mgr-b reaches it: no failover, th
     const e = veto.evidence.find((x: any) => x.source === 'managers');
     assert.deepEqual([e?.subject, e?.points], ['mgr-b', 'alive']);
     await new Promise((r) => setTimeout(r, 12_000));
-    assert.deepEqual(failovers(), [], 'a failover started during the partition');
+    assert.deepEqual(await failovers(), [], 'a failover started during the partition');
     assert.ok(!verdicts(a!, from).some((l) => l.failoverAllowed), 'a verdict allowed a failover');
   } finally {
     await lab!.heal('db1');
@@ -179,17 +186,15 @@ test('kill -9 of the master: both managers lose it, the leader fails over with m
   assert.equal(e?.points, 'dead');
   assert.match(e?.observation, /^lost: mgr-b cannot reach db1 either/);
 
-  const done = await until('a finished failover journal', 90_000, () => {
-    for (const m of [a!, b!]) {
-      const j = listJournals(m.stateDir, CLUSTER).find((x) => x.operation === 'failover' && x.end);
-      if (j) return { m, j };
-    }
-    return undefined;
+  const done = await until('a finished failover journal in etcd', 90_000, async () => {
+    const j = (await journals!.list(CLUSTER)).find((x) => x.operation === 'failover' && x.end);
+    return j ? { m: [a!, b!].find((m) => m.id === j.manager), j } : undefined;
   });
-  assert.equal(done.m, a, `${done.m.id} failed over, not the leader`);
+  assert.equal(done.m, a, `${done.j.manager} failed over, not the leader`);
   assert.equal(done.j.end!.outcome, 'promoted', done.j.end!.summary);
   const newMaster = promotedIn(done.j)!.node;
   assert.ok(newMaster === 'db2' || newMaster === 'db3', newMaster);
-  assert.deepEqual(listJournals(b.stateDir, CLUSTER), [], 'mgr-b wrote a journal');
+  assert.deepEqual((await journals!.list(CLUSTER)).map((j) => j.manager), ['mgr-a'], 'one journal, the leader\'s');
+  for (const m of [a!, b!]) assert.deepEqual(listJournals(m.stateDir, CLUSTER), [], `${m.id} kept a journal on its disk`);
   await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1'] });
 });

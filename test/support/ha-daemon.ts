@@ -8,7 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../lab/cluster';
-import type { ClusterConfig } from '../../src/config/schema';
+import { HaSettings, type ClusterConfig } from '../../src/config/schema';
+import type { JournalSummary } from '../../src/failover/journal';
+import { EtcdFailoverStore } from '../../src/ha/etcd-store';
+import { HaSession } from '../../src/ha/leadership';
 import { HEIR_BIN, jsonLogLines } from './cli';
 
 export interface HaManager {
@@ -33,6 +36,10 @@ export interface HaManagerOptions {
   ns?: string;
   /** heir.api.token (the same on every manager); without one the API is read-only. */
   token?: string;
+  /** More heir settings (e.g. cloud for an ENI). */
+  heir?: Record<string, unknown>;
+  /** More environment for the daemon (e.g. cloud credentials). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
@@ -48,13 +55,14 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
         // Loopback, so the other managers are told the address (on a real manager: its VPC address).
         api: { listen: `127.0.0.1:${port}`, advertise_url: `http://127.0.0.1:${port}`, ...(o.token ? { token: o.token } : {}) },
         ha: { etcd: { endpoints: o.endpoints, request_timeout_ms: 1000 }, manager_id: o.id, lease_ttl_s: o.leaseTtlS, prefix: o.prefix },
+        ...o.heir,
       },
       clusters: [o.cluster],
     }),
   );
   const argv = [process.execPath, HEIR_BIN, 'daemon', '--config', configPath];
   const [cmd, ...args] = o.ns ? ['ip', 'netns', 'exec', o.ns, ...argv] : argv;
-  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIR_LOG_LEVEL: '' } });
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env, HEIR_LOG_LEVEL: '' } });
   const m: HaManager = {
     id: o.id,
     stateDir,
@@ -77,4 +85,20 @@ export async function killHaManagers(managers: HaManager[]): Promise<void> {
       await m.exited;
     }
   }
+}
+
+/**
+ * The journals the daemons keep in etcd under heir.ha (each names the manager that began
+ * it), read the way heir reads them; a reader only: it never campaigns nor writes.
+ */
+export interface HaJournals {
+  list(cluster: string): Promise<JournalSummary[]>;
+  store: EtcdFailoverStore;
+  close(): Promise<void>;
+}
+
+export function haJournals(endpoints: string[], prefix: string): HaJournals {
+  const session = new HaSession(HaSettings.parse({ etcd: { endpoints, request_timeout_ms: 3000 }, manager_id: 'test-reader', lease_ttl_s: 2, prefix }));
+  const store = new EtcdFailoverStore(session);
+  return { list: (cluster) => store.listJournals(cluster), store, close: () => session.close() };
 }
