@@ -10,8 +10,8 @@
 import * as os from 'node:os';
 import type { CliCommand } from '../context';
 import { CliError, ExitCode } from '../exit';
-import { acknowledge, checkFailoverGuard } from '../../failover/guard';
 import { describeUnfinished } from '../../failover/journal';
+import { checkGuard, LocalDiskStore } from '../../failover/store';
 import { apiBaseUrl } from '../../daemon/api';
 import { NoDaemonError, requestJson } from '../../daemon/client';
 
@@ -55,8 +55,9 @@ export const command: CliCommand = {
             return ExitCode.OK;
           }
           const by = `cli ${os.userInfo().username}@${os.hostname()}`;
-          const r = acknowledge(cfg.heir.state_dir, cluster.name, by);
-          const after = checkFailoverGuard(cfg.heir.state_dir, cluster.name, 'auto', cluster.failover.block_period_s);
+          const store = new LocalDiskStore(cfg.heir.state_dir);
+          const r = await store.acknowledge(cluster.name, by);
+          const after = await checkGuard(store, cluster.name, 'auto', cluster.failover.block_period_s);
           ctx.emit(
             {
               cluster: cluster.name,

@@ -6,6 +6,7 @@
  * failover, switchover and rejoin take, so it cannot race a daemon's failover.
  */
 import type { CliCommand } from '../context';
+import { refuseUnderHa } from '../store';
 import { CliError, ExitCode } from '../exit';
 import { eniStatus, move } from '../../eni';
 import { acquireLock, LockHeldError, type ClusterLock } from '../../failover/lock';
@@ -54,6 +55,7 @@ export const command: CliCommand = {
           const to = cluster.nodes.find((n) => n.name === opts.to);
           if (!to) throw new CliError(`cluster ${cluster.name} has no node ${opts.to} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`, ExitCode.USAGE);
           if (opts.from && !cluster.nodes.some((n) => n.name === opts.from)) throw new CliError(`cluster ${cluster.name} has no node ${opts.from}`, ExitCode.USAGE);
+          refuseUnderHa(ctx.config(), cluster.name, 'an address move', `the leader daemon moves the address at each failover and switchover (POST /api/v1/clusters/${cluster.name}/switchover)`);
           if (!opts.force) {
             const snap = await readNode(cluster, to);
             if (!snap.reachable) throw new CliError(`${to.name} cannot be reached (${snap.error?.message}); refusing to send clients to it (use --force to move anyway)`, ExitCode.FAILED);

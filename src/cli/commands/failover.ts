@@ -6,6 +6,7 @@
  */
 import * as os from 'node:os';
 import type { CliCommand } from '../context';
+import { cliStore, refuseUnderHa } from '../store';
 import { CliError, ExitCode } from '../exit';
 import { readTopology } from '../../mysql/inspect';
 import { findReplicasMaster, writableMasters } from '../../failover/discover';
@@ -62,6 +63,7 @@ export const command: CliCommand = {
           if (opts.to && !cluster.nodes.some((n) => n.name === opts.to)) {
             throw new CliError(`--to ${opts.to}: cluster ${cluster.name} has no such node (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`, ExitCode.USAGE);
           }
+          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a failover', `ask the leader daemon's API: POST /api/v1/clusters/${cluster.name}/failover (heir.api.token)`);
           const snapshot = await readTopology(cluster);
           let dead = opts.master;
           if (dead) {
@@ -84,9 +86,11 @@ export const command: CliCommand = {
           }
           const out = (s: string) => (ctx.json ? ctx.note(s) : ctx.print(s));
           if (!ctx.json) out(`${opts.dryRun ? 'Dry run: failover' : 'Failover'} of ${cluster.name}: dead master ${dead}`);
+          const state = cliStore(cfg);
           const report = await runFailover({
             cluster,
             global: cfg.heir,
+            store: state.store,
             deadMaster: dead,
             trigger: 'manual',
             verdict: `operator (cli ${os.userInfo().username}@${os.hostname()})`,
@@ -98,7 +102,7 @@ export const command: CliCommand = {
             onEvent: (e) => {
               if (e.type === 'failover.step') out(stepLine(e.step));
             },
-          });
+          }).finally(() => state.close());
           ctx.emit(report, () => {
             const lines: string[] = [];
             if (report.plan && (report.outcome === 'dry-run' || report.outcome === 'no-candidate' || report.outcome === 'refused')) {

@@ -5,6 +5,7 @@
  * file for a human.
  */
 import type { CliCommand } from '../context';
+import { cliStore, refuseUnderHa } from '../store';
 import { CliError, ExitCode } from '../exit';
 import { rejoinNode } from '../../failover/rejoin';
 import { formatHooks } from '../../failover/hooks';
@@ -25,7 +26,14 @@ export const command: CliCommand = {
           if (!cluster.nodes.some((n) => n.name === opts.node)) {
             throw new CliError(`--node ${opts.node}: cluster ${cluster.name} has no such node (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`, ExitCode.USAGE);
           }
-          const r = await rejoinNode({ cluster, global: cfg.heir, node: opts.node, dryRun: opts.dryRun, log: ctx.logger() });
+          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, `a rejoin of ${opts.node}`, 'the leader daemon rejoins a fenced old master itself with failover.auto_rejoin; --dry-run checks whether it can rejoin');
+          const state = cliStore(cfg);
+          let r;
+          try {
+            r = await rejoinNode({ cluster, global: cfg.heir, node: opts.node, dryRun: opts.dryRun, log: ctx.logger(), store: state.store });
+          } finally {
+            await state.close();
+          }
           ctx.emit(r, () => [`${r.outcome.toUpperCase()}: ${r.summary}`, ...formatHooks(r.hooks)].join('\n'));
           switch (r.outcome) {
             case 'rejoined':

@@ -8,9 +8,8 @@ import { ExitCode } from '../exit';
 import { findCluster } from '../../config/load';
 import type { ClusterConfig, HeirConfig } from '../../config/schema';
 import { readTopology } from '../../mysql/inspect';
-import { checkGuard, LocalDiskStore, type FailoverStore } from '../../failover/store';
-import { EtcdFailoverStore } from '../../ha/etcd-store';
-import { HaSession } from '../../ha/leadership';
+import { checkGuard, type FailoverStore } from '../../failover/store';
+import { cliStore } from '../store';
 import { apiBaseUrl } from '../../daemon/api';
 import { NoDaemonError, requestJson } from '../../daemon/client';
 import { inferMaster } from '../../daemon/decide';
@@ -71,16 +70,15 @@ async function fromDaemon(cfg: HeirConfig, name?: string): Promise<ClusterStatus
 export async function direct(cfg: HeirConfig, list: ClusterConfig[]): Promise<ClusterStatus[]> {
   const out: ClusterStatus[] = new Array(list.length);
   // The failover state where the daemons keep it: etcd under heir.ha (read only), else state_dir.
-  const session = cfg.heir.ha ? new HaSession(cfg.heir.ha) : null;
-  const store: FailoverStore = session ? new EtcdFailoverStore(session) : new LocalDiskStore(cfg.heir.state_dir);
+  const state = cliStore(cfg);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < list.length; i = next++) out[i] = await directOne(store, list[i]!);
+    for (let i = next++; i < list.length; i = next++) out[i] = await directOne(state.store, list[i]!);
   };
   try {
     await Promise.all(Array.from({ length: Math.min(8, list.length) }, worker));
   } finally {
-    await session?.close();
+    await state.close();
   }
   return out;
 }

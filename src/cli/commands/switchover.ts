@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import type { CliCommand } from '../context';
+import { cliStore, refuseUnderHa } from '../store';
 import { ExitCode } from '../exit';
 import { formatPreflight } from '../../failover/switchover-preflight';
 import { formatPlan } from '../../failover/switchover-plan';
@@ -105,9 +106,12 @@ export const command: CliCommand = {
         ctx.action(async (opts: Opts) => {
           const cfg = ctx.config();
           const cluster = ctx.cluster(opts.cluster);
+          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a switchover', `ask the leader daemon's API: POST /api/v1/clusters/${cluster.name}/switchover with {"to": "${opts.to}"} (heir.api.token)`);
           const out = (s: string) => (ctx.json ? ctx.note(s) : ctx.print(s));
           if (!ctx.json) out(`${opts.dryRun ? 'Dry run: switchover' : 'Switchover'} of ${cluster.name} to ${opts.to}`);
+          const state = cliStore(cfg);
           const report = await switchover(cluster, {
+            store: state.store,
             to: opts.to,
             dryRun: opts.dryRun,
             force: opts.force,
@@ -123,7 +127,7 @@ export const command: CliCommand = {
               const l = progressLine(e);
               if (l) out(l);
             },
-          });
+          }).finally(() => state.close());
           ctx.emit(report, () => '\n' + formatReport(report));
           return exitCodeOf(report);
         }),
