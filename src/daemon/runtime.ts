@@ -196,18 +196,19 @@ export class ClusterRuntime {
       this.snapshot = snap;
       const deadName = String(js[0]!.detail.deadMaster ?? '');
       const dead = snap.nodes.find((n) => n.name === deadName);
+      const notLeading = this.deps.ha?.whyNot();
       d = decideResume(js, {
         auto: this.cluster.failover.auto,
         deadMasterAnswers: !!dead && (dead.reachable || (!!dead.error && classifyError(dead.error) === 'alive')),
         currentMode: positionMode(snap.nodes.filter((n) => n.name !== deadName)),
+        ...(notLeading ? { notLeading } : {}),
       });
     } catch (e) {
       d = { resume: false, why: `the topology could not be read: ${(e as Error).message}` };
     }
     // heir.ha: only while this manager leads (the acknowledgement and every step are fenced).
-    const notLeading = this.deps.ha?.whyNot();
-    if (d.resume && notLeading) {
-      this.log.warn(`interrupted failover ${js[0]!.id} of ${this.name} left to the leader: ${notLeading}`);
+    if (!d.resume && d.leftToLeader) {
+      this.log.warn(`interrupted failover ${js[0]!.id} of ${this.name}: ${d.why}`);
       return;
     }
     if (d.resume && !this.stopped && !this.deps.stopping()) {

@@ -32,11 +32,18 @@ export interface ResumeFacts {
   deadMasterAnswers: boolean;
   /** The position mode the survivors are in now, when the journal does not record it. */
   currentMode: PositionMode | null;
+  /**
+   * heir.ha: why this manager may not act on the cluster now (another leads, its lease is
+   * unconfirmed); absent when it may, and always without heir.ha. Which manager began the
+   * journal does not matter: the journal is in etcd, and whoever leads finishes it.
+   */
+  notLeading?: string;
 }
 
 export type ResumeDecision =
   | { resume: true; deadMaster: string; promoted: string | null; why: string }
-  | { resume: false; why: string };
+  /** leftToLeader: a rerun would be safe, but not by this manager now (heir.ha): nothing to alert about. */
+  | { resume: false; why: string; leftToLeader?: true };
 
 /** Steps that moved data in file/position mode and cannot be repeated blindly. */
 function unsafeInFileMode(j: JournalSummary, promoted: boolean): string | null {
@@ -89,5 +96,6 @@ export function decideResume(unfinished: JournalSummary[], facts: ResumeFacts): 
   const what = promoted
     ? `the rerun keeps ${promoted}, which it ${done ? 'promoted' : 'had begun to promote'}, and does the remaining steps`
     : 'nothing was promoted: the rerun plans afresh from the servers';
+  if (facts.notLeading) return { resume: false, leftToLeader: true, why: `a rerun would be safe, but this manager may not act on the cluster (${facts.notLeading}): the leader finishes it` };
   return { resume: true, deadMaster, promoted, why: `${where} (${mode}); ${what}` };
 }

@@ -8,7 +8,7 @@ const AT = '2026-12-03T10:00:00.000Z';
 /** A failover journal from a list of steps: [name, outcome or 'running', params?, data?]. */
 function journal(
   steps: [string, 'ok' | 'failed' | 'skipped' | 'running', Record<string, unknown>?, Record<string, unknown>?][],
-  o: { operation?: 'failover' | 'switchover' | 'rejoin'; trigger?: string; deadMaster?: string | null; id?: string } = {},
+  o: { operation?: 'failover' | 'switchover' | 'rejoin'; trigger?: string; deadMaster?: string | null; id?: string; manager?: string } = {},
 ): JournalSummary {
   const records: JournalRecord[] = [
     {
@@ -19,6 +19,7 @@ function journal(
       cluster: 'c1',
       pid: 4242,
       detail: { ...(o.deadMaster === null ? {} : { deadMaster: o.deadMaster ?? 'db1' }), trigger: o.trigger ?? 'auto' },
+      ...(o.manager ? { manager: o.manager } : {}),
     },
   ];
   for (const [step, outcome, params, data] of steps) {
@@ -113,6 +114,54 @@ describe('finishing an interrupted failover without a person (decideResume)', ()
     for (const [js, f, why] of cases) {
       const d = decideResume(js, facts(f));
       assert.equal(d.resume, false, String(why));
+      assert.match(d.why, why);
+    }
+  });
+});
+
+describe('heir.ha: the leader takes up what any manager left unfinished (decideResume with notLeading)', () => {
+  // mgr-a promoted db3 and died before the address was attached (repoint and verify done).
+  const steps: Parameters<typeof journal>[0] = [
+    ['fence', 'skipped'],
+    ['fence-address', 'ok'],
+    ['freeze', 'ok', { nodes: ['db2', 'db3'], mode: 'mariadb-gtid' }],
+    ['reread', 'ok'],
+    ['promote', 'ok', { node: 'db3' }, { node: 'db3' }],
+    ['repoint', 'ok'],
+    ['verify', 'ok'],
+    ['attach', 'running', { node: 'db3' }],
+  ];
+
+  it('another manager\'s journal (from etcd) resumes on the leader exactly as its own would: the promoted node is kept', () => {
+    const other = journal(steps, { manager: 'mgr-a' });
+    assert.equal(other.manager, 'mgr-a', 'the summary names the manager that began it');
+    const own = journal(steps);
+    const d = decideResume([other], facts({ currentMode: null }));
+    assert.deepEqual(d, decideResume([own], facts({ currentMode: null })));
+    assert.ok(d.resume);
+    assert.equal(d.promoted, 'db3');
+    assert.equal(d.deadMaster, 'db1');
+    assert.match(d.why, /^step attach was in flight \(mariadb-gtid\); the rerun keeps db3, which it promoted, and does the remaining steps$/);
+  });
+
+  it('a manager that does not lead leaves a safe rerun to the leader, without an alert', () => {
+    const d = decideResume([journal(steps, { manager: 'mgr-a' })], facts({ notLeading: 'mgr-b is not the leader of cluster c1 (mgr-c leads)' }));
+    assert.equal(d.resume, false);
+    assert.ok(!d.resume && d.leftToLeader);
+    assert.match(d.why, /a rerun would be safe, but this manager may not act on the cluster \(mgr-b is not the leader of cluster c1 \(mgr-c leads\)\): the leader finishes it/);
+  });
+
+  it('what blocks a rerun blocks it whoever leads: a person decides, the alert is due (not left to a leader)', () => {
+    const notLeading = 'lease not confirmed';
+    for (const [js, f, why] of [
+      [[journal(steps, { manager: 'mgr-a' })], facts({ deadMasterAnswers: true, notLeading }), /its dead master db1 answers again/],
+      [[journal(steps, { manager: 'mgr-a', trigger: 'manual' })], facts({ notLeading }), /started by an operator/],
+      [[journal(steps, { manager: 'mgr-a' }), journal([['fence', 'running']], { manager: 'mgr-b', id: '20261203T100001.000Z-0002' })], facts({ notLeading }), /2 operations are unfinished/],
+      [[journal(steps, { manager: 'mgr-a', operation: 'switchover' })], facts({ notLeading }), /is a switchover/],
+    ] as const) {
+      const d = decideResume([...js], f);
+      assert.equal(d.resume, false);
+      assert.ok(!d.resume && !d.leftToLeader, d.why);
       assert.match(d.why, why);
     }
   });
