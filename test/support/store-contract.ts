@@ -64,6 +64,31 @@ export function storeContract(name: string, make: () => Promise<{ store: Failove
     assert.match(guard.reasons.join('\n'), /fence\s+IN FLIGHT when heir stopped/);
   });
 
+  it(`${name}: records asked for without waiting are written in order, one after the other`, async () => {
+    const { store, cluster } = await make();
+    const j = await store.beginJournal(cluster, 'failover', {}, '20260101T000003.000Z-dddd');
+    const writes = [j.stepStart('promote', { node: 'db2' }), ...[1, 2, 3, 4, 5].map((n) => j.note(`note ${n}`)), j.progress('promote', { binlog: 'b.000001:4' }), j.stepEnd('promote', 'ok', 'db2 writable'), j.end('promoted', 'db2')];
+    await Promise.all(writes);
+    const [s] = await store.listJournals(cluster);
+    assert.deepEqual(s!.notes, ['note 1', 'note 2', 'note 3', 'note 4', 'note 5']);
+    assert.deepEqual(s!.steps.map((x) => [x.step, x.outcome, x.data]), [['promote', 'ok', { binlog: 'b.000001:4' }]]);
+    assert.equal(s!.end?.outcome, 'promoted');
+  });
+
+  it(`${name}: ackJournals (a resumed failover) closes unfinished journals and leaves the anti-flapping block`, async () => {
+    const { store, cluster } = await make();
+    const j = await store.beginJournal(cluster, 'failover', {}, '20260101T000004.000Z-eeee');
+    await j.stepStart('attach');
+    await store.recordAutoFailover(cluster, { id: 'earlier', at: new Date().toISOString(), oldMaster: 'db0', newMaster: 'db1', outcome: 'promoted' });
+    const acked = await store.ackJournals(cluster, 'heir daemon: resumed automatically');
+    assert.deepEqual(acked.map((x) => x.id), [j.id]);
+    assert.deepEqual(await store.unfinishedJournals(cluster), []);
+    assert.equal((await store.listJournals(cluster))[0]!.ack?.by, 'heir daemon: resumed automatically');
+    assert.equal((await store.readFailoverState(cluster)).acknowledged, undefined, 'the block is not lifted');
+    assert.equal((await checkGuard(store, cluster, 'auto', 3600)).allowed, false);
+    assert.deepEqual(await store.ackJournals(cluster, 'again'), []);
+  });
+
   it(`${name}: an automatic failover blocks the next automatic one until acknowledged; ack closes unfinished journals`, async () => {
     const { store, cluster } = await make();
     const j = await store.beginJournal(cluster, 'failover', {}, '20260101T000002.000Z-cccc');
