@@ -161,6 +161,15 @@ export class ClusterRuntime {
 
   private takeUpOnLeadership(): void {
     if (this.takingUp || this.stopped) return;
+    // Leading again while an operation of this daemon still runs (it stops at its next step:
+    // its leadership ended): its journal is not another's to take up until it has ended.
+    if (this.op) {
+      const op = this.op;
+      void op.done.catch(() => undefined).then(() => {
+        if (this.deps.ha && !this.deps.ha.whyNot()) this.takeUpOnLeadership();
+      });
+      return;
+    }
     const p = this.takeUpInterrupted()
       .catch((e) => this.log.error({ err: (e as Error).stack }, `taking up interrupted operations of ${this.name} failed: ${(e as Error).message}`))
       .finally(() => {
