@@ -63,7 +63,7 @@ export const command: CliCommand = {
           if (opts.to && !cluster.nodes.some((n) => n.name === opts.to)) {
             throw new CliError(`--to ${opts.to}: cluster ${cluster.name} has no such node (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`, ExitCode.USAGE);
           }
-          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a failover', `ask the leader daemon's API: POST /api/v1/clusters/${cluster.name}/failover (heir.api.token)`);
+          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a failover', `ask any heir daemon's API (one that does not lead forwards to the leader): POST /api/v1/clusters/${cluster.name}/failover (heir.api.token)`);
           const snapshot = await readTopology(cluster);
           let dead = opts.master;
           if (dead) {

@@ -106,7 +106,7 @@ export const command: CliCommand = {
         ctx.action(async (opts: Opts) => {
           const cfg = ctx.config();
           const cluster = ctx.cluster(opts.cluster);
-          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a switchover', `ask the leader daemon's API: POST /api/v1/clusters/${cluster.name}/switchover with {"to": "${opts.to}"} (heir.api.token)`);
+          if (!opts.dryRun) refuseUnderHa(cfg, cluster.name, 'a switchover', `ask any heir daemon's API (one that does not lead forwards to the leader): POST /api/v1/clusters/${cluster.name}/switchover with {"to": "${opts.to}"} (heir.api.token)`);
           const out = (s: string) => (ctx.json ? ctx.note(s) : ctx.print(s));
           if (!ctx.json) out(`${opts.dryRun ? 'Dry run: switchover' : 'Switchover'} of ${cluster.name} to ${opts.to}`);
           const state = cliStore(cfg);
