@@ -340,12 +340,14 @@ export class EniMover implements AddressMover {
           case 'attach':
             lastWhy = `AttachNetworkInterface ${eniId} to ${this.label(to)}`;
             op.log.info({ eni: eniId, instance: to }, lastWhy);
+            await ctx.at?.('detached');
             try {
               await op.api.attach(eniId, to);
               noteMutation(eniId);
               acted = true;
               attachAt = Date.now();
               attempt = 0;
+              await ctx.at?.('requested');
             } catch (err) {
               if (!(err instanceof EcsApiError) || !worthReconverging(err)) throw err;
               lastWhy = apiText(err);

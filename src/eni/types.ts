@@ -21,6 +21,13 @@ export interface MoveContext {
    * --command=stop (false); when undefined it probes SSH itself.
    */
   oldMasterSshReachable?: boolean;
+  /**
+   * Called at named points inside an attach, where a manager that dies leaves the address
+   * half moved: 'detached' (the address is on no node and the attach request is next) and
+   * 'requested' (the attach request was accepted; the address is not in use yet). The ENI
+   * mover calls it; a rerun's attach must finish from either point.
+   */
+  at?: (point: 'detached' | 'requested') => void | Promise<void>;
 }
 
 /** One cloud API call made during an operation. */

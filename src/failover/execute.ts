@@ -131,7 +131,8 @@ export interface FailoverRequest {
   /**
    * Test hook: runs at named points inside a step (promote: 'stopped', 'binlog', 'reset',
    * 'writable'; repoint: 'first' once one survivor is repointed; salvage-apply: 'applying'
-   * before the client starts, 'applied' after it ended), to crash mid-step.
+   * before the client starts, 'applied' after it ended; attach: 'detached' before the ENI
+   * mover's attach request, 'requested' once it was accepted), to crash mid-step.
    */
   duringStep?: (step: StepName, point: string) => void | Promise<void>;
 }
@@ -1168,7 +1169,14 @@ class FailoverRun {
     await this.step('attach', { node: winner.name, address: this.c.address.type }, async (rec) => {
       const fenced = await this.fenceP;
       if (!fenced && this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
-      const out = await this.mover!.attach({ cluster: this.c, oldMaster: this.node(this.req.deadMaster), newMaster: winner, reason: 'failover', log: this.log });
+      const out = await this.mover!.attach({
+        cluster: this.c,
+        oldMaster: this.node(this.req.deadMaster),
+        newMaster: winner,
+        reason: 'failover',
+        log: this.log,
+        at: (point) => this.req.duringStep?.('attach', point),
+      });
       rec.detail = `${out.action}: ${out.detail}`;
       if (!out.ok) {
         this.next.push(`move the address to ${winner.name} by hand (heir eni move --cluster ${this.c.name} --to ${winner.name})`);

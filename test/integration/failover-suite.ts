@@ -670,6 +670,50 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     }
 
+    // The executor dies inside the attach, with the new master promoted: once the ENI is off
+    // the old master and before the attach request (the address on no node), and once the
+    // request was accepted and before the ENI is in use (it ends attached with nobody
+    // watching). The rerun keeps the master the journal names and finishes the attach:
+    // already on the right instance is done, attaching is waited for.
+    for (const gtid of my ? [true, false] : [true]) {
+      for (const crashAt of ['attach:detached', 'attach:requested'] as const) {
+        it(`${gtid ? '' : 'file/position: '}crash inside attach at ${crashAt.slice(7)}: ack and rerun end with the address on the node the journal promoted`, async () => {
+          // Attaching lasts long enough for the rerun to find the request still in flight.
+          if (crashAt === 'attach:requested') emu!.state.delays.attachMs = 4000;
+          let crashed;
+          try {
+            crashed = await crashedFailover(crashAt, { gtid });
+          } finally {
+            emu!.state.delays.attachMs = 250;
+          }
+          const { l, cfg, w, sd } = crashed;
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          assert.equal(unfinished.length, 1, 'the crash left its journal');
+          const promote = unfinished[0].steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+          const first = /^(\S+) is writable/.exec(promote?.detail ?? '')?.[1];
+          assert.ok(first, `the crashed run had promoted a node: ${JSON.stringify(unfinished[0].steps)}`);
+          assert.equal(unfinished[0].steps.find((x) => x.step === 'attach')?.outcome, 'running');
+          const a = addressOf(l);
+          const eni = emu!.state.enis.get(a.eniId)!;
+          if (crashAt === 'attach:detached') assert.equal(eni.status, 'Available', 'the crash left the address on no node');
+          else {
+            assert.equal(eni.status, 'Attaching', 'the crash left the attach in flight');
+            assert.equal(eni.instanceId, a.instanceIds[first]);
+          }
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+          assert.equal(r.plan!.mode, gtid ? (my ? 'mysql-gtid' : 'mariadb-gtid') : 'file');
+          assert.equal(r.newMaster, first, `the rerun promoted ${r.newMaster}; the crashed run had promoted ${first}`);
+          const attach = r.steps.find((x) => x.name === 'attach')!;
+          assert.equal(attach.outcome, 'ok', JSON.stringify(attach));
+          assert.match(attach.detail, crashAt === 'attach:detached' ? /^attached: / : /^already-attached: /, attach.detail);
+          const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+          await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        });
+      }
+    }
+
     // The same in file/position mode (MySQL without GTIDs), where the promotion's RESET
     // REPLICA ALL leaves the first winner with no coordinates to compare: the rerun must
     // keep it, and repoint the others at the coordinates where it became the master.
