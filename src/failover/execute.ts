@@ -43,7 +43,7 @@ import { classifyError, Conn, connOptions } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
 import { compareCoords } from '../mysql/coords';
 import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql/inspect';
-import { countCommitsSince } from '../mysql/events';
+import { countTransactionsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
@@ -1063,7 +1063,7 @@ class FailoverRun {
         // An earlier run died while applying: the transactions its client committed are the
         // first ones decoded, and the winner's binlog counts them since that run began.
         if (earlier?.since) {
-          appliedBefore = await countCommitsSince(c, earlier.since);
+          appliedBefore = await countTransactionsSince(c, earlier.since);
           if (appliedBefore > 0 && appliedBefore < scan.commits) {
             const from = scan.commitEnds[appliedBefore - 1]!;
             files = files.slice(files.findIndex((f) => path.basename(f) === from.file));

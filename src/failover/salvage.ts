@@ -146,9 +146,12 @@ export function decodeArgs(mode: PositionMode, o: { exclude?: string; startGtid?
 
 /**
  * What a decoded binlog holds, gathered line by line: the transactions' GTIDs (MySQL's
- * `SET @@SESSION.GTID_NEXT`, MariaDB's `GTID d-s-n` event header) and the COMMITs (an XID
- * event prints `COMMIT/*!*\/;`, a query COMMIT `COMMIT` then `/*!*\/;`). Only counted and
- * listed: what runs is decided by the client, which parses the statements.
+ * `SET @@SESSION.GTID_NEXT`, MariaDB's `GTID d-s-n` event header) and the ends of the
+ * transactions: a COMMIT (an XID event prints `COMMIT/*!*\/;`, a query COMMIT `COMMIT` then
+ * `/*!*\/;`), or a statement that commits by itself (DDL: its transaction is the GTID event
+ * and one Query event that is not BEGIN, with no XID or COMMIT after it). Only counted and
+ * listed: what runs is decided by the client, which parses the statements. Call end() after
+ * the last line.
  */
 export class DecodedScan {
   commits = 0;
@@ -175,8 +178,17 @@ export class DecodedScan {
 
   private commit(): void {
     this.commits++;
+    this.group = 'none';
     if (this.trackEnds && this.file) this.commitEnds.push({ file: this.file, pos: this.endPos });
   }
+  /**
+   * The transaction being read: 'none' outside one (or in a binlog without GTID events),
+   * 'gtid' after its GTID event, 'statement' once its first Query event came and was not
+   * BEGIN (a statement that commits by itself, ended by the next event), 'trx' after BEGIN
+   * (ended by its COMMIT; an incomplete last one, which the client rolls back, never is).
+   */
+  private group: 'none' | 'gtid' | 'statement' | 'trx' = 'none';
+  private prevBegin = false;
   /** MySQL: per source uuid (and tag), the intervals in order of appearance, merged when adjacent. */
   private mysql = new Map<string, [bigint, bigint][]>();
   /** MariaDB: per domain, lowest and highest seq and how many. */
@@ -198,13 +210,25 @@ export class DecodedScan {
       this.prevCommit = false;
       if (line === '/*!*/;') this.commit();
     }
+    if (this.prevBegin) {
+      // The statement is BEGIN alone (a BEGIN line inside a routine's body is followed by more of it).
+      this.prevBegin = false;
+      if (line === '/*!*/;' && (this.group === 'gtid' || this.group === 'statement')) this.group = 'trx';
+    }
     if (line === 'COMMIT/*!*/;') this.commit();
     else if (line === 'COMMIT') this.prevCommit = true;
+    else if (line === 'BEGIN' || line === 'START TRANSACTION') this.prevBegin = true;
     else if (line.startsWith('SET @@SESSION.GTID_NEXT')) {
       const m = /^SET @@SESSION\.GTID_NEXT\s*=\s*'([^']+)'/i.exec(line);
       // A GTID (uuid[:tag]:n); AUTOMATIC, and ANONYMOUS (gtid_mode OFF), name none.
       if (m && /:\d+$/.test(m[1])) this.addMysql(m[1]);
     } else if (line.startsWith('#')) {
+      if (/^#\d{6}\s/.test(line)) {
+        // An event header: a statement that committed by itself ended with the event before.
+        if (this.group === 'statement') this.commit();
+        if (/\t(?:Anonymous_GTID|GTID)(?:\t|\s+\d+-\d+-\d+\b)/.test(line)) this.group = 'gtid';
+        else if (this.group === 'gtid' && /\tQuery\t/.test(line)) this.group = 'statement';
+      }
       const g = /^#\d{6}\s.*\bGTID (\d+)-(\d+)-(\d+)\b/.exec(line);
       if (g) this.addMaria(Number(g[1]), Number(g[2]), BigInt(g[3]));
       if (this.previous === undefined && /^#\d{6}\s/.test(line)) {
@@ -225,6 +249,12 @@ export class DecodedScan {
         if (r) this.nextFile = r[1];
       }
     }
+  }
+
+  /** After the last line: a statement that committed by itself may end the output. */
+  end(): this {
+    if (this.group === 'statement') this.commit();
+    return this;
   }
 
   private addMysql(gtid: string): void {
@@ -248,7 +278,7 @@ export class DecodedScan {
     }
   }
 
-  /** How many transactions: the GTIDs named, else the COMMITs (file/position without GTIDs). */
+  /** How many transactions: the GTIDs named, else the ends counted (file/position without GTIDs: COMMITs and DDL). */
   get transactions(): number {
     let n = 0;
     for (const iv of this.mysql.values()) for (const [a, b] of iv) n += Number(b - a + 1n);
@@ -302,7 +332,7 @@ export function purgedGap(mode: PositionMode, previous: string | undefined, winn
 export function scanDecodedText(text: string, trackEnds?: { firstFile: string }): DecodedScan {
   const s = new DecodedScan(trackEnds);
   for (const l of text.split('\n')) s.line(l);
-  return s;
+  return s.end();
 }
 
 /** A value for a MySQL option file: double-quoted, with the escapes both clients read. */
@@ -475,7 +505,7 @@ export async function scanDecodedFile(file: string, trackEnds?: { firstFile: str
   const s = new DecodedScan(trackEnds);
   const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
   for await (const l of rl) s.line(l);
-  return s;
+  return s.end();
 }
 
 /** The first line a salvage tool (a command line from the config) prints for --version. */

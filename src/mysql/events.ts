@@ -3,7 +3,7 @@
  * RELAYLOG EVENTS), a page at a time, for the file/position level-up. Needs
  * REPLICATION SLAVE (MySQL) / BINLOG MONITOR (MariaDB), which heir's grants have.
  */
-import type { EventRow } from '../failover/levelup';
+import { opensTransaction, type EventRow } from '../failover/levelup';
 import { Conn, MysqlError } from './conn';
 import { binlogBase, binlogIndex } from './coords';
 import { quoteString } from './dialect';
@@ -74,11 +74,11 @@ export async function readRelayLogsBack(
 }
 
 /**
- * Transactions the server wrote to its binlog from `from` to its end, read in pages: XID
- * events and query COMMITs, the same boundaries a decoded binlog shows as COMMIT (see
- * DecodedScan). A file purged since `from` is an error: the count would be short.
+ * Transactions the server wrote to its binlog from `from` to its end, read in pages: one GTID
+ * (or Anonymous_Gtid) event opens each, DDL included, as the transactions a decoded binlog
+ * shows end (see DecodedScan). A file purged since `from` is an error: the count would be short.
  */
-export async function countCommitsSince(c: Conn, from: { file: string; pos: number }): Promise<number> {
+export async function countTransactionsSince(c: Conn, from: { file: string; pos: number }): Promise<number> {
   const logs = await listBinlogs(c);
   const i = logs.indexOf(from.file);
   if (i < 0) throw new Error(`binlog ${from.file} is no longer on the server (files: ${logs.slice(0, 3).join(', ')}${logs.length > 3 ? ', …' : ''})`);
@@ -88,9 +88,7 @@ export async function countCommitsSince(c: Conn, from: { file: string; pos: numb
     let skip = 0;
     for (;;) {
       const rows = await c.query(`SHOW BINLOG EVENTS IN ${quoteString(file)} FROM ${at} LIMIT ${skip}, ${PAGE}`);
-      for (const r of rows.map((x) => toRow(x as Record<string, unknown>))) {
-        if (r.type === 'Xid' || (r.type === 'Query' && /^\s*COMMIT\b/i.test(r.info))) n++;
-      }
+      n += rows.filter((r) => opensTransaction(toRow(r as Record<string, unknown>).type)).length;
       if (rows.length < PAGE) break;
       at = toRow(rows[rows.length - 1] as Record<string, unknown>).pos;
       skip = 1;

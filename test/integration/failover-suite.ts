@@ -298,8 +298,12 @@ export function failoverSuite(flavor: LabFlavor): void {
     return { l, cfg, w, sd };
   }
 
-  /** A failover run in a child process that dies (SIGKILL, no cleanup) at `step` (before it, or at step:point inside it). */
-  async function crashRun(cfg: ClusterConfig, sd: string, step: string): Promise<void> {
+  /**
+   * A failover run in a child process that dies (SIGKILL, no cleanup) at `step` (before it, or
+   * at step:point inside it); with `killWhen` (and a step that is never reached), the test
+   * kills it (SIGKILL) once killWhen() holds, polled every 50 ms, at a moment no crash point names.
+   */
+  async function crashRun(cfg: ClusterConfig, sd: string, step: string, killWhen?: () => Promise<boolean>): Promise<void> {
     const child = spawn(process.execPath, [path.join(__dirname, 'failover-crash-child.js')], {
       env: { ...process.env, HEIR_TEST_CLUSTER: JSON.stringify(cfg), HEIR_TEST_STATE_DIR: sd, HEIR_TEST_CRASH_AT: step, HEIR_TEST_GLOBAL: JSON.stringify({ cloud: cloudFor(emu!) }) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -307,7 +311,14 @@ export function failoverSuite(flavor: LabFlavor): void {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const sig = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, s) => resolve(s)));
+    if (killWhen) {
+      let running = true;
+      void exited.then(() => (running = false));
+      while (running && !(await killWhen())) await sleep(50);
+      if (running) child.kill('SIGKILL');
+    }
+    const sig = await exited;
     assert.equal(sig, 'SIGKILL', `the child died at the crash point (${step.includes(':') ? `inside ${step}` : `before ${step}`}): ${out}`);
   }
 
@@ -1541,6 +1552,94 @@ export function failoverSuite(flavor: LabFlavor): void {
           await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
         });
       }
+    }
+
+    // File/position: what only the dead master has is one DDL statement. It commits with no
+    // XID or COMMIT, and is salvaged like any transaction.
+    if (my) {
+      it('file/position: a DDL statement only the dead master has is salvaged', async () => {
+        const { l, cfg } = await salvageLab({ gtid: false });
+        const w = await writeThenCutReplicas(l, cfg);
+        await l.sql('db1', 'CREATE TABLE app.ddl (id INT PRIMARY KEY) ENGINE=InnoDB');
+        await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+        const r = await runFailover(request(cfg, tempDir()));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.equal(r.plan!.mode, 'file');
+        assert.equal(r.salvage.error, undefined, r.salvage.why);
+        assert.equal(r.salvage.count, 1, r.salvage.why);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        for (const n of [r.newMaster!, ...survivors]) assert.equal((await l.sql(n, "SHOW TABLES FROM app LIKE 'ddl'")).length, 1, `${n} has the table`);
+      });
+    }
+
+    // File/position: heir dies while the salvage client runs, after it applied a DDL statement
+    // (CREATE TABLE) and before the next transaction committed (the client waits on a table
+    // lock held on the new master). A DDL statement commits by itself, with no XID or COMMIT:
+    // the rerun must count it among what the earlier run applied, or it applies it again.
+    if (my) {
+      it('file/position: crash inside salvage-apply after a salvaged DDL statement: ack and rerun apply it once and the rest after it', async () => {
+        const { l, cfg } = await salvageLab({ gtid: false });
+        await l.sql('db1', 'CREATE TABLE app.hold (id INT PRIMARY KEY) ENGINE=InnoDB');
+        const w = await writeThenCutReplicas(l, cfg); // app.hold reached both replicas before the writer's rows
+        const before = range(100001, 10);
+        const after = range(100101, 30);
+        await writeRows(cfg, addressOf(l), before);
+        await l.sql('db1', 'CREATE TABLE app.ddl (id INT PRIMARY KEY) ENGINE=InnoDB');
+        const c = await open(appConfig(cfg), addressOf(l));
+        await c.exec('INSERT INTO app.hold (id) VALUES (1)');
+        await c.close();
+        await writeRows(cfg, addressOf(l), after);
+        w.acked.push(...before, ...after);
+        // On both possible winners a session holds app.hold: the salvage client stops there.
+        const locks: mysql.Connection[] = [];
+        for (const n of ['db2', 'db3']) {
+          const s = await mysql.createConnection({ socketPath: l.nodes.find((x) => x.name === n)!.socket, user: 'root', password: '' });
+          locks.push(s);
+          await s.query('LOCK TABLES app.hold READ');
+        }
+        await l.kill('db1'); // mysqld only: the host and its sshd stay up
+
+        const sd = tempDir();
+        let waitingOn: string | undefined;
+        try {
+          await crashRun(cfg, sd, 'never', async () => {
+            for (const n of ['db2', 'db3']) {
+              const ps = await l.sql(n, 'SHOW PROCESSLIST');
+              if (ps.some((p) => /^Waiting for table/.test(String(p.State ?? '')) && p.User === cfg.mysql.user)) {
+                waitingOn = n;
+                return true;
+              }
+            }
+            return false;
+          });
+        } finally {
+          for (const s of locks) await s.end().catch(() => undefined);
+        }
+        const [j] = unfinishedJournals(sd, cfg.name);
+        const first = String(j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
+        assert.equal(first, waitingOn, 'the salvage client of the crashed run waited on the node it promoted');
+        assert.equal(j!.steps.find((x) => x.step === 'salvage-apply')?.outcome, 'running');
+        // What the crashed run applied: the rows before the DDL and the DDL; nothing after it.
+        const had = await idsOn(cfg, first);
+        assert.deepEqual([before.every((id) => had.has(id)), after.some((id) => had.has(id))], [true, false]);
+        assert.equal((await l.sql(first, "SHOW TABLES FROM app LIKE 'ddl'")).length, 1, 'the DDL was applied');
+        assert.equal(Number((await l.sql(first, 'SELECT COUNT(*) AS n FROM app.hold'))[0]!.n), 0);
+
+        acknowledge(sd, cfg.name, 'test');
+        const r = await runFailover(request(cfg, sd));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.equal(r.newMaster, first, 'the rerun keeps the node the journal promoted');
+        assert.equal(r.salvage.error, undefined, r.salvage.why);
+        // 10 rows, the DDL, the app.hold row, 30 rows: each counted once.
+        assert.equal(r.salvage.count, before.length + 1 + 1 + after.length, r.salvage.why);
+        const [cnt] = await l.sql(first, `SELECT COUNT(*) AS n FROM app.w WHERE id BETWEEN ${before[0]} AND ${after.at(-1)}`);
+        assert.equal(Number(cnt!.n), before.length + after.length);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+        for (const n of survivors) assert.equal(Number((await l.sql(n, 'SELECT COUNT(*) AS n FROM app.hold'))[0]!.n), 1, `${n} has the row after the DDL`);
+      });
     }
 
     /**

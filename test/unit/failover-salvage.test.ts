@@ -276,6 +276,79 @@ describe('DecodedScan: where each decoded transaction ends (file/position rerun 
   });
 });
 
+describe('DecodedScan: a DDL statement is a transaction of its own (file/position)', () => {
+  // The shape mysqlbinlog 9.7 prints with gtid_mode OFF (SET lines shortened).
+  const H = (pos: number, what: string) => `#261205  7:32:31 server id 1  end_log_pos ${pos} CRC32 0x0 \t${what}`;
+  const gtid = (pos: number) => [`# at ${pos - 77}`, H(pos, 'Anonymous_GTID\tlast_committed=0\tsequence_number=1\trbr_only=no'), "SET @@SESSION.GTID_NEXT= 'ANONYMOUS'/*!*/;"];
+  const query = (pos: number, ...text: string[]) => [`# at ${pos - 100}`, H(pos, 'Query\tthread_id=12\texec_time=0\terror_code=0\tXid = 6'), 'SET TIMESTAMP=1796455951/*!*/;', ...text, '/*!*/;'];
+  const row = (pos: number) => [`# at ${pos - 40}`, H(pos - 40, 'Table_map: `app`.`t1` mapped to number 85'), H(pos, 'Write_rows: table id 85 flags: STMT_END_F'), '', "BINLOG '", 'D74Tax4BAAAAKAAAAGECAAAAAFUAAAAAABEAAgAB/wABAAAA4jEqNA==', "'/*!*/;"];
+  const lines = [
+    'DELIMITER /*!*/;',
+    ...gtid(235),
+    ...query(372, 'CREATE TABLE app.t1 (id INT PRIMARY KEY) ENGINE=InnoDB'),
+    ...gtid(451),
+    ...query(522, 'BEGIN'),
+    ...row(609),
+    '# at 609',
+    H(640, 'Xid = 7'),
+    'COMMIT/*!*/;',
+    ...gtid(717),
+    // A routine's body has a BEGIN line of its own: still one statement.
+    ...query(890, 'CREATE DEFINER=`root`@`localhost` PROCEDURE `app`.`p`()', 'BEGIN', ' SELECT 1;', 'END'),
+    ...gtid(967),
+    ...query(1085, 'ALTER TABLE app.t1 ADD COLUMN x INT'),
+    ...gtid(1162),
+    ...query(1277, 'BEGIN'),
+    ...row(1360),
+    '# at 1360',
+    H(1432, 'Query\tthread_id=17\texec_time=0\terror_code=0'),
+    'COMMIT',
+    '/*!*/;',
+    ...gtid(1509),
+    ...query(1600, 'DROP TABLE app.m'),
+  ];
+  const tail = ["SET @@SESSION.GTID_NEXT= 'AUTOMATIC' /* added by mysqlbinlog */ /*!*/;", 'DELIMITER ;', '# End of log file'];
+
+  it('counts each DDL where it ends, the last one too, and a routine with BEGIN in its body once', () => {
+    const s = scanDecodedText([...lines, ...tail].join('\n'), { firstFile: 'binlog.000002' });
+    assert.equal(s.commits, 6);
+    assert.equal(s.transactions, 6);
+    assert.deepEqual(
+      s.commitEnds.map((e) => e.pos),
+      [372, 640, 890, 1085, 1432, 1600],
+    );
+  });
+  it('an incomplete last transaction (BEGIN, no COMMIT: the client rolls it back) is not counted', () => {
+    const s = scanDecodedText([...lines, ...gtid(1677), ...query(1750, 'BEGIN'), ...row(1830), 'ROLLBACK /* added by mysqlbinlog */;', ...tail].join('\n'), { firstFile: 'binlog.000002' });
+    assert.equal(s.commits, 6);
+  });
+  it('MariaDB: a ddl GTID and its Query event; START TRANSACTION opens the others', () => {
+    const M = (pos: number, what: string) => `#261205  7:32:36 server id 1  end_log_pos ${pos} CRC32 0x0 \t${what}`;
+    const s = scanDecodedText(
+      [
+        M(421, 'GTID 0-1-2 ddl'),
+        '/*M!100001 SET @@session.gtid_seq_no=2*//*!*/;',
+        M(547, 'Query\tthread_id=8\texec_time=0\terror_code=0\txid=5'),
+        'CREATE TABLE app.t1 (id INT PRIMARY KEY) ENGINE=InnoDB',
+        '/*!*/;',
+        M(589, 'GTID 0-1-3 trans'),
+        'START TRANSACTION',
+        '/*!*/;',
+        M(754, 'Xid = 6'),
+        'COMMIT/*!*/;',
+        M(1297, 'GTID 0-1-7'),
+        'START TRANSACTION',
+        '/*!*/;',
+        M(1498, 'Query\tthread_id=13\texec_time=0\terror_code=0\txid=0'),
+        'COMMIT',
+        '/*!*/;',
+      ].join('\n'),
+    );
+    assert.equal(s.commits, 3);
+    assert.equal(s.transactions, 3);
+  });
+});
+
 describe('a salvage whose first binlog was purged: what lies before the oldest remaining binlog', () => {
   const U = '6293bcfe-ef59-11f1-8444-02fc00000001';
   it("reads MySQL's Previous-GTIDs and MariaDB's Gtid list of the first decoded binlog", () => {
