@@ -46,7 +46,7 @@ import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql
 import { countTransactionsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
-import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica } from '../mysql/ops';
+import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
 import { SshError } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
@@ -288,7 +288,7 @@ class FailoverRun {
       }
       // Plan: read every node and elect. Pure from here to the first action.
       this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
-      this.keepEarlierDrops();
+      await this.keepEarlierDrops();
       this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
       const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
       // A server that refuses heir (access denied, account locked, host blocked, too many
@@ -1526,9 +1526,11 @@ class FailoverRun {
    * A rerun after an earlier run of this failover dropped a node in its drain (its applier was
    * stuck) and then stopped: the node stays dropped while its relay log is still not applied
    * (judging it again would cost apply_timeout_s for the same answer, with the address gone);
-   * one that has applied everything since is a survivor like any other.
+   * one that has applied everything since is a survivor like any other. Applied is asked of
+   * the node itself, as the drain asks it (bounded by EARLIER_DROP_CHECK_S): a parallel
+   * applier that went idle may leave its executed coordinates behind what it applied.
    */
-  private keepEarlierDrops(): void {
+  private async keepEarlierDrops(): Promise<void> {
     const dead = this.node(this.req.deadMaster);
     for (const j of [...this.past].reverse()) {
       if (j.operation !== 'failover' || j.id === this.id) continue;
@@ -1541,13 +1543,9 @@ class FailoverRun {
           const snap = this.snapshot!.nodes.find((n) => n.name === node);
           if (!snap?.reachable || this.dropped.has(node)) continue;
           const ch = channelFrom(snap, { host: dead.host, port: dead.port });
-          // MySQL GTIDs: everything retrieved is executed (a partial transaction at the relay
-          // log's end never will be); else its coordinates: executed as far as read.
-          const retrieved = ch?.retrievedGtidSet ? GtidSet.tryParse(ch.retrievedGtidSet) : undefined;
-          const executed = GtidSet.tryParse(snap.executedGtid ?? '');
-          const applied = retrieved && executed && snap.version?.flavor === 'mysql' ? executed.contains(retrieved) : !!(ch?.read && ch.exec && compareCoords(ch.exec, ch.read) >= 0);
-          const unapplied = ch && (!applied || ch.lastSqlErrno);
-          if (unapplied) this.drop(node, `${why}; dropped by the earlier run ${j.id}, and its relay log is still not applied`);
+          if (!ch) continue;
+          const applied = !ch.lastSqlErrno && (await this.conn(node).then((c) => waitRelayApplied(c, EARLIER_DROP_CHECK_S)).catch(() => false));
+          if (!applied) this.drop(node, `${why}; dropped by the earlier run ${j.id}, and its relay log is still not applied`);
         }
       }
     }
@@ -1780,6 +1778,12 @@ function removeCopies(files: string[]): string {
   }
   return left.length ? `; could not remove the copied binlogs ${left.join(', ')}` : '; copied binlogs removed (salvage.sql kept)';
 }
+
+/**
+ * How long a rerun looks at a node an earlier run dropped before it counts as still stuck: an
+ * idle applier is recognised after 1 s without movement (waitRelayApplied).
+ */
+const EARLIER_DROP_CHECK_S = 2;
 
 /** max_allowed_packet during salvage: the server's maximum, as replica_max_allowed_packet. */
 const SALVAGE_PACKET = 1073741824;

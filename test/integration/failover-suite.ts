@@ -1275,6 +1275,98 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    // The dropped winner's applier is let go after the crash: it applies everything, and holds
+    // a transaction the replacement lacks. The rerun keeps the replacement (never a second
+    // master) and judges the node afresh: with GTIDs it is a catch-up source, then repointed;
+    // file/position has no catch-up between replicas: it is left out as having read beyond
+    // the new master (not as still stuck), untouched, and what only it has is reported.
+    for (const gtid of my ? [true, false] : [true]) {
+      it(`${gtid ? '' : 'file/position: '}a crash after a stuck winner was dropped and its replacement promoted, and the dropped node has since applied everything: the rerun keeps the replacement ${gtid ? 'and brings it what only the dropped node had' : 'and reports what only the dropped node has'}`, async () => {
+        const l = await lab({ gtid });
+        // apply_timeout_s 3 keeps the test short.
+        const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+        const { w, hold } = await writeThenHold(l, cfg, 1);
+        try {
+          await l.sql('db3', stopIo); // only db2 receives the held transaction
+          const held = [800001];
+          await hold.commit(1, held[0]!);
+          w.acked.push(...held);
+          await receivedAll(l, ['db2']);
+          await l.kill('db1');
+          const sd = tempDir();
+          await crashRun(cfg, sd, 'attach');
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          assert.equal(unfinished.length, 1, 'the crash left its journal');
+          const drain = unfinished[0]!.steps.find((x) => x.step === 'drain');
+          assert.deepEqual(Object.keys((drain?.data?.dropped as object | undefined) ?? {}), ['db2'], JSON.stringify(drain));
+          const promote = unfinished[0]!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok');
+          assert.match(promote?.detail ?? '', /^db3 is writable/, JSON.stringify(unfinished[0]!.steps));
+          // db2's applier is let go: it applies the held transaction, which db3 lacks.
+          await hold.releaseAll();
+          await waitApplied(l, cfg, ['db2'], held[0]!);
+          const have3 = await idsOn(cfg, 'db3');
+          assert.equal(have3.has(held[0]!), false);
+
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db3', 'the rerun keeps the node the journal promoted');
+          assert.equal(r.steps.filter((x) => x.name === 'promote' && x.outcome === 'ok').length <= 1, true, steps);
+          assert.deepEqual(r.warnings.filter((x) => /dropped/.test(x)), [], 'db2 is not dropped again');
+          assert.equal(r.plan!.leftOut.some((x) => /dropped/.test(x.why)), false, JSON.stringify(r.plan!.leftOut));
+          if (gtid) {
+            assert.deepEqual(r.plan!.catchUp.map((x) => x.from), ['db2']);
+            await assertHealthy(l, cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
+            return;
+          }
+          assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /^file\/position: it read binlog\.\d+:\d+, beyond the winner's binlog\.\d+:\d+$/, JSON.stringify(r.plan!.leftOut));
+          const reported = r.possiblyLost.find((x) => /^received by db2 only/.test(x.why));
+          assert.match(reported?.transactions ?? '', /^binlog\.\d+:\d+ \.\. binlog\.\d+:\d+$/, JSON.stringify(r.possiblyLost));
+          assert.deepEqual(w.acked.filter((id) => !have3.has(id)), held, 'db3 lacks only what db2 alone received');
+          assert.ok((await idsOn(cfg, 'db2')).has(held[0]!), 'db2 keeps it');
+          await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, allowMissing: new Set(held), leftOut: ['db2'] });
+        } finally {
+          await hold.releaseAll();
+        }
+      });
+
+      // The same crash before the promotion: nothing was promoted, so the rerun elects afresh.
+      // The node whose drop the journal records has applied everything: it is judged like any
+      // survivor, and wins again (preferred, most advanced); nothing is lost.
+      it(`${gtid ? '' : 'file/position: '}a crash after a stuck winner was dropped, before the promotion, and the dropped node has since applied everything: the rerun promotes it, nothing lost`, async () => {
+        const l = await lab({ gtid });
+        // apply_timeout_s 3 keeps the test short.
+        const cfg = await config(l, { apply_timeout_s: 3 }, { db2: { promotion: 'prefer' } });
+        const { w, hold } = await writeThenHold(l, cfg, 1);
+        try {
+          await l.sql('db3', stopIo); // only db2 receives the held transaction
+          const held = [800001];
+          await hold.commit(1, held[0]!);
+          w.acked.push(...held);
+          await receivedAll(l, ['db2']);
+          await l.kill('db1');
+          const sd = tempDir();
+          await crashRun(cfg, sd, 'promote');
+          const unfinished = unfinishedJournals(sd, cfg.name);
+          const drain = unfinished[0]!.steps.find((x) => x.step === 'drain');
+          assert.deepEqual(Object.keys((drain?.data?.dropped as object | undefined) ?? {}), ['db2'], JSON.stringify(drain));
+          await hold.releaseAll();
+          await waitApplied(l, cfg, ['db2'], held[0]!);
+
+          acknowledge(sd, cfg.name, 'test');
+          const r = await runFailover(request(cfg, sd));
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db2', steps);
+          assert.deepEqual(r.warnings.filter((x) => /dropped/.test(x)), [], 'db2 is not dropped again');
+          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+        } finally {
+          await hold.releaseAll();
+        }
+      });
+    }
+
     it('a crash after a stuck winner was dropped, before the promotion: the rerun reads the drop from the journal and does not judge it again while its relay log is still unapplied', async () => {
       const l = await lab();
       // apply_timeout_s 3 keeps the test short; db2's applier never moves.
