@@ -762,7 +762,8 @@ class FailoverRun {
           );
           throw new Error(why);
         }
-        const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped: ${this.dropped.get(p.winner!)})`;
+        // Why it was dropped is in its own warning (drop), once.
+        const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped)`;
         this.warnings.push(msg);
         await this.note(msg);
         this.log.warn({ dropped: p.winner, winner: again.winner }, msg);

@@ -1118,6 +1118,8 @@ export function failoverSuite(flavor: LabFlavor): void {
         assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
         assert.equal(r.newMaster, 'db3');
         assert.ok(r.warnings.some((x) => /the winner changed during the drain: db2 → db3/.test(x)), r.warnings.join('\n'));
+        const why = r.plan!.leftOut.find((x) => x.node === 'db2')?.why.replace(/^dropped during the failover: /, '') ?? '?';
+        assert.equal(r.warnings.filter((x) => x.includes(why)).length, 1, `the drop's reason is reported once, not again with the new plan: ${r.warnings.join('\n')}`);
         const drain = r.steps.find((x) => x.name === 'drain')!;
         assert.match(drain.nodes!.find((x) => x.node === 'db2')!.detail, /still applying .* after failover.drain_max_s 5s/, steps);
         assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped during the failover/, steps);
@@ -1165,6 +1167,8 @@ export function failoverSuite(flavor: LabFlavor): void {
           assert.equal(r.plan!.mode, 'file');
           assert.equal(r.newMaster, 'db3');
           assert.ok(r.warnings.some((x) => /the winner changed during the drain: db2 → db3/.test(x)), r.warnings.join('\n'));
+          const why = r.plan!.leftOut.find((x) => x.node === 'db2')?.why.replace(/^dropped during the failover: /, '') ?? '?';
+          assert.equal(r.warnings.filter((x) => x.includes(why)).length, 1, `the drop's reason is reported once, not again with the new plan: ${r.warnings.join('\n')}`);
           assert.match(r.plan!.leftOut.find((x) => x.node === 'db2')?.why ?? '', /dropped during the failover/, steps);
           assert.equal(r.plan!.repoint.includes('db2'), false);
           const reported = r.possiblyLost.find((x) => /received by db2, which was dropped/.test(x.why));
