@@ -524,7 +524,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
           : winnerReason(f, sorted, level(f), opts.to),
       );
     } else if (verdict === 'eligible' && winner) {
-      reasons.push(loserReason(f, winner, level(f)));
+      reasons.push(adopted ? `${winner.cfg.name} is kept: it is already the master (see its reason); electing another would make a second one` : loserReason(f, winner, level(f)));
     }
     return {
       name: f.cfg.name,

@@ -180,6 +180,19 @@ describe('planner: election by received transactions', () => {
     assert.ok(!p2.steps.some((s) => s.name === 'fence-kill'), p2.steps.map((s) => s.name).join(', '));
   });
 
+  it('the master an earlier run promoted stays the winner over a survivor that received more: that one is a catch-up source, and its reason says why it lost', () => {
+    const p = plan(
+      topo(mysqlNode('db2', `${M}:1-100`), mysqlNode('db3', `${M}:1-99`, { readOnly: false, superReadOnly: false, replication: [] })),
+      cluster([{ name: 'db2', promotion: 'prefer' }, { name: 'db3' }]),
+      { earlier: { node: 'db3' } },
+    );
+    assert.equal(p.winner, 'db3');
+    assert.deepEqual(p.catchUp.map((c) => c.from), ['db2']);
+    assert.deepEqual(p.repoint, ['db2']);
+    assert.equal(cand(p, 'db2').verdict, 'eligible');
+    assert.deepEqual(cand(p, 'db2').reasons, ['db3 is kept: it is already the master (see its reason); electing another would make a second one']);
+  });
+
   it('a survivor already promoted by an unfinished earlier run (writable, replicating from no one) stays the master; two such: no winner', () => {
     // db2 was promoted (channels reset, read_only off); db3 was repointed to it and has the same.
     const db3OnDb2 = { ch: { sourceHost: '10.0.0.2', sourceServerId: 2, ioState: 'Yes' as const, lastIoErrno: 0, lastIoError: '', secondsBehind: 0 } };
