@@ -31,7 +31,10 @@ export interface HaManagerOptions {
   cluster: ClusterConfig;
   endpoints: string[];
   prefix: string;
-  leaseTtlS: number;
+  /** heir.ha.lease_ttl_s; omitted, the daemon's default. */
+  leaseTtlS?: number;
+  /** heir.ha.etcd.request_timeout_ms: 1000 unless given; null, the daemon's default. */
+  requestTimeoutMs?: number | null;
   /** Run the daemon inside this network namespace (ip netns exec). */
   ns?: string;
   /** heir.api.token (the same on every manager); without one the API is read-only. */
@@ -54,7 +57,12 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
         log_level: 'info',
         // Loopback, so the other managers are told the address (on a real manager: its VPC address).
         api: { listen: `127.0.0.1:${port}`, advertise_url: `http://127.0.0.1:${port}`, ...(o.token ? { token: o.token } : {}) },
-        ha: { etcd: { endpoints: o.endpoints, request_timeout_ms: 1000 }, manager_id: o.id, lease_ttl_s: o.leaseTtlS, prefix: o.prefix },
+        ha: {
+          etcd: { endpoints: o.endpoints, ...(o.requestTimeoutMs === null ? {} : { request_timeout_ms: o.requestTimeoutMs ?? 1000 }) },
+          manager_id: o.id,
+          ...(o.leaseTtlS !== undefined ? { lease_ttl_s: o.leaseTtlS } : {}),
+          prefix: o.prefix,
+        },
         ...o.heir,
       },
       clusters: [o.cluster],
