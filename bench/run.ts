@@ -47,6 +47,7 @@ const BENCHES: Bench[] = [
   { name: 'salvage', script: 'salvage.js', args: [], title: "Salvage of a 200,000-row transaction only the dead master had", issue: 13 },
   { name: 'partial-tail', script: 'partial-tail.js', args: [], title: "Failover with a partial 200,000-row transaction in the winner's relay log (the STOP REPLICA wait)", issue: 14 },
   { name: 'daemon-footprint', script: 'daemon-footprint.js', args: [], title: 'Daemon footprint: 1, 100, 1000, 5000 clusters', issue: 14 },
+  { name: 'ha-takeover', script: 'ha-takeover.js', args: [], title: 'Leader takeover under heir.ha: kill -9 of the leader daemon → the other daemon leads', issue: 15 },
   { name: 'torture', script: 'torture.js', args: [], title: 'Randomized torture: faults, lag, semi-sync, writers through the address', issue: 12 },
 ];
 
@@ -424,6 +425,33 @@ function renderTorture(r: any): string {
   ].join('\n');
 }
 
+/** Judged on the figures against lease_ttl_s + 1 s: every run within it, or how many were not. */
+function takeoverVerdict(r: any): string {
+  const all: number[] = r.killToNewKeyMs?.all ?? [];
+  if (all.length === 0) return '**not met** (no run)';
+  const over = all.filter((x) => x > r.targetMs).length;
+  return over === 0 ? `met (all ${all.length} runs within it)` : `**not met** in ${over} of ${all.length} runs (max ${s(r.killToNewKeyMs.max)})`;
+}
+
+function renderHaTakeover(r: any): string {
+  return [
+    `${r.etcdMembers} etcd members and ${r.managers} heir daemons (\`heir daemon\`, heir.ha at its defaults: lease_ttl_s ${r.leaseTtlS}, request_timeout_ms ${r.requestTimeoutMs}) on loopback, watching one cluster of 3 ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} servers (${r.servers}) with the default detection settings. ` +
+      'Each run finds the leader in etcd, waits a random 1 s to 1 s + lease/3 (so the kill falls anywhere between two renewals of its lease), kill -9s the leader daemon, and afterwards starts it again (same manager id and state directory) as a follower; the next run kills the new leader. ' +
+      "The takeover is the moment the other daemon's leadership key appears in etcd (`<prefix>clusters/<cluster>/leader`, seen by the benchmark's watch on it); the new leader's own log line \`<id> leads cluster <name>\` (its timestamp) is given alongside.",
+    '',
+    table([
+      statRow("kill -9 of the leader daemon → the other daemon's leadership key in etcd (the takeover)", r.killToNewKeyMs, `target ≤ ${s(r.targetMs)} (lease_ttl_s + 1 s)`),
+      statRow('kill -9 → the new leader logs `<id> leads cluster <name>`', r.killToLogMs, "the daemon's own timestamp"),
+      statRow("kill -9 → etcd deletes the killed leader's key (its lease expired)", r.killToKeyDeletedMs, "lease_ttl_s after the last renewal etcd received (renewals every lease/3), plus etcd's own expiry check"),
+      statRow("key deleted → the other daemon's key", r.keyDeletedToNewKeyMs, 'the follower watches the key and campaigns at once'),
+    ], HEAD),
+    '',
+    `Per run (kill → takeover): ${(r.killToNewKeyMs?.all ?? []).map((x: number) => s(x)).join(', ')}.`,
+    '',
+    `Target (issue 15): leader takeover ≤ lease_ttl_s + 1 s = ${s(r.targetMs)} at the default lease of ${r.leaseTtlS} s: ${takeoverVerdict(r)}.`,
+  ].join('\n');
+}
+
 const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   torture: renderTorture,
   detection: (r, all) => renderDetection(r, all('partition')),
@@ -442,6 +470,7 @@ const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   salvage: renderSalvage,
   'partial-tail': renderPartialTail,
   'daemon-footprint': renderFootprint,
+  'ha-takeover': renderHaTakeover,
 };
 
 function readStored(): Stored[] {
@@ -516,6 +545,8 @@ function render(): string {
     sum.push([`torture (${tt.runs} seeded runs, both flavors: kill -9, host down, SIGSTOP, partition, ${tt.failoversOnOverload !== undefined ? 'max_connections exhausted, ' : ''}daemon killed mid-failover): acknowledged commits lost beyond declared / runs violating the invariant`, `${tt.lostBeyondDeclared} / ${tt.violations.length}`, '', 'target 0 / 0']);
     sum.push(['torture: seconds with two answering writable nodes / writes the old master took after the new one', `${tt.twoWritableS} s / ${tt.splitBrainWrites}`, '', 'target 0 / 0']);
   }
+  const ht = get('ha-takeover');
+  if (ht) sum.push([`kill -9 of the leader daemon (heir.ha, lease ${ht.leaseTtlS} s) → the other daemon leads (its key in etcd)`, s(ht.killToNewKeyMs.median), s(ht.killToNewKeyMs.max), `target ${s(ht.targetMs)} (lease_ttl_s + 1 s)`]);
   const fp = get('daemon-footprint');
   const big = fp?.results?.find((x: any) => x.clusters === 1000);
   if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', `target ${fp.target?.cpuPercentOfOneCore ?? 10} % / ${fp.target?.rssMb ?? 150} MB`]);
