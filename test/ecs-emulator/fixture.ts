@@ -90,3 +90,17 @@ export function cloudFor(emu: EcsEmulator, over: Record<string, unknown> = {}) {
     ...over,
   };
 }
+
+/**
+ * The environment for a heir child process (daemon, CLI) that takes its cloud credentials from
+ * the emulator's AccessKey, with every other source of the default chain turned off.
+ */
+export function credentialEnv(emu: EcsEmulator, key = emu.keys[0]!): NodeJS.ProcessEnv {
+  return {
+    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
+    ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
+    ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
+    ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
+  };
+}

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
-import { cloudFor, labRegion } from '../ecs-emulator/fixture';
+import { cloudFor, labRegion, credentialEnv } from '../ecs-emulator/fixture';
 import { startCluster, type LabCluster } from '../lab';
 import { runHeir, type CliResult } from '../support/cli';
 import { acquireLock } from '../../src/failover/lock';
@@ -21,15 +21,7 @@ let dir: string;
 let configFile: string;
 
 function heir(args: string[]): Promise<CliResult> {
-  const key = emu.keys[0]!;
-  const env = {
-    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
-    ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
-    ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
-    ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
-  };
-  return runHeir(['--config', configFile, ...args], { env, timeoutMs: 90_000 });
+  return runHeir(['--config', configFile, ...args], { env: credentialEnv(emu), timeoutMs: 90_000 });
 }
 
 async function holder(): Promise<string | undefined> {

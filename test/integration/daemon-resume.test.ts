@@ -20,7 +20,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, unfinishedJournals } from '../../src/failover/journal';
 import { listReports, readReport } from '../../src/failover/report';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
-import { cloudFor, labRegion } from '../ecs-emulator/fixture';
+import { cloudFor, labRegion, credentialEnv } from '../ecs-emulator/fixture';
 import { HEIR_BIN, jsonLogLines, until } from '../support/cli';
 import { assertInvariant } from '../support/invariant';
 import { createTable, idsOn, sleep, startWriter, writeRows } from './failover-helpers';
@@ -44,16 +44,7 @@ after(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function credentials(): NodeJS.ProcessEnv {
-  const key = emu!.keys[0]!;
-  return {
-    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
-    ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
-    ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
-    ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
-  };
-}
+const credentials = (): NodeJS.ProcessEnv => credentialEnv(emu!);
 
 const holderNode = () => {
   const eni = emu!.state.enis.get('eni-floating')!;

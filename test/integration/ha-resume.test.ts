@@ -25,7 +25,7 @@ import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn, type JournalSummary } from '../../src/failover/journal';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
-import { cloudFor, labRegion } from '../ecs-emulator/fixture';
+import { cloudFor, labRegion, credentialEnv } from '../ecs-emulator/fixture';
 import { until } from '../support/cli';
 import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
@@ -67,16 +67,7 @@ after(async () => {
   else fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function credentials(): NodeJS.ProcessEnv {
-  const key = emu!.keys[0]!;
-  return {
-    ALIBABA_CLOUD_ACCESS_KEY_ID: key.id,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.secret,
-    ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',
-    ALIBABA_CLOUD_CLI_PROFILE_DISABLED: 'true',
-    ALIBABA_CLOUD_CREDENTIALS_FILE: '/nonexistent/heir-test-credentials',
-  };
-}
+const credentials = (): NodeJS.ProcessEnv => credentialEnv(emu!);
 
 async function startManager(id: string, cluster: ClusterConfig): Promise<HaManager> {
   const m = await startHaManager({
