@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox` (scripts/sandbox.sh runs setup, then this):
  *
- *   node dist/test/sandbox/main.js [--mariadb] [--switchover] [--havip] [--keep] [--engine daemon|inprocess] [--timeout S] [--json FILE]
+ *   node dist/test/sandbox/main.js [--mariadb] [--switchover] [--havip] [--ha] [--keep] [--engine daemon|inprocess] [--timeout S] [--json FILE]
  *
  * Starts the sandbox (see scenario.ts), kills the master (or runs a switchover),
  * narrates what heir sees and does, prints a summary and tears everything down,
@@ -21,12 +21,15 @@ interface Args {
   address: 'eni' | 'havip';
   timeoutS: number;
   json: string | null;
+  ha: boolean;
 }
 
-const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--havip] [--keep] [--no-setup]
+const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--havip] [--ha] [--keep] [--no-setup]
   --mariadb            MariaDB 10.11 instead of MySQL 9.7
   --switchover         a planned heir switchover instead of kill -9 of the master
   --havip              the address is a HaVip (SSH + gratuitous ARP) instead of an ENI
+  --ha                 manager high availability: 3 etcd members and 2 heir daemons; the leader daemon
+                       is killed with kill -9 in the middle of its failover, the other one finishes it
   --keep               stay up after the summary (try heir status / heir switchover), until Ctrl-C
   --engine E           daemon (default) or inprocess (monitor + executor in the sandbox process)
   --timeout S          bound on waiting for the failover and the first write (default 120)
@@ -34,7 +37,7 @@ const USAGE = `usage: npm run sandbox -- [--mariadb] [--switchover] [--havip] [-
   --no-setup           (scripts/sandbox.sh) skip scripts/setup.sh`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { flavor: 'mysql', mode: 'kill', keep: false, address: 'eni', engine: null, timeoutS: 120, json: null };
+  const a: Args = { flavor: 'mysql', mode: 'kill', keep: false, address: 'eni', engine: null, timeoutS: 120, json: null, ha: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     const value = () => {
@@ -47,6 +50,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--switchover') a.mode = 'switchover';
     else if (x === '--havip') a.address = 'havip';
     else if (x === '--keep') a.keep = true;
+    else if (x === '--ha') a.ha = true;
     else if (x === '--no-setup') { /* handled by scripts/sandbox.sh */ }
     else if (x === '--engine') {
       const v = value();
@@ -59,6 +63,9 @@ function parseArgs(argv: string[]): Args {
     else if (x === '-h' || x === '--help') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
     else throw new Error(`unknown argument ${x}`);
   }
+  if (a.ha && a.mode === 'switchover') throw new Error('--ha goes with the kill of the master, not --switchover');
+  if (a.ha && a.engine === 'inprocess') throw new Error('--ha runs heir daemons: not with --engine inprocess');
+  if (a.ha && a.address === 'havip') throw new Error('--ha holds the leader at its ENI attach: not with --havip');
   return a;
 }
 
@@ -77,14 +84,14 @@ async function main(): Promise<number> {
   const narrator = new Narrator();
   let engine: Engine = args.engine ?? 'daemon';
   if (engine === 'daemon' && !daemonAvailable()) {
-    if (args.engine === 'daemon') {
+    if (args.engine === 'daemon' || args.ha) {
       process.stderr.write('sandbox: the daemon command is not built (dist/src/cli/commands/daemon.js missing); build first\n');
       return 1;
     }
     narrator.line('sandbox', 'heir daemon is not available in this build: running the monitor and failover executor in-process', { level: 'warn' });
     engine = 'inprocess';
   }
-  const sb = new Sandbox({ flavor: args.flavor, mode: args.mode, engine, address: args.address, narrator, timeoutS: args.timeoutS });
+  const sb = new Sandbox({ flavor: args.flavor, mode: args.mode, engine, address: args.address, narrator, timeoutS: args.timeoutS, ha: args.ha });
 
   // Ctrl-C / SIGTERM: tear down what we started, then exit. (The lab also kills its
   // servers and removes its namespaces synchronously on exit, as a last resort.)
@@ -112,9 +119,10 @@ async function main(): Promise<number> {
 
   let result: SandboxResult | null = null;
   try {
-    narrator.heading(`heir sandbox: ${args.flavor === 'mysql' ? 'MySQL 9.7' : 'MariaDB 10.11'}, ${args.mode === 'kill' ? 'kill -9 of the master' : 'planned switchover'}`);
+    narrator.heading(`heir sandbox: ${args.flavor === 'mysql' ? 'MySQL 9.7' : 'MariaDB 10.11'}, ${args.mode === 'kill' ? 'kill -9 of the master' : 'planned switchover'}${args.ha ? ', then of the leader heir daemon (2 daemons on 3 etcd members)' : ''}`);
     await sb.up();
     await sb.fault();
+    if (args.ha) await sb.haTakeover(args.timeoutS * 1000);
     result = await sb.observe();
     sb.summary(result);
     if (args.json) fs.writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');

@@ -5,12 +5,12 @@
  * heir's own JSON log lines (pino) are rendered readably: verdicts with their
  * evidence, failover steps with timings.
  */
-export type Tag = 'sandbox' | 'lab' | 'heir' | 'ENI' | 'HaVip' | 'app' | 'cli';
+export type Tag = 'sandbox' | 'lab' | 'heir' | 'ENI' | 'HaVip' | 'app' | 'cli' | 'etcd' | 'mgr-a' | 'mgr-b';
 
 const COLORS: Record<string, string> = {
   reset: '\x1b[0m', dim: '\x1b[2m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', blue: '\x1b[34m', magenta: '\x1b[35m', cyan: '\x1b[36m',
 };
-const TAG_COLOR: Record<Tag, string> = { sandbox: 'bold', lab: 'magenta', heir: 'cyan', ENI: 'blue', HaVip: 'blue', app: 'green', cli: 'cyan' };
+const TAG_COLOR: Record<Tag, string> = { sandbox: 'bold', lab: 'magenta', heir: 'cyan', ENI: 'blue', HaVip: 'blue', app: 'green', cli: 'cyan', etcd: 'yellow', 'mgr-a': 'cyan', 'mgr-b': 'yellow' };
 
 export interface NarratorOptions {
   /** Write function (default: process.stdout). */

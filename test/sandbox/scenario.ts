@@ -13,6 +13,10 @@
  *   summary() rows acknowledged vs rows present on the new master, and timings.
  *   down()    stops what up() started, by pid; removes the temp folder.
  *
+ * With `ha`, heir runs as two daemons (mgr-a, mgr-b) under heir.ha on a three-member etcd
+ * (loopback ports): the failover state is in etcd, and haTakeover() kills the leading daemon
+ * in the middle of its failover so that the other one resumes and finishes it.
+ *
  * Used by the sandbox command (main.ts) and the end-to-end benchmark.
  */
 import * as fs from 'node:fs';
@@ -35,6 +39,7 @@ import { DEFAULT_DELAYS, type Delays } from '../ecs-emulator/state';
 import { Narrator, lineTime, parseLogLine, renderLogLine, type LogLine } from './narrator';
 import { APP, Writer, appSetupSql, type WriterEvent } from './writer';
 import { assertInvariant, type InvariantInput } from '../support/invariant';
+import { etcdAvailable, startEtcdLab, type EtcdLab } from '../lab/etcd';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 const HEIR_BIN = path.join(REPO, 'bin', 'heir.js');
@@ -42,6 +47,9 @@ const CLUSTER = 'sandbox';
 const ENI_ID = 'eni-sandbox';
 const HAVIP_ID = 'havip-sandbox';
 const REGION = 'cn-hangzhou';
+/** The two managers of --ha, and their etcd key prefix. */
+const MANAGERS = ['mgr-a', 'mgr-b'] as const;
+const HA_PREFIX = '/heir-sandbox/';
 
 export type Engine = 'daemon' | 'inprocess';
 /**
@@ -87,6 +95,25 @@ export interface SandboxOptions {
    * then dates from before the writes, as on a server that was quiet before its busy hours.
    */
   idleBeforeWriterMs?: number;
+  /**
+   * Manager high availability: a three-member etcd and two daemons (mgr-a, mgr-b) under
+   * heir.ha instead of one daemon (engine daemon only). See haTakeover().
+   */
+  ha?: boolean;
+}
+
+/** What happened to the managers in an --ha run (see Sandbox.haTakeover). */
+export interface HaTakeover {
+  /** The daemon that led and was killed in its failover. */
+  killed: string;
+  /** The step it was in: the ENI attach, held at the emulator. */
+  killedAt: string;
+  /** The node the killed leader had promoted (from the resume line of the other daemon). */
+  promotedByKilled: string | null;
+  /** The daemon that took the leadership and finished the failover. */
+  finishedBy: string;
+  /** ms from the kill of the leader to the other daemon's leadership. */
+  killToLeaderMs: number;
 }
 
 /** What a manager-only partition of the master did (see Sandbox.partition). */
@@ -139,6 +166,12 @@ export interface SandboxResult {
   replicasInSync: { node: string; rows: number; ok: boolean }[];
   problems: string[];
   configPath: string;
+  /** --ha: the takeover; null otherwise. */
+  ha: HaTakeover | null;
+  /** --ha: the manager whose failover report ends with the outcome shown (the one that finished it). */
+  reportBy: string | null;
+  /** The cluster invariant after the failover: 'holds', or why not (null: not checked). */
+  invariant: string | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -161,6 +194,10 @@ export class Sandbox {
   private childEnv: NodeJS.ProcessEnv = {};
   private daemon: ChildProcess | null = null;
   private daemonExited: Promise<void> = Promise.resolve();
+  /** --ha: the etcd members and both daemons (the one above is then unused). */
+  etcd: EtcdLab | null = null;
+  private managers = new Map<string, { child: ChildProcess | null; exited: Promise<void>; configPath: string; stateDir: string }>();
+  private takeover: HaTakeover | null = null;
   private inproc: { stop(): Promise<void> } | null = null;
   private removeExitHook: () => void = () => {};
   private logLines: LogLine[] = [];
@@ -268,8 +305,18 @@ export class Sandbox {
     }
     n.line('lab', `server settings: ${describeSettings(lab.flavor, this.o.settings)}`);
 
+    if (this.o.ha) {
+      const missing = etcdAvailable();
+      if (missing) throw new Error(`sandbox --ha: ${missing}`);
+      n.line('etcd', 'starting 3 etcd members on loopback ports…');
+      t = performance.now();
+      this.etcd = await startEtcdLab();
+      n.line('etcd', `up in ${((performance.now() - t) / 1000).toFixed(1)} s: ${this.etcd.endpoints.join(', ')}`);
+    }
+
     // heir's configuration and the credential chain's environment.
     this.apiPort = await freePort();
+    if (this.o.ha) this.apiPortB = await freePort();
     this.writeConfig();
     n.line('sandbox', `configuration: ${this.configPath}`);
 
@@ -285,7 +332,8 @@ export class Sandbox {
     n.line('app', `writer committing through ${lab.floatingIp}:3306 as ${APP.user} (server_id ${this.writer.acks[0]!.serverId}, db1)`);
 
     // heir.
-    if (this.o.engine === 'daemon') await this.startDaemon();
+    if (this.o.ha) await this.startManagers();
+    else if (this.o.engine === 'daemon') await this.startDaemon();
     else await this.startInProcess();
     await this.waitLog((l) => /^monitoring .*: master /.test(String(l.msg ?? '')), 30000, 'heir did not start monitoring the cluster');
     await this.waitLog((l) => l.event === 'replicas', 8000, '').catch(() => undefined);
@@ -359,19 +407,43 @@ export class Sandbox {
     ].join('\n'));
     this.config = loadConfig(this.configPath, { env: this.childEnv });
     this.cluster = findCluster(this.config, CLUSTER);
+    if (this.o.ha) {
+      // One configuration per manager: the same clusters, its own state directory, API and manager_id.
+      MANAGERS.forEach((id, i) => {
+        const port = i === 0 ? this.apiPort : this.apiPortB;
+        const configPath = i === 0 ? this.configPath : path.join(dir, `heir-${id}.yaml`);
+        const stateDir = path.join(dir, `state-${id}`);
+        const d = {
+          ...doc,
+          heir: {
+            ...doc.heir,
+            state_dir: stateDir,
+            api: { listen: `127.0.0.1:${port}`, advertise_url: `http://127.0.0.1:${port}`, token: '${file:secrets/api-token}' },
+            ha: { etcd: { endpoints: this.etcd!.endpoints }, manager_id: id, prefix: HA_PREFIX },
+          },
+        };
+        fs.writeFileSync(configPath, `# Generated by the heir sandbox (--ha): manager ${id} of ${MANAGERS.join(', ')}, state in etcd.\n` + stringify(d));
+        this.managers.set(id, { child: null, exited: Promise.resolve(), configPath, stateDir });
+      });
+      this.config = loadConfig(this.configPath, { env: this.childEnv });
+      this.cluster = findCluster(this.config, CLUSTER);
+    }
   }
 
   apiPort = 0;
+  private apiPortB = 0;
 
   // ---------------------------------------------------------------------------
   // heir: the daemon (child process) or the same parts in this process
 
-  private onLog(text: string): void {
+  private onLog(text: string, manager?: (typeof MANAGERS)[number]): void {
+    const tag = manager ?? 'heir';
     const l = parseLogLine(text);
     if (!l) {
-      if (text.trim()) this.n.line('heir', text.trimEnd(), { level: 'dim' });
+      if (text.trim()) this.n.line(tag, text.trimEnd(), { level: 'dim' });
       return;
     }
+    if (manager) l.byManager = manager;
     this.logLines.push(l);
     for (const w of [...this.logWaiters]) {
       if (w.pred(l)) {
@@ -380,7 +452,7 @@ export class Sandbox {
       }
     }
     const r = renderLogLine(l);
-    if (r) this.n.line('heir', r.text, { wall: lineTime(l), level: r.level });
+    if (r) this.n.line(tag, r.text, { wall: lineTime(l), level: r.level });
   }
 
   /** Resolves with the first log line (seen so far or later) matching pred. */
@@ -417,6 +489,69 @@ export class Sandbox {
     child.once('error', (e) => this.n.line('heir', `could not start the daemon: ${e.message}`, { level: 'error' }));
     readline.createInterface({ input: child.stdout! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
     readline.createInterface({ input: child.stderr! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t); });
+  }
+
+  /** --ha: mgr-a, once it leads the cluster, then mgr-b, once it follows mgr-a. */
+  private async startManagers(): Promise<void> {
+    const [a, b] = MANAGERS;
+    this.startManager(a);
+    await this.waitLog((l) => l.byManager === a && String(l.msg ?? '').startsWith(`${a} leads cluster ${CLUSTER}`), 60000, `${a} did not take the leadership of ${CLUSTER}`);
+    this.startManager(b);
+    await this.waitLog((l) => l.byManager === b && String(l.msg ?? '').startsWith(`cluster ${CLUSTER} is led by ${a}`), 60000, `${b} did not see ${a} as the leader`);
+    this.n.line('sandbox', `${a} leads cluster ${CLUSTER} (it alone may fail over and move the address); ${b} follows, ready to take over when ${a}'s etcd lease ends`, { level: 'good' });
+  }
+
+  private startManager(id: (typeof MANAGERS)[number]): void {
+    const m = this.managers.get(id)!;
+    const logFile = fs.createWriteStream(path.join(this.dir, `${id}.log`));
+    this.n.line(id, `starting: heir daemon --config ${m.configPath}`);
+    const child = spawn(process.execPath, [HEIR_BIN, 'daemon', '--config', m.configPath], {
+      cwd: this.dir,
+      env: { ...this.childEnv, HEIR_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    m.child = child;
+    m.exited = new Promise((resolve) => child.once('exit', (code, sig) => {
+      this.n.line(id, `daemon exited (${sig ?? `code ${code}`})`, { level: sig === 'SIGTERM' || sig === 'SIGKILL' || code === 0 ? 'dim' : 'error' });
+      m.child = null;
+      logFile.end();
+      resolve();
+    }));
+    child.once('error', (e) => this.n.line(id, `could not start the daemon: ${e.message}`, { level: 'error' }));
+    readline.createInterface({ input: child.stdout! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t, id); });
+    readline.createInterface({ input: child.stderr! }).on('line', (t) => { logFile.write(`${t}\n`); this.onLog(t, id); });
+  }
+
+  /**
+   * --ha, after fault(): the leader's AttachNetworkInterface call is held at the emulator
+   * (a hang injected before the fault: the promotion is done, the address is on no node); once
+   * it arrives the leader daemon is killed with SIGKILL. The other daemon takes the leadership
+   * when the lease ends, finds the unfinished failover in etcd and finishes it.
+   */
+  async haTakeover(timeoutMs = 90000): Promise<HaTakeover> {
+    const [a, b] = MANAGERS;
+    const n = this.n;
+    const t0 = performance.now();
+    while (!this.emu.requests.some((r) => r.action === 'AttachNetworkInterface' && r.fault === 'hang')) {
+      if (performance.now() - t0 > timeoutMs) throw new Error(`sandbox --ha: ${a}'s AttachNetworkInterface call did not reach the emulator within ${timeoutMs / 1000} s`);
+      await sleep(20);
+    }
+    const m = this.managers.get(a)!;
+    const pid = m.child?.pid;
+    if (!pid) throw new Error(`sandbox --ha: ${a} is not running`);
+    n.line('lab', `${a}'s AttachNetworkInterface call reached the cloud (held there by the sandbox): the new master is promoted, ${this.lab.floatingIp} is on no host — kill -9 of ${a} (pid ${pid}) in the middle of its failover`, { level: 'error' });
+    const killedPerf = performance.now();
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+    await m.exited;
+    const led = await this.waitLog((l) => l.byManager === b && String(l.msg ?? '').startsWith(`${b} leads cluster ${CLUSTER}`), timeoutMs, `${b} did not take the leadership after ${a} was killed`);
+    const killToLeaderMs = Math.round(lineTime(led) - (this.faultWall + (killedPerf - this.faultPerf)));
+    n.line('sandbox', `${b} leads cluster ${CLUSTER} ${(killToLeaderMs / 1000).toFixed(1)} s after the kill of ${a} (${a}'s etcd lease ended)`, { level: 'good' });
+    const resumed = await this.waitLog((l) => l.byManager === b && /finishing it now/.test(String(l.msg ?? '')), timeoutMs, `${b} did not take up ${a}'s unfinished failover`);
+    const keeps = /the rerun keeps (db\d+)/.exec(String(resumed.msg ?? ''));
+    n.line('sandbox', `${b} found ${a}'s unfinished failover in etcd and finishes it${keeps ? `, keeping ${keeps[1]} (the node ${a} promoted): no second election` : ''}`, { level: 'good' });
+    this.takeover = { killed: a, killedAt: 'attach', promotedByKilled: keeps?.[1] ?? null, finishedBy: b, killToLeaderMs };
+    return this.takeover;
   }
 
   /** kill -9 of the daemon (its whole process group), as a crash of the manager would. */
@@ -496,6 +631,10 @@ export class Sandbox {
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
     this.n.zero(this.faultWall, this.faultPerf);
+    if (this.o.ha) {
+      this.n.line('sandbox', `the emulator will hold the leader's first AttachNetworkInterface call unanswered: the leader is killed there, in the middle of its failover`, { perf: this.faultPerf });
+      this.emu.inject({ kind: 'hang', count: 1, actions: ['AttachNetworkInterface'] });
+    }
     if (this.o.mode === 'kill') {
       this.n.line('lab', `kill -9 ${master.pid} (${this.daemonName()} on ${master.name}); the host (sshd, binlogs) stays up`, { perf: this.faultPerf, level: 'error' });
       await lab.kill(master, 'SIGKILL');
@@ -646,7 +785,27 @@ export class Sandbox {
       replicasInSync,
       problems,
       configPath: this.configPath,
+      ha: this.takeover,
+      reportBy: report?.byManager ?? null,
+      invariant: null,
     };
+    if (this.o.ha) {
+      if (!this.takeover) problems.push('the leader daemon was not killed in its failover');
+      if (report && this.takeover && report.byManager !== this.takeover.finishedBy) problems.push(`the failover was finished by ${report.byManager}, not ${this.takeover.finishedBy}`);
+      if (newMaster && this.takeover?.promotedByKilled && newMaster !== this.takeover.promotedByKilled) {
+        problems.push(`${this.takeover.finishedBy} promoted ${newMaster}; ${this.takeover.killed} had promoted ${this.takeover.promotedByKilled}`);
+      }
+      if (newMaster) {
+        try {
+          await this.assertInvariant(newMaster, { absent: [this.oldMaster] });
+          result.invariant = 'holds';
+        } catch (e) {
+          result.invariant = (e as Error).message;
+          problems.push(`cluster invariant: ${(e as Error).message}`);
+        }
+      }
+      result.ok = lost === 0 && problems.length === 0;
+    }
     if (report && !String(report.outcome).startsWith('promoted')) problems.push(`failover outcome: ${report.outcome}: ${report.summary}`);
     if (lost === null) result.ok = false;
     return result;
@@ -659,7 +818,8 @@ export class Sandbox {
 
   private async waitReport(deadline: number): Promise<any> {
     while (performance.now() < deadline) {
-      const [r] = this.reportsSince(this.faultWall);
+      // --ha: the report of the daemon that finished the failover (the killed leader wrote none).
+      const [r] = this.reportsSince(this.faultWall).filter((x) => !this.takeover || x.byManager === this.takeover.finishedBy);
       if (r) return r;
       await sleep(100);
     }
@@ -782,15 +942,22 @@ export class Sandbox {
 
   /** Failover reports started at or after `sinceWall` (ms since epoch). */
   reportsSince(sinceWall: number): any[] {
-    const dir = path.join(this.config.heir.state_dir, CLUSTER, 'reports');
-    let files: string[] = [];
-    try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { return []; }
+    // --ha: every manager writes its reports in its own state directory; each is tagged byManager.
+    const dirs: [string | null, string][] = this.o.ha
+      ? [...this.managers].map(([id, m]) => [id, m.stateDir])
+      : [[null, this.config.heir.state_dir]];
     const out: any[] = [];
-    for (const f of files) {
-      try {
-        const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-        if (Date.parse(r.startedAt) >= sinceWall - 1000) out.push(r);
-      } catch { /* being written */ }
+    for (const [id, stateDir] of dirs) {
+      const dir = path.join(stateDir, CLUSTER, 'reports');
+      let files: string[] = [];
+      try { files = fs.readdirSync(dir).filter((f) => f.startsWith('failover-') && f.endsWith('.json')); } catch { continue; }
+      for (const f of files) {
+        try {
+          const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+          if (id) r.byManager = id;
+          if (Date.parse(r.startedAt) >= sinceWall - 1000) out.push(r);
+        } catch { /* being written */ }
+      }
     }
     return out;
   }
@@ -799,7 +966,7 @@ export class Sandbox {
     const n = this.n;
     const s = (ms: number | null) => (ms === null ? '—' : `${(ms / 1000).toFixed(2)} s`);
     const row = (k: string, v: string) => n.raw(`  ${k.padEnd(44)} ${v}`);
-    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : r.mode === 'host-down' ? `${r.oldMaster}'s host down` : r.mode === 'hang' ? `${r.oldMaster}'s ${this.daemonName()} hung` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
+    n.heading(`Summary: ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version}, ${r.mode === 'kill' ? `kill -9 of ${r.oldMaster}'s ${this.daemonName()}` : r.mode === 'host-down' ? `${r.oldMaster}'s host down` : r.mode === 'hang' ? `${r.oldMaster}'s ${this.daemonName()} hung` : `switchover ${r.oldMaster} → ${r.newMaster}`}, ${r.ha ? `heir daemons ${MANAGERS.join(', ')} on 3 etcd members` : r.engine === 'daemon' ? 'heir daemon' : 'in-process monitor + executor'}`);
     row('new master', `${r.newMaster ?? 'none'}${r.failoverOutcome ? ` (failover ${r.failoverOutcome})` : ''}`);
     row('rows acknowledged to the writer', String(r.acknowledged));
     row(`rows present on ${r.newMaster ?? '?'} (new master)`, `${r.presentOnNewMaster ?? '—'}${r.committedUnacknowledged ? ` (${r.committedUnacknowledged} committed without the acknowledgement reaching the writer)` : ''}`);
@@ -814,6 +981,12 @@ export class Sandbox {
     if (this.o.address === 'havip') row('address (HaVip)', `the manager's ARP cache sends ${this.lab.floatingIp} to ${r.eni.attachedTo ?? 'no host'}`);
     else row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
       (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
+    if (r.ha) {
+      row('leader daemon killed in its failover', `${r.ha.killed} (kill -9 while its ENI attach was in flight)`);
+      row(`kill of ${r.ha.killed} → ${r.ha.finishedBy} leads`, s(r.ha.killToLeaderMs));
+      row('failover finished by', `${r.reportBy ?? 'nobody'}${r.ha.promotedByKilled ? ` (kept ${r.ha.promotedByKilled}, promoted by ${r.ha.killed})` : ''}`);
+    }
+    if (r.invariant !== null) row('cluster invariant', r.invariant === 'holds' ? 'holds (one writable master, survivors replicating, every acknowledged row, address on the master)' : `FAILS: ${r.invariant}`);
     if (r.mode === 'kill') n.raw('  (MHA 0.58 measured in the same kind of lab: 15.0 s median with its defaults, 20.4 s with an ENI hook)');
     for (const p of r.problems) n.raw(n.c('red', `  problem: ${p}`));
     if (r.lost === null) n.raw(n.c('red', '\n  acknowledged rows lost: UNKNOWN (the new master could not be read)'));
@@ -876,9 +1049,10 @@ export class Sandbox {
 
   /** Synchronous last resort on exit: kill the daemon's process group. */
   private killSync(): void {
-    const d = this.daemon;
-    if (d?.pid) {
-      try { process.kill(-d.pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const d of [this.daemon, ...[...this.managers.values()].map((m) => m.child)]) {
+      if (d?.pid) {
+        try { process.kill(-d.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
     }
   }
 
@@ -897,9 +1071,21 @@ export class Sandbox {
       clearTimeout(t);
       try { process.kill(-d.pid, 'SIGKILL'); } catch { /* group gone */ }
     });
+    for (const [id, m] of this.managers) {
+      await step(id, async () => {
+        const pid = m.child?.pid;
+        if (!pid) return;
+        try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+        const t = setTimeout(() => { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }, 10000);
+        await m.exited;
+        clearTimeout(t);
+        try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
+      });
+    }
     await step('monitor', async () => { await this.inproc?.stop(); });
     await step('emulator', async () => { await this.emu?.close(); });
     await step('lab', async () => { await this.lab?.teardown(); });
+    await step('etcd', async () => { await this.etcd?.stop(); });
     this.removeExitHook();
     if (this.dir && process.env.HEIR_SANDBOX_KEEP_DIR !== '1') fs.rmSync(this.dir, { recursive: true, force: true });
     if (errors.length) throw new Error(`sandbox teardown: ${errors.join('; ')}`);
