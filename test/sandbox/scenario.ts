@@ -1040,7 +1040,8 @@ export class Sandbox {
       n.raw(`\n  Topology page: ${this.pageUrl()}   (live tree, verdicts, failover timelines;`);
       n.raw(`  its actions ask for the API token: ${path.join(this.dir, 'secrets', 'api-token')})`);
     }
-    n.raw(`\n  Config: ${this.configPath}   daemon log: ${path.join(this.dir, 'daemon.log')}`);
+    if (this.o.ha) n.raw(`\n  Configs: ${[...this.managers.values()].map((m) => m.configPath).join(', ')}   daemon logs: ${MANAGERS.map((id) => path.join(this.dir, `${id}.log`)).join(', ')}`);
+    else n.raw(`\n  Config: ${this.configPath}   daemon log: ${path.join(this.dir, 'daemon.log')}`);
     n.raw('  Press Ctrl-C to tear everything down.');
   }
 
