@@ -62,7 +62,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, cutPartialTail, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -221,6 +221,8 @@ class FailoverRun {
   private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
   private winnerDrainedAt?: { file: string; pos: number };
+  /** File/position catch-up begun: from whom, where in its binlog, where it brings the winner in the dead master's. */
+  private catchUpBegun?: { from: string; at: { file: string; pos: number }; fromDead: { file: string; pos: number }; done?: boolean };
   /** The dead master had purged the binlog the survivors needed first: what was in it for the winner. */
   private salvageGap?: { count: number | null; transactions: string; purged: string };
   /** File/position survivors behind the winner: where each resumes in the winner's binlog. */
@@ -341,8 +343,10 @@ class FailoverRun {
         await this.reread();
         this.startFenceKill();
         await this.drain();
-        await this.catchUp();
+        // File/position: the level-up reads the winner's relay log from the dead master, which a
+        // catch-up's change of source discards.
         await this.levelUp();
+        await this.catchUp();
         await this.fenceKillP;
         await this.promote();
         this.startLateFence();
@@ -829,6 +833,10 @@ class FailoverRun {
     const maxS = drainMaxS(this.c.failover);
     for (const cu of p.catchUp) {
       if (this.dropped.has(cu.from)) continue;
+      if (p.mode === 'file') {
+        await this.catchUpByCoords(cu.from, cu.until, stallS, maxS);
+        continue;
+      }
       await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until, timeoutS: stallS, maxS }, async (rec) => {
         this.winnerRepointed = true;
         // Waited for as long as the winner's applier makes progress on what it fetches (drain.ts).
@@ -847,6 +855,65 @@ class FailoverRun {
         rec.detail = `${p.winner} caught up from ${cu.from}${waited}: ${cu.brings}`;
       });
     }
+  }
+
+  /**
+   * File/position catch-up: the source read further into the dead master's binlog than the
+   * winner. Where the winner's next transaction begins in the source's binlog is found as the
+   * level-up finds it for a survivor behind the winner (counted in the source's relay log, located
+   * in its binlog); the winner replicates from there to the source's binlog end, and from then
+   * on stands where the source stood in the dead master's binlog (salvage starts there). Cut
+   * short after it began, the winner's place in the dead master's binlog is unknown: the
+   * failover stops before any promotion, the winner left pointed at the source.
+   */
+  private async catchUpByCoords(from: string, until: string, stallS: number, maxS: number): Promise<void> {
+    const winner = this.plan!.winner!;
+    const dead = this.node(this.req.deadMaster);
+    await this.step('catch-up', { node: winner, from, until, timeoutS: stallS, maxS }, async (rec) => {
+      const sc = await this.conn(from);
+      const sch = await this.channelFromDead(sc);
+      const wexec = this.winnerExecCoords();
+      const origin = sch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
+      let why: string | undefined;
+      let at: { file: string; pos: number } | undefined;
+      if (!sch?.relayLogFile || !sch.exec || !origin || !wexec) why = `${from} has no relay log, applied coordinates or source server_id from ${dead.name}, or ${winner} no applied coordinates`;
+      else {
+        const [f] = await locateLevelUp({ winner: sc, relayLogFile: sch.relayLogFile, winnerExec: sch.exec, origin, behind: [{ node: winner, exec: wexec }] });
+        if (f?.ok) at = f.at;
+        else why = f ? f.why : 'not located';
+      }
+      const end = at ? await readBinlogStatus(sc) : undefined;
+      if (!at || !end || !sch?.exec) {
+        rec.outcome = 'skipped';
+        rec.detail = `${winner}'s position was not located in ${from}'s binlog: ${why ?? `${from}'s binary log is off`}`;
+        this.drop(from, `catch-up from it is not possible (${why ?? 'binary log off'})`);
+        // Survivors that read as far as it did can no longer be repointed at the winner: plan again
+        // without it (same frozen positions); the winner must stay, its level-up is done.
+        const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+        if (again.winner !== winner) throw new Error(`${from} was dropped (${this.dropped.get(from)}) and the election then names ${again.winner ?? 'no node'}, not ${winner}: nothing is promoted`);
+        this.plan = again;
+        return;
+      }
+      await this.journal?.progress('catch-up', { at, end, fromDead: sch.exec });
+      this.winnerRepointed = true;
+      this.catchUpBegun = { from, at, fromDead: sch.exec };
+      let r: Awaited<ReturnType<typeof catchUpFromCoords>>;
+      try {
+        r = await catchUpFromCoords(await this.conn(winner), this.c, this.node(from), at, end, { stallS, maxS });
+      } catch (e) {
+        const msg = e instanceof DrainStuck ? e.message : (e as Error).message;
+        throw new Error(
+          `${winner} did not finish catching up from ${from} (from ${at.file}:${at.pos} to ${end.file}:${end.pos} of its binlog): ${msg}; ` +
+            `where ${winner} stands in ${dead.name}'s binlog is now between ${wexec!.file}:${wexec!.pos} and ${sch.exec.file}:${sch.exec.pos}, so nothing is promoted`,
+        );
+      }
+      // The winner now holds the dead master's transactions up to where the source applied them.
+      this.winnerDrainedAt = sch.exec;
+      this.catchUpBegun.done = true;
+      rec.data = { fromDead: sch.exec };
+      const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+      rec.detail = `${winner} caught up from ${from} (its binlog ${at.file}:${at.pos} to ${end.file}:${end.pos})${waited}: now at ${sch.exec.file}:${sch.exec.pos} of ${dead.name}'s binlog`;
+    });
   }
 
   /**
@@ -1200,8 +1267,14 @@ class FailoverRun {
       return;
     }
     const winner = this.plan?.winner ?? this.plan0?.winner;
-    if (this.winnerRepointed && winner) {
+    if (this.winnerRepointed && winner && this.catchUpBegun && !this.catchUpBegun.done) {
+      this.undone.push(
+        `${winner} is left pointed at ${this.catchUpBegun.from} (replication stopped): its file/position catch-up did not finish, so where it stands in ` +
+          `${this.req.deadMaster}'s binlog is not known; rebuild it, or finish the catch-up by hand from ${this.catchUpBegun.at.file}:${this.catchUpBegun.at.pos} of ${this.catchUpBegun.from}'s binlog`,
+      );
+    } else if (this.winnerRepointed && winner) {
       const dead = this.node(this.req.deadMaster);
+      const back = this.catchUpBegun?.done ? this.catchUpBegun.fromDead : undefined;
       try {
         const c = await this.conn(winner);
         await stopReplica(c);
@@ -1210,10 +1283,10 @@ class FailoverRun {
           port: dead.port,
           user: this.c.mysql.replication_user,
           password: this.c.mysql.replication_password,
-          position: { kind: 'gtid' },
+          position: back ? { kind: 'file', file: back.file, pos: back.pos } : { kind: 'gtid' },
           connectRetryS: 1,
         });
-        this.undone.push(`${winner} points at ${dead.name} again (it had been pointed at a catch-up source)`);
+        this.undone.push(`${winner} points at ${dead.name} again${back ? ` at ${back.file}:${back.pos}, where its catch-up brought it` : ''} (it had been pointed at a catch-up source)`);
       } catch (e) {
         this.undone.push(`could not point ${winner} back at ${dead.name}: ${(e as Error).message}`);
       }

@@ -332,7 +332,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     }
     // A catch-up source serves from its binlog what it has applied.
     if (dropped !== undefined) f.whyCannotServe = `dropped during the failover (${dropped})`;
-    else if (mode === 'file') f.whyCannotServe = 'file/position mode has no catch-up between replicas';
+    else if (mode === 'file' && !channelFrom(s, deadRef)?.exec) f.whyCannotServe = 'not replicating from the dead master: nothing locates its transactions in its binlog';
     else if (s.logBin === false) f.whyCannotServe = 'binlog off';
     else if (s.logReplicaUpdates === false) f.whyCannotServe = 'log_replica_updates off';
     else if (f.sqlError) f.whyCannotServe = `SQL thread error ${f.sqlError.errno} (relay log cannot be applied)`;
@@ -446,7 +446,16 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     winner ??=
       promoted.length > 0
         ? undefined
-        : (pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ?? pool.find((f) => level(f)) ?? pool[0]);
+        : mode === 'file'
+          ? // File/position: a catch-up depends on relay logs that may be purged; a node level by
+            // itself wins before one that needs it (the catch-up serves when only gated or never
+            // nodes read furthest).
+            (pool.find((f) => f.cfg.promotion === 'prefer' && contains(f.received!, target)) ??
+            pool.find((f) => contains(f.received!, target)) ??
+            pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ??
+            pool.find((f) => level(f)) ??
+            pool[0])
+          : (pool.find((f) => f.cfg.promotion === 'prefer' && level(f)) ?? pool.find((f) => level(f)) ?? pool[0]);
     if (!winner && promoted.length === 0) {
       if (reachable.length === 0) base.noWinnerReasons.push('no survivor is reachable');
       else base.noWinnerReasons.push('every reachable survivor is gated or has promotion: never (see candidates)');
@@ -460,6 +469,10 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     let have = winner.received!;
     for (const s of sorted) {
       if (s === winner || !s.canServe || contains(have, s.received!)) continue;
+      // File/position: the source's binlog serves the winner from where the winner stopped
+      // (located by counting in the source's relay log). A master an earlier run promoted has
+      // a binlog the survivors are pointed into already: nothing is fetched into it.
+      if (mode === 'file' && adopted) continue;
       base.catchUp.push({ from: s.cfg.name, brings: missing(have, s.received!), until: positionText(s.received!) } satisfies CatchUp);
       have = union(have, s.received!);
     }
@@ -484,8 +497,16 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
       else if (adopted && f.snap!.replication.some((c) => c.sourceHost === winner!.cfg.host && c.sourcePort === winner!.cfg.port)) {
         base.repoint.push(f.cfg.name); // repointed by the earlier run: kept where it is, verified
       }
-      else if (mode === 'file' && !contains(winner.received!, f.received!) ) {
-        base.leftOut.push({ node: f.cfg.name, why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)}` });
+      else if (mode === 'file' && !contains(have, f.received!)) {
+        base.leftOut.push({ node: f.cfg.name, why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(have)}` });
+      } else if (mode === 'file' && contains(f.received!, winner.received!) && !contains(f.received!, have)) {
+        // Between the winner and its catch-up source: the winner's binlog holds what it lacks
+        // only after the catch-up, where the winner's relay log no longer counts it.
+        base.leftOut.push({
+          node: f.cfg.name,
+          why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)} and short of ${describe(have)} that the winner catches up to: ` +
+            'nothing locates it in the new master\'s binlog; rebuild it from the new master',
+        });
       } else if (mode === 'file' && !contains(f.received!, winner.received!)) {
         if (f.received!.mode === 'file' && !f.received!.coords) {
           base.leftOut.push({ node: f.cfg.name, why: `file/position: it does not replicate from the dead master, so nothing says where it stands in the winner's binlog` });
@@ -524,7 +545,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
           : winnerReason(f, sorted, level(f), opts.to),
       );
     } else if (verdict === 'eligible' && winner) {
-      reasons.push(adopted ? `${winner.cfg.name} is kept: it is already the master (see its reason); electing another would make a second one` : loserReason(f, winner, level(f)));
+      reasons.push(adopted ? `${winner.cfg.name} is kept: it is already the master (see its reason); electing another would make a second one` : loserReason(f, winner, level(f), mode === 'file' && contains(winner.received!, target) && !contains(f.received!, target)));
     }
     return {
       name: f.cfg.name,
@@ -557,8 +578,9 @@ function winnerReason(f: Facts, sorted: Facts[], isLevel: boolean, to: string | 
   return parts.join('; ');
 }
 
-function loserReason(f: Facts, winner: Facts, isLevel: boolean): string {
+function loserReason(f: Facts, winner: Facts, isLevel: boolean, needsFileCatchUp = false): string {
   if (!isLevel) return 'cannot be brought level with what the survivors received';
+  if (needsFileCatchUp) return `file/position: ${winner.cfg.name} is level by itself, ${f.cfg.name} only after a catch-up (located through relay logs that may be purged), so it ranks after`;
   if (winner.cfg.promotion === 'prefer' && f.cfg.promotion !== 'prefer') return `${winner.cfg.name} has promotion: prefer`;
   return `ranked below ${winner.cfg.name} (received less, or same with a weaker rule, more lag, or later name)`;
 }
@@ -616,20 +638,21 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
     why: 'never promote or serve with an unapplied relay log: wait until each node applied what it received',
     params: { nodes: drain, timeoutS: fo.apply_timeout_s },
   });
-  for (const c of p.catchUp) {
-    steps.push({
-      name: 'catch-up',
-      why: `${winner} lacks what ${c.from} received (${c.brings}); replicate it from there before promoting`,
-      params: { node: winner, from: c.from, until: c.until, timeoutS: fo.apply_timeout_s },
-    });
-  }
   if (p.levelUp.length > 0) {
     steps.push({
       name: 'level-up',
       why:
         `${p.levelUp.join(', ')} read less of ${p.deadMaster}'s binlog than ${winner}: find, from ${winner}'s relay log and binlog ` +
-        `(before promotion resets them), where in ${winner}'s binlog the transactions each lacks begin, so it resumes there`,
+        `(before a catch-up or the promotion resets them), where in ${winner}'s binlog the transactions each lacks begin, so it resumes there`,
       params: { nodes: p.levelUp, winner },
+    });
+  }
+  for (const c of p.catchUp) {
+    steps.push({
+      name: 'catch-up',
+      why: `${winner} lacks what ${c.from} received (${c.brings}); replicate it from there before promoting` +
+        (p.mode === 'file' ? ` (from where ${c.from}'s relay log locates ${winner}'s last transaction in ${c.from}'s binlog)` : ''),
+      params: { node: winner, from: c.from, until: c.until, timeoutS: fo.apply_timeout_s },
     });
   }
   steps.push({

@@ -6,7 +6,7 @@
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { MysqlError, type Conn } from '../mysql/conn';
-import { coordsEqual } from '../mysql/coords';
+import { compareCoords, coordsEqual } from '../mysql/coords';
 import { GtidSet } from '../mysql/gtid';
 import { readBinlogStatus, readChannels } from '../mysql/inspect';
 import {
@@ -186,6 +186,43 @@ export async function catchUpFrom(
         if (e instanceof DrainStuck && ch?.lastIoErrno) throw new DrainStuck(`${e.message}; its IO thread from ${source.name}: error ${ch.lastIoErrno}: ${ch.lastIoError}`);
         throw e;
       }
+    }
+  } finally {
+    await stopReplica(c, o.stallS);
+  }
+}
+
+/**
+ * File/position: replicate from `source`'s binlog from `at` (where the first transaction this
+ * node lacks begins) until it has applied up to `end` (the source's binlog end, the source
+ * frozen and drained), then stop. Waited for by drain.ts's rule, as catchUpFrom.
+ */
+export async function catchUpFromCoords(
+  c: Conn,
+  cluster: ClusterConfig,
+  source: NodeConfig,
+  at: BinlogCoordinates,
+  end: BinlogCoordinates,
+  o: { stallS: number; maxS: number },
+): Promise<WatchedWait> {
+  await stopReplica(c, o.stallS);
+  await changeSource(c, sourceOptions(cluster, source, { kind: 'file', file: at.file, pos: at.pos }));
+  await startReplica(c);
+  try {
+    const watch = await ApplierWatch.start(c, o);
+    for (;;) {
+      const ch = (await readChannels(c)).find((x) => x.sourceHost === source.host && x.sourcePort === source.port);
+      if (ch?.exec && compareCoords(ch.exec, end) >= 0) return watch.result();
+      const left = watch.leftS();
+      if (left <= 0) watch.expired();
+      if (ch && !ch.sqlRunning && ch.lastSqlErrno) throw new DrainStuck(`its SQL thread stopped with error ${ch.lastSqlErrno}: ${ch.lastSqlError}`);
+      try {
+        await watch.poll();
+      } catch (e) {
+        if (e instanceof DrainStuck && ch?.lastIoErrno) throw new DrainStuck(`${e.message}; its IO thread from ${source.name}: error ${ch.lastIoErrno}: ${ch.lastIoError}`);
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(10, left * 1000))));
     }
   } finally {
     await stopReplica(c, o.stallS);

@@ -799,6 +799,60 @@ export function failoverSuite(flavor: LabFlavor): void {
         await assertHealthy(l, cfg, 'db2', ['db3', 'db4'], w.acked, { probeId: 900001 });
       });
 
+      // MHA applies the most advanced replica's relay-log difference to the new master; heir
+      // replicates it from that replica's binlog, from where its relay log locates the winner.
+      it('file/position: the furthest reader has promotion: never: the winner catches up from its binlog, a survivor behind the winner is levelled up, nothing lost, the master host down; four nodes', async () => {
+        const l = await lab({ gtid: false, nodes: 4 });
+        const cfg = await config(l, {}, { db2: { promotion: 'never' } });
+        const acked: number[] = [];
+        const batch = async (first: number) => {
+          const ids = range(first, 60);
+          await writeRows(cfg, addressOf(l), ids);
+          acked.push(...ids);
+        };
+        const received = async (n: string) => {
+          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
+          for (let i = 0; i < 200; i++) {
+            const [st] = await l.sql(n, 'SHOW REPLICA STATUS');
+            if (st.Source_Log_File === ms.File && Number(st.Read_Source_Log_Pos) === Number(ms.Position)) return;
+            await sleep(25);
+          }
+          throw new Error(`${n} did not receive ${ms.File}:${ms.Position}`);
+        };
+        await batch(1);
+        await received('db4');
+        await l.sql('db4', stopIo);
+        await batch(1001);
+        await received('db3');
+        await l.sql('db3', stopIo);
+        await batch(2001);
+        await waitApplied(l, cfg, ['db2'], acked.at(-1)!);
+        const [have3, have4] = [await idsOn(cfg, 'db3'), await idsOn(cfg, 'db4')];
+        assert.ok(acked.some((id) => !have3.has(id)) && acked.some((id) => have3.has(id) && !have4.has(id)), 'db4 is behind db3, db3 behind db2');
+        // No SSH to the master's host in this lab: nothing is salvaged, the rows only db2 has
+        // reach the new master through the catch-up alone.
+        await l.kill('db1');
+
+        const r = await runFailover(request(cfg, tempDir()));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.equal(r.plan!.mode, 'file');
+        assert.equal(r.newMaster, 'db3');
+        assert.deepEqual(r.plan!.catchUp.map((x) => x.from), ['db2']);
+        assert.deepEqual(r.plan!.levelUp, ['db4']);
+        const names = r.steps.map((x) => x.name);
+        assert.ok(names.indexOf('level-up') < names.indexOf('catch-up'), names.join(' '));
+        const cu = r.steps.find((x) => x.name === 'catch-up')!;
+        assert.equal(cu.outcome, 'ok', JSON.stringify(cu));
+        assert.match(cu.detail, /^db3 caught up from db2 \(its binlog binlog\.\d+:\d+ to binlog\.\d+:\d+\).*: now at binlog\.\d+:\d+ of db1's binlog$/, cu.detail);
+        assert.equal(r.salvage.count, 0);
+        assert.deepEqual(r.plan!.unobtainable, []);
+        // What may be lost is only what no replica received: beyond where the catch-up brought db3.
+        const at = /now at (binlog\.\d+:\d+) of db1's binlog$/.exec(cu.detail)![1]!;
+        assert.deepEqual(r.possiblyLost.map((x) => x.why.includes(`beyond ${at} and no replica received`)), [true], JSON.stringify(r.possiblyLost));
+        await assertHealthy(l, cfg, 'db3', ['db2', 'db4'], acked, { probeId: 900001 });
+      });
+
       it('file/position: a survivor behind the winner whose relay log was purged past its position is dropped with the reason, not repointed wrong', async () => {
         const l = await lab({ gtid: false });
         const cfg = await config(l);

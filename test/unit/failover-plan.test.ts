@@ -527,7 +527,7 @@ describe('planner: file/position mode', () => {
     assert.deepEqual(p.repoint, ['db3', 'db4']);
     assert.deepEqual(p.levelUp, ['db3']);
     assert.deepEqual(p.leftOut, []);
-    assert.equal(cand(p, 'db3').reasons[0], 'cannot be brought level with what the survivors received');
+    assert.equal(cand(p, 'db3').reasons[0], 'file/position: db2 is level by itself, db3 only after a catch-up (located through relay logs that may be purged), so it ranks after');
     const names = p.steps.map((s) => s.name);
     assert.ok(names.indexOf('drain') < names.indexOf('level-up') && names.indexOf('level-up') < names.indexOf('promote'), names.join(' '));
     assert.deepEqual((p.steps.find((s) => s.name === 'drain')!.params.nodes as string[]).sort(), ['db2', 'db3', 'db4']);
@@ -569,6 +569,36 @@ describe('planner: file/position mode', () => {
     const fresh = plan(topo(half, f('db3', 5000)), cluster([{ name: 'db2' }, { name: 'db3' }]));
     assert.equal(fresh.winner, 'db3');
     assert.ok(fresh.leftOut.some((l) => l.node === 'db2'), JSON.stringify(fresh.leftOut));
+  });
+  it('the furthest reader has promotion: never: the winner catches up from it (located in its binlog), it is repointed, a node behind the winner is levelled up first, a node between them left out', () => {
+    const p = plan(
+      topo(f('db2', 5000), f('db3', 4000), f('db4', 3000), f('db5', 4500)),
+      cluster([{ name: 'db2', promotion: 'never' }, { name: 'db3' }, { name: 'db4' }, { name: 'db5', promotion: 'never' }]),
+    );
+    assert.equal(p.winner, 'db3');
+    assert.deepEqual(p.catchUp.map((c) => c.from), ['db2']);
+    assert.deepEqual(p.unobtainable, []);
+    assert.deepEqual(p.levelUp, ['db4']);
+    assert.deepEqual(p.repoint.sort(), ['db2', 'db4']);
+    assert.match(p.leftOut.find((l) => l.node === 'db5')!.why, /^file\/position: it read binlog\.000007:4500, beyond the winner's binlog\.000007:4000 and short of binlog\.000007:5000 that the winner catches up to/);
+    const names = p.steps.map((x) => x.name);
+    assert.ok(names.indexOf('drain') < names.indexOf('level-up') && names.indexOf('level-up') < names.indexOf('catch-up') && names.indexOf('catch-up') < names.indexOf('promote'), names.join(' '));
+    assert.deepEqual((p.steps.find((x) => x.name === 'drain')!.params.nodes as string[]).sort(), ['db2', 'db3', 'db4']);
+  });
+  it('file mode: a furthest reader without log_replica_updates, or that does not replicate from the dead master, serves no catch-up: what only it read is unobtainable', () => {
+    const noLru = plan(topo(f('db2', 5000, { logReplicaUpdates: false }), f('db3', 4000)), cluster([{ name: 'db2', promotion: 'never' }, { name: 'db3' }]));
+    assert.equal(noLru.winner, 'db3');
+    assert.deepEqual(noLru.catchUp, []);
+    assert.deepEqual(noLru.unobtainable.map((u) => u.node), ['db2']);
+    assert.equal(cand(noLru, 'db2').canServe, false);
+  });
+  it('file mode: a rerun keeping the master an earlier run promoted fetches nothing into it (the survivors are pointed into its binlog already)', () => {
+    const promoted = f('db2', 0, { readOnly: false, superReadOnly: false, replication: [] });
+    const earlier = { node: 'db2', binlog: { file: 'binlog.000001', pos: 157 }, fromDead: { file: 'binlog.000007', pos: 4000 } };
+    const p = plan(topo(promoted, f('db3', 5000)), cluster([{ name: 'db2' }, { name: 'db3', promotion: 'never' }]), { earlier });
+    assert.equal(p.winner, 'db2');
+    assert.deepEqual(p.catchUp, []);
+    assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /beyond the winner's binlog\.000007:4000$/);
   });
   it('a replica of a replica is gated in file mode', () => {
     const p = plan(
