@@ -48,6 +48,7 @@ const BENCHES: Bench[] = [
   { name: 'partial-tail', script: 'partial-tail.js', args: [], title: "Failover with a partial 200,000-row transaction in the winner's relay log (the STOP REPLICA wait)", issue: 14 },
   { name: 'daemon-footprint', script: 'daemon-footprint.js', args: [], title: 'Daemon footprint: 1, 100, 1000, 5000 clusters', issue: 14 },
   { name: 'ha-takeover', script: 'ha-takeover.js', args: [], title: 'Leader takeover under heir.ha: kill -9 of the leader daemon → the other daemon leads', issue: 15 },
+  { name: 'ha-end-to-end', script: 'ha-end-to-end.js', args: [], title: 'End to end under heir.ha: kill -9 of the master and of the leader daemon at its verdict → first write through the floating address', issue: 15 },
   { name: 'torture', script: 'torture.js', args: [], title: 'Randomized torture: faults, lag, semi-sync, writers through the address', issue: 12 },
 ];
 
@@ -452,6 +453,40 @@ function renderHaTakeover(r: any): string {
   ].join('\n');
 }
 
+/** Target (issue 15): the takeover's (lease_ttl_s + 1 s) plus the end-to-end median without heir.ha (as stored). */
+function haEndToEndTarget(r: any, e2e: any): { ms: number; text: string } | null {
+  const base = e2e?.killToFirstWriteMs?.median;
+  if (typeof base !== 'number' || typeof r.takeoverTargetMs !== 'number') return null;
+  return { ms: r.takeoverTargetMs + base, text: `${s(r.takeoverTargetMs)} takeover (lease_ttl_s + 1 s) + ${s(base)} end to end without heir.ha` };
+}
+
+function renderHaEndToEnd(r: any, all: (name: string) => any): string {
+  const t = haEndToEndTarget(r, all('end-to-end'));
+  const all_: number[] = r.killToFirstWriteMs?.all ?? [];
+  const over = t ? all_.filter((x) => x > t.ms).length : 0;
+  const verdict = !t ? 'not judged (no stored end-to-end result)' : over === 0 ? `met (all ${all_.length} runs within it)` : `**not met** in ${over} of ${all_.length} runs (max ${s(r.killToFirstWriteMs.max)})`;
+  return [
+    `The sandbox with --ha, without output, once per run: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces (servers: ${r.servers}), the ENI moved through the ECS API emulator with ${r.emulatorDelaysMs.detach} ms Detaching and ${r.emulatorDelaysMs.attach} ms Attaching, ${r.etcdMembers} etcd members and ${r.managers} heir daemons (heir.ha at its defaults: lease_ttl_s ${r.leaseTtlS}, request_timeout_ms ${r.requestTimeoutMs}; default detection settings), a writer committing through the floating address and retrying every 20 ms. ` +
+      "The master's mysqld is killed (-9) at a random phase of the 1 s ping; as soon as the leader daemon logs the dead verdict that allows failover it is killed (-9) before it acts. The other daemon leads once the killed one's lease ends and fails over. Every run ends with the cluster invariant.",
+    '',
+    table([
+      statRow('**kill -9 of the master (leader daemon killed at its verdict) → first write through the floating address**', r.killToFirstWriteMs, t ? `target ≤ ${s(t.ms)}` : ''),
+      statRow('kill -9 → DeadMaster verdict (the leader)', r.killToVerdictMs, ''),
+      statRow('kill -9 → the leader daemon killed', r.killToLeaderKilledMs, 'on its verdict log line'),
+      statRow('kill -9 → the other daemon leads', r.killToNewLeaderMs, 'its log line'),
+      statRow('kill -9 → new master writable', r.killToWritableMs, ''),
+      statRow('kill -9 → address up on the new host', r.killToAddressUpMs, ''),
+      statRow('split: detection (fault → verdict)', r.split?.detectionMs, ''),
+      statRow('split: takeover (leader killed → the other leads)', r.split?.takeoverMs, `target ≤ ${s(r.takeoverTargetMs)} (lease_ttl_s + 1 s)`),
+      statRow('split: the new leader → first write through the address', r.split?.leaderToFirstWriteMs, "its own verdict or the resume, failover, the emulator's 4 s, the writer's retry"),
+    ], HEAD),
+    '',
+    `Per run (kill → first write): ${all_.map((x) => s(x)).join(', ')}. Acknowledged rows: ${r.acknowledgedRows}, lost: **${r.lostAcknowledgedRows}**. Invariant held in ${r.invariantHeld} of ${r.runs} runs. Failover outcomes: ${(r.outcomes ?? []).join(', ')}; finished by ${[...new Set(r.finishedBy ?? [])].join(', ')}${r.resumedFromKilled ? ` (${r.resumedFromKilled} resuming a failover the killed leader had begun)` : ''}.`,
+    '',
+    `Target (issue 15): ≤ ${t ? `${s(t.ms)} (${t.text})` : 'the takeover + the end-to-end figure'}: ${verdict}.`,
+  ].join('\n');
+}
+
 const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   torture: renderTorture,
   detection: (r, all) => renderDetection(r, all('partition')),
@@ -471,6 +506,7 @@ const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   'partial-tail': renderPartialTail,
   'daemon-footprint': renderFootprint,
   'ha-takeover': renderHaTakeover,
+  'ha-end-to-end': renderHaEndToEnd,
 };
 
 function readStored(): Stored[] {
@@ -547,6 +583,11 @@ function render(): string {
   }
   const ht = get('ha-takeover');
   if (ht) sum.push([`kill -9 of the leader daemon (heir.ha, lease ${ht.leaseTtlS} s) → the other daemon leads (its key in etcd)`, s(ht.killToNewKeyMs.median), s(ht.killToNewKeyMs.max), `target ${s(ht.targetMs)} (lease_ttl_s + 1 s)`]);
+  const he = get('ha-end-to-end');
+  if (he) {
+    const t = haEndToEndTarget(he, e2e);
+    sum.push([`kill -9 of the master and of the leader daemon at its verdict (heir.ha, lease ${he.leaseTtlS} s) → first write through the floating address (ENI 2 s + 2 s, stock server settings)`, s(he.killToFirstWriteMs.median), s(he.killToFirstWriteMs.max), t ? `target ${s(t.ms)} (takeover ${s(he.takeoverTargetMs)} + end to end ${s(e2e.killToFirstWriteMs.median)})` : '']);
+  }
   const fp = get('daemon-footprint');
   const big = fp?.results?.find((x: any) => x.clusters === 1000);
   if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', `target ${fp.target?.cpuPercentOfOneCore ?? 10} % / ${fp.target?.rssMb ?? 150} MB`]);

@@ -5,7 +5,7 @@
 # benchmarks (bench/run.ts): every one by default, or those named
 # (detection, partition, failover, address-move, eni-move, end-to-end, end-to-end-host-down, end-to-end-mariadb,
 # end-to-end-host-down-mariadb, switchover, salvage, torture,
-# daemon-footprint, ha-takeover), and rewrites BENCHMARKS.md from bench/results/.
+# daemon-footprint, ha-takeover, ha-end-to-end), and rewrites BENCHMARKS.md from bench/results/.
 # Needs root (network namespaces). HEIR_BENCH_RUNS=N changes runs per figure.
 # Not part of npm test.
 set -euo pipefail

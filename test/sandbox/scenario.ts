@@ -100,20 +100,31 @@ export interface SandboxOptions {
    * heir.ha instead of one daemon (engine daemon only). See haTakeover().
    */
   ha?: boolean;
+  /**
+   * --ha: where the leader daemon is killed (default attach). attach: when its
+   * AttachNetworkInterface call reaches the emulator (held there): the promotion is done, the
+   * address on no host. verdict: when it logs the dead verdict that allows failover, before it
+   * has acted; the other daemon fails over on its own verdict once it leads.
+   */
+  haKillAt?: 'attach' | 'verdict';
 }
 
 /** What happened to the managers in an --ha run (see Sandbox.haTakeover). */
 export interface HaTakeover {
   /** The daemon that led and was killed in its failover. */
   killed: string;
-  /** The step it was in: the ENI attach, held at the emulator. */
-  killedAt: string;
+  /** When it was killed: its ENI attach held at the emulator, or its dead verdict. */
+  killedAt: 'attach' | 'verdict';
+  /** ms from the fault to the kill of the leader daemon. */
+  faultToKillMs: number;
   /** The node the killed leader had promoted (from the resume line of the other daemon). */
   promotedByKilled: string | null;
   /** The daemon that took the leadership and finished the failover. */
   finishedBy: string;
-  /** ms from the kill of the leader to the other daemon's leadership. */
+  /** ms from the kill of the leader to the other daemon's leadership (its log line's time). */
   killToLeaderMs: number;
+  /** ms from the fault to the other daemon's leadership. */
+  faultToLeaderMs: number;
 }
 
 /** What a manager-only partition of the master did (see Sandbox.partition). */
@@ -524,33 +535,55 @@ export class Sandbox {
   }
 
   /**
-   * --ha, after fault(): the leader's AttachNetworkInterface call is held at the emulator
-   * (a hang injected before the fault: the promotion is done, the address is on no node); once
-   * it arrives the leader daemon is killed with SIGKILL. The other daemon takes the leadership
-   * when the lease ends, finds the unfinished failover in etcd and finishes it.
+   * --ha, after fault(): the leader daemon is killed with SIGKILL in its failover, and the
+   * other daemon takes the leadership when the lease ends. haKillAt attach (default): the
+   * leader's AttachNetworkInterface call is held at the emulator (a hang injected before the
+   * fault: the promotion is done, the address is on no node); once it arrives the leader is
+   * killed, and the other daemon finds the unfinished failover in etcd and finishes it.
+   * haKillAt verdict: the leader is killed as soon as it logs the dead verdict that allows
+   * failover; the other daemon, once it leads, fails over (on its own verdict, or finishing
+   * whatever the killed one had begun).
    */
   async haTakeover(timeoutMs = 90000): Promise<HaTakeover> {
     const [a, b] = MANAGERS;
     const n = this.n;
-    const t0 = performance.now();
-    while (!this.emu.requests.some((r) => r.action === 'AttachNetworkInterface' && r.fault === 'hang')) {
-      if (performance.now() - t0 > timeoutMs) throw new Error(`sandbox --ha: ${a}'s AttachNetworkInterface call did not reach the emulator within ${timeoutMs / 1000} s`);
-      await sleep(20);
+    const atVerdict = this.o.haKillAt === 'verdict';
+    if (atVerdict) {
+      await this.waitLog((l) => l.byManager === a && l.event === 'verdict' && l.failoverAllowed === true && lineTime(l) >= this.faultWall - 1, timeoutMs, `${a} did not reach a dead verdict`);
+    } else {
+      const t0 = performance.now();
+      while (!this.emu.requests.some((r) => r.action === 'AttachNetworkInterface' && r.fault === 'hang')) {
+        if (performance.now() - t0 > timeoutMs) throw new Error(`sandbox --ha: ${a}'s AttachNetworkInterface call did not reach the emulator within ${timeoutMs / 1000} s`);
+        await sleep(20);
+      }
     }
     const m = this.managers.get(a)!;
     const pid = m.child?.pid;
     if (!pid) throw new Error(`sandbox --ha: ${a} is not running`);
-    n.line('lab', `${a}'s AttachNetworkInterface call reached the cloud (held there by the sandbox): the new master is promoted, ${this.lab.floatingIp} is on no host — kill -9 of ${a} (pid ${pid}) in the middle of its failover`, { level: 'error' });
+    if (atVerdict) n.line('lab', `${a} reached its dead verdict: kill -9 of ${a} (pid ${pid}) before it acts`, { level: 'error' });
+    else n.line('lab', `${a}'s AttachNetworkInterface call reached the cloud (held there by the sandbox): the new master is promoted, ${this.lab.floatingIp} is on no host — kill -9 of ${a} (pid ${pid}) in the middle of its failover`, { level: 'error' });
     const killedPerf = performance.now();
     try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
     await m.exited;
-    const led = await this.waitLog((l) => l.byManager === b && String(l.msg ?? '').startsWith(`${b} leads cluster ${CLUSTER}`), timeoutMs, `${b} did not take the leadership after ${a} was killed`);
-    const killToLeaderMs = Math.round(lineTime(led) - (this.faultWall + (killedPerf - this.faultPerf)));
+    const killedWall = this.faultWall + (killedPerf - this.faultPerf);
+    const led = await this.waitLog((l) => l.byManager === b && String(l.msg ?? '').startsWith(`${b} leads cluster ${CLUSTER}`) && lineTime(l) >= killedWall - 1, timeoutMs, `${b} did not take the leadership after ${a} was killed`);
+    const killToLeaderMs = Math.round(lineTime(led) - killedWall);
     n.line('sandbox', `${b} leads cluster ${CLUSTER} ${(killToLeaderMs / 1000).toFixed(1)} s after the kill of ${a} (${a}'s etcd lease ended)`, { level: 'good' });
-    const resumed = await this.waitLog((l) => l.byManager === b && /finishing it now/.test(String(l.msg ?? '')), timeoutMs, `${b} did not take up ${a}'s unfinished failover`);
-    const keeps = /the rerun keeps (db\d+)/.exec(String(resumed.msg ?? ''));
-    n.line('sandbox', `${b} found ${a}'s unfinished failover in etcd and finishes it${keeps ? `, keeping ${keeps[1]} (the node ${a} promoted): no second election` : ''}`, { level: 'good' });
-    this.takeover = { killed: a, killedAt: 'attach', promotedByKilled: keeps?.[1] ?? null, finishedBy: b, killToLeaderMs };
+    let keeps: string | null = null;
+    if (!atVerdict) {
+      const resumed = await this.waitLog((l) => l.byManager === b && /finishing it now/.test(String(l.msg ?? '')), timeoutMs, `${b} did not take up ${a}'s unfinished failover`);
+      keeps = /the rerun keeps (db\d+)/.exec(String(resumed.msg ?? ''))?.[1] ?? null;
+      n.line('sandbox', `${b} found ${a}'s unfinished failover in etcd and finishes it${keeps ? `, keeping ${keeps} (the node ${a} promoted): no second election` : ''}`, { level: 'good' });
+    }
+    this.takeover = {
+      killed: a,
+      killedAt: atVerdict ? 'verdict' : 'attach',
+      faultToKillMs: Math.round(killedPerf - this.faultPerf),
+      promotedByKilled: keeps,
+      finishedBy: b,
+      killToLeaderMs,
+      faultToLeaderMs: Math.round(lineTime(led) - this.faultWall),
+    };
     return this.takeover;
   }
 
@@ -631,7 +664,7 @@ export class Sandbox {
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
     this.n.zero(this.faultWall, this.faultPerf);
-    if (this.o.ha) {
+    if (this.o.ha && this.o.haKillAt !== 'verdict') {
       this.n.line('sandbox', `the emulator will hold the leader's first AttachNetworkInterface call unanswered: the leader is killed there, in the middle of its failover`, { perf: this.faultPerf });
       this.emu.inject({ kind: 'hang', count: 1, actions: ['AttachNetworkInterface'] });
     }
@@ -790,6 +823,11 @@ export class Sandbox {
       invariant: null,
     };
     if (this.o.ha) {
+      if (this.takeover && this.takeover.promotedByKilled === null) {
+        // Killed at its verdict: had it begun to promote a node, the other daemon's resume says which.
+        const resumed = this.logLines.find((l) => l.byManager === this.takeover!.finishedBy && lineTime(l) >= this.faultWall && /finishing it now/.test(String(l.msg ?? '')));
+        this.takeover.promotedByKilled = /the rerun keeps (db\d+)/.exec(String(resumed?.msg ?? ''))?.[1] ?? null;
+      }
       if (!this.takeover) problems.push('the leader daemon was not killed in its failover');
       if (report && this.takeover && report.byManager !== this.takeover.finishedBy) problems.push(`the failover was finished by ${report.byManager}, not ${this.takeover.finishedBy}`);
       if (newMaster && this.takeover?.promotedByKilled && newMaster !== this.takeover.promotedByKilled) {
@@ -982,7 +1020,7 @@ export class Sandbox {
     else row('ENI delays in the emulator', `${r.eni.delays.detachMs} ms Detaching + ${r.eni.delays.attachMs} ms Attaching` +
       (r.eni.detachedAtMs !== null ? `; address gone at +${s(r.eni.detachedAtMs)}` : '') + (r.eni.attachedAtMs !== null ? `, up on ${r.eni.attachedTo} at +${s(r.eni.attachedAtMs)}` : ''));
     if (r.ha) {
-      row('leader daemon killed in its failover', `${r.ha.killed} (kill -9 while its ENI attach was in flight)`);
+      row('leader daemon killed in its failover', `${r.ha.killed} (kill -9 ${r.ha.killedAt === 'verdict' ? 'at its dead verdict' : 'while its ENI attach was in flight'}, +${s(r.ha.faultToKillMs)})`);
       row(`kill of ${r.ha.killed} → ${r.ha.finishedBy} leads`, s(r.ha.killToLeaderMs));
       row('failover finished by', `${r.reportBy ?? 'nobody'}${r.ha.promotedByKilled ? ` (kept ${r.ha.promotedByKilled}, promoted by ${r.ha.killed})` : ''}`);
     }
