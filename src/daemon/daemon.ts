@@ -31,7 +31,8 @@ import { heirVersion } from '../cli/version';
 import { SystemdNotify } from './sd-notify';
 import { HaSession } from '../ha/leadership';
 import { clusterHa } from '../ha/cluster-ha';
-import { ManagerAnnouncement, readManagerRecord } from '../ha/managers';
+import { ManagerAnnouncement, readManagerRecord, readManagerRecords } from '../ha/managers';
+import { clusterDigest } from '../ha/config-digest';
 import { errorText } from '../ha/etcd';
 import { advertisedApiUrl } from '../config/checks';
 import { leaderUrl, routeAction } from './forward';
@@ -82,6 +83,8 @@ export class Daemon {
   private readonly ha: HaSession | null;
   /** heir.ha: this manager's record in etcd (its API's URL, for forwarded actions). */
   private announcement: ManagerAnnouncement | null = null;
+  /** heir.ha: the periodic comparison of the managers' configurations. */
+  private configCheck?: NodeJS.Timeout;
 
   private constructor(
     cfg: HeirConfig,
@@ -135,13 +138,14 @@ export class Daemon {
     this.api = await this.startApi();
     if (this.ha) {
       const url = advertisedApiUrl(c.heir.api) ?? null;
-      this.announcement = new ManagerAnnouncement(this.ha, url, this.log).start();
+      this.announcement = new ManagerAnnouncement(this.ha, url, this.log, digests(c.clusters)).start();
       if (url) this.log.info({ manager: this.ha.manager, api: url }, `manager ${this.ha.manager}: API advertised to the other managers at ${url}; actions on a cluster another manager leads are forwarded to its leader`);
       else this.log.warn({ manager: this.ha.manager }, `manager ${this.ha.manager}: no API address for the other managers (heir.api.listen is loopback or a wildcard; set heir.api.advertise_url): they cannot forward actions to this one when it leads`);
     }
     this.loadCloudMoversIfNeeded(c.clusters);
     await this.startClusters(c.clusters);
     this.scheduler.start();
+    if (this.ha) this.startConfigCheck(this.ha);
     const watching = [...this.runtimes.values()].filter((r) => r.master !== null).length;
     this.log.info({ clusters: this.runtimes.size, watching, api: this.api.url }, `heir ready: ${this.statusLine()}`);
   }
@@ -239,6 +243,32 @@ export class Daemon {
     this.metrics.webhookDelivery(r.cluster, r.webhookType, r.outcome === 'delivered' ? 'delivered' : 'failed');
   }
 
+  /**
+   * heir.ha: every CONFIG_CHECK_MS, one read of every manager's record in etcd; each cluster
+   * this manager leads compares the others' configurations of it with its own.
+   */
+  private startConfigCheck(ha: HaSession): void {
+    let running = false;
+    let lastError = '';
+    const check = async () => {
+      if (running || this.stopping) return;
+      running = true;
+      try {
+        const records = await readManagerRecords(ha);
+        lastError = '';
+        for (const rt of this.runtimes.values()) rt.checkManagerConfigs(records);
+      } catch (e) {
+        const m = (e as Error).message;
+        if (m !== lastError) this.log.warn(`cannot compare the managers' configurations: ${m}; retried every ${CONFIG_CHECK_MS / 1000} s`);
+        lastError = m;
+      } finally {
+        running = false;
+      }
+    };
+    this.configCheck = setInterval(() => void check(), CONFIG_CHECK_MS);
+    this.configCheck.unref();
+  }
+
   // -------------------------------------------------------------------------------------------
   // Reload
 
@@ -300,6 +330,7 @@ export class Daemon {
         });
       }
     }
+    if (!diff.same) this.announcement?.setClusters(digests(next.clusters));
     const message = `configuration reloaded: ${describeDiff(diff)}`;
     this.log.info({ added: diff.added, removed: diff.removed, changed: diff.changed, unchanged: diff.unchanged.length }, message);
     this.lastReload = { at: new Date().toISOString(), ok: true, message };
@@ -318,6 +349,7 @@ export class Daemon {
     const busy = [...this.runtimes.values()].filter((r) => r.busy).map((r) => `${r.name} (${r.busy})`);
     this.log.info({ reason, busy }, `heir stopping: ${reason}${busy.length ? `; waiting for ${busy.join(', ')} to reach a step boundary` : ''}`);
     this.scheduler.stop();
+    clearInterval(this.configCheck);
     await this.reloading.catch(() => undefined);
     await Promise.all([...this.runtimes.values()].map((r) => r.stop()));
     // Resign every leadership at once: another manager takes over without waiting for the lease.
@@ -425,6 +457,14 @@ export class Daemon {
 }
 
 /** Every secret value in the configuration, for scrubbing API output. */
+/** heir.ha: how often a manager compares the other managers' configurations of the clusters it leads. */
+const CONFIG_CHECK_MS = 5000;
+
+/** Each cluster's configuration digest, as this manager publishes it in its record. */
+function digests(clusters: ClusterConfig[]): Record<string, string> {
+  return Object.fromEntries(clusters.map((c) => [c.name, clusterDigest(c)]));
+}
+
 export function secretsOf(cfg: HeirConfig): string[] {
   const out: string[] = [];
   if (cfg.heir.api.token) out.push(cfg.heir.api.token);

@@ -290,6 +290,15 @@ export function openApiDocument(version?: string): Json {
                   required: ['reachable', 'lastOkAt', 'lastErrorAt', 'lastError'],
                   properties: { reachable: { type: 'boolean' }, lastOkAt: nullable('string'), lastErrorAt: nullable('string'), lastError: nullable('string') },
                 },
+                configMismatches: {
+                  type: 'array',
+                  description: 'this manager leads: the other managers whose configuration of the cluster differs from its own (parts: nodes, address, detection, failover) or lacks the cluster (kind missing)',
+                  items: {
+                    type: 'object',
+                    required: ['manager', 'kind', 'parts', 'text'],
+                    properties: { manager: { type: 'string' }, kind: { type: 'string', enum: ['missing', 'differs'] }, parts: { type: 'array', items: { type: 'string' } }, text: { type: 'string' } },
+                  },
+                },
               },
             },
           },

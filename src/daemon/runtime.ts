@@ -35,6 +35,8 @@ import type { Logger } from '../util/log';
 import type { ActionContext, ActionResult, ClusterSummary } from './api';
 import { ApiError } from './api';
 import type { ClusterHa, HaClusterStatus } from '../ha/cluster-ha';
+import { clusterDigest, configMismatches, describeMismatch, type ConfigMismatch } from '../ha/config-digest';
+import type { ManagerRecord } from '../ha/managers';
 import type { HeirMetrics } from './metrics';
 import {
   sshReachable,
@@ -1016,6 +1018,45 @@ export class ClusterRuntime {
 
   // -------------------------------------------------------------------------------------------
   // Views
+
+  /** heir.ha: the mismatches last reported (manager:kind:parts), to report each change once. */
+  private reportedMismatches = new Map<string, ConfigMismatch>();
+
+  /**
+   * heir.ha, while this manager leads the cluster: compare the other managers' configurations
+   * of it (their records in etcd) with this one's; a manager whose configuration differs or
+   * lacks the cluster is logged and reported (ha.config-mismatch) once, and shown in status
+   * until it is resolved. A follower compares nothing (the leader reports).
+   */
+  checkManagerConfigs(records: readonly ManagerRecord[]): void {
+    const ha = this.deps.ha;
+    if (!ha) return;
+    if (ha.whyNot() !== undefined) {
+      this.reportedMismatches.clear();
+      ha.setConfigMismatches([]);
+      return;
+    }
+    const list = configMismatches(this.name, ha.manager, clusterDigest(this.cluster), records);
+    const key = (m: ConfigMismatch) => `${m.manager}:${m.kind}:${m.parts.join(',')}`;
+    const now = new Map(list.map((m) => [key(m), m]));
+    for (const [k, m] of now) {
+      if (this.reportedMismatches.has(k)) continue;
+      const text = describeMismatch(this.name, ha.manager, m);
+      this.log.warn({ manager: m.manager, kind: m.kind, parts: m.parts }, text);
+      this.emit('ha.config-mismatch', `${this.name}: ${text}`, { manager: m.manager, leader: ha.manager, kind: m.kind, parts: m.parts, resolved: false });
+    }
+    for (const [k, m] of this.reportedMismatches) {
+      if (now.has(k)) continue;
+      const alive = records.some((r) => r.manager === m.manager);
+      const text = alive
+        ? `manager ${m.manager}'s configuration of cluster ${this.name} is now the same as ${ha.manager}'s`
+        : `manager ${m.manager}, whose configuration of cluster ${this.name} differed from ${ha.manager}'s, is gone from etcd`;
+      this.log.info({ manager: m.manager }, text);
+      this.emit('ha.config-mismatch', `${this.name}: ${text}`, { manager: m.manager, leader: ha.manager, kind: m.kind, parts: m.parts, resolved: true }, 'info');
+    }
+    this.reportedMismatches = now;
+    ha.setConfigMismatches(list.map((m) => ({ ...m, text: describeMismatch(this.name, ha.manager, m) })));
+  }
 
   /** heir.ha: leadership, managers and their views of the master; undefined without heir.ha. */
   haStatus(): HaClusterStatus | undefined {

@@ -219,5 +219,6 @@ export function haLines(ha: HaClusterStatus, now: number): string[] {
     const stale = v.ageMs > ha.viewMaxAgeMs ? ` (stale: older than ${(ha.viewMaxAgeMs / 1000).toFixed(1)} s, counts for nothing)` : '';
     lines.push(`view of ${v.manager}: ${what}, verdict ${v.verdict}, ${secondsAgo(v.ageMs)}${stale}`);
   }
+  for (const m of ha.configMismatches ?? []) lines.push(`config MISMATCH: ${m.text}`);
   return lines;
 }

@@ -11,6 +11,7 @@ import { errorText } from './etcd';
 import type { HaSession } from './leadership';
 import type { FailoverStore } from '../failover/store';
 import { EtcdFailoverStore } from './etcd-store';
+import type { ConfigMismatch } from './config-digest';
 
 /** Manager high availability of one cluster, as `heir status` shows it. */
 export interface HaClusterStatus {
@@ -31,6 +32,11 @@ export interface HaClusterStatus {
   /** How old a view may be to count in the verdict (ms). */
   viewMaxAgeMs: number;
   etcd: { reachable: boolean; lastOkAt: string | null; lastErrorAt: string | null; lastError: string | null };
+  /**
+   * This manager leads: the other managers whose configuration of the cluster differs from its
+   * own, or lacks the cluster (from their records in etcd). Empty otherwise.
+   */
+  configMismatches: (ConfigMismatch & { text: string })[];
 }
 
 export interface ClusterHa {
@@ -64,6 +70,8 @@ export interface ClusterHa {
   /** Called whenever a manager's view changes. */
   onViews(fn: () => void): void;
   status(): HaClusterStatus;
+  /** The leader's latest comparison of the other managers' configurations with its own (for status). */
+  setConfigMismatches(list: (ConfigMismatch & { text: string })[]): void;
   /** Stop watching the views. */
   stop(): Promise<void>;
 }
@@ -89,6 +97,7 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs
   let inFlight = false;
   let lastError = '';
   const store = new EtcdFailoverStore(s);
+  let mismatches: (ConfigMismatch & { text: string })[] = [];
   return {
     manager: s.manager,
     store,
@@ -167,7 +176,11 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs
         views,
         viewMaxAgeMs: viewMaxAgeMs(intervalMs()),
         etcd: { reachable: h.lastOkAt !== null && (h.lastErrorAt === null || h.lastOkAt > h.lastErrorAt), lastOkAt: iso(h.lastOkAt), lastErrorAt: iso(h.lastErrorAt), lastError: h.lastError },
+        configMismatches: st.role === 'leader' ? mismatches : [],
       };
+    },
+    setConfigMismatches(list) {
+      mismatches = list;
     },
     stop: () => watch.stop(),
   };

@@ -18,6 +18,8 @@ export interface ManagerRecord {
   pid: number;
   /** ISO time the record was first published. */
   since: string;
+  /** The digest of each cluster in its configuration (src/ha/config-digest.ts); absent in records of older versions. */
+  clusters?: Record<string, string>;
 }
 
 /** How often the record is checked (a write happens only when its lease is new or the record changed). */
@@ -38,8 +40,9 @@ export class ManagerAnnouncement {
     private readonly s: HaSession,
     api: string | null,
     private readonly log: Logger,
+    clusters: Record<string, string> = {},
   ) {
-    this.record = { manager: s.manager, api, host: os.hostname(), pid: process.pid, since: new Date().toISOString() };
+    this.record = { manager: s.manager, api, host: os.hostname(), pid: process.pid, since: new Date().toISOString(), clusters };
   }
 
   start(): this {
@@ -53,6 +56,13 @@ export class ManagerAnnouncement {
   setApi(api: string | null): void {
     if (api === this.record.api) return;
     this.record = { ...this.record, api };
+    this.writtenWith = undefined;
+    void this.check();
+  }
+
+  /** The clusters' digests changed (reload): written again at once. */
+  setClusters(clusters: Record<string, string>): void {
+    this.record = { ...this.record, clusters };
     this.writtenWith = undefined;
     void this.check();
   }
@@ -121,4 +131,27 @@ export async function readManagerRecord(s: HaSession, manager: string): Promise<
   } catch {
     return undefined;
   }
+}
+
+/** Every manager's published record (those alive: each goes with its lease). Throws StoreUnavailableError. */
+export async function readManagerRecords(s: HaSession): Promise<ManagerRecord[]> {
+  const prefix = s.keys.manager('');
+  let kvs;
+  try {
+    kvs = (await s.h.client.getAll().prefix(prefix).exec()).kvs;
+    s.noteEtcd(true);
+  } catch (e) {
+    s.noteEtcd(false, e);
+    throw new StoreUnavailableError('reading the records of the managers', e, s.h.endpoints);
+  }
+  const out: ManagerRecord[] = [];
+  for (const kv of kvs) {
+    try {
+      const r = JSON.parse(kv.value.toString()) as ManagerRecord;
+      if (typeof r.manager === 'string') out.push(r);
+    } catch {
+      /* a foreign value */
+    }
+  }
+  return out;
 }

@@ -42,6 +42,11 @@ export const EVENT_TYPES = [
   'cluster.acknowledged',
   'config.reloaded',
   'config.rejected',
+  /**
+   * heir.ha: the cluster's leader found another manager whose configuration of the cluster
+   * differs from its own, or lacks the cluster (it could not take over); or that it no longer does.
+   */
+  'ha.config-mismatch',
   /** Sent by `heir notify test` to check a webhook end to end. */
   'test',
 ] as const;
@@ -86,6 +91,7 @@ export const DEFAULT_SEVERITY: Record<EventType, Severity> = {
   'cluster.acknowledged': 'info',
   'config.reloaded': 'info',
   'config.rejected': 'warning',
+  'ha.config-mismatch': 'warning',
   test: 'info',
 };
 

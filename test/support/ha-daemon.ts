@@ -29,6 +29,8 @@ export interface HaManagerOptions {
   dir: string;
   id: string;
   cluster: ClusterConfig;
+  /** More clusters in this manager's configuration. */
+  more?: ClusterConfig[];
   endpoints: string[];
   prefix: string;
   /** heir.ha.lease_ttl_s; omitted, the daemon's default. */
@@ -65,7 +67,7 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
         },
         ...o.heir,
       },
-      clusters: [o.cluster],
+      clusters: [o.cluster, ...(o.more ?? [])],
     }),
   );
   const argv = [process.execPath, HEIR_BIN, 'daemon', '--config', configPath];

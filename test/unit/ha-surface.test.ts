@@ -25,6 +25,7 @@ function ha(o: Partial<HaClusterStatus> = {}): HaClusterStatus {
     ],
     viewMaxAgeMs: 5000,
     etcd: { reachable: true, lastOkAt: '2026-12-04T12:00:09.500Z', lastErrorAt: '2026-12-04T11:59:00.000Z', lastError: 'deadline exceeded' },
+    configMismatches: [],
     ...o,
   };
 }
@@ -50,6 +51,12 @@ test('status lines: a follower names the leader; no leader and etcd down say why
   assert.match(down[0]!, /^ha: no leader known; managers: /);
   assert.equal(down[1], 'ha: this manager may not act: leadership of cluster c1 unknown: etcd unavailable: deadline exceeded');
   assert.equal(down[2], 'etcd: UNREACHABLE (last error 1.0 s ago: deadline exceeded); last answer 9.0 s ago');
+});
+
+test('status lines: the leader names each manager whose configuration of the cluster differs or lacks it', () => {
+  const text = "manager mgr-b's configuration of cluster c1 differs from mgr-a's (nodes): the manager that leads next would act on another configuration";
+  const lines = haLines(ha({ configMismatches: [{ manager: 'mgr-b', kind: 'differs', parts: ['nodes'], text }] }), NOW);
+  assert.equal(lines.at(-1), `config MISMATCH: ${text}`);
 });
 
 function line(text: string, series: string): number | undefined {
