@@ -4,7 +4,10 @@
  * of the master; kill -9 of the master → exactly one daemon fails over (the leader, each
  * step fenced in etcd, its journal in etcd and none on either manager's disk), the other
  * leaves it to the leader; the cluster invariant holds.
- * Then etcd loses quorum and the new master is killed: no daemon fails over, the leader says why.
+ * Then etcd loses quorum and the new master is killed (an application writing on it): no daemon
+ * fails over, the leader says why. With quorum back a daemon leads again and may act: it finds
+ * that master dead and, once an operator acknowledges the anti-flapping block of the first
+ * failover (heir ack through the API), fails over; the invariant holds.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,12 +21,14 @@ import { listJournals, promotedIn } from '../../src/failover/journal';
 import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
 import { haKeys } from '../../src/ha/leadership';
 import type { MasterView } from '../../src/ha/decide';
-import { until } from '../support/cli';
+import { apiRequest, until } from '../support/cli';
+import { APP, startWriter, type Writer } from './failover-helpers';
 import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-daemon-test/';
 const keys = haKeys(PREFIX);
+const TOKEN = 'ha-daemon-test-token-5e2b71c9';
 
 
 let dir = '';
@@ -34,9 +39,13 @@ let lab: LabCluster | undefined;
 let probe: EtcdHandle | undefined;
 let journals: HaJournals | undefined;
 const managers: HaManager[] = [];
+/** The application's writer on the master killed without quorum, and when quorum came back. */
+let writer: Writer | undefined;
+let quorumBackAt = 0;
+let clusterCfg: ClusterConfig | undefined;
 
 async function startManager(id: string, cluster: ClusterConfig): Promise<HaManager> {
-  const m = await startHaManager({ dir, id, cluster, endpoints: etcd!.endpoints, prefix: PREFIX, leaseTtlS: 2 });
+  const m = await startHaManager({ dir, id, cluster, endpoints: etcd!.endpoints, prefix: PREFIX, leaseTtlS: 2, token: TOKEN });
   managers.push(m);
   return m;
 }
@@ -50,7 +59,9 @@ before(async () => {
 });
 
 after(async () => {
+  await writer?.stop();
   await killHaManagers(managers);
+  for (const m of managers) fs.writeFileSync(path.join(dir, `${m.id}.log`), m.out);
   probe?.close();
   await journals?.close();
   await lab?.teardown().catch(() => undefined);
@@ -64,6 +75,7 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
     detection: { ping_type: 'select', ssh_check: false, min_sources: 2, interval_ms: 1000 } as ClusterConfig['detection'],
     failover: { salvage: { enabled: false } } as ClusterConfig['failover'],
   });
+  clusterCfg = cluster;
   const [a, b] = await Promise.all([startManager('mgr-a', cluster), startManager('mgr-b', cluster)]);
   const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
   await until('both daemons ready', 60_000, () => ready(a) && ready(b));
@@ -117,6 +129,15 @@ test('etcd without quorum: the new master killed, no daemon fails over, the lead
     const v = await probe!.client.get(keys.view('hadb', leaderOf!.id)).string();
     return v !== null && JSON.parse(v).master === masterNow && JSON.parse(v).reachable;
   });
+  // The application's table and account on the master (db1, dead since the first test, is not waited for).
+  for (const q of [
+    'CREATE DATABASE IF NOT EXISTS app',
+    'CREATE TABLE IF NOT EXISTS app.w (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB',
+    `CREATE USER IF NOT EXISTS '${APP.user}'@'%' IDENTIFIED BY '${APP.password}'`,
+    `GRANT ALL ON app.* TO '${APP.user}'@'%'`,
+  ]) await lab!.sql(masterNow, q);
+  writer = await startWriter(clusterCfg!, masterNow);
+  await until('the application writing on the master', 10_000, () => writer!.acked.length >= 20);
   etcd!.pause(1);
   etcd!.pause(2);
   try {
@@ -125,12 +146,46 @@ test('etcd without quorum: the new master killed, no daemon fails over, the lead
     const line = await until('the leader refusing to act', 60_000, () =>
       leaderOf!.log().find((l) => new RegExp(`^master ${masterNow} of hadb is dead but this manager may not act: `).test(l.msg ?? '')),
     );
-    assert.match(line.msg, /lease of cluster hadb was last confirmed by etcd .* may have expired \(etcd unreachable, or this process was paused\)/);
+    // Its lease unconfirmed past the ttl, or its campaign already failing against etcd: either way etcd is named.
+    assert.match(line.msg, /lease of cluster hadb was last confirmed by etcd .* may have expired \(etcd unreachable, or this process was paused\)|leadership of cluster hadb unknown: etcd unavailable: /);
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(started(), before, 'no failover started without etcd');
     assert.deepEqual(onDisk(), [], 'no journal on a manager\'s disk');
   } finally {
     etcd!.resume(1);
     etcd!.resume(2);
+    quorumBackAt = Date.now();
   }
+});
+
+test('etcd quorum back: a daemon leads again and may act; the master that died meanwhile is failed over once acknowledged, the invariant holds', async () => {
+  assert.ok(quorumBackAt && writer && masterNow, 'the quorum test ran first');
+  await writer.stop(); // it stopped at the kill: nothing more to write there
+  const since = (m: HaManager, re: RegExp) => m.log().find((l) => Date.parse(l.time ?? '') >= quorumBackAt && re.test(l.msg ?? ''));
+  // A leader again (the same or the other: the one that led lost its leadership for want of renewals).
+  const leader = await until('a daemon leading hadb again', 60_000, () => managers.find((m) => since(m, new RegExp(`^${m.id} leads cluster hadb`))));
+  // It may act now (its own status says so): what holds it is the anti-flapping block of the first failover.
+  await until(`${leader.id} free to act on hadb`, 60_000, async () => {
+    const r = await apiRequest(leader.api, 'GET', '/api/v1/clusters/hadb');
+    return r.body?.ha?.leader === leader.id && r.body.ha.whyNot === null;
+  });
+  const finished = () => journals!.list('hadb').then((js) => js.filter((j) => j.operation === 'failover' && j.end && j.detail.deadMaster === masterNow));
+  assert.deepEqual(await finished(), [], 'no failover before the acknowledgement');
+
+  // An operator acknowledges (posted to the other daemon: forwarded to the leader).
+  const other = managers.find((m) => m !== leader && m.child.exitCode === null) ?? leader;
+  await until(`${other.id} naming ${leader.id} as the leader again`, 60_000, async () => (await apiRequest(other.api, 'GET', '/api/v1/clusters/hadb')).body?.ha?.leader === leader.id);
+  const ack = await apiRequest(other.api, 'POST', '/api/v1/clusters/hadb/ack', { token: TOKEN });
+  assert.equal(ack.status, 200, ack.text);
+  assert.ok(since(leader, new RegExp(`^master ${masterNow} of hadb is dead but automatic failover is blocked`)), `${leader.id} did not say why it waited: the anti-flapping block`);
+  const [done] = await until(`the failover of ${masterNow} in etcd`, 90_000, async () => {
+    const js = await finished();
+    return js.length ? js : undefined;
+  });
+  assert.equal(done!.manager, leader.id, `the journal names ${done!.manager}, not the leader ${leader.id}`);
+  assert.equal(done!.end!.outcome, 'promoted', done!.end!.summary);
+  const newMaster = promotedIn(done!)!.node;
+  const survivor = ['db1', 'db2', 'db3'].find((n) => n !== 'db1' && n !== masterNow);
+  assert.equal(newMaster, survivor);
+  await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1', masterNow], table: 'app.w', acked: writer.acked, maxAttemptedId: writer.attempted });
 });
