@@ -3,9 +3,13 @@
  * of a unary request bounded by request_timeout_ms (the client retries a failed attempt on
  * another member, up to three attempts), and the errors heir tells apart. Only src/ha talks
  * to etcd (through the etcd3 client: leases with keepalive, transactions, watches).
+ *
+ * etcd3 (with gRPC and protobufjs) is required when the first client is made, not when this
+ * module loads: it is ~200 modules, ~30 MB of RSS and most of a second to load, and a daemon
+ * without heir.ha never uses it.
  */
 import * as fs from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { HaSettings } from '../config/schema';
 
 export type { Etcd3 } from 'etcd3';
@@ -85,7 +89,9 @@ export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
     };
   }
   if (settings.auth) opts.auth = { username: settings.auth.user, password: settings.auth.password };
-  const client = new Etcd3(opts);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Etcd3: Client } = require('etcd3') as typeof import('etcd3');
+  const client = new Client(opts);
   return {
     client,
     endpoints: settings.endpoints,
