@@ -41,6 +41,12 @@ export const SshSettings = z.strictObject({
   known_hosts: z.string().default('/etc/heir/known_hosts'),
   connect_timeout_ms: ms(3000),
   command_timeout_ms: ms(10000),
+  /**
+   * Keep a connection open this long after its last command, for the next one (detection's
+   * SSH checks at a suspicion, then the failover's fence, salvage and address move reuse it
+   * instead of a new key exchange each). 0: a new connection per command.
+   */
+  keep_open_s: z.number().int().min(0).max(3600).default(30),
 });
 export type SshSettings = z.infer<typeof SshSettings>;
 

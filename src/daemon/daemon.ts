@@ -21,6 +21,7 @@ import type { ClusterConfig, HeirConfig } from '../config/schema';
 import { Notifier, type DeliveryResult } from '../notify';
 import type { HeirEvent } from '../notify/events';
 import { loadCloudMovers, usesCloudMover } from '../eni';
+import { closeSshConnections } from '../ssh';
 import { createLogger, type Logger } from '../util/log';
 import { ApiError, startApiServer, type ActionContext, type ActionResult, type ApiProvider, type ApiServer, type HealthInfo } from './api';
 import { describeDiff, diffConfigs } from './config-diff';
@@ -359,6 +360,8 @@ export class Daemon {
     if (!drained) this.log.warn({ dropped }, `${dropped} webhook event(s) not delivered before exit`);
     await this.api?.close();
     this.api = null;
+    // The SSH connections kept for reuse (ssh.keep_open_s) end with the daemon.
+    closeSshConnections();
     this.log.info(`heir stopped (${reason})`);
   }
 

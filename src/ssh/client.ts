@@ -1,14 +1,21 @@
 /**
  * The SSH adapter: the only module that imports ssh2.
  *
- * Every call opens its own connection, checks the host key against known_hosts (no
- * "accept anything" mode exists), runs one command or one SFTP read with a hard timeout,
- * and closes the connection. Errors are SshError with a kind the caller can act on.
+ * A connection checks the host key against known_hosts (no "accept anything" mode exists)
+ * and authenticates; each call runs one command or one SFTP read on it, in a channel of its
+ * own, with a hard timeout. Connections are kept open for reuse for the target's
+ * `keepOpenMs` after their last use (ssh.keep_open_s; 0: one connection per call, closed
+ * after it), see pool.ts: every reuse re-reads known_hosts and checks the key the server
+ * presented when the connection was opened, a connection that closed or failed is replaced,
+ * and a reused connection that does not open a channel within connect_timeout_ms counts as
+ * a host that does not answer. Errors are SshError with a kind the caller can act on.
  */
 import { readFileSync, createWriteStream, existsSync } from 'node:fs';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { Client, type ConnectConfig, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { checkHostKey, hostKeyAlgorithmsFor, parseKnownHosts, type HostKeyCheck } from './known-hosts';
+import { ConnectionPool, type Lease, type PoolConnection } from './pool';
 
 export interface SshTarget {
   /** Node name, for messages. */
@@ -20,6 +27,8 @@ export interface SshTarget {
   knownHostsPath: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Keep the connection open this long after its last use, for the next call (0 or absent: close it after the call). */
+  keepOpenMs?: number;
 }
 
 export type SshErrorKind = 'connect' | 'auth' | 'hostkey' | 'timeout' | 'command';
@@ -52,6 +61,7 @@ export function sshTarget(cluster: ClusterConfig, node: NodeConfig): SshTarget {
     knownHostsPath: s.known_hosts,
     connectTimeoutMs: s.connect_timeout_ms,
     commandTimeoutMs: s.command_timeout_ms,
+    keepOpenMs: (s.keep_open_s ?? 0) * 1000,
   };
   if (s.private_key) t.privateKeyPath = s.private_key;
   return t;
@@ -102,8 +112,57 @@ function hostKeyError(t: SshTarget, c: HostKeyCheck): SshError {
   return new SshError(t.name, 'hostkey', msg, { fingerprint: c.fingerprint });
 }
 
-/** An open, host-key-verified, authenticated connection (internal). */
-async function connect(t: SshTarget): Promise<Client> {
+/**
+ * An open, host-key-verified, authenticated connection (internal). Its socket is ours, so that
+ * an idle pooled connection does not keep the process alive (unref) while one in use does.
+ */
+class SshConnection implements PoolConnection {
+  private isOpen = true;
+  private closed = false;
+  private readonly closeCbs: (() => void)[] = [];
+
+  constructor(
+    readonly client: Client,
+    private readonly sock: Socket,
+    /** The key the server presented at the handshake (checked against known_hosts again at every reuse). */
+    readonly hostKey: Buffer,
+  ) {
+    // An error or a close while idle ends the connection; without a listener an error would be thrown.
+    client.on('error', () => {
+      this.isOpen = false;
+    });
+    client.on('close', () => {
+      this.isOpen = false;
+      if (this.closed) return;
+      this.closed = true;
+      for (const cb of this.closeCbs.splice(0)) cb();
+    });
+  }
+
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  end(): void {
+    this.isOpen = false;
+    end(this.client);
+  }
+
+  onClose(cb: () => void): void {
+    if (this.closed) cb();
+    else this.closeCbs.push(cb);
+  }
+
+  ref(): void {
+    this.sock.ref();
+  }
+
+  unref(): void {
+    this.sock.unref();
+  }
+}
+
+async function connect(t: SshTarget): Promise<SshConnection> {
   const entries = loadKnownHosts(t);
   let privateKey: Buffer | undefined;
   if (t.privateKeyPath) {
@@ -116,13 +175,19 @@ async function connect(t: SshTarget): Promise<Client> {
     }
   }
   let rejected: HostKeyCheck | null = null;
+  let presented: Buffer | null = null;
+  const sock = tcpConnect({ host: t.host, port: t.port });
+  // Commands and their answers are small messages: no Nagle delay on them.
+  sock.setNoDelay(true);
   const cfg: ConnectConfig = {
+    sock,
     host: t.host,
     port: t.port,
     username: t.user,
     readyTimeout: t.connectTimeoutMs,
     keepaliveInterval: 0,
     hostVerifier: (key: Buffer) => {
+      presented = Buffer.from(key);
       const c = checkHostKey(entries, t.host, t.port, key);
       if (c.status === 'match') return true;
       rejected = c;
@@ -135,7 +200,7 @@ async function connect(t: SshTarget): Promise<Client> {
   else if (process.env.SSH_AUTH_SOCK) cfg.agent = process.env.SSH_AUTH_SOCK;
 
   const client = new Client();
-  return new Promise<Client>((resolve, reject) => {
+  return new Promise<SshConnection>((resolve, reject) => {
     let done = false;
     // ssh2's readyTimeout covers the handshake; this guard also covers a TCP connect
     // that never completes (host unplugged) in every case.
@@ -148,9 +213,10 @@ async function connect(t: SshTarget): Promise<Client> {
         client.removeAllListeners('ready');
         client.on('error', () => {});
         client.destroy();
+        sock.destroy();
         reject(err);
       } else {
-        resolve(client);
+        resolve(new SshConnection(client, sock, presented!));
       }
     };
     client.once('ready', () => finish(null));
@@ -168,6 +234,108 @@ async function connect(t: SshTarget): Promise<Client> {
       finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: ${(e as Error).message}`, { cause: e }));
     }
   });
+}
+
+/** The process's open connections (ssh.keep_open_s). */
+const pool = new ConnectionPool<SshConnection>();
+
+function poolKey(t: SshTarget): string {
+  return JSON.stringify([t.user, t.host, t.port, t.knownHostsPath, t.privateKeyPath ?? null]);
+}
+
+/** Reuse only a connection whose server key known_hosts still accepts, as a new connection would. */
+function stillTrusted(t: SshTarget): (c: SshConnection) => boolean {
+  return (c) => {
+    try {
+      return checkHostKey(loadKnownHosts(t), t.host, t.port, c.hostKey).status === 'match';
+    } catch {
+      return false; // unreadable now: the new connection reports why
+    }
+  };
+}
+
+function acquire(t: SshTarget): Promise<Lease<SshConnection>> {
+  return pool.acquire(poolKey(t), t.keepOpenMs ?? 0, () => connect(t), stillTrusted(t));
+}
+
+/**
+ * Open a connection to the target now, in the background, for the next call to use
+ * (nothing happens with keepOpenMs 0, or when one is open or being opened). Errors are
+ * left for that call to meet.
+ */
+export function sshWarm(t: SshTarget): void {
+  pool.warm(poolKey(t), t.keepOpenMs ?? 0, () => connect(t));
+}
+
+/** Close every kept connection (the daemon at shutdown, tests). */
+export function closeSshConnections(): void {
+  pool.closeAll();
+}
+
+/** Kept connections now, and connections opened so far by this process (tests, figures). */
+export function sshConnectionStats(): { open: number; opened: number } {
+  return { open: pool.size, opened: pool.opened };
+}
+
+/**
+ * A channel (a command or SFTP) on a connection to the target. A kept connection may have
+ * died since its last use: a failure to open the channel on it is retried once on a new
+ * connection (nothing ran yet), and a kept connection that does not answer within
+ * connectTimeoutMs is closed and reported as a timeout, as a new connection to a host that
+ * does not answer would be. On a new connection, `timeoutMs` bounds the channel's opening.
+ */
+async function openChannel<Ch>(
+  t: SshTarget,
+  what: string,
+  timeoutMs: number,
+  open: (client: Client, cb: (err: Error | undefined, ch: Ch) => void) => void,
+  close: (ch: Ch) => void,
+): Promise<{ lease: Lease<SshConnection>; ch: Ch }> {
+  for (let attempt = 0; ; attempt++) {
+    const lease = await acquire(t);
+    const client = lease.conn.client;
+    const r = await new Promise<{ ch: Ch } | { err: SshError; retry: boolean }>((resolve) => {
+      let done = false;
+      const finish = (x: { ch: Ch } | { err: SshError; retry: boolean }) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        client.removeListener('close', onClose);
+        resolve(x);
+      };
+      const failed = (e: Error) =>
+        finish({ err: new SshError(t.name, 'command', `ssh to ${where(t)}: cannot start ${what}: ${e.message}`, { cause: e }), retry: lease.reused });
+      const onClose = () => failed(new Error('connection closed'));
+      const wait = lease.reused ? Math.min(t.connectTimeoutMs, timeoutMs) : timeoutMs;
+      const timer = setTimeout(
+        () =>
+          finish({
+            err: lease.reused
+              ? new SshError(t.name, 'timeout', `ssh to ${where(t)}: the open connection did not answer within ${wait} ms (starting ${what}); check that the host is up`)
+              : new SshError(t.name, 'timeout', `ssh to ${where(t)}: ${what} did not start within ${wait} ms`),
+            retry: false,
+          }),
+        wait,
+      );
+      client.on('close', onClose);
+      if (!lease.conn.open) return failed(new Error('connection closed'));
+      try {
+        open(client, (e, ch) => {
+          if (done) {
+            if (ch) close(ch);
+            return;
+          }
+          if (e) failed(e);
+          else finish({ ch });
+        });
+      } catch (e) {
+        failed(e as Error);
+      }
+    });
+    if ('ch' in r) return { lease, ch: r.ch };
+    lease.release(true);
+    if (!r.retry || attempt >= 1) throw r.err;
+  }
 }
 
 function classifyConnectError(t: SshTarget, e: Error & { level?: string; code?: string }): SshError {
@@ -217,62 +385,66 @@ export interface ExecResult {
  */
 export async function sshExec(t: SshTarget, command: string, o: { timeoutMs?: number; stdin?: Buffer } = {}): Promise<ExecResult> {
   const timeoutMs = o.timeoutMs ?? t.commandTimeoutMs;
-  const client = await connect(t);
+  const { lease, ch } = await openChannel<ClientChannel>(
+    t,
+    `command ${abbreviate(command)}`,
+    timeoutMs,
+    (client, cb) => client.exec(command, cb),
+    (c) => c.close(),
+  );
+  const client = lease.conn.client;
   return new Promise<ExecResult>((resolve, reject) => {
     let done = false;
-    let channel: ClientChannel | null = null;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const finish = (e: SshError | null, r?: ExecResult) => {
+    const finish = (e: SshError | null, r?: ExecResult, broken = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      if (channel) {
+      client.removeListener('error', onError);
+      client.removeListener('close', onClose);
+      if (broken) {
         try {
-          channel.close();
+          ch.close();
         } catch {
           /* ignore */
         }
       }
-      end(client);
+      lease.release(broken);
       if (e) reject(e);
       else resolve(r!);
     };
     const timer = setTimeout(() => {
-      if (channel) {
-        try {
-          channel.signal('KILL');
-        } catch {
-          /* servers may not support signals; closing the channel is what counts */
-        }
+      try {
+        ch.signal('KILL');
+      } catch {
+        /* servers may not support signals; closing the channel is what counts */
       }
-      finish(new SshError(t.name, 'timeout', `ssh to ${where(t)}: command did not finish within ${timeoutMs} ms: ${abbreviate(command)}`));
+      finish(new SshError(t.name, 'timeout', `ssh to ${where(t)}: command did not finish within ${timeoutMs} ms: ${abbreviate(command)}`), undefined, true);
     }, timeoutMs);
-    client.on('error', (e: Error) => finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection failed while running ${abbreviate(command)}: ${e.message}`, { cause: e })));
-    client.on('close', () => finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection closed while running ${abbreviate(command)}`)));
-    client.exec(command, (e, ch) => {
-      if (e) return finish(new SshError(t.name, 'command', `ssh to ${where(t)}: cannot start command ${abbreviate(command)}: ${e.message}`, { cause: e }));
-      channel = ch;
-      let code: number | null = null;
-      let signal: string | null = null;
-      ch.on('data', (d: Buffer) => out.push(d));
-      ch.stderr.on('data', (d: Buffer) => err.push(d));
-      ch.on('exit', (c: number | null, sig?: string) => {
-        code = c;
-        signal = sig ?? null;
-      });
-      ch.on('close', () => {
-        const stdout = Buffer.concat(out).toString('utf8');
-        const stderr = Buffer.concat(err).toString('utf8');
-        if (code === null) {
-          finish(
-            new SshError(t.name, 'command', `ssh to ${where(t)}: ${abbreviate(command)} ended without exit status${signal ? ` (signal ${signal})` : ''}; stderr: ${abbreviate(stderr)}`),
-          );
-        } else finish(null, { code, stdout, stderr });
-      });
-      if (o.stdin) ch.end(o.stdin);
-      else ch.end();
+    const onError = (e: Error) => finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection failed while running ${abbreviate(command)}: ${e.message}`, { cause: e }), undefined, true);
+    const onClose = () => finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection closed while running ${abbreviate(command)}`), undefined, true);
+    client.on('error', onError);
+    client.on('close', onClose);
+    let code: number | null = null;
+    let signal: string | null = null;
+    ch.on('data', (d: Buffer) => out.push(d));
+    ch.stderr.on('data', (d: Buffer) => err.push(d));
+    ch.on('exit', (c: number | null, sig?: string) => {
+      code = c;
+      signal = sig ?? null;
     });
+    ch.on('close', () => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (code === null) {
+        finish(
+          new SshError(t.name, 'command', `ssh to ${where(t)}: ${abbreviate(command)} ended without exit status${signal ? ` (signal ${signal})` : ''}; stderr: ${abbreviate(stderr)}`),
+        );
+      } else finish(null, { code, stdout, stderr });
+    });
+    if (o.stdin) ch.end(o.stdin);
+    else ch.end();
   });
 }
 
@@ -281,30 +453,54 @@ function abbreviate(s: string, n = 200): string {
   return one.length > n ? one.slice(0, n) + '…' : one;
 }
 
-/** Run fn with an SFTP session on a fresh connection, bounded by timeoutMs. */
+/** Run fn with an SFTP session on a connection to the target, bounded by timeoutMs. */
 async function withSftp<T>(t: SshTarget, what: string, timeoutMs: number, fn: (sftp: SFTPWrapper, onAbort: (cb: () => void) => void) => Promise<T>): Promise<T> {
-  const client = await connect(t);
+  const started = Date.now();
+  const { lease, ch: sftp } = await openChannel<SFTPWrapper>(
+    t,
+    `SFTP for ${what}`,
+    timeoutMs,
+    (client, cb) => client.sftp(cb),
+    (s) => s.end(),
+  );
+  const client = lease.conn.client;
   const aborters: (() => void)[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let broken = false;
+  let onClose: (() => void) | undefined;
+  let onError: ((e: Error) => void) | undefined;
   try {
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-      client.sftp((e, s) => (e ? reject(new SshError(t.name, 'command', `ssh to ${where(t)}: cannot start SFTP for ${what}: ${e.message}`, { cause: e })) : resolve(s))),
-    );
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        broken = true;
         for (const a of aborters) a();
         reject(new SshError(t.name, 'timeout', `ssh to ${where(t)}: ${what} did not finish within ${timeoutMs} ms`));
-      }, timeoutMs);
+      }, Math.max(1, timeoutMs - (Date.now() - started)));
     });
     const closed = new Promise<never>((_, reject) => {
-      client.on('close', () => reject(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection closed during ${what}`)));
-      client.on('error', (e: Error) => reject(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection failed during ${what}: ${e.message}`, { cause: e })));
+      onClose = () => {
+        broken = true;
+        reject(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection closed during ${what}`));
+      };
+      onError = (e: Error) => {
+        broken = true;
+        reject(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection failed during ${what}: ${e.message}`, { cause: e }));
+      };
+      client.on('close', onClose);
+      client.on('error', onError);
     });
     closed.catch(() => {});
     return await Promise.race([fn(sftp, (cb) => aborters.push(cb)), timeout, closed]);
   } finally {
     if (timer) clearTimeout(timer);
-    end(client);
+    if (onClose) client.removeListener('close', onClose);
+    if (onError) client.removeListener('error', onError);
+    try {
+      sftp.end();
+    } catch {
+      /* already closed */
+    }
+    lease.release(broken);
   }
 }
 

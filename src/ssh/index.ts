@@ -1,5 +1,5 @@
-/** SSH adapter (the only ssh2 user) and known_hosts handling. */
-export { SshError, sshTarget, sshExec, sshReadFile, sshStreamFile, sshCopyFile, sshStat } from './client';
+/** SSH adapter (the only ssh2 user), its kept connections, and known_hosts handling. */
+export { SshError, sshTarget, sshExec, sshReadFile, sshStreamFile, sshCopyFile, sshStat, sshWarm, closeSshConnections, sshConnectionStats } from './client';
 export type { SshTarget, SshErrorKind, ExecResult } from './client';
 export {
   parseKnownHosts,

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startNetLab, type NetLab } from '../lab';
-import { sshExec, sshReadFile, sshCopyFile, sshStat, sshTarget, SshError, type SshTarget } from '../../src/ssh';
+import { sshExec, sshReadFile, sshCopyFile, sshStat, sshTarget, sshWarm, closeSshConnections, sshConnectionStats, SshError, type SshTarget } from '../../src/ssh';
+import { spawn } from 'node:child_process';
 import { runCheck } from '../../src/check/run';
 import { GlobalSettings } from '../../src/config/schema';
 
@@ -32,6 +33,7 @@ describe('ssh adapter (namespace lab)', () => {
     writeFileSync(remoteFile(), data);
   });
   after(async () => {
+    closeSshConnections();
     await lab?.teardown();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -117,6 +119,89 @@ describe('ssh adapter (namespace lab)', () => {
     await assert.rejects(sshExec({ ...t, privateKeyPath: join(dir, 'missing') }, 'true'), (e: unknown) => e instanceof SshError && e.kind === 'auth' && /cannot read private key/.test(e.message));
   });
 
+  // The client's end of the connection as the server sees it: "client-ip client-port server-ip server-port".
+  const connectionOf = async (x: SshTarget) => (await sshExec(x, 'echo $SSH_CONNECTION')).stdout.trim();
+
+  test('kept connections: calls reuse one connection (commands and SFTP, at once too); keep_open_s 0 opens one per call', async () => {
+    closeSshConnections();
+    assert.ok((t.keepOpenMs ?? 0) > 0, 'ssh.keep_open_s defaults to more than 0');
+    const before = sshConnectionStats().opened;
+    const first = await connectionOf(t);
+    await sshStat(t, remoteFile());
+    const again = await Promise.all([connectionOf(t), connectionOf(t), connectionOf(t), sshReadFile(t, remoteFile()).then(() => first)]);
+    assert.deepEqual(again, [first, first, first, first]);
+    assert.equal(sshConnectionStats().opened - before, 1, 'one connection for all of them');
+    assert.equal(sshConnectionStats().open, 1);
+    const own = { ...t, keepOpenMs: 0 };
+    const a = await connectionOf(own);
+    const b = await connectionOf(own);
+    assert.notEqual(a, b);
+    assert.notEqual(a, first);
+    assert.equal(sshConnectionStats().open, 1, 'keep_open_s 0 keeps nothing');
+  });
+
+  test('kept connections: one the server closed is replaced, and the call on it succeeds', async () => {
+    closeSshConnections();
+    const first = await connectionOf(t);
+    // The command's parent is the server process of this connection: killing it ends the connection.
+    await sshExec(t, 'kill -9 $PPID').catch(() => undefined);
+    const next = await connectionOf(t);
+    assert.notEqual(next, first);
+    assert.equal(await connectionOf(t), next, 'the new connection is kept in turn');
+  });
+
+  test('kept connections: the host key is checked at every reuse (known_hosts changed meanwhile: refused)', async () => {
+    closeSshConnections();
+    const kh = join(dir, 'known_hosts_changing');
+    writeFileSync(kh, readFileSync(lab.ssh.knownHostsPath));
+    const tk = { ...t, knownHostsPath: kh };
+    await connectionOf(tk);
+    await connectionOf(tk);
+    // The operator replaces the host's entry with another key: the open connection is not trusted any more.
+    const other = join(dir, 'other-key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const [type, b64] = readFileSync(`${other}.pub`, 'utf8').split(/\s+/);
+    writeFileSync(kh, `${lab.nodes[0]!.address} ${type} ${b64}\n`);
+    await assert.rejects(sshExec(tk, 'true'), (e: unknown) => e instanceof SshError && e.kind === 'hostkey' && /MISMATCH/.test(e.message));
+    // Unreadable known_hosts: refused too, as a new connection would be.
+    rmSync(kh);
+    await assert.rejects(sshExec(tk, 'true'), (e: unknown) => e instanceof SshError && e.kind === 'hostkey' && /cannot read known_hosts/.test(e.message));
+  });
+
+  test('kept connections: warm opens ahead; closeAll ends them on the server too; a process with idle ones exits', async () => {
+    closeSshConnections();
+    const before = sshConnectionStats().opened;
+    sshWarm(t);
+    sshWarm(t);
+    const c = await connectionOf(t);
+    assert.equal(sshConnectionStats().opened - before, 1, 'the call used the warmed connection');
+    const port = c.split(' ')[1]!;
+    const serverSees = async () => (await lab.exec('db1', ['ss', '-Htn', 'state', 'established', `( sport = :22 and dport = :${port} )`])).stdout.trim();
+    assert.notEqual(await serverSees(), '');
+    closeSshConnections();
+    assert.equal(sshConnectionStats().open, 0);
+    const until = Date.now() + 5000;
+    while ((await serverSees()) !== '' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await serverSees(), '', 'the server side of the connection is gone');
+    // A child process that ran a command and keeps its connection for 60 s still exits at once.
+    const script = `const s = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'ssh'))}); ` +
+      `s.sshExec(${JSON.stringify({ ...t, keepOpenMs: 60000 })}, 'true').then((r) => { console.log('ran', r.code, s.sshConnectionStats().open); });`;
+    const started = Date.now();
+    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout });
+      });
+    });
+    assert.equal(out.stdout.trim(), 'ran 0 1', 'the connection was kept');
+    assert.equal(out.code, 0);
+    assert.ok(Date.now() - started < 15000, `the process exited without waiting for its idle connection (${Date.now() - started} ms)`);
+  });
+
   test('nothing listening: connect error ECONNREFUSED; host unplugged: timeout', async () => {
     await assert.rejects(sshExec({ ...t, port: 2222 }, 'true'), (e: unknown) => e instanceof SshError && e.kind === 'connect' && e.code === 'ECONNREFUSED');
     await lab.unplug('db2');
@@ -124,6 +209,17 @@ describe('ssh adapter (namespace lab)', () => {
       const cfg = lab.clusterConfig();
       const t2 = { ...sshTarget(cfg, cfg.nodes[1]!), connectTimeoutMs: 1000 };
       await assert.rejects(sshExec(t2, 'true'), (e: unknown) => e instanceof SshError && (e.kind === 'timeout' || (e.kind === 'connect' && e.code === 'EHOSTUNREACH')));
+      // A connection kept from before the host went away: no answer within connect_timeout_ms is a timeout too.
+      const t1 = { ...t, connectTimeoutMs: 1000 };
+      await sshExec(t1, 'true');
+      await lab.unplug('db1');
+      try {
+        const started = Date.now();
+        await assert.rejects(sshExec(t1, 'true'), (e: unknown) => e instanceof SshError && e.kind === 'timeout' && /open connection did not answer within 1000 ms/.test(e.message));
+        assert.ok(Date.now() - started < 3000, `bounded by connect_timeout_ms, not command_timeout_ms (${Date.now() - started} ms)`);
+      } finally {
+        await lab.replug('db1');
+      }
     } finally {
       await lab.replug('db2');
     }
