@@ -48,7 +48,7 @@ import { hostCheck } from '../monitor/probes';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
-import { SshError } from '../ssh';
+import { SshError, sshTarget, sshWarm } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
@@ -275,6 +275,12 @@ class FailoverRun {
       if (this.lock.tookOverFrom) {
         this.warnings.push(`took over a stale cluster lock of pid ${this.lock.tookOverFrom.pid} (${this.lock.tookOverFrom.operation})`);
       }
+    }
+    if (!this.req.dryRun) {
+      // The fence, the salvage and the address move talk to the hosts over SSH: connections
+      // to them open now (detection's SSH checks usually left them open already), so those
+      // steps each cost a channel on an open connection, not a key exchange.
+      for (const n of this.c.nodes) if (!(n.name === deadMaster && this.req.deadMasterSshReachable === false)) sshWarm(sshTarget(this.c, n));
     }
     try {
       this.past = await this.store.listJournals(this.c.name);

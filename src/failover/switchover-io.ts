@@ -13,6 +13,7 @@ import type { ChangeSourceOptions } from '../mysql/dialect';
 import { readChannels } from '../mysql/inspect';
 import * as ops from '../mysql/ops';
 import type { Flavor } from '../mysql/types';
+import { sshTarget, sshWarm } from '../ssh';
 import type { LockState, LongTransaction, SwitchoverFacts, AddressCheck } from './switchover-preflight';
 import type { SwitchoverDeps } from './switchover-deps';
 import type { SwitchoverIO } from './switchover-steps';
@@ -61,6 +62,13 @@ export class ConnectedIO implements SwitchoverIO {
 
   /** Connections, topology and the facts the preflight needs. */
   async prepare(lock: LockState): Promise<SwitchoverFacts> {
+    // An address moved by commands over SSH (a HaVip; an ENI or secondary IP with a
+    // post_attach_command): the connections open now, before writes stop, so that the move
+    // inside the pause costs a channel each, not a key exchange.
+    const a = this.cluster.address;
+    if (a.type === 'havip' || ((a.type === 'eni' || a.type === 'secondary-ip') && a.post_attach_command)) {
+      for (const n of this.cluster.nodes) sshWarm(sshTarget(this.cluster, n));
+    }
     const [topology, address] = await Promise.all([
       this.deps.readTopology(this.cluster),
       this.deps.addressPreflight().catch((e): { kind: string; checks: AddressCheck[] } => ({
