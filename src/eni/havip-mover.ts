@@ -201,9 +201,7 @@ export class HaVipMover implements AddressMover {
       const inst = this.instanceOf(n);
       const vpc = this.api(this.makeVpc, journal, d);
       const token = createHash('sha256').update(`${this.cluster.name}|associate|${this.addr.havip_id}|${inst}|${Date.now()}`).digest('hex').slice(0, 60);
-      // The address goes up and is announced at once, while the association is checked
-      // alongside (an API round trip off the critical path); a node that had to be associated
-      // announces again once the VPC delivers the address to it.
+      // The address goes up and is announced at once (an API round trip stays off the critical path).
       const ip = this.addr.floating_ip;
       const dev = q(this.addr.interface);
       const c = this.addr.announce_count;
@@ -217,30 +215,41 @@ export class HaVipMover implements AddressMover {
         ).catch((err: Error) => {
           throw new Error(`bringing ${ip} up on ${n.name} failed ${err.message}`);
         });
-      const [up, association] = await Promise.allSettled([
-        bringUp(),
-        this.mutateUntil(
-          vpc,
-          d,
-          ctx.signal,
-          (h) => h.associated.includes(inst) && h.status === 'InUse',
-          async (h) => {
-            if (h.associatedType === 'NetworkInterface') throw new Error(`HaVip ${this.addr.havip_id} is associated with ENIs (${h.associated.join(', ')}); heir associates it with the nodes' instances: unassociate the ENIs first`);
-            if (h.associated.length >= HAVIP_MAX_ASSOCIATIONS) throw new Error(`HaVip ${this.addr.havip_id} is already associated with ${h.associated.length} instances (the most the VPC allows) and not with ${this.label(inst)}`);
-            await vpc.associate(this.addr.havip_id, inst, token);
-          },
-          `AssociateHaVip for ${this.label(inst)}`,
-        ),
-      ]);
-      if (association.status === 'rejected') throw association.reason;
-      if (up.status === 'rejected') throw up.reason;
-      const associated = association.value;
-      if (associated) await bringUp();
+      // The association check runs alongside; a node that had to be associated announces
+      // again once it is InUse. The check through MySQL starts with the address: its direct
+      // read of the new master overlaps the SSH command, and a failed association ends it.
+      const stopVerify = new AbortController();
+      const onAbort = () => stopVerify.abort();
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      const association = this.mutateUntil(
+        vpc,
+        d,
+        ctx.signal,
+        (h) => h.associated.includes(inst) && h.status === 'InUse',
+        async (h) => {
+          if (h.associatedType === 'NetworkInterface') throw new Error(`HaVip ${this.addr.havip_id} is associated with ENIs (${h.associated.join(', ')}); heir associates it with the nodes' instances: unassociate the ENIs first`);
+          if (h.associated.length >= HAVIP_MAX_ASSOCIATIONS) throw new Error(`HaVip ${this.addr.havip_id} is already associated with ${h.associated.length} instances (the most the VPC allows) and not with ${this.label(inst)}`);
+          await vpc.associate(this.addr.havip_id, inst, token);
+        },
+        `AssociateHaVip for ${this.label(inst)}`,
+      ).then(async (associated) => {
+        if (associated) await bringUp();
+        return associated;
+      });
+      association.catch(() => stopVerify.abort());
+      const up = bringUp();
+      up.catch(() => stopVerify.abort());
+      const verified = this.addr.verify ? verifyAddress(this.cluster, n, ip, d, stopVerify.signal, up) : up.then(() => null);
+      const [a, u, v] = await Promise.allSettled([association, up, verified]);
+      ctx.signal?.removeEventListener('abort', onAbort);
+      if (a.status === 'rejected') throw a.reason;
+      if (u.status === 'rejected') throw u.reason;
+      if (v.status === 'rejected') throw v.reason;
+      const associated = a.value;
       const where = `${ip} up on ${n.name} and announced by ARP${associated ? `; HaVip ${this.addr.havip_id} associated with ${this.label(inst)}` : ''}`;
-      if (this.addr.verify) {
-        const v = await verifyAddress(this.cluster, n, ip, d, ctx.signal);
-        if (!v.ok) throw new Error(`${where}, but the address does not reach the new master: ${v.detail}`);
-        return { action: associated ? 'associated+announced' : 'announced', detail: `${where}; verified: ${v.detail}` };
+      if (v.value) {
+        if (!v.value.ok) throw new Error(`${where}, but the address does not reach the new master: ${v.value.detail}`);
+        return { action: associated ? 'associated+announced' : 'announced', detail: `${where}; verified: ${v.value.detail}` };
       }
       return { action: associated ? 'associated+announced' : 'announced', detail: where };
     });

@@ -35,7 +35,9 @@ function show(i: ServerIdentity): string {
 
 /**
  * Retry until the address answers as the new master, or the deadline passes
- * (the neighbour caches and the guest's interface may take a moment).
+ * (the neighbour caches and the guest's interface may take a moment). With `ready`, the
+ * new master is read directly at once and the address tried once `ready` resolves (the
+ * address brought up meanwhile); a rejected `ready` rejects the check.
  */
 export async function verifyAddress(
   cluster: ClusterConfig,
@@ -43,14 +45,17 @@ export async function verifyAddress(
   floatingIp: string,
   deadline: Deadline,
   signal?: AbortSignal,
+  ready?: Promise<unknown>,
 ): Promise<{ ok: boolean; detail: string }> {
   const timeoutMs = Math.min(cluster.mysql.connect_timeout_ms, 5000);
   let expected: ServerIdentity;
   try {
     expected = await withConn(connOptions(cluster, newMaster, { timeoutMs }), identityOf);
   } catch (err) {
+    await ready;
     return { ok: false, detail: `cannot read the new master ${newMaster.name} (${newMaster.host}:${newMaster.port}) directly to compare: ${(err as Error).message}` };
   }
+  await ready;
   const viaNode: NodeConfig = { ...newMaster, name: `${newMaster.name} via ${floatingIp}`, host: floatingIp };
   let last = 'no attempt';
   for (let attempt = 0; ; attempt++) {
