@@ -290,6 +290,12 @@ async function openChannel<Ch>(
   timeoutMs: number,
   open: (client: Client, cb: (err: Error | undefined, ch: Ch) => void) => void,
   close: (ch: Ch) => void,
+  /**
+   * Called with the channel as soon as it opens, before anything else runs: a fast command's
+   * exit status, output and close may arrive in the same read as the open's confirmation, and
+   * an event emitted before its listener exists is lost.
+   */
+  setup: (ch: Ch) => void = () => {},
 ): Promise<{ lease: Lease<SshConnection>; ch: Ch }> {
   for (let attempt = 0; ; attempt++) {
     const lease = await acquire(t);
@@ -326,7 +332,10 @@ async function openChannel<Ch>(
             return;
           }
           if (e) failed(e);
-          else finish({ ch });
+          else {
+            setup(ch);
+            finish({ ch });
+          }
         });
       } catch (e) {
         failed(e as Error);
@@ -385,18 +394,33 @@ export interface ExecResult {
  */
 export async function sshExec(t: SshTarget, command: string, o: { timeoutMs?: number; stdin?: Buffer } = {}): Promise<ExecResult> {
   const timeoutMs = o.timeoutMs ?? t.commandTimeoutMs;
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let code: number | null = null;
+  let signal: string | null = null;
+  let chClosed = false;
+  let onChClose: () => void = () => {
+    chClosed = true;
+  };
   const { lease, ch } = await openChannel<ClientChannel>(
     t,
     `command ${abbreviate(command)}`,
     timeoutMs,
     (client, cb) => client.exec(command, cb),
     (c) => c.close(),
+    (c) => {
+      c.on('data', (d: Buffer) => out.push(d));
+      c.stderr.on('data', (d: Buffer) => err.push(d));
+      c.on('exit', (x: number | null, sig?: string) => {
+        code = x;
+        signal = sig ?? null;
+      });
+      c.on('close', () => onChClose());
+    },
   );
   const client = lease.conn.client;
   return new Promise<ExecResult>((resolve, reject) => {
     let done = false;
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
     const finish = (e: SshError | null, r?: ExecResult, broken = false) => {
       if (done) return;
       done = true;
@@ -426,15 +450,7 @@ export async function sshExec(t: SshTarget, command: string, o: { timeoutMs?: nu
     const onClose = () => finish(new SshError(t.name, 'connect', `ssh to ${where(t)}: connection closed while running ${abbreviate(command)}`), undefined, true);
     client.on('error', onError);
     client.on('close', onClose);
-    let code: number | null = null;
-    let signal: string | null = null;
-    ch.on('data', (d: Buffer) => out.push(d));
-    ch.stderr.on('data', (d: Buffer) => err.push(d));
-    ch.on('exit', (c: number | null, sig?: string) => {
-      code = c;
-      signal = sig ?? null;
-    });
-    ch.on('close', () => {
+    onChClose = () => {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === null) {
@@ -442,7 +458,8 @@ export async function sshExec(t: SshTarget, command: string, o: { timeoutMs?: nu
           new SshError(t.name, 'command', `ssh to ${where(t)}: ${abbreviate(command)} ended without exit status${signal ? ` (signal ${signal})` : ''}; stderr: ${abbreviate(stderr)}`),
         );
       } else finish(null, { code, stdout, stderr });
-    });
+    };
+    if (chClosed) return onChClose();
     if (o.stdin) ch.end(o.stdin);
     else ch.end();
   });

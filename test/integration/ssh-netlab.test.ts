@@ -130,6 +130,12 @@ describe('ssh adapter (namespace lab)', () => {
     await sshStat(t, remoteFile());
     const again = await Promise.all([connectionOf(t), connectionOf(t), connectionOf(t), sshReadFile(t, remoteFile()).then(() => first)]);
     assert.deepEqual(again, [first, first, first, first]);
+    // Fast commands on the open connection: their exit status can arrive with the channel's
+    // confirmation, and every one must still have it.
+    for (let i = 0; i < 20; i++) {
+      const rs = await Promise.all([1, 2, 3, 4].map((k) => sshExec(t, `exit ${k}`)));
+      assert.deepEqual(rs.map((r) => r.code), [1, 2, 3, 4]);
+    }
     assert.equal(sshConnectionStats().opened - before, 1, 'one connection for all of them');
     assert.equal(sshConnectionStats().open, 1);
     const own = { ...t, keepOpenMs: 0 };
