@@ -36,7 +36,6 @@
  * failure), the fence stays. After it the remaining steps run to their bounded
  * end: stopping there would leave a writable master without its address.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { drainMaxS, type ClusterConfig, type GlobalSettings, type NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions } from '../mysql/conn';
@@ -45,19 +44,21 @@ import { compareCoords } from '../mysql/coords';
 import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql/inspect';
 import { countTransactionsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
-import { MariaGtidPos } from '../mysql/mariadb-gtid';
-import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
-import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
+import { changeSource, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
+import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError, sshTarget, sshWarm } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
 import { progressed, receivedMark, type ReceivedMark } from '../monitor/sight';
 import { silentLogger, type Logger } from '../util/log';
 import type { Trigger } from './guard';
-import { newOperationId, promotedIn, promotionStarted, type JournalSummary } from './journal';
+import { newOperationId, type JournalSummary } from './journal';
 import { clusterDir, LockHeldError } from './lock';
 import { checkGuard, LocalDiskStore, type FailoverStore, type JournalWriter, type StoreLock } from './store';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
-import { channelFrom, contains, missingCount, parsePosition, receivedPosition, type PositionMode } from './positions';
+import { channelFrom } from './positions';
+import { channelFromDead, eachNode, NodeConns, nodeOf, removeCopies, salvagedBetween, winnerPosition } from './failover-io';
+import { possiblyLost } from './lost';
+import { earlierDrops, earlierPromotion } from './resume';
 import { runHook, runPostHook, type HookRun } from './hooks';
 import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
@@ -192,7 +193,7 @@ class FailoverRun {
   /** The beforeMutation check refused a step (this manager no longer leads): nothing more is done, not even an undo. */
   private mayNotAct: string | undefined;
   private readonly errors: string[] = [];
-  private readonly conns = new Map<string, Promise<Conn>>();
+  private readonly conns: NodeConns;
   private journal?: JournalWriter;
   private lock?: StoreLock;
   private readonly store: FailoverStore;
@@ -235,6 +236,7 @@ class FailoverRun {
     this.c = req.cluster;
     this.log = (req.log ?? silentLogger).child({ cluster: req.cluster.name, failover: this.id });
     this.store = req.store ?? new LocalDiskStore(req.global.state_dir);
+    this.conns = new NodeConns(req.cluster);
   }
 
   private get stateDir(): string {
@@ -242,9 +244,11 @@ class FailoverRun {
   }
 
   private node(name: string): NodeConfig {
-    const n = this.c.nodes.find((x) => x.name === name);
-    if (!n) throw new Error(`cluster ${this.c.name} has no node ${name}`);
-    return n;
+    return nodeOf(this.c, name);
+  }
+
+  private conn(name: string): Promise<Conn> {
+    return this.conns.get(name);
   }
 
   // -------------------------------------------------------------------------
@@ -409,7 +413,7 @@ class FailoverRun {
       if (this.journal && !this.promoted) await this.undo();
       return this.finish(this.promoted ? 'promoted-with-errors' : 'failed', `failover did not run: ${(e as Error).message}`);
     } finally {
-      for (const p of this.conns.values()) p.then((c) => c.close()).catch(() => undefined);
+      this.conns.closeAll();
       await this.lock?.release().catch((e) => this.log.warn({ err: (e as Error).message }, `could not release the lock of ${this.c.name}: ${(e as Error).message}`));
     }
   }
@@ -568,7 +572,7 @@ class FailoverRun {
     // The position mode goes into the journal: a restarted daemon decides from it whether
     // an interrupted run can be finished safely (src/failover/resume.ts).
     await this.step('freeze', { nodes, mode: this.plan0!.mode }, async (rec) => {
-      rec.nodes = await this.eachNode(nodes, async (n) => {
+      rec.nodes = await eachNode(nodes, async (n) => {
         const c = await this.conn(n);
         const r = await freezeReplica(c);
         if (r.wasReplica) this.frozen.push(n);
@@ -746,13 +750,13 @@ class FailoverRun {
       for (;;) {
         const p = this.plan!;
         const todo = this.drainNodes().filter((n) => !drained.has(n) && !this.dropped.has(n));
-        const round = await this.eachNode(todo, async (n) => {
+        const round = await eachNode(todo, async (n) => {
           const c = await this.conn(n);
           const r = await drainWatched(c, { stallS, maxS });
           drained.add(n);
           // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
           // where salvage starts in file/position mode should it become the winner.
-          const ch = await this.channelFromDead(c, { orFirst: true });
+          const ch = await channelFromDead(c, this.node(this.req.deadMaster), { orFirst: true });
           if (ch?.exec) execAt.set(n, ch.exec);
           const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
           return `relay log applied${waited}`;
@@ -877,7 +881,7 @@ class FailoverRun {
     const dead = this.node(this.req.deadMaster);
     await this.step('catch-up', { node: winner, from, until, timeoutS: stallS, maxS }, async (rec) => {
       const sc = await this.conn(from);
-      const sch = await this.channelFromDead(sc);
+      const sch = await channelFromDead(sc, dead);
       const wexec = this.winnerExecCoords();
       const origin = sch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
       let why: string | undefined;
@@ -938,7 +942,7 @@ class FailoverRun {
       const bad = new Map<string, string>();
       for (const n of nodes) {
         try {
-          const ch = await this.channelFromDead(await this.conn(n));
+          const ch = await channelFromDead(await this.conn(n), dead);
           if (!ch?.exec) bad.set(n, `no applied coordinates in ${dead.name}'s binlog`);
           else behind.push({ node: n, exec: ch.exec });
         } catch (e) {
@@ -955,7 +959,7 @@ class FailoverRun {
       }
       if (todo.length > 0) {
         const wc = await this.conn(winner);
-        const wch = await this.channelFromDead(wc);
+        const wch = await channelFromDead(wc, dead);
         const origin = wch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
         const wexec = this.winnerDrainedAt ?? wch?.exec ?? undefined;
         if (!wch?.relayLogFile || !wexec || !origin) {
@@ -1042,7 +1046,7 @@ class FailoverRun {
     // Survivors behind the winner resume where the transactions they lack begin.
     const levelAt = Object.fromEntries([...this.levelAt].map(([n, l]) => [n, `${l.at.file}:${l.at.pos}`]));
     await this.step('repoint', { nodes: p.repoint, to: to.name, position: position0, ...(this.levelAt.size ? { levelAt } : {}) }, async (rec) => {
-      rec.nodes = await this.eachNode(p.repoint, async (n) => {
+      rec.nodes = await eachNode(p.repoint, async (n) => {
         const c = await this.conn(n);
         const l = this.levelAt.get(n);
         const position: RepointPosition = l ? { kind: 'file', file: l.at.file, pos: l.at.pos } : position0;
@@ -1067,7 +1071,7 @@ class FailoverRun {
     if (p.repoint.length === 0) return;
     const timeoutS = Math.min(30, this.c.failover.apply_timeout_s);
     await this.step('verify', { nodes: p.repoint, timeoutS }, async (rec) => {
-      rec.nodes = await this.eachNode(p.repoint, async (n) => {
+      rec.nodes = await eachNode(p.repoint, async (n) => {
         const ch = await verifyReplica(await this.conn(n), timeoutS);
         return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}`;
       });
@@ -1110,7 +1114,7 @@ class FailoverRun {
       let outputFile: string | undefined;
       let appliedBefore = 0;
       try {
-        before = await this.winnerPosition(c, p.mode);
+        before = await winnerPosition(c, p.mode);
         let files = got.local;
         let args: string[];
         let at0: { file: string; pos: number } | undefined;
@@ -1200,7 +1204,7 @@ class FailoverRun {
           if (packet > 0 && packet < SALVAGE_PACKET) await c.exec(`SET GLOBAL max_allowed_packet = ${packet}`).catch((e) => this.warnings.push(`salvage: could not restore max_allowed_packet ${packet} on ${winner}: ${(e as Error).message}`));
         }
         await this.req.duringStep?.('salvage-apply', 'applied');
-        const after = await this.winnerPosition(c, p.mode);
+        const after = await winnerPosition(c, p.mode);
         let { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
         // A MariaDB position moved across a purged gap counts the gap too: what was applied
         // is what was decoded (the client ended without an error).
@@ -1212,7 +1216,7 @@ class FailoverRun {
         // What did get applied (whole transactions: the client's open one is rolled back).
         let applied = { gtids: '', count: 0 };
         if (decoded && p.mode !== 'file') {
-          const after = await this.winnerPosition(c, p.mode).catch(() => undefined);
+          const after = await winnerPosition(c, p.mode).catch(() => undefined);
           if (after !== undefined) applied = salvagedBetween(p.mode, before, after, 0);
         }
         const msg = (e as Error).message;
@@ -1448,157 +1452,31 @@ class FailoverRun {
     return report;
   }
 
-  /** What may be missing on the new master, and why. */
+  /** What may be missing on the new master (lost.ts), once a node was promoted. */
   private possiblyLost(final: TopologySnapshot | undefined): PossiblyLost[] {
     const plan = this.plan ?? this.plan0;
     if (!plan || !this.promoted) return [];
-    const out: PossiblyLost[] = [];
-    const winnerSnap = final?.nodes.find((n) => n.name === plan.winner);
-    const mode = plan.mode;
-    const winnerHas = winnerSnap?.reachable
-      ? mode === 'mysql-gtid'
-        ? parsePosition(mode, winnerSnap.executedGtid ?? '')
-        : mode === 'mariadb-gtid'
-          ? parsePosition(mode, MariaGtidPos.parse(winnerSnap.executedGtid ?? '').max(MariaGtidPos.parse(winnerSnap.mariadb?.binlogPos ?? '')).toString())
-          : undefined
-      : undefined;
-    const salvaged = this.salvage.attempted && !this.salvage.error && this.salvage.files.length > 0;
-    if (!salvaged) {
-      const last = this.req.lastKnownMaster;
-      const semi = last?.semiSync?.sourceActive
-        ? ' Semi-sync was active on it when last seen: every transaction acknowledged to a client was received by a replica; only unacknowledged ones can be missing.'
-        : '';
-      const why = `the dead master's binlogs were not salvaged (${this.salvage.why}).`;
-      const dec = this.salvage.decoded;
-      if (this.salvage.error && dec && dec.count > 0) {
-        // Decoded, then not (all) applied: exactly those transactions, and where they are.
-        let rest = '';
-        if (mode === 'mysql-gtid') {
-          const d = GtidSet.tryParse(dec.gtids);
-          const a = GtidSet.tryParse(this.salvage.gtids || '') ?? GtidSet.empty();
-          if (d) rest = d.subtract(a).toString();
-        }
-        out.push({
-          count: Math.max(0, dec.count - this.salvage.count),
-          transactions: rest || (this.salvage.count === 0 ? dec.gtids : ''),
-          why:
-            `the dead master's binlogs held ${dec.count} transaction(s) the new master lacked; salvage applied ${this.salvage.count} and stopped (${this.salvage.error}). ` +
-            `The rest are in ${this.salvage.outputFile ?? 'the decoded file'}; apply them by hand once the cause is fixed.${semi}`,
-        });
-      } else if (last?.executedGtid && winnerHas && mode !== 'file') {
-        const lastPos = parsePosition(mode, last.executedGtid);
-        const n = missingCount(winnerHas, lastPos);
-        const text =
-          mode === 'mysql-gtid' && lastPos.mode === 'mysql-gtid' && winnerHas.mode === 'mysql-gtid'
-            ? lastPos.set.subtract(winnerHas.set).toString()
-            : '';
-        out.push({
-          count: n === undefined ? null : Number(n),
-          transactions: text,
-          why:
-            `${why} The master had these when the monitor last read it (${new Date(last.takenAt).toISOString()}) and the new master lacks them; ` +
-            `anything it committed after that and no replica received is lost too and cannot be counted.${semi}`,
-        });
-      } else {
-        out.push({
-          count: null,
-          transactions: '',
-          why: `${why} Whatever it committed beyond ${plan.target || 'the survivors\' positions'} and no replica received is lost; without a last known GTID set of the master it cannot be counted.${semi}`,
-        });
-      }
-    }
-    if (this.salvageGap) {
-      const g = this.salvageGap;
-      out.push({
-        count: g.count,
-        transactions: g.transactions,
-        why:
-          `the dead master had purged ${g.purged}, the binlog the survivors needed first, before it died: ` +
-          `what it wrote before its oldest remaining binlog and no survivor received cannot be salvaged (the later binlogs were)`,
-      });
-    }
-    // What `node` received and the new master lacks (by its final read); undefined when the
-    // winner has it all anyway (caught up, or salvage brought it).
-    const lacking = (node: string): { count: number | null; gtids: string } | undefined => {
-      const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
-      const dead = this.node(this.req.deadMaster);
-      const theirs = snap?.reachable ? receivedPosition(mode, snap, { host: dead.host, port: dead.port }) : undefined;
-      if (theirs?.mode === 'file') {
-        // Coordinates in the dead master's binlog: the salvage applied it from where the
-        // winner stopped applying; without it, what lies between is what the node alone has.
-        if (salvaged) return undefined;
-        const from = this.winnerExecCoords();
-        if (!theirs.coords) return { count: null, gtids: '' };
-        if (from && compareCoords(theirs.coords, from) <= 0) return undefined;
-        return { count: null, gtids: `${dead.name}'s binlog ${from ? `from ${from.file}:${from.pos} ` : ''}up to ${theirs.coords.file}:${theirs.coords.pos}` };
-      }
-      if (winnerHas && theirs && contains(winnerHas, theirs)) return undefined;
-      const n = winnerHas && theirs ? missingCount(winnerHas, theirs) : undefined;
-      const gtids = winnerHas?.mode === 'mysql-gtid' && theirs?.mode === 'mysql-gtid' ? theirs.set.subtract(winnerHas.set).toString() : '';
-      return { count: n === undefined ? null : Number(n), gtids };
-    };
-    for (const [node, why] of this.dropped) {
-      const l = lacking(node);
-      if (l) out.push({ count: l.count, transactions: l.gtids, why: `received by ${node}, which was dropped (${why}), and the new master lacks them` });
-      const r = salvaged ? undefined : this.unappliedRelay(node);
-      if (r) {
-        out.push({
-          count: null,
-          transactions: `${this.req.deadMaster}'s binlog ${r.from ? `from ${r.from.file}:${r.from.pos} ` : ''}up to ${r.to.file}:${r.to.pos}`,
-          why:
-            `received by ${node} into its relay log and not applied (MASTER_USE_GTID=no: they show in no GTID position, so they cannot be counted), ` +
-            `which was dropped (${why}); the new master did not receive them. Its relay log is kept: once its SQL thread has applied it, compare ${node} with the new master`,
-        });
-      }
-    }
-    for (const u of plan.unobtainable) {
-      if (this.dropped.has(u.node)) continue; // reported above
-      const l = lacking(u.node);
-      if (l) out.push({ count: l.count, transactions: u.transactions, why: `received by ${u.node} only, which cannot serve them (${u.why}), and the new master lacks them` });
-    }
-    return out;
+    return possiblyLost({
+      plan,
+      dead: this.node(this.req.deadMaster),
+      final,
+      frozen: this.finalSnapshot,
+      salvage: this.salvage,
+      salvageGap: this.salvageGap,
+      lastKnownMaster: this.req.lastKnownMaster,
+      dropped: this.dropped,
+      winnerExec: () => this.winnerExecCoords(),
+    });
   }
 
   // -------------------------------------------------------------------------
   // Plumbing
 
-  /**
-   * The promotion an earlier run of this failover (same dead master, acknowledged after it
-   * stopped midway) journaled: a rerun keeps that master and, in file/position mode, repoints
-   * the others at the coordinates where it became the master, not at today's.
-   */
+  /** The promotion an earlier unfinished run of this failover journaled (resume.ts: earlierPromotion). */
   private get earlier(): EarlierPromotion | undefined {
     if (this.earlierRead) return this.earlierValue;
     this.earlierRead = true;
-    // The unfinished runs of this failover since the last one that ended, newest first.
-    const chain: JournalSummary[] = [];
-    for (const j of [...this.past].reverse()) {
-      if (j.operation !== 'failover' || j.id === this.id) continue;
-      if (j.end) break; // the last failover finished: nothing half done
-      if (j.detail.deadMaster !== this.req.deadMaster) continue;
-      chain.push(j);
-    }
-    for (const j of chain) {
-      const d = promotedIn(j) as EarlierPromotion | undefined;
-      if (d) {
-        this.earlierValue = { ...d };
-        break;
-      }
-      // heir died inside that run's promote: its node may be half promoted (reset, maybe
-      // writable). It stays the winner; what the step recorded before dying comes along.
-      const started = promotionStarted(j) as EarlierPromotion | undefined;
-      if (started) {
-        this.earlierValue = { ...started, unfinished: true };
-        break;
-      }
-    }
-    // What their salvage applies did: the newest says how it ended; the oldest where the
-    // winner's binlog stood before any of them applied anything.
-    const applies = chain.flatMap((j) => j.steps.filter((s) => s.step === 'salvage-apply').reverse());
-    if (this.earlierValue && applies.length) {
-      const since = [...applies].reverse().map((s) => s.data?.winnerBinlog as { file: string; pos: number } | undefined).find((x) => x?.file);
-      this.earlierValue.salvage = { outcome: applies[0]!.outcome, ...(since ? { since } : {}), ...(applies[0]!.detail ? { detail: applies[0]!.detail } : {}) };
-    }
+    this.earlierValue = earlierPromotion(this.past, this.req.deadMaster, this.id);
     return this.earlierValue;
   }
 
@@ -1612,22 +1490,13 @@ class FailoverRun {
    */
   private async keepEarlierDrops(): Promise<void> {
     const dead = this.node(this.req.deadMaster);
-    for (const j of [...this.past].reverse()) {
-      if (j.operation !== 'failover' || j.id === this.id) continue;
-      if (j.end) break; // the last failover finished: nothing half done
-      if (j.detail.deadMaster !== this.req.deadMaster) continue;
-      for (const s of j.steps) {
-        if (s.step !== 'drain') continue;
-        const dropped = (s.data?.dropped ?? {}) as Record<string, string>;
-        for (const [node, why] of Object.entries(dropped)) {
-          const snap = this.snapshot!.nodes.find((n) => n.name === node);
-          if (!snap?.reachable || this.dropped.has(node)) continue;
-          const ch = channelFrom(snap, { host: dead.host, port: dead.port });
-          if (!ch) continue;
-          const applied = !ch.lastSqlErrno && (await this.conn(node).then((c) => waitRelayApplied(c, EARLIER_DROP_CHECK_S)).catch(() => false));
-          if (!applied) this.drop(node, `${why}; dropped by the earlier run ${j.id}, and its relay log is still not applied`);
-        }
-      }
+    for (const { journal, node, why } of earlierDrops(this.past, this.req.deadMaster, this.id)) {
+      const snap = this.snapshot!.nodes.find((n) => n.name === node);
+      if (!snap?.reachable || this.dropped.has(node)) continue;
+      const ch = channelFrom(snap, { host: dead.host, port: dead.port });
+      if (!ch) continue;
+      const applied = !ch.lastSqlErrno && (await this.conn(node).then((c) => waitRelayApplied(c, EARLIER_DROP_CHECK_S)).catch(() => false));
+      if (!applied) this.drop(node, `${why}; dropped by the earlier run ${journal}, and its relay log is still not applied`);
     }
   }
 
@@ -1682,33 +1551,6 @@ class FailoverRun {
     return out;
   }
 
-  /** The node's replication channel from the dead master (its host and port), read now; orFirst: else its first channel. */
-  private async channelFromDead(c: Conn, o: { orFirst?: boolean } = {}): Promise<ReplicationChannel | undefined> {
-    const dead = this.node(this.req.deadMaster);
-    const chs = await readChannels(c);
-    return chs.find((x) => x.sourceHost === dead.host && x.sourcePort === dead.port) ?? (o.orFirst ? chs[0] : undefined);
-  }
-
-  /**
-   * MariaDB with MASTER_USE_GTID=no: the part of the dead master's binlog that `node` read and
-   * did not apply (by its final read) beyond what the winner read, in the dead master's
-   * coordinates; undefined when there is none.
-   */
-  private unappliedRelay(node: string): { from?: { file: string; pos: number }; to: { file: string; pos: number } } | undefined {
-    const dead = this.node(this.req.deadMaster);
-    const ref = { host: dead.host, port: dead.port };
-    const snap = this.finalSnapshot?.nodes.find((n) => n.name === node);
-    const ch = snap?.reachable ? channelFrom(snap, ref) : undefined;
-    if (!ch || ch.mariadbUsingGtid !== 'No' || !ch.read) return undefined;
-    if (ch.exec && compareCoords(ch.exec, ch.read) >= 0) return undefined;
-    const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan?.winner);
-    const wch = w?.reachable ? channelFrom(w, ref) : undefined;
-    const winnerRead = wch?.read ?? this.winnerExecCoords();
-    if (winnerRead && compareCoords(winnerRead, ch.read) >= 0) return undefined;
-    const from = [ch.exec, winnerRead].filter((x): x is { file: string; pos: number } => !!x).sort(compareCoords).at(-1);
-    return { ...(from ? { from } : {}), to: ch.read };
-  }
-
   /** Where the winner's SQL thread stopped in the dead master's binlog (after the drain). */
   private winnerExecCoords(): { file: string; pos: number } | undefined {
     if (this.winnerDrainedAt) return this.winnerDrainedAt;
@@ -1719,58 +1561,6 @@ class FailoverRun {
     const dead = this.node(this.req.deadMaster);
     const w = this.finalSnapshot?.nodes.find((n) => n.name === this.plan!.winner);
     return w ? (channelFrom(w, { host: dead.host, port: dead.port })?.exec ?? undefined) : undefined;
-  }
-
-  /** What the winner has, as the salvage filter needs it. */
-  private async winnerPosition(c: Conn, mode: PositionMode): Promise<string> {
-    if (mode === 'mysql-gtid') return executedGtid(c);
-    if (mode === 'mariadb-gtid') {
-      const [r] = await c.query('SELECT @@global.gtid_binlog_pos AS b, @@global.gtid_slave_pos AS s, @@global.gtid_current_pos AS g');
-      return MariaGtidPos.parse(String(r.b ?? ''))
-        .max(MariaGtidPos.parse(String(r.s ?? '')))
-        .max(MariaGtidPos.parse(String(r.g ?? '')))
-        .toString();
-    }
-    return '';
-  }
-
-  /**
-   * One connection per node for the whole failover; one that was dropped (a statement timed
-   * out, the server went away) is replaced by a new one at the next use, so a slow step does
-   * not fail every later step on that node, undo included.
-   */
-  private async conn(name: string): Promise<Conn> {
-    const cached = this.conns.get(name);
-    if (cached) {
-      const c = await cached.catch(() => undefined);
-      if (c && !c.isClosed) return c;
-      this.conns.delete(name);
-    }
-    return this.openConn(name);
-  }
-
-  private openConn(name: string): Promise<Conn> {
-    let p = this.conns.get(name);
-    if (!p) {
-      p = Conn.open(connOptions(this.c, this.node(name)));
-      p.catch(() => this.conns.delete(name));
-      this.conns.set(name, p);
-    }
-    return p;
-  }
-
-  /** Run fn on every node in parallel; each node's outcome is recorded, none stops the others. */
-  private async eachNode(nodes: string[], fn: (n: string) => Promise<string>): Promise<NonNullable<StepRecord['nodes']>> {
-    return Promise.all(
-      nodes.map(async (node) => {
-        const t = Date.now();
-        try {
-          return { node, ok: true, detail: await fn(node), durationMs: Date.now() - t };
-        } catch (e) {
-          return { node, ok: false, detail: (e as Error).message, durationMs: Date.now() - t };
-        }
-      }),
-    );
   }
 
   /** After promotion a partial failure is recorded and the failover goes on. */
@@ -1843,23 +1633,6 @@ class FailoverRun {
 }
 
 /**
- * The manager's copies of the dead master's binlogs, once salvage has used them: removed
- * (they can be as large as the binlogs themselves; salvage.sql keeps what was decoded). On a
- * failed salvage they stay, for a person to apply by hand.
- */
-function removeCopies(files: string[]): string {
-  const left: string[] = [];
-  for (const f of files) {
-    try {
-      fs.rmSync(f, { force: true });
-    } catch (e) {
-      left.push(`${f} (${(e as Error).message})`);
-    }
-  }
-  return left.length ? `; could not remove the copied binlogs ${left.join(', ')}` : '; copied binlogs removed (salvage.sql kept)';
-}
-
-/**
  * How long a rerun looks at a node an earlier run dropped before it counts as still stuck: an
  * idle applier is recognised after 1 s without movement (waitRelayApplied).
  */
@@ -1867,21 +1640,3 @@ const EARLIER_DROP_CHECK_S = 2;
 
 /** max_allowed_packet during salvage: the server's maximum, as replica_max_allowed_packet. */
 const SALVAGE_PACKET = 1073741824;
-
-/** What salvage added on the winner, from its positions before and after. */
-export function salvagedBetween(mode: PositionMode, before: string, after: string, decoded: number): { gtids: string; count: number } {
-  if (mode === 'mysql-gtid') {
-    const d = GtidSet.parse(after).subtract(GtidSet.parse(before));
-    return { gtids: d.toString(), count: Number(d.count()) };
-  }
-  if (mode === 'mariadb-gtid') {
-    const b = MariaGtidPos.parse(before);
-    const a = MariaGtidPos.parse(after);
-    const behind = b.behind(a);
-    return {
-      gtids: behind.map((x) => `domain ${x.domain} seq ${x.from + 1n}-${x.to}`).join(', '),
-      count: Number(b.distance(a)),
-    };
-  }
-  return { gtids: '', count: decoded };
-}

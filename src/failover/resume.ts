@@ -23,6 +23,7 @@
  */
 import type { JournalSummary } from './journal';
 import { promotedIn, promotionStarted } from './journal';
+import type { EarlierPromotion } from './plan';
 import type { PositionMode } from './positions';
 
 export interface ResumeFacts {
@@ -98,4 +99,62 @@ export function decideResume(unfinished: JournalSummary[], facts: ResumeFacts): 
     : 'nothing was promoted: the rerun plans afresh from the servers';
   if (facts.notLeading) return { resume: false, leftToLeader: true, why: `a rerun would be safe, but this manager may not act on the cluster (${facts.notLeading}): the leader finishes it` };
   return { resume: true, deadMaster, promoted, why: `${where} (${mode}); ${what}` };
+}
+
+/** The unfinished runs of the failover of `deadMaster` since the last failover that ended, newest first (`self`: the running one's id, left out). */
+function unfinishedRuns(past: JournalSummary[], deadMaster: string, self: string): JournalSummary[] {
+  const chain: JournalSummary[] = [];
+  for (const j of [...past].reverse()) {
+    if (j.operation !== 'failover' || j.id === self) continue;
+    if (j.end) break; // the last failover finished: nothing half done
+    if (j.detail.deadMaster !== deadMaster) continue;
+    chain.push(j);
+  }
+  return chain;
+}
+
+/**
+ * The promotion an earlier run of this failover (same dead master, acknowledged after it
+ * stopped midway) journaled: a rerun keeps that master and, in file/position mode, repoints
+ * the others at the coordinates where it became the master, not at today's. Pure, from the
+ * cluster's journals oldest first.
+ */
+export function earlierPromotion(past: JournalSummary[], deadMaster: string, self: string): EarlierPromotion | undefined {
+  const chain = unfinishedRuns(past, deadMaster, self);
+  let earlier: EarlierPromotion | undefined;
+  for (const j of chain) {
+    const d = promotedIn(j) as EarlierPromotion | undefined;
+    if (d) {
+      earlier = { ...d };
+      break;
+    }
+    // heir died inside that run's promote: its node may be half promoted (reset, maybe
+    // writable). It stays the winner; what the step recorded before dying comes along.
+    const started = promotionStarted(j) as EarlierPromotion | undefined;
+    if (started) {
+      earlier = { ...started, unfinished: true };
+      break;
+    }
+  }
+  // What their salvage applies did: the newest says how it ended; the oldest where the
+  // winner's binlog stood before any of them applied anything.
+  const applies = chain.flatMap((j) => j.steps.filter((s) => s.step === 'salvage-apply').reverse());
+  if (earlier && applies.length) {
+    const since = [...applies].reverse().map((s) => s.data?.winnerBinlog as { file: string; pos: number } | undefined).find((x) => x?.file);
+    earlier.salvage = { outcome: applies[0]!.outcome, ...(since ? { since } : {}), ...(applies[0]!.detail ? { detail: applies[0]!.detail } : {}) };
+  }
+  return earlier;
+}
+
+/** The nodes the drains of earlier unfinished runs of this failover dropped, newest run first: which run, which node, why. */
+export function earlierDrops(past: JournalSummary[], deadMaster: string, self: string): { journal: string; node: string; why: string }[] {
+  const out: { journal: string; node: string; why: string }[] = [];
+  for (const j of unfinishedRuns(past, deadMaster, self)) {
+    for (const s of j.steps) {
+      if (s.step !== 'drain') continue;
+      const dropped = (s.data?.dropped ?? {}) as Record<string, string>;
+      for (const [node, why] of Object.entries(dropped)) out.push({ journal: j.id, node, why });
+    }
+  }
+  return out;
 }

@@ -14,7 +14,7 @@ import {
   purgedGap,
   splitCommandLine,
 } from '../../src/failover/salvage';
-import { salvagedBetween } from '../../src/failover/execute';
+import { salvagedBetween } from '../../src/failover/failover-io';
 import { rejoinDecision } from '../../src/failover/rejoin-plan';
 import { findReplicasMaster, writableMasters } from '../../src/failover/discover';
 import { ClusterConfig } from '../../src/config/schema';
