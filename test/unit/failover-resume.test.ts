@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarizeJournal, type JournalRecord, type JournalSummary } from '../../src/failover/journal';
-import { decideResume, type ResumeFacts } from '../../src/failover/resume';
+import { decideResume, earlierDrops, earlierPromotion, type ResumeFacts } from '../../src/failover/resume';
 
 const AT = '2026-12-03T10:00:00.000Z';
 
@@ -164,5 +164,56 @@ describe('heir.ha: the leader takes up what any manager left unfinished (decideR
       assert.ok(!d.resume && !d.leftToLeader, d.why);
       assert.match(d.why, why);
     }
+  });
+});
+
+describe('what a rerun takes from the unfinished runs before it (earlierPromotion, earlierDrops)', () => {
+  const id = (n: number) => `20261203T10000${n}.000Z-000${n}`;
+  const ended = (j: JournalSummary): JournalSummary => ({ ...j, end: { at: AT, outcome: 'promoted', summary: '' }, unfinished: false });
+  const bin = { file: 'b.000002', pos: 157 };
+
+  it('keeps the node the newest unfinished run promoted, with what its promote step journaled', () => {
+    const past = [
+      journal([['promote', 'ok', { node: 'db2' }, { node: 'db2', binlog: bin }]], { id: id(1) }),
+      journal([['promote', 'ok', { node: 'db3' }, { node: 'db3', binlog: bin, fromDead: bin }]], { id: id(2) }),
+    ];
+    assert.deepEqual(earlierPromotion(past, 'db1', id(9)), { node: 'db3', binlog: bin, fromDead: bin });
+  });
+
+  it('a promote step in flight when heir died: its node, marked unfinished, with its start and progress', () => {
+    const past = [journal([['freeze', 'ok'], ['promote', 'running', { node: 'db3', semiSync: false }, { binlog: bin }]], { id: id(1) })];
+    assert.deepEqual(earlierPromotion(past, 'db1', id(9)), { node: 'db3', semiSync: false, binlog: bin, unfinished: true });
+  });
+
+  it('nothing from a failover that ended, from runs before it, from another dead master, or from the running one itself', () => {
+    const promoted = (n: number, dead = 'db1') => journal([['promote', 'ok', { node: 'db2' }, { node: 'db2' }]], { id: id(n), deadMaster: dead });
+    assert.equal(earlierPromotion([promoted(1), ended(journal([], { id: id(2) }))], 'db1', id(9)), undefined);
+    assert.equal(earlierPromotion([promoted(1, 'db2')], 'db1', id(9)), undefined);
+    assert.equal(earlierPromotion([promoted(1)], 'db1', id(1)), undefined);
+    assert.equal(earlierPromotion([journal([['freeze', 'ok'], ['drain', 'failed']], { id: id(1) })], 'db1', id(9)), undefined);
+    // A switchover journal in between does not end the chain: only a failover that ended does.
+    assert.equal(earlierPromotion([promoted(1), journal([], { id: id(2), operation: 'switchover' })], 'db1', id(9))?.node, 'db2');
+  });
+
+  it('salvage: the newest apply says how it ended, the oldest where the winner\'s binlog stood before any', () => {
+    const first = { file: 'w.000001', pos: 400 };
+    const past = [
+      journal([['promote', 'ok', { node: 'db2' }, { node: 'db2' }], ['salvage-apply', 'running', { mode: 'file' }, { winnerBinlog: first }]], { id: id(1) }),
+      journal([['salvage-apply', 'failed', { mode: 'file' }, { winnerBinlog: { file: 'w.000001', pos: 900 } }]], { id: id(2) }),
+    ];
+    assert.deepEqual(earlierPromotion(past, 'db1', id(9))?.salvage, { outcome: 'failed', since: first });
+  });
+
+  it('the drops of every unfinished run, newest run first, with the run that dropped each node', () => {
+    const past = [
+      journal([['drain', 'ok', undefined, { dropped: { db2: 'stuck applier' }, winner: 'db3' }]], { id: id(1) }),
+      journal([['drain', 'ok', undefined, { dropped: { db4: 'SQL error 1062' } }], ['catch-up', 'ok']], { id: id(2) }),
+    ];
+    assert.deepEqual(earlierDrops(past, 'db1', id(9)), [
+      { journal: id(2), node: 'db4', why: 'SQL error 1062' },
+      { journal: id(1), node: 'db2', why: 'stuck applier' },
+    ]);
+    assert.deepEqual(earlierDrops([...past, ended(journal([], { id: id(3) }))], 'db1', id(9)), []);
+    assert.deepEqual(earlierDrops(past, 'db2', id(9)), []);
   });
 });
