@@ -1057,10 +1057,18 @@ class FailoverRun {
           onFirst?.();
           return `already replicates from ${to.name} (repointed by an earlier run): kept at its own coordinates`;
         }
+        // File/position: the survivor resumes where the winner's binlog holds what follows its last
+        // applied transaction, so it applies its relay log first (the change of source discards
+        // it). Bounded as the drain is; a survivor behind the winner was drained before the level-up.
+        let drained = '';
+        if (position.kind === 'file') {
+          const w = await drainWatched(c, { stallS: this.c.failover.apply_timeout_s, maxS: drainMaxS(this.c.failover) });
+          if (w.waitedMs >= 1000) drained = ` (its relay log applied first, in ${(w.waitedMs / 1000).toFixed(1)} s)`;
+        }
         await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
         onFirst?.();
         await this.req.duringStep?.('repoint', 'first');
-        return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}`;
+        return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}${drained}`;
       });
       this.failIfAny(rec, 'repoint');
     });

@@ -630,9 +630,12 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
       params: { node: p.deadMaster },
     });
   }
-  // File/position replicas are repointed at the winner's position at promotion:
-  // they must have applied what they received first, like the winner.
-  const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from), ...(p.mode === 'file' ? p.repoint : [])])];
+  // File/position: a survivor behind the winner is located in the winner's binlog by where its
+  // applier stops (level-up, before the promotion resets the winner's relay log): it drains
+  // first. One level with the winner resumes at the winner's position at promotion: it drains
+  // in its own repoint, after the promotion, so a slow applier there never holds the promotion
+  // or the address.
+  const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from), ...(p.mode === 'file' ? p.levelUp : [])])];
   steps.push({
     name: 'drain',
     why: 'never promote or serve with an unapplied relay log: wait until each node applied what it received',
@@ -672,7 +675,7 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
             ? 'GTID auto-position'
             : p.mode === 'mariadb-gtid'
               ? 'MASTER_USE_GTID=slave_pos'
-              : `file/position: ${winner}'s binlog position at promotion (survivors applied the same)` +
+              : `file/position: ${winner}'s binlog position at promotion (each survivor first applies its relay log: it read the same)` +
                 (p.levelUp.length ? `; ${p.levelUp.join(', ')} at the positions the level-up step found` : ''),
         semiSync: fo.semi_sync,
       },

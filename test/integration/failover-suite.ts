@@ -754,6 +754,59 @@ export function failoverSuite(flavor: LabFlavor): void {
     }
 
     if (my) {
+      it('file/position: a survivor level with the winner whose applier is held by a lock applies its relay log in its own repoint: neither the promotion nor the address waits for it', async () => {
+        const l = await lab({ gtid: false });
+        // Varies apply_timeout_s (10: the old code gave up on the held node after it).
+        const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
+        const w = await startWriter(cfg, addressOf(l));
+        await sleep(300);
+        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+        // db3's applier is held by a table read lock (as a backup's session on a replica would
+        // hold one): it receives everything, it applies nothing more.
+        const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
+        let releasedAt = 0;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await lock.query('LOCK TABLES app.w READ');
+          await sleep(300);
+          await w.stop();
+          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
+          for (const n of ['db2', 'db3']) {
+            for (let i = 0; i < 100; i++) {
+              const [st] = await l.sql(n, 'SHOW REPLICA STATUS');
+              if (Number(st.Read_Source_Log_Pos) === Number(ms.Position)) break;
+              await sleep(50);
+            }
+          }
+          await l.kill('db1');
+          const r = await runFailover(
+            request(cfg, tempDir(), {
+              beforeStep: (step) => {
+                if (step !== 'promote' || timer) return;
+                timer = setTimeout(() => {
+                  releasedAt = Date.now();
+                  void lock.end().catch(() => undefined);
+                }, 5000);
+              },
+            }),
+          );
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db2');
+          assert.ok(releasedAt > 0, 'the lock was released during the failover');
+          const at = (name: string) => r.steps.find((x) => x.name === name)!;
+          assert.deepEqual(at('drain').nodes!.map((n) => n.node), ['db2'], steps);
+          assert.ok(Date.parse(at('attach').endedAt!) < releasedAt, `the address moved before the lock was released: ${steps}`);
+          const db3 = at('repoint').nodes!.find((n) => n.node === 'db3');
+          assert.ok(db3?.ok, steps);
+          assert.match(db3.detail, /its relay log applied first, in \d+\.\d s/);
+          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+        } finally {
+          clearTimeout(timer);
+          await lock.end().catch(() => undefined);
+        }
+      });
+
       it('file/position: survivors that read less than the winner are located in its binlog (level-up) and repointed there; four nodes', async () => {
         const l = await lab({ gtid: false, nodes: 4 });
         const cfg = await config(l);
