@@ -560,7 +560,9 @@ export function failoverSuite(flavor: LabFlavor): void {
 
     it('the address does not wait for the other survivors: one whose repoint hangs (its server paused) ends after the attach, and is reported; heir rejoin brings it back', async () => {
       const l = await lab({ nodes: 4 });
-      const cfg = await config(l, { apply_timeout_s: 10 });
+      // db2 has promotion: prefer: the survivors are level, and the lag tie-break between them
+      // must not elect db3, the node paused at the repoint.
+      const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
       const w = await startWriter(cfg, addressOf(l));
       await sleep(300);
       await w.stop();
