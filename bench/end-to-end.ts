@@ -5,7 +5,7 @@
  * Attaching), on a 3-host MySQL 9.7 (or MariaDB 10.11) network-namespace lab. This is the sandbox
  * (test/sandbox/scenario.ts) run without output, several times.
  *
- *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb] [eni|havip]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb] [eni|havip] [held] [file]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
  *
  * havip: the address is a HaVip associated with the three instances instead of an ENI; heir
  * takes it down on the old master over SSH and brings it up on the new one with a
@@ -13,6 +13,10 @@
  *
  * The servers run at their stock settings (replication net timeout 60 s, heartbeat 30 s).
  * host-down: the master's host is unplugged instead of its mysqld killed.
+ * held: db3's applier is held by a lock (a session on db3 as a backup's or report's would hold
+ * one) from just before the fault until 30 s after it, so its STOP REPLICA at the repoint waits
+ * up to 30 s (MariaDB; MySQL by file and position): the address must not wait for it.
+ * file: replication by file and position instead of GTID.
  *
  * The kill lands at a random phase of the daemon's 1 s ping interval. The writer
  * commits one row at a time through the floating address as an application
@@ -32,10 +36,13 @@ async function main(): Promise<void> {
   const fault = process.argv[2] === 'host-down' ? 'host-down' : 'kill';
   const flavor = process.argv[3] === 'mariadb' ? 'mariadb' : 'mysql';
   const address = process.argv[4] === 'havip' ? 'havip' : 'eni';
+  const held = process.argv.slice(5).includes('held');
+  const gtid = !process.argv.slice(5).includes('file');
+  const holdMs = 30_000;
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true } });
+    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true }, gtid, ...(held ? { holdApplier: { node: 'db3', releaseAfterMs: holdMs } } : {}) });
     let r: SandboxResult;
     try {
       await sb.up();
@@ -45,9 +52,11 @@ async function main(): Promise<void> {
       await sb.down();
     }
     if (r.faultToFirstWriteMs === null || r.lost === null) throw new Error(`run ${i}: ${r.problems.join('; ') || 'no result'}`);
+    if (held && r.invariant !== 'holds') throw new Error(`run ${i}: cluster invariant: ${r.invariant ?? 'not checked'}`);
     results.push(r);
     progress(B, `run ${i}/${runs}: first write through the floating address ${r.faultToFirstWriteMs} ms after the ${fault} (${r.verdict} at ${r.faultToVerdictMs} ms, ` +
-      `${r.newMaster} writable at ${r.faultToWritableMs} ms${address === 'eni' ? `, address up at ${r.eni.attachedAtMs} ms` : ''}); ${r.acknowledged} acknowledged, ${r.lost} lost`);
+      `${r.newMaster} writable at ${r.faultToWritableMs} ms${address === 'eni' ? `, address up at ${r.eni.attachedAtMs} ms` : ''}` +
+      `${held ? `, db3's repoint ended at ${stepEnd(r, 'repoint')} ms, its lock released at ${r.heldReleasedAtMs} ms` : ''}); ${r.acknowledged} acknowledged, ${r.lost} lost`);
   }
   const r0 = results[0]!;
   const num = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
@@ -61,6 +70,20 @@ async function main(): Promise<void> {
     runs,
     engine,
     address,
+    replication: gtid ? 'gtid' : 'file/position',
+    ...(held
+      ? {
+          held: {
+            node: 'db3',
+            releaseAfterMs: holdMs,
+            // When the repoint (db3's STOP REPLICA among it) and the whole failover ended, after the fault.
+            killToRepointEndMs: stats(num(results.map((r) => stepEnd(r, 'repoint')))),
+            killToFailoverEndMs: stats(num(results.map((r) => stepEnd(r, 'verify')))),
+            killToAttachEndMs: stats(num(results.map((r) => stepEnd(r, 'attach')))),
+            invariant: results.every((r) => r.invariant === 'holds') ? 'held after every run' : 'violated',
+          },
+        }
+      : {}),
     ...(address === 'havip' ? { targetMs: 1500 } : {}),
     emulatorDelaysMs: { detach: r0.eni.delays.detachMs, attach: r0.eni.delays.attachMs },
     killToFirstWriteMs: stats(results.map((r) => r.faultToFirstWriteMs!)),
@@ -92,6 +115,11 @@ async function main(): Promise<void> {
     outcomes: results.map((r) => r.failoverOutcome),
     mha: { source: 'LAB-NOTES: MHA 0.58, same kind of namespace lab', defaultMedianMs: 15000, withEniHookMs: 20400 },
   });
+}
+
+/** When the report's step ended, in ms after the fault. */
+function stepEnd(r: SandboxResult, name: string): number | null {
+  return r.steps?.find((x) => x.name === name)?.endedAtMs ?? null;
 }
 
 runMain(B, main);

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
+import mysql from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { loadConfig, findCluster } from '../../src/config';
 import type { ClusterConfig, HeirConfig } from '../../src/config/schema';
@@ -107,6 +108,16 @@ export interface SandboxOptions {
    * has acted; the other daemon fails over on its own verdict once it leads.
    */
   haKillAt?: 'attach' | 'verdict';
+  /** Replication by file and position instead of GTID (default GTID). */
+  gtid?: boolean;
+  /**
+   * One survivor's applier held by a lock, as a backup's or a report's session on a replica
+   * holds one: taken on `node` just before the fault (MySQL: LOCK TABLES of the application's
+   * table READ; MariaDB: a locking read above every row), released `releaseAfterMs` after it.
+   * Its STOP REPLICA waits for the lock (MariaDB always; MySQL by file and position; MySQL
+   * with GTID auto-positioning switches only the receiver and never stops the applier).
+   */
+  holdApplier?: { node: string; releaseAfterMs: number };
 }
 
 /** What happened to the managers in an --ha run (see Sandbox.haTakeover). */
@@ -183,6 +194,10 @@ export interface SandboxResult {
   reportBy: string | null;
   /** The cluster invariant after the failover: 'holds', or why not (null: not checked). */
   invariant: string | null;
+  /** The failover report's steps, their end in ms after the fault (null: no report). */
+  steps: { name: string; outcome: string; durationMs: number | null; endedAtMs: number | null }[] | null;
+  /** holdApplier: ms from the fault to the release of the held survivor's lock (null: no hold). */
+  heldReleasedAtMs: number | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -215,6 +230,8 @@ export class Sandbox {
   private logWaiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   private faultWall = 0;
   private faultPerf = 0;
+  /** holdApplier: the session holding the lock, its release timer, when it was released. */
+  private hold: { session: mysql.Connection; timer: NodeJS.Timeout | null; releasedPerf: number | null } | null = null;
   private eniDetachedAt: number | null = null;
   private eniAttachedAt: number | null = null;
   private eniAttachedTo: string | null = null;
@@ -237,7 +254,7 @@ export class Sandbox {
 
     n.line('lab', `starting 3 ${this.o.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} hosts in network namespaces (GTID replication, db1 is the master)…`);
     let t = performance.now();
-    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER, settings: this.o.settings, semiSync: this.o.semiSync });
+    this.lab = await startNetLab({ flavor: this.o.flavor, hosts: 3, name: CLUSTER, settings: this.o.settings, semiSync: this.o.semiSync, gtid: this.o.gtid });
     const lab = this.lab;
     n.line('lab', `${lab.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${lab.version} up in ${((performance.now() - t) / 1000).toFixed(1)} s: ` +
       lab.nodes.map((x) => `${x.name} ${x.address}:${x.port} (ns ${x.ns})`).join(', '));
@@ -651,6 +668,7 @@ export class Sandbox {
     const lab = this.lab;
     const master = lab.nodes[0]!;
     this.oldMaster = master.name;
+    if (this.o.holdApplier) await this.holdApplier(this.o.holdApplier.node);
     if (this.o.randomPhase) await sleep(Math.random() * 1000);
     this.n.heading(
       this.o.mode === 'kill'
@@ -664,6 +682,7 @@ export class Sandbox {
     this.faultPerf = performance.now();
     this.faultWall = Date.now();
     this.n.zero(this.faultWall, this.faultPerf);
+    if (this.hold && this.o.holdApplier) this.hold.timer = setTimeout(() => void this.releaseHold(), this.o.holdApplier.releaseAfterMs);
     if (this.o.ha && this.o.haKillAt !== 'verdict') {
       this.n.line('sandbox', `the emulator will hold the leader's first AttachNetworkInterface call unanswered: the leader is killed there, in the middle of its failover`, { perf: this.faultPerf });
       this.emu.inject({ kind: 'hang', count: 1, actions: ['AttachNetworkInterface'] });
@@ -680,6 +699,33 @@ export class Sandbox {
     } else {
       await this.runSwitchoverCli(this.o.switchoverTo ?? 'db2');
     }
+  }
+
+  /** holdApplier: a session on `node` takes a lock its applier needs for the writer's next rows. */
+  private async holdApplier(node: string): Promise<void> {
+    const x = this.lab.nodes.find((y) => y.name === node);
+    if (!x) throw new Error(`sandbox: holdApplier: no node ${node}`);
+    const session = await mysql.createConnection({ socketPath: x.socket, user: 'root', password: '' });
+    this.hold = { session, timer: null, releasedPerf: null };
+    if (this.lab.flavor === 'mysql') {
+      // A locking read is refused under super_read_only; a table read lock is not.
+      await session.query(`LOCK TABLES ${APP.table} READ`);
+    } else {
+      await session.query('BEGIN');
+      const [rows] = await session.query(`SELECT COALESCE(MAX(id), 0) AS m FROM ${APP.table}`);
+      await session.query(`SELECT id FROM ${APP.table} WHERE id > ${Number((rows as any[])[0].m)} FOR UPDATE`);
+    }
+    this.n.line('lab', `a session on ${node} holds a lock its applier needs (${this.lab.flavor === 'mysql' ? `LOCK TABLES ${APP.table} READ` : `a locking read above every row of ${APP.table}`}): ${node} receives, and cannot apply`);
+    await sleep(500);
+  }
+
+  private async releaseHold(): Promise<void> {
+    const h = this.hold;
+    if (!h || h.releasedPerf !== null) return;
+    if (h.timer) clearTimeout(h.timer);
+    h.releasedPerf = performance.now();
+    this.n.line('lab', `the lock on ${this.o.holdApplier?.node} is released`, { perf: h.releasedPerf });
+    await h.session.end().catch(() => h.session.destroy());
   }
 
   private daemonName(): string {
@@ -768,7 +814,9 @@ export class Sandbox {
         // The other survivors replicate from the new master: they should get every row too.
         for (const x of lab.nodes) {
           if (x.name === newMaster || (this.o.mode !== 'switchover' && x.name === this.oldMaster)) continue;
-          const until = performance.now() + 10000;
+          // A held survivor applies only once its lock is released.
+          const heldUntil = this.o.holdApplier?.node === x.name && this.faultPerf ? this.faultPerf + this.o.holdApplier.releaseAfterMs : 0;
+          const until = Math.max(performance.now(), heldUntil) + 10000;
           let rows = 0;
           let ok = false;
           while (performance.now() < until) {
@@ -821,6 +869,15 @@ export class Sandbox {
       ha: this.takeover,
       reportBy: report?.byManager ?? null,
       invariant: null,
+      steps: report
+        ? (report.steps ?? []).map((x: any) => ({
+            name: String(x.name),
+            outcome: String(x.outcome),
+            durationMs: typeof x.durationMs === 'number' ? x.durationMs : null,
+            endedAtMs: x.endedAt ? Date.parse(x.endedAt) - this.faultWall : null,
+          }))
+        : null,
+      heldReleasedAtMs: this.hold?.releasedPerf ? Math.round(this.hold.releasedPerf - this.faultPerf) : null,
     };
     if (this.o.ha) {
       if (this.takeover && this.takeover.promotedByKilled === null) {
@@ -841,6 +898,17 @@ export class Sandbox {
           result.invariant = (e as Error).message;
           problems.push(`cluster invariant: ${(e as Error).message}`);
         }
+      }
+      result.ok = lost === 0 && problems.length === 0;
+    }
+    if (this.o.holdApplier && newMaster) {
+      // The held survivor too ends read-only, replicating from the new master, with every row.
+      try {
+        await this.assertInvariant(newMaster, { absent: [this.oldMaster] });
+        result.invariant = 'holds';
+      } catch (e) {
+        result.invariant = (e as Error).message;
+        problems.push(`cluster invariant: ${(e as Error).message}`);
       }
       result.ok = lost === 0 && problems.length === 0;
     }
@@ -1101,6 +1169,7 @@ export class Sandbox {
       try { await fn(); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
     };
     await step('writer', async () => { await this.writer?.stop(); });
+    await step('held lock', async () => { await this.releaseHold(); });
     await step('daemon', async () => {
       const d = this.daemon;
       if (!d?.pid) return;
