@@ -18,7 +18,7 @@ export interface CliStore {
 export function cliStore(cfg: HeirConfig): CliStore {
   if (!cfg.heir.ha) return { store: new LocalDiskStore(cfg.heir.state_dir), close: async () => undefined };
   const session = new HaSession(cfg.heir.ha);
-  return { store: new EtcdFailoverStore(session), close: () => session.close() };
+  return { store: new EtcdFailoverStore(session, cfg.heir.state_dir), close: () => session.close() };
 }
 
 /**

@@ -6,7 +6,7 @@
  *   GET  /metrics                              Prometheus exposition (src/daemon/metrics.ts)
  *   GET  /api/v1/clusters                      one summary per cluster
  *   GET  /api/v1/clusters/:name                the cluster's status (topology, verdict, address, blocked)
- *   GET  /api/v1/clusters/:name/reports        its failover/switchover reports, newest first (?limit=N)
+ *   GET  /api/v1/clusters/:name/reports        its failover/switchover reports, newest first (?limit=N); heir.ha: every manager's
  *   POST /api/v1/clusters/:name/switchover     {"to": "db2"}        → 202 + operation (Location)
  *   POST /api/v1/clusters/:name/failover       {"to": "db2"} or {}  → 202 + operation (Location)
  *   POST /api/v1/clusters/:name/ack            acknowledge: unblock automatic failover
@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../util/log';
+import type { ReportList } from '../failover/report-index';
 import { silentLogger } from '../util/log';
 import { openApiDocument } from './openapi';
 import { OperationStore, type OperationStep } from './operations';
@@ -84,8 +85,8 @@ export interface ApiProvider {
   listClusters(): ClusterSummary[] | Promise<ClusterSummary[]>;
   /** undefined → 404 unknown cluster. */
   clusterStatus(name: string): object | undefined | Promise<object | undefined>;
-  /** undefined → 404 unknown cluster. At most `limit` reports when given. */
-  reports(name: string, limit?: number): object[] | undefined | Promise<object[] | undefined>;
+  /** undefined → 404 unknown cluster. At most `limit` reports when given; warnings: why the list may be incomplete. */
+  reports(name: string, limit?: number): ReportList | undefined | Promise<ReportList | undefined>;
   /** Planned switchover to node `to`. Throw ApiError(404/409/...) to refuse with a status. */
   switchover(name: string, req: { to: string }, ctx: ActionContext): Promise<ActionResult>;
   /** Manual failover, to `to` or to the best candidate. */
@@ -469,7 +470,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
         if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new ApiError(400, `limit: "${lim}" is not a positive integer`);
         const s = await p.reports(r.name, limit);
         if (s === undefined) return fail(res, 404, await unknownCluster(p, r.name), undefined, 'unknown_cluster');
-        return send(res, 200, { cluster: r.name, reports: s });
+        return send(res, 200, { cluster: r.name, reports: s.reports, ...(s.warnings.length ? { warnings: s.warnings } : {}) });
       }
       case 'action': {
         const what = `${r.action} of cluster ${r.name}`;

@@ -197,7 +197,7 @@ export class Daemon {
       stopping: () => this.stopping,
       stopSignal: this.stopController.signal,
       replicaCheckEveryMs: this.replicaCheckEveryMs(this.cfg.clusters.length),
-      ...(this.ha ? { ha: clusterHa(this.ha, c.name, this.log, () => c.detection.interval_ms) } : {}),
+      ...(this.ha ? { ha: clusterHa(this.ha, c.name, this.log, () => c.detection.interval_ms, this.cfg.heir.state_dir) } : {}),
     });
   }
 

@@ -125,13 +125,21 @@ export function openApiDocument(version?: string): Json {
       },
       '/api/v1/clusters/{name}/reports': {
         get: {
-          summary: 'the cluster\'s failover and switchover reports, newest first (at most 50)',
+          summary: 'the cluster\'s failover and switchover reports, newest first (at most 50); under heir.ha every manager\'s (the index in etcd) merged with this manager\'s state directory, each report once',
           operationId: 'reports',
           tags: ['status'],
           parameters: [clusterName],
           responses: {
             '200': json(
-              { type: 'object', required: ['cluster', 'reports'], properties: { cluster: { type: 'string' }, reports: { type: 'array', items: ref('Report') } } },
+              {
+                type: 'object',
+                required: ['cluster', 'reports'],
+                properties: {
+                  cluster: { type: 'string' },
+                  reports: { type: 'array', items: ref('Report') },
+                  warnings: { type: 'array', items: { type: 'string' }, description: 'why the list may be incomplete (heir.ha: etcd did not answer, only this manager\'s reports are listed); absent when complete' },
+                },
+              },
               'the reports',
             ),
             '404': error('unknown cluster (code unknown_cluster)'),
@@ -305,7 +313,8 @@ export function openApiDocument(version?: string): Json {
         },
         Report: {
           type: 'object',
-          description: 'a failover report (kind failover) or a switchover report (kind switchover), as saved in the state directory',
+          description:
+            'a failover report (kind failover) or a switchover report (kind switchover), as saved in the state directory; under heir.ha, as recorded in etcd: with the manager that ran it, and a report larger than 512 KB as its summary (truncated, the whole one at reportPath on that manager)',
           required: ['kind', 'id', 'cluster', 'outcome', 'summary'],
           properties: {
             kind: { enum: ['failover', 'switchover'] },
@@ -316,6 +325,10 @@ export function openApiDocument(version?: string): Json {
             steps: { type: 'array', items: { type: 'object' } },
             hooks: { type: 'array', items: { type: 'object', required: ['hook', 'ok', 'detail'], properties: { hook: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } } } },
             reportPath: { type: 'string' },
+            manager: { type: 'string', description: 'heir.ha: the manager that ran the operation (reportPath is on its disk)' },
+            truncated: { type: 'boolean', description: 'heir.ha: only a summary is in etcd (the whole report is at reportPath on manager)' },
+            bytes: { type: 'number', description: 'with truncated: the size of the whole report (JSON)' },
+            warnings: { type: 'array', items: { type: 'string' } },
           },
         },
         Step: {

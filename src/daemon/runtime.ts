@@ -14,8 +14,6 @@
  * (an `heir ack` from the CLI, the end of a block period) and retries a monitor that
  * could not start.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as os from 'node:os';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { readTopology } from '../mysql/inspect';
@@ -28,7 +26,8 @@ import { decideResume, type ResumeDecision } from '../failover/resume';
 import { positionMode } from '../failover/positions';
 import { checkGuard, LocalDiskStore, type FailoverStore } from '../failover/store';
 import { rejoinNode, type RejoinResult } from '../failover/rejoin';
-import { reportsDir, type FailoverReport } from '../failover/report';
+import type { FailoverReport } from '../failover/report';
+import { REPORTS_KEPT, type ReportList } from '../failover/report-index';
 import { switchover, type SwitchoverReport } from '../failover/switchover';
 import { DEFAULT_SEVERITY, type EventType, type HeirEvent, type Severity } from '../notify/events';
 import type { Logger } from '../util/log';
@@ -83,7 +82,8 @@ export interface BlockState {
   until: string | null;
 }
 
-const MAX_REPORTS = 50;
+/** Reports listed at most (the etcd index keeps as many: REPORTS_KEPT). */
+const MAX_REPORTS = REPORTS_KEPT;
 /** How often the address holder is read from the cloud (eni, secondary-ip), besides right after each failover and switchover. */
 const ADDRESS_READ_EVERY_MS = 30_000;
 
@@ -1102,27 +1102,12 @@ export class ClusterRuntime {
     return { ...this.status() };
   }
 
-  /** Failover and switchover reports, newest first. */
-  reports(limit = MAX_REPORTS): object[] {
-    const dir = reportsDir(this.stateDir, this.name);
-    let files: string[];
-    try {
-      files = fs.readdirSync(dir).filter((f) => /^(failover|switchover)-.*\.json$/.test(f));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
-    const idOf = (f: string) => f.replace(/^[a-z]+-/, '');
-    files.sort((a, b) => idOf(b).localeCompare(idOf(a)));
-    const out: object[] = [];
-    for (const f of files.slice(0, Math.min(limit, MAX_REPORTS))) {
-      try {
-        out.push(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as object);
-      } catch (e) {
-        out.push({ file: f, error: `unreadable: ${(e as Error).message}` });
-      }
-    }
-    return out;
+  /**
+   * Failover and switchover reports, newest first: this manager's (state_dir), and under
+   * heir.ha every manager's (the index in etcd), each once.
+   */
+  reports(limit = MAX_REPORTS): Promise<ReportList> {
+    return this.store.listReports(this.name, { kinds: ['failover', 'switchover'], limit: Math.min(limit, MAX_REPORTS) });
   }
 
   /** The last snapshot's view of a node (for lastKnownMaster and tests). */

@@ -60,7 +60,7 @@ import { channelFromDead, eachNode, NodeConns, nodeOf, removeCopies, salvagedBet
 import { possiblyLost } from './lost';
 import { earlierDrops, earlierPromotion } from './resume';
 import { runHook, runPostHook, type HookRun } from './hooks';
-import { saveReport, type FailoverOutcome, type FailoverReport, type PossiblyLost, type SalvageReport, type StepRecord } from './report';
+import type { FailoverOutcome, FailoverReport, PossiblyLost, SalvageReport, StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
 import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
@@ -1425,11 +1425,8 @@ class FailoverRun {
       );
     }
     if (outcome !== 'dry-run') {
-      try {
-        saveReport(this.stateDir, report);
-      } catch (e) {
-        report.warnings.push(`could not save the report in ${this.stateDir}: ${(e as Error).message}`);
-      }
+      // state_dir, and under heir.ha the index of reports in etcd (best effort: never throws).
+      report.warnings.push(...(await this.store.saveReport(this.c.name, 'failover', report.id, report)).warnings);
     }
     if (this.journal) {
       try {

@@ -19,7 +19,6 @@ import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import type { TopologySnapshot } from '../mysql/types';
 import { silentLogger, type Logger } from '../util/log';
 import { runPostHook, type HookRun } from './hooks';
-import { writeReportFile } from './report';
 import { checkRejoinRequest } from './rejoin-plan';
 import { ConnectedRejoinIO } from './rejoin-io';
 import { journalDetail, rejoinSteps, rejoinVerdict, type RejoinCtx, type RejoinVerdict } from './rejoin-steps';
@@ -56,6 +55,8 @@ export interface RejoinResult {
   reportPath?: string;
   startedAt?: string;
   endedAt?: string;
+  /** What could not be kept of the report itself (its file, its record in etcd under heir.ha). */
+  warnings?: string[];
 }
 
 export interface RejoinRequest {
@@ -100,7 +101,8 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
   const no = checkRejoinRequest(cluster, o.node, o.expectMaster);
   if (no) return { ...base, outcome: 'refused', summary: no };
 
-  const io = new ConnectedRejoinIO(cluster, o.global, o.store ?? new LocalDiskStore(o.global.state_dir), o.node, log);
+  const store = o.store ?? new LocalDiskStore(o.global.state_dir);
+  const io = new ConnectedRejoinIO(cluster, o.global, store, o.node, log);
   const ctx: RejoinCtx = {
     cluster,
     node: o.node,
@@ -142,7 +144,7 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
     ...(ctx.file ? { file: ctx.file } : {}),
   };
   try {
-    if (journal) r = await finishRejoin(o.global.state_dir, cluster.name, journal, { ...r, startedAt });
+    if (journal) r = await finishRejoin(store, cluster.name, journal, { ...r, startedAt });
   } finally {
     await ctx.lock?.release();
   }
@@ -154,11 +156,13 @@ async function rejoin(o: RejoinRequest): Promise<RejoinResult> {
 
 /**
  * The one place a real rejoin (manual or automatic) ends: the journal's end record and the
- * report (reports/rejoin-<id>.json). Whatever else is to follow a finished rejoin belongs here.
+ * report (reports/rejoin-<id>.json; under heir.ha also the index in etcd). Whatever else is
+ * to follow a finished rejoin belongs here.
  */
-async function finishRejoin(stateDir: string, cluster: string, journal: JournalWriter, r: RejoinResult): Promise<RejoinResult> {
+async function finishRejoin(store: FailoverStore, cluster: string, journal: JournalWriter, r: RejoinResult): Promise<RejoinResult> {
   const out: RejoinResult = { ...r, id: journal.id, ...(journal.path ? { journal: journal.path } : {}), endedAt: new Date().toISOString() };
   await journal.end(out.outcome, out.summary);
-  writeReportFile(stateDir, cluster, 'rejoin', journal.id, out);
+  const saved = await store.saveReport(cluster, 'rejoin', journal.id, out);
+  if (saved.warnings.length) out.warnings = saved.warnings;
   return out;
 }

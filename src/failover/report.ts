@@ -1,6 +1,7 @@
 /**
  * The failover report: one JSON document per failover, kept in
- * state_dir/<cluster>/reports/ and handed to the notifier as an event. It says
+ * state_dir/<cluster>/reports/ (under heir.ha also in the index of reports in etcd,
+ * report-index.ts) and handed to the notifier as an event. It says
  * what detection saw, who could have won and why not, every step with its
  * times and outcome, what salvage recovered, what may be lost and why, and the
  * topology at the end. Formatting for a terminal is here too (pure).
@@ -12,6 +13,7 @@ import { clusterDir, writeJsonAtomic } from './lock';
 import type { Plan } from './types';
 import type { Trigger } from './guard';
 import { formatHooks, type HookRun } from './hooks';
+import { compareListed, type ListedReport, type ReportKind } from './report-index';
 
 export type FailoverOutcome =
   /** New master promoted, every step ok. */
@@ -122,7 +124,7 @@ export function reportsDir(stateDir: string, cluster: string): string {
 }
 
 /** Write a report (failover, switchover or rejoin) atomically under reports/; returns its path. */
-export function writeReportFile(stateDir: string, cluster: string, kind: 'failover' | 'switchover' | 'rejoin', id: string, value: { reportPath?: string }): string {
+export function writeReportFile(stateDir: string, cluster: string, kind: ReportKind, id: string, value: { reportPath?: string }): string {
   const p = path.join(reportsDir(stateDir, cluster), `${kind}-${id}.json`);
   value.reportPath = p;
   writeJsonAtomic(p, value);
@@ -130,7 +132,7 @@ export function writeReportFile(stateDir: string, cluster: string, kind: 'failov
 }
 
 /** Report files of one kind for a cluster, newest first. */
-export function listReportFiles(stateDir: string, cluster: string, kind: 'failover' | 'switchover' | 'rejoin'): string[] {
+export function listReportFiles(stateDir: string, cluster: string, kind: ReportKind): string[] {
   const dir = reportsDir(stateDir, cluster);
   try {
     return fs
@@ -143,6 +145,25 @@ export function listReportFiles(stateDir: string, cluster: string, kind: 'failov
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
+}
+
+/**
+ * The reports of these kinds in state_dir/<cluster>/reports/, newest first (by id), at most
+ * `limit` read: each with its kind and id from the file's name; a file that cannot be read
+ * is listed as such.
+ */
+export function listLocalReports(stateDir: string, cluster: string, kinds: readonly ReportKind[], limit: number): ListedReport[] {
+  const files = kinds.flatMap((kind) => listReportFiles(stateDir, cluster, kind).map((p) => ({ kind, p, id: path.basename(p).slice(kind.length + 1, -'.json'.length) })));
+  return files
+    .sort(compareListed)
+    .slice(0, Math.max(0, limit))
+    .map(({ kind, id, p }) => {
+      try {
+        return { kind, id, report: JSON.parse(fs.readFileSync(p, 'utf8')) as Record<string, unknown> };
+      } catch (e) {
+        return { kind, id, report: { kind, id, file: path.basename(p), error: `unreadable: ${(e as Error).message}` }, unreadable: true };
+      }
+    });
 }
 
 /** Write the report atomically; returns its path. */
@@ -208,17 +229,4 @@ export function formatReport(r: FailoverReport): string[] {
   lines.push(...formatHooks(r.hooks));
   if (r.reportPath) lines.push(`  report: ${r.reportPath}`);
   return lines;
-}
-
-/**
- * Keep a switchover report next to the failover reports (state_dir/<cluster>/reports/
- * switchover-<id>.json), written atomically; returns its path.
- */
-export function saveSwitchoverReport(stateDir: string, r: { cluster: string; id: string; reportPath?: string }): string {
-  return writeReportFile(stateDir, r.cluster, 'switchover', r.id, r);
-}
-
-/** Switchover reports of a cluster, newest first. */
-export function listSwitchoverReports(stateDir: string, cluster: string): string[] {
-  return listReportFiles(stateDir, cluster, 'switchover');
 }

@@ -1,17 +1,23 @@
 /**
- * Where a cluster's failover state lives: the step journals, the cluster lock, and the
- * anti-flapping block with its acknowledgements. One interface, two stores:
+ * Where a cluster's failover state lives: the step journals, the cluster lock, the
+ * anti-flapping block with its acknowledgements, and the operations' reports. One interface,
+ * two stores:
  *
  *  - LocalDiskStore (the default): state_dir on this manager's disk, exactly the files
- *    journal.ts, lock.ts and guard.ts write (a lock held by a pid, fsync'd journal lines).
+ *    journal.ts, lock.ts, guard.ts and report.ts write (a lock held by a pid, fsync'd journal
+ *    lines, one JSON file per report).
  *  - EtcdFailoverStore (src/ha, with heir.ha): the same records under heir.ha.prefix in
- *    etcd, each mutation recorded only while this manager leads the cluster.
+ *    etcd, each mutation recorded only while this manager leads the cluster; reports are
+ *    written to state_dir as above and also recorded in etcd (report-index.ts), so that every
+ *    manager lists every manager's reports.
  *
  * Asynchronous because the second store is remote; the first answers at once.
  */
 import { ackJournals, Journal, listJournals, unfinishedJournals, type JournalSummary, type Operation, type StepOutcome } from './journal';
 import { acquireLock, peekLock, type LockHolder, type LockPeek } from './lock';
 import { acknowledge, mayStartFailover, readFailoverState, recordAutoFailover, type FailoverState, type GuardDecision, type Trigger } from './guard';
+import { listLocalReports, writeReportFile } from './report';
+import { mergeReports, type ReportKind, type ReportList, type SavedReport } from './report-index';
 
 /** An open journal: one record per call, durable when the promise resolves. */
 export interface JournalWriter {
@@ -50,6 +56,14 @@ export interface FailoverStore {
   acknowledge(cluster: string, by: string): Promise<{ journals: JournalSummary[]; hadBlock: boolean }>;
   /** Acknowledge the unfinished journals only (a resumed failover): the anti-flapping block stays. */
   ackJournals(cluster: string, by: string): Promise<JournalSummary[]>;
+  /**
+   * Keep a finished operation's report: its file in state_dir/<cluster>/reports/ (sets
+   * reportPath on it) and, in etcd, its record in the cluster's index of reports. Never
+   * rejects: what could not be kept is in the answer's warnings (for the report's own).
+   */
+  saveReport(cluster: string, kind: ReportKind, id: string, report: object & { reportPath?: string }): Promise<SavedReport>;
+  /** The cluster's reports of these kinds, newest first, at most `limit` (every manager's, in etcd). */
+  listReports(cluster: string, o: { kinds: readonly ReportKind[]; limit: number }): Promise<ReportList>;
 }
 
 /** May a failover start now? The guard's pure decision on the store's facts. */
@@ -112,5 +126,17 @@ export class LocalDiskStore implements FailoverStore {
     const open = unfinishedJournals(this.stateDir, cluster);
     const acked = new Set(ackJournals(this.stateDir, cluster, by));
     return open.filter((j) => acked.has(j.id));
+  }
+
+  async saveReport(cluster: string, kind: ReportKind, id: string, report: object & { reportPath?: string }): Promise<SavedReport> {
+    try {
+      return { path: writeReportFile(this.stateDir, cluster, kind, id, report), warnings: [] };
+    } catch (e) {
+      return { warnings: [`could not save the report in ${this.stateDir}: ${(e as Error).message}`] };
+    }
+  }
+
+  async listReports(cluster: string, o: { kinds: readonly ReportKind[]; limit: number }): Promise<ReportList> {
+    return { reports: mergeReports([listLocalReports(this.stateDir, cluster, o.kinds, o.limit)], o.limit).map((r) => r.report), warnings: [] };
   }
 }

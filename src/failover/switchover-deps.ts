@@ -13,15 +13,15 @@ import type { AddressCheck, LockState } from './switchover-preflight';
 import { ensureProbeTable, probeWrite } from './switchover-probe';
 import { operationLockState, takeOperationLock } from './lock';
 import { LocalDiskStore, type FailoverStore, type JournalWriter } from './store';
-import { saveSwitchoverReport } from './report';
+import type { SavedReport } from './report-index';
 import { addressMover, type MoveSummary } from './switchover-address';
 
 /** The cluster lock, held: the journal begins with the first step that changes the cluster. */
 export interface ClusterLockHandle {
   /** Open the operation's journal (crash safety); called once, at the first step that changes the cluster. */
   openJournal(detail: Record<string, unknown>): Promise<JournalWriter>;
-  /** Keep the final report (state_dir/<cluster>/reports), returning its path. */
-  saveReport(report: { cluster: string; id: string; reportPath?: string }): Promise<string | undefined>;
+  /** Keep the final report (state_dir/<cluster>/reports; under heir.ha also the index in etcd): never rejects. */
+  saveReport(report: { cluster: string; id: string; reportPath?: string }): Promise<SavedReport>;
   release(): Promise<void>;
 }
 
@@ -61,7 +61,7 @@ export function defaultDeps(cluster: ClusterConfig, global: GlobalSettings | und
       if (got.tookOverFrom) log.warn({ previous: got.tookOverFrom }, 'took over a stale cluster lock');
       return {
         openJournal: (detail) => store.beginJournal(cluster.name, 'switchover', detail, req.id),
-        saveReport: async (r) => saveSwitchoverReport(stateDir, r),
+        saveReport: (r) => store.saveReport(cluster.name, 'switchover', r.id, r),
         release: () => got.release(),
       };
     },

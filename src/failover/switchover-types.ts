@@ -121,6 +121,8 @@ export interface SwitchoverReport {
   journal?: string;
   /** Where the report was saved (state_dir/<cluster>/reports/switchover-<id>.json); not for dry runs. */
   reportPath?: string;
+  /** What could not be kept of the report itself (its file, its record in etcd under heir.ha). */
+  warnings?: string[];
   /** The post_switchover hook's run, once it ran. */
   hooks?: HookRun[];
 }

@@ -116,7 +116,8 @@ export async function switchover(cluster: ClusterConfig, o: SwitchoverOptions): 
       try {
         if (journal?.path) report.journal = journal.path;
         await journal?.end(report.outcome, report.summary);
-        await ctx.lock.saveReport(report);
+        const saved = await ctx.lock.saveReport(report);
+        if (saved.warnings.length) report.warnings = [...(report.warnings ?? []), ...saved.warnings];
       } finally {
         await ctx.lock.release();
       }

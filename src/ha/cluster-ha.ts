@@ -76,7 +76,8 @@ export interface ClusterHa {
   stop(): Promise<void>;
 }
 
-export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs: () => number): ClusterHa {
+/** `stateDir`: where this manager keeps the whole reports (its state_dir); their index is in etcd. */
+export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs: () => number, stateDir: string): ClusterHa {
   const l = s.leadership(cluster);
   let viewsChanged: () => void = () => undefined;
   const watch = s.watchViews(cluster, () => viewsChanged());
@@ -96,7 +97,7 @@ export function clusterHa(s: HaSession, cluster: string, log: Logger, intervalMs
   let last: { view: MasterView; sentAt: number } | undefined;
   let inFlight = false;
   let lastError = '';
-  const store = new EtcdFailoverStore(s);
+  const store = new EtcdFailoverStore(s, stateDir, { log: log.child({ cluster }) });
   let mismatches: (ConfigMismatch & { text: string })[] = [];
   return {
     manager: s.manager,

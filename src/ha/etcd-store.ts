@@ -4,10 +4,12 @@
  *   <prefix>clusters/<cluster>/journals/<operation>-<id>/<seq>   one journal record a key (seq: 8 digits)
  *   <prefix>clusters/<cluster>/lock                              the lock holder (manager, pid, leadership token)
  *   <prefix>clusters/<cluster>/failover-state                    the anti-flapping block and its acknowledgement
+ *   <prefix>clusters/<cluster>/reports/<id>/<kind>                the index of reports (report-index.ts), the newest REPORTS_KEPT
  *
- * Every write goes through the cluster leadership's fenced transaction: only the manager
- * that leads the cluster now records anything, and a record is never overwritten (each
- * journal key is created once). Reads are plain. A lock is stale when it was taken under a
+ * Every write of the failover state goes through the cluster leadership's fenced transaction:
+ * only the manager that leads the cluster now records anything, and a record is never
+ * overwritten (each journal key is created once). Reads are plain. The index of reports is
+ * the exception: see saveReport. A lock is stale when it was taken under a
  * leadership that has ended (its token is not the leadership key's create revision any
  * more): whatever its holder left half done is the journal's business, as on disk.
  */
@@ -15,9 +17,26 @@ import * as os from 'node:os';
 import { summarizeJournal, newOperationId, type JournalRecord, type JournalSummary, type Operation } from '../failover/journal';
 import { describeHolder, LockHeldError, processStartTime, type LockHolder, type LockPeek } from '../failover/lock';
 import { blockUnacknowledged, type FailoverState } from '../failover/guard';
-import type { FailoverStore, JournalWriter, StoreLock } from '../failover/store';
-import { StoreConflictError, StoreUnavailableError } from './etcd';
+import { LocalDiskStore, type FailoverStore, type JournalWriter, type StoreLock } from '../failover/store';
+import { mergeReports, parseReportRecordName, reportRecord, reportRecordName, reportsToPrune, REPORT_RECORD_CAP, REPORTS_KEPT, type ListedReport, type ReportKind, type ReportList, type SavedReport } from '../failover/report-index';
+import { listLocalReports } from '../failover/report';
+import { silentLogger, type Logger } from '../util/log';
+import { errorText, StoreConflictError, StoreUnavailableError } from './etcd';
 import type { HaSession } from './leadership';
+
+export interface EtcdStoreOptions {
+  /** Where a failure to record a report is logged. */
+  log?: Logger;
+  /** Reports kept in etcd per cluster (default REPORTS_KEPT). */
+  reportsKept?: number;
+  /** Largest report recorded whole (default REPORT_RECORD_CAP bytes). */
+  reportCapBytes?: number;
+  /**
+   * How long saveReport waits for the record in etcd (default 1000 ms): past it, the record
+   * goes on in the background (a failure is logged) and the operation ends without waiting.
+   */
+  reportWaitMs?: number;
+}
 
 /** The lock holder in etcd: the local holder's fields, the manager, and the leadership token it was taken under. */
 export interface EtcdLockHolder extends LockHolder {
@@ -31,9 +50,18 @@ const seqKey = (n: number) => String(n).padStart(8, '0');
 
 export class EtcdFailoverStore implements FailoverStore {
   readonly where: string;
+  /** This manager's state_dir: each report's whole file, as without heir.ha. */
+  private readonly local: LocalDiskStore;
+  private readonly log: Logger;
 
-  constructor(private readonly s: HaSession) {
+  constructor(
+    private readonly s: HaSession,
+    private readonly stateDir: string,
+    private readonly o: EtcdStoreOptions = {},
+  ) {
     this.where = `etcd ${s.settings.prefix}`;
+    this.local = new LocalDiskStore(stateDir);
+    this.log = o.log ?? silentLogger;
   }
 
   private async read(what: string, fn: () => Promise<unknown>): Promise<any> {
@@ -226,5 +254,96 @@ export class EtcdFailoverStore implements FailoverStore {
     const hadBlock = blockUnacknowledged(s);
     await this.writeFailoverState(cluster, { ...s, acknowledged: { at, by } }, `ack of ${cluster} by ${by}`);
     return { journals, hadBlock };
+  }
+
+  /**
+   * The report's file in state_dir (the whole report, as without heir.ha), then its record in
+   * the cluster's index in etcd, where every manager lists it (listReports), and the index
+   * pruned to the newest reportsKept.
+   *
+   * Not fenced, unlike every other write here: the record says what happened, it performs
+   * nothing, so it needs no leadership compare. The manager that ran the operation records its
+   * report even when its leadership ended meanwhile (the report of an operation stopped by the
+   * loss of leadership matters most), and any manager may prune the index.
+   *
+   * Best effort: never rejects, and waits for etcd at most reportWaitMs (then the record goes
+   * on in the background). A failure is logged, and returned as a warning when it came in time.
+   */
+  async saveReport(cluster: string, kind: ReportKind, id: string, report: object & { reportPath?: string }): Promise<SavedReport> {
+    const saved = await this.local.saveReport(cluster, kind, id, report);
+    const what = `the ${kind} report ${id} of ${cluster}`;
+    const recorded = this.recordReport(cluster, kind, id, report).then(
+      () => undefined,
+      (e) => {
+        this.s.noteEtcd(false, e);
+        const where = saved.path ? `in ${saved.path} on manager ${this.s.manager} only` : `nowhere (not in state_dir either)`;
+        const text = `could not record ${what} in etcd (${this.s.h.endpoints.join(', ')}): ${errorText(e)}; the other managers do not list it, it is kept ${where}`;
+        this.log.warn({ cluster, kind, id }, text);
+        return text;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = Symbol('late');
+    const waitMs = this.o.reportWaitMs ?? 1000;
+    const first = await Promise.race([recorded, new Promise<typeof late>((r) => (timer = setTimeout(() => r(late), waitMs)))]);
+    clearTimeout(timer);
+    if (first === late) {
+      this.log.warn({ cluster, kind, id }, `${what}: etcd has not answered within ${waitMs} ms; recording it goes on in the background`);
+    } else if (first !== undefined) {
+      saved.warnings.push(first);
+    }
+    return saved;
+  }
+
+  private async recordReport(cluster: string, kind: ReportKind, id: string, report: object & { reportPath?: string }): Promise<void> {
+    const prefix = this.s.keys.reports(cluster);
+    const value = reportRecord({ kind, cluster, id, manager: this.s.manager, report, capBytes: this.o.reportCapBytes ?? REPORT_RECORD_CAP });
+    const c = this.s.h.client;
+    await c.put(prefix + reportRecordName(id, kind)).value(value).exec();
+    const names = (await c.getAll().prefix(prefix).keys()).map((k) => k.slice(prefix.length));
+    const old = reportsToPrune(names, this.o.reportsKept ?? REPORTS_KEPT);
+    // Two managers pruning at once delete the same keys: deleting a deleted key is no error.
+    await Promise.all(old.map((n) => c.delete().key(prefix + n).exec()));
+    this.s.noteEtcd(true);
+  }
+
+  /**
+   * This manager's reports (state_dir) and every manager's (the index in etcd), merged: each
+   * report once, its most complete copy, newest first. etcd not answering: this manager's
+   * reports only, and a warning saying so.
+   */
+  async listReports(cluster: string, o: { kinds: readonly ReportKind[]; limit: number }): Promise<ReportList> {
+    const mine = listLocalReports(this.stateDir, cluster, o.kinds, o.limit);
+    let remote: ListedReport[] = [];
+    const warnings: string[] = [];
+    try {
+      remote = await this.readIndex(cluster, o);
+      this.s.noteEtcd(true);
+    } catch (e) {
+      this.s.noteEtcd(false, e);
+      warnings.push(`etcd did not answer (${this.s.h.endpoints.join(', ')}): ${errorText(e)}; listed are the reports in this manager's (${this.s.manager}) state_dir only`);
+    }
+    return { reports: mergeReports([remote, mine], o.limit).map((r) => r.report), warnings };
+  }
+
+  /** The newest `limit` records of these kinds: the names first, then each value (a record may be up to the cap). */
+  private async readIndex(cluster: string, o: { kinds: readonly ReportKind[]; limit: number }): Promise<ListedReport[]> {
+    const prefix = this.s.keys.reports(cluster);
+    const c = this.s.h.client;
+    const names = (await c.getAll().prefix(prefix).keys()).flatMap((k) => {
+      const p = parseReportRecordName(k.slice(prefix.length));
+      return p && o.kinds.includes(p.kind) ? [p] : [];
+    });
+    const newest = mergeReports([names.map((p) => ({ ...p, report: {} }))], o.limit);
+    const values = await Promise.all(newest.map((p) => c.get(prefix + reportRecordName(p.id, p.kind)).string()));
+    return newest.flatMap((p, i) => {
+      const v = values[i];
+      if (v === null || v === undefined) return []; // pruned since the names were read
+      try {
+        return [{ kind: p.kind, id: p.id, report: JSON.parse(v) as Record<string, unknown> }];
+      } catch {
+        return []; // not a record heir wrote
+      }
+    });
   }
 }

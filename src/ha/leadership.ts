@@ -30,6 +30,8 @@ export function haKeys(prefix: string) {
     failoverState: (cluster: string) => `${c(cluster)}failover-state`,
     journals: (cluster: string) => `${c(cluster)}journals/`,
     journal: (cluster: string, name: string) => `${c(cluster)}journals/${name}/`,
+    /** The index of reports: `<id>/<kind>` under it (report-index.ts). */
+    reports: (cluster: string) => `${c(cluster)}reports/`,
     manager: (manager: string) => `${prefix}managers/${manager}`,
   };
 }

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     await l.waitElected(30_000);
     process.stdout.write(`leads ${cluster.name}\n`);
     ha = {
-      store: new EtcdFailoverStore(session),
+      store: new EtcdFailoverStore(session, global.state_dir),
       beforeMutation: (what: string) => l.fenced(what, [{ type: 'put', key: `${session.keys.cluster(cluster.name)}last-action`, value: JSON.stringify({ manager: session.manager, what }) }]),
     };
   }

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../lab/cluster';
@@ -109,6 +110,7 @@ export interface HaJournals {
 
 export function haJournals(endpoints: string[], prefix: string): HaJournals {
   const session = new HaSession(HaSettings.parse({ etcd: { endpoints, request_timeout_ms: 3000 }, manager_id: 'test-reader', lease_ttl_s: 2, prefix }));
-  const store = new EtcdFailoverStore(session);
+  // A reader keeps no report: its state_dir (for reports) is one that does not exist.
+  const store = new EtcdFailoverStore(session, path.join(os.tmpdir(), `heir-test-reader-${process.pid}-none`));
   return { list: (cluster) => store.listJournals(cluster), store, close: () => session.close() };
 }

@@ -4,6 +4,7 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import type { FailoverStore } from '../../src/failover/store';
 import { checkGuard } from '../../src/failover/store';
 import { LockHeldError } from '../../src/failover/lock';
@@ -107,5 +108,25 @@ export function storeContract(name: string, make: () => Promise<{ store: Failove
     assert.equal((await store.readFailoverState(cluster)).acknowledged?.by, 'ops@example');
     assert.equal((await checkGuard(store, cluster, 'auto', 3600)).allowed, true);
     assert.equal((await store.acknowledge(cluster, 'ops@example')).hadBlock, false);
+  });
+
+  it(`${name}: reports are kept (a file each) and listed newest first, of the kinds asked, at most limit`, async () => {
+    const { store, cluster } = await make();
+    assert.deepEqual(await store.listReports(cluster, { kinds: ['failover', 'switchover', 'rejoin'], limit: 50 }), { reports: [], warnings: [] });
+    const f = { kind: 'failover', id: '20260101T000010.000Z-f001', cluster, outcome: 'promoted', summary: 'db1 → db2' } as { reportPath?: string; [k: string]: unknown };
+    const s = { kind: 'switchover', id: '20260101T000012.000Z-s002', cluster, outcome: 'switched', summary: 'db2 → db3' };
+    const r = { id: '20260101T000011.000Z-r003', outcome: 'rejoined', node: 'db1', summary: 'db1 replicates from db2' };
+    const saved = await store.saveReport(cluster, 'failover', f.id as string, f);
+    assert.deepEqual(saved.warnings, []);
+    assert.ok(saved.path && fs.existsSync(saved.path), 'the report\'s file');
+    assert.equal(f.reportPath, saved.path);
+    assert.equal(JSON.parse(fs.readFileSync(saved.path, 'utf8')).summary, 'db1 → db2');
+    assert.deepEqual((await store.saveReport(cluster, 'switchover', s.id, s)).warnings, []);
+    assert.deepEqual((await store.saveReport(cluster, 'rejoin', r.id, r)).warnings, []);
+    const all = await store.listReports(cluster, { kinds: ['failover', 'switchover'], limit: 50 });
+    assert.deepEqual(all.warnings, []);
+    assert.deepEqual(all.reports.map((x: any) => [x.kind, x.id, x.outcome]), [['switchover', s.id, 'switched'], ['failover', f.id, 'promoted']]);
+    assert.deepEqual((await store.listReports(cluster, { kinds: ['failover', 'switchover'], limit: 1 })).reports.map((x: any) => x.id), [s.id]);
+    assert.deepEqual((await store.listReports(cluster, { kinds: ['rejoin'], limit: 50 })).reports.map((x: any) => [x.id, x.node]), [[r.id, 'db1']]);
   });
 }

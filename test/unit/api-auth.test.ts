@@ -22,7 +22,7 @@ function fakeProvider(calls: Call[]): ApiProvider {
   return {
     listClusters: () => clusters,
     clusterStatus: (name) => (clusters.some((c) => c.name === name) ? { name, nodes: [{ name: 'db1', role: 'master' }] } : undefined),
-    reports: (name) => (clusters.some((c) => c.name === name) ? [{ id: 'r1', kind: 'failover', result: 'success' }] : undefined),
+    reports: (name) => (clusters.some((c) => c.name === name) ? { reports: [{ id: 'r1', kind: 'failover', result: 'success' }], warnings: [] } : undefined),
     async switchover(cluster, req, ctx) {
       calls.push({ action: 'switchover', cluster, req, ctx });
       if (req.to === 'busy') throw new ApiError(409, `cluster ${cluster} is locked by a failover in progress`);

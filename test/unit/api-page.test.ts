@@ -15,7 +15,7 @@ let api: ApiServer;
 const provider: ApiProvider = {
   listClusters: () => [{ name: 'app1', master: 'db1', verdict: 'Healthy', blocked: false }],
   clusterStatus: () => undefined,
-  reports: (name, limit) => (name === 'app1' ? [{ id: 'r1' }, { id: 'r2' }, { id: 'r3' }].slice(0, limit ?? 50) : undefined),
+  reports: (name, limit) => (name === 'app1' ? { reports: [{ id: 'r1' }, { id: 'r2' }, { id: 'r3' }].slice(0, limit ?? 50), warnings: [] } : undefined),
   switchover: async () => ({ ok: true, message: '' }),
   failover: async () => ({ ok: true, message: '' }),
   ack: async () => ({ ok: true, message: '' }),

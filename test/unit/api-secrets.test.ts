@@ -19,7 +19,7 @@ const clusterConfig = {
 const provider: ApiProvider = {
   listClusters: () => [{ name: 'app1', master: 'db1', verdict: 'healthy', blocked: false, config: clusterConfig }],
   clusterStatus: () => ({ config: clusterConfig, api: { token: TOKEN } }),
-  reports: () => [{ id: 'r1', steps: [{ step: 'repoint db3', statement: `CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD='${REPL_PW}'` }] }],
+  reports: () => ({ reports: [{ id: 'r1', steps: [{ step: 'repoint db3', statement: `CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD='${REPL_PW}'` }] }], warnings: [] }),
   switchover: async () => ({ ok: true, message: `done with ${REPL_PW}` }),
   failover: async () => {
     throw new Error(`connect failed with password ${ADMIN_PW}`);

@@ -62,7 +62,7 @@ class FakeIO implements SwitchoverIO {
   acquireLock = (): Promise<ClusterLockHandle> =>
     this.act('lock', () => ({
       openJournal: async (d: Record<string, unknown>) => (this.journal ?? new MemJournal()).writer(d),
-      saveReport: async () => undefined,
+      saveReport: async () => ({ warnings: [] }),
       release: async () => {},
     }));
   prepare = (lock: { free: boolean }) =>
