@@ -8,7 +8,10 @@
  *  - an ack posted to the follower is the leader's; a request that comes forwarded to a daemon
  *    that does not lead is refused, not forwarded again;
  *  - the leader killed (kill -9) while its leadership key lives on in etcd → 503 naming it; once
- *    the follower leads, it performs the switchover itself; the invariant holds.
+ *    the follower leads, it performs the switchover itself; the invariant holds;
+ *  - each daemon's reports endpoint lists every manager's reports (the index in etcd): the
+ *    follower the leader's switchover, which is on the leader's disk only, also once the leader
+ *    is dead.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,6 +134,16 @@ test('a switchover posted to the follower is performed by the leader; the answer
   assert.equal(last.manager, L.id);
   assert.ok(L.log().some((l) => l.msg === 'API action requested' && l.action === 'switchover' && String(l.remote).includes(`via ${F.id}`)), 'the leader logged the forwarded request');
   await assertInvariant({ lab: lab!, master: 'db2' });
+  // The report is on the leader's disk only; the follower's API lists it from etcd, with its manager.
+  const listed = await api(F, 'GET', `/api/v1/clusters/${NAME}/reports`);
+  assert.equal(listed.status, 200, listed.text);
+  assert.equal(listed.body.warnings, undefined);
+  assert.deepEqual(
+    listed.body.reports.map((x: any) => [x.kind, x.id, x.outcome, x.manager, x.truncated ?? false]),
+    [['switchover', op.result.id, 'switched', L.id, false]],
+  );
+  assert.equal(listed.body.reports[0].reportPath, path.join(reportsDir(L.stateDir, NAME), `switchover-${op.result.id}.json`));
+  assert.deepEqual(listed.body.reports[0].steps, JSON.parse(fs.readFileSync(listed.body.reports[0].reportPath, 'utf8')).steps);
   // The CLI asks the follower's API: the leader, and the new master once the follower's
   // periodic topology read (10 s) has seen it.
   const cli = await until('heir status at the follower showing db2 as master', 30_000, async () => {
@@ -169,8 +182,13 @@ test('an ack posted to the follower is the leader\'s; a forwarded request to a m
 test('the leader killed: the follower answers 503 naming it while its key lives; once it leads, it performs the switchover', async () => {
   const L = leader!;
   const F = follower!;
+  const first = (await api(L, 'GET', `/api/v1/clusters/${NAME}/reports`)).body.reports.map((x: any) => x.id);
+  assert.equal(first.length, 1, 'the first switchover');
   L.child.kill('SIGKILL');
   await L.exited;
+  // The dead leader's report is still listed by the follower.
+  const listed = await api(F, 'GET', `/api/v1/clusters/${NAME}/reports`);
+  assert.deepEqual(listed.body.reports.map((x: any) => [x.id, x.manager]), [[first[0], L.id]]);
   const r = await api(F, 'POST', `/api/v1/clusters/${NAME}/switchover`, { token: TOKEN, body: { to: 'db1' } });
   assert.equal(r.status, 503, r.text);
   assert.equal(r.body.code, 'leader_unavailable');
@@ -190,4 +208,7 @@ test('the leader killed: the follower answers 503 naming it while its key lives;
   assert.equal(op.state, 'succeeded', JSON.stringify(op.result ?? op.error));
   assert.equal(switchoverReports(F).length, 1);
   await assertInvariant({ lab: lab!, master: 'db1' });
+  // Both managers' switchovers, newest first, each with the manager that performed it.
+  const both = await api(F, 'GET', `/api/v1/clusters/${NAME}/reports`);
+  assert.deepEqual(both.body.reports.map((x: any) => [x.id, x.manager, x.outcome]), [[op.result.id, F.id, 'switched'], [first[0], L.id, 'switched']]);
 });
