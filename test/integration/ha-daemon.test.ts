@@ -3,7 +3,8 @@
  * three-member etcd watch one real MariaDB cluster: one leads, the other publishes its view
  * of the master; kill -9 of the master → exactly one daemon fails over (the leader, each
  * step fenced in etcd, its journal in etcd and none on either manager's disk), the other
- * leaves it to the leader; the cluster invariant holds.
+ * leaves it to the leader; the cluster invariant holds; the follower's API lists the leader's
+ * failover report (recorded in etcd; its file is on the leader's disk only).
  * Then etcd loses quorum and the new master is killed (an application writing on it): no daemon
  * fails over, the leader says why. With quorum back a daemon leads again and may act: it finds
  * that master dead and, once an operator acknowledges the anti-flapping block of the first
@@ -18,6 +19,7 @@ import { startCluster, type LabCluster } from '../lab';
 import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
+import { reportsDir } from '../../src/failover/report';
 import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
 import { haKeys } from '../../src/ha/leadership';
 import type { MasterView } from '../../src/ha/decide';
@@ -114,6 +116,16 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
   assert.equal(last.manager, leader.id);
   assert.match(last.what, /^step \S+ of failover /);
   await assertInvariant({ lab: lab!, master: newMaster, absent: ['db1'] });
+  // The report: a file on the leader's disk only, listed by the follower's API from etcd.
+  assert.deepEqual(fs.readdirSync(reportsDir(leader.stateDir, 'hadb')), [`failover-${done.j.id}.json`]);
+  assert.equal(fs.existsSync(reportsDir(follower.stateDir, 'hadb')), false, 'the follower wrote no report');
+  const listed = await until('the failover report listed by the follower', 10_000, async () => {
+    const r = await apiRequest(follower.api, 'GET', '/api/v1/clusters/hadb/reports');
+    assert.equal(r.status, 200, r.text);
+    return r.body.reports.length ? r.body : undefined;
+  });
+  assert.equal(listed.warnings, undefined);
+  assert.deepEqual(listed.reports.map((x: any) => [x.kind, x.id, x.outcome, x.newMaster, x.manager, x.truncated ?? false]), [['failover', done.j.id, 'promoted', newMaster, leader.id, false]]);
   leaderOf = leader;
   masterNow = newMaster;
 });
