@@ -113,6 +113,7 @@ async function main(): Promise<void> {
     acknowledgedRows: results.reduce((a, r) => a + r.acknowledged, 0),
     lostAcknowledgedRows: results.reduce((a, r) => a + (r.lost ?? 0), 0),
     outcomes: results.map((r) => r.failoverOutcome),
+    newMasters: results.map((r) => r.newMaster),
     mha: { source: 'LAB-NOTES: MHA 0.58, same kind of namespace lab', defaultMedianMs: 15000, withEniHookMs: 20400 },
   });
 }

@@ -363,6 +363,8 @@ function renderEndToEnd(r: any): string {
             statRow('kill -9 → failover ended (verify)', r.held.killToFailoverEndMs, ''),
           ], HEAD),
           '',
+          `Per run (kill → first write): ${(r.killToFirstWriteMs.all ?? []).map((x: number) => s(x)).join(', ')}${r.newMasters ? `; promoted: ${r.newMasters.join(', ')}` : ''}.${r.killToFirstWriteMs.max > 2 * r.killToFirstWriteMs.median ? " A run far above the others is one where the held node had not read exactly as far into the dead master's binlog as the other survivor: it was then the winner, the winner's catch-up source, or behind the winner (located by where its applier stops), and its applier had to run before the promotion." : ''}`,
+          '',
           `Cluster invariant (one writable node, survivors read-only and replicating, every acknowledged row on every survivor, the address on the new master): ${r.held.invariant}.`,
           '',
         ]
