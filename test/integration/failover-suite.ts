@@ -220,6 +220,28 @@ export function failoverSuite(flavor: LabFlavor): void {
   }
 
   /**
+   * MySQL by file and position: three batches of 60 rows through the address; `first` stops
+   * receiving after the first batch, `second` after the second (each once it has read the
+   * batch whole: a transaction boundary). Returns the acknowledged ids.
+   */
+  async function staggered(l: LabCluster, cfg: ClusterConfig, first: string, second: string): Promise<number[]> {
+    const acked: number[] = [];
+    const batch = async (from: number) => {
+      const ids = range(from, 60);
+      await writeRows(cfg, addressOf(l), ids);
+      acked.push(...ids);
+    };
+    await batch(1);
+    await receivedAll(l, [first]);
+    await l.sql(first, stopIo);
+    await batch(1001);
+    await receivedAll(l, [second]);
+    await l.sql(second, stopIo);
+    await batch(2001);
+    return acked;
+  }
+
+  /**
    * Holds `node`'s applier on the master's next n transactions: tables app.hold1..n on every
    * node, each locked on `node` by a session of its own (MySQL refuses a locking read under
    * super_read_only: a table read lock; MariaDB: a locking read above every row). commit(i, id)
@@ -772,14 +794,7 @@ export function failoverSuite(flavor: LabFlavor): void {
           await lock.query('LOCK TABLES app.w READ');
           await sleep(300);
           await w.stop();
-          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
-          for (const n of ['db2', 'db3']) {
-            for (let i = 0; i < 100; i++) {
-              const [st] = await l.sql(n, 'SHOW REPLICA STATUS');
-              if (Number(st.Read_Source_Log_Pos) === Number(ms.Position)) break;
-              await sleep(50);
-            }
-          }
+          await receivedAll(l, ['db2', 'db3']);
           await l.kill('db1');
           const r = await runFailover(
             request(cfg, tempDir(), {
@@ -815,28 +830,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         // Three batches; each replica's IO thread stops between two of them, once it has
         // received the batch before (a transaction boundary: a relay log ending inside a
         // transaction is the case of the 60 s STOP REPLICA stall, not this test's subject).
-        const acked: number[] = [];
-        const batch = async (first: number) => {
-          const ids = range(first, 60);
-          await writeRows(cfg, addressOf(l), ids);
-          acked.push(...ids);
-        };
-        const received = async (n: string) => {
-          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
-          for (let i = 0; i < 200; i++) {
-            const [st] = await l.sql(n, 'SHOW REPLICA STATUS');
-            if (st.Source_Log_File === ms.File && Number(st.Read_Source_Log_Pos) === Number(ms.Position)) return;
-            await sleep(25);
-          }
-          throw new Error(`${n} did not receive ${ms.File}:${ms.Position}`);
-        };
-        await batch(1);
-        await received('db3');
-        await l.sql('db3', stopIo);
-        await batch(1001);
-        await received('db4');
-        await l.sql('db4', stopIo);
-        await batch(2001);
+        const acked = await staggered(l, cfg, 'db3', 'db4');
         const w = { acked };
         await waitApplied(l, cfg, ['db2'], acked.at(-1)!);
         const [have3, have4] = [await idsOn(cfg, 'db3'), await idsOn(cfg, 'db4')];
@@ -859,28 +853,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       it('file/position: the furthest reader has promotion: never: the winner catches up from its binlog, a survivor behind the winner is levelled up, nothing lost, the master host down; four nodes', async () => {
         const l = await lab({ gtid: false, nodes: 4 });
         const cfg = await config(l, {}, { db2: { promotion: 'never' } });
-        const acked: number[] = [];
-        const batch = async (first: number) => {
-          const ids = range(first, 60);
-          await writeRows(cfg, addressOf(l), ids);
-          acked.push(...ids);
-        };
-        const received = async (n: string) => {
-          const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
-          for (let i = 0; i < 200; i++) {
-            const [st] = await l.sql(n, 'SHOW REPLICA STATUS');
-            if (st.Source_Log_File === ms.File && Number(st.Read_Source_Log_Pos) === Number(ms.Position)) return;
-            await sleep(25);
-          }
-          throw new Error(`${n} did not receive ${ms.File}:${ms.Position}`);
-        };
-        await batch(1);
-        await received('db4');
-        await l.sql('db4', stopIo);
-        await batch(1001);
-        await received('db3');
-        await l.sql('db3', stopIo);
-        await batch(2001);
+        const acked = await staggered(l, cfg, 'db4', 'db3');
         await waitApplied(l, cfg, ['db2'], acked.at(-1)!);
         const [have3, have4] = [await idsOn(cfg, 'db3'), await idsOn(cfg, 'db4')];
         assert.ok(acked.some((id) => !have3.has(id)) && acked.some((id) => have3.has(id) && !have4.has(id)), 'db4 is behind db3, db3 behind db2');
