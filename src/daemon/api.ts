@@ -453,7 +453,7 @@ export function createApiHandler(o: ApiServerOptions): http.RequestListener {
           return relay(res, at, `operation ${r.id}`, a);
         }
         if (!op) {
-          throw new ApiError(404, `no operation ${r.id} in this daemon (operations are kept in its memory, the last 200; reports stay in the state directory: GET /api/v1/clusters/NAME/reports)`, 'unknown_operation');
+          throw new ApiError(404, `no operation ${r.id} in this daemon (operations are kept in its memory, the last 200; the reports stay: GET /api/v1/clusters/NAME/reports, from any daemon under heir.ha)`, 'unknown_operation');
         }
         return send(res, 200, op);
       }
