@@ -25,7 +25,7 @@ import { reportsDir } from '../../src/failover/report';
 import { connectEtcd, type EtcdHandle } from '../../src/ha/etcd';
 import { haKeys } from '../../src/ha/leadership';
 import { apiRequest, runHeir, until } from '../support/cli';
-import { killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
+import { haManagerReady, killHaManagers, startHaManager, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 import { openApiChecker, type OpenApiChecker } from '../support/openapi';
 
@@ -79,6 +79,7 @@ before(async () => {
   const start = (id: string) => startHaManager({ dir, id, cluster, endpoints: etcd!.endpoints, prefix: PREFIX, leaseTtlS: 5, token: TOKEN });
   managers.push(...(await Promise.all([start('mgr-a'), start('mgr-b')])));
   const [a, b] = managers as [HaManager, HaManager];
+  await Promise.all([haManagerReady(a), haManagerReady(b)]);
   const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${NAME}`).test(l.msg ?? ''));
   leader = await until(`a leader of ${NAME}`, 60_000, () => (leads(a) ? a : leads(b) ? b : undefined));
   follower = leader === a ? b : a;

@@ -13,7 +13,7 @@ import { HaSettings, type ClusterConfig } from '../../src/config/schema';
 import type { JournalSummary } from '../../src/failover/journal';
 import { EtcdFailoverStore } from '../../src/ha/etcd-store';
 import { HaSession } from '../../src/ha/leadership';
-import { HEIR_BIN, jsonLogLines } from './cli';
+import { HEIR_BIN, jsonLogLines, until } from './cli';
 
 export interface HaManager {
   id: string;
@@ -86,6 +86,19 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
   child.stdout!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (m.out += c.toString('utf8')));
   return m;
+}
+
+/**
+ * Until the daemon logged "heir ready" (its API listens and its clusters started); if it exits
+ * first, the error carries the end of its output.
+ */
+export async function haManagerReady(m: HaManager, timeoutMs = 60_000): Promise<void> {
+  await until(`"heir ready" from ${m.id}`, timeoutMs, () => {
+    if (m.child.exitCode !== null || m.child.signalCode !== null) {
+      throw new Error(`${m.id} exited (${m.child.exitCode ?? m.child.signalCode}) before it was ready; it said:\n${m.out.slice(-4000)}`);
+    }
+    return m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+  });
 }
 
 /** SIGKILL every manager still running (they are this test file's own children) and wait for each. */
