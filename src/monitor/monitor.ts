@@ -594,7 +594,13 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       if (r.reachable && m.reachable) {
         const connected = ch?.ioState === 'Yes';
         const runs = connected ? 0 : (this.healthy.get(r.name)?.disconnectedChecks ?? 0) + 1;
-        this.healthy.set(r.name, { at: r.takenAt, connected, lagS: ch ? ch.secondsBehind : null, disconnectedChecks: runs });
+        this.healthy.set(r.name, {
+          at: r.takenAt,
+          connected,
+          lagS: ch ? ch.secondsBehind : null,
+          disconnectedChecks: runs,
+          stoppedCleanly: ch?.ioState === 'No' && ch.lastIoErrno === 0,
+        });
       }
     }
     const sig = findingsKey(findings);

@@ -110,6 +110,12 @@ export interface HealthyView {
   lagS: number | null;
   /** Consecutive checks (up to this one) that found the IO thread not connected. */
   disconnectedChecks: number;
+  /**
+   * Not connected because its IO thread was stopped without an error (by an operator): it was
+   * not trying to reach the master, so a failure to connect seen later comes from a restart
+   * after this check, and is news.
+   */
+  stoppedCleanly?: boolean;
 }
 
 /**
@@ -151,10 +157,12 @@ export function replicaSight(
     heartbeatPeriodMs: heartbeatPeriodMs ?? null,
     received: receivedMark(last, ch),
   };
-  // Disconnected already while the master still answered the manager: that loss is older
-  // than this failure and proves nothing about it (a replica that gave up a week ago).
+  // Failing to connect already while the master still answered the manager: that loss is
+  // older than this failure and proves nothing about it (a replica that gave up a week ago).
+  // A replica that was only stopped by an operator then, and now cannot connect, was
+  // started since: its failure is as new as the master's.
   const stale = (what: string): ReplicaSight | undefined =>
-    before && !before.connected && firstFailureAt !== null && before.at < firstFailureAt
+    before && !before.connected && !before.stoppedCleanly && firstFailureAt !== null && before.at < firstFailureAt
       ? { ...base, status: 'stale', detail: `${ioSummary(ch)}: ${what}, but it was already not connected at the last check before the failure began (${new Date(before.at).toISOString()}): old news, not evidence` }
       : undefined;
   if (ch.ioState === 'Connecting') {

@@ -117,6 +117,11 @@ before(async () => {
   daemon.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   daemon.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   await until('"heir ready: 4 clusters" in the daemon log', 60_000, () => jsonLogLines(out).some((l) => /^heir ready: 4 clusters/.test(l.msg ?? '')));
+  // Ready may mean "a cluster without a known master yet; retried": the kill comes once the
+  // daemon watches every master, so it has seen each cluster replicating.
+  for (const name of NAMES) {
+    await until(`the daemon watching ${name}'s master db1`, 60_000, async () => (await apiRequest(apiUrl, 'GET', `/api/v1/clusters/${name}`)).body?.master === 'db1');
+  }
 });
 
 after(async () => {

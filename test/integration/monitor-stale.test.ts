@@ -6,6 +6,8 @@
  * in a two-node cluster it was then promoted with data of any age. On MySQL 9.7 and
  * MariaDB 10.11, two nodes, the lab's default server settings, an application writing
  * to the master; the monitor runs without SSH (the manager is the only other source).
+ * Old news is only a failure to connect: a replica an operator had stopped cleanly, started
+ * again after the master died, reports a failure as new as the master's and confirms it.
  */
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +82,44 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       const db2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
       assert.equal(db2.verdict, 'gated');
       assert.ok(db2.reasons.some((x) => /^gate: stale: its IO thread was not connected to db1 in the last \d+ checks/.test(x)), JSON.stringify(db2.reasons));
+    });
+
+    it('a replica an operator had stopped, started again after the master died: its failure to connect is news, and confirms', async () => {
+      const l = await startCluster({ flavor, nodes: 2, name: `restarted-${flavor}` });
+      labs.push(l);
+      await createTable(l);
+      const my = flavor === 'mysql';
+      // Stopped cleanly (IO No, no error) before the monitor starts: every check it makes
+      // while the master answers sees the replica not connected.
+      await l.sql('db2', my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
+      const base = l.clusterConfig();
+      const cfg: ClusterConfig = { ...base, detection: { ...base.detection, ssh_check: false, secondary_checks: [], interval_ms: 500, ping_timeout_ms: 1000 } };
+      const w = await startWriter(cfg, 'db1');
+      const mon = new ClusterMonitor(cfg, { replicaCheckEveryMs: 500 });
+      monitors.push(mon);
+      const verdicts: VerdictEvent[] = [];
+      mon.on('verdict', (e) => verdicts.push(e));
+      await mon.start();
+      const deadline = Date.now() + 15000;
+      while ((mon.healthyViews().db2?.disconnectedChecks ?? 0) < 2) {
+        if (Date.now() > deadline) throw new Error(`db2 never seen stopped: ${JSON.stringify(mon.healthyViews())}`);
+        await sleep(100);
+      }
+      assert.equal(mon.healthyViews().db2!.stoppedCleanly, true);
+
+      await l.kill('db1');
+      await w.failed;
+      await l.sql('db2', my ? 'START REPLICA IO_THREAD' : 'START SLAVE IO_THREAD');
+      // Bounded well inside suspect_timeout_ms: the confirmation must come from the replica,
+      // not from the manager's view lasting long enough.
+      const t0 = Date.now();
+      while (!verdicts.some((v) => v.failoverAllowed) && Date.now() - t0 < cfg.detection.suspect_timeout_ms - 2000) await sleep(100);
+      const ok = verdicts.find((v) => v.failoverAllowed);
+      assert.ok(ok, `no confirmed failure; last analysis: ${JSON.stringify(mon.lastVerdict?.evidence)}`);
+      assert.equal(ok.verdict, 'DeadMaster', ok.reason);
+      assert.deepEqual([...ok.confirmedBy].sort(), ['manager', 'replicas'], ok.reason);
+      const sight = ok.evidence.find((e) => e.subject === 'db2');
+      assert.equal(sight?.points, 'dead', JSON.stringify(sight));
     });
   });
 }

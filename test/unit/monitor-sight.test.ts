@@ -51,6 +51,11 @@ test('disconnected already at the last check before the failure (master answerin
   // Connected at that check: a loss now is news.
   const fresh = { ...before, connected: true, disconnectedChecks: 0 };
   assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003 })], master, T0, null, fresh).status, 'lost');
+  // Stopped by an operator at that check (IO No, no error), failing to connect now: it was
+  // started since, and its failure is news.
+  const stopped = { ...before, stoppedCleanly: true };
+  assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003 })], master, T0, null, stopped).status, 'lost');
+  assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'No', lastIoErrno: 2003 })], master, T0, null, stopped).status, 'lost');
   // A check taken after the failure began says nothing about before it.
   assert.equal(replicaSight('db2', [snap(T0 + 100, { ioState: 'Connecting', lastIoErrno: 2003 })], master, T0, null, { ...before, at: T0 + 50 }).status, 'lost');
 });
