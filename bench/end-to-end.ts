@@ -5,7 +5,7 @@
  * Attaching), on a 3-host MySQL 9.7 (or MariaDB 10.11) network-namespace lab. This is the sandbox
  * (test/sandbox/scenario.ts) run without output, several times.
  *
- *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb] [eni|havip] [held] [file]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
+ *   node dist/bench/end-to-end.js [kill|host-down] [mysql|mariadb] [eni|havip] [held] [file] [lag]   env: HEIR_BENCH_RUNS (default 10), HEIR_BENCH_ENGINE (daemon)
  *
  * havip: the address is a HaVip associated with the three instances instead of an ENI; heir
  * takes it down on the old master over SSH and brings it up on the new one with a
@@ -17,6 +17,8 @@
  * one) from just before the fault until 30 s after it, so its STOP REPLICA at the repoint waits
  * up to 30 s (MariaDB; MySQL by file and position): the address must not wait for it.
  * file: replication by file and position instead of GTID.
+ * lag: the emulator's Describe actions answer from the state 1 s ago (the API's eventual
+ * consistency), and heir's cloud.describe_lag_ms is 1000.
  *
  * The kill lands at a random phase of the daemon's 1 s ping interval. The writer
  * commits one row at a time through the floating address as an application
@@ -38,11 +40,13 @@ async function main(): Promise<void> {
   const address = process.argv[4] === 'havip' ? 'havip' : 'eni';
   const held = process.argv.slice(5).includes('held');
   const gtid = !process.argv.slice(5).includes('file');
+  // lag: the ECS API's Describe 1 s behind its writes (and cloud.describe_lag_ms 1000).
+  const describeLagMs = process.argv.slice(5).includes('lag') ? 1000 : 0;
   const holdMs = 30_000;
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true }, gtid, ...(held ? { holdApplier: { node: 'db3', releaseAfterMs: holdMs } } : {}) });
+    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true }, gtid, ...(describeLagMs ? { describeLagMs } : {}), ...(held ? { holdApplier: { node: 'db3', releaseAfterMs: holdMs } } : {}) });
     let r: SandboxResult;
     try {
       await sb.up();
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
     engine,
     address,
     replication: gtid ? 'gtid' : 'file/position',
+    ...(describeLagMs ? { describeLagMs } : {}),
     ...(held
       ? {
           held: {

@@ -42,6 +42,7 @@ const BENCHES: Bench[] = [
   { name: 'end-to-end-host-down-mariadb', script: 'end-to-end.js', args: ['host-down', 'mariadb'], title: "End to end, MariaDB: the master's host down → first write through the floating address", issue: 14 },
   { name: 'end-to-end-held-mariadb', script: 'end-to-end.js', args: ['kill', 'mariadb', 'eni', 'held'], title: "End to end, MariaDB, one survivor's STOP REPLICA held 30 s by a lock: kill -9 → first write through the floating address", issue: 14 },
   { name: 'end-to-end-held-file', script: 'end-to-end.js', args: ['kill', 'mysql', 'eni', 'held', 'file'], title: "End to end, MySQL by file and position, one survivor's STOP REPLICA held 30 s by a lock: kill -9 → first write through the floating address", issue: 14 },
+  { name: 'end-to-end-describe-lag', script: 'end-to-end.js', args: ['kill', 'mysql', 'eni', 'lag'], title: "End to end with the ECS API's Describe 1 s behind its writes: kill -9 → first write through the floating address", issue: 16 },
   { name: 'end-to-end-havip', script: 'end-to-end.js', args: ['kill', 'mysql', 'havip'], title: 'End to end with a HaVip: kill -9 → first write through the address', issue: 16 },
   { name: 'switchover-address-havip', script: 'switchover-address.js', args: ['havip', 'mysql'], title: 'Switchover pause through the address, HaVip (the application\'s view)', issue: 16 },
   { name: 'switchover-address-eni', script: 'switchover-address.js', args: ['eni', 'mysql'], title: 'Switchover pause through the address, ENI (the application\'s view)', issue: 16 },
@@ -335,7 +336,10 @@ function renderEndToEnd(r: any): string {
   if (r.address === 'havip') return renderEndToEndHaVip(r);
   const f = r.fault === 'host-down' ? 'host down' : 'kill -9';
   return [
-    `The sandbox without output: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces${r.servers ? ` (servers: ${r.servers})` : ''}, heir ${r.engine === 'daemon' ? 'daemon (child process, default detection settings)' : 'in-process monitor + executor'}, the ENI moved through the ECS API emulator with ${r.emulatorDelaysMs.detach} ms Detaching and ${r.emulatorDelaysMs.attach} ms Attaching, a writer committing through the floating address and retrying every 20 ms.`,
+    `The sandbox without output: ${r.nodes} hosts, ${r.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${r.version} in network namespaces${r.servers ? ` (servers: ${r.servers})` : ''}, heir ${r.engine === 'daemon' ? 'daemon (child process, default detection settings)' : 'in-process monitor + executor'}, the ENI moved through the ECS API emulator with ${r.emulatorDelaysMs.detach} ms Detaching and ${r.emulatorDelaysMs.attach} ms Attaching, a writer committing through the floating address and retrying every 20 ms.` +
+      (r.describeLagMs
+        ? ` The emulator's Describe actions answer from the state ${r.describeLagMs} ms ago (the API's eventual consistency) and heir's cloud.describe_lag_ms says so: within that time after its own Detach or Attach, heir takes no Describe as the ENI's state, so each transition is seen up to ${r.describeLagMs} ms late.`
+        : ''),
     '',
     table([
       statRow(`**${f} → first write accepted through the floating address**`, r.killToFirstWriteMs, 'the figure that matters'),
@@ -517,6 +521,7 @@ const RENDER: Record<string, (r: any, all: (name: string) => any) => string> = {
   'end-to-end-mariadb': renderEndToEnd,
   'end-to-end-host-down-mariadb': renderEndToEnd,
   'end-to-end-havip': renderEndToEnd,
+  'end-to-end-describe-lag': renderEndToEnd,
   'end-to-end-held-mariadb': renderEndToEnd,
   'end-to-end-held-file': renderEndToEnd,
   'switchover-address-havip': renderSwitchoverAddress,
@@ -571,6 +576,8 @@ function render(): string {
   if (e2eM) sum.push(['MariaDB: kill -9 → first write through the floating address (same settings)', s(e2eM.killToFirstWriteMs.median), s(e2eM.killToFirstWriteMs.max), 'target 4.6 s']);
   const e2eMHost = get('end-to-end-host-down-mariadb');
   if (e2eMHost) sum.push(['MariaDB: host down → first write through the floating address (same settings)', s(e2eMHost.killToFirstWriteMs.median), s(e2eMHost.killToFirstWriteMs.max), 'target 5.5 s; MHA: 22.8 s (issue 14)']);
+  const e2eLag = get('end-to-end-describe-lag');
+  if (e2eLag) sum.push([`kill -9 → first write through the floating address, ENI, Describe ${s(e2eLag.describeLagMs)} behind the API's writes (ENI 2 s + 2 s, stock server settings)`, s(e2eLag.killToFirstWriteMs.median), s(e2eLag.killToFirstWriteMs.max), e2e ? `without the lag: ${s(e2e.killToFirstWriteMs.median)} median` : '']);
   const e2eHaVip = get('end-to-end-havip');
   if (e2eHaVip) sum.push(['kill -9 → first write through the address, HaVip (SSH + gratuitous ARP)', s(e2eHaVip.killToFirstWriteMs.median), s(e2eHaVip.killToFirstWriteMs.max), 'target 1.5 s']);
   for (const [name, what] of [['end-to-end-held-mariadb', 'MariaDB'], ['end-to-end-held-file', 'MySQL by file and position']] as const) {

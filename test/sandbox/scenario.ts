@@ -69,6 +69,11 @@ export interface SandboxOptions {
   /** Emulator delays (default: the emulator's, near the platform's). */
   delays?: Partial<Delays>;
   /**
+   * The emulator's Describe actions answer from the state this long ago (eventual
+   * consistency), and heir's cloud.describe_lag_ms says so (default 0: no lag).
+   */
+  describeLagMs?: number;
+  /**
    * How the floating address moves (default eni). havip: a HaVip associated with the three
    * instances; heir brings the address up on the new master over SSH and announces it by
    * ARP, and the manager's ARP cache (the writer's path) follows it as the VPC would.
@@ -325,6 +330,10 @@ export class Sandbox {
       },
     });
     await lab.addFloating(lab.nodes[0]!);
+    if (this.o.describeLagMs) {
+      this.emu.control({ op: 'lag', ms: this.o.describeLagMs });
+      n.line('ENI', `the emulator's Describe actions answer from the state ${this.o.describeLagMs} ms ago (eventual consistency); heir's cloud.describe_lag_ms is the same`);
+    }
     if (havip) {
       n.line('HaVip', `ECS and VPC API emulator at https://${this.emu.endpoint} (region ${REGION}); ${HAVIP_ID} (${lab.floatingIp}) associated with ${lab.nodes.map((x) => lab.instanceIdOf(x)).join(', ')}, up on db1`);
     } else {
@@ -390,6 +399,7 @@ export class Sandbox {
           connect_timeout_ms: 2000,
           read_timeout_ms: 5000,
           operation_timeout_s: 30,
+          ...(this.o.describeLagMs ? { describe_lag_ms: this.o.describeLagMs } : {}),
         },
       },
       clusters: [
