@@ -138,6 +138,10 @@ before(async () => {
   daemon.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   daemon.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   await until('"heir ready: 2 clusters" in the daemon log', 60_000, () => logLines().some((l) => /^heir ready: 2 clusters/.test(l.msg ?? '')));
+  // Ready may still mean "without a known master yet; retried" on a loaded machine.
+  for (const name of ['app1', 'app2']) {
+    await until(`the daemon watching ${name}'s master db1`, 60_000, () => logLines().some((l) => l.msg === `watching ${name}: master db1`));
+  }
 });
 
 after(async () => {

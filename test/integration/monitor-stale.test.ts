@@ -33,15 +33,11 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     });
 
-    it('is not a witness of the failure, and is not promoted (gate: stale)', async () => {
-      const l = await startCluster({ flavor, nodes: 2, name: `stale-${flavor}` });
-      labs.push(l);
-      await createTable(l);
-      const my = flavor === 'mysql';
-      // The replica loses the master for good while the master keeps working.
-      await l.sql('db1', `ALTER USER '${l.repl.user}'@'%' IDENTIFIED BY 'changed-elsewhere'`);
-      await l.sql('db2', my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
-      await l.sql('db2', my ? 'START REPLICA IO_THREAD' : 'START SLAVE IO_THREAD');
+    /**
+     * A writer on db1 and a monitor (no SSH: the manager is the only other source) running
+     * until two of its healthy-time checks found db2 not connected.
+     */
+    async function watchWithDb2Disconnected(l: LabCluster) {
       const base = l.clusterConfig();
       const cfg: ClusterConfig = { ...base, detection: { ...base.detection, ssh_check: false, secondary_checks: [], interval_ms: 500, ping_timeout_ms: 1000 } };
       const w = await startWriter(cfg, 'db1');
@@ -55,6 +51,19 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
         if (Date.now() > deadline) throw new Error(`db2 never seen disconnected: ${JSON.stringify(mon.healthyViews())}`);
         await sleep(100);
       }
+      return { cfg, w, mon, verdicts };
+    }
+
+    it('is not a witness of the failure, and is not promoted (gate: stale)', async () => {
+      const l = await startCluster({ flavor, nodes: 2, name: `stale-${flavor}` });
+      labs.push(l);
+      await createTable(l);
+      const my = flavor === 'mysql';
+      // The replica loses the master for good while the master keeps working.
+      await l.sql('db1', `ALTER USER '${l.repl.user}'@'%' IDENTIFIED BY 'changed-elsewhere'`);
+      await l.sql('db2', my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
+      await l.sql('db2', my ? 'START REPLICA IO_THREAD' : 'START SLAVE IO_THREAD');
+      const { cfg, w, mon, verdicts } = await watchWithDb2Disconnected(l);
       const healthy = mon.healthyViews();
       assert.equal(healthy.db2!.connected, false);
 
@@ -92,19 +101,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       // Stopped cleanly (IO No, no error) before the monitor starts: every check it makes
       // while the master answers sees the replica not connected.
       await l.sql('db2', my ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD');
-      const base = l.clusterConfig();
-      const cfg: ClusterConfig = { ...base, detection: { ...base.detection, ssh_check: false, secondary_checks: [], interval_ms: 500, ping_timeout_ms: 1000 } };
-      const w = await startWriter(cfg, 'db1');
-      const mon = new ClusterMonitor(cfg, { replicaCheckEveryMs: 500 });
-      monitors.push(mon);
-      const verdicts: VerdictEvent[] = [];
-      mon.on('verdict', (e) => verdicts.push(e));
-      await mon.start();
-      const deadline = Date.now() + 15000;
-      while ((mon.healthyViews().db2?.disconnectedChecks ?? 0) < 2) {
-        if (Date.now() > deadline) throw new Error(`db2 never seen stopped: ${JSON.stringify(mon.healthyViews())}`);
-        await sleep(100);
-      }
+      const { cfg, w, mon, verdicts } = await watchWithDb2Disconnected(l);
       assert.equal(mon.healthyViews().db2!.stoppedCleanly, true);
 
       await l.kill('db1');
