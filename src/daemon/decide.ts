@@ -263,6 +263,31 @@ export function decideSecondWritable(node: string, master: string, masterAnswers
   };
 }
 
+/**
+ * The watched master does not answer, and the journals say it was failed over already (by
+ * another manager under heir.ha, or `heir failover` from the CLI) while this daemon watched it:
+ * the node to watch instead, following failovers one after another (each of the node the
+ * previous one promoted, ended after it). Only failovers that ended after `since` (when the
+ * daemon began watching `master`) count: an older one of the same node was before it became
+ * the master again. The node is followed whether it answers or not: when it is dead too, the
+ * monitor must judge it, not the long-gone master. Undefined: nothing to follow.
+ */
+export function journaledSuccessor(master: string, since: number, promotions: PromotionRecord[]): { node: string; why: string } | undefined {
+  const sorted = [...promotions].sort((a, b) => a.endedAt.localeCompare(b.endedAt));
+  let cur = master;
+  let after = since;
+  const via: PromotionRecord[] = [];
+  for (;;) {
+    const next = sorted.filter((p) => p.deadMaster === cur && p.promoted !== cur && Date.parse(p.endedAt) > after).at(-1);
+    if (!next || via.length >= promotions.length) break;
+    via.push(next);
+    cur = next.promoted;
+    after = Date.parse(next.endedAt);
+  }
+  if (via.length === 0) return undefined;
+  return { node: cur, why: via.map((p) => `failover ${p.id} (ended ${p.endedAt}) promoted ${p.promoted} after ${p.deadMaster} died`).join('; ') };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Salvage: does the dead master's host answer SSH?
 

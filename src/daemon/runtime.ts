@@ -44,6 +44,7 @@ import {
   type AutoRejoinMemory,
   decideAutoFailover,
   decideSecondWritable,
+  journaledSuccessor,
   type PromotionRecord,
   failoverEventType,
   failoverMetricResult,
@@ -174,8 +175,12 @@ export class ClusterRuntime {
     }
     const p = this.takeUpInterrupted()
       .catch((e) => this.log.error({ err: (e as Error).stack }, `taking up interrupted operations of ${this.name} failed: ${(e as Error).message}`))
-      .finally(() => {
+      .finally(async () => {
         if (this.takingUp === p) this.takingUp = null;
+        if (this.op || this.stopped) return;
+        // The former leader may have failed over the master this manager still watches: watch
+        // the node it promoted before judging anything.
+        await this.followJournaledMaster().catch((e) => this.log.error({ err: (e as Error).stack }, `following ${this.name}'s journaled master failed: ${(e as Error).message}`));
         // A dead master this manager left to the former leader is its own now.
         if (!this.op && !this.stopped) this.actOnWaitingDeadMaster();
       });
@@ -346,6 +351,7 @@ export class ClusterRuntime {
           this.emit('master.fenced', `${this.name}: ${d.why}`, { node: n.name, ok: false, why: d.why, detail: 'not fenced' }, 'critical');
         }
       }
+      if (!masterAnswers && this.monitor?.master === master) await this.followJournaledMaster();
       if (this.cluster.failover.auto_rejoin && this.monitor) await this.watchFencedOldMaster(snap, this.monitor.master!);
     }
     this.updateTopologyMetrics(snap);
@@ -415,6 +421,26 @@ export class ClusterRuntime {
     this.monitorError = null;
     this.deps.metrics.verdict(this.name, 'Healthy');
     this.log.info({ master: guess.master, how: guess.why }, `watching ${this.name}: master ${guess.master}`);
+  }
+
+  /**
+   * The watched master does not answer and a failover of it finished elsewhere (another
+   * manager under heir.ha, the CLI) while this daemon watched it: watch the node the journals
+   * name, alive or not. A manager that comes to lead would otherwise judge a master failed
+   * over long ago while the current one, dead too, goes unhandled.
+   */
+  private async followJournaledMaster(): Promise<void> {
+    const m = this.monitor;
+    if (!m?.master || this.op) return;
+    const master = m.master;
+    const since = m.masterSince;
+    if (await this.operationUnderWay()) return; // a failover is under way: look again later
+    const next = journaledSuccessor(master, since, await this.promotions());
+    if (!next || next.node === master || this.monitor !== m || m.master !== master || this.op) return;
+    this.log.warn({ from: master, to: next.node }, `master of ${this.name} changed outside this daemon: ${master} → ${next.node}: ${next.why}`);
+    m.setMaster(next.node);
+    this.deps.metrics.verdict(this.name, 'Healthy');
+    this.watchOldMaster(master);
   }
 
   /**
@@ -718,32 +744,39 @@ export class ClusterRuntime {
     if (ev.failoverAllowed) void this.considerFailover(ev);
   }
 
+  /**
+   * Under heir.ha without the leadership of this cluster: say so for this dead verdict (left to
+   * the leader, or nobody may act) and return true.
+   */
+  private notLeadingFor(ev: VerdictEvent): boolean {
+    const ha = this.deps.ha;
+    const notLeading = ha?.whyNot();
+    if (!ha || !notLeading) return false;
+    // Another manager leads: it acts. No leadership (etcd unreachable, lease unconfirmed): nobody may.
+    if (ha.follower()) {
+      this.log.info(`dead verdict for ${ev.master} left to the leader: ${notLeading}`);
+      return true;
+    }
+    const incident = ev.firstFailureAt ?? ev.at;
+    this.log.error(`master ${ev.master} of ${this.name} is dead but this manager may not act: ${notLeading}`);
+    if (this.blockedAlertFor !== incident) {
+      this.blockedAlertFor = incident;
+      this.emit('failover.blocked', `${this.name}: master ${ev.master} is dead (${ev.verdict}) but no manager may act: ${notLeading}`, {
+        master: ev.master,
+        verdict: ev.verdict,
+        reasons: [notLeading],
+      });
+    }
+    return true;
+  }
+
   /** A corroborated dead master: fail over, or say why not. */
   private async considerFailover(ev: VerdictEvent): Promise<void> {
     if (this.takingUp) {
       this.log.info(`dead verdict for ${ev.master} set aside: an interrupted failover of ${this.name} is being taken up`);
       return;
     }
-    const ha = this.deps.ha;
-    const notLeading = ha?.whyNot();
-    if (ha && notLeading) {
-      // Another manager leads: it acts. No leadership (etcd unreachable, lease unconfirmed): nobody may.
-      if (ha.follower()) {
-        this.log.info(`dead verdict for ${ev.master} left to the leader: ${notLeading}`);
-        return;
-      }
-      const incident = ev.firstFailureAt ?? ev.at;
-      this.log.error(`master ${ev.master} of ${this.name} is dead but this manager may not act: ${notLeading}`);
-      if (this.blockedAlertFor !== incident) {
-        this.blockedAlertFor = incident;
-        this.emit('failover.blocked', `${this.name}: master ${ev.master} is dead (${ev.verdict}) but no manager may act: ${notLeading}`, {
-          master: ev.master,
-          verdict: ev.verdict,
-          reasons: [notLeading],
-        });
-      }
-      return;
-    }
+    if (this.notLeadingFor(ev)) return;
     const block = await this.refreshBlock();
     let lock: { free: boolean; stale?: boolean; text?: string };
     try {
@@ -752,6 +785,9 @@ export class ClusterRuntime {
       lock = { free: false, text: `the lock cannot be read (${this.store.where}): ${(e as Error).message}` };
     }
     if (this.takingUp) return;
+    // Asked again after the reads: the leadership may have ended while they waited (a paused
+    // process, a slow etcd). The executor's fenced steps would refuse anyway; this says why first.
+    if (this.notLeadingFor(ev)) return;
     const d = decideAutoFailover({
       failoverAllowed: ev.failoverAllowed,
       auto: this.cluster.failover.auto,

@@ -67,9 +67,11 @@ export interface FailoverStore {
 }
 
 /** May a failover start now? The guard's pure decision on the store's facts. */
-export async function checkGuard(store: FailoverStore, cluster: string, trigger: Trigger, blockPeriodS: number, now = Date.now()): Promise<GuardDecision> {
+export async function checkGuard(store: FailoverStore, cluster: string, trigger: Trigger, blockPeriodS: number, now?: number): Promise<GuardDecision> {
   const [unfinished, state] = await Promise.all([store.unfinishedJournals(cluster), store.readFailoverState(cluster)]);
-  return mayStartFailover({ trigger, unfinished, state, now, blockPeriodS });
+  // The time is taken once the state is in: a read that took long (a slow store, a process
+  // paused meanwhile) must not compare a failover recorded during it with a time before it.
+  return mayStartFailover({ trigger, unfinished, state, now: now ?? Date.now(), blockPeriodS });
 }
 
 /** state_dir on local disk: the files heir has always written, through journal.ts, lock.ts and guard.ts. */

@@ -156,6 +156,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   private readonly peers: MonitorOptions['peers'];
 
   private masterName: string | null;
+  private masterSinceMs = Date.now();
   private pinger: Pinger | null = null;
   private machine: MachineState = initialState(Date.now());
   private latestPing: PingObservation | null = null;
@@ -200,6 +201,11 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
   /** The master being watched (null before start() found it). */
   get master(): string | null {
     return this.masterName;
+  }
+
+  /** Since when (ms) this monitor has watched its current master: its creation, or the last setMaster. */
+  get masterSince(): number {
+    return this.masterSinceMs;
   }
 
   /** The reported state (Healthy, Suspect, or a verdict). */
@@ -268,6 +274,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (!this.node(name)) throw new Error(`cluster ${this.cluster.name}: setMaster: no node named '${name}'`);
     const old = this.masterName;
     this.masterName = name;
+    this.masterSinceMs = Date.now();
     this.machine = initialState(Date.now());
     this.failure = null;
     this.verdict = null;

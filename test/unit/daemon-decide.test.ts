@@ -5,6 +5,7 @@ import { ClusterConfig } from '../../src/config/schema';
 import type { NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../../src/mysql/types';
 import {
   decideSecondWritable,
+  journaledSuccessor,
   decideAutoFailover,
   decideOldMaster,
   autoRejoinDue,
@@ -294,4 +295,25 @@ test('a second writable node: fenced while the master answers; followed when a f
   assert.equal(decideSecondWritable('db3', 'db1', false, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]).action, 'alert');
   assert.equal(decideSecondWritable('db2', 'db1', false, [p('c', 'db3', 'db2', '2026-01-03T00:00:00Z')]).action, 'alert');
   assert.equal(decideSecondWritable('db2', 'db1', false, []).action, 'alert');
+});
+
+test('journaledSuccessor: the node the journals name after a master failed over elsewhere while it was watched, alive or not', () => {
+  const p = (id: string, deadMaster: string, promoted: string, endedAt: string) => ({ id, deadMaster, promoted, endedAt });
+  const since = Date.parse('2026-01-02T00:00:00Z');
+  // Another manager failed over db1 → db2 after this daemon began watching db1.
+  const one = journaledSuccessor('db1', since, [p('a', 'db1', 'db2', '2026-01-02T00:00:05Z')]);
+  assert.equal(one?.node, 'db2');
+  assert.match(one!.why, /failover a \(ended 2026-01-02T00:00:05Z\) promoted db2 after db1 died/);
+  // Then db2 → db3: followed to the end of the chain, in order.
+  const two = journaledSuccessor('db1', since, [p('b', 'db2', 'db3', '2026-01-02T00:01:00Z'), p('a', 'db1', 'db2', '2026-01-02T00:00:05Z')]);
+  assert.equal(two?.node, 'db3');
+  // A failover of db1 that ended before this daemon watched it (db1 became the master again
+  // since, by a switchover) says nothing; nor does one of another master.
+  assert.equal(journaledSuccessor('db1', since, [p('old', 'db1', 'db2', '2026-01-01T00:00:00Z')]), undefined);
+  assert.equal(journaledSuccessor('db1', since, [p('c', 'db3', 'db2', '2026-01-02T00:00:05Z')]), undefined);
+  assert.equal(journaledSuccessor('db1', since, []), undefined);
+  // A step of the chain that ended before the previous one is not part of it.
+  assert.equal(journaledSuccessor('db1', since, [p('a', 'db1', 'db2', '2026-01-02T00:00:05Z'), p('z', 'db2', 'db3', '2026-01-02T00:00:04Z')])?.node, 'db2');
+  // A cycle (db1 → db2 → db1) ends where the last failover left it.
+  assert.equal(journaledSuccessor('db1', since, [p('a', 'db1', 'db2', '2026-01-02T00:00:05Z'), p('b', 'db2', 'db1', '2026-01-02T00:00:09Z')])?.node, 'db1');
 });
