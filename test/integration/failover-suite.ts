@@ -372,6 +372,12 @@ export function failoverSuite(flavor: LabFlavor): void {
       const onlyOnMaster = range(100001, 5);
       await writeRows(cfg, addressOf(l), onlyOnMaster);
       const lastKnownMaster = await readNode(cfg, cfg.nodes[0]);
+      // Varied on purpose: both replicas writable (read_only OFF, the server's default; the lab
+      // otherwise sets it as heir recommends): the failover makes the survivor read-only itself.
+      for (const n of ['db2', 'db3']) {
+        if (flavor === 'mysql') await l.sql(n, 'SET GLOBAL super_read_only=0');
+        await l.sql(n, 'SET GLOBAL read_only=0');
+      }
       await l.kill('db1');
 
       const sd = tempDir();
