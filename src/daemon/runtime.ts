@@ -335,7 +335,9 @@ export class ClusterRuntime {
       const masterAnswers = !!snap.nodes.find((n) => n.name === master)?.reachable;
       for (const n of snap.nodes) {
         if (!(n.reachable && n.readOnly === false && n.name !== master && n.replication.every((c) => c.ioState === 'No' && !c.sqlRunning))) continue;
-        if (!masterAnswers && (await this.operationUnderWay())) continue; // a failover is under way: look again later
+        // An operation holds the cluster (a failover, or a switchover from the CLI between the
+        // promotion and the old master's repoint): the node is its doing. Look again later.
+        if (await this.operationUnderWay()) continue;
         if (!this.monitor || this.op) return;
         const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : await this.promotions());
         if (d.action === 'fence') this.watchOldMaster(n.name);
