@@ -342,10 +342,7 @@ export class ClusterRuntime {
         const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : await this.promotions());
         if (d.action === 'fence') this.watchOldMaster(n.name);
         else if (d.action === 'follow') {
-          this.log.warn({ from: master, to: n.name }, `master of ${this.name} changed outside this daemon: ${master} → ${n.name}: ${d.why}`);
-          this.monitor.setMaster(n.name);
-          this.deps.metrics.verdict(this.name, 'Healthy');
-          this.watchOldMaster(master);
+          this.followFailedOver(this.monitor, master, n.name, d.why);
           break;
         } else if (this.secondWritableAlerted !== n.name) {
           this.secondWritableAlerted = n.name;
@@ -439,10 +436,15 @@ export class ClusterRuntime {
     if (await this.operationUnderWay()) return; // a failover is under way: look again later
     const next = journaledSuccessor(master, since, await this.promotions());
     if (!next || next.node === master || this.monitor !== m || m.master !== master || this.op) return;
-    this.log.warn({ from: master, to: next.node }, `master of ${this.name} changed outside this daemon: ${master} → ${next.node}: ${next.why}`);
-    m.setMaster(next.node);
+    this.followFailedOver(m, master, next.node, next.why);
+  }
+
+  /** A failover outside this daemon replaced `from` with `to`: watch `to`, and fence `from` whenever it answers writable. */
+  private followFailedOver(m: ClusterMonitor, from: string, to: string, why: string): void {
+    this.log.warn({ from, to }, `master of ${this.name} changed outside this daemon: ${from} → ${to}: ${why}`);
+    m.setMaster(to);
     this.deps.metrics.verdict(this.name, 'Healthy');
-    this.watchOldMaster(master);
+    this.watchOldMaster(from);
   }
 
   /**
