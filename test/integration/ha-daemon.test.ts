@@ -25,7 +25,7 @@ import { haKeys } from '../../src/ha/leadership';
 import type { MasterView } from '../../src/ha/decide';
 import { apiRequest, until } from '../support/cli';
 import { APP, startWriter, type Writer } from './failover-helpers';
-import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
+import { haManagerIsReady, haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-daemon-test/';
@@ -79,7 +79,7 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
   });
   clusterCfg = cluster;
   const [a, b] = await Promise.all([startManager('mgr-a', cluster), startManager('mgr-b', cluster)]);
-  const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+  const ready = haManagerIsReady;
   await until('both daemons ready', 60_000, () => ready(a) && ready(b));
   const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster hadb`).test(l.msg ?? ''));
   const leader = await until('a leader of hadb', 30_000, () => (leads(a) ? a : leads(b) ? b : undefined));

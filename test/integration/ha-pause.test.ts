@@ -28,7 +28,7 @@ import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, credentialEnv } from '../ecs-emulator/fixture';
 import { startEniForwarder, type EniForwarder } from '../support/eni-forwarder';
 import { until } from '../support/cli';
-import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
+import { haManagerIsReady, haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 import { createTable, sleep, startWriter } from './failover-helpers';
 
@@ -71,7 +71,7 @@ after(async () => {
   else fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+const ready = haManagerIsReady;
 const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
 /** Calls that change something at the cloud (anything but a Describe*). */
 const cloudChanges = () => emu!.requests.filter((r) => !/^Describe/.test(r.action)).map((r) => r.action);

@@ -27,7 +27,7 @@ import { listJournals, promotedIn, type JournalSummary } from '../../src/failove
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, credentialEnv } from '../ecs-emulator/fixture';
 import { until } from '../support/cli';
-import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
+import { haManagerIsReady, haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 import { createTable, idsOn, sleep, startWriter, writeRows } from './failover-helpers';
 
@@ -85,7 +85,7 @@ async function startManager(id: string, cluster: ClusterConfig): Promise<HaManag
   return m;
 }
 
-const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+const ready = haManagerIsReady;
 const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
 const holder = () => {
   const eni = emu!.state.enis.get('eni-floating')!;

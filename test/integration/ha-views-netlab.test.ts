@@ -28,7 +28,7 @@ import { startEtcdLab, type EtcdLab } from '../lab/etcd';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, promotedIn } from '../../src/failover/journal';
 import { apiRequest, runHeir, until } from '../support/cli';
-import { haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
+import { haManagerIsReady, haJournals, killHaManagers, startHaManager, type HaJournals, type HaManager } from '../support/ha-daemon';
 import { assertInvariant } from '../support/invariant';
 
 const PREFIX = '/heir-views-test/';
@@ -69,7 +69,7 @@ async function startManager(id: string, cluster: ClusterConfig, endpoints: strin
   return m;
 }
 
-const ready = (m: HaManager) => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+const ready = haManagerIsReady;
 const leads = (m: HaManager) => m.log().some((l) => new RegExp(`^${m.id} leads cluster ${CLUSTER}`).test(l.msg ?? ''));
 /** The leader's verdict events (the monitor's log lines), from the n-th line on. */
 const verdicts = (m: HaManager, from = 0) => m.log().slice(from).filter((l) => l.event === 'verdict' && l.cluster === CLUSTER);

@@ -88,6 +88,9 @@ export async function startHaManager(o: HaManagerOptions): Promise<HaManager> {
   return m;
 }
 
+/** Whether the daemon logged "heir ready" (its API listens and its clusters started). */
+export const haManagerIsReady = (m: HaManager): boolean => m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+
 /**
  * Until the daemon logged "heir ready" (its API listens and its clusters started); if it exits
  * first, the error carries the end of its output.
@@ -97,7 +100,7 @@ export async function haManagerReady(m: HaManager, timeoutMs = 60_000): Promise<
     if (m.child.exitCode !== null || m.child.signalCode !== null) {
       throw new Error(`${m.id} exited (${m.child.exitCode ?? m.child.signalCode}) before it was ready; it said:\n${m.out.slice(-4000)}`);
     }
-    return m.log().some((l) => /^heir ready/.test(l.msg ?? ''));
+    return haManagerIsReady(m);
   });
 }
 
