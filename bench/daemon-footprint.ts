@@ -26,11 +26,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { startCluster } from '../test/lab';
+import { freePort, startCluster } from '../test/lab';
 import type { ClusterConfig } from '../src/config/schema';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -51,16 +50,6 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function get(url: string): Promise<string> {
   const res = await fetch(url);

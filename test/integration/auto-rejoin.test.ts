@@ -20,7 +20,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { startCluster, type LabCluster } from '../lab';
+import { freePort, startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { GtidSet } from '../../src/mysql/gtid';
 import { listJournals } from '../../src/failover/journal';
@@ -58,16 +58,6 @@ const extraIds = range(900001, 3);
 const logOf = (cluster: Name) => jsonLogLines(out).filter((l) => l.cluster === cluster).map((l) => `${l.time} ${l.msg}`);
 const events = (cluster: Name, type: string) => received.filter((r) => r.cluster === cluster && r.type === type);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function nodeState(lab: LabCluster, node: string) {
   const [v] = await lab.sql(node, 'SELECT @@global.read_only AS ro, @@global.super_read_only AS sro, @@global.gtid_executed AS ex');

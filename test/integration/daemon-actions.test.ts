@@ -13,11 +13,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { startCluster, type LabCluster } from '../lab';
+import { freePort, startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { apiRequest, jsonLogLines, until } from '../support/cli';
 import { openApiChecker, type OpenApiChecker } from '../support/openapi';
@@ -30,17 +29,6 @@ const NAME = 'act';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 let lab: LabCluster | undefined;
 let dir = '';

@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { startCluster, type LabCluster } from '../lab';
+import { freePort, startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals } from '../../src/failover/journal';
 import type { ClusterStatus } from '../../src/daemon/status';
@@ -76,17 +76,6 @@ function heirStatus(): { source: string; clusters: ClusterStatus[] } {
   return JSON.parse(r.stdout);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-daemon-test-'));

@@ -17,7 +17,6 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
@@ -28,7 +27,7 @@ import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
 import { rejoinNode } from '../../src/failover/rejoin';
 import { peekLock } from '../../src/failover/lock';
-import { startCluster, startNetLab, type LabCluster, type LabFlavor, type NetLab } from '../lab';
+import { freePort, startCluster, startNetLab, type LabCluster, type LabFlavor, type NetLab } from '../lab';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
 import { startEniForwarder, type EniForwarder } from '../support/eni-forwarder';
@@ -51,17 +50,6 @@ import {
   writeRows,
 } from './failover-helpers';
 
-/** A loopback port with nothing listening: SSH to the dead master's "host" fails at once. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
-  });
-}
 
 export function failoverSuite(flavor: LabFlavor): void {
   const labs: LabCluster[] = [];
@@ -142,7 +130,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     fs.writeFileSync(known, '');
     const base = l.clusterConfig();
     return l.clusterConfig({
-      ssh: { port: await closedPort(), known_hosts: known, connect_timeout_ms: 1000 } as ClusterConfig['ssh'],
+      ssh: { port: await freePort(), known_hosts: known, connect_timeout_ms: 1000 } as ClusterConfig['ssh'],
       failover: { apply_timeout_s: 30, ...failover } as ClusterConfig['failover'],
       ...addressConfig(l, base.nodes.map((n) => ({ ...n, ...(nodes?.[n.name] ?? {}) }))),
     });

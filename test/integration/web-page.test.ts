@@ -15,12 +15,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startCluster, type LabCluster } from '../lab';
+import { freePort, startCluster, type LabCluster } from '../lab';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion } from '../ecs-emulator/fixture';
 import type { ClusterConfig } from '../../src/config/schema';
@@ -60,17 +59,6 @@ let out = '';
 let browser: Browser | undefined;
 let page: Page | undefined;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 const ACK = '[data-cluster="web1"] button[data-action="ack"]';
 const BLOCK = '[data-cluster="web1"] .block';

@@ -7,12 +7,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { ClusterConfig } from '../../src/config/schema';
 import {
   ADMIN, REPL, Binaries, LabFlavor, LabSettings, ServerSpec, binaries, copyTemplate, ensureTemplate, serverArgs, sqlSocket, startServer, waitReady,
 } from './server';
 import { Tracked, onExitSync, terminate, waitExit, sleep, signal } from './procs';
+import { freePort } from './ports';
+
+export { freePort };
 
 export type { LabFlavor } from './server';
 
@@ -79,18 +81,6 @@ interface NodeState {
   proc: Tracked | null;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 

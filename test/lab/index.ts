@@ -11,6 +11,7 @@
  */
 export type { LabFlavor, LabNode, LabCluster, ClusterOptions } from './cluster';
 export { startCluster } from './cluster';
+export { freePort } from './ports';
 export { HEIR_GRANTS, REPL_GRANTS, grantFamily, grantStatements } from './grants';
 export type { GrantFamily, GrantItem } from './grants';
 export { startNetLab } from './netlab';
