@@ -249,11 +249,14 @@ export interface PromotionRecord {
  * fenced. When `master` does not answer, `node` may be the master a failover run outside
  * this daemon promoted (`heir failover` from the CLI): fencing it would leave the cluster
  * without a writable master. The journals decide: the latest finished failover of `master`
- * that promoted `node` makes the daemon follow it; without one, a person decides.
+ * that promoted `node` makes the daemon follow it; without one, a person decides. As in
+ * journaledSuccessor, only failovers that ended after `since` (when the daemon began watching
+ * `master`) count: an older one was before `master` became the master again, and says
+ * nothing of who is the master now.
  */
-export function decideSecondWritable(node: string, master: string, masterAnswers: boolean, promotions: PromotionRecord[]): SecondWritableAction {
+export function decideSecondWritable(node: string, master: string, masterAnswers: boolean, since: number, promotions: PromotionRecord[]): SecondWritableAction {
   if (masterAnswers) return { action: 'fence', why: `${node} answers writable and replicates from no one while ${master} is the master` };
-  const last = [...promotions].filter((p) => p.deadMaster === master).sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
+  const last = [...promotions].filter((p) => p.deadMaster === master && Date.parse(p.endedAt) > since).sort((a, b) => a.endedAt.localeCompare(b.endedAt)).at(-1);
   if (last && last.promoted === node) {
     return { action: 'follow', why: `failover ${last.id} (ended ${last.endedAt}) promoted ${node} after ${master} died` };
   }

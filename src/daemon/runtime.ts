@@ -339,7 +339,7 @@ export class ClusterRuntime {
         // promotion and the old master's repoint): the node is its doing. Look again later.
         if (await this.operationUnderWay()) continue;
         if (!this.monitor || this.op) return;
-        const d = decideSecondWritable(n.name, master, masterAnswers, masterAnswers ? [] : await this.promotions());
+        const d = decideSecondWritable(n.name, master, masterAnswers, this.monitor.masterSince, masterAnswers ? [] : await this.promotions());
         if (d.action === 'fence') this.watchOldMaster(n.name);
         else if (d.action === 'follow') {
           this.followFailedOver(this.monitor, master, n.name, d.why);

@@ -284,17 +284,22 @@ test("salvage: the dead master's host answers SSH? The SSH check first; a DeadMa
   assert.equal(sshReachable('DeadMasterHost', ev('unknown')), undefined, 'sshd answered but refused heir: cannot tell');
 });
 
-test('a second writable node: fenced while the master answers; followed when a finished failover of the dead master promoted it; else left alone', () => {
+test('a second writable node: fenced while the master answers; followed when a finished failover of the dead master promoted it while it was watched; else left alone', () => {
   const p = (id: string, deadMaster: string, promoted: string, endedAt: string) => ({ id, deadMaster, promoted, endedAt });
-  assert.equal(decideSecondWritable('db1', 'db2', true, []).action, 'fence');
+  const since = Date.parse('2025-12-31T00:00:00Z');
+  assert.equal(decideSecondWritable('db1', 'db2', true, since, []).action, 'fence');
   // The CLI failed over db1 → db2 while the daemon still watched db1 (dead).
-  const follow = decideSecondWritable('db2', 'db1', false, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]);
+  const follow = decideSecondWritable('db2', 'db1', false, since, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]);
   assert.deepEqual(follow.action, 'follow');
   assert.match(follow.why, /failover b .* promoted db2 after db1 died/);
   // The latest failover of db1 promoted another node; an older one, or one of another master, says nothing.
-  assert.equal(decideSecondWritable('db3', 'db1', false, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]).action, 'alert');
-  assert.equal(decideSecondWritable('db2', 'db1', false, [p('c', 'db3', 'db2', '2026-01-03T00:00:00Z')]).action, 'alert');
-  assert.equal(decideSecondWritable('db2', 'db1', false, []).action, 'alert');
+  assert.equal(decideSecondWritable('db3', 'db1', false, since, [p('a', 'db1', 'db3', '2026-01-01T00:00:00Z'), p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]).action, 'alert');
+  assert.equal(decideSecondWritable('db2', 'db1', false, since, [p('c', 'db3', 'db2', '2026-01-03T00:00:00Z')]).action, 'alert');
+  assert.equal(decideSecondWritable('db2', 'db1', false, since, []).action, 'alert');
+  // db1 → db2 long ago, db1 master again since (a switchover back) and dead now, db2 writable by
+  // other means: that old failover does not make db2 the master to follow.
+  const stale = decideSecondWritable('db2', 'db1', false, Date.parse('2026-02-01T00:00:00Z'), [p('b', 'db1', 'db2', '2026-01-02T00:00:00Z')]);
+  assert.equal(stale.action, 'alert');
 });
 
 test('journaledSuccessor: the node the journals name after a master failed over elsewhere while it was watched, alive or not', () => {
