@@ -76,10 +76,10 @@ export interface Step<C> {
   background?: boolean;
   /** Background: start after this many ms (undefined: at once). */
   delayMs?(c: C): number | undefined;
-  /** Wait for these steps (whatever their outcome). */
-  after?: string[];
+  /** Wait for these steps (whatever their outcome); a function when it depends on the context. */
+  after?: string[] | ((c: C) => string[]);
   /** Left out unless these steps ended ok (waited for like `after`). */
-  needs?: string[];
+  needs?: string[] | ((c: C) => string[]);
   /** A failure is recorded (onError) and the list goes on. */
   optional?: boolean;
   onError?(c: C, e: unknown): void;
@@ -230,10 +230,11 @@ export class Runner<C> {
     return { ok: true, outcomes: this.outcomes };
   }
 
-  private async waitFor(s: Step<C>): Promise<boolean> {
-    const ids = [...(s.after ?? []), ...(s.needs ?? [])];
-    await Promise.all(ids.map((id) => this.running.get(id)));
-    return (s.needs ?? []).every((id) => this.outcomes.get(id) === 'ok');
+  private async waitFor(s: Step<C>, c: C): Promise<boolean> {
+    const list = (v: Step<C>['after']) => (typeof v === 'function' ? v(c) : (v ?? []));
+    const needs = list(s.needs);
+    await Promise.all([...list(s.after), ...needs].map((id) => this.running.get(id)));
+    return needs.every((id) => this.outcomes.get(id) === 'ok');
   }
 
   private async background(s: Step<C>, c: C): Promise<StepOutcome> {
@@ -257,7 +258,7 @@ export class Runner<C> {
 
   /** One step: wait, check, journal, run, journal, events. Never throws. */
   private async one(s: Step<C>, c: C): Promise<{ outcome: StepOutcome; error?: unknown }> {
-    if (!(await this.waitFor(s))) {
+    if (!(await this.waitFor(s, c))) {
       this.outcomes.set(s.id, 'skipped');
       return { outcome: 'skipped' };
     }

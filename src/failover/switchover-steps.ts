@@ -115,9 +115,34 @@ const repointDetail = (_c: SwitchoverCtx, rs: unknown) => (rs as NodeRepoint[]).
 export type SwitchoverStepId =
   | 'lock' | 'peek-lock' | 'prepare' | 'preflight' | 'probe-table' | 'catch-up' | 'before-pause' | 'pause' | 'kill-connections'
   | 'final-gtid' | 'before-wait' | 'wait-applied' | 'promote' | 'probe-write' | 'detach' | 'repoint-others' | 'repoint-old'
-  | 'address-fence' | 'address-attach' | 'address-probe' | 'semi-sync';
+  | 'address-fence' | 'address-attach' | 'address-fence-after' | 'address-probe' | 'semi-sync';
 
 type S = Step<SwitchoverCtx> & { id: SwitchoverStepId; name: StepName | 'preflight' | 'probe-table' | 'before-pause' | 'before-wait' };
+
+/**
+ * A switchover with a HaVip announces the address on the new master before it takes it down
+ * on the old one. The VPC delivers a HaVip to the instance that announced it last, so the two
+ * hosts do not compete; fenced first, the address would be on no host for an SSH round trip,
+ * and a connection attempt in that moment is dropped without an answer (the application's
+ * connect timeout would become its pause). The old master has been super_read_only since the
+ * pause, so a write reaching it meanwhile fails at once. An ENI or a secondary IP cannot be on
+ * two hosts: fenced first. A failover always fences first (the old master's state is unknown).
+ */
+const announceFirst = (c: SwitchoverCtx) => c.cluster.address.type === 'havip';
+
+/** Taking the address away from the old master (before the attach, or after it: announceFirst). */
+const fenceAddress: Pick<S, 'what' | 'run' | 'detail' | 'halts' | 'onError'> = {
+  what: (c) => `fence the address from ${from(c)}`,
+  run: async (c) => {
+    const r = await c.io.fenceAddress(from(c), c.to);
+    (c.report.address ??= { kind: c.cluster.address.type }).fence = r;
+    if (!r.ok) c.report.errors.push(`address move: fence: ${r.detail}`);
+    return r;
+  },
+  detail: (_c, r) => moved(r),
+  halts: (_c, r) => !(r as MoveSummary).ok,
+  onError: (c, e) => c.report.errors.push(`address move: ${errText(e)}`),
+};
 
 export function switchoverSteps(): S[] {
   return [
@@ -283,12 +308,17 @@ export function switchoverSteps(): S[] {
     },
     {
       id: 'address-fence', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: from,
-      when: (c) => c.cluster.address.type !== 'none',
-      what: (c) => `fence the address from ${from(c)}`,
+      when: (c) => c.cluster.address.type !== 'none' && !announceFirst(c),
+      ...fenceAddress,
+    },
+    {
+      id: 'address-attach', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: (c) => c.to,
+      needs: (c) => (announceFirst(c) ? [] : ['address-fence']),
+      what: (c) => `attach the address to ${c.to}`,
       run: async (c) => {
-        const r = await c.io.fenceAddress(from(c), c.to);
-        (c.report.address ??= { kind: c.cluster.address.type }).fence = r;
-        if (!r.ok) c.report.errors.push(`address move: fence: ${r.detail}`);
+        const r = await c.io.attachAddress(from(c), c.to);
+        (c.report.address ??= { kind: c.cluster.address.type }).attach = r;
+        if (!r.ok) c.report.errors.push(`address move: attach: ${r.detail}`);
         return r;
       },
       detail: (_c, r) => moved(r),
@@ -296,17 +326,9 @@ export function switchoverSteps(): S[] {
       onError: (c, e) => c.report.errors.push(`address move: ${errText(e)}`),
     },
     {
-      id: 'address-attach', name: 'address', mutates: true, repeatable: true, background: true, optional: true, needs: ['address-fence'], node: (c) => c.to,
-      what: (c) => `attach the address to ${c.to}`,
-      run: async (c) => {
-        const r = await c.io.attachAddress(from(c), c.to);
-        c.report.address!.attach = r;
-        if (!r.ok) c.report.errors.push(`address move: attach: ${r.detail}`);
-        return r;
-      },
-      detail: (_c, r) => moved(r),
-      halts: (_c, r) => !(r as MoveSummary).ok,
-      onError: (c, e) => c.report.errors.push(`address move: ${errText(e)}`),
+      id: 'address-fence-after', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: from,
+      when: (c) => c.cluster.address.type !== 'none' && announceFirst(c), needs: ['address-attach'],
+      ...fenceAddress,
     },
     {
       id: 'address-probe', name: 'address-probe', repeatable: true, background: true, optional: true, needs: ['address-attach'], node: (c) => c.to,
@@ -320,7 +342,7 @@ export function switchoverSteps(): S[] {
     },
     {
       id: 'semi-sync', name: 'semi-sync', mutates: true, repeatable: true, optional: true, node: (c) => c.to,
-      when: (c) => c.cluster.failover.semi_sync, after: ['repoint-others', 'repoint-old', 'address-fence', 'address-attach', 'address-probe'],
+      when: (c) => c.cluster.failover.semi_sync, after: ['repoint-others', 'repoint-old', 'address-fence', 'address-attach', 'address-fence-after', 'address-probe'],
       what: (c) => `semi-sync source on ${c.to}`,
       run: (c) => c.io.semiSyncSource(c.to),
       onError: (c, e) => c.report.errors.push(`semi-sync on ${c.to}: ${errText(e)}; writes are replicated asynchronously until it is enabled`),

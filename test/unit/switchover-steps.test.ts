@@ -97,8 +97,18 @@ class FakeIO implements SwitchoverIO {
   repoint = (names: string[], to: string) =>
     this.act(`repoint ${names.join(',')}`, () => names.map((n) => ((this.world.source[n] = to), { node: n, ok: true, durationMs: 1, detail: `replicating from ${to}` })));
   semiSyncSource = (n: string) => this.act(`semi-sync ${n}`, () => undefined);
-  fenceAddress = (from: string) => this.act(`fence ${from}`, () => ((this.world.address = ''), { ok: true, action: 'fence', detail: `from ${from}`, durationMs: 1 }));
-  attachAddress = (_from: string, to: string) => this.act(`attach ${to}`, () => ((this.world.address = to), { ok: true, action: 'attach', detail: `to ${to}`, durationMs: 1 }));
+  attachFails = false;
+  fenceAddress = (from: string) =>
+    this.act(`fence ${from}`, () => {
+      if (this.world.address === from) this.world.address = '';
+      return { ok: true, action: 'fence', detail: `from ${from}`, durationMs: 1 };
+    });
+  attachAddress = (_from: string, to: string) =>
+    this.act(`attach ${to}`, () => {
+      if (this.attachFails) return { ok: false, action: 'failed', detail: `${to} did not announce`, durationMs: 1 };
+      this.world.address = to;
+      return { ok: true, action: 'attach', detail: `to ${to}`, durationMs: 1 };
+    });
   probeThroughAddress = (a: string, n: string) => this.act(`address-probe ${a} ${n}`, () => undefined);
   isWritable = async (n: string) => this.world.writable[n]!;
   sourceOf = async (n: string) => this.world.source[n] ?? null;
@@ -142,6 +152,33 @@ describe('switchover step list', () => {
     assert.ok(at('done address-fence') < at('start address-attach') && at('done address-attach') < at('start address-probe'));
     assert.equal(order.at(-1), 'done semi-sync');
     for (const id of ['repoint-others', 'repoint-old', 'address-probe']) assert.ok(at(`done ${id}`) < at('start semi-sync'));
+  });
+
+  it('with a HaVip the address is announced on the new master first and taken down on the old one after; a failed announcement leaves it where it was', async () => {
+    const havip = (): ClusterConfig => ({
+      ...cluster(),
+      address: { type: 'havip', havip_id: 'havip-1', floating_ip: '10.0.0.100', interface: 'eth0', announce_count: 3, verify: true } as ClusterConfig['address'],
+    });
+    const io = new FakeIO(initial());
+    io.slow = { attach: 10 };
+    const { r, events } = await runSwitchover(io, ctxFor(io, { cluster: havip() }));
+    assert.equal(r.ok, true);
+    assert.deepEqual(io.world, switched);
+    const order = events.map((e) => `${e.phase} ${e.id}`);
+    const at = (s: string) => order.indexOf(s);
+    assert.equal(at('start address-fence'), -1, order.join('\n'));
+    assert.ok(at('start address-attach') >= 0 && at('done address-attach') < at('start address-fence-after'), order.join('\n'));
+    assert.ok(at('done address-fence-after') > 0);
+    assert.ok(io.calls.indexOf('attach db2') < io.calls.indexOf('fence db1'), io.calls.join(', '));
+
+    const failing = new FakeIO(initial());
+    failing.attachFails = true;
+    const c = ctxFor(failing, { cluster: havip() });
+    const f = await runSwitchover(failing, c);
+    assert.equal(failing.world.address, 'db1', 'not announced on db2: the address stays on db1');
+    assert.ok(!failing.calls.includes('fence db1'), failing.calls.join(', '));
+    assert.ok(c.report.errors.some((e) => /attach: db2 did not announce/.test(e)), c.report.errors.join('; '));
+    assert.equal(f.r.outcomes.get('address-fence-after'), 'skipped');
   });
 
   it('before the promotion a timeout undoes the pause; a failed promotion undoes itself and the pause at once', async () => {
