@@ -136,9 +136,25 @@ const RECENT_PINGS = 8;
  * slow answer does not move it), within [SLOW_PING_MS, timeout / 2] (pure).
  */
 export function slowMarkMs(recentLatenciesMs: readonly number[], pingTimeoutMs: number): number {
-  const sorted = [...recentLatenciesMs].sort((a, b) => a - b);
-  const median = sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)]! : 0;
+  const median = lowerMedian(recentLatenciesMs);
   return Math.min(Math.max(SLOW_PING_MS, 3 * median), Math.max(1, Math.floor(pingTimeoutMs / 2)));
+}
+
+/** Scratch space of lowerMedian: it runs at every round of every cluster, and allocates nothing. */
+let scratch = new Float64Array(RECENT_PINGS);
+
+/** The lower median (0 for none): an insertion sort into the scratch array. */
+function lowerMedian(xs: readonly number[]): number {
+  const n = xs.length;
+  if (n === 0) return 0;
+  if (scratch.length < n) scratch = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = xs[i]!;
+    let j = i - 1;
+    for (; j >= 0 && scratch[j]! > x; j--) scratch[j + 1] = scratch[j]!;
+    scratch[j + 1] = x;
+  }
+  return scratch[Math.floor((n - 1) / 2)]!;
 }
 
 function newFailure(since: number, early: boolean): Failure {
@@ -511,7 +527,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (!this.latestPing || !this.masterName || this.paused) return;
     const now = Date.now();
     const f = this.failure?.early ? null : this.failure;
-    const ref = this.masterRef();
+    const ref = f ? this.masterRef() : null;
     const obs: Observations = {
       cluster: this.cluster.name,
       master: this.masterName,
@@ -522,7 +538,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       tcp: f?.tcp ?? null,
       reprobe: f?.reprobe ?? null,
       replicas: f
-        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref, f.since, this.heartbeatPeriods.get(r.name) ?? null, this.healthy.get(r.name)))
+        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref!, f.since, this.heartbeatPeriods.get(r.name) ?? null, this.healthy.get(r.name)))
         : [],
       host: this.cluster.detection.ssh_check ? (f?.host ?? undefined) : null,
       secondary: f ? [...f.secondary.values()] : [],

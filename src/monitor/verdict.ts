@@ -512,8 +512,40 @@ export function matchRule(f: Facts, p: DetectionParams): Rule {
   return RULES.find((r) => r.when(f, p))!;
 }
 
-/** The analysis: observations → verdict with evidence and failover permission. */
+/**
+ * The analysis: observations → verdict with evidence and failover permission. A round whose
+ * regular ping answered is Healthy by the table's first row whatever else is known, so its
+ * facts are not derived: every healthy round of every cluster comes through here.
+ */
 export function analyze(o: Observations, p: DetectionParams): Verdict {
+  if (o.ping.class === 'ok') return answered(o);
+  return analyzeByTable(o, p);
+}
+
+const PING_OK = RULES[0]!;
+
+/** The verdict of a round whose ping answered: what analyzeByTable gives, without the facts. */
+function answered(o: Observations): Verdict {
+  const received: Verdict['received'] = {};
+  for (const s of o.replicas) if (s.received) received[s.name] = s.received;
+  return {
+    kind: PING_OK.verdict,
+    cluster: o.cluster,
+    master: o.master,
+    at: o.now,
+    rule: PING_OK.id,
+    because: PING_OK.because,
+    evidence: collectEvidence(o),
+    confirmedBy: [],
+    failoverAllowed: false,
+    reason: 'master is healthy',
+    failingForMs: 0,
+    received,
+  };
+}
+
+/** The analysis through the facts and the rule table, for any round. */
+export function analyzeByTable(o: Observations, p: DetectionParams): Verdict {
   const f = deriveFacts(o);
   const received: Verdict['received'] = {};
   for (const s of o.replicas) if (s.received) received[s.name] = s.received;

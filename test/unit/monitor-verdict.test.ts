@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyze, RULES } from '../../src/monitor/verdict';
+import { analyze, analyzeByTable, RULES } from '../../src/monitor/verdict';
 import type {
   DetectionParams,
   HostCheck,
@@ -388,4 +388,25 @@ test('an unconfirmed dead verdict is held as Suspect while first-round corrobora
   const c = analyze(obs({ ping: ping('refused'), tcp: tcp('refused'), replicas: [lost('db2'), lost('db3')], pending: ['ssh'] }), params);
   assert.equal(c.kind, 'DeadMaster');
   assert.equal(c.failoverAllowed, true);
+});
+
+test('a round whose ping answered: the short path gives exactly what the rule table gives, whatever else was observed', () => {
+  const withReceived: ReplicaSight = { ...hears('db2'), received: { read: 'binlog.000001:400', retrievedGtidSet: 'u:1-10', heartbeats: 11, mariadbIoPos: '' } };
+  const answered: Observations[] = [
+    obs({ ping: ping('ok') }),
+    obs({ ping: ping('ok', { latencyMs: 900 }) }),
+    obs({ ping: ping('ok'), host: undefined }),
+    obs({ ping: ping('ok'), firstFailureAt: T0, tcp: tcp('greeting'), reprobe: reprobe('ok'), replicas: [hears('db2'), lost('db3')], host: hostUp({}) }),
+    obs({ ping: ping('ok'), firstFailureAt: T0, replicas: [withReceived, stopped('db3')], secondary: [sec('db3', 'refused')], pending: ['ssh'] }),
+    obs({ ping: ping('ok'), firstFailureAt: T0, tcp: tcp('unreachable'), reprobe: reprobe('no-route'), replicas: [lost('db2'), broken('db3')], host: hostUp({ processState: null, pid: null }) }),
+  ];
+  for (const o of answered) {
+    const v = analyze(o, params);
+    assert.deepEqual(v, analyzeByTable(o, params));
+    assert.equal(v.kind, 'Healthy');
+    assert.equal(v.failoverAllowed, false);
+  }
+  // A failed ping goes through the table as before.
+  const failed = obs({ ping: ping('refused'), tcp: tcp('refused'), replicas: [lost('db2'), lost('db3')] });
+  assert.deepEqual(analyze(failed, params), analyzeByTable(failed, params));
 });
