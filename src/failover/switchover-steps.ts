@@ -130,19 +130,19 @@ type S = Step<SwitchoverCtx> & { id: SwitchoverStepId; name: StepName | 'preflig
  */
 const announceFirst = (c: SwitchoverCtx) => c.cluster.address.type === 'havip';
 
-/** Taking the address away from the old master (before the attach, or after it: announceFirst). */
-const fenceAddress: Pick<S, 'what' | 'run' | 'detail' | 'halts' | 'onError'> = {
-  what: (c) => `fence the address from ${from(c)}`,
+/** Taking the address away from the old master, or giving it to the new one (the order: announceFirst). */
+const moveAddress = (how: 'fence' | 'attach'): Pick<S, 'what' | 'run' | 'detail' | 'halts' | 'onError'> => ({
+  what: (c) => (how === 'fence' ? `fence the address from ${from(c)}` : `attach the address to ${c.to}`),
   run: async (c) => {
-    const r = await c.io.fenceAddress(from(c), c.to);
-    (c.report.address ??= { kind: c.cluster.address.type }).fence = r;
-    if (!r.ok) c.report.errors.push(`address move: fence: ${r.detail}`);
+    const r = await (how === 'fence' ? c.io.fenceAddress(from(c), c.to) : c.io.attachAddress(from(c), c.to));
+    (c.report.address ??= { kind: c.cluster.address.type })[how] = r;
+    if (!r.ok) c.report.errors.push(`address move: ${how}: ${r.detail}`);
     return r;
   },
   detail: (_c, r) => moved(r),
   halts: (_c, r) => !(r as MoveSummary).ok,
   onError: (c, e) => c.report.errors.push(`address move: ${errText(e)}`),
-};
+});
 
 export function switchoverSteps(): S[] {
   return [
@@ -309,26 +309,17 @@ export function switchoverSteps(): S[] {
     {
       id: 'address-fence', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: from,
       when: (c) => c.cluster.address.type !== 'none' && !announceFirst(c),
-      ...fenceAddress,
+      ...moveAddress('fence'),
     },
     {
       id: 'address-attach', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: (c) => c.to,
       needs: (c) => (announceFirst(c) ? [] : ['address-fence']),
-      what: (c) => `attach the address to ${c.to}`,
-      run: async (c) => {
-        const r = await c.io.attachAddress(from(c), c.to);
-        (c.report.address ??= { kind: c.cluster.address.type }).attach = r;
-        if (!r.ok) c.report.errors.push(`address move: attach: ${r.detail}`);
-        return r;
-      },
-      detail: (_c, r) => moved(r),
-      halts: (_c, r) => !(r as MoveSummary).ok,
-      onError: (c, e) => c.report.errors.push(`address move: ${errText(e)}`),
+      ...moveAddress('attach'),
     },
     {
       id: 'address-fence-after', name: 'address', mutates: true, repeatable: true, background: true, optional: true, node: from,
       when: (c) => c.cluster.address.type !== 'none' && announceFirst(c), needs: ['address-attach'],
-      ...fenceAddress,
+      ...moveAddress('fence'),
     },
     {
       id: 'address-probe', name: 'address-probe', repeatable: true, background: true, optional: true, needs: ['address-attach'], node: (c) => c.to,
