@@ -99,13 +99,17 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       const kill = steps.find((x) => x.name === 'fence-kill');
       assert.ok(kill, `a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
       assert.equal(kill.outcome, 'ok', kill.detail);
-      assert.match(kill.detail, /^killed mysqld \(pid \d+, state T\) on db1's host/);
+      // SIGKILL sent to the stopped mysqld. It may take more than the fence's 3 s to be gone: a
+      // MariaDB using io_uring exits only once its in-flight writes return, which on a loaded disk
+      // took longer (CI). A process with SIGKILL pending never runs again, so it never answers;
+      // heir says which it saw, and the lab's own view below must see it exit either way.
+      assert.match(kill.detail, /^(killed|sent SIGKILL to) mysqld \(pid \d+, state T\) on db1's host/);
       const promote = steps.find((x) => x.name === 'promote');
       assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
-      assert.ok(report.warnings.some((w: string) => /fence: killed mysqld/.test(w)), report.warnings.join('\n'));
+      assert.ok(report.warnings.some((w: string) => /fence: (killed|sent SIGKILL to) mysqld/.test(w)), report.warnings.join('\n'));
       assert.ok(report.next.some((x: string) => /super_read_only=ON/.test(x)), report.next.join('\n'));
       // The lab's own view of its process: gone (the lab started it and sees its exit).
-      const until = Date.now() + 5000;
+      const until = Date.now() + 30_000;
       while (sb.lab.running('db1') && Date.now() < until) await sleep(100);
       assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
       await sb.assertInvariant(r.newMaster!, { absent: ['db1'] });
