@@ -51,7 +51,6 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-
 async function get(url: string): Promise<string> {
   const res = await fetch(url);
   return res.text();

@@ -26,7 +26,7 @@ import { channelToMaster, managerSights, replicaSight, type HealthyView, type Ma
 import { replicaFindings, findingsKey } from './findings';
 import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
 import { Pinger, hostCheck, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
-import type { DetectionParams, HostCheck, Observations, PeerView, PingObservation, ReplicaFinding, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
+import type { DetectionParams, HostCheck, Observations, PeerView, PingObservation, ReplicaFinding, ReplicaSight, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
 
 export interface VerdictEvent {
   type: 'verdict';
@@ -527,7 +527,6 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     if (!this.latestPing || !this.masterName || this.paused) return;
     const now = Date.now();
     const f = this.failure?.early ? null : this.failure;
-    const ref = f ? this.masterRef() : null;
     const obs: Observations = {
       cluster: this.cluster.name,
       master: this.masterName,
@@ -537,9 +536,7 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
       pending: f ? [...f.pending] : [],
       tcp: f?.tcp ?? null,
       reprobe: f?.reprobe ?? null,
-      replicas: f
-        ? this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref!, f.since, this.heartbeatPeriods.get(r.name) ?? null, this.healthy.get(r.name)))
-        : [],
+      replicas: f ? this.replicaSights(f) : [],
       host: this.cluster.detection.ssh_check ? (f?.host ?? undefined) : null,
       secondary: f ? [...f.secondary.values()] : [],
       managers:
@@ -576,6 +573,12 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     else if (ev.alert && ev.verdict !== 'Healthy') this.log.warn(line, msg);
     else this.log.info(line, msg);
     this.emit('verdict', ev);
+  }
+
+  /** What each replica's reads since the failure began say of the master (only during a failure). */
+  private replicaSights(f: Failure): ReplicaSight[] {
+    const ref = this.masterRef();
+    return this.replicas().map((r) => replicaSight(r.name, f.reads.get(r.name) ?? [], ref, f.since, this.heartbeatPeriods.get(r.name) ?? null, this.healthy.get(r.name)));
   }
 
   /**

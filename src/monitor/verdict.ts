@@ -526,8 +526,6 @@ const PING_OK = RULES[0]!;
 
 /** The verdict of a round whose ping answered: what analyzeByTable gives, without the facts. */
 function answered(o: Observations): Verdict {
-  const received: Verdict['received'] = {};
-  for (const s of o.replicas) if (s.received) received[s.name] = s.received;
   return {
     kind: PING_OK.verdict,
     cluster: o.cluster,
@@ -540,15 +538,21 @@ function answered(o: Observations): Verdict {
     failoverAllowed: false,
     reason: 'master is healthy',
     failingForMs: 0,
-    received,
+    received: receivedOf(o),
   };
+}
+
+/** What each replica had received from the master at its latest read. */
+function receivedOf(o: Observations): Verdict['received'] {
+  const received: Verdict['received'] = {};
+  for (const s of o.replicas) if (s.received) received[s.name] = s.received;
+  return received;
 }
 
 /** The analysis through the facts and the rule table, for any round. */
 export function analyzeByTable(o: Observations, p: DetectionParams): Verdict {
   const f = deriveFacts(o);
-  const received: Verdict['received'] = {};
-  for (const s of o.replicas) if (s.received) received[s.name] = s.received;
+  const received = receivedOf(o);
   const rule = matchRule(f, p);
   const decision = decideFailover(f, rule.verdict, p);
   // Hold: a dead verdict that is not (yet) confirmed while the first round of

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
-import { freePort } from '../lab/cluster';
+import { freePort } from '../lab/ports';
 import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals, unfinishedJournals } from '../../src/failover/journal';
 import { listReports, readReport } from '../../src/failover/report';

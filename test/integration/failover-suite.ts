@@ -50,7 +50,6 @@ import {
   writeRows,
 } from './failover-helpers';
 
-
 export function failoverSuite(flavor: LabFlavor): void {
   const labs: LabCluster[] = [];
   const dirs: string[] = [];
@@ -130,6 +129,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     fs.writeFileSync(known, '');
     const base = l.clusterConfig();
     return l.clusterConfig({
+      // A loopback port nothing listens on: SSH to the dead master's "host" fails at once.
       ssh: { port: await freePort(), known_hosts: known, connect_timeout_ms: 1000 } as ClusterConfig['ssh'],
       failover: { apply_timeout_s: 30, ...failover } as ClusterConfig['failover'],
       ...addressConfig(l, base.nodes.map((n) => ({ ...n, ...(nodes?.[n.name] ?? {}) }))),

@@ -27,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { startCluster, type LabCluster } from '../lab';
-import { freePort } from '../lab/cluster';
+import { freePort } from '../lab/ports';
 import type { ClusterConfig } from '../../src/config/schema';
 import { until } from '../support/cli';
 

@@ -14,8 +14,6 @@ import {
 import { Tracked, onExitSync, terminate, waitExit, sleep, signal } from './procs';
 import { freePort } from './ports';
 
-export { freePort };
-
 export type { LabFlavor } from './server';
 
 export interface LabNode {
@@ -80,7 +78,6 @@ interface NodeState {
   spec: ServerSpec;
   proc: Tracked | null;
 }
-
 
 const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { freePort } from './cluster';
+import { freePort } from './ports';
 import { Tracked, spawnTracked, terminate, signal, sleep, tailFile } from './procs';
 
 export const ETCD_BIN = process.env.HEIR_ETCD_BIN ?? '/usr/bin/etcd';

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 const given = new Set<number>();
 
 /** The lowest port of the kernel's ephemeral range (32768 when it cannot be read). */
-export function ephemeralLow(): number {
+function ephemeralLow(): number {
   try {
     const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (low && Number.isInteger(low) && low > 2048) return low;

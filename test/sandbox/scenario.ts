@@ -33,7 +33,7 @@ import { loadConfig, findCluster } from '../../src/config';
 import type { ClusterConfig, HeirConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/util/log';
 import { describeSettings, startNetLab, type LabSettings, type NetLab } from '../lab';
-import { freePort } from '../lab/cluster';
+import { freePort } from '../lab/ports';
 import { onExitSync } from '../lab/procs';
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { DEFAULT_DELAYS, type Delays } from '../ecs-emulator/state';

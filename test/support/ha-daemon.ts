@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../lab/cluster';
+import { freePort } from '../lab/ports';
 import { HaSettings, type ClusterConfig } from '../../src/config/schema';
 import type { JournalSummary } from '../../src/failover/journal';
 import { EtcdFailoverStore } from '../../src/ha/etcd-store';
