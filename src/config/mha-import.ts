@@ -414,7 +414,7 @@ export function importMha(app: MhaCnf, o: ImportOptions = {}): ImportResult {
     if (t === 'insert') {
       note('approximate', pingType.from, 'heir\'s insert ping writes to detection.heartbeat_table (default heir.heartbeat, created when missing)', [...D, 'ping_type']);
     }
-    if (!detection.ping_type) note('dropped', pingType.from, `ping_type ${pingType.value} is not CONNECT, SELECT or INSERT; heir's default (select) is used`, [...C, 'name']);
+    if (!detection.ping_type) note('dropped', pingType.from, `ping_type ${pingType.value} is not CONNECT, SELECT or INSERT; heir's default (ping: COM_PING on a persistent connection) is used`, [...C, 'name']);
   }
   const secondary = defaults.get('secondary_check_script');
   if (secondary) {

@@ -78,7 +78,12 @@ export const DetectionSettings = z.strictObject({
    * silence) tells a slow master from a dead one, never the timeout alone.
    */
   ping_timeout_ms: ms(500),
-  ping_type: z.enum(['connect', 'select', 'insert']).default('select'),
+  /**
+   * ping (COM_PING on a persistent connection, what `mysqladmin ping` sends: the cheapest for
+   * heir and for the server), select (SELECT 1 on a persistent connection), connect (a new
+   * connection and SELECT 1 each time), insert (writes heartbeat_table: proves writability).
+   */
+  ping_type: z.enum(['connect', 'ping', 'select', 'insert']).default('ping'),
   /** Table written by ping_type insert; created when missing. */
   heartbeat_table: z.string().regex(/^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/).default('heir.heartbeat'),
   /** Independent sources that must agree the master is dead (manager, replicas, ssh, secondary checks). */

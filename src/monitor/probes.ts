@@ -1,5 +1,5 @@
 /**
- * The monitor's probes (I/O): pings of the master in three modes, the raw TCP greeting
+ * The monitor's probes (I/O): pings of the master in four modes, the raw TCP greeting
  * probe, the SSH host check, secondary checks from other hosts, and small reads the
  * monitor needs (heartbeat periods, pid file). Each is bounded by a timeout and returns
  * plain observations (types.ts); none throws for an expected failure.
@@ -79,7 +79,7 @@ function deadline<T>(ms: number, fn: () => Promise<T>, onLate: (v: T) => void): 
 }
 
 // ---------------------------------------------------------------------------
-// Pinger: one per monitored master; keeps the persistent connection of select/insert mode.
+// Pinger: one per monitored master; keeps the persistent connection of ping/select/insert mode.
 
 export interface PingerOptions {
   mode: PingMode;
@@ -88,7 +88,7 @@ export interface PingerOptions {
   heartbeatTable: string;
   /** Identifies this manager in the heartbeat row. */
   managerId: string;
-  /** The server ended the persistent ping connection between pings (select and insert modes). */
+  /** The server ended the persistent ping connection between pings (ping, select and insert modes). */
   onConnectionLost?: () => void;
 }
 
@@ -146,6 +146,10 @@ export class Pinger {
           }
           const c = this.conn;
           phase = 'query';
+          if (this.o.mode === 'ping') {
+            await c.ping(this.o.timeoutMs);
+            return;
+          }
           if (this.o.mode === 'select') {
             await c.query('SELECT 1', undefined, this.o.timeoutMs);
             return;

@@ -13,7 +13,7 @@
 export type Source = 'manager' | 'replicas' | 'ssh' | 'secondary' | 'managers';
 export const SOURCES: readonly Source[] = ['manager', 'replicas', 'ssh', 'secondary', 'managers'];
 
-export type PingMode = 'connect' | 'select' | 'insert';
+export type PingMode = 'connect' | 'ping' | 'select' | 'insert';
 
 /**
  * What one attempt to talk to the master with the MySQL protocol showed.

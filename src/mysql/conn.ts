@@ -421,6 +421,39 @@ export class Conn {
     });
   }
 
+  /**
+   * COM_PING (what `mysqladmin ping` sends): the server's connection thread answers OK
+   * without parsing or executing anything. Bounded by timeoutMs like query(); on timeout the
+   * connection is destroyed and a MysqlError with code HEIR_QUERY_TIMEOUT is thrown.
+   */
+  ping(timeoutMs?: number): Promise<void> {
+    const limit = timeoutMs ?? this.options.queryTimeoutMs;
+    if (this.closed) {
+      return Promise.reject(new MysqlError({ server: this.name, code: 'HEIR_CONN_CLOSED', message: 'connection is closed', statement: 'COM_PING', fatal: true }));
+    }
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      // mysql2's ping has no timeout of its own: this timer is the only one.
+      const guard = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.destroy();
+        reject(new MysqlError({ server: this.name, code: 'HEIR_QUERY_TIMEOUT', message: `no answer to COM_PING within ${limit} ms; connection dropped`, statement: 'COM_PING', fatal: true }));
+      }, limit);
+      this.raw.ping((err: any) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        if (err) {
+          if (err.fatal) this.closed = true;
+          reject(wrapError(this.name, err, 'COM_PING'));
+          return;
+        }
+        resolve();
+      });
+    });
+  }
+
   /** Runs one statement for its effect. */
   async exec(sql: string, timeoutMs?: number): Promise<void> {
     await this.query(sql, undefined, timeoutMs);

@@ -1,6 +1,7 @@
 /**
  * kill -9 of the master closes heir's persistent ping connection at once (the dead
  * process's kernel does): the monitor pings right then instead of at the next interval.
+ * Both modes that keep a persistent connection: ping (COM_PING, the default) and select.
  * The interval is set to 10 s on purpose, so that a failure seen within a few seconds can
  * only come from that path. MySQL 9.7 and MariaDB 10.11, loopback, lab defaults otherwise,
  * an application writing to the master.
@@ -14,8 +15,8 @@ import { createTable, startWriter } from './failover-helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-for (const flavor of ['mysql', 'mariadb'] as const) {
-  describe(`the master closing the ping connection (${flavor})`, () => {
+for (const [flavor, pingType] of [['mysql', 'ping'], ['mysql', 'select'], ['mariadb', 'ping'], ['mariadb', 'select']] as const) {
+  describe(`the master closing the ping connection (${flavor}, ping_type ${pingType})`, () => {
     const labs: LabCluster[] = [];
     const monitors: ClusterMonitor[] = [];
     afterEach(async () => {
@@ -24,11 +25,11 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
     });
 
     it('triggers a ping at once: kill -9 is seen long before the next 10 s interval', async () => {
-      const l = await startCluster({ flavor, nodes: 3, name: `lost-${flavor}` });
+      const l = await startCluster({ flavor, nodes: 3, name: `lost-${flavor}-${pingType}` });
       labs.push(l);
       await createTable(l);
       const base = l.clusterConfig();
-      const cfg: ClusterConfig = { ...base, detection: { ...base.detection, ssh_check: false, secondary_checks: [], interval_ms: 10_000, ping_type: 'select' } };
+      const cfg: ClusterConfig = { ...base, detection: { ...base.detection, ssh_check: false, secondary_checks: [], interval_ms: 10_000, ping_type: pingType } };
       const w = await startWriter(cfg, 'db1');
       const mon = new ClusterMonitor(cfg, { replicaCheckEveryMs: 1000 });
       monitors.push(mon);

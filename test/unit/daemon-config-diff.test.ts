@@ -31,7 +31,7 @@ test('identical configurations: nothing to do', () => {
 
 test('key order and defaults written out do not count as a change', () => {
   const a = cfg([cluster('a')]);
-  const b = cfg([{ ...cluster('a'), detection: { interval_ms: 1000, ping_type: 'select' } }]);
+  const b = cfg([{ ...cluster('a'), detection: { interval_ms: 1000, ping_type: 'ping' } }]);
   assert.equal(diffConfigs(a, b).same, true);
   assert.equal(canonicalJson({ x: 1, y: { b: 2, a: 1 } }), canonicalJson({ y: { a: 1, b: 2 }, x: 1 }));
   assert.equal(deepEqual({ a: undefined, b: 1 }, { b: 1 }), true);
