@@ -1,6 +1,7 @@
 /**
  * CPU and memory of `heir daemon` while it monitors 1, 100 and 1000 clusters at a 1 s
- * ping interval (ping_type select). Target (issue 14): 1000 clusters under 10% of one core
+ * ping interval (the default ping_type, ping: COM_PING on a persistent connection;
+ * HEIR_FOOTPRINT_PING=select measures SELECT 1 instead). Target (issue 14): 1000 clusters under 10% of one core
  * and 150 MB RSS. The daemon runs as deploy/heir.service runs it (its NODE_OPTIONS).
  *
  *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000,5000]
@@ -9,11 +10,11 @@
  * One small lab (MySQL 9.7: a master and one replica on loopback) serves every cluster:
  * the N clusters of a run all point at the same two servers, so what is measured is
  * heir's cost, not the servers'. Each cluster holds one persistent ping connection to the
- * master (select mode), so the master's max_connections is raised to N + 500 before the
+ * master (ping and select modes), so the master's max_connections is raised to N + 500 before the
  * run (`SET GLOBAL max_connections`; the default 151 would refuse the 152nd cluster and
  * the monitor would see "too many connections", an alive-error). Connect-mode pings would
- * need no persistent connections but cost a TCP + TLS handshake per ping: select mode is
- * the realistic default and the heavier one for the servers, not for heir.
+ * need no persistent connections but cost a TCP + TLS handshake per ping: a persistent
+ * connection is the realistic default and the heavier one for the servers, not for heir.
  *
  * failover.auto is false in the generated configuration: the clusters share servers, and
  * a failover of one would rearrange them all.
@@ -101,7 +102,7 @@ async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise
   if (heapDir) prof.push('--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir', heapDir);
   const child = spawn(process.execPath, [...prof, BIN, 'daemon', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: nodeOptions() },
+    env: { ...process.env, ...unitEnvironment() },
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let log = '';
@@ -183,17 +184,25 @@ async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise
   }
 }
 
-/** The daemon runs with the NODE_OPTIONS deploy/heir.service gives it (unless the caller sets its own). */
-function nodeOptions(): string {
-  if (process.env.NODE_OPTIONS !== undefined) return process.env.NODE_OPTIONS;
+/**
+ * The environment deploy/heir.service gives the daemon (its Environment= lines: NODE_OPTIONS,
+ * MALLOC_ARENA_MAX, ...), each unless the caller's environment sets it.
+ */
+function unitEnvironment(): Record<string, string> {
   const unit = fs.readFileSync(path.join(ROOT, 'deploy', 'heir.service'), 'utf8');
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? '';
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=([A-Z_]+)=(.*)$/gm)) {
+    if (process.env[m[1]!] === undefined) env[m[1]!] = m[2]!.trim();
+  }
+  return env;
 }
 
 function round(x: number, d: number): number {
   const f = 10 ** d;
   return Math.round(x * f) / f;
 }
+
+const pingType = (process.env.HEIR_FOOTPRINT_PING ?? 'ping') as ClusterConfig['detection']['ping_type'];
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 60);
@@ -205,7 +214,7 @@ async function main(): Promise<void> {
     const maxConn = 3 * Math.max(...counts) + 500;
     for (const node of lab.nodes) await lab.sql(node, `SET GLOBAL max_connections = ${maxConn}`);
     const base = lab.clusterConfig({
-      detection: { interval_ms: 1000, ping_type: 'select', ssh_check: false } as ClusterConfig['detection'],
+      detection: { interval_ms: 1000, ping_type: pingType, ssh_check: false } as ClusterConfig['detection'],
       failover: { auto: false, salvage: { enabled: false } } as ClusterConfig['failover'],
     });
     // HEIR_FOOTPRINT_TLS=disabled: what TLS costs (the default, preferred, uses it when the server offers it).
@@ -235,12 +244,12 @@ async function main(): Promise<void> {
           mysql: lab.version,
           servers: `${lab.nodes.length} (master + replica on loopback), shared by every cluster`,
           interval_ms: 1000,
-          ping_type: 'select',
+          ping_type: pingType,
           max_connections: maxConn,
           warmup_s: WARMUP_S,
           results,
           tls: process.env.HEIR_FOOTPRINT_TLS ?? 'preferred (the default: TLS, the server offers it)',
-          nodeOptions: nodeOptions() || '(none)',
+          environment: unitEnvironment(),
           nodeArgs: process.env.HEIR_FOOTPRINT_NODE_ARGS ?? '',
           target: { clusters: 1000, cpuPercentOfOneCore: 10, rssMb: 150 },
           ...(big ? { meetsTarget: big.cpuPercentOfOneCore <= 10 && big.rssMbMax <= 150 && big.watching === 1000 } : {}),
