@@ -27,7 +27,7 @@ import { ApiError, startApiServer, type ActionContext, type ActionResult, type A
 import { describeDiff, diffConfigs } from './config-diff';
 import { HeirMetrics } from './metrics';
 import { ClusterRuntime } from './runtime';
-import { Scheduler, effectivePeriodMs } from './scheduler';
+import { Scheduler, effectivePeriodMs, unwatchedRetryMs } from './scheduler';
 import { heirVersion } from '../cli/version';
 import { SystemdNotify } from './sd-notify';
 import { HaSession } from '../ha/leadership';
@@ -214,8 +214,19 @@ export class Daemon {
         } catch (e) {
           this.log.error({ cluster: c.name, err: (e as Error).message }, `cluster ${c.name} could not start: ${(e as Error).message}; retried at every refresh`);
         }
-        // Spread the periodic reads over the period; the first one already happened.
-        this.scheduler.add(c.name, () => rt.refresh());
+        // Spread the periodic reads over the period; the first one already happened. A
+        // cluster not watched yet is read again sooner (retryUnwatched).
+        let attempt = 0;
+        const refresh = async () => {
+          try {
+            await rt.refresh();
+          } finally {
+            attempt = rt.master === null ? attempt + 1 : 0;
+            if (attempt > 0 && this.runtimes.get(c.name) === rt) this.scheduler.retryIn(c.name, unwatchedRetryMs(attempt - 1, this.scheduler.period, Math.random()));
+          }
+        };
+        this.scheduler.add(c.name, refresh, rt.master === null ? unwatchedRetryMs(0, this.scheduler.period, Math.random()) : undefined);
+        if (rt.master === null) attempt = 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(n, list.length) }, worker));

@@ -4,7 +4,9 @@
  * thousand timers each opening connections at the same moment: jobs are spread evenly
  * over their period, at most `maxConcurrent` run at once, and the period stretches when
  * there are more jobs than `maxPerSecond` allows (the cost stays bounded; freshness
- * degrades gracefully and is visible in each status's snapshotAt).
+ * degrades gracefully and is visible in each status's snapshotAt). A cluster not watched yet
+ * is retried sooner than its period (unwatchedRetryMs): with 5000 clusters the period is
+ * 500 s, too long to leave a master unwatched because its first read failed.
  */
 export interface SchedulerOptions {
   /** Wanted period of each job (ms). */
@@ -23,6 +25,17 @@ interface Job {
   run: () => Promise<void>;
   due: number;
   running: boolean;
+}
+
+/**
+ * How soon a cluster that is not watched yet (its master could not be told: no server
+ * answered, a start-up storm timed its connections out) is read again: 5 s, doubling at each
+ * failed attempt, at most 60 s and never later than its period; ±20 % so that clusters that
+ * failed together do not retry together (pure, `rand` in [0, 1)).
+ */
+export function unwatchedRetryMs(attempt: number, periodMs: number, rand: number): number {
+  const base = Math.min(60_000, 5000 * 2 ** Math.min(Math.max(attempt, 0), 10));
+  return Math.round(Math.min(periodMs, base * (0.8 + 0.4 * rand)));
 }
 
 /** The effective period for n jobs (pure). */
@@ -57,6 +70,15 @@ export class Scheduler {
 
   remove(key: string): void {
     this.jobs.delete(key);
+  }
+
+  /**
+   * Run the job again within `ms` (sooner than its period, never later than already due): a
+   * retry. Retries count against maxPerSecond like every other start.
+   */
+  retryIn(key: string, ms: number): void {
+    const j = this.jobs.get(key);
+    if (j) j.due = Math.min(j.due, Date.now() + ms);
   }
 
   /** Run the job at the next tick (e.g. right after a failover). */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shortGtid, statusRows, type ClusterStatus } from '../../src/daemon/status';
-import { effectivePeriodMs } from '../../src/daemon/scheduler';
+import { Scheduler, effectivePeriodMs, unwatchedRetryMs } from '../../src/daemon/scheduler';
 import { apiBaseUrl } from '../../src/daemon/api';
 import { secretsOf } from '../../src/daemon/daemon';
 import { HeirConfig } from '../../src/config/schema';
@@ -56,6 +56,30 @@ test('refresh period stretches with the number of clusters to stay within the ra
   assert.equal(effectivePeriodMs(500, 10_000, 50), 10_000);
   assert.equal(effectivePeriodMs(1000, 10_000, 50), 20_000);
   assert.equal(effectivePeriodMs(0, 10_000, 50), 10_000);
+});
+
+test('a cluster not watched yet is retried sooner than its period, backing off to 60 s', () => {
+  // 5000 clusters at 10 reads/s: a 500 s period.
+  assert.deepEqual([0, 1, 2, 3, 4, 9].map((a) => unwatchedRetryMs(a, 500_000, 0.5)), [5000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+  assert.equal(unwatchedRetryMs(0, 500_000, 0), 4000, '-20 % jitter');
+  assert.equal(unwatchedRetryMs(0, 500_000, 0.999), 5998, '+20 % jitter');
+  assert.equal(unwatchedRetryMs(3, 10_000, 0.5), 10_000, 'never later than the period');
+});
+
+test('retryIn brings a job forward and never pushes it back', async () => {
+  const runs: string[] = [];
+  const s = new Scheduler({ periodMs: 3_600_000, maxPerSecond: 100, maxConcurrent: 4, tickMs: 10 });
+  s.add('late', async () => void runs.push('late'), 3_600_000);
+  s.add('soon', async () => void runs.push('soon'), 20);
+  s.retryIn('late', 50);
+  s.retryIn('soon', 3_600_000);
+  s.start();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    s.stop();
+  }
+  assert.deepEqual(runs.sort(), ['late', 'soon']);
 });
 
 test('status asks a wildcard listener on loopback', () => {
