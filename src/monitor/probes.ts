@@ -53,13 +53,24 @@ function observation(mode: PingMode | 'reprobe', at: number, cls: PingClass, err
   return o;
 }
 
-/** Run fn with a hard deadline; on deadline, reject with code HEIR_PING_DEADLINE. */
-function deadline<T>(ms: number, fn: () => Promise<T>, onLate: (v: T) => void): Promise<T> {
+/**
+ * Run fn with a hard deadline; on deadline, reject with code HEIR_PING_DEADLINE.
+ *
+ * The deadline is decided after the event loop has looked at the sockets once more
+ * (setImmediate runs after the poll phase): libuv runs due timers before it reads the
+ * sockets, so when the manager itself is busy (thousands of clusters, a loaded host) an
+ * answer that arrived in time would otherwise lose to the timer that was waiting for it,
+ * and an overloaded manager would take its own slowness for the master's.
+ */
+export function deadline<T>(ms: number, fn: () => Promise<T>, onLate: (v: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
     const t = setTimeout(() => {
-      done = true;
-      reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'HEIR_PING_DEADLINE' }));
+      setImmediate(() => {
+        if (done) return;
+        done = true;
+        reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'HEIR_PING_DEADLINE' }));
+      });
     }, ms);
     fn().then(
       (v) => {

@@ -455,12 +455,16 @@ export class Conn {
     }
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      // mysql2's ping has no timeout of its own: this timer is the only one.
+      // mysql2's ping has no timeout of its own: this timer is the only one. It decides after
+      // the event loop has read the sockets once more (see deadline() in src/monitor/probes.ts):
+      // an answer that arrived in time while this process was busy still counts.
       const guard = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        this.destroy();
-        reject(new MysqlError({ server: this.name, code: 'HEIR_QUERY_TIMEOUT', message: `no answer to COM_PING within ${limit} ms; connection dropped`, statement: 'COM_PING', fatal: true }));
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          this.destroy();
+          reject(new MysqlError({ server: this.name, code: 'HEIR_QUERY_TIMEOUT', message: `no answer to COM_PING within ${limit} ms; connection dropped`, statement: 'COM_PING', fatal: true }));
+        });
       }, limit);
       this.raw.ping((err: any) => {
         if (settled) return;

@@ -1,7 +1,8 @@
-/** Pure parts of the probes: ping error classes, the greeting classifier, host-check output parsing. */
+/** Pure parts of the probes: ping error classes, the greeting classifier, host-check output parsing; the ping deadline against a busy event loop (a loopback socket). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyPingError, classifyGreeting } from '../../src/monitor/probes';
+import * as net from 'node:net';
+import { classifyPingError, classifyGreeting, deadline } from '../../src/monitor/probes';
 import { parseHostCheck, parseProbe, hostCheckCommand, probeCommand, shQuote } from '../../src/monitor/host-script';
 import { hostFact } from '../../src/monitor/verdict';
 
@@ -80,4 +81,39 @@ test('probe output parsing and command construction refuse odd input', () => {
   const cmd = hostCheckCommand({ address: 'db1', port: 3306, pidFile: "/var/run/my'sql.pid", probeTimeoutMs: 1000 });
   assert.ok(cmd.includes(`PF='/var/run/my'\\''sql.pid'`));
   assert.ok(cmd.includes(':0CEA'), 'port 3306 in /proc/net/tcp hex');
+});
+
+test('an answer that arrived in time wins over the deadline when the manager was busy past it', async () => {
+  // The answer is written into the socket at once (the peer's write reaches the kernel
+  // synchronously), then the event loop is kept busy past the deadline: when it comes back,
+  // the deadline's timer and the answer are both due.
+  let peer: net.Socket | undefined;
+  const server = net.createServer((s) => (peer = s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  while (!peer) await new Promise((r) => setTimeout(r, 5));
+  try {
+    const answered = deadline(
+      50,
+      () =>
+        new Promise<string>((resolve) => {
+          sock.once('data', (d) => resolve(d.toString()));
+          peer!.write('pong');
+        }),
+      () => undefined,
+    );
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      /* the manager is busy: 4 deadlines long */
+    }
+    assert.equal(await answered, 'pong');
+    // And a real silence still ends at the deadline.
+    const silent = deadline(50, () => new Promise<never>(() => undefined), () => undefined);
+    await assert.rejects(silent, (e: any) => e.code === 'HEIR_PING_DEADLINE');
+  } finally {
+    sock.destroy();
+    peer?.destroy();
+    await new Promise((r) => server.close(r));
+  }
 });
