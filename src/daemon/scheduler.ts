@@ -101,11 +101,15 @@ export class Scheduler {
     const now = Date.now();
     const period = this.period;
     // At most this many starts per tick keeps the rate bounded even after a pause.
-    let budget = Math.max(1, Math.ceil((this.o.maxPerSecond * this.tickMs) / 1000));
-    for (const j of this.jobs.values()) {
-      if (budget <= 0 || this.running >= this.o.maxConcurrent) break;
-      if (j.running || j.due > now) continue;
-      budget--;
+    const budget = Math.max(1, Math.ceil((this.o.maxPerSecond * this.tickMs) / 1000));
+    const room = Math.min(budget, this.o.maxConcurrent - this.running);
+    if (room <= 0) return;
+    // The longest overdue first: when more jobs are due than the rate allows (retries of
+    // clusters not watched yet, a pause), none waits behind others that keep coming due.
+    const due: Job[] = [];
+    for (const j of this.jobs.values()) if (!j.running && j.due <= now) due.push(j);
+    if (due.length > room) due.sort((a, b) => a.due - b.due);
+    for (const j of due.slice(0, room)) {
       j.running = true;
       this.running++;
       // Next run one period after this start (not after the end: the rhythm stays even).

@@ -82,6 +82,23 @@ test('retryIn brings a job forward and never pushes it back', async () => {
   assert.deepEqual(runs.sort(), ['late', 'soon']);
 });
 
+test('the scheduler starts the longest overdue jobs first when more are due than its rate allows', async () => {
+  const runs: string[] = [];
+  // One start per tick; 'a' and 'b' come due again at once (retries), 'c' has waited longest.
+  const s = new Scheduler({ periodMs: 3_600_000, maxPerSecond: 1, maxConcurrent: 4, tickMs: 20 });
+  s.add('a', async () => { runs.push('a'); s.retryIn('a', 0); }, 0);
+  s.add('b', async () => { runs.push('b'); s.retryIn('b', 0); }, 0);
+  s.add('c', async () => void runs.push('c'), -1000);
+  s.start();
+  try {
+    while (runs.length < 6) await new Promise((r) => setTimeout(r, 10));
+  } finally {
+    s.stop();
+  }
+  assert.equal(runs[0], 'c', `the longest overdue first: ${runs.join(' ')}`);
+  assert.ok(runs.includes('b'), `no job starves behind one that keeps coming due: ${runs.join(' ')}`);
+});
+
 test('status asks a wildcard listener on loopback', () => {
   assert.equal(apiBaseUrl('127.0.0.1:7878'), 'http://127.0.0.1:7878');
   assert.equal(apiBaseUrl('0.0.0.0:7878'), 'http://127.0.0.1:7878');
