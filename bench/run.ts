@@ -622,7 +622,7 @@ function render(): string {
   }
   const fp = get('daemon-footprint');
   const big = fp?.results?.find((x: any) => x.clusters === 1000);
-  if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', `target ${fp.target?.cpuPercentOfOneCore ?? 10} % / ${fp.target?.rssMb ?? 150} MB`]);
+  if (big) sum.push(['daemon with 1000 clusters: CPU / RSS', big.error ? `failed: ${big.error}` : `${big.cpuPercentOfOneCore} % / ${big.rssMbMax ?? big.rssMb} MB`, '', `target ${fp.target?.cpuPercentOfOneCore ?? 10} % / ${fp.target?.rssMb ?? 150} MB`]);
   const huge = fp?.results?.find((x: any) => x.clusters === 5000);
   if (huge) sum.push(['daemon with 5000 clusters: CPU / RSS', huge.error ? `failed: ${huge.error}` : `${huge.cpuPercentOfOneCore} % / ${huge.rssMbMax} MB`, '', '']);
   parts.push(sum.length ? table(sum, ['Figure', 'Median', 'Max', 'Reference']) : 'No results yet.', '');
