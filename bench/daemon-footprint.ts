@@ -7,10 +7,10 @@
  *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000,5000]
  *   env: HEIR_FOOTPRINT_PROFILE=<dir> (CPU profile), HEIR_FOOTPRINT_HEAP=<dir> (heap snapshot at the end)
  *
- * One small lab (MySQL 9.7: a master and one replica on loopback) serves every cluster:
- * the N clusters of a run all point at the same two servers, so what is measured is
+ * One small lab (MySQL 9.7: a master and one replica on loopback), started afresh for each
+ * count, serves every cluster of that count: the N clusters all point at the same two servers, so what is measured is
  * heir's cost, not the servers'. Each cluster holds one persistent ping connection to the
- * master (ping and select modes), so the master's max_connections is raised to N + 500 before the
+ * master (ping and select modes), so the master's max_connections is raised to 3 N + 500 before the
  * run (`SET GLOBAL max_connections`; the default 151 would refuse the 152nd cluster and
  * the monitor would see "too many connections", an alive-error). Connect-mode pings would
  * need no persistent connections but cost a TCP + TLS handshake per ping: a persistent
@@ -114,7 +114,7 @@ async function runOnce(base: ClusterConfig, n: number, seconds: number): Promise
     const readyWithinS = Math.max(300, Math.ceil(n * 0.12));
     const deadline = Date.now() + readyWithinS * 1000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${log.slice(-3000)}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`daemon exited early (${child.exitCode ?? child.signalCode}):\n${log.slice(-3000)}`);
       try {
         health = JSON.parse(await get(`http://127.0.0.1:${port}/health`)) as typeof health;
         if (health.clusters === n && health.watching === n) break;
@@ -207,60 +207,67 @@ const pingType = (process.env.HEIR_FOOTPRINT_PING ?? 'ping') as ClusterConfig['d
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 60);
   const counts = (process.argv[3] ?? '1,100,1000,5000').split(',').map(Number);
-  const lab = await startCluster({ flavor: 'mysql', nodes: 2, name: 'footprint' });
-  try {
-    // Three per cluster: the ping, the status refresh and a corroborating probe can be open at once
-    // while the start-up handshakes of a thousand clusters make the one shared server slow.
-    const maxConn = 3 * Math.max(...counts) + 500;
-    for (const node of lab.nodes) await lab.sql(node, `SET GLOBAL max_connections = ${maxConn}`);
-    const base = lab.clusterConfig({
-      detection: { interval_ms: 1000, ping_type: pingType, ssh_check: false } as ClusterConfig['detection'],
-      failover: { auto: false, salvage: { enabled: false } } as ClusterConfig['failover'],
-    });
-    // HEIR_FOOTPRINT_TLS=disabled: what TLS costs (the default, preferred, uses it when the server offers it).
-    if (process.env.HEIR_FOOTPRINT_TLS) base.mysql = { ...base.mysql, tls: { ...base.mysql.tls, mode: process.env.HEIR_FOOTPRINT_TLS as ClusterConfig['mysql']['tls']['mode'] } };
-    const results: RunResult[] = [];
-    for (const n of counts) {
-      process.stderr.write(`daemon-footprint: ${n} cluster(s), ${seconds} s…\n`);
-      try {
-        results.push(await runOnce(base, n, seconds));
-      } catch (e) {
-        // One count failing (e.g. not ready in time) is a result too; the others stand.
-        process.stderr.write(`  ${n} clusters failed: ${(e as Error).message}\n${(e as { detail?: string }).detail ?? ''}\n`);
-        results.push({ clusters: n, error: (e as Error).message } as unknown as RunResult);
-        continue;
-      }
+  const results: RunResult[] = [];
+  let version = '';
+  let servers = 0;
+  // Each count on servers of its own, started for it: what one count's start-up storm left
+  // behind in the shared servers (thread and host caches, a full accept queue) must not
+  // weigh on the next count.
+  for (const n of counts) {
+    process.stderr.write(`daemon-footprint: ${n} cluster(s), ${seconds} s…\n`);
+    const lab = await startCluster({ flavor: 'mysql', nodes: 2, name: `footprint-${n}` });
+    try {
+      version = lab.version;
+      servers = lab.nodes.length;
+      // Three per cluster: the ping, the status refresh and a corroborating probe can be open at once
+      // while the start-up handshakes of a thousand clusters make the one shared server slow.
+      for (const node of lab.nodes) await lab.sql(node, `SET GLOBAL max_connections = ${maxConnections(n)}`);
+      const base = lab.clusterConfig({
+        detection: { interval_ms: 1000, ping_type: pingType, ssh_check: false } as ClusterConfig['detection'],
+        failover: { auto: false, salvage: { enabled: false } } as ClusterConfig['failover'],
+      });
+      // HEIR_FOOTPRINT_TLS=disabled: what TLS costs (the default, preferred, uses it when the server offers it).
+      if (process.env.HEIR_FOOTPRINT_TLS) base.mysql = { ...base.mysql, tls: { ...base.mysql.tls, mode: process.env.HEIR_FOOTPRINT_TLS as ClusterConfig['mysql']['tls']['mode'] } };
+      results.push(await runOnce(base, n, seconds));
       process.stderr.write(`  ${JSON.stringify(results.at(-1))}\n`);
+    } catch (e) {
+      // One count failing (e.g. not ready in time) is a result too; the others stand.
+      process.stderr.write(`  ${n} clusters failed: ${(e as Error).message}\n${(e as { detail?: string }).detail ?? ''}\n`);
+      results.push({ clusters: n, error: (e as Error).message } as unknown as RunResult);
+    } finally {
+      await lab.teardown();
     }
-    const big = results.find((r) => r.clusters === 1000);
-    console.log(
-      JSON.stringify(
-        {
-          bench: 'daemon-footprint',
-          at: new Date().toISOString(),
-          node: process.version,
-          cpu: os.cpus()[0]?.model ?? 'unknown',
-          cores: os.cpus().length,
-          mysql: lab.version,
-          servers: `${lab.nodes.length} (master + replica on loopback), shared by every cluster`,
-          interval_ms: 1000,
-          ping_type: pingType,
-          max_connections: maxConn,
-          warmup_s: WARMUP_S,
-          results,
-          tls: process.env.HEIR_FOOTPRINT_TLS ?? 'preferred (the default: TLS, the server offers it)',
-          environment: unitEnvironment(),
-          nodeArgs: process.env.HEIR_FOOTPRINT_NODE_ARGS ?? '',
-          target: { clusters: 1000, cpuPercentOfOneCore: 10, rssMb: 150 },
-          ...(big ? { meetsTarget: big.cpuPercentOfOneCore <= 10 && big.rssMbMax <= 150 && big.watching === 1000 } : {}),
-        },
-        null,
-        2,
-      ),
-    );
-  } finally {
-    await lab.teardown();
   }
+  const big = results.find((r) => r.clusters === 1000);
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'daemon-footprint',
+        at: new Date().toISOString(),
+        node: process.version,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.cpus().length,
+        mysql: version,
+        servers: `${servers} (master + replica on loopback), shared by every cluster of a count, started afresh for each count`,
+        interval_ms: 1000,
+        ping_type: pingType,
+        max_connections: Object.fromEntries(counts.map((n) => [n, maxConnections(n)])),
+        warmup_s: WARMUP_S,
+        results,
+        tls: process.env.HEIR_FOOTPRINT_TLS ?? 'preferred (the default: TLS, the server offers it)',
+        environment: unitEnvironment(),
+        nodeArgs: process.env.HEIR_FOOTPRINT_NODE_ARGS ?? '',
+        target: { clusters: 1000, cpuPercentOfOneCore: 10, rssMb: 150 },
+        ...(big ? { meetsTarget: big.cpuPercentOfOneCore <= 10 && big.rssMbMax <= 150 && big.watching === 1000 } : {}),
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+function maxConnections(clusters: number): number {
+  return 3 * clusters + 500;
 }
 
 main().catch((e) => {
