@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import type { ClusterConfig, NodeConfig } from '../config/schema';
-import { Conn, connOptions, classifyError, MysqlError } from '../mysql/conn';
+import { Conn, connOptions, classifyError, MysqlError, timeoutAfterIo } from '../mysql/conn';
 import { sshExec, sshTarget, SshError } from '../ssh';
 import { hostCheckCommand, parseHostCheck, parseProbe, probeCommand } from './host-script';
 import type { HostCheck, PingClass, PingMode, PingObservation, SecondaryCheck, TcpProbe, TcpProbeResult } from './types';
@@ -54,35 +54,29 @@ function observation(mode: PingMode | 'reprobe', at: number, cls: PingClass, err
 }
 
 /**
- * Run fn with a hard deadline; on deadline, reject with code HEIR_PING_DEADLINE.
- *
- * The deadline is decided after the event loop has looked at the sockets once more
- * (setImmediate runs after the poll phase): libuv runs due timers before it reads the
- * sockets, so when the manager itself is busy (thousands of clusters, a loaded host) an
- * answer that arrived in time would otherwise lose to the timer that was waiting for it,
- * and an overloaded manager would take its own slowness for the master's.
+ * Run fn with a hard deadline; on deadline, reject with code HEIR_PING_DEADLINE. The deadline
+ * is decided after the event loop has read the sockets once more (timeoutAfterIo): a busy
+ * manager does not take its own slowness for the master's.
  */
 export function deadline<T>(ms: number, fn: () => Promise<T>, onLate: (v: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
-    const t = setTimeout(() => {
-      setImmediate(() => {
-        if (done) return;
-        done = true;
-        reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'HEIR_PING_DEADLINE' }));
-      });
-    }, ms);
+    const cancel = timeoutAfterIo(ms, () => {
+      if (done) return;
+      done = true;
+      reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: 'HEIR_PING_DEADLINE' }));
+    });
     fn().then(
       (v) => {
         if (done) return onLate(v);
         done = true;
-        clearTimeout(t);
+        cancel();
         resolve(v);
       },
       (e) => {
         if (done) return;
         done = true;
-        clearTimeout(t);
+        cancel();
         reject(e);
       },
     );

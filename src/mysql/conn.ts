@@ -246,6 +246,22 @@ function destroyHard(raw: RawConn): void {
 }
 
 /**
+ * Calls fn once `ms` have passed and the event loop has then read the sockets once more
+ * (setImmediate runs after the poll phase); returns a cancel function. libuv runs due timers
+ * before it reads sockets, so when this process is busy past a deadline (thousands of
+ * clusters, a loaded host) an answer that arrived in time would otherwise lose to the timer
+ * waiting for it, and the manager would take its own slowness for the server's.
+ */
+export function timeoutAfterIo(ms: number, fn: () => void): () => void {
+  let immediate: NodeJS.Immediate | null = null;
+  const t = setTimeout(() => (immediate = setImmediate(fn)), ms);
+  return () => {
+    clearTimeout(t);
+    if (immediate) clearImmediate(immediate);
+  };
+}
+
+/**
  * What a connection keeps of its handshake once it is open, and lets go of here. Each is a
  * small Buffer (20 bytes of auth scramble, a TLS session ticket) that is a view into the
  * 64 KB socket read that brought it, so holding it holds all 64 KB: measured, 1000 ping
@@ -455,21 +471,17 @@ export class Conn {
     }
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      // mysql2's ping has no timeout of its own: this timer is the only one. It decides after
-      // the event loop has read the sockets once more (see deadline() in src/monitor/probes.ts):
-      // an answer that arrived in time while this process was busy still counts.
-      const guard = setTimeout(() => {
-        setImmediate(() => {
-          if (settled) return;
-          settled = true;
-          this.destroy();
-          reject(new MysqlError({ server: this.name, code: 'HEIR_QUERY_TIMEOUT', message: `no answer to COM_PING within ${limit} ms; connection dropped`, statement: 'COM_PING', fatal: true }));
-        });
-      }, limit);
+      // mysql2's ping has no timeout of its own: this timer is the only one.
+      const cancel = timeoutAfterIo(limit, () => {
+        if (settled) return;
+        settled = true;
+        this.destroy();
+        reject(new MysqlError({ server: this.name, code: 'HEIR_QUERY_TIMEOUT', message: `no answer to COM_PING within ${limit} ms; connection dropped`, statement: 'COM_PING', fatal: true }));
+      });
       this.raw.ping((err: any) => {
         if (settled) return;
         settled = true;
-        clearTimeout(guard);
+        cancel();
         if (err) {
           if (err.fatal) this.closed = true;
           reject(wrapError(this.name, err, 'COM_PING'));
