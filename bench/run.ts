@@ -408,7 +408,7 @@ function footprintVerdict(r: any): string {
 function renderFootprint(r: any): string {
   const rows = (r.results ?? []).map((x: any) => x.error ? [String(x.clusters), `**failed**: ${x.error}`, '—', '—', '—', '—'] : [String(x.clusters), `${x.cpuPercentOfOneCore ?? '—'} %`, `${x.rssMbMax ?? "—"} MB (mean ${x.rssMbMean ?? "—"})`, String(x.watching ?? '—'), x.pingsPerSecond !== undefined ? String(x.pingsPerSecond) : '—', x.startupMs !== undefined ? s(x.startupMs) : '—']);
   return [
-    `bench/daemon-footprint.ts: ${r.servers}; interval ${r.interval_ms} ms, ping ${r.ping_type}${r.tls ? `, TLS ${r.tls}` : ''}; ${r.environment ? `environment ${Object.entries(r.environment).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}` : `NODE_OPTIONS ${r.nodeOptions ?? '(none)'}`}${r.nodeArgs ? `, node ${r.nodeArgs}` : ''}; warm-up ${r.warmup_s} s, then CPU (utime+stime) and RSS sampled.`,
+    `bench/daemon-footprint.ts: ${r.servers}; interval ${r.interval_ms} ms, ping_type ${r.ping_type}${r.tls ? `, TLS ${r.tls}` : ''}; ${r.environment ? `environment ${Object.entries(r.environment).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}` : `NODE_OPTIONS ${r.nodeOptions ?? '(none)'}`}${r.nodeArgs ? `, node ${r.nodeArgs}` : ''}; warm-up ${r.warmup_s} s, then CPU (utime+stime) and RSS sampled.`,
     '',
     table(rows, ['Clusters', 'CPU (% of one core)', 'RSS max', 'Watching', 'Pings/s', 'Ready after']),
     ...(r.results ?? []).some((x: any) => x.cpuUserPercent !== undefined) ? ['', `CPU split, user / system: ${(r.results ?? []).filter((x: any) => x.cpuUserPercent !== undefined).map((x: any) => `${x.clusters}: ${x.cpuUserPercent} / ${x.cpuSystemPercent} %`).join('; ')} (on loopback the system share includes mysqld's side of each packet).`] : [],
