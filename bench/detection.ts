@@ -197,7 +197,7 @@ async function main(): Promise<void> {
         partition: { runs: falseRuns, failoverVerdicts: partition.reduce((a, r) => a + r.failoverVerdicts, 0), verdictsSeen: tally(partition.flatMap((r) => r.verdicts)) },
         overload: {
           runs: falseRuns,
-          monitors: 'ping_type select (default) and connect, side by side',
+          monitors: `ping_type ${cluster.detection.ping_type} (the default) and connect, side by side`,
           failoverVerdicts: overload.reduce((a, r) => a + r.select.failoverVerdicts + r.connect.failoverVerdicts, 0),
           verdictsSeen: { select: tally(overload.flatMap((r) => r.select.verdicts)), connect: tally(overload.flatMap((r) => r.connect.verdicts)) },
         },
