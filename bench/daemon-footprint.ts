@@ -2,7 +2,7 @@
  * CPU and memory of `heir daemon` while it monitors 1, 100 and 1000 clusters at a 1 s
  * ping interval (the default ping_type, ping: COM_PING on a persistent connection;
  * HEIR_FOOTPRINT_PING=select measures SELECT 1 instead). Target (issue 14): 1000 clusters under 10% of one core
- * and 150 MB RSS. The daemon runs as deploy/heir.service runs it (its NODE_OPTIONS).
+ * and 150 MB RSS. The daemon runs as deploy/heir.service runs it (its Environment= lines).
  *
  *   node dist/bench/daemon-footprint.js [seconds=60] [counts=1,100,1000,5000]
  *   env: HEIR_FOOTPRINT_PROFILE=<dir> (CPU profile), HEIR_FOOTPRINT_HEAP=<dir> (heap snapshot at the end)

@@ -215,18 +215,20 @@ export class Daemon {
           this.log.error({ cluster: c.name, err: (e as Error).message }, `cluster ${c.name} could not start: ${(e as Error).message}; retried at every refresh`);
         }
         // Spread the periodic reads over the period; the first one already happened. A
-        // cluster not watched yet is read again sooner (retryUnwatched).
-        let attempt = 0;
-        const refresh = async () => {
+        // cluster not watched yet is read again sooner, backing off (unwatchedRetryMs).
+        let unwatchedReads = 0;
+        const afterRead = () => {
+          unwatchedReads = rt.master === null ? unwatchedReads + 1 : 0;
+          if (unwatchedReads > 0 && this.runtimes.get(c.name) === rt) this.scheduler.retryIn(c.name, unwatchedRetryMs(unwatchedReads - 1, this.scheduler.period, Math.random()));
+        };
+        this.scheduler.add(c.name, async () => {
           try {
             await rt.refresh();
           } finally {
-            attempt = rt.master === null ? attempt + 1 : 0;
-            if (attempt > 0 && this.runtimes.get(c.name) === rt) this.scheduler.retryIn(c.name, unwatchedRetryMs(attempt - 1, this.scheduler.period, Math.random()));
+            afterRead();
           }
-        };
-        this.scheduler.add(c.name, refresh, rt.master === null ? unwatchedRetryMs(0, this.scheduler.period, Math.random()) : undefined);
-        if (rt.master === null) attempt = 1;
+        });
+        afterRead();
       }
     };
     await Promise.all(Array.from({ length: Math.min(n, list.length) }, worker));
