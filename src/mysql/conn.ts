@@ -290,7 +290,9 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
       port: o.port,
       user: o.user,
       password: o.password,
-      connectTimeout: o.connectTimeoutMs,
+      // No timer of mysql2's own (0 disables it): the guard below is the only one, so the
+      // deadline is decided after the sockets have been read once more (timeoutAfterIo).
+      connectTimeout: 0,
       ssl,
       multipleStatements: false,
       supportBigNumbers: true,
@@ -305,8 +307,8 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
     });
     // Without a listener, a late 'error' would crash the process.
     raw.on('error', () => undefined);
-    // Safety net over mysql2's own connect timeout (TLS or auth can stall too).
-    const guard = setTimeout(() => {
+    // TCP, TLS and authentication together, bounded by one timer.
+    const cancel = timeoutAfterIo(o.connectTimeoutMs, () => {
       if (settled) return;
       settled = true;
       destroyHard(raw);
@@ -318,9 +320,9 @@ function connectOnce(o: ConnOptions, ssl: mysql.SslOptions | undefined): Promise
           fatal: true,
         }),
       );
-    }, o.connectTimeoutMs + 500);
+    });
     raw.connect((err) => {
-      clearTimeout(guard);
+      cancel();
       if (settled) return;
       settled = true;
       if (err) {
@@ -420,17 +422,12 @@ export class Conn {
    */
   query<T = Record<string, any>>(sql: string, params?: unknown[], timeoutMs?: number): Promise<T[]> {
     const limit = timeoutMs ?? this.options.queryTimeoutMs;
-    if (this.closed) {
-      return Promise.reject(
-        new MysqlError({ server: this.name, code: 'HEIR_CONN_CLOSED', message: 'connection is closed', statement: sql, fatal: true }),
-      );
-    }
+    if (this.closed) return Promise.reject(this.closedError(sql));
     return new Promise<T[]>((resolve, reject) => {
       let settled = false;
       const timedOut = () => {
         if (settled) return;
         settled = true;
-        clearTimeout(guard);
         this.destroy();
         reject(
           new MysqlError({
@@ -442,13 +439,13 @@ export class Conn {
           }),
         );
       };
-      // mysql2 has its own timeout; this guard covers a stalled socket too.
-      const guard = setTimeout(timedOut, limit + 1000);
-      this.raw.query({ sql, values: params, timeout: limit }, (err: any, result: any) => {
+      // One timer, not mysql2's query timeout beside it: mysql2's would fire in the same
+      // timers phase and win over an answer already in the socket (see timeoutAfterIo).
+      const cancel = timeoutAfterIo(limit, timedOut);
+      this.raw.query({ sql, values: params }, (err: any, result: any) => {
         if (settled) return;
-        if (err && err.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return timedOut();
         settled = true;
-        clearTimeout(guard);
+        cancel();
         if (err) {
           if (err.fatal) this.closed = true;
           reject(wrapError(this.name, err, sql));
@@ -466,9 +463,7 @@ export class Conn {
    */
   ping(timeoutMs?: number): Promise<void> {
     const limit = timeoutMs ?? this.options.queryTimeoutMs;
-    if (this.closed) {
-      return Promise.reject(new MysqlError({ server: this.name, code: 'HEIR_CONN_CLOSED', message: 'connection is closed', statement: 'COM_PING', fatal: true }));
-    }
+    if (this.closed) return Promise.reject(this.closedError('COM_PING'));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       // mysql2's ping has no timeout of its own: this timer is the only one.
@@ -490,6 +485,10 @@ export class Conn {
         resolve();
       });
     });
+  }
+
+  private closedError(statement: string): MysqlError {
+    return new MysqlError({ server: this.name, code: 'HEIR_CONN_CLOSED', message: 'connection is closed', statement, fatal: true });
   }
 
   /** Runs one statement for its effect. */
