@@ -25,6 +25,7 @@ import { analyze } from './verdict';
 import { channelToMaster, managerSights, replicaSight, type HealthyView, type MasterRef } from './sight';
 import { replicaFindings, findingsKey } from './findings';
 import { DEFAULT_MACHINE_PARAMS, initialState, step, type MachineParams, type MachineState } from './state';
+import { corroborationBudget, type Release } from './budget';
 import { Pinger, hostCheck, readPidFile, reprobe, secondaryCheck, tcpProbe } from './probes';
 import type { DetectionParams, HostCheck, Observations, PeerView, PingObservation, ReplicaFinding, ReplicaSight, SecondaryCheck, TcpProbe, Verdict, VerdictKind } from './types';
 
@@ -445,13 +446,23 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     const useful = () => epoch === this.epoch && this.failure === f && this.running;
     // Each probe stores its result, then the analysis runs on everything known. In the
     // first round every probe is awaited (f.pending) before an unconfirmed dead verdict
-    // is reported.
-    const probe = <T>(key: string, run: () => Promise<T>, store: (r: T) => void) => {
-      const started = this.once_(key, async () => {
+    // is reported. Probes that open a connection take a slot of the process's budget
+    // (budget.ts): the first round waits for one, later rounds skip a probe when none is free.
+    const probe = <T>(key: string, run: () => Promise<T>, store: (r: T) => void, opens = true) => {
+      if (this.busy.has(key)) return;
+      let release: Release | null = null;
+      if (opens && !first) {
+        release = corroborationBudget.tryAcquire();
+        if (!release) return;
+      }
+      this.once_(key, async () => {
         let r: T;
         try {
+          if (opens && !release) release = await corroborationBudget.acquire();
+          if (!useful()) return;
           r = await run();
         } finally {
+          release?.();
           f.pending.delete(key);
         }
         if (!useful()) return;
@@ -459,9 +470,10 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
         // While the ping may still answer, results wait for its outcome (the round evaluates).
         if (!f.early) this.evaluate();
       });
-      if (started && first) f.pending.add(key);
+      if (first) f.pending.add(key);
     };
-    probe('tcp', () => tcpProbe(master.host, master.port, d.ping_timeout_ms), (r) => (f.tcp = r));
+    // A bare TCP connection and the server's greeting: no TLS, no session; outside the budget.
+    probe('tcp', () => tcpProbe(master.host, master.port, d.ping_timeout_ms), (r) => (f.tcp = r), false);
     probe('reprobe', () => reprobe(this.cluster, master, d.ping_timeout_ms), (r) => (f.reprobe = r));
     for (const rep of this.replicas()) {
       probe(
