@@ -16,6 +16,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { heirRevision, heirVersion } from '../cli/version';
 import { onCloudCall } from '../eni/observe';
 import type { HaClusterStatus } from '../ha/cluster-ha';
+import { corroborationBudget } from '../monitor/budget';
 
 export type FailoverResult = 'success' | 'failure' | 'aborted';
 /** failover.auto_rejoin outcomes. */
@@ -48,6 +49,21 @@ export function processMetrics(): Registry {
     labelNames: ['version', 'revision', 'nodejs_version'],
     registers,
   }).set({ version: heirVersion(), revision: heirRevision() ?? '', nodejs_version: process.version }, 1);
+  new Gauge({
+    name: 'heir_corroboration_probes',
+    help: "Corroborating probes that open a connection (reprobe, replica reads, SSH, secondary checks), all clusters together: running (at most heir_corroboration_probes_max) or queued (a failure's first round waiting for a slot). A lasting queue means this manager is saturated.",
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.set({ state: 'running' }, corroborationBudget.running);
+      this.set({ state: 'queued' }, corroborationBudget.queued);
+    },
+  });
+  new Gauge({
+    name: 'heir_corroboration_probes_max',
+    help: 'How many corroborating probes that open a connection may run at once in this process.',
+    registers,
+  }).set(corroborationBudget.max);
   const calls = new Counter({
     name: 'heir_cloud_api_requests_total',
     help: 'Alibaba Cloud API calls, by action and outcome (success, or the failure: api, network, timeout, credentials, config); every retry is a call.',

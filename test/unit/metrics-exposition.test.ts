@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { HeirMetrics, processMetrics } from '../../src/daemon/metrics';
+import { corroborationBudget, type Release } from '../../src/monitor/budget';
 import { gitHead, heirRevision } from '../../src/cli/version';
 import { startEcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
@@ -173,4 +174,25 @@ test('Alibaba Cloud API calls through the SDK adapter are counted and timed by a
     restore();
     await emu.close();
   }
+});
+
+test('heir_corroboration_probes: running and queued slots of the process-wide budget, and its size', async () => {
+  const m = new HeirMetrics();
+  const value = (text: string, state: string) => Number(new RegExp(`^heir_corroboration_probes\\{state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  const before = await m.metrics();
+  assert.match(before, new RegExp(`^heir_corroboration_probes_max ${corroborationBudget.max}$`, 'm'));
+  const held: Release[] = [];
+  for (let i = 0; i < corroborationBudget.max; i++) held.push(await corroborationBudget.acquire());
+  const waiting = corroborationBudget.acquire();
+  try {
+    const text = await m.metrics();
+    assert.equal(value(text, 'running'), corroborationBudget.max);
+    assert.equal(value(text, 'queued'), 1);
+  } finally {
+    for (const r of held) r();
+    (await waiting)();
+  }
+  const after = await m.metrics();
+  assert.equal(value(after, 'running'), 0);
+  assert.equal(value(after, 'queued'), 0);
 });
