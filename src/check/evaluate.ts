@@ -343,8 +343,11 @@ export function evaluate(input: CheckInput): CheckResult {
         fix: `repoint it: CHANGE REPLICATION SOURCE TO SOURCE_HOST='${master.host}', SOURCE_PORT=${master.port} (MariaDB: CHANGE MASTER TO ...)`,
       });
     }
+    // A stopped IO thread, or an SQL thread stopped without an error, is a finding but does
+    // not make the replica unpromotable: a failover's planner elects on what it received and
+    // starts its applier. An SQL thread stopped on an error does (the planner gates it).
     if (ch.ioState !== 'Yes') {
-      bad({
+      f.push({
         severity: 'error',
         code: 'io-thread-not-running',
         node: n.name,
@@ -353,7 +356,7 @@ export function evaluate(input: CheckInput): CheckResult {
       });
     }
     if (!ch.sqlRunning) {
-      bad({
+      (ch.lastSqlErrno ? bad : (x: Finding) => f.push(x))({
         severity: 'error',
         code: 'sql-thread-stopped',
         node: n.name,

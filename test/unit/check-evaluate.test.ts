@@ -226,3 +226,20 @@ test("SYSTEM_USER missing on MySQL 8: a warning with the grant (the applier KILL
   assert.match(w[0]!.fix!, /^GRANT SYSTEM_USER ON \*\.\* TO 'heir'@'<manager-host>';$/);
   assert.equal(r.fit, true);
 });
+
+test('stopped IO threads, or an SQL thread stopped by hand, are findings but leave the replica a candidate, as the failover planner does; an SQL error does not', () => {
+  const stopped = evaluate(
+    input([node('db1', 1), node('db2', 2, { replication: [channel({ ioState: 'No' })] }), node('db3', 3, { replication: [channel({ ioState: 'No', sqlRunning: false })] })]),
+  );
+  assert.deepEqual(errors(stopped).sort(), ['io-thread-not-running@db2', 'io-thread-not-running@db3', 'sql-thread-stopped@db3'].sort());
+  // db3 has promotion: never.
+  assert.deepEqual(stopped.candidates, ['db2']);
+  assert.ok(!errors(stopped).includes('no-candidate@'));
+  const byHand = evaluate(input([node('db1', 1), node('db2', 2, { replication: [channel({ ioState: 'No', sqlRunning: false })] }), node('db3', 3)]));
+  assert.deepEqual(byHand.candidates, ['db2']);
+  const broken = evaluate(
+    input([node('db1', 1), node('db2', 2, { replication: [channel({ sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' })] }), node('db3', 3)]),
+  );
+  assert.deepEqual(broken.candidates, []);
+  assert.ok(errors(broken).includes('no-candidate@'));
+});
