@@ -13,6 +13,8 @@ export const ExitCode = {
   BLOCKED: 3,
   /** The action failed part-way after changing the cluster: it needs attention (see the report/journal). */
   INCOMPLETE: 4,
+  /** The action completed, but left nodes out (a failover could not repoint them): they need attention (see the report). */
+  PARTIAL: 5,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -25,6 +27,7 @@ export const EXIT_CODES_HELP = [
   '  2  bad usage or configuration (every problem is listed with file:line)',
   '  3  refused: cluster locked by another action, failovers blocked until `heir ack`, or stopped by a pre_failover hook',
   '  4  incomplete: the action failed part-way and changed the cluster; read its report',
+  '  5  partial: the failover promoted a new master but left nodes out of the new topology; the report says why for each',
 ].join('\n');
 
 /** An error that ends a command with a message and an exit code. */

@@ -933,9 +933,11 @@ export class ClusterRuntime {
       if (r.steps.length === 0) {
         this.emit('failover.started', `${this.name}: ${o.trigger} failover started: master ${r.deadMaster}`, { id: r.id, trigger: o.trigger, deadMaster: r.deadMaster });
       }
+      const leftOut = r.newMaster ? (r.plan?.leftOut ?? []) : [];
       this.emit(
         type,
-        `${this.name}: failover ${r.outcome}: ${r.summary} (${(r.durationMs / 1000).toFixed(1)} s)`,
+        `${this.name}: failover ${r.outcome}: ${r.summary} (${(r.durationMs / 1000).toFixed(1)} s)` +
+          (leftOut.length ? `; left out of the new topology: ${leftOut.map((x) => `${x.node} (${x.why})`).join(', ')}` : ''),
         {
           id: r.id,
           outcome: r.outcome,
@@ -946,6 +948,7 @@ export class ClusterRuntime {
           toWritableMs: r.toWritableMs ?? null,
           steps: r.steps.map((s) => ({ name: s.name, outcome: s.outcome, durationMs: s.durationMs, detail: s.detail, ...(s.error ? { error: s.error } : {}) })),
           possiblyLost: r.possiblyLost,
+          leftOut,
           warnings: r.warnings,
           next: r.next,
           report: r.reportPath ?? null,

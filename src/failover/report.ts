@@ -220,6 +220,8 @@ export function formatReport(r: FailoverReport): string[] {
     lines.push(`  ${s.outcome.padEnd(7)} ${s.name.padEnd(14)} ${String(s.durationMs ?? '-').padStart(6)} ms  ${s.detail}${s.error ? ` — ${s.error}` : ''}`);
     for (const n of s.nodes ?? []) lines.push(`            ${n.ok ? 'ok  ' : 'FAIL'} ${n.node}: ${n.detail} (${n.durationMs} ms)`);
   }
+  // Dry runs and refusals print the whole plan (formatPlan) instead.
+  if (r.newMaster) for (const o of r.plan?.leftOut ?? []) lines.push(`  left out: ${o.node} — ${o.why}`);
   lines.push(`  salvage: ${r.salvage.why}${r.salvage.count ? ` — ${r.salvage.count} transaction(s): ${r.salvage.gtids}` : ''}`);
   for (const l of r.possiblyLost) lines.push(`  possibly lost: ${l.count ?? 'unknown number of'} transaction(s) ${l.transactions ? `(${l.transactions}) ` : ''}— ${l.why}`);
   for (const u of r.undone) lines.push(`  undone: ${u}`);

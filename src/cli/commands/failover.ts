@@ -25,7 +25,9 @@ interface Opts {
 export function exitCodeOf(r: FailoverReport): number {
   switch (r.outcome) {
     case 'promoted':
-      return ExitCode.OK;
+      // Nodes it could not repoint (unreachable, dropped, not locatable) need someone: a
+      // script must not read this as a clean failover.
+      return (r.plan?.leftOut.length ?? 0) > 0 ? ExitCode.PARTIAL : ExitCode.OK;
     case 'dry-run':
       return r.plan?.winner ? ExitCode.OK : ExitCode.FAILED;
     case 'refused':
