@@ -44,7 +44,7 @@ import { compareCoords } from '../mysql/coords';
 import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql/inspect';
 import { countTransactionsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
-import { changeSource, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
+import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError, sshTarget, sshWarm } from '../ssh';
 import { createMover, type AddressMover, type MoveOutcome } from '../eni';
@@ -1078,10 +1078,16 @@ class FailoverRun {
     const p = this.plan!;
     if (p.repoint.length === 0) return;
     const timeoutS = Math.min(30, this.c.failover.apply_timeout_s);
-    await this.step('verify', { nodes: p.repoint, timeoutS }, async (rec) => {
+    // A survivor whose SQL thread had stopped on an error is repointed like the others (it
+    // follows the new master once someone fixes it), but its threads running right after
+    // START REPLICA prove nothing: it must apply past that error (GTID modes).
+    const broken = p.mode === 'file' ? [] : p.candidates.filter((c) => p.repoint.includes(c.name) && c.reasons.some((r) => r.startsWith('gate: SQL thread error'))).map((c) => c.name);
+    await this.step('verify', { nodes: p.repoint, timeoutS, ...(broken.length ? { mustApply: broken } : {}) }, async (rec) => {
+      const target = broken.length ? await executedGtid(await this.conn(p.winner!)) : '';
       rec.nodes = await eachNode(p.repoint, async (n) => {
-        const ch = await verifyReplica(await this.conn(n), timeoutS);
-        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}`;
+        const mustApply = broken.includes(n);
+        const ch = await verifyReplica(await this.conn(n), timeoutS, mustApply ? { applies: target } : {});
+        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}${mustApply ? ', past the SQL error it had stopped on' : ''}`;
       });
       this.failIfAny(rec, 'verify');
     });

@@ -19,6 +19,7 @@ import {
   startReplicaIo,
   stopReplica,
   stopReplicaIo,
+  verifyApplying,
   verifyReplicating,
   waitForGtid,
   waitRelayApplied,
@@ -405,9 +406,13 @@ export async function repointReplica(
   await startReplica(c);
 }
 
-/** Both threads running (bounded); throws with the last replication error. */
-export async function verifyReplica(c: Conn, timeoutS: number): Promise<ReplicationChannel> {
-  return verifyReplicating(c, timeoutS);
+/**
+ * Both threads running (bounded); throws with the last replication error. `applies`: the
+ * replica's SQL thread had stopped on an error before the failover, so it must also have
+ * executed this GTID set (see verifyApplying).
+ */
+export async function verifyReplica(c: Conn, timeoutS: number, o: { applies?: string } = {}): Promise<ReplicationChannel> {
+  return o.applies !== undefined ? verifyApplying(c, o.applies, timeoutS) : verifyReplicating(c, timeoutS);
 }
 
 export function sourceOptions(cluster: ClusterConfig, to: NodeConfig, position: RepointPosition) {

@@ -314,6 +314,31 @@ export async function verifyReplicating(c: Conn, timeoutS: number): Promise<Repl
 }
 
 /**
+ * A replica whose SQL thread had stopped on an error before it was repointed: both threads
+ * running proves nothing, since its applier retries the failing transaction a moment later
+ * and stops on it again. It is verified once it has executed `gtid` (the new master's
+ * executed set when the check began, which holds that transaction). Throws with the
+ * replication error when its SQL thread stops again, or when it has not got there within
+ * timeoutS.
+ */
+export async function verifyApplying(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
+  const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
+  for (;;) {
+    const ch = await verifyReplicating(c, Math.max(0, (deadline - Date.now()) / 1000));
+    if (await hasGtid(c, gtid)) return ch;
+    if (Date.now() >= deadline) {
+      throw fail(
+        c,
+        'HEIR_REPLICATION_NOT_APPLYING',
+        `its SQL thread had stopped on an error before the failover, and ${timeoutS} s after the repoint it has still not executed what the new master had (${gtid}): ` +
+          'look at its applier (SHOW REPLICA STATUS, performance_schema.replication_applier_status_by_worker)',
+      );
+    }
+    await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/**
  * Semi-sync role: 'source' enables the source side (and disables the replica
  * side), 'replica' the reverse, 'off' both. Uses whichever variable names the
  * loaded plugin has (rpl_semi_sync_source_* or rpl_semi_sync_master_*). The

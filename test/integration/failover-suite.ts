@@ -513,6 +513,61 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('a replica whose SQL thread stopped on a duplicate key is not promoted; it is repointed, and the verify reports its error instead of passing while it retries; once the row is fixed the invariant holds', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      // A row on db3 alone, written without a binlog entry (as a hand repair would be), that the
+      // application then writes through the master: db3's applier stops on it (1062).
+      const c3 = await open(cfg, 'db3');
+      try {
+        if (my) await c3.exec('SET GLOBAL super_read_only=0');
+        await c3.exec('SET SESSION sql_log_bin=0');
+        await c3.exec("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
+        if (my) await c3.exec('SET GLOBAL super_read_only=1');
+      } finally {
+        await c3.close();
+      }
+      const w = await startWriter(cfg, addressOf(l));
+      await sleep(200);
+      await writeRows(cfg, addressOf(l), [800001]);
+      await sleep(200);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      const deadline = Date.now() + 20000;
+      for (;;) {
+        const ch = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0];
+        if (ch && !ch.sqlRunning && ch.lastSqlErrno === 1062) break;
+        assert.ok(Date.now() < deadline, `db3's SQL thread stops on the duplicate key: ${JSON.stringify(ch)}`);
+        await sleep(100);
+      }
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir()));
+      assert.equal(r.newMaster, 'db2', r.summary);
+      const db3 = r.plan!.candidates.find((c) => c.name === 'db3')!;
+      assert.ok(db3.reasons.some((x) => x.startsWith('gate: SQL thread error 1062')), JSON.stringify(db3.reasons));
+      assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      const verify = r.steps.find((x) => x.name === 'verify')!;
+      const v3 = verify.nodes!.find((n) => n.node === 'db3')!;
+      assert.equal(v3.ok, false, JSON.stringify(verify));
+      assert.match(v3.detail, /1062/);
+      assert.ok(r.next.some((x) => /^db3: verify failed/.test(x)), r.next.join('\n'));
+      assert.equal(r.steps.find((x) => x.name === 'attach')!.outcome, 'ok');
+
+      // The DBA's fix: db3 drops its own copy and starts its applier; it replicates from db2.
+      const fix = await open(cfg, 'db3');
+      try {
+        if (my) await fix.exec('SET GLOBAL super_read_only=0');
+        await fix.exec('SET SESSION sql_log_bin=0');
+        await fix.exec('DELETE FROM app.w WHERE id = 800001');
+        if (my) await fix.exec('SET GLOBAL super_read_only=1');
+        await fix.exec(my ? 'START REPLICA' : 'START SLAVE');
+      } finally {
+        await fix.close();
+      }
+      await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
+    });
+
     it('errant GTIDs: gated with errant_gtids: block, promoted with a warning with errant_gtids: warn', async () => {
       const l = await lab();
       const w = await startWriter(await config(l), addressOf(l));
