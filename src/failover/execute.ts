@@ -36,6 +36,7 @@
  * failure), the fence stays. After it the remaining steps run to their bounded
  * end: stopping there would leave a writable master without its address.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { drainMaxS, type ClusterConfig, type GlobalSettings, type NodeConfig } from '../config/schema';
 import { classifyError, Conn, connOptions } from '../mysql/conn';
@@ -44,6 +45,7 @@ import { compareCoords } from '../mysql/coords';
 import { readBinlogStatus, readChannels, readNode, readTopology } from '../mysql/inspect';
 import { countTransactionsSince } from '../mysql/events';
 import { hostCheck } from '../monitor/probes';
+import { MariaGtidPos } from '../mysql/mariadb-gtid';
 import { changeSource, executedGtid, fenceIfWritable, fenceReadOnly, setReadOnly, startReplica, stopReplica, waitRelayApplied } from '../mysql/ops';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { SshError, sshTarget, sshWarm } from '../ssh';
@@ -1151,6 +1153,18 @@ class FailoverRun {
         outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
         const dec = await decodeToFile(fo.salvage.mysqlbinlog, args, files, outputFile, left());
         if (dec.warning) this.warnings.push(`salvage: mysqlbinlog: ${dec.warning}`);
+        if (dec.startNotReached !== undefined) {
+          // No event follows the winner's position: either the binlogs end there (nothing to
+          // salvage) or they never hold it. Decoded whole, they tell which.
+          await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, {}), files, outputFile, left());
+          const beyond = (await scanDecodedFile(outputFile)).mariaBeyond(MariaGtidPos.tryParse(before) ?? MariaGtidPos.empty());
+          if (beyond) {
+            throw new Error(
+              `${fo.salvage.mysqlbinlog} found no event after ${winner}'s position ${before} (${dec.startNotReached}), yet ${this.req.deadMaster}'s binlogs hold transactions beyond it: ${beyond}; not salvaged`,
+            );
+          }
+          fs.truncateSync(outputFile, 0);
+        }
         let scan = await scanDecodedFile(outputFile, at0 ? { firstFile: at0.file } : undefined);
         // An earlier run died while applying: the transactions its client committed are the
         // first ones decoded, and the winner's binlog counts them since that run began.

@@ -286,6 +286,19 @@ export class DecodedScan {
     return n > 0 ? n : this.commits;
   }
 
+  /**
+   * MariaDB: the decoded transactions that `pos` does not hold (per domain, a seq beyond
+   * pos's), as text; '' when it holds all of them.
+   */
+  mariaBeyond(pos: MariaGtidPos): string {
+    const out: string[] = [];
+    for (const [d, x] of this.maria) {
+      const have = pos.get(d)?.seq ?? 0n;
+      if (x.max > have) out.push(`domain ${d} seq ${have >= x.min ? have + 1n : x.min}-${x.max}`);
+    }
+    return out.join(', ');
+  }
+
   /** The GTIDs, as a MySQL GTID set or a MariaDB list per domain; '' when none were named. */
   get gtids(): string {
     if (this.mysql.size) {
@@ -477,19 +490,26 @@ export async function probeBinlogAccess(cluster: ClusterConfig, node: NodeConfig
   return `${files.length} binlog(s) readable, newest ${newest}`;
 }
 
+/** mariadb-binlog's complaint when no event follows its --start-position GTID state. */
+const NEVER_REACHED = /never reached expected GTID state/i;
+
 /**
  * Run mysqlbinlog (a command line from the config) on local files, its output written
  * straight to `outFile` (never held in memory). A binlog cut off mid-event (the server died
  * while writing) makes it exit non-zero after printing everything complete: that output is
  * kept, with a warning, when the last event is really cut off.
  */
-export async function decodeToFile(commandLine: string, args: string[], files: string[], outFile: string, timeoutMs: number): Promise<{ warning?: string }> {
+export async function decodeToFile(commandLine: string, args: string[], files: string[], outFile: string, timeoutMs: number): Promise<{ warning?: string; startNotReached?: string }> {
   const argv = [...splitCommandLine(commandLine), ...args, ...files];
   if (argv.length === 0) throw new Error('failover.salvage.mysqlbinlog is empty');
   const fd = fs.openSync(outFile, 'w', 0o600);
   try {
     const r = await runChild(argv, { stdin: 'ignore', stdout: fd, timeoutMs, what: 'failover.salvage.mysqlbinlog' });
     if (r.code === 0) return { warning: r.stderr || undefined };
+    // mariadb-binlog --start-position=GTID exits 1 when no event follows that GTID state, as
+    // when the new master has everything the binlogs hold: nothing was cut off. Whether the
+    // binlogs end at that state or never contain it is for the caller to tell (mariaUnreached).
+    if (NEVER_REACHED.test(r.stderr)) return { startNotReached: r.stderr.trim().slice(0, 500) };
     const head = readHead(outFile, 65536);
     if (/DELIMITER/.test(head)) {
       return { warning: `${argv[0]} exited with code ${r.code}: ${r.stderr.slice(0, 500)} (the output up to the last complete event is kept)` };

@@ -37,6 +37,41 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     });
 
+    it('every acknowledged row reached the replicas: the binlogs are fetched and decoded, nothing is salvaged, and nothing is warned of', async () => {
+      lab = await startNetLab({ flavor, hosts: 3 });
+      await createTable(lab);
+      await grantSalvage(lab);
+      const base = lab.clusterConfig();
+      const cfg = lab.clusterConfig({
+        failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
+        nodes: base.nodes.map((n) => ({ ...n, binlog_dir: lab!.nodes.find((x) => x.name === n.name)!.datadir })),
+      });
+      const w = await startWriter(cfg, 'db1');
+      await sleep(300);
+      await w.stop();
+      for (const n of ['db2', 'db3']) {
+        const deadline = Date.now() + 20000;
+        while (!(await idsOn(cfg, n)).has(w.acked.at(-1)!)) {
+          assert.ok(Date.now() < deadline, `${n} applied every acknowledged row`);
+          await sleep(50);
+        }
+      }
+      await lab.kill('db1'); // mysqld only: the host and its sshd stay up
+      const sd = tempStateDir();
+      dirs.push(sd);
+      const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.salvage.attempted, true, r.salvage.why);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.equal(r.salvage.count, 0, r.salvage.why);
+      assert.match(r.salvage.why, /^nothing to salvage/);
+      // mariadb-binlog exits 1 when no event follows the winner's position: that is no cut-off event.
+      assert.deepEqual(r.warnings.filter((x) => /mysqlbinlog|mariadb-binlog|salvage/.test(x)), [], r.warnings.join('\n'));
+      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+      await assertHealthy(lab, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+    });
+
     it('async, master killed while writing, host answers SSH: no acknowledged row is lost', async (t) => {
       lab = await startNetLab({ flavor, hosts: 3 });
       await createTable(lab);

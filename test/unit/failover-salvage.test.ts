@@ -18,6 +18,7 @@ import { salvagedBetween } from '../../src/failover/failover-io';
 import { rejoinDecision } from '../../src/failover/rejoin-plan';
 import { findReplicasMaster, writableMasters } from '../../src/failover/discover';
 import { ClusterConfig } from '../../src/config/schema';
+import { MariaGtidPos } from '../../src/mysql/mariadb-gtid';
 import type { NodeSnapshot } from '../../src/mysql/types';
 
 const U1 = '11111111-1111-1111-1111-111111111111';
@@ -124,6 +125,15 @@ describe('salvage: what decoded binlogs hold', () => {
     );
     assert.equal(s.transactions, 3);
     assert.equal(s.gtids, 'domain 0 seq 42-43, domain 1 seq 5-5');
+  });
+  it('MariaDB: which decoded transactions a position lacks (mariadb-binlog found no event after it)', () => {
+    const s = scanDecodedText(
+      ['#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 \tGTID 0-1-42 trans', '#250101  0:00:00 server id 1  end_log_pos 1 CRC32 0x1 \tGTID 0-1-43 trans', '#250101  0:00:00 server id 2  end_log_pos 1 CRC32 0x1 \tGTID 1-2-5 trans'].join('\n'),
+    );
+    assert.equal(s.mariaBeyond(MariaGtidPos.parse('0-1-43,1-2-5')), '', 'the position holds every one: nothing to salvage');
+    assert.equal(s.mariaBeyond(MariaGtidPos.parse('0-3-50,1-2-9')), '', 'higher sequence numbers hold them too');
+    assert.equal(s.mariaBeyond(MariaGtidPos.parse('0-1-42')), 'domain 0 seq 43-43, domain 1 seq 5-5');
+    assert.equal(s.mariaBeyond(MariaGtidPos.parse('0-1-10,1-2-5')), 'domain 0 seq 42-43');
   });
   it('file/position without GTIDs: transactions are the COMMITs (XID and query COMMIT)', () => {
     const s = scanDecodedText(['BEGIN', '/*!*/;', 'COMMIT/*!*/;', 'BEGIN', '/*!*/;', 'COMMIT', '/*!*/;', 'COMMIT', 'x'].join('\n'));
