@@ -19,6 +19,7 @@ import { stringify } from 'yaml';
 import { freePort, startCluster, type LabCluster } from '../lab';
 import type { ClusterConfig } from '../../src/config/schema';
 import { apiRequest, jsonLogLines, until } from '../support/cli';
+import { assertInvariant } from '../support/invariant';
 import { openApiChecker, type OpenApiChecker } from '../support/openapi';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -156,6 +157,7 @@ test('POST switchover with the token moves the master; one report, listed; metri
   assert.equal(await readOnly('db2'), 0);
   assert.equal(await readOnly('db1'), 1);
   for (const n of ['db1', 'db3']) assert.equal(await sourceOf(n), `${addrOf('db2')} IO Yes SQL Yes`, `${n} replicates from db2`);
+  await assertInvariant({ lab: lab!, master: 'db2' });
   // The daemon follows it.
   await until('the daemon to watch db2', 10_000, async () => (await api('GET', `/clusters/${NAME}`)).body?.master === 'db2');
 
@@ -230,6 +232,7 @@ test('kill -9 with failover.auto false: no automatic failover; POST failover nee
   assert.equal(await readOnly(newMaster), 0);
   assert.equal(await sourceOf(newMaster), '', `${newMaster} replicates from no one`);
   assert.equal(await sourceOf(other), `${addrOf(newMaster)} IO Yes SQL Yes`, `${other} replicates from ${newMaster}`);
+  await assertInvariant({ lab: lab!, master: newMaster, absent: ['db2'] });
 
   await until('the daemon to watch the new master', 10_000, async () => (await api('GET', `/clusters/${NAME}`)).body?.master === newMaster);
   const reports = await api('GET', `/clusters/${NAME}/reports`);

@@ -20,6 +20,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import { listJournals } from '../../src/failover/journal';
 import type { ClusterStatus } from '../../src/daemon/status';
 import { apiRequest, jsonLogLines, until } from '../support/cli';
+import { assertInvariant } from '../support/invariant';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const BIN = path.join(ROOT, 'bin', 'heir.js');
@@ -232,6 +233,10 @@ test('kill -9 of app1\'s master: failover, signed webhooks, metrics and status f
   assert.equal(received.filter((r) => r.cluster === 'app2' && r.event.startsWith('failover')).length, 0);
   const [ro] = await app2!.sql('db1', 'SELECT @@global.read_only AS ro');
   assert.equal(Number(ro.ro), 0);
+
+  // One writable node in each cluster, the others read-only, replicating from it and converged.
+  await assertInvariant({ lab: app1!, master: newMaster, absent: ['db1'] });
+  await assertInvariant({ lab: app2!, master: 'db1' });
 
   const reports = await api('GET', '/clusters/app1/reports');
   assert.equal(reports.status, 200);

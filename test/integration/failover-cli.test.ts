@@ -17,6 +17,7 @@ import { applySqlFile } from '../../src/failover/salvage';
 import { listJournals } from '../../src/failover/journal';
 import { listReportFiles } from '../../src/failover/report';
 import { startCluster, type LabCluster } from '../lab';
+import { assertInvariant } from '../support/invariant';
 import { createTable, grantSalvage, idsOn, open, range, sleep, startWriter, tempStateDir, writeRows } from './failover-helpers';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
@@ -102,6 +103,10 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     assert.match(r.stdout, /ok\s+promote/);
     assert.match(r.stdout, /PROMOTED/);
     assert.match(r.stdout, /possibly lost/);
+    const newMaster = /db1 → (db[23]);/.exec(r.stdout)?.[1];
+    assert.ok(newMaster, r.stdout);
+    // The rows only db1 had (extraIds) are the report's possibly lost; every other acknowledged one is everywhere.
+    await assertInvariant({ lab, master: newMaster, absent: ['db1'], table: 'app.w', acked, maxAttemptedId: extraIds.at(-1)! });
   });
 
   it('ack says there is nothing to acknowledge after a manual failover', () => {
