@@ -65,7 +65,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import type { FailoverOutcome, FailoverReport, PossiblyLost, SalvageReport, StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
-import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
+import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, SourceCannotServe, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
 export interface FailoverRequest {
@@ -220,6 +220,10 @@ class FailoverRun {
   private promoteBinlog?: { file: string; pos: number };
   /** Survivors left out during the run (slow catch-up source), and why. */
   private readonly dropped = new Map<string, string>();
+  /** Catch-up sources the winner could not fetch from (SourceCannotServe), with why. */
+  private readonly cannotServe = new Map<string, string>();
+  /** The node whose receiver a GTID catch-up switched to a source (the winner then). */
+  private catchUpNode?: string;
   private earlierRead = false;
   private earlierValue?: EarlierPromotion;
   /** The winner's executed coordinates in the dead master's binlog once its relay log was applied. */
@@ -843,6 +847,7 @@ class FailoverRun {
     const p = this.plan!;
     const stallS = this.c.failover.apply_timeout_s;
     const maxS = drainMaxS(this.c.failover);
+    let elected: string | undefined;
     for (const cu of p.catchUp) {
       if (this.dropped.has(cu.from)) continue;
       if (p.mode === 'file') {
@@ -851,12 +856,32 @@ class FailoverRun {
       }
       await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until, timeoutS: stallS, maxS }, async (rec) => {
         this.winnerRepointed = true;
+        this.catchUpNode = p.winner!;
         // Waited for as long as the winner's applier makes progress on what it fetches (drain.ts).
         let r: Awaited<ReturnType<typeof catchUpFrom>>;
         try {
           r = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, { stallS, maxS });
         } catch (e) {
           if (!(e instanceof DrainStuck)) throw e;
+          if (e instanceof SourceCannotServe) {
+            // The source holds what the winner lacks and cannot send it (e.g. purged from its
+            // binlog): elect again, with no catch-up from it. The node holding the data may win
+            // (its relay log was drained with the winner's); the old winner is repointed like
+            // any survivor, and its verify says whether it can follow.
+            this.cannotServe.set(cu.from, e.message);
+            const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+            if (again.winner && again.winner !== p.winner) {
+              const msg = `the winner changed at the catch-up: ${p.winner} → ${again.winner} (${p.winner} could not fetch from ${cu.from}: ${e.message})`;
+              rec.outcome = 'skipped';
+              rec.detail = msg;
+              this.warnings.push(msg);
+              await this.note(msg);
+              this.log.warn({ winner: again.winner, was: p.winner, source: cu.from }, msg);
+              this.plan = again;
+              elected = again.winner;
+              return;
+            }
+          }
           // Whatever arrived is kept (whole transactions, by GTID); the rest is reported.
           rec.outcome = 'skipped';
           rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from}: ${e.message}`;
@@ -866,6 +891,8 @@ class FailoverRun {
         const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
         rec.detail = `${p.winner} caught up from ${cu.from}${waited}: ${cu.brings}`;
       });
+      // A new winner: its own catch-ups (from the sources that can serve) follow.
+      if (elected) return this.catchUp();
     }
   }
 
@@ -1084,12 +1111,14 @@ class FailoverRun {
     // follows the new master once someone fixes it), but its threads running right after
     // START REPLICA prove nothing: it must apply past that error (GTID modes).
     const broken = p.mode === 'file' ? [] : p.candidates.filter((c) => p.repoint.includes(c.name) && c.reasons.some((r) => r.startsWith('gate: SQL thread error'))).map((c) => c.name);
+    // Every survivor (GTID modes) must also have received what the new master had when the
+    // verify began: a receiver refused by it (1236) says Yes for a moment first.
     await this.step('verify', { nodes: p.repoint, timeoutS, ...(broken.length ? { mustApply: broken } : {}) }, async (rec) => {
-      const target = broken.length ? await executedGtid(await this.conn(p.winner!)) : '';
+      const target = p.mode === 'file' ? undefined : await executedGtid(await this.conn(p.winner!));
       rec.nodes = await eachNode(p.repoint, async (n) => {
         const mustApply = broken.includes(n);
-        const ch = await verifyReplica(await this.conn(n), timeoutS, mustApply ? { applies: target } : {});
-        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}${mustApply ? ', past the SQL error it had stopped on' : ''}`;
+        const ch = await verifyReplica(await this.conn(n), timeoutS, target === undefined ? {} : mustApply ? { applies: target } : { receives: target });
+        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}${mustApply ? ', past the SQL error it had stopped on' : target !== undefined ? `, has received ${p.winner}'s transactions` : ''}`;
       });
       this.failIfAny(rec, 'verify');
     });
@@ -1313,8 +1342,10 @@ class FailoverRun {
     } else if (this.winnerRepointed && winner) {
       const dead = this.node(this.req.deadMaster);
       const back = this.catchUpBegun?.done ? this.catchUpBegun.fromDead : undefined;
+      // The node that was pointed at a catch-up source: the winner then (a later election may have named another).
+      const repointed = this.catchUpNode ?? winner;
       try {
-        const c = await this.conn(winner);
+        const c = await this.conn(repointed);
         await stopReplica(c);
         await changeSource(c, {
           host: dead.host,
@@ -1324,9 +1355,9 @@ class FailoverRun {
           position: back ? { kind: 'file', file: back.file, pos: back.pos } : { kind: 'gtid' },
           connectRetryS: 1,
         });
-        this.undone.push(`${winner} points at ${dead.name} again${back ? ` at ${back.file}:${back.pos}, where its catch-up brought it` : ''} (it had been pointed at a catch-up source)`);
+        this.undone.push(`${repointed} points at ${dead.name} again${back ? ` at ${back.file}:${back.pos}, where its catch-up brought it` : ''} (it had been pointed at a catch-up source)`);
       } catch (e) {
-        this.undone.push(`could not point ${winner} back at ${dead.name}: ${(e as Error).message}`);
+        this.undone.push(`could not point ${repointed} back at ${dead.name}: ${(e as Error).message}`);
       }
     }
     await Promise.all(
@@ -1539,6 +1570,7 @@ class FailoverRun {
       healthy: this.req.healthy,
       lastKnownMaster: this.req.lastKnownMaster,
       ...(this.dropped.size ? { dropped: Object.fromEntries(this.dropped) } : {}),
+      ...(this.cannotServe.size ? { cannotServe: Object.fromEntries(this.cannotServe) } : {}),
       salvage:
         this.c.failover.salvage.enabled && this.req.deadMasterSshReachable === false
           ? { possible: false, why: 'its host does not answer SSH' }

@@ -79,6 +79,13 @@ export interface PlanOptions {
    * never repointed; what they received counts in no one's target (it is reported lost).
    */
   dropped?: Record<string, string>;
+  /**
+   * Survivors a catch-up could not fetch from (the winner's receiver stopped on an error from
+   * them before it had what they hold, e.g. they purged it from their binlog), with why: no
+   * one catches up from them, but they stay candidates: the node that holds the data may
+   * win instead of one that cannot get it.
+   */
+  cannotServe?: Record<string, string>;
 }
 
 export interface EarlierPromotion {
@@ -332,6 +339,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
     }
     // A catch-up source serves from its binlog what it has applied.
     if (dropped !== undefined) f.whyCannotServe = `dropped during the failover (${dropped})`;
+    else if (opts.cannotServe?.[f.cfg.name] !== undefined) f.whyCannotServe = `a catch-up from it failed (${opts.cannotServe[f.cfg.name]})`;
     else if (mode === 'file' && !channelFrom(s, deadRef)?.exec) f.whyCannotServe = 'not replicating from the dead master: nothing locates its transactions in its binlog';
     else if (s.logBin === false) f.whyCannotServe = 'binlog off';
     else if (s.logReplicaUpdates === false) f.whyCannotServe = 'log_replica_updates off';

@@ -12,6 +12,7 @@ import { readBinlogStatus, readChannels } from '../mysql/inspect';
 import {
   changeSource,
   executedGtid,
+  hasReceived,
   resetReplicaAll,
   setReadOnly,
   setSemiSync,
@@ -20,6 +21,7 @@ import {
   stopReplica,
   stopReplicaIo,
   verifyApplying,
+  verifyReceiving,
   verifyReplicating,
   waitForGtid,
   waitRelayApplied,
@@ -59,6 +61,14 @@ export function applierFirst(flavor: Flavor, ch: ReplicationChannel): boolean {
 
 /** A drain given up: the node's applier is stuck (see drain.ts); the message says why. */
 export class DrainStuck extends Error {}
+
+/**
+ * A catch-up whose source cannot serve what the winner lacks: the winner's receiver stopped
+ * on an error from it (e.g. 1236, the source purged those transactions from its binlog)
+ * before it had received them. Nothing more can arrive: waiting for the applier would only
+ * cost apply_timeout_s.
+ */
+export class SourceCannotServe extends DrainStuck {}
 
 /**
  * Wait until everything received is applied, for as long as the applier makes progress:
@@ -179,6 +189,9 @@ export async function catchUpFrom(
       const ch = (await readChannels(c))[0];
       if (ch && !ch.sqlRunning && ch.lastSqlErrno) {
         throw new DrainStuck(`its SQL thread stopped with error ${ch.lastSqlErrno}: ${ch.lastSqlError}`);
+      }
+      if (ch && ch.ioState === 'No' && ch.lastIoErrno && !(await hasReceived(c, ch, until))) {
+        throw new SourceCannotServe(`its IO thread from ${source.name} stopped with error ${ch.lastIoErrno}: ${ch.lastIoError}`);
       }
       try {
         await watch.poll();
@@ -407,12 +420,15 @@ export async function repointReplica(
 }
 
 /**
- * Both threads running (bounded); throws with the last replication error. `applies`: the
- * replica's SQL thread had stopped on an error before the failover, so it must also have
- * executed this GTID set (see verifyApplying).
+ * Both threads running (bounded); throws with the last replication error. `receives` (GTID
+ * modes): it must also have received this GTID set from its new source (see verifyReceiving).
+ * `applies`: the replica's SQL thread had stopped on an error before the failover, so it must
+ * have executed it (see verifyApplying).
  */
-export async function verifyReplica(c: Conn, timeoutS: number, o: { applies?: string } = {}): Promise<ReplicationChannel> {
-  return o.applies !== undefined ? verifyApplying(c, o.applies, timeoutS) : verifyReplicating(c, timeoutS);
+export async function verifyReplica(c: Conn, timeoutS: number, o: { applies?: string; receives?: string } = {}): Promise<ReplicationChannel> {
+  if (o.applies !== undefined) return verifyApplying(c, o.applies, timeoutS);
+  if (o.receives !== undefined) return verifyReceiving(c, o.receives, timeoutS);
+  return verifyReplicating(c, timeoutS);
 }
 
 export function sourceOptions(cluster: ClusterConfig, to: NodeConfig, position: RepointPosition) {

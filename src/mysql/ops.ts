@@ -313,6 +313,36 @@ export async function verifyReplicating(c: Conn, timeoutS: number): Promise<Repl
   }
 }
 
+/** Whether what the replica executed and received (its relay log) holds `gtid` (GTID modes). */
+export async function hasReceived(c: Conn, ch: ReplicationChannel, gtid: string): Promise<boolean> {
+  const executed = await executedGtid(c);
+  if (c.version.flavor === 'mariadb') {
+    const have = (MariaGtidPos.tryParse(executed) ?? MariaGtidPos.empty()).max(MariaGtidPos.tryParse(ch.mariadbGtidIoPos ?? '') ?? MariaGtidPos.empty());
+    return have.contains(MariaGtidPos.tryParse(gtid) ?? MariaGtidPos.empty());
+  }
+  const have = (GtidSet.tryParse(executed) ?? GtidSet.empty()).union(GtidSet.tryParse(ch.retrievedGtidSet) ?? GtidSet.empty());
+  return have.contains(GtidSet.tryParse(gtid) ?? GtidSet.empty());
+}
+
+/**
+ * A repointed replica follows its new source once it has received what the source had
+ * executed when the check began (GTID modes): both threads saying Yes right after START
+ * REPLICA proves nothing, since the receiver may be refused a moment later (1236: the source
+ * purged what it lacks). Receiving is fast even when the applier lags behind. Throws with
+ * the replication error when a thread stops, or when it has not received that within timeoutS.
+ */
+export async function verifyReceiving(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
+  const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
+  for (;;) {
+    const ch = await verifyReplicating(c, Math.max(0, (deadline - Date.now()) / 1000));
+    if (await hasReceived(c, ch, gtid)) return ch;
+    if (Date.now() >= deadline) {
+      throw fail(c, 'HEIR_REPLICATION_NOT_RECEIVING', `${timeoutS} s after the repoint it has still not received what its source had executed (${gtid})`);
+    }
+    await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+  }
+}
+
 /**
  * A replica whose SQL thread had stopped on an error before it was repointed: both threads
  * running proves nothing, since its applier retries the failing transaction a moment later

@@ -1047,6 +1047,43 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
+    it('a catch-up source that purged from its binlog what the winner lacks: no wait for apply_timeout_s, and the node holding the rows wins instead of the prefer node; nothing lost', async () => {
+      const l = await lab();
+      const cfg = await config(l, { apply_timeout_s: 30 }, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, addressOf(l));
+      await sleep(300);
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.sql('db2', stopIo); // db2, the prefer node, stops receiving: behind db3
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
+      // db3 rotates its binlog and purges the older ones: what db2 lacks is in none it keeps.
+      // (MariaDB keeps a binlog until its binlog checkpoint has passed it: purge until it is gone.)
+      await l.sql('db3', 'FLUSH BINARY LOGS');
+      for (let i = 0; ; i++) {
+        const logs = await l.sql('db3', 'SHOW BINARY LOGS');
+        if (logs.length === 1) break;
+        assert.ok(i < 100, `db3 purged its older binlogs: ${logs.map((x) => x.Log_name).join(', ')}`);
+        await l.sql('db3', `PURGE BINARY LOGS TO '${String(logs.at(-1)!.Log_name)}'`);
+        await sleep(100);
+      }
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir()));
+      const steps = JSON.stringify(r.steps, null, 1);
+      assert.equal(r.newMaster, 'db3', `${r.summary}\n${steps}`);
+      const cu = r.steps.find((x) => x.name === 'catch-up')!;
+      assert.equal(cu.outcome, 'skipped', steps);
+      assert.match(cu.detail, /winner changed at the catch-up: db2 → db3 .*1236/, cu.detail);
+      assert.ok((cu.durationMs ?? 0) < 15_000, `the catch-up gave up at the error, not after apply_timeout_s 30 s: ${cu.durationMs} ms`);
+      // Only what the dead master may have committed after its last send (no SSH here): nothing a survivor had.
+      assert.ok(r.possiblyLost.every((x) => /were not salvaged/.test(x.why)), JSON.stringify(r.possiblyLost));
+      // db2 cannot follow db3 (what it lacks is purged): repointed, and its verify says so.
+      assert.equal(r.outcome, 'promoted-with-errors', r.summary);
+      assert.match(r.steps.find((x) => x.name === 'verify')?.nodes?.find((n) => n.node === 'db2')?.detail ?? '', /1236/, steps);
+      await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, leftOut: ['db2'] });
+    });
+
     it('a long catch-up: the winner fetches from the most advanced survivor what takes longer than apply_timeout_s to apply; waited for while its applier progresses, the source is not dropped, nothing lost', async () => {
       const l = await lab();
       // Varies apply_timeout_s (4, keeps the test short) and drain_max_s (60): the winner's

@@ -226,6 +226,24 @@ describe('planner: election by received transactions', () => {
     assert.deepEqual(p.steps.find((s) => s.name === 'drain')!.params.nodes, ['db3', 'db2']);
   });
 
+  it('a catch-up source that cannot serve (its binlog purged what the winner lacks): the node holding the data wins instead of the prefer node; the prefer node is repointed', () => {
+    const t = topo(mysqlNode('db2', `${M}:1-100`), mysqlNode('db3', `${M}:1-97`));
+    const c = cluster([{ name: 'db2' }, { name: 'db3', promotion: 'prefer' }]);
+    assert.equal(plan(t, c).winner, 'db3');
+    const p = plan(t, c, { cannotServe: { db2: 'IO error 1236' } });
+    assert.equal(p.winner, 'db2', 'the node holding every transaction, rather than a winner that cannot get them');
+    assert.deepEqual(p.catchUp, []);
+    assert.deepEqual(p.repoint, ['db3']);
+    assert.deepEqual(p.unobtainable, []);
+    assert.equal(cand(p, 'db2').canServe, false, 'nobody catches up from it');
+    // A source that cannot serve and cannot be promoted either: the prefer node wins without what only it has.
+    const never = plan(t, cluster([{ name: 'db2', promotion: 'never' }, { name: 'db3', promotion: 'prefer' }]), { cannotServe: { db2: 'IO error 1236' } });
+    assert.equal(never.winner, 'db3');
+    assert.deepEqual(never.catchUp, []);
+    assert.deepEqual(never.unobtainable.map((u) => [u.node, u.transactions]), [['db2', `${M}:98-100`]]);
+    assert.match(never.unobtainable[0]!.why, /a catch-up from it failed \(IO error 1236\)/);
+  });
+
   it('a winner dropped during the drain: elected again without it; never a source, never repointed, what only it has unobtainable', () => {
     const t = topo(mysqlNode('db2', `${M}:1-90`, { ch: { retrievedGtidSet: `${M}:1-100` } }), mysqlNode('db3', `${M}:1-95`), mysqlNode('db4', `${M}:1-97`));
     const c = cluster([{ name: 'db2', promotion: 'prefer' }, { name: 'db3', promotion: 'prefer' }, { name: 'db4' }]);
