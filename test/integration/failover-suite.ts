@@ -518,15 +518,19 @@ export function failoverSuite(flavor: LabFlavor): void {
       const cfg = await config(l);
       // A row on db3 alone, written without a binlog entry (as a hand repair would be), that the
       // application then writes through the master: db3's applier stops on it (1062).
-      const c3 = await open(cfg, 'db3');
-      try {
-        if (my) await c3.exec('SET GLOBAL super_read_only=0');
-        await c3.exec('SET SESSION sql_log_bin=0');
-        await c3.exec("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
-        if (my) await c3.exec('SET GLOBAL super_read_only=1');
-      } finally {
-        await c3.close();
-      }
+      // Statements on db3 alone, outside its binlog (super_read_only lifted meanwhile on MySQL).
+      const unlogged = async (...statements: string[]) => {
+        const c3 = await open(cfg, 'db3');
+        try {
+          if (my) await c3.exec('SET GLOBAL super_read_only=0');
+          await c3.exec('SET SESSION sql_log_bin=0');
+          for (const st of statements) await c3.exec(st);
+          if (my) await c3.exec('SET GLOBAL super_read_only=1');
+        } finally {
+          await c3.close();
+        }
+      };
+      await unlogged("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
       const w = await startWriter(cfg, addressOf(l));
       await sleep(200);
       await writeRows(cfg, addressOf(l), [800001]);
@@ -555,16 +559,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(r.steps.find((x) => x.name === 'attach')!.outcome, 'ok');
 
       // The DBA's fix: db3 drops its own copy and starts its applier; it replicates from db2.
-      const fix = await open(cfg, 'db3');
-      try {
-        if (my) await fix.exec('SET GLOBAL super_read_only=0');
-        await fix.exec('SET SESSION sql_log_bin=0');
-        await fix.exec('DELETE FROM app.w WHERE id = 800001');
-        if (my) await fix.exec('SET GLOBAL super_read_only=1');
-        await fix.exec(my ? 'START REPLICA' : 'START SLAVE');
-      } finally {
-        await fix.close();
-      }
+      await unlogged('DELETE FROM app.w WHERE id = 800001', my ? 'START REPLICA' : 'START SLAVE');
       await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
     });
 
