@@ -9,7 +9,7 @@
  * without heir.ha never uses it.
  */
 import * as fs from 'node:fs';
-import type { Etcd3, IOptions } from 'etcd3';
+import type { Etcd3, IOptions, Watcher, WatchBuilder } from 'etcd3';
 import type { HaSettings } from '../config/schema';
 
 export type { Etcd3 } from 'etcd3';
@@ -63,7 +63,16 @@ export interface EtcdHandle {
   requestTimeoutMs: number;
   /** Call options for one unary request. */
   deadline(): { deadline: number };
-  close(): void;
+  /**
+   * A watch whose Watcher exists at once, so that it can be cancelled before etcd confirmed it.
+   * The client's create() hides the Watcher until then, and a watch nobody can cancel stays
+   * registered: once etcd answers it watches forever, and after close() the client keeps
+   * trying to reconnect it (a timer every few seconds, which keeps the process from exiting).
+   * `ready` resolves when etcd confirmed the watch, rejects on its error.
+   */
+  watch(build: (b: WatchBuilder) => WatchBuilder): { watcher: Watcher; ready: Promise<Watcher> };
+  /** Cancel every watch not yet cancelled (bounded by request_timeout_ms), then close the client. */
+  close(): Promise<void>;
 }
 
 function readPem(file: string, field: string): Buffer {
@@ -73,6 +82,9 @@ function readPem(file: string, field: string): Buffer {
     throw new Error(`heir.ha.etcd.tls.${field}: cannot read ${file}: ${errorText(e)}`);
   }
 }
+
+/** The longest wait before a failed watch stream is made again. */
+export const WATCH_BACKOFF_MAX_MS = 2000;
 
 /** A client for heir.ha.etcd. Streams (watches, lease keepalives) are not bounded; every other call is. */
 export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
@@ -91,12 +103,44 @@ export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
   if (settings.auth) opts.auth = { username: settings.auth.user, password: settings.auth.password };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Etcd3: Client } = require('etcd3') as typeof import('etcd3');
+  // A watch stream that failed is made again after a backoff; the client's default grows to
+  // 30 s, so after an etcd outage a follower could learn of the leader's changes that late, and
+  // a closed client's last reconnect timer kept the process up that long. (cockatiel is the
+  // client's own fault-handling library.)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ExponentialBackoff } = require('cockatiel') as typeof import('cockatiel');
+  opts.faultHandling = { watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: WATCH_BACKOFF_MAX_MS }) as never };
   const client = new Client(opts);
+  const open = new Set<Watcher>();
   return {
     client,
     endpoints: settings.endpoints,
     requestTimeoutMs: settings.request_timeout_ms,
     deadline: () => ({ deadline: Date.now() + settings.request_timeout_ms }),
-    close: () => client.close(),
+    watch(build) {
+      const watcher = build(client.watch()).watcher();
+      open.add(watcher);
+      const cancel = watcher.cancel.bind(watcher);
+      watcher.cancel = () => {
+        open.delete(watcher);
+        return cancel();
+      };
+      // (An error event without a listener would throw; callers that care listen themselves.)
+      watcher.on('error', () => undefined);
+      const ready = new Promise<Watcher>((resolve, reject) => {
+        watcher.once('connected', () => resolve(watcher));
+        watcher.once('error', reject);
+      });
+      ready.catch(() => undefined);
+      return { watcher, ready };
+    },
+    async close() {
+      // Unconfirmed watches leave at once; a confirmed one waits for etcd's answer to its cancel.
+      const cancels = [...open].map((w) => w.cancel().catch(() => undefined));
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(cancels), new Promise((r) => (t = setTimeout(r, settings.request_timeout_ms)))]);
+      clearTimeout(t);
+      client.close();
+    },
   };
 }

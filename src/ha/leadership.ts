@@ -275,24 +275,16 @@ export class ClusterLeadership extends EventEmitter {
 
   /** Until the leadership key is deleted after `revision`, at most pollMs (the watch is a shortcut, the poll the guarantee). */
   private async waitVacant(revision: string, pollMs: number): Promise<void> {
-    let watcher: Watcher | undefined;
-    const deleted = new Promise<void>((resolve) => {
-      this.h.client
-        .watch()
-        .key(this.key)
-        .startRevision(String(BigInt(revision) + 1n))
-        .create()
-        .then((w) => {
-          watcher = w;
-          w.on('delete', () => resolve());
-          w.on('error', () => undefined);
-          if (this.stopped) resolve();
-        })
-        .catch(() => undefined);
-    });
-    await Promise.race([deleted, this.pause(pollMs)]);
-    await watcher?.cancel().catch(() => undefined);
+    const { watcher } = this.h.watch((b) => b.key(this.key).startRevision(String(BigInt(revision) + 1n)));
+    const deleted = new Promise<void>((resolve) => watcher.on('delete', () => resolve()));
+    try {
+      if (!this.stopped) await Promise.race([deleted, this.pause(pollMs)]);
+    } finally {
+      // Also when etcd has not confirmed it yet: a watch left behind would stay registered.
+      await watcher.cancel().catch(() => undefined);
+    }
   }
+
 }
 
 function leaderOf(value: Buffer): string {
@@ -435,37 +427,33 @@ export class HaSession {
     };
     void (async () => {
       while (!stopped) {
+        const { watcher: w, ready } = this.h.watch((b) => b.prefix(prefix));
+        watcher = w;
+        w.on('put', (kv) => {
+          if (stopped) return;
+          apply(managerOf(kv.key), BigInt(kv.mod_revision), parseView(kv.value));
+          onChange();
+        });
+        w.on('delete', (kv) => {
+          if (stopped) return;
+          apply(managerOf(kv.key), BigInt(kv.mod_revision), undefined);
+          onChange();
+        });
+        // Confirmed by etcd, the first time and after every reconnection: read the views again.
+        w.on('connected', () => void reload());
         try {
-          const w = await this.h.client.watch().prefix(prefix).create();
-          if (stopped) {
-            await w.cancel().catch(() => undefined);
-            return;
-          }
-          watcher = w;
-          w.on('put', (kv) => {
-            if (stopped) return;
-            apply(managerOf(kv.key), BigInt(kv.mod_revision), parseView(kv.value));
-            onChange();
-          });
-          w.on('delete', (kv) => {
-            if (stopped) return;
-            apply(managerOf(kv.key), BigInt(kv.mod_revision), undefined);
-            onChange();
-          });
-          w.on('connected', () => void reload());
-          w.on('error', () => undefined);
-          await reload();
+          await ready;
           return;
         } catch (e) {
           this.noteEtcd(false, e);
-          await new Promise((r) => setTimeout(r, 1000));
+          await w.cancel().catch(() => undefined);
+          if (!stopped) await new Promise((r) => setTimeout(r, 1000));
         }
       }
     })();
     return {
       views: () => [...entries.values()].flatMap((e) => (e.view ? [e.view] : [])),
       stop: async () => {
-        // Not waiting for a watch still being created (etcd down): it cancels itself once made.
         stopped = true;
         await watcher?.cancel().catch(() => undefined);
       },
@@ -494,7 +482,7 @@ export class HaSession {
     const l = this.viewLease;
     this.viewLease = undefined;
     if (l) await l.revoke({ deadline: Date.now() + this.h.requestTimeoutMs }).catch(() => undefined);
-    this.h.close();
+    await this.h.close();
   }
 }
 
