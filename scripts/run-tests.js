@@ -3,6 +3,7 @@
 //   node scripts/run-tests.js [unit | integration | <substring of a file name>]
 // Unit files run concurrently; integration files one at a time (--test-concurrency=1)
 // so that labs do not compete for the machine. Exit code is non-zero when anything fails.
+// A file whose process outlives its tests fails (scripts/test-exit-guard.js).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -65,7 +66,8 @@ function run(label, files, extra) {
     '--test-reporter=tap', '--test-reporter-destination=stdout',
     `--test-reporter=${path.join(__dirname, 'test-summary.js')}`, '--test-reporter-destination=stdout',
   ];
-  const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...reporters, ...extra, ...files.map((f) => path.relative(repo, f))];
+  const guard = ['--require', path.join(__dirname, 'test-exit-guard.js')];
+  const args = ['--test', `--test-timeout=${TIMEOUT_MS}`, ...guard, ...reporters, ...extra, ...files.map((f) => path.relative(repo, f))];
   const r = spawnSync(process.execPath, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, HEIR_TEST_SKIPS_FILE: skipsFile } });
   if (r.error) { console.error(`run-tests: ${r.error.message}`); return 1; }
   if (r.signal) { console.error(`run-tests: ${label} tests killed by ${r.signal}`); return 1; }
