@@ -501,9 +501,8 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     }
   }
 
-  /** Run a probe unless one with the same key is still in flight. */
-  private once_(key: string, fn: () => Promise<void>): boolean {
-    if (this.busy.has(key)) return false;
+  /** Run a probe, marked in flight under its key (the caller checked none was). */
+  private once_(key: string, fn: () => Promise<void>): void {
     this.busy.add(key);
     this.track(key, async () => {
       try {
@@ -512,7 +511,6 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
         this.busy.delete(key);
       }
     });
-    return true;
   }
 
   private track(what: string, fn: () => Promise<void>): void {

@@ -325,15 +325,23 @@ export async function readTopology(cluster: ClusterConfig): Promise<TopologySnap
  * '' when unknown.
  */
 export function receivedGtid(n: NodeSnapshot): string {
-  if (n.version?.flavor === 'mariadb') {
-    let p = MariaGtidPos.tryParse(n.executedGtid ?? '') ?? MariaGtidPos.empty();
-    for (const s of [n.mariadb?.ioPos, ...n.replication.map((ch) => ch.mariadbGtidIoPos)]) {
+  return withReceived(n.version?.flavor === 'mariadb' ? 'mariadb' : 'mysql', n.executedGtid ?? '', n.replication, n.mariadb?.ioPos);
+}
+
+/**
+ * `executed` together with what `channels` received (pure): MySQL, the union with each
+ * Retrieved_Gtid_Set; MariaDB, the per-domain max with each Gtid_IO_Pos (and `mariadbIoPos`).
+ */
+export function withReceived(flavor: Flavor, executed: string, channels: readonly ReplicationChannel[], mariadbIoPos?: string): string {
+  if (flavor === 'mariadb') {
+    let p = MariaGtidPos.tryParse(executed) ?? MariaGtidPos.empty();
+    for (const s of [mariadbIoPos, ...channels.map((ch) => ch.mariadbGtidIoPos)]) {
       if (s) p = p.max(MariaGtidPos.tryParse(s) ?? MariaGtidPos.empty());
     }
     return p.toString();
   }
-  let g = GtidSet.tryParse(n.executedGtid ?? '') ?? GtidSet.empty();
-  for (const ch of n.replication) if (ch.retrievedGtidSet) g = g.union(GtidSet.tryParse(ch.retrievedGtidSet) ?? GtidSet.empty());
+  let g = GtidSet.tryParse(executed) ?? GtidSet.empty();
+  for (const ch of channels) if (ch.retrievedGtidSet) g = g.union(GtidSet.tryParse(ch.retrievedGtidSet) ?? GtidSet.empty());
   return g.toString();
 }
 

@@ -7,7 +7,7 @@ import { Conn, MysqlError } from './conn';
 import { coordsEqual, compareCoords } from './coords';
 import { SEMI_SYNC_VAR_SETS, type ChangeSourceOptions } from './dialect';
 import { GtidSet } from './gtid';
-import { readChannels } from './inspect';
+import { readChannels, withReceived } from './inspect';
 import { MariaGtidPos } from './mariadb-gtid';
 import type { BinlogCoordinates, ReplicationChannel } from './types';
 
@@ -117,10 +117,14 @@ export async function executedGtid(c: Conn): Promise<string> {
   return (GtidSet.tryParse(s) ?? GtidSet.empty()).toString();
 }
 
+/** Whether `have` holds `want` (a MySQL GTID set, or a MariaDB position per domain). */
+function holds(c: Conn, have: string, want: string): boolean {
+  if (c.version.flavor === 'mariadb') return MariaGtidPos.parse(have).contains(MariaGtidPos.parse(want));
+  return GtidSet.parse(have).contains(GtidSet.parse(want));
+}
+
 async function hasGtid(c: Conn, gtid: string): Promise<boolean> {
-  const have = await executedGtid(c);
-  if (c.version.flavor === 'mariadb') return MariaGtidPos.parse(have).contains(MariaGtidPos.parse(gtid));
-  return GtidSet.parse(have).contains(GtidSet.parse(gtid));
+  return holds(c, await executedGtid(c), gtid);
 }
 
 /**
@@ -315,13 +319,21 @@ export async function verifyReplicating(c: Conn, timeoutS: number): Promise<Repl
 
 /** Whether what the replica executed and received (its relay log) holds `gtid` (GTID modes). */
 export async function hasReceived(c: Conn, ch: ReplicationChannel, gtid: string): Promise<boolean> {
-  const executed = await executedGtid(c);
-  if (c.version.flavor === 'mariadb') {
-    const have = (MariaGtidPos.tryParse(executed) ?? MariaGtidPos.empty()).max(MariaGtidPos.tryParse(ch.mariadbGtidIoPos ?? '') ?? MariaGtidPos.empty());
-    return have.contains(MariaGtidPos.tryParse(gtid) ?? MariaGtidPos.empty());
+  return holds(c, withReceived(c.version.flavor, await executedGtid(c), [ch]), gtid);
+}
+
+/**
+ * Both threads running, and then `reached` true, checked until timeoutS; throws with the
+ * replication error when a thread stops, or `notReached` at the deadline.
+ */
+async function verifyUntil(c: Conn, timeoutS: number, reached: (ch: ReplicationChannel) => Promise<boolean>, notReached: () => MysqlError): Promise<ReplicationChannel> {
+  const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
+  for (;;) {
+    const ch = await verifyReplicating(c, Math.max(0, (deadline - Date.now()) / 1000));
+    if (await reached(ch)) return ch;
+    if (Date.now() >= deadline) throw notReached();
+    await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
   }
-  const have = (GtidSet.tryParse(executed) ?? GtidSet.empty()).union(GtidSet.tryParse(ch.retrievedGtidSet) ?? GtidSet.empty());
-  return have.contains(GtidSet.tryParse(gtid) ?? GtidSet.empty());
 }
 
 /**
@@ -331,16 +343,13 @@ export async function hasReceived(c: Conn, ch: ReplicationChannel, gtid: string)
  * purged what it lacks). Receiving is fast even when the applier lags behind. Throws with
  * the replication error when a thread stops, or when it has not received that within timeoutS.
  */
-export async function verifyReceiving(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
-  const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
-  for (;;) {
-    const ch = await verifyReplicating(c, Math.max(0, (deadline - Date.now()) / 1000));
-    if (await hasReceived(c, ch, gtid)) return ch;
-    if (Date.now() >= deadline) {
-      throw fail(c, 'HEIR_REPLICATION_NOT_RECEIVING', `${timeoutS} s after the repoint it has still not received what its source had executed (${gtid})`);
-    }
-    await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
-  }
+export function verifyReceiving(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
+  return verifyUntil(
+    c,
+    timeoutS,
+    (ch) => hasReceived(c, ch, gtid),
+    () => fail(c, 'HEIR_REPLICATION_NOT_RECEIVING', `${timeoutS} s after the repoint it has still not received what its source had executed (${gtid})`),
+  );
 }
 
 /**
@@ -351,21 +360,19 @@ export async function verifyReceiving(c: Conn, gtid: string, timeoutS: number): 
  * replication error when its SQL thread stops again, or when it has not got there within
  * timeoutS.
  */
-export async function verifyApplying(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
-  const deadline = Date.now() + Math.max(0, timeoutS) * 1000;
-  for (;;) {
-    const ch = await verifyReplicating(c, Math.max(0, (deadline - Date.now()) / 1000));
-    if (await hasGtid(c, gtid)) return ch;
-    if (Date.now() >= deadline) {
-      throw fail(
+export function verifyApplying(c: Conn, gtid: string, timeoutS: number): Promise<ReplicationChannel> {
+  return verifyUntil(
+    c,
+    timeoutS,
+    () => hasGtid(c, gtid),
+    () =>
+      fail(
         c,
         'HEIR_REPLICATION_NOT_APPLYING',
         `its SQL thread had stopped on an error before the failover, and ${timeoutS} s after the repoint it has still not executed what the new master had (${gtid}): ` +
           'look at its applier (SHOW REPLICA STATUS, performance_schema.replication_applier_status_by_worker)',
-      );
-    }
-    await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
-  }
+      ),
+  );
 }
 
 /**
