@@ -37,7 +37,7 @@ export interface CheckInput {
   /** The address mover's preflight, when it ran. */
   address?: { check: string; ok: boolean; severity: Severity; detail: string }[];
   /** Salvage's tools on this manager (failover.salvage.mysqlbinlog / .mysql), when salvage is on. */
-  salvageTools?: { setting: 'mysqlbinlog' | 'mysql'; command: string; version?: string; error?: string }[];
+  salvageTools?: { setting: 'mysqlbinlog' | 'mysql'; command: string; version?: string; error?: string; gtidStart?: { ok: boolean; detail: string } }[];
   /** Salvage's SSH access to each node's binlogs (any node may be the dead master one day); absent when salvage is off. */
   binlogAccess?: { node: string; ok: boolean; detail: string }[];
 }
@@ -215,6 +215,13 @@ export function evaluate(input: CheckInput): CheckResult {
         code: 'salvage-tool',
         message: `${setting} is ${/mariadb/i.test(t.version) ? "MariaDB's" : "MySQL's"} (${t.version}) but the cluster runs ${mariadb ? 'MariaDB' : 'MySQL'}`,
         fix: `set ${setting} to ${mariadb ? (t.setting === 'mysqlbinlog' ? 'mariadb-binlog' : 'mariadb') : t.setting} of the cluster's flavor`,
+      });
+    } else if (mariadb && t.gtidStart && !t.gtidStart.ok) {
+      f.push({
+        severity: 'error',
+        code: 'salvage-tool',
+        message: `${setting} (${t.command}): ${t.gtidStart.detail}; salvage by MariaDB GTID starts there, so it would fail and what only the dead master had would be lost`,
+        fix: `install mariadb-binlog 10.8 or newer (mariadb-client) on this manager, or set ${setting} to one`,
       });
     }
   }

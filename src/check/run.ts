@@ -3,7 +3,7 @@
  * replication account on every node, run the address mover's preflight, then
  * hand it all to the pure evaluate().
  */
-import { probeBinlogAccess, toolVersion } from '../failover/salvage';
+import { probeBinlogAccess, takesGtidStart, toolVersion } from '../failover/salvage';
 import type { ClusterConfig, GlobalSettings } from '../config/schema';
 import { createMover } from '../eni';
 import { Conn, connOptions } from '../mysql/conn';
@@ -61,12 +61,16 @@ export async function runCheck(cluster: ClusterConfig, global: GlobalSettings, o
       ? mover.preflight(cluster).catch((e: Error) => [{ check: 'preflight', ok: false, severity: 'error' as const, detail: e.message }])
       : Promise.resolve(undefined),
   ]);
+  const mariadb = snapshot.nodes.some((n) => n.version?.flavor === 'mariadb');
   const salvageTools = cluster.failover.salvage.enabled
     ? await Promise.all(
         (['mysqlbinlog', 'mysql'] as const).map(async (setting) => {
           const command = cluster.failover.salvage[setting];
           try {
-            return { setting, command, version: await toolVersion(command) };
+            const version = await toolVersion(command);
+            // Salvage by MariaDB GTID gives mariadb-binlog a GTID list as --start-position (10.8+).
+            const gtidStart = setting === 'mysqlbinlog' && mariadb && /mariadb/i.test(version) ? await takesGtidStart(command) : undefined;
+            return { setting, command, version, ...(gtidStart ? { gtidStart } : {}) };
           } catch (e) {
             return { setting, command, error: (e as Error).message };
           }

@@ -540,6 +540,32 @@ export async function toolVersion(commandLine: string, timeoutMs = 5000): Promis
   });
 }
 
+/**
+ * Whether the configured mysqlbinlog takes a MariaDB GTID list as --start-position, which
+ * salvage by MariaDB GTID needs (mariadb-binlog 10.8 and newer; its --version says only
+ * "Ver 3.5"). Asked of the tool itself, on an empty input: one that accepted the option
+ * complains about the input, one that did not complains about the option.
+ */
+export async function takesGtidStart(commandLine: string, timeoutMs = 5000): Promise<{ ok: boolean; detail: string }> {
+  const argv = splitCommandLine(commandLine);
+  if (argv.length === 0) throw new Error('empty command line');
+  return new Promise((resolve, reject) => {
+    execFile(argv[0]!, [...argv.slice(1), '--start-position=0-1-1', '/dev/null'], { timeout: timeoutMs }, (e, _stdout, stderr) => {
+      if (e && (e as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`cannot run ${argv[0]}: not found`));
+      if (e && e.killed) return reject(new Error(`${argv.join(' ')} --start-position=0-1-1 /dev/null did not end within ${timeoutMs} ms`));
+      resolve(gtidStartVerdict(String(stderr)));
+    });
+  });
+}
+
+/** The verdict of takesGtidStart from what the tool printed on stderr (pure). */
+export function gtidStartVerdict(stderr: string): { ok: boolean; detail: string } {
+  const said = stderr.trim().split('\n').filter(Boolean).slice(0, 2).join(' / ').slice(0, 300);
+  if (/start[-_]position|incorrect|invalid|error while setting/i.test(stderr)) return { ok: false, detail: `it refused --start-position=0-1-1: ${said}` };
+  if (/failed reading header|not a binary log|empty file/i.test(stderr)) return { ok: true, detail: 'takes a GTID list as --start-position' };
+  return { ok: false, detail: `could not tell whether it takes a GTID list as --start-position; it said: ${said || '(nothing)'}` };
+}
+
 /** The flavor of the configured client, from its --version. */
 export async function detectClientFlavor(commandLine: string, timeoutMs = 5000): Promise<ClientFlavor> {
   try {

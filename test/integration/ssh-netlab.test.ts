@@ -15,6 +15,8 @@ import { sshExec, sshReadFile, sshCopyFile, sshStat, sshTarget, sshWarm, closeSs
 import { spawn } from 'node:child_process';
 import { runCheck } from '../../src/check/run';
 import { GlobalSettings } from '../../src/config/schema';
+import { takesGtidStart } from '../../src/failover/salvage';
+import { binaries } from '../lab/server';
 
 describe('ssh adapter (namespace lab)', () => {
   let lab: NetLab;
@@ -40,11 +42,26 @@ describe('ssh adapter (namespace lab)', () => {
 
   test("heir check: salvage's SSH access to every node's binlogs; a node whose binlog_dir holds none is named", async () => {
     const base = lab.clusterConfig();
-    const cfg = { ...base, nodes: base.nodes.map((n, i) => ({ ...n, binlog_dir: i === 1 ? join(dir, 'empty') : lab.nodes[i]!.datadir })) };
+    const maria = binaries('mariadb');
+    const cfg = {
+      ...base,
+      failover: { ...base.failover, salvage: { ...base.failover.salvage, mysqlbinlog: maria.mysqlbinlog, mysql: maria.mysql } },
+      nodes: base.nodes.map((n, i) => ({ ...n, binlog_dir: i === 1 ? join(dir, 'empty') : lab.nodes[i]!.datadir })),
+    };
     const r = await runCheck(cfg, GlobalSettings.parse({ state_dir: dir }), { skipAddress: true });
     const ssh = r.findings.filter((f) => f.code === 'salvage-ssh');
     assert.deepEqual(ssh.map((f) => f.node), ['db2'], JSON.stringify(r.findings, null, 1));
     assert.match(ssh[0]!.message, /no binlog index \(\*\.index\) found on db2's host/);
+    // The lab's mariadb-binlog (10.11) was asked whether it takes a GTID start, and does.
+    assert.deepEqual(r.findings.filter((f) => f.code === 'salvage-tool'), []);
+  });
+
+  test("a GTID list as mysqlbinlog's --start-position: MariaDB 10.11's mariadb-binlog takes it, MySQL 9.7's mysqlbinlog refuses it", async () => {
+    assert.deepEqual(await takesGtidStart(binaries('mariadb').mysqlbinlog), { ok: true, detail: 'takes a GTID list as --start-position' });
+    const my = binaries('mysql');
+    const refused = await takesGtidStart(my.run([my.mysqlbinlog]).map((a) => `'${a}'`).join(' '));
+    assert.equal(refused.ok, false);
+    assert.match(refused.detail, /^it refused --start-position=0-1-1: .*start-position/);
   });
 
   test('target from the cluster config', () => {

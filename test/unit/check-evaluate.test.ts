@@ -149,6 +149,15 @@ test("salvage's tools: one that does not run is an error; MySQL's mysqlbinlog fo
     ],
   });
   assert.deepEqual(wrong.findings.filter((x) => x.code === 'salvage-tool').map((x) => x.severity), ['error', 'warning']);
+  // mariadb-binlog older than 10.8 does not take the GTID list salvage starts at.
+  const binlog = (gtidStart: { ok: boolean; detail: string }) =>
+    evaluate({ ...input(maria), salvageTools: [{ setting: 'mysqlbinlog', command: '/opt/old/mariadb-binlog', version: 'mariadb-binlog Ver 3.5 for debian-linux-gnu at x86_64', gtidStart }] }).findings.filter((x) => x.code === 'salvage-tool');
+  assert.deepEqual(binlog({ ok: true, detail: 'takes a GTID list as --start-position' }), []);
+  const old = binlog({ ok: false, detail: "it refused --start-position=0-1-1: Error while setting value '0-1-1' to 'start-position'" });
+  assert.equal(old.length, 1);
+  assert.equal(old[0]!.severity, 'error');
+  assert.match(old[0]!.message, /^failover\.salvage\.mysqlbinlog \(\/opt\/old\/mariadb-binlog\): it refused --start-position=0-1-1: .*; salvage by MariaDB GTID starts there/);
+  assert.match(old[0]!.fix!, /mariadb-binlog 10\.8 or newer/);
 });
 
 test('salvage grants are asked for only when salvage is enabled', () => {

@@ -13,6 +13,7 @@ import {
   scanDecodedText,
   purgedGap,
   splitCommandLine,
+  gtidStartVerdict,
 } from '../../src/failover/salvage';
 import { salvagedBetween } from '../../src/failover/failover-io';
 import { rejoinDecision } from '../../src/failover/rejoin-plan';
@@ -161,6 +162,21 @@ describe('salvage: the mysql client', () => {
     assert.equal(f('preferred'), '');
     assert.equal(f('required'), 'ssl,');
     assert.equal(f('verify-ca'), 'ssl,ssl-verify-server-cert,');
+  });
+  it("mysqlbinlog's answer to --start-position=0-1-1 on an empty input: a GTID start taken, refused, or not known", () => {
+    // mariadb-binlog 10.11: the option taken, the input refused.
+    assert.deepEqual(gtidStartVerdict('ERROR: Failed reading header; probably an empty file.\n'), { ok: true, detail: 'takes a GTID list as --start-position' });
+    // MySQL 9.7's mysqlbinlog (the option parser older mariadb-binlog shares): the option refused.
+    const mysql = gtidStartVerdict(
+      "mysqlbinlog: [ERROR] Unknown suffix '-' used for variable 'start-position' (value '0-1-1').\n" +
+        "mysqlbinlog: [Warning] option 'start-position': unsigned value 0 adjusted to 4.\n" +
+        "mysqlbinlog: [ERROR] mysqlbinlog: Error while setting value '0-1-1' to 'start-position'.\n",
+    );
+    assert.equal(mysql.ok, false);
+    assert.match(mysql.detail, /^it refused --start-position=0-1-1: mysqlbinlog: \[ERROR\] Unknown suffix/);
+    const other = gtidStartVerdict('Segmentation fault\n');
+    assert.equal(other.ok, false);
+    assert.match(other.detail, /could not tell .* it said: Segmentation fault$/);
   });
   it('client flavor from --version; the line of a client error', () => {
     assert.equal(clientFlavor('mysql  Ver 15.1 Distrib 10.11.18-MariaDB, for debian-linux-gnu (x86_64)'), 'mariadb');
