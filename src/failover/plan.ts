@@ -515,11 +515,19 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
           why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)} and short of ${describe(have)} that the winner catches up to: ` +
             'nothing locates it in the new master\'s binlog; rebuild it from the new master',
         });
+      } else if (mode === 'file' && f.sqlError) {
+        // Level with the winner by what it read or behind it, it cannot apply its relay log,
+        // and where its applier stands is not exact (a parallel applier stopped on an error
+        // shows its last checkpoint; MySQL refuses to change its source): it stays where it is.
+        base.leftOut.push({
+          node: f.cfg.name,
+          why:
+            `file/position: its SQL thread stopped on error ${f.sqlError.errno}, so it cannot apply its relay log and nothing places it in the winner's binlog; ` +
+            `left pointing at the dead master with its relay log: fix the error, START REPLICA so that it applies the relay log, then heir rejoin ${f.cfg.name}`,
+        });
       } else if (mode === 'file' && !contains(f.received!, winner.received!)) {
         if (f.received!.mode === 'file' && !f.received!.coords) {
           base.leftOut.push({ node: f.cfg.name, why: `file/position: it does not replicate from the dead master, so nothing says where it stands in the winner's binlog` });
-        } else if (f.sqlError) {
-          base.leftOut.push({ node: f.cfg.name, why: `file/position: behind the winner and its SQL thread stopped on error ${f.sqlError.errno}: it cannot apply its relay log` });
         } else {
           // Behind: it resumes in the winner's binlog where what it lacks begins (level-up step).
           base.repoint.push(f.cfg.name);

@@ -563,6 +563,56 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
     });
 
+    if (my) {
+      it('file/position: a replica whose SQL thread stopped on a duplicate key, level with the winner by what it read: not promoted, not repointed, never reported healthy; left out at once with what to do', async () => {
+        const l = await lab({ gtid: false });
+        const cfg = await config(l);
+        const c3 = await open(cfg, 'db3');
+        try {
+          await c3.exec('SET GLOBAL super_read_only=0');
+          await c3.exec('SET SESSION sql_log_bin=0');
+          await c3.exec("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
+          await c3.exec('SET GLOBAL super_read_only=1');
+        } finally {
+          await c3.close();
+        }
+        const w = await startWriter(cfg, addressOf(l));
+        await sleep(200);
+        await writeRows(cfg, addressOf(l), [800001]);
+        await sleep(200);
+        await w.stop();
+        await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+        // db3 received everything (level with db2); its applier stopped on the duplicate key
+        // (a parallel applier may report the worker's error as another code).
+        await receivedAll(l, ['db3']);
+        const deadline = Date.now() + 20000;
+        for (;;) {
+          const ch = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0];
+          if (ch && !ch.sqlRunning && ch.lastSqlErrno !== 0) break;
+          assert.ok(Date.now() < deadline, `db3's SQL thread stops on the duplicate key: ${JSON.stringify(ch)}`);
+          await sleep(100);
+        }
+        await l.kill('db1');
+
+        const r = await runFailover(request(cfg, tempDir()));
+        assert.equal(r.plan!.mode, 'file');
+        assert.equal(r.newMaster, 'db2', r.summary);
+        const db3 = r.plan!.candidates.find((c) => c.name === 'db3')!;
+        assert.ok(db3.reasons.some((x) => x.startsWith('gate: SQL thread error')), JSON.stringify(db3.reasons));
+        // Left out at once (not drained, not repointed: no wait for apply_timeout_s), with what to do;
+        // heir failover exits 5 (partial).
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        const left = r.plan!.leftOut.find((x) => x.node === 'db3');
+        assert.match(left?.why ?? '', /^file\/position: its SQL thread stopped on error \d+, .* heir rejoin db3$/, JSON.stringify(r.plan!.leftOut));
+        assert.ok(!(r.steps.find((x) => x.name === 'drain')!.nodes ?? []).some((n) => n.node === 'db3'), 'db3 is not drained');
+        assert.ok(!(r.steps.find((x) => x.name === 'verify')?.nodes ?? []).some((n) => n.node === 'db3'), 'db3 is not verified as healthy');
+        assert.equal(r.steps.find((x) => x.name === 'attach')!.outcome, 'ok');
+        const ch = (await l.sql('db3', 'SHOW REPLICA STATUS'))[0];
+        assert.equal(Number(ch.Source_Port), l.nodes[0]!.port, 'db3 still points at the dead master, its relay log kept');
+        await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001, leftOut: ['db3'] });
+      });
+    }
+
     it('errant GTIDs: gated with errant_gtids: block, promoted with a warning with errant_gtids: warn', async () => {
       const l = await lab();
       const w = await startWriter(await config(l), addressOf(l));

@@ -553,14 +553,18 @@ describe('planner: file/position mode', () => {
     const repoint = p.steps.find((s) => s.name === 'repoint')!;
     assert.match(String(repoint.params.how), /binlog position at promotion.*db3 at the positions the level-up step found/);
   });
-  it('a survivor behind the winner with a broken SQL thread cannot be brought level: left out', () => {
-    const p = plan(
-      topo(f('db2', 5000), f('db3', 4000, { ch: { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' } })),
-      cluster([{ name: 'db2' }, { name: 'db3' }]),
-    );
-    assert.equal(p.winner, 'db2');
-    assert.deepEqual(p.levelUp, []);
-    assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /behind the winner and its SQL thread stopped on error 1062/);
+  it('a survivor whose SQL thread stopped on an error, behind the winner or level with it by what it read: left out where it is, with what to do', () => {
+    for (const read of [4000, 5000]) {
+      const p = plan(
+        topo(f('db2', 5000), f('db3', read, { ch: { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry', exec: { file: 'binlog.000007', pos: 3000 } } }), f('db4', 5000)),
+        cluster([{ name: 'db2' }, { name: 'db3' }, { name: 'db4' }]),
+      );
+      assert.equal(p.winner, 'db2');
+      assert.deepEqual(p.levelUp, []);
+      assert.deepEqual(p.repoint, ['db4']);
+      assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /^file\/position: its SQL thread stopped on error 1062, .* then heir rejoin db3$/);
+      assert.deepEqual(p.steps.find((s) => s.name === 'drain')!.params.nodes, ['db2'], 'db3 is not drained: it cannot apply');
+    }
   });
   it('a rerun keeps the master an earlier run journaled, compares the others with where it stood in the dead master\'s binlog, and keeps those already repointed', () => {
     const promoted = f('db2', 0, { readOnly: false, superReadOnly: false, replication: [] });
