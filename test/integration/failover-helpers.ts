@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { GlobalSettings, type ClusterConfig } from '../../src/config/schema';
 import { Conn, connOptions } from '../../src/mysql/conn';
 import type { LabCluster } from '../lab';
-import { assertInvariant } from '../support/invariant';
+import { assertInvariant, type InvariantReport } from '../support/invariant';
 import type { EniForwarder } from '../support/eni-forwarder';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -205,7 +205,16 @@ export async function assertHealthy(
   newMaster: string,
   survivors: string[],
   acked: number[],
-  o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[]; address?: EniForwarder },
+  o: {
+    probeId: number;
+    allowMissing?: Set<number>;
+    delayed?: string[];
+    leftOut?: string[];
+    address?: EniForwarder;
+    /** The failover's report and the ids only the dead master had: see InvariantInput. */
+    report?: InvariantReport;
+    onlyOnDeadMaster?: number[];
+  },
 ): Promise<void> {
   if (o.address) await writeThroughAddress(cfg, o.address, [o.probeId], 5000);
   else await writeRows(cfg, newMaster, [o.probeId]);
@@ -219,5 +228,6 @@ export async function assertHealthy(
     delayed: o.delayed,
     leftOut: o.leftOut,
     ...(o.address ? { addressHolders: () => o.address!.holders() } : {}),
+    ...(o.report ? { report: o.report, onlyOnDeadMaster: o.onlyOnDeadMaster } : {}),
   });
 }

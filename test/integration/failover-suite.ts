@@ -31,7 +31,7 @@ import { freePort, startCluster, startNetLab, type LabCluster, type LabFlavor, t
 import { startEcsEmulator, type EcsEmulator } from '../ecs-emulator/server';
 import { cloudFor, labRegion, useCredentials } from '../ecs-emulator/fixture';
 import { startEniForwarder, type EniForwarder } from '../support/eni-forwarder';
-import { assertInvariant } from '../support/invariant';
+import { assertInvariant, type InvariantReport } from '../support/invariant';
 import {
   appConfig,
   assertHealthy as assertHealthyAnywhere,
@@ -111,7 +111,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     newMaster: string,
     survivors: string[],
     acked: number[],
-    o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[] },
+    o: { probeId: number; allowMissing?: Set<number>; delayed?: string[]; leftOut?: string[]; report?: InvariantReport; onlyOnDeadMaster?: number[] },
   ): Promise<void> {
     return assertHealthyAnywhere(l, cfg, newMaster, survivors, acked, { ...o, address: addressOf(l) });
   }
@@ -380,6 +380,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, r.newMaster!, survivors, [...w.acked, ...onlyOnMaster], {
         probeId: 900001,
         allowMissing: new Set(onlyOnMaster),
+        report: r,
+        onlyOnDeadMaster: onlyOnMaster,
       });
       const have = await idsOn(cfg, r.newMaster!);
       assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], 'the rows only the dead master had are the ones reported lost');
@@ -459,6 +461,29 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.match(blocked.summary, /automatic failover blocked until/);
       assert.deepEqual(blocked.steps, [], 'nothing was done');
       assert.deepEqual(await addressOf(l).holders(), ['db3'], 'a refused failover leaves the address where it was');
+    });
+
+    it('crash before catch-up (a prefer node behind the most advanced): ack and rerun catch it up and promote it; the invariant holds', async () => {
+      const l = await lab();
+      const cfg = await config(l, {}, { db3: { promotion: 'prefer' } });
+      await l.sql('db3', stopIo); // db3 falls behind db2
+      const w = await startWriter(cfg, addressOf(l));
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      await l.kill('db1');
+      const sd = tempDir();
+      await crashRun(cfg, sd, 'catch-up');
+      const unfinished = unfinishedJournals(sd, cfg.name);
+      assert.equal(unfinished.length, 1, 'the crash left its journal');
+      assert.equal(unfinished[0].steps.some((x) => x.step === 'promote'), false, 'nothing promoted before the catch-up');
+
+      acknowledge(sd, cfg.name, 'test');
+      const r = await runFailover(request(cfg, sd));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.newMaster, 'db3');
+      assert.ok(r.steps.some((s) => s.name === 'catch-up' && s.outcome === 'ok'), JSON.stringify(r.steps.map((s) => [s.name, s.outcome])));
+      await assertHealthy(l, cfg, 'db3', ['db2'], w.acked, { probeId: 900001, report: r });
     });
 
     it('a never node never wins, even as the most advanced (it serves the catch-up); five nodes', async () => {
@@ -1001,7 +1026,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001 });
       });
 
-      for (const crashAt of ['promote', 'repoint'] as const) {
+      for (const crashAt of ['level-up', 'promote', 'repoint'] as const) {
         it(`file/position with a survivor behind: crash before ${crashAt}: the rerun repoints it where the first run located it`, async () => {
           const { l, cfg, w, sd } = await crashedFailover(crashAt, { gtid: false, behind: true });
           const unfinished = unfinishedJournals(sd, cfg.name);
@@ -1753,7 +1778,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       for (const f of rotated) assert.ok(r.salvage.files.map(base).includes(f), `${f} was salvaged (${r.salvage.files.map(base).join(', ')})`);
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r, onlyOnDeadMaster: onlyOnMaster });
     });
 
     it('the dead master purged the binlog the replicas still needed: the later binlogs are salvaged, and the report counts exactly what the purged one held', async () => {
@@ -1788,7 +1813,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       assert.equal(gap.count, purgedRows.length, JSON.stringify(gap));
       assert.equal(r.salvage.purgedGap?.count, purgedRows.length);
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r, onlyOnDeadMaster: [...purgedRows, ...later] });
       for (const n of [r.newMaster!, ...survivors]) {
         const have = await idsOn(cfg, n);
         assert.deepEqual(purgedRows.filter((id) => have.has(id)), [], `${n} has none of the purged rows (they are reported lost)`);
@@ -1834,6 +1859,36 @@ export function failoverSuite(flavor: LabFlavor): void {
           await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
         });
       }
+    }
+
+    // GTID modes: the executor dies before the binlogs are fetched, or inside the salvage's
+    // apply (before anything is applied); the rerun keeps the promoted node (when there is
+    // one) and salvages what only the dead master had, once: the winner's GTIDs filter it.
+    for (const crashAt of ['salvage-fetch', 'salvage-apply:applying'] as const) {
+      it(`crash ${crashAt.includes(':') ? `inside ${crashAt.replace(':', ' at ')}` : `before ${crashAt}`} (GTID): ack and rerun salvage what only the dead master had, once`, async () => {
+        const { l, cfg } = await salvageLab();
+        const w = await writeThenCutReplicas(l, cfg);
+        const onlyOnMaster = range(100001, 40);
+        await writeRows(cfg, addressOf(l), onlyOnMaster);
+        w.acked.push(...onlyOnMaster);
+        await l.kill('db1'); // mysqld only: the host and its sshd stay up
+        const sd = tempDir();
+        await crashRun(cfg, sd, crashAt);
+        const [j] = unfinishedJournals(sd, cfg.name);
+        const first = j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node as string | undefined;
+        if (crashAt.startsWith('salvage-apply')) assert.ok(first, 'the crashed run had promoted a node');
+
+        acknowledge(sd, cfg.name, 'test');
+        const r = await runFailover(request(cfg, sd));
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+        assert.notEqual(r.plan!.mode, 'file');
+        if (first) assert.equal(r.newMaster, first, 'the rerun keeps the node the journal promoted');
+        assert.equal(r.salvage.error, undefined, r.salvage.why);
+        const [cnt] = await l.sql(r.newMaster!, `SELECT COUNT(*) AS n FROM app.w WHERE id BETWEEN ${onlyOnMaster[0]} AND ${onlyOnMaster.at(-1)}`);
+        assert.equal(Number(cnt!.n), onlyOnMaster.length);
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r, onlyOnDeadMaster: onlyOnMaster });
+      });
     }
 
     // File/position: what only the dead master has is one DDL statement. It commits with no
@@ -1978,7 +2033,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       const have = await idsOn(cfg, r.newMaster!);
       assert.deepEqual(onlyOnMaster.filter((id) => have.has(id)), [], 'the rows counted lost are the ones acknowledged after the fallback');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, allowMissing: new Set(onlyOnMaster) });
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, allowMissing: new Set(onlyOnMaster), report: r, onlyOnDeadMaster: onlyOnMaster });
     });
 
     it('a replica whose SQL thread was stopped by hand holds the most, unapplied: it is started and drained before anything is promoted; nothing lost', async () => {

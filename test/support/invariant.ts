@@ -13,7 +13,11 @@
  *     coordinates in the master's binlog reach the master's binlog position);
  *   - every acknowledged id is on the master and on every survivor; no id exists that was
  *     never attempted;
- *   - the address (when the test has one) is on the master and nowhere else.
+ *   - the address (when the test has one) is on the master and nowhere else;
+ *   - the failover's report (when given) matches what the servers hold: its new master is the
+ *     master; of the ids only the dead master had (when the test knows them), as many are on
+ *     the master as the report says it salvaged, and those missing are within what it says
+ *     may be lost.
  */
 import assert from 'node:assert/strict';
 import { GtidSet } from '../../src/mysql/gtid';
@@ -40,6 +44,15 @@ export interface InvariantInput {
   maxAttemptedId?: number | (() => number);
   /** Where the address is, as node names (e.g. the namespaces holding the floating IP). */
   addressHolders?: () => Promise<string[]>;
+  /** The failover's report, whose figures are checked against the servers (see report below). */
+  report?: InvariantReport;
+  /**
+   * Ids only the dead master had when it died (the test cut the replicas off before writing
+   * them), each written in a transaction of its own: with `report`, how many of them the
+   * master holds must be the report's salvage count, and those it lacks must be within the
+   * report's possibly-lost counts.
+   */
+  onlyOnDeadMaster?: number[];
   /** How long survivors may take to converge (ms; default 30 s). */
   convergeMs?: number;
   /**
@@ -47,6 +60,28 @@ export interface InvariantInput {
    * not convergence or rows.
    */
   delayed?: string[];
+}
+
+/** The figures of a failover report the invariant checks. */
+export interface InvariantReport {
+  outcome?: string;
+  newMaster?: string | null;
+  salvage?: { count: number };
+  possiblyLost?: { count: number | null }[];
+}
+
+/** The report's figures against the servers' rows: every mismatch, in words. */
+export function reportViolations(master: string, r: InvariantReport, onlyOnDeadMaster: number[] | undefined, onMaster: Set<number> | undefined): string[] {
+  const bad: string[] = [];
+  if (r.newMaster != null && r.newMaster !== master) bad.push(`the report names ${r.newMaster} the new master, the servers ${master}`);
+  if (onlyOnDeadMaster && onMaster) {
+    const got = onlyOnDeadMaster.filter((id) => onMaster.has(id)).length;
+    if (r.salvage && r.salvage.count !== got) bad.push(`the report says ${r.salvage.count} transaction(s) salvaged; ${master} holds ${got} of the ${onlyOnDeadMaster.length} only the dead master had`);
+    const missing = onlyOnDeadMaster.length - got;
+    const declared = (r.possiblyLost ?? []).reduce((a, x) => a + (x.count ?? Infinity), 0);
+    if (missing > declared) bad.push(`${missing} of the ${onlyOnDeadMaster.length} ids only the dead master had are not on ${master}; the report says ${declared} may be lost`);
+  }
+  return bad;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -201,6 +236,11 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
         if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')})`);
       }
     }
+  }
+
+  if (i.report) {
+    const onMaster = i.onlyOnDeadMaster && i.table && states.has(master.name) ? await ids(lab, master.name, i.table) : undefined;
+    bad.push(...reportViolations(master.name, i.report, i.onlyOnDeadMaster, onMaster));
   }
 
   if (i.addressHolders) {
