@@ -198,6 +198,7 @@ export class Daemon {
       stopSignal: this.stopController.signal,
       replicaCheckEveryMs: this.replicaCheckEveryMs(this.cfg.clusters.length),
       ...(this.ha ? { ha: clusterHa(this.ha, c.name, this.log, () => c.detection.interval_ms, this.cfg.heir.state_dir) } : {}),
+      refreshSoon: () => this.scheduler.soon(c.name),
     });
   }
 

@@ -75,6 +75,8 @@ export interface RuntimeDeps {
   replicaCheckEveryMs?: number;
   /** heir.ha: only the cluster's leader acts, each mutating step fenced in etcd. Absent: this daemon acts alone. */
   ha?: ClusterHa;
+  /** Read the topology at the scheduler's next tick instead of at the next period. */
+  refreshSoon?: () => void;
 }
 
 export interface BlockState {
@@ -401,7 +403,19 @@ export class ClusterRuntime {
       const reachable = r.ping.class === 'ok' || r.ping.class === 'alive-error';
       ha?.publishView(r.master, reachable, this.lastVerdict?.verdict ?? 'Healthy', reachable ? null : r.failingSince);
     });
-    ha?.onViews(() => m.reconsider());
+    // Another manager watching a different master that answers it (the leader failed over or
+    // switched over): this one reads the topology now, not at its next refresh, so that it
+    // watches, reports and publishes the new master within a round. Once per master named.
+    let followed: string | undefined;
+    ha?.onViews(() => {
+      m.reconsider();
+      const now = Date.now();
+      const other = ha.peerViews().find((v) => v.manager !== ha.manager && v.reachable && v.master !== m.master && now - v.at <= ha.viewMaxAgeMs());
+      if (!other || other.master === followed) return;
+      followed = other.master;
+      this.log.info({ manager: other.manager, master: other.master }, `${other.manager} watches ${other.master} as the master of ${this.name} (this manager: ${m.master}): reading the topology now`);
+      this.deps.refreshSoon?.();
+    });
     m.on('replicas', (ev) => this.onReplicaFindings(ev));
     m.on('error', (e) => this.log.error({ err: e.message }, `monitor of ${this.name}: ${e.message}`));
     try {

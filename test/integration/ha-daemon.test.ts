@@ -126,6 +126,16 @@ test('two daemons with heir.ha: one leads; kill -9 of the master → exactly one
   });
   assert.equal(listed.warnings, undefined);
   assert.deepEqual(listed.reports.map((x: any) => [x.kind, x.id, x.outcome, x.newMaster, x.manager, x.truncated ?? false]), [['failover', done.j.id, 'promoted', newMaster, leader.id, false]]);
+  // The follower learns of the new master from the leader's published view, and reads the
+  // topology then rather than at its next periodic refresh: it watches the new master too.
+  await until(`the follower's own view of ${newMaster}`, 30_000, async () => {
+    const kvs = (await probe!.client.getAll().prefix(keys.views('hadb')).exec()).kvs;
+    return kvs.map((kv) => JSON.parse(kv.value.toString()) as MasterView).some((v) => v.manager === follower.id && v.master === newMaster && v.reachable);
+  });
+  assert.ok(
+    follower.log().some((l) => new RegExp(`^${leader.id} watches ${newMaster} as the master of hadb \\(this manager: db1\\): reading the topology now`).test(l.msg ?? '')),
+    'the follower read the topology when the leader\'s view changed',
+  );
   leaderOf = leader;
   masterNow = newMaster;
 });
