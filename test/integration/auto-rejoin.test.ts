@@ -216,6 +216,10 @@ test('auto_rejoin on, the old master has transactions the new master lacks: it s
   for (const id of extraIds) assert.ok(!(await idsOn(cfgs.get(name)!, master)).has(id), `row ${id} is not on ${master}`);
   assert.equal(events(name, 'master.kept-fenced').length, 1);
   assert.equal(events(name, 'master.rejoined').length, 0);
+  // The surviving cluster: one writable master, the other survivor replicating with every
+  // acknowledged row (the 3 rows only db1 had are nowhere else); db1 read-only.
+  await writeRows(cfgs.get(name)!, master, [5000]);
+  await assertInvariant({ lab, master, leftOut: ['db1'], table: 'app.w', acked: [...acked, 5000], maxAttemptedId: 5000 });
 });
 
 test('auto_rejoin off (the default): the old master is fenced and stays so', async () => {
@@ -227,6 +231,10 @@ test('auto_rejoin off (the default): the old master is fenced and stays so', asy
   assert.deepEqual([s.ro, s.sro, s.channels.length], [1, 1, 0]);
   assert.equal(events(name, 'master.rejoined').length + events(name, 'master.kept-fenced').length, 0);
   assert.equal(listJournals(stateDir, name).filter((x) => x.operation === 'rejoin').length, 0);
+  // The surviving cluster holds the invariant, db1 read-only beside it.
+  const master = newMasters.get(name)!;
+  await writeRows(cfgs.get(name)!, master, [5000]);
+  await assertInvariant({ lab, master, leftOut: ['db1'], table: 'app.w', acked: [...acked, 5000], maxAttemptedId: 5000 });
 });
 
 test('MariaDB, auto_rejoin on, nothing lost: the old master becomes a replica of the new master by itself', async () => {

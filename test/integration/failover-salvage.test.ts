@@ -69,7 +69,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.deepEqual(r.warnings.filter((x) => /mysqlbinlog|mariadb-binlog|salvage/.test(x)), [], r.warnings.join('\n'));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(lab, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      await assertHealthy(lab, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r, onlyOnDeadMaster: [] });
     });
 
     it('async, master killed while writing, host answers SSH: no acknowledged row is lost', async (t) => {
@@ -116,7 +116,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.ok(fs.existsSync(r.salvage.outputFile!));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(lab!, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001 });
+      await assertHealthy(lab!, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r });
       // The salvaged rows reached the survivors through the new master's binlog.
       for (const s of survivors) {
         const have = await idsOn(cfg, s);
