@@ -429,7 +429,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
-    it('a prefer node behind the most advanced wins after catching up; promotion: auto blocks the next automatic failover', async () => {
+    /** db3 (promotion: prefer) stops receiving, and a writer's rows reach db2 only: db3 is behind the most advanced. */
+    async function preferBehind(): Promise<{ l: LabCluster; cfg: ClusterConfig; w: Awaited<ReturnType<typeof startWriter>> }> {
       const l = await lab();
       const cfg = await config(l, {}, { db3: { promotion: 'prefer' } });
       await l.sql('db3', stopIo); // db3 falls behind db2
@@ -437,6 +438,11 @@ export function failoverSuite(flavor: LabFlavor): void {
       await sleep(300);
       await w.stop();
       await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      return { l, cfg, w };
+    }
+
+    it('a prefer node behind the most advanced wins after catching up; promotion: auto blocks the next automatic failover', async () => {
+      const { l, cfg, w } = await preferBehind();
       // db2 runs at the server's default, writable (read_only OFF), as replicas often do:
       // heir makes every survivor it repoints read-only (the invariant checks it).
       await l.sql('db2', my ? 'SET GLOBAL super_read_only = 0' : 'SET GLOBAL read_only = 0');
@@ -464,13 +470,7 @@ export function failoverSuite(flavor: LabFlavor): void {
     });
 
     it('crash before catch-up (a prefer node behind the most advanced): ack and rerun catch it up and promote it; the invariant holds', async () => {
-      const l = await lab();
-      const cfg = await config(l, {}, { db3: { promotion: 'prefer' } });
-      await l.sql('db3', stopIo); // db3 falls behind db2
-      const w = await startWriter(cfg, addressOf(l));
-      await sleep(300);
-      await w.stop();
-      await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
+      const { l, cfg, w } = await preferBehind();
       await l.kill('db1');
       const sd = tempDir();
       await crashRun(cfg, sd, 'catch-up');
@@ -538,24 +538,27 @@ export function failoverSuite(flavor: LabFlavor): void {
       }
     });
 
-    it('a replica whose SQL thread stopped on a duplicate key is not promoted; it is repointed, and the verify reports its error instead of passing while it retries; once the row is fixed the invariant holds', async () => {
-      const l = await lab();
-      const cfg = await config(l);
-      // A row on db3 alone, written without a binlog entry (as a hand repair would be), that the
-      // application then writes through the master: db3's applier stops on it (1062).
-      // Statements on db3 alone, outside its binlog (super_read_only lifted meanwhile on MySQL).
-      const unlogged = async (...statements: string[]) => {
-        const c3 = await open(cfg, 'db3');
-        try {
-          if (my) await c3.exec('SET GLOBAL super_read_only=0');
-          await c3.exec('SET SESSION sql_log_bin=0');
-          for (const st of statements) await c3.exec(st);
-          if (my) await c3.exec('SET GLOBAL super_read_only=1');
-        } finally {
-          await c3.close();
-        }
-      };
-      await unlogged("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
+    /** Statements on db3 alone, outside its binlog (super_read_only lifted meanwhile on MySQL). */
+    async function unloggedOnDb3(cfg: ClusterConfig, ...statements: string[]): Promise<void> {
+      const c3 = await open(cfg, 'db3');
+      try {
+        if (my) await c3.exec('SET GLOBAL super_read_only=0');
+        await c3.exec('SET SESSION sql_log_bin=0');
+        for (const st of statements) await c3.exec(st);
+        if (my) await c3.exec('SET GLOBAL super_read_only=1');
+      } finally {
+        await c3.close();
+      }
+    }
+
+    /**
+     * A row on db3 alone, written without a binlog entry (as a hand repair would be), that the
+     * application then writes through the master: db3's applier stops on it (1062; MySQL's
+     * parallel applier may report it as its worker's failure, 3030). Returns the writer, once db2
+     * has applied every acknowledged row and db3's SQL thread has stopped.
+     */
+    async function duplicateOnDb3(l: LabCluster, cfg: ClusterConfig) {
+      await unloggedOnDb3(cfg, "INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
       const w = await startWriter(cfg, addressOf(l));
       await sleep(200);
       await writeRows(cfg, addressOf(l), [800001]);
@@ -565,26 +568,33 @@ export function failoverSuite(flavor: LabFlavor): void {
       const deadline = Date.now() + 20000;
       for (;;) {
         const ch = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0];
-        if (ch && !ch.sqlRunning && ch.lastSqlErrno === 1062) break;
+        if (ch && !ch.sqlRunning && (ch.lastSqlErrno === 1062 || /Duplicate entry '800001'/.test(ch.lastSqlError))) break;
         assert.ok(Date.now() < deadline, `db3's SQL thread stops on the duplicate key: ${JSON.stringify(ch)}`);
         await sleep(100);
       }
+      return w;
+    }
+
+    it('a replica whose SQL thread stopped on a duplicate key is not promoted; it is repointed, and the verify reports its error instead of passing while it retries; once the row is fixed the invariant holds', async () => {
+      const l = await lab();
+      const cfg = await config(l);
+      const w = await duplicateOnDb3(l, cfg);
       await l.kill('db1');
 
       const r = await runFailover(request(cfg, tempDir()));
       assert.equal(r.newMaster, 'db2', r.summary);
       const db3 = r.plan!.candidates.find((c) => c.name === 'db3')!;
-      assert.ok(db3.reasons.some((x) => x.startsWith('gate: SQL thread error 1062')), JSON.stringify(db3.reasons));
+      assert.ok(db3.reasons.some((x) => /^gate: SQL thread error (1062|3030):/.test(x)), JSON.stringify(db3.reasons));
       assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
       const verify = r.steps.find((x) => x.name === 'verify')!;
       const v3 = verify.nodes!.find((n) => n.node === 'db3')!;
       assert.equal(v3.ok, false, JSON.stringify(verify));
-      assert.match(v3.detail, /1062/);
+      assert.match(v3.detail, /1062|Duplicate entry/);
       assert.ok(r.next.some((x) => /^db3: verify failed/.test(x)), r.next.join('\n'));
       assert.equal(r.steps.find((x) => x.name === 'attach')!.outcome, 'ok');
 
       // The DBA's fix: db3 drops its own copy and starts its applier; it replicates from db2.
-      await unlogged('DELETE FROM app.w WHERE id = 800001', my ? 'START REPLICA' : 'START SLAVE');
+      await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', my ? 'START REPLICA' : 'START SLAVE');
       await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900001 });
     });
 
@@ -592,31 +602,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       it('file/position: a replica whose SQL thread stopped on a duplicate key, level with the winner by what it read: not promoted, not repointed, never reported healthy; left out at once with what to do', async () => {
         const l = await lab({ gtid: false });
         const cfg = await config(l);
-        const c3 = await open(cfg, 'db3');
-        try {
-          await c3.exec('SET GLOBAL super_read_only=0');
-          await c3.exec('SET SESSION sql_log_bin=0');
-          await c3.exec("INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
-          await c3.exec('SET GLOBAL super_read_only=1');
-        } finally {
-          await c3.close();
-        }
-        const w = await startWriter(cfg, addressOf(l));
-        await sleep(200);
-        await writeRows(cfg, addressOf(l), [800001]);
-        await sleep(200);
-        await w.stop();
-        await waitApplied(l, cfg, ['db2'], w.acked.at(-1)!);
-        // db3 received everything (level with db2); its applier stopped on the duplicate key
-        // (a parallel applier may report the worker's error as another code).
-        await receivedAll(l, ['db3']);
-        const deadline = Date.now() + 20000;
-        for (;;) {
-          const ch = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0];
-          if (ch && !ch.sqlRunning && ch.lastSqlErrno !== 0) break;
-          assert.ok(Date.now() < deadline, `db3's SQL thread stops on the duplicate key: ${JSON.stringify(ch)}`);
-          await sleep(100);
-        }
+        const w = await duplicateOnDb3(l, cfg);
+        await receivedAll(l, ['db3']); // db3 received everything: level with db2 by what it read
         await l.kill('db1');
 
         const r = await runFailover(request(cfg, tempDir()));
@@ -1752,6 +1739,25 @@ export function failoverSuite(flavor: LabFlavor): void {
       return w;
     }
 
+    /**
+     * 40 rows only the dead master has (the replicas cut off first, its host answering SSH), then
+     * a failover run killed at `crashAt`: the lab, the writer, those rows, the state dir and the
+     * journal the crash left.
+     */
+    async function crashedSalvage(crashAt: string, o: { gtid?: boolean } = {}) {
+      const { l, cfg } = await salvageLab(o);
+      const w = await writeThenCutReplicas(l, cfg);
+      const onlyOnMaster = range(100001, 40);
+      await writeRows(cfg, addressOf(l), onlyOnMaster);
+      w.acked.push(...onlyOnMaster);
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
+      const sd = tempDir();
+      await crashRun(cfg, sd, crashAt);
+      const [j] = unfinishedJournals(sd, cfg.name);
+      assert.ok(j, 'the crash left its journal');
+      return { l, cfg, w, onlyOnMaster, sd, j };
+    }
+
     it('salvage across many binlog files: what only the master has spans several rotated binlogs (small max_binlog_size), host answers SSH: all of it salvaged', async () => {
       const { l, cfg } = await salvageLab();
       // Varied on purpose: binlogs of 4 KB (the smallest allowed; default 1 GB), so the rows
@@ -1827,18 +1833,10 @@ export function failoverSuite(flavor: LabFlavor): void {
     if (my) {
       for (const crashAt of ['salvage-apply:applying', 'salvage-apply:applied'] as const) {
         it(`file/position: crash inside ${crashAt.replace(':', ' at ')}: ack and rerun apply each salvaged transaction once`, async () => {
-          const { l, cfg } = await salvageLab({ gtid: false });
-          const w = await writeThenCutReplicas(l, cfg);
-          const onlyOnMaster = range(100001, 40);
-          await writeRows(cfg, addressOf(l), onlyOnMaster);
-          w.acked.push(...onlyOnMaster);
-          await l.kill('db1'); // mysqld only: the host and its sshd stay up
-          const sd = tempDir();
-          await crashRun(cfg, sd, crashAt);
-          const [j] = unfinishedJournals(sd, cfg.name);
-          const first = String(j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
+          const { l, cfg, w, onlyOnMaster, sd, j } = await crashedSalvage(crashAt, { gtid: false });
+          const first = String(j.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
           assert.ok(first, 'the crashed run had promoted a node');
-          const apply = j!.steps.find((x) => x.step === 'salvage-apply')!;
+          const apply = j.steps.find((x) => x.step === 'salvage-apply')!;
           assert.ok(apply.data?.winnerBinlog, `the journal says where ${first}'s binlog stood: ${JSON.stringify(apply)}`);
           const had = await idsOn(cfg, first);
           assert.equal(onlyOnMaster.filter((id) => had.has(id)).length, crashAt.endsWith('applied') ? onlyOnMaster.length : 0, 'what the crashed run applied');
@@ -1866,16 +1864,8 @@ export function failoverSuite(flavor: LabFlavor): void {
     // one) and salvages what only the dead master had, once: the winner's GTIDs filter it.
     for (const crashAt of ['salvage-fetch', 'salvage-apply:applying'] as const) {
       it(`crash ${crashAt.includes(':') ? `inside ${crashAt.replace(':', ' at ')}` : `before ${crashAt}`} (GTID): ack and rerun salvage what only the dead master had, once`, async () => {
-        const { l, cfg } = await salvageLab();
-        const w = await writeThenCutReplicas(l, cfg);
-        const onlyOnMaster = range(100001, 40);
-        await writeRows(cfg, addressOf(l), onlyOnMaster);
-        w.acked.push(...onlyOnMaster);
-        await l.kill('db1'); // mysqld only: the host and its sshd stay up
-        const sd = tempDir();
-        await crashRun(cfg, sd, crashAt);
-        const [j] = unfinishedJournals(sd, cfg.name);
-        const first = j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node as string | undefined;
+        const { l, cfg, w, onlyOnMaster, sd, j } = await crashedSalvage(crashAt);
+        const first = j.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node as string | undefined;
         if (crashAt.startsWith('salvage-apply')) assert.ok(first, 'the crashed run had promoted a node');
 
         acknowledge(sd, cfg.name, 'test');
@@ -1955,7 +1945,7 @@ export function failoverSuite(flavor: LabFlavor): void {
           for (const s of locks) await s.end().catch(() => undefined);
         }
         const [j] = unfinishedJournals(sd, cfg.name);
-        const first = String(j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
+        const first = String(j.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
         assert.equal(first, waitingOn, 'the salvage client of the crashed run waited on the node it promoted');
         assert.equal(j!.steps.find((x) => x.step === 'salvage-apply')?.outcome, 'running');
         // What the crashed run applied: the rows before the DDL and the DDL; nothing after it.
