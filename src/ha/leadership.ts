@@ -284,7 +284,6 @@ export class ClusterLeadership extends EventEmitter {
       await watcher.cancel().catch(() => undefined);
     }
   }
-
 }
 
 function leaderOf(value: Buffer): string {

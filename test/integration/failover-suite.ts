@@ -1945,7 +1945,7 @@ export function failoverSuite(flavor: LabFlavor): void {
           for (const s of locks) await s.end().catch(() => undefined);
         }
         const [j] = unfinishedJournals(sd, cfg.name);
-        const first = String(j.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
+        const first = String(j!.steps.find((x) => x.step === 'promote' && x.outcome === 'ok')?.data?.node ?? '');
         assert.equal(first, waitingOn, 'the salvage client of the crashed run waited on the node it promoted');
         assert.equal(j!.steps.find((x) => x.step === 'salvage-apply')?.outcome, 'running');
         // What the crashed run applied: the rows before the DDL and the DDL; nothing after it.

@@ -17,6 +17,7 @@ import { runCheck } from '../../src/check/run';
 import { GlobalSettings } from '../../src/config/schema';
 import { takesGtidStart } from '../../src/failover/salvage';
 import { binaries } from '../lab/server';
+import { commandLine } from '../lab/cluster';
 
 describe('ssh adapter (namespace lab)', () => {
   let lab: NetLab;
@@ -59,7 +60,7 @@ describe('ssh adapter (namespace lab)', () => {
   test("a GTID list as mysqlbinlog's --start-position: MariaDB 10.11's mariadb-binlog takes it, MySQL 9.7's mysqlbinlog refuses it", async () => {
     assert.deepEqual(await takesGtidStart(binaries('mariadb').mysqlbinlog), { ok: true, detail: 'takes a GTID list as --start-position' });
     const my = binaries('mysql');
-    const refused = await takesGtidStart(my.run([my.mysqlbinlog]).map((a) => `'${a}'`).join(' '));
+    const refused = await takesGtidStart(commandLine(my.run([my.mysqlbinlog])));
     assert.equal(refused.ok, false);
     assert.match(refused.detail, /^it refused --start-position=0-1-1: .*start-position/);
   });

@@ -331,6 +331,6 @@ export async function startCluster(opts: ClusterOptions): Promise<LabCluster> {
 export { serverArgs };
 
 /** argv as one command line heir's config accepts (quoted where needed). */
-function commandLine(argv: string[]): string {
+export function commandLine(argv: string[]): string {
   return argv.map((a) => (/^[A-Za-z0-9_./=:,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

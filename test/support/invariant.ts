@@ -64,7 +64,6 @@ export interface InvariantInput {
 
 /** The figures of a failover report the invariant checks. */
 export interface InvariantReport {
-  outcome?: string;
   newMaster?: string | null;
   salvage?: { count: number };
   possiblyLost?: { count: number | null }[];
