@@ -11,7 +11,7 @@ import { ClusterConfig } from '../../src/config/schema';
 import {
   ADMIN, REPL, Binaries, LabFlavor, LabSettings, ServerSpec, binaries, copyTemplate, ensureTemplate, serverArgs, sqlSocket, startServer, waitReady,
 } from './server';
-import { Tracked, onExitSync, terminate, waitExit, sleep, signal } from './procs';
+import { Tracked, onExitSync, terminate, waitExit, sleep, signal, stopAndWait } from './procs';
 import { freePort } from './ports';
 
 export type { LabFlavor } from './server';
@@ -198,7 +198,7 @@ export async function buildCluster(opts: ClusterOptions, dir: string, placements
     pause(n) {
       const s = stateOf(n);
       if (!s.proc || !s.proc.running) throw new Error(`lab: ${s.node.name} is not running`);
-      signal(s.proc, 'SIGSTOP');
+      if (!stopAndWait(s.proc)) throw new Error(`lab: ${s.node.name} (pid ${s.proc.pid}) did not stop within 2 s of SIGSTOP`);
     },
     resume(n) {
       const s = stateOf(n);

@@ -104,6 +104,36 @@ export function signal(t: Tracked, sig: NodeJS.Signals, group = false): void {
   try { process.kill(group ? -t.pid : t.pid, sig); } catch { /* already gone */ }
 }
 
+/**
+ * SIGSTOP, then waits (up to waitMs, spinning on /proc) until every thread of the
+ * process is stopped: kill() only queues the signal, and each thread stops when it
+ * next leaves the kernel, so a server could still answer a request that arrived in
+ * between. Returns false when some thread was still running after waitMs.
+ */
+export function stopAndWait(t: Tracked, waitMs = 2000): boolean {
+  signal(t, 'SIGSTOP');
+  const end = Date.now() + waitMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (!t.running || allStopped(t.pid)) return true;
+    if (Date.now() >= end) return false;
+    Atomics.wait(nap, 0, 0, 2);
+  }
+}
+
+function allStopped(pid: number): boolean {
+  let tasks: string[];
+  try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { return true; }
+  for (const tid of tasks) {
+    let stat: string;
+    try { stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'); } catch { continue; }
+    // "pid (comm) S ...": the state follows the last ')'; comm may hold spaces or ')'.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') return false;
+  }
+  return true;
+}
+
 /** SIGTERM (after SIGCONT, in case it is paused), then SIGKILL after graceMs (0: at once); waits for exit. */
 export async function terminate(t: Tracked, graceMs = 20000): Promise<void> {
   if (!t.running) return;
