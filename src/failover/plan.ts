@@ -523,7 +523,7 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
           node: f.cfg.name,
           why:
             `file/position: its SQL thread stopped on error ${f.sqlError.errno}, so it cannot apply its relay log and nothing places it in the winner's binlog; ` +
-            `left pointing at the dead master with its relay log: fix the error, START REPLICA so that it applies the relay log, then heir rejoin ${f.cfg.name}`,
+            `left pointing at the dead master with its relay log: fix the error and START REPLICA so that it applies the relay log up to where the new master stood in the dead master's binlog (it then resumes where the new master's binlog stood at promotion), then heir rejoin ${f.cfg.name}`,
         });
       } else if (mode === 'file' && !contains(f.received!, winner.received!)) {
         if (f.received!.mode === 'file' && !f.received!.coords) {

@@ -14,7 +14,9 @@ import { changeSource, setReadOnly, setSemiSync, startReplica, stopReplica, veri
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import type { Logger } from '../util/log';
 import { clusterDir, LockHeldError } from './lock';
+import { fileAnchorOf, type FileAnchor } from './rejoin-plan';
 import type { RejoinIO, RejoinLock } from './rejoin-steps';
+import type { RepointPosition } from './steps';
 import { decodeToFile, optionValue } from './salvage';
 import type { FailoverStore } from './store';
 
@@ -71,7 +73,14 @@ export class ConnectedRejoinIO implements RejoinIO {
     await setReadOnly(await this.conn(node), true);
   }
 
-  async pointAt(node: string, master: string): Promise<void> {
+  async fileAnchor(): Promise<FileAnchor | string> {
+    const l = await this.store.listReports(this.cluster.name, { kinds: ['failover', 'switchover'], limit: 1 });
+    const why = l.warnings.length ? ` (${l.warnings.join('; ')})` : '';
+    const a = fileAnchorOf(l.reports[0] as Record<string, unknown> | undefined, this.cluster);
+    return typeof a === 'string' ? `${a}${why}` : a;
+  }
+
+  async pointAt(node: string, master: string, position: RepointPosition): Promise<void> {
     const c = await this.conn(node);
     const m = this.cfg(master);
     await stopReplica(c);
@@ -80,7 +89,7 @@ export class ConnectedRejoinIO implements RejoinIO {
       port: m.port,
       user: this.cluster.mysql.replication_user,
       password: this.cluster.mysql.replication_password,
-      position: { kind: 'gtid' },
+      position,
       connectRetryS: 1,
       heartbeatPeriodS: 1,
       // A former MariaDB master's own writes are in gtid_binlog_pos, not gtid_slave_pos.

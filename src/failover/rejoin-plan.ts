@@ -5,24 +5,113 @@
  *
  * A node may follow only when it has no transaction the master lacks: replicating on top of
  * such transactions would hide them (MySQL: its gtid_executed less the master's; MariaDB: its
- * own server's GTIDs the master's binlog state does not have). Without GTIDs (MySQL) heir
- * cannot tell, and refuses.
+ * own server's GTIDs the master's binlog state does not have).
+ *
+ * Without GTIDs (MySQL) nothing in the node says which of its transactions the master has,
+ * except in one case heir can check exactly: the newest operation was a failover that promoted
+ * this master, the node still replicates from that failover's dead master, and it has applied
+ * exactly as much of the dead master's binlog as the new master took (the promote step's
+ * fromDead). It then resumes where the new master's binlog stood at promotion (the promote
+ * step's binlog): what the new master wrote since, salvage included, follows there. Any other
+ * file/position node is refused with why; a node still applying towards that point is transient.
  */
 import type { ClusterConfig } from '../config/schema';
+import { compareCoords, formatCoords } from '../mysql/coords';
 import { GtidSet } from '../mysql/gtid';
 import { errantGtids } from '../mysql/inspect';
-import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import type { BinlogCoordinates, NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { writableMasters } from './discover';
+import { channelFrom } from './positions';
+import type { RepointPosition } from './steps';
 
 export interface RejoinDecision {
   allowed: boolean;
   /** Transactions the node has and the master lacks ('' when none). */
   extra: string;
   reasons: string[];
+  /** Where it resumes: GTID auto-positioning, or (file/position) the master's binlog at promotion. */
+  position?: RepointPosition;
+  /** Refused for now: it is still applying towards the point where it may resume. */
+  applying?: boolean;
 }
 
-/** May `node` follow `master`? */
-export function rejoinDecision(node: NodeSnapshot, master: NodeSnapshot): RejoinDecision {
+/** Where the newest failover left its new master, read from its report: the file/position rejoin's anchor. */
+export interface FileAnchor {
+  /** The failover's report id. */
+  report: string;
+  newMaster: string;
+  deadMaster: { name: string; host: string; port: number };
+  /** How far the new master took the dead master's binlog. */
+  fromDead: BinlogCoordinates;
+  /** The new master's binlog position when it became writable. */
+  binlog: BinlogCoordinates;
+}
+
+function coordsOf(v: unknown): BinlogCoordinates | undefined {
+  const o = v as { file?: unknown; pos?: unknown } | null | undefined;
+  return o && typeof o.file === 'string' && typeof o.pos === 'number' ? { file: o.file, pos: o.pos } : undefined;
+}
+
+/**
+ * The anchor in the newest report of a cluster's failovers and switchovers (`newest`), or why
+ * there is none. Only a failover with a new master and a promote step that recorded both
+ * coordinates anchors anything; a switchover since moved the master on from it.
+ */
+export function fileAnchorOf(newest: Record<string, unknown> | undefined, cluster: ClusterConfig): FileAnchor | string {
+  if (!newest) return 'no failover report found';
+  const id = typeof newest.id === 'string' ? newest.id : '?';
+  if (typeof newest.deadMaster !== 'string' || !Array.isArray(newest.steps)) return `the newest operation (${id}) is not a failover`;
+  if (typeof newest.newMaster !== 'string') return `the newest failover (${id}) promoted no one`;
+  const dead = cluster.nodes.find((n) => n.name === newest.deadMaster);
+  if (!dead) return `the newest failover's (${id}) dead master ${newest.deadMaster} is not in the cluster's configuration`;
+  const promote = (newest.steps as { name?: unknown; outcome?: unknown; data?: Record<string, unknown> }[]).find((s) => s.name === 'promote' && s.outcome === 'ok');
+  const fromDead = coordsOf(promote?.data?.fromDead);
+  const binlog = coordsOf(promote?.data?.binlog);
+  if (!fromDead || !binlog) return `the newest failover's (${id}) report does not record where ${newest.newMaster} stood in ${dead.name}'s binlog and its own at promotion`;
+  return { report: id, newMaster: newest.newMaster, deadMaster: { name: dead.name, host: dead.host, port: dead.port }, fromDead, binlog };
+}
+
+/**
+ * File/position: may `node` resume in `master`'s binlog where the newest failover (`anchor`)
+ * promoted it? Only when it applied exactly what the master took of the dead master's binlog.
+ */
+export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: FileAnchor | string | undefined): RejoinDecision {
+  const no = (why: string, more: Partial<RejoinDecision> = {}): RejoinDecision => ({ allowed: false, extra: '', reasons: [why], ...more });
+  const byHand = 'repoint it by hand or rebuild it from the master';
+  if (anchor === undefined || typeof anchor === 'string') {
+    return no(`GTID mode is off and ${anchor ?? 'no failover report was read'}: nothing places ${node.name} in ${master.name}'s binlog; ${byHand}`);
+  }
+  const a = anchor;
+  if (a.newMaster !== master.name) return no(`GTID mode is off and the newest failover (${a.report}) promoted ${a.newMaster}, not ${master.name}: nothing places ${node.name} in ${master.name}'s binlog; ${byHand}`);
+  if (node.name === a.deadMaster.name) {
+    return no(`GTID mode is off and ${node.name} is the master failover ${a.report} replaced: nothing in it says which of its transactions ${master.name} took; rebuild it from the master`);
+  }
+  const ch = channelFrom(node, a.deadMaster);
+  if (!ch) return no(`GTID mode is off and ${node.name} does not replicate from ${a.deadMaster.name}, the master failover ${a.report} replaced: nothing places it in ${master.name}'s binlog; ${byHand}`);
+  const target = formatCoords(a.fromDead);
+  const where = `${master.name} resumes it at ${formatCoords(a.binlog)} once it has applied ${a.deadMaster.name}'s binlog to ${target}, as ${master.name} had when promoted`;
+  if (ch.lastSqlErrno) return no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`);
+  if (!ch.exec) return no(`${node.name} shows no applied coordinates in ${a.deadMaster.name}'s binlog; ${byHand}`);
+  const applied = formatCoords(ch.exec);
+  const c = compareCoords(ch.exec, a.fromDead);
+  if (c > 0) {
+    return no(
+      `${node.name} applied ${a.deadMaster.name}'s binlog to ${applied}, beyond ${target} that ${master.name} took: it has transactions the master lacks; ` +
+        'a person must decide: apply them to the master, or rebuild the node',
+    );
+  }
+  if (c < 0) {
+    if (ch.read && compareCoords(ch.read, a.fromDead) < 0) {
+      return no(`${node.name} read ${a.deadMaster.name}'s binlog only to ${formatCoords(ch.read)}, short of ${target} that ${master.name} took: nothing places it in ${master.name}'s binlog; rebuild it from the master`);
+    }
+    if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
+    return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
+  }
+  return { allowed: true, extra: '', reasons: [], position: { kind: 'file', file: a.binlog.file, pos: a.binlog.pos } };
+}
+
+/** May `node` follow `master`? `anchor`: the newest failover's, for a file/position node. */
+export function rejoinDecision(node: NodeSnapshot, master: NodeSnapshot, anchor?: FileAnchor | string): RejoinDecision {
   const reasons: string[] = [];
   if (!node.reachable) reasons.push(`${node.name} does not answer: start it first`);
   if (!master.reachable) reasons.push(`the master ${master.name} does not answer`);
@@ -31,9 +120,7 @@ export function rejoinDecision(node: NodeSnapshot, master: NodeSnapshot): Rejoin
   }
   if (reasons.length) return { allowed: false, extra: '', reasons };
   const flavor = node.version?.flavor;
-  if (flavor === 'mysql' && (node.gtidMode !== 'ON' || master.gtidMode !== 'ON')) {
-    return { allowed: false, extra: '', reasons: ['GTID mode is off: heir rejoins only GTID clusters; repoint this node by hand'] };
-  }
+  if (flavor === 'mysql' && (node.gtidMode !== 'ON' || master.gtidMode !== 'ON')) return fileRejoin(node, master, anchor);
   let extra: string;
   if (flavor === 'mysql') {
     extra = GtidSet.parse(node.executedGtid ?? '').subtract(GtidSet.parse(master.executedGtid ?? '')).toString();
@@ -47,7 +134,13 @@ export function rejoinDecision(node: NodeSnapshot, master: NodeSnapshot): Rejoin
         'a person must decide: apply them to the master, or discard them and rebuild the node',
     );
   }
-  return { allowed: reasons.length === 0, extra, reasons };
+  return { allowed: reasons.length === 0, extra, reasons, position: { kind: 'gtid' } };
+}
+
+/** Does judging `node` need the newest failover's anchor (MySQL without GTIDs on it or another node)? */
+export function needsFileAnchor(snap: TopologySnapshot, node: string): boolean {
+  const n = snap.nodes.find((x) => x.name === node);
+  return n?.version?.flavor === 'mysql' && snap.nodes.some((x) => x.reachable && x.version?.flavor === 'mysql' && x.gtidMode !== 'ON');
 }
 
 /** A request that is refused before anything is read: no such node, or it is the master. */
@@ -60,7 +153,7 @@ export function checkRejoinRequest(cluster: ClusterConfig, node: string, expectM
 }
 
 export type RejoinPlan =
-  | { allowed: true; master: string; extra: '' }
+  | { allowed: true; master: string; extra: ''; position: RepointPosition }
   | {
       allowed: false;
       /** The master found, when there is one. */
@@ -76,7 +169,7 @@ export type RejoinPlan =
  * Whom `node` follows, and whether it may: the one writable node that replicates from no one
  * among the others (`expectMaster`, the daemon's master, when given), then rejoinDecision.
  */
-export function planRejoin(snap: TopologySnapshot, node: string, expectMaster?: string): RejoinPlan {
+export function planRejoin(snap: TopologySnapshot, node: string, expectMaster?: string, anchor?: FileAnchor | string): RejoinPlan {
   const masters = writableMasters(snap, [node]);
   if (masters.length !== 1) {
     return {
@@ -96,7 +189,7 @@ export function planRejoin(snap: TopologySnapshot, node: string, expectMaster?: 
   }
   const n = snap.nodes.find((x) => x.name === node);
   if (!n) return { allowed: false, master: master.name, extra: '', transient: true, summary: `${node} is not in the topology read` };
-  const d = rejoinDecision(n, master);
-  if (d.allowed) return { allowed: true, master: master.name, extra: '' };
-  return { allowed: false, master: master.name, extra: d.extra, summary: d.reasons.join('; '), transient: !n.reachable || !master.reachable };
+  const d = rejoinDecision(n, master, anchor);
+  if (d.allowed) return { allowed: true, master: master.name, extra: '', position: d.position ?? { kind: 'gtid' } };
+  return { allowed: false, master: master.name, extra: d.extra, summary: d.reasons.join('; '), transient: !n.reachable || !master.reachable || !!d.applying };
 }

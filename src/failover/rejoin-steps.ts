@@ -10,7 +10,9 @@
  *              (not by a dry run) and the list stops, nothing changed. A dry run stops here
  *   read-only  the node takes no writes, whatever happens next; it stays so on any failure
  *   source     stop replication, follow the master with GTID auto-positioning (MariaDB:
- *              current_pos, since a former master's own writes are in gtid_binlog_pos)
+ *              current_pos, since a former master's own writes are in gtid_binlog_pos); MySQL
+ *              without GTIDs: at the master's binlog position where the newest failover
+ *              promoted it, when the node applied exactly what the master took (rejoin-plan.ts)
  *   semi-sync  replica side, with failover.semi_sync
  *   start      start replication; undone (replication stopped) when it or the verify fails
  *   verify     both threads run within 30 s (MariaDB's "not in the master's binlog": the node
@@ -25,7 +27,8 @@ import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import type { JournalSummary } from './journal';
 import type { RunResult, Step } from './runner';
 import type { JournalWriter } from './store';
-import { planRejoin, type RejoinPlan } from './rejoin-plan';
+import { needsFileAnchor, planRejoin, type FileAnchor, type RejoinPlan } from './rejoin-plan';
+import type { RepointPosition } from './steps';
 
 /** The cluster lock, held: the journal begins with the first journaled step (decide). */
 export interface RejoinLock {
@@ -41,8 +44,10 @@ export interface RejoinIO {
   /** Write the node's transactions the master lacks for a person (GTIDs, decoded where it can); returns the file. */
   writeExtra(node: NodeSnapshot, master: NodeSnapshot, extra: string): Promise<string>;
   setReadOnly(node: string): Promise<void>;
-  /** Stop replication on `node` and make it follow `master` with GTID auto-positioning. */
-  pointAt(node: string, master: string): Promise<void>;
+  /** The newest failover's anchor for a file/position node (rejoin-plan.ts), or why there is none. */
+  fileAnchor(): Promise<FileAnchor | string>;
+  /** Stop replication on `node` and make it follow `master` from `position`. */
+  pointAt(node: string, master: string, position: RepointPosition): Promise<void>;
   semiSyncReplica(node: string): Promise<void>;
   startReplica(node: string): Promise<void>;
   stopReplica(node: string): Promise<void>;
@@ -72,6 +77,8 @@ export interface RejoinCtx {
   lockHeld?: string;
   plan?: RejoinPlan;
   master?: string;
+  /** Where a resumed run's decide step said the node resumes. */
+  position?: RepointPosition;
   /** Where the transactions the master lacks were written (refused). */
   file?: string;
   /** What was done, in people's words (the result's steps). */
@@ -88,6 +95,7 @@ function errText(e: unknown): string {
 }
 
 const master = (c: RejoinCtx) => c.master!;
+const position = (c: RejoinCtx): RepointPosition => (c.plan?.allowed ? c.plan.position : c.position) ?? { kind: 'gtid' };
 const node = (c: RejoinCtx) => c.node;
 
 export type RejoinStepId = 'lock' | 'decide' | 'read-only' | 'source' | 'semi-sync' | 'start' | 'verify';
@@ -112,7 +120,8 @@ export function rejoinSteps(): S[] {
       what: (c) => `read the topology: may ${c.node} follow the master?`,
       run: async (c) => {
         const snap = c.snapshot ?? (await c.io.readTopology());
-        const p = (c.plan = planRejoin(snap, c.node, c.expectMaster));
+        const anchor = needsFileAnchor(snap, c.node) ? await c.io.fileAnchor() : undefined;
+        const p = (c.plan = planRejoin(snap, c.node, c.expectMaster, anchor));
         if (p.master) c.master = p.master;
         if (p.allowed) return;
         if (p.extra && !c.dryRun) {
@@ -123,7 +132,7 @@ export function rejoinSteps(): S[] {
         throw new RejoinRefused(`${p.summary}${c.file ? `; written to ${c.file}` : ''}`);
       },
       detail: (c) => `${c.node} has nothing ${master(c)} lacks`,
-      data: (c) => ({ master: master(c) }),
+      data: (c) => ({ master: master(c), position: position(c) }),
       // A dry run only decides.
       halts: (c) => c.dryRun,
     },
@@ -142,12 +151,13 @@ export function rejoinSteps(): S[] {
       id: 'source', name: 'source', mutates: true, repeatable: true, node,
       what: (c) => `point ${c.node} at ${master(c)}`,
       run: async (c) => {
-        await c.io.pointAt(c.node, master(c));
+        await c.io.pointAt(c.node, master(c), position(c));
         c.steps.push(`source ${master(c)}`);
       },
       detail: (c) => {
         const m = c.cluster.nodes.find((n) => n.name === master(c))!;
-        return `source ${m.name} (${m.host}:${m.port}), GTID auto-positioning`;
+        const p = position(c);
+        return `source ${m.name} (${m.host}:${m.port}), ${p.kind === 'gtid' ? 'GTID auto-positioning' : `at ${p.file}:${p.pos}`}`;
       },
       done: async (c) => (await c.io.sourceOf(c.node)) === master(c),
     },
@@ -195,6 +205,8 @@ export function journalDetail(c: RejoinCtx): Record<string, unknown> {
 export function restoreFromJournal(c: RejoinCtx, j: JournalSummary): void {
   const d = j.steps.find((s) => s.step === 'decide' && s.outcome === 'ok');
   if (typeof d?.data?.master === 'string') c.master = d.data.master;
+  const p = d?.data?.position as RepointPosition | undefined;
+  if (p && (p.kind === 'gtid' || (p.kind === 'file' && typeof p.file === 'string' && typeof p.pos === 'number'))) c.position = p;
 }
 
 export interface RejoinVerdict {

@@ -599,14 +599,15 @@ export function failoverSuite(flavor: LabFlavor): void {
     });
 
     if (my) {
-      it('file/position: a replica whose SQL thread stopped on a duplicate key, level with the winner by what it read: not promoted, not repointed, never reported healthy; left out at once with what to do', async () => {
+      it('file/position: a replica whose SQL thread stopped on a duplicate key, level with the winner by what it read: not promoted, not repointed, never reported healthy; left out at once with what to do; once fixed, heir rejoin places it where the new master was promoted', async () => {
         const l = await lab({ gtid: false });
         const cfg = await config(l);
         const w = await duplicateOnDb3(l, cfg);
         await receivedAll(l, ['db3']); // db3 received everything: level with db2 by what it read
         await l.kill('db1');
 
-        const r = await runFailover(request(cfg, tempDir()));
+        const sd = tempDir();
+        const r = await runFailover(request(cfg, sd));
         assert.equal(r.plan!.mode, 'file');
         assert.equal(r.newMaster, 'db2', r.summary);
         const db3 = r.plan!.candidates.find((c) => c.name === 'db3')!;
@@ -622,6 +623,32 @@ export function failoverSuite(flavor: LabFlavor): void {
         const ch = (await l.sql('db3', 'SHOW REPLICA STATUS'))[0];
         assert.equal(Number(ch.Source_Port), l.nodes[0]!.port, 'db3 still points at the dead master, its relay log kept');
         await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001, leftOut: ['db3'] });
+
+        // heir rejoin (the failover's state folder: its report is the anchor) refuses while the
+        // SQL thread is stopped on the error, and says what to do.
+        const rejoin = () => rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
+        const refused = await rejoin();
+        assert.equal(refused.outcome, 'refused', refused.summary);
+        assert.match(refused.summary, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ once it has applied db1's binlog to \S+, as db2 had when promoted/);
+        // The DBA's fix; db3 applies its relay log up to where db2 stood in db1's binlog, and
+        // resumes in db2's binlog where db2 became the master: the rows written since follow.
+        await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', 'START REPLICA');
+        const deadline = Date.now() + 30000;
+        for (;;) {
+          const c3 = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0]!;
+          assert.ok(!c3.lastSqlErrno, `db3 applies its relay log: ${JSON.stringify(c3)}`);
+          if (c3.exec && c3.read && c3.exec.file === c3.read.file && c3.exec.pos === c3.read.pos) break;
+          assert.ok(Date.now() < deadline, `db3 applies its relay log within 30 s: ${JSON.stringify(c3)}`);
+          await sleep(100);
+        }
+        const rj = await rejoin();
+        assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+        const promoted = r.steps.find((x) => x.name === 'promote')!.data as { binlog: { file: string; pos: number } };
+        assert.ok(rj.steps.some((x) => x.includes('source db2')), rj.steps.join('; '));
+        const after = (await l.sql('db3', 'SHOW REPLICA STATUS'))[0];
+        assert.equal(Number(after.Source_Port), l.nodes[1]!.port, 'db3 follows db2');
+        assert.ok(promoted.binlog.file <= String(after.Source_Log_File), `db3 resumed in db2's binlog from ${promoted.binlog.file}:${promoted.binlog.pos}`);
+        await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900002 });
       });
     }
 

@@ -215,7 +215,7 @@ function snap(name: string, o: Partial<NodeSnapshot>): NodeSnapshot {
 describe('rejoin decision', () => {
   it('allowed when the node has nothing the master lacks', () => {
     const d = rejoinDecision(snap('db1', { executedGtid: `${U1}:1-10` }), snap('db2', { executedGtid: `${U1}:1-10,${U2}:1-3` }));
-    assert.deepEqual(d, { allowed: true, extra: '', reasons: [] });
+    assert.deepEqual(d, { allowed: true, extra: '', reasons: [], position: { kind: 'gtid' } });
   });
   it('refused with the transactions the master lacks', () => {
     const d = rejoinDecision(snap('db1', { executedGtid: `${U1}:1-13` }), snap('db2', { executedGtid: `${U1}:1-10,${U2}:1-3` }));

@@ -87,6 +87,7 @@ class FakeIO implements RejoinIO {
       return { cluster: 'c1', takenAt: 0, nodes: NODES.map(snap) };
     });
   writeExtra = (n: NodeSnapshot, m: NodeSnapshot, extra: string) => this.act(`write-extra ${n.name} ${m.name} ${extra}`, () => `/state/c1/rejoin-${n.name}.txt`);
+  fileAnchor = () => this.act('anchor', () => 'no failover report found');
   setReadOnly = (n: string) => this.act(`read-only ${n}`, () => void (this.world.writable[n] = false));
   pointAt = (n: string, m: string) => this.act(`point ${n} ${m}`, () => void ((this.world.running[n] = false), (this.world.source[n] = m)));
   semiSyncReplica = (n: string) => this.act(`semi-sync ${n}`, () => undefined);
