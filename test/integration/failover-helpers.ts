@@ -42,8 +42,20 @@ export function appConfig(cfg: ClusterConfig): ClusterConfig {
   return { ...cfg, mysql: { ...cfg.mysql, user: APP.user, password: APP.password } };
 }
 
+/**
+ * Every id written to app.w since the table was created (by the writer, writeRows, or a test
+ * through noteAttempted), acknowledged or not: assertHealthy requires that no other id exists.
+ */
+const attemptedIds = new Set<number>();
+
+/** A test writes these ids to app.w by its own statements. */
+export function noteAttempted(...ids: number[]): void {
+  for (const id of ids) attemptedIds.add(id);
+}
+
 /** Create the application schema, account and the writer's table on the master (replicated to everyone). */
 export async function createTable(lab: LabCluster, master = 'db1'): Promise<void> {
+  attemptedIds.clear();
   await lab.sql(master, 'CREATE DATABASE IF NOT EXISTS app');
   await lab.sql(master, 'CREATE TABLE IF NOT EXISTS app.w (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB');
   await lab.sql(master, `CREATE USER IF NOT EXISTS '${APP.user}'@'%' IDENTIFIED BY '${APP.password}'`);
@@ -131,6 +143,7 @@ export async function startWriter(cfg: ClusterConfig, target: Target, firstId = 
       try {
         c ??= await open(appConfig(cfg), target, 1000);
         attempted = id;
+        attemptedIds.add(id);
         await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'writer')`);
         acked.push(id);
         id++;
@@ -152,7 +165,10 @@ export async function startWriter(cfg: ClusterConfig, target: Target, firstId = 
 export async function writeRows(cfg: ClusterConfig, node: Target, ids: number[]): Promise<void> {
   const c = await open(appConfig(cfg), node);
   try {
-    for (const id of ids) await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'batch')`);
+    for (const id of ids) {
+      attemptedIds.add(id);
+      await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'batch')`);
+    }
   } finally {
     await c.close();
   }
@@ -227,6 +243,7 @@ export async function assertHealthy(
     acked: [...acked.filter((id) => !o.allowMissing?.has(id)), o.probeId],
     delayed: o.delayed,
     leftOut: o.leftOut,
+    attempted: (id) => attemptedIds.has(id),
     ...(o.address ? { addressHolders: () => o.address!.holders() } : {}),
     ...(o.report ? { report: o.report, onlyOnDeadMaster: o.onlyOnDeadMaster } : {}),
   });

@@ -39,6 +39,7 @@ import {
   globalSettings,
   grantSalvage,
   idsOn,
+  noteAttempted,
   range,
   sleep,
   startWriter as startWriterAnywhere,
@@ -256,6 +257,7 @@ export function failoverSuite(flavor: LabFlavor): void {
         try {
           await c.exec('BEGIN');
           await c.exec(`INSERT INTO app.hold${i} (id) VALUES (1)`);
+          noteAttempted(id);
           await c.exec(`INSERT INTO app.w (id, note) VALUES (${id}, 'held')`);
           await c.exec('COMMIT');
         } finally {
@@ -558,6 +560,7 @@ export function failoverSuite(flavor: LabFlavor): void {
      * has applied every acknowledged row and db3's SQL thread has stopped.
      */
     async function duplicateOnDb3(l: LabCluster, cfg: ClusterConfig) {
+      noteAttempted(800001);
       await unloggedOnDb3(cfg, "INSERT INTO app.w (id, note) VALUES (800001, 'db3 only')");
       const w = await startWriter(cfg, addressOf(l));
       await sleep(200);
@@ -661,6 +664,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       await waitApplied(l, plain, ['db2', 'db3'], w.acked.at(-1)!);
       // A write made on the replica db2 itself.
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=0');
+      noteAttempted(800001);
       await l.sql('db2', "INSERT INTO app.w (id, note) VALUES (800001, 'errant')");
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=1');
       await l.kill('db1');
@@ -690,6 +694,7 @@ export function failoverSuite(flavor: LabFlavor): void {
       // on, the replicated transactions would stop on the errant one with an SQL error instead.
       if (!my) for (const n of ['db1', 'db2', 'db3']) await l.sql(n, 'SET GLOBAL gtid_strict_mode=0');
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=0');
+      noteAttempted(800001);
       await l.sql('db2', "INSERT INTO app.w (id, note) VALUES (800001, 'errant')");
       if (my) await l.sql('db2', 'SET GLOBAL super_read_only=1');
       const w = await startWriter(plain, addressOf(l));

@@ -42,6 +42,8 @@ export interface InvariantInput {
   acked?: number[];
   /** Every id ever attempted is at most this (ids above it must not exist); a function is asked after the rows are read (a writer still running). */
   maxAttemptedId?: number | (() => number);
+  /** Was this id ever attempted (written, acknowledged or not)? Ids it denies must not exist. */
+  attempted?: (id: number) => boolean;
   /** Where the address is, as node names (e.g. the namespaces holding the floating IP). */
   addressHolders?: () => Promise<string[]>;
   /** The failover's report, whose figures are checked against the servers (see report below). */
@@ -233,6 +235,10 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
         const max = typeof i.maxAttemptedId === 'number' ? i.maxAttemptedId : i.maxAttemptedId();
         const phantom = [...have].filter((id) => id > max);
         if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')})`);
+      }
+      if (i.attempted) {
+        const phantom = [...have].filter((id) => !i.attempted!(id));
+        if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')}${phantom.length > 10 ? ', …' : ''})`);
       }
     }
   }
