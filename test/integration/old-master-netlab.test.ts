@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox } from '../sandbox/scenario';
 import { Narrator, lineTime } from '../sandbox/narrator';
+import { unfinishedJournals } from '../../src/failover/journal';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -113,6 +114,55 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       while (sb.lab.running('db1') && Date.now() < until) await sleep(100);
       assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
       await sb.assertInvariant(r.newMaster!, { absent: ['db1'] });
+    });
+  });
+}
+
+for (const flavor of ['mysql', 'mariadb'] as const) {
+  describe(`the daemon dies during its failover of a hung master, before the kill (${flavor}, stock settings, heir's defaults)`, () => {
+    let sb: Sandbox;
+    before(async () => {
+      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
+      await sb.up();
+    });
+    after(async () => {
+      if (sb?.lab.running('db1')) sb.lab.resume('db1');
+      await sb?.down();
+    });
+
+    test('kill -9 of the daemon at its freeze step: the restarted daemon finishes the failover and kills the hung mysqld before the promotion; the invariant holds', async () => {
+      const faultWall = Date.now();
+      await sb.fault();
+      // The freeze comes before the re-read of the topology (seconds, with the master hung),
+      // and the kill of the hung mysqld only after that re-read.
+      await sb.waitLog((l) => /^\[\d+\] freeze: /.test(String(l.msg ?? '')) && lineTime(l) >= faultWall - 1000, 60_000, 'the failover did not reach its freeze step');
+      await sb.killDaemon();
+      const [j] = unfinishedJournals(sb.config.heir.state_dir, 'sandbox');
+      assert.ok(j, 'the killed daemon left an unfinished journal');
+      const ran = j.steps.map((s) => `${s.step}:${s.outcome}`);
+      assert.ok(!ran.some((x) => x.startsWith('fence-kill') || x.startsWith('promote')), `the crash came before the kill and the promotion: ${ran.join(' ')}`);
+      assert.ok(sb.lab.running('db1'), "db1's mysqld is still there, stopped");
+
+      await sb.restartDaemon();
+      await sb.waitLog((l) => /finishing it now/.test(String(l.msg ?? '')) && lineTime(l) >= faultWall, 60_000, 'the restarted daemon did not take up the interrupted failover');
+      const until = Date.now() + 90_000;
+      let report: any;
+      while (!report && Date.now() < until) {
+        report = sb.reportsSince(faultWall).find((r) => String(r.outcome).startsWith('promoted'));
+        if (!report) await sleep(200);
+      }
+      assert.ok(report, `a promoted failover within 90 s of the restart: ${sb.reportsSince(faultWall).map((r) => r.outcome).join(', ')}`);
+      const steps: any[] = report.steps;
+      const kill = steps.find((x) => x.name === 'fence-kill');
+      assert.ok(kill, `the rerun has a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
+      assert.equal(kill.outcome, 'ok', kill.detail);
+      assert.match(kill.detail, /^(killed|sent SIGKILL to) mysqld \(pid \d+, state T\) on db1's host/);
+      const promote = steps.find((x) => x.name === 'promote');
+      assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
+      const gone = Date.now() + 30_000;
+      while (sb.lab.running('db1') && Date.now() < gone) await sleep(100);
+      assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
+      await sb.assertInvariant(report.newMaster, { absent: ['db1'] });
     });
   });
 }
