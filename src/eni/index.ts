@@ -19,6 +19,7 @@ import type * as HaVipMoverModule from './havip-mover';
 import type { AddressMover, AddressStatus, MoveContext, MoveOutcome, PreflightResult } from './types';
 
 export type { AddressMover, AddressStatus, ApiCallRecord, MoveContext, MoveOutcome, MoverKind, PreflightResult } from './types';
+export { attachesBeforeFence } from './types';
 export type { EniInfo, InstanceInfo } from './ecs-api';
 export type { MoverTuning } from './eni-mover';
 export { ScriptMover, runScript } from './script-mover';

@@ -76,6 +76,18 @@ export interface PreflightResult {
   detail: string;
 }
 
+/**
+ * Does a planned move (switchover) give the address to the new master before taking it from
+ * the old one? A HaVip: the VPC delivers it to the instance that announced it last, so the two
+ * hosts do not compete, while fenced first it would be on no host for an SSH round trip (a
+ * connection attempt in that moment is dropped without an answer, and the application's connect
+ * timeout becomes its pause). An ENI or a secondary IP cannot be on two hosts: fenced first. A
+ * failover always fences first (the old master's state is unknown).
+ */
+export function attachesBeforeFence(type: ClusterConfig['address']['type']): boolean {
+  return type === 'havip';
+}
+
 export interface AddressMover {
   kind: MoverKind;
   /** Take the address away from the old master (may be unreachable/hung). Idempotent. */

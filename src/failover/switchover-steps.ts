@@ -30,6 +30,7 @@
  * an in-memory one. Journal end records inside the write pause wait until it ends.
  */
 import type { ClusterConfig } from '../config/schema';
+import { attachesBeforeFence } from '../eni';
 import type { Flavor } from '../mysql/types';
 import type { JournalSummary } from './journal';
 import type { Step } from './runner';
@@ -120,15 +121,11 @@ export type SwitchoverStepId =
 type S = Step<SwitchoverCtx> & { id: SwitchoverStepId; name: StepName | 'preflight' | 'probe-table' | 'before-pause' | 'before-wait' };
 
 /**
- * A switchover with a HaVip announces the address on the new master before it takes it down
- * on the old one. The VPC delivers a HaVip to the instance that announced it last, so the two
- * hosts do not compete; fenced first, the address would be on no host for an SSH round trip,
- * and a connection attempt in that moment is dropped without an answer (the application's
- * connect timeout would become its pause). The old master has been super_read_only since the
- * pause, so a write reaching it meanwhile fails at once. An ENI or a secondary IP cannot be on
- * two hosts: fenced first. A failover always fences first (the old master's state is unknown).
+ * The address goes to the new master before it leaves the old one where the mover's kind allows
+ * it (src/eni attachesBeforeFence: a HaVip). The old master has been super_read_only since the
+ * pause, so a write reaching it meanwhile fails at once.
  */
-const announceFirst = (c: SwitchoverCtx) => c.cluster.address.type === 'havip';
+const announceFirst = (c: SwitchoverCtx) => attachesBeforeFence(c.cluster.address.type);
 
 /** Taking the address away from the old master, or giving it to the new one (the order: announceFirst). */
 const moveAddress = (how: 'fence' | 'attach'): Pick<S, 'what' | 'run' | 'detail' | 'halts' | 'onError'> => ({
