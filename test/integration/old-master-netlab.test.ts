@@ -21,25 +21,50 @@ import { unfinishedJournals } from '../../src/failover/journal';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * One sandbox for the enclosing describe: the master's mysqld hangs (SIGSTOP), heir's daemon,
+ * servers at stock settings; `failover` varies heir's settings on purpose. A mysqld still
+ * stopped at the end is resumed before the sandbox goes down.
+ */
+function hungMasterSandbox(flavor: 'mysql' | 'mariadb', failover?: Record<string, unknown>): () => Sandbox {
+  let sb: Sandbox;
+  before(async () => {
+    sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, ...(failover ? { failover } : {}), writerPauseMs: 50, timeoutS: 90 });
+    await sb.up();
+  });
+  after(async () => {
+    if (sb?.lab.running('db1')) sb.lab.resume('db1');
+    await sb?.down();
+  });
+  return () => sb;
+}
+
+/** The report's fence-kill killed db1's stopped mysqld before the promotion began, and the lab sees it exit. */
+async function assertKilledBeforePromotion(sb: Sandbox, steps: any[]): Promise<void> {
+  const kill = steps.find((x) => x.name === 'fence-kill');
+  assert.ok(kill, `a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
+  assert.equal(kill.outcome, 'ok', kill.detail);
+  // SIGKILL sent to the stopped mysqld. It may take more than the fence's 3 s to be gone: a
+  // MariaDB using io_uring exits only once its in-flight writes return, which on a loaded disk
+  // took longer (CI). A process with SIGKILL pending never runs again, so it never answers;
+  // heir says which it saw, and the lab's own view below must see it exit either way.
+  assert.match(kill.detail, /^(killed|sent SIGKILL to) mysqld \(pid \d+, state T\) on db1's host/);
+  const promote = steps.find((x) => x.name === 'promote');
+  assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
+  // The lab's own view of its process: gone (the lab started it and sees its exit).
+  const until = Date.now() + 30_000;
+  while (sb.lab.running('db1') && Date.now() < until) await sleep(100);
+  assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
+}
+
 for (const flavor of ['mysql', 'mariadb'] as const) {
   describe(`a hung master resumes after the failover (${flavor}, stock settings)`, () => {
-    let sb: Sandbox;
-    before(async () => {
-      // Varied on purpose: failover.kill_unresponsive_master false, so that the hung mysqld
-      // survives the failover and the fence of a returning master is what is tested.
-      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, failover: { kill_unresponsive_master: false }, writerPauseMs: 50, timeoutS: 90 });
-      await sb.up();
-    });
-    after(async () => {
-      try {
-        sb?.lab.resume('db1');
-      } catch {
-        /* not stopped */
-      }
-      await sb?.down();
-    });
+    // Varied on purpose: failover.kill_unresponsive_master false, so that the hung mysqld
+    // survives the failover and the fence of a returning master is what is tested.
+    const sandbox = hungMasterSandbox(flavor, { kill_unresponsive_master: false });
 
     test('(kill_unresponsive_master false) failover on HungMaster; on SIGCONT the old master is made read-only (and persisted) within seconds', async () => {
+      const sb = sandbox();
       await sb.fault();
       const r = await sb.observe();
       assert.equal(r.failoverOutcome, 'promoted', `${r.failoverOutcome}: ${r.problems.join('; ')}`);
@@ -77,17 +102,10 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
 
 for (const flavor of ['mysql', 'mariadb'] as const) {
   describe(`a hung master is killed before the promotion (${flavor}, stock settings, heir's defaults)`, () => {
-    let sb: Sandbox;
-    before(async () => {
-      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
-      await sb.up();
-    });
-    after(async () => {
-      if (sb?.lab.running('db1')) sb.lab.resume('db1');
-      await sb?.down();
-    });
+    const sandbox = hungMasterSandbox(flavor);
 
     test('failover on HungMaster: its mysqld is killed over SSH before the new master is writable, so there is never a second writable node', async () => {
+      const sb = sandbox();
       const faultWall = Date.now();
       await sb.fault();
       const r = await sb.observe();
@@ -96,23 +114,9 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
       assert.equal(r.lost, 0, `no acknowledged row lost: ${r.problems.join('; ')}`);
       const [report] = sb.reportsSince(faultWall);
       assert.ok(report, 'a failover report');
-      const steps: any[] = report.steps;
-      const kill = steps.find((x) => x.name === 'fence-kill');
-      assert.ok(kill, `a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
-      assert.equal(kill.outcome, 'ok', kill.detail);
-      // SIGKILL sent to the stopped mysqld. It may take more than the fence's 3 s to be gone: a
-      // MariaDB using io_uring exits only once its in-flight writes return, which on a loaded disk
-      // took longer (CI). A process with SIGKILL pending never runs again, so it never answers;
-      // heir says which it saw, and the lab's own view below must see it exit either way.
-      assert.match(kill.detail, /^(killed|sent SIGKILL to) mysqld \(pid \d+, state T\) on db1's host/);
-      const promote = steps.find((x) => x.name === 'promote');
-      assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
+      await assertKilledBeforePromotion(sb, report.steps);
       assert.ok(report.warnings.some((w: string) => /fence: (killed|sent SIGKILL to) mysqld/.test(w)), report.warnings.join('\n'));
       assert.ok(report.next.some((x: string) => /super_read_only=ON/.test(x)), report.next.join('\n'));
-      // The lab's own view of its process: gone (the lab started it and sees its exit).
-      const until = Date.now() + 30_000;
-      while (sb.lab.running('db1') && Date.now() < until) await sleep(100);
-      assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
       await sb.assertInvariant(r.newMaster!, { absent: ['db1'] });
     });
   });
@@ -120,17 +124,10 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
 
 for (const flavor of ['mysql', 'mariadb'] as const) {
   describe(`the daemon dies during its failover of a hung master, before the kill (${flavor}, stock settings, heir's defaults)`, () => {
-    let sb: Sandbox;
-    before(async () => {
-      sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 90 });
-      await sb.up();
-    });
-    after(async () => {
-      if (sb?.lab.running('db1')) sb.lab.resume('db1');
-      await sb?.down();
-    });
+    const sandbox = hungMasterSandbox(flavor);
 
     test('kill -9 of the daemon at its freeze step: the restarted daemon finishes the failover and kills the hung mysqld before the promotion; the invariant holds', async () => {
+      const sb = sandbox();
       const faultWall = Date.now();
       await sb.fault();
       // The freeze comes before the re-read of the topology (seconds, with the master hung),
@@ -152,16 +149,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
         if (!report) await sleep(200);
       }
       assert.ok(report, `a promoted failover within 90 s of the restart: ${sb.reportsSince(faultWall).map((r) => r.outcome).join(', ')}`);
-      const steps: any[] = report.steps;
-      const kill = steps.find((x) => x.name === 'fence-kill');
-      assert.ok(kill, `the rerun has a fence-kill step: ${steps.map((x) => x.name).join(', ')}`);
-      assert.equal(kill.outcome, 'ok', kill.detail);
-      assert.match(kill.detail, /^(killed|sent SIGKILL to) mysqld \(pid \d+, state T\) on db1's host/);
-      const promote = steps.find((x) => x.name === 'promote');
-      assert.ok(Date.parse(kill.endedAt) <= Date.parse(promote.startedAt), `killed (${kill.endedAt}) before the promotion began (${promote.startedAt})`);
-      const gone = Date.now() + 30_000;
-      while (sb.lab.running('db1') && Date.now() < gone) await sleep(100);
-      assert.equal(sb.lab.running('db1'), false, "db1's mysqld still runs after the failover");
+      await assertKilledBeforePromotion(sb, report.steps);
       await sb.assertInvariant(report.newMaster, { absent: ['db1'] });
     });
   });
