@@ -231,15 +231,9 @@ export async function assertInvariant(i: InvariantInput): Promise<void> {
       }
       const missing = i.acked.filter((id) => !have.has(id));
       if (missing.length) bad.push(`${n.name}: ${missing.length} acknowledged id(s) missing (${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''})`);
-      if (i.maxAttemptedId !== undefined) {
-        const max = typeof i.maxAttemptedId === 'number' ? i.maxAttemptedId : i.maxAttemptedId();
-        const phantom = [...have].filter((id) => id > max);
-        if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')})`);
-      }
-      if (i.attempted) {
-        const phantom = [...have].filter((id) => !i.attempted!(id));
-        if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')}${phantom.length > 10 ? ', …' : ''})`);
-      }
+      const max = typeof i.maxAttemptedId === 'function' ? i.maxAttemptedId() : i.maxAttemptedId;
+      const phantom = [...have].filter((id) => (max !== undefined && id > max) || (i.attempted !== undefined && !i.attempted(id)));
+      if (phantom.length) bad.push(`${n.name}: ids never attempted exist (${phantom.slice(0, 10).join(', ')}${phantom.length > 10 ? ', …' : ''})`);
     }
   }
 
