@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePort } from './ports';
-import { Tracked, spawnTracked, terminate, signal, sleep, tailFile } from './procs';
+import { Tracked, spawnTracked, terminate, signal, sleep, stopAndWait, tailFile } from './procs';
 
 export const ETCD_BIN = process.env.HEIR_ETCD_BIN ?? '/usr/bin/etcd';
 export const ETCDCTL_BIN = process.env.HEIR_ETCDCTL_BIN ?? '/usr/bin/etcdctl';
@@ -152,7 +152,7 @@ export async function startEtcdLab(opts: { timeoutMs?: number } = {}): Promise<E
     },
     pause(i) {
       const m = member(i);
-      if (m.proc) signal(m.proc, 'SIGSTOP');
+      if (m.proc && !stopAndWait(m.proc)) throw new Error(`etcd lab: member ${i} (pid ${m.proc.pid}) did not stop within 2 s of SIGSTOP`);
       m.paused = true;
     },
     resume(i) {
