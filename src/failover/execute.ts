@@ -65,6 +65,7 @@ import { runHook, runPostHook, type HookRun } from './hooks';
 import type { FailoverOutcome, FailoverReport, PossiblyLost, SalvageReport, StepRecord } from './report';
 import { applySqlFile, decodeArgs, decodeToFile, fetchBinlogs, purgedGap, scanDecodedFile, type FetchedBinlogs } from './salvage';
 import { locateLevelUp } from './levelup-io';
+import { withinLacking } from './levelup';
 import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, SourceCannotServe, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
 
@@ -917,7 +918,7 @@ class FailoverRun {
       let at: { file: string; pos: number } | undefined;
       if (!sch?.relayLogFile || !sch.exec || !origin || !wexec) why = `${from} has no relay log, applied coordinates or source server_id from ${dead.name}, or ${winner} no applied coordinates`;
       else {
-        const [f] = await locateLevelUp({ winner: sc, relayLogFile: sch.relayLogFile, winnerExec: sch.exec, origin, behind: [{ node: winner, exec: wexec }] });
+        const [f] = await locateLevelUp({ winner: sc, relayLogFile: sch.relayLogFile, winnerExec: sch.exec, origin, behind: [{ node: winner, received: wexec }] }); // drained: it holds whole what it received up to there
         if (f?.ok) at = f.at;
         else why = f ? f.why : 'not located';
       }
@@ -959,6 +960,9 @@ class FailoverRun {
    * File/position survivors that read less of the dead master's binlog than the winner:
    * where, in the winner's binlog, the transactions each lacks begin. Read before the
    * promotion (which resets the winner's relay log); one that cannot be located is dropped.
+   * Judged by what each received (its receiver is stopped), not by where its applier stands:
+   * an applier that is slow or held by a lock is waited for in its own repoint, after the
+   * promotion, which checks that it stopped where this step counted from.
    */
   private async levelUp(): Promise<void> {
     const p = this.plan!;
@@ -967,13 +971,13 @@ class FailoverRun {
     const winner = p.winner!;
     const dead = this.node(this.req.deadMaster);
     await this.step('level-up', { nodes, winner }, async (rec) => {
-      const behind: { node: string; exec: { file: string; pos: number } }[] = [];
+      const behind: { node: string; received: { file: string; pos: number } }[] = [];
       const bad = new Map<string, string>();
       for (const n of nodes) {
         try {
           const ch = await channelFromDead(await this.conn(n), dead);
-          if (!ch?.exec) bad.set(n, `no applied coordinates in ${dead.name}'s binlog`);
-          else behind.push({ node: n, exec: ch.exec });
+          if (!ch?.read) bad.set(n, `no received coordinates in ${dead.name}'s binlog`);
+          else behind.push({ node: n, received: ch.read });
         } catch (e) {
           bad.set(n, (e as Error).message);
         }
@@ -982,7 +986,7 @@ class FailoverRun {
       const todo: typeof behind = [];
       for (const b of behind) {
         const k = kept?.[b.node];
-        if (k && compareCoords(k.from, b.exec) === 0) this.levelAt.set(b.node, k);
+        if (k?.received && compareCoords(k.received, b.received) === 0) this.levelAt.set(b.node, k);
         else if (kept) bad.set(b.node, `the earlier run promoted ${winner} (its relay log is gone) without locating ${b.node}'s position in its binlog`);
         else todo.push(b);
       }
@@ -996,7 +1000,8 @@ class FailoverRun {
         } else {
           const found = await locateLevelUp({ winner: wc, relayLogFile: wch.relayLogFile, winnerExec: wexec, origin, behind: todo });
           for (const f of found) {
-            if (f.ok) this.levelAt.set(f.node, { at: f.at, from: f.from, count: f.count });
+            const received = todo.find((b) => b.node === f.node)!.received;
+            if (f.ok) this.levelAt.set(f.node, { at: f.at, from: f.from, ...(f.before ? { before: f.before } : {}), received, count: f.count });
             else bad.set(f.node, f.why);
           }
         }
@@ -1088,11 +1093,19 @@ class FailoverRun {
         }
         // File/position: the survivor resumes where the winner's binlog holds what follows its last
         // applied transaction, so it applies its relay log first (the change of source discards
-        // it). Bounded as the drain is; a survivor behind the winner was drained before the level-up.
+        // it). Bounded as the drain is. One behind the winner must stop where the level-up
+        // counted from, or its position in the winner's binlog is not where it resumes.
         let drained = '';
         if (position.kind === 'file') {
           const w = await drainWatched(c, { stallS: this.c.failover.apply_timeout_s, maxS: drainMaxS(this.c.failover) });
           if (w.waitedMs >= 1000) drained = ` (its relay log applied first, in ${(w.waitedMs / 1000).toFixed(1)} s)`;
+          const exec = l ? (await channelFromDead(c, this.node(this.req.deadMaster)))?.exec : undefined;
+          if (l && (!exec || !withinLacking(exec, l))) {
+            throw new Error(
+              `its relay log applied, it stands at ${exec ? `${exec.file}:${exec.pos}` : 'no position'} of ${this.req.deadMaster}'s binlog, not where the level-up located it ` +
+                `(at or after ${l.from.file}:${l.from.pos}${l.before ? `, before ${l.before.file}:${l.before.pos}` : ''}): not repointed; compare it with ${to.name}, then rebuild it`,
+            );
+          }
         }
         await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
         onFirst?.();

@@ -7,10 +7,10 @@ import { compareCoords, formatCoords } from '../mysql/coords';
 import { listBinlogs, readLogEvents, readRelayLogsBack } from '../mysql/events';
 import { readBinlogStatus } from '../mysql/inspect';
 import type { BinlogCoordinates } from '../mysql/types';
-import { countRelayTransactions, locateLastTransactions, opensTransaction, relayBegins, type EventRow } from './levelup';
+import { lackingAfterReceived, locateLastTransactions, opensTransaction, parseRotate, relayBegins, type EventRow } from './levelup';
 
 export type LevelUpResult =
-  | { node: string; ok: true; at: BinlogCoordinates; from: BinlogCoordinates; count: number }
+  | { node: string; ok: true; at: BinlogCoordinates; from: BinlogCoordinates; before?: BinlogCoordinates; count: number }
   | { node: string; ok: false; why: string };
 
 export interface LevelUpInput {
@@ -21,8 +21,11 @@ export interface LevelUpInput {
   winnerExec: BinlogCoordinates;
   /** The dead master's server_id (the origin of the transactions to count). */
   origin: number;
-  /** Each survivor behind the winner, with where it stopped applying (a transaction boundary). */
-  behind: { node: string; exec: BinlogCoordinates }[];
+  /**
+   * Each survivor behind the winner, with how far its receiver (stopped) read the dead
+   * master's binlog; its applier may still be at work: it is not waited for.
+   */
+  behind: { node: string; received: BinlogCoordinates }[];
 }
 
 export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
@@ -38,13 +41,15 @@ export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
       return i.behind.map((b) => ({ node: b.node, ok: false, why }));
     }
   }
-  const earliest = i.behind.reduce<BinlogCoordinates | undefined>((m, b) => (!m || compareCoords(b.exec, m) < 0 ? b.exec : m), undefined);
+  const earliest = i.behind.reduce<BinlogCoordinates | undefined>((m, b) => (!m || compareCoords(b.received, m) < 0 ? b.received : m), undefined);
   if (!earliest) return [];
+  // Back far enough to see the last two transactions each survivor received begin (one of
+  // them may have reached it only in part).
   const relay = await readRelayLogsBack(c, i.relayLogFile, (files) => {
     const at = relayBegins(files);
-    return !!at && compareCoords(at, earliest) <= 0;
+    return !!at && compareCoords(at, earliest) <= 0 && openingsUpTo(files, i.origin, earliest) >= 2;
   });
-  const counted = i.behind.map((b) => ({ b, n: countRelayTransactions(relay, i.origin, b.exec, i.winnerExec) }));
+  const counted = i.behind.map((b) => ({ b, n: lackingAfterReceived(relay, i.origin, b.received, i.winnerExec) }));
   const need = Math.max(0, ...counted.map((x) => (x.n.ok ? x.n.count : 0)));
 
   // The winner's binlog from the end back until it holds `need` transactions.
@@ -61,7 +66,20 @@ export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
   return counted.map(({ b, n }): LevelUpResult => {
     if (!n.ok) return { node: b.node, ok: false, why: n.why };
     const at = locateLastTransactions(binlog, i.origin, n.count, end);
-    if (!at.ok) return { node: b.node, ok: false, why: `${n.count} transaction(s) after ${formatCoords(b.exec)}: ${at.why}` };
-    return { node: b.node, ok: true, at: at.at, from: b.exec, count: n.count };
+    if (!at.ok) return { node: b.node, ok: false, why: `${n.count} transaction(s) after ${formatCoords(n.from)}: ${at.why}` };
+    return { node: b.node, ok: true, at: at.at, from: n.from, ...(n.before ? { before: n.before } : {}), count: n.count };
   });
+}
+
+/** Transactions of `origin` whose opening event ends at or before `at` in these relay log files. */
+function openingsUpTo(files: EventRow[][], origin: number, at: BinlogCoordinates): number {
+  let sourceFile: string | undefined;
+  let n = 0;
+  for (const rows of files) {
+    for (const r of rows) {
+      if (r.type === 'Rotate') sourceFile = parseRotate(r.info)?.file ?? sourceFile;
+      else if (sourceFile !== undefined && r.serverId === origin && opensTransaction(r.type) && compareCoords({ file: sourceFile, pos: r.endLogPos }, at) <= 0) n++;
+    }
+  }
+  return n;
 }

@@ -53,37 +53,87 @@ export function relayBegins(files: EventRow[][]): BinlogCoordinates | undefined 
   return undefined;
 }
 
-export type Counted = { ok: true; count: number; coveredFrom: BinlogCoordinates } | { ok: false; why: string };
+/** Events that frame a binlog file (its header, its end, a switch to the next) rather than belong to a transaction. */
+const FRAME_EVENTS = new Set(['Format_desc', 'Previous_gtids', 'Rotate', 'Stop', 'Gtid_list', 'Binlog_checkpoint', 'Start_encryption']);
+
+export type Lacking =
+  | {
+      ok: true;
+      /** Transactions the survivor lacks, up to `until`. */
+      count: number;
+      /** Its applied coordinates, once its relay log is applied, are at or after this ... */
+      from: BinlogCoordinates;
+      /** ... and before this (the first lacking transaction's opening event; none: no bound). */
+      before?: BinlogCoordinates;
+    }
+  | { ok: false; why: string };
 
 /**
- * Transactions of `origin` (the dead master's server_id) in a relay log whose
- * opening event ends after `from` and not after `until` (both transaction
- * boundaries in the dead master's binlog). `files` are the relay log files in
- * order, oldest first; the relay log must reach back to `from` at least.
+ * A survivor whose receiver stopped at `received` of the dead master's binlog, its applier
+ * perhaps still at work (or held by a lock): which transactions of the winner's relay log
+ * (`files`, oldest first) it lacks once it has applied every whole transaction it received.
+ * Its relay log may end inside a transaction (the source died while sending it): that one
+ * is lacking too, since its applier never commits it. The count is of transactions whose
+ * opening event ends after `from` and not after `until`; `from` and `before` bound where its
+ * applied coordinates must stand once its relay log is applied, for the count to hold (the
+ * caller checks that before it repoints the survivor).
  */
-export function countRelayTransactions(files: EventRow[][], origin: number, from: BinlogCoordinates, until: BinlogCoordinates): Counted {
+export function lackingAfterReceived(files: EventRow[][], origin: number, received: BinlogCoordinates, until: BinlogCoordinates): Lacking {
+  const coveredFrom = relayBegins(files);
+  if (!coveredFrom) return { ok: false, why: 'the relay log names no position in the source binlog (no Rotate event)' };
+  if (compareCoords(coveredFrom, received) > 0) {
+    return {
+      ok: false,
+      why: `the relay log begins at ${coveredFrom.file}:${coveredFrom.pos} of the dead master's binlog, after ${received.file}:${received.pos} (older relay logs were purged once applied)`,
+    };
+  }
+  // The dead master's events inside transactions, at their coordinates in its binlog.
   let sourceFile: string | undefined;
-  let count = 0;
+  const evs: { at: BinlogCoordinates; opens: boolean }[] = [];
   for (const rows of files) {
     for (const r of rows) {
       if (r.type === 'Rotate') {
         sourceFile = parseRotate(r.info)?.file ?? sourceFile;
         continue;
       }
-      if (r.serverId !== origin || !opensTransaction(r.type) || sourceFile === undefined) continue;
+      if (r.serverId !== origin || sourceFile === undefined || r.endLogPos === 0 || FRAME_EVENTS.has(r.type)) continue;
       const at = { file: sourceFile, pos: r.endLogPos };
-      if (compareCoords(at, from) > 0 && compareCoords(at, until) <= 0) count++;
+      const prev = evs.at(-1);
+      if (prev && compareCoords(at, prev.at) <= 0) {
+        return { ok: false, why: `its events are not in the source's order (${at.file}:${at.pos} after ${prev.at.file}:${prev.at.pos})` };
+      }
+      evs.push({ at, opens: opensTransaction(r.type) });
     }
   }
-  const coveredFrom = relayBegins(files);
-  if (!coveredFrom) return { ok: false, why: 'the relay log names no position in the source binlog (no Rotate event)' };
-  if (compareCoords(coveredFrom, from) > 0) {
-    return {
-      ok: false,
-      why: `the relay log begins at ${coveredFrom.file}:${coveredFrom.pos} of the dead master's binlog, after ${from.file}:${from.pos} (older relay logs were purged once applied)`,
-    };
+  // e: the last event the survivor received; whether the transaction it belongs to is whole
+  // (the next event opens a transaction, or is in the next binlog file: a transaction never
+  // spans two) or was received in part.
+  let e = -1;
+  while (e + 1 < evs.length && compareCoords(evs[e + 1]!.at, received) <= 0) e++;
+  const next = evs[e + 1];
+  const whole = e < 0 || !next || next.opens || next.at.file !== evs[e]!.at.file;
+  const openings = evs.map((x, i) => (x.opens ? i : -1)).filter((i) => i >= 0);
+  const upTo = openings.filter((i) => i <= e);
+  let from: BinlogCoordinates;
+  let firstLacking: number | undefined;
+  if (whole) {
+    from = upTo.length ? evs[upTo.at(-1)!]!.at : coveredFrom;
+    firstLacking = openings.find((i) => i > e);
+  } else {
+    if (upTo.length === 0) {
+      return { ok: false, why: `its relay log ends inside a transaction whose beginning the winner's relay log no longer shows (it received up to ${received.file}:${received.pos})` };
+    }
+    firstLacking = upTo.at(-1)!;
+    from = upTo.length > 1 ? evs[upTo.at(-2)!]!.at : coveredFrom;
   }
-  return { ok: true, count, coveredFrom };
+  const before = firstLacking === undefined ? undefined : evs[firstLacking]!.at;
+  const count = openings.filter((i) => compareCoords(evs[i]!.at, from) > 0 && compareCoords(evs[i]!.at, until) <= 0).length;
+  return { ok: true, count, from, ...(before ? { before } : {}) };
+}
+
+/** Applied coordinates `exec` lie where lackingAfterReceived said they must (pure). */
+export function withinLacking(exec: BinlogCoordinates, l: { from: BinlogCoordinates; before?: BinlogCoordinates }): boolean {
+  return compareCoords(exec, l.from) >= 0 && (!l.before || compareCoords(exec, l.before) < 0);
 }
 
 export type Located = { ok: true; at: BinlogCoordinates } | { ok: false; why: string };

@@ -103,10 +103,17 @@ export interface EarlierPromotion {
   salvage?: { outcome: 'ok' | 'failed' | 'skipped' | 'running'; since?: { file: string; pos: number }; detail?: string };
 }
 
-/** A survivor behind the winner, located: it stopped applying at `from` of the dead master's binlog and resumes at `at` of the winner's. */
+/**
+ * A survivor behind the winner, located: it received the dead master's binlog up to
+ * `received`; once its relay log is applied its applied coordinates lie at or after `from`
+ * and before `before`, and it resumes at `at` of the winner's binlog (`count` transactions).
+ */
 export interface LevelPoint {
   at: { file: string; pos: number };
   from: { file: string; pos: number };
+  before?: { file: string; pos: number };
+  /** Absent in journals of earlier versions: a rerun does not keep such a point (the node is dropped). */
+  received?: { file: string; pos: number };
   count: number;
 }
 
@@ -646,12 +653,12 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
       params: { node: p.deadMaster },
     });
   }
-  // File/position: a survivor behind the winner is located in the winner's binlog by where its
-  // applier stops (level-up, before the promotion resets the winner's relay log): it drains
-  // first. One level with the winner resumes at the winner's position at promotion: it drains
-  // in its own repoint, after the promotion, so a slow applier there never holds the promotion
-  // or the address.
-  const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from), ...(p.mode === 'file' ? p.levelUp : [])])];
+  // File/position: a survivor behind the winner is located in the winner's binlog by what it
+  // received (level-up, before the promotion resets the winner's relay log); one level with
+  // the winner resumes at the winner's position at promotion. Either applies its relay log in
+  // its own repoint, after the promotion, so a slow or held applier there never holds the
+  // promotion or the address.
+  const drain = [...new Set([winner, ...p.catchUp.map((c) => c.from)])];
   steps.push({
     name: 'drain',
     why: 'never promote or serve with an unapplied relay log: wait until each node applied what it received',
@@ -662,7 +669,8 @@ function planSteps(p: Plan, cluster: ClusterConfig, deadSnap: NodeSnapshot | und
       name: 'level-up',
       why:
         `${p.levelUp.join(', ')} read less of ${p.deadMaster}'s binlog than ${winner}: find, from ${winner}'s relay log and binlog ` +
-        `(before a catch-up or the promotion resets them), where in ${winner}'s binlog the transactions each lacks begin, so it resumes there`,
+        `(before a catch-up or the promotion resets them), where in ${winner}'s binlog the transactions each lacks begin, so it resumes there ` +
+        `once it has applied its relay log (judged by what it received: its applier is not waited for before the promotion)`,
       params: { nodes: p.levelUp, winner },
     });
   }

@@ -963,6 +963,56 @@ export function failoverSuite(flavor: LabFlavor): void {
         }
       });
 
+      it('file/position: a survivor behind the winner whose applier is held by a lock is located by what it received and applies its relay log in its own repoint: neither the promotion nor the address waits for it', async () => {
+        const l = await lab({ gtid: false });
+        // Varies apply_timeout_s (10, as the test above: the old code drained db3 before the level-up and gave up on it).
+        const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
+        const w = await startWriter(cfg, addressOf(l));
+        await sleep(300);
+        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+        const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
+        let releasedAt = 0;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          // db3's applier is held (a backup's session): it receives rows it cannot apply, then
+          // its receiver stops while db2 goes on receiving: db3 is behind db2 by what it read.
+          await lock.query('LOCK TABLES app.w READ');
+          await sleep(300);
+          await l.sql('db3', stopIo);
+          await sleep(300);
+          await w.stop();
+          await receivedAll(l, ['db2']);
+          await l.kill('db1');
+          const r = await runFailover(
+            request(cfg, tempDir(), {
+              beforeStep: (step) => {
+                if (step !== 'promote' || timer) return;
+                timer = setTimeout(() => {
+                  releasedAt = Date.now();
+                  void lock.end().catch(() => undefined);
+                }, 5000);
+              },
+            }),
+          );
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db2');
+          assert.deepEqual(r.plan!.levelUp, ['db3']);
+          assert.ok(releasedAt > 0, 'the lock was released during the failover');
+          const at = (name: string) => r.steps.find((x) => x.name === name)!;
+          assert.deepEqual(at('drain').nodes!.map((n) => n.node), ['db2'], steps);
+          assert.equal(at('level-up').outcome, 'ok', steps);
+          assert.ok(Date.parse(at('attach').endedAt!) < releasedAt, `the address moved before the lock was released: ${steps}`);
+          const db3 = at('repoint').nodes!.find((n) => n.node === 'db3');
+          assert.ok(db3?.ok, steps);
+          assert.match(db3.detail, /at binlog\.\d+:\d+ \(its relay log applied first, in \d+\.\d s\)/);
+          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+        } finally {
+          clearTimeout(timer);
+          await lock.end().catch(() => undefined);
+        }
+      });
+
       it('file/position: survivors that read less than the winner are located in its binlog (level-up) and repointed there; four nodes', async () => {
         const l = await lab({ gtid: false, nodes: 4 });
         const cfg = await config(l);

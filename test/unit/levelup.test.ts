@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countRelayTransactions, locateLastTransactions, parseRotate, type EventRow } from '../../src/failover/levelup';
+import { lackingAfterReceived, locateLastTransactions, parseRotate, withinLacking, type EventRow } from '../../src/failover/levelup';
 
 const ev = (logName: string, pos: number, type: string, serverId: number, endLogPos: number, info = ''): EventRow => ({ logName, pos, type, serverId, endLogPos, info });
 
@@ -33,27 +33,41 @@ describe('level-up: counting in the relay log, locating in the binlog', () => {
     assert.deepEqual(parseRotate('binlog.000002;pos=158'), { file: 'binlog.000002', pos: 158 });
     assert.equal(parseRotate('garbage'), null);
   });
-  it('counts the transactions between two boundaries of the source binlog, across a source rotation', () => {
-    const a = relay('relay.000004', 'binlog.000007', [1000, 1500, 2000, 2500]);
-    const b = relay('relay.000005', 'binlog.000008', [400, 900]);
-    const all = countRelayTransactions([a, b], 1, { file: 'binlog.000007', pos: 1500 }, { file: 'binlog.000008', pos: 900 });
-    assert.deepEqual(all, { ok: true, count: 4, coveredFrom: { file: 'binlog.000007', pos: 4 } });
-    const part = countRelayTransactions([a, b], 1, { file: 'binlog.000007', pos: 1000 }, { file: 'binlog.000007', pos: 2500 });
-    assert.equal(part.ok && part.count, 3);
-    const none = countRelayTransactions([a, b], 1, { file: 'binlog.000008', pos: 900 }, { file: 'binlog.000008', pos: 900 });
-    assert.equal(none.ok && none.count, 0);
+  const at = (file: string, pos: number) => ({ file: `binlog.00000${file}`, pos });
+  // Transactions end at 1000, 1500, 2000, 2500 of binlog.000007 (opening events end 186 earlier), then 400, 900 of binlog.000008.
+  const a = relay('relay.000004', 'binlog.000007', [1000, 1500, 2000, 2500]);
+  const b = relay('relay.000005', 'binlog.000008', [400, 900]);
+  it('a survivor that received whole transactions lacks those after them; its applier must stop between the last one and the next', () => {
+    const n = lackingAfterReceived([a, b], 1, at('7', 1500), at('8', 900));
+    assert.deepEqual(n, { ok: true, count: 4, from: at('7', 1314), before: at('7', 1814) });
+    assert.ok(n.ok && withinLacking(at('7', 1500), n));
+    assert.ok(n.ok && !withinLacking(at('7', 1000), n), 'one transaction short');
+    assert.ok(n.ok && !withinLacking(at('7', 2000), n), 'one transaction beyond');
   });
-  it('a transaction received but not applied (beyond until) is not counted; other server_ids are not counted', () => {
-    const a = relay('relay.000004', 'binlog.000007', [1000, 1500, 2000]);
-    a.push(ev('relay.000004', 9000, 'Anonymous_Gtid', 9, 2100));
-    const n = countRelayTransactions([a], 1, { file: 'binlog.000007', pos: 1000 }, { file: 'binlog.000007', pos: 1500 });
-    assert.equal(n.ok && n.count, 1);
+  it('a transaction received only in part (the source died while sending it) is lacking too', () => {
+    const mid = lackingAfterReceived([a, b], 1, at('7', 1969), at('7', 2500));
+    assert.deepEqual(mid, { ok: true, count: 2, from: at('7', 1314), before: at('7', 1814) });
+    const onlyOpened = lackingAfterReceived([a, b], 1, at('7', 1814), at('7', 2500));
+    assert.deepEqual(onlyOpened, mid);
   });
-  it('a relay log that begins after the survivor stopped (purged) cannot count', () => {
-    const b = relay('relay.000005', 'binlog.000008', [400, 900]);
-    const n = countRelayTransactions([b], 1, { file: 'binlog.000007', pos: 1500 }, { file: 'binlog.000008', pos: 900 });
-    assert.equal(n.ok, false);
-    assert.match(!n.ok ? n.why : '', /begins at binlog.000008:4 .*after binlog.000007:1500.*purged/);
+  it('the end of a binlog file is a boundary: received to its last event, or to the next file\'s start', () => {
+    const last = lackingAfterReceived([a, b], 1, at('7', 2500), at('8', 900));
+    assert.deepEqual(last, { ok: true, count: 2, from: at('7', 2314), before: at('8', 214) });
+    assert.deepEqual(lackingAfterReceived([a, b], 1, at('8', 4), at('8', 900)), last);
+  });
+  it('transactions beyond until (received, not applied by the winner) and other server_ids are not counted; nothing lacking has no upper bound', () => {
+    const c = relay('relay.000004', 'binlog.000007', [1000, 1500, 2000]);
+    c.push(ev('relay.000004', 9000, 'Anonymous_Gtid', 9, 2100));
+    assert.deepEqual(lackingAfterReceived([c], 1, at('7', 1000), at('7', 1500)), { ok: true, count: 1, from: at('7', 814), before: at('7', 1314) });
+    assert.deepEqual(lackingAfterReceived([c], 1, at('7', 2000), at('7', 2000)), { ok: true, count: 0, from: at('7', 1814) });
+  });
+  it('a relay log that begins after what the survivor received (purged), or inside the transaction it received in part, cannot tell', () => {
+    const purged = lackingAfterReceived([b], 1, at('7', 1500), at('8', 900));
+    assert.equal(purged.ok, false);
+    assert.match(!purged.ok ? purged.why : '', /begins at binlog.000008:4 .*after binlog.000007:1500.*purged/);
+    const cut = b.filter((r) => !(r.type === 'Anonymous_Gtid' && r.endLogPos === 214));
+    const inPart = lackingAfterReceived([cut], 1, at('8', 300), at('8', 900));
+    assert.match(!inPart.ok ? inPart.why : '', /ends inside a transaction whose beginning/);
   });
   it('locates the start of the last n transactions of the origin, across files', () => {
     const one = binlog('binlog.000001', [1, 1, 1]);
