@@ -9,7 +9,7 @@ export const ExitCode = {
   FAILED: 1,
   /** Bad usage or bad configuration: unknown option, invalid file, unknown cluster or node. */
   USAGE: 2,
-  /** Refused: the cluster is locked by another action, failovers are blocked until acknowledged, or a pre_failover hook stopped one. */
+  /** Refused, nothing changed: the cluster is locked by another action, failovers are blocked until acknowledged, a failover's master still answers (no --force), or a pre_failover hook stopped one. */
   BLOCKED: 3,
   /** The action failed part-way after changing the cluster: it needs attention (see the report/journal). */
   INCOMPLETE: 4,
@@ -25,7 +25,7 @@ export const EXIT_CODES_HELP = [
   '  0  ok: check passed, action done, configuration valid',
   '  1  failed: the check found problems, or the action failed without changing the cluster',
   '  2  bad usage or configuration (every problem is listed with file:line)',
-  '  3  refused: cluster locked by another action, failovers blocked until `heir ack`, or stopped by a pre_failover hook',
+  '  3  refused, nothing changed: cluster locked, failovers blocked until `heir ack`, master still answers (no --force), or a pre_failover hook',
   '  4  incomplete: the action failed part-way and changed the cluster; read its report',
   '  5  partial: the failover promoted a new master but left nodes out of the new topology; the report says why for each',
 ].join('\n');

@@ -63,7 +63,7 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('dry run on a live master prints every verdict and warns; a real run is refused (exit 1)', () => {
+  it('dry run on a live master prints every verdict and warns; a real run is refused (exit 3, as --help documents)', () => {
     const dry = heir('--json', 'failover', '--dry-run');
     assert.equal(dry.code, 0, dry.stderr);
     const r = JSON.parse(dry.stdout);
@@ -71,7 +71,7 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     assert.deepEqual(r.plan.candidates.map((c: { name: string }) => c.name).sort(), ['db2', 'db3']);
     assert.ok(r.warnings.some((w: string) => /db1 answers/.test(w)));
     const real = heir('failover');
-    assert.equal(real.code, 1, real.stdout + real.stderr);
+    assert.equal(real.code, 3, real.stdout + real.stderr);
     assert.match(real.stdout, /REFUSED — master db1 answers/);
   });
 

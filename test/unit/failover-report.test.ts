@@ -33,3 +33,9 @@ test('a promotion that left nodes out exits PARTIAL, and the text names each wit
   // Nothing promoted: the plan is printed as a whole elsewhere, not as left-out nodes.
   assert.ok(!formatReport(report('failed', [down])).some((l) => l.includes('left out')));
 });
+
+test('a failover refused because the master answers exits BLOCKED (refused, nothing changed), as every refusal; one that found it alive mid-run exits FAILED', () => {
+  assert.equal(exitCodeOf({ ...report('refused'), refusedBy: 'master-alive' }), ExitCode.BLOCKED);
+  assert.equal(exitCodeOf({ ...report('refused'), refusedBy: 'lock' }), ExitCode.BLOCKED);
+  assert.equal(exitCodeOf(report('master-alive')), ExitCode.FAILED);
+});

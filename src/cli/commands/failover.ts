@@ -31,8 +31,11 @@ export function exitCodeOf(r: FailoverReport): number {
     case 'dry-run':
       return r.plan?.winner ? ExitCode.OK : ExitCode.FAILED;
     case 'refused':
-      return r.refusedBy === 'master-alive' ? ExitCode.FAILED : ExitCode.BLOCKED;
+      // Nothing was changed: the lock, a block, the hook, or the master still answers (heir
+      // switchover moves a live master; --force overrides).
+      return ExitCode.BLOCKED;
     case 'no-candidate':
+    // The master turned out alive during the run: what was done was undone.
     case 'master-alive':
       return ExitCode.FAILED;
     case 'failed':
