@@ -1171,6 +1171,8 @@ class FailoverRun {
       let decoded: { count: number; gtids: string } | undefined;
       let outputFile: string | undefined;
       let appliedBefore = 0;
+      /** File/position: where the winner's binlog stood before the first salvaged commit (this run's or an earlier one's). */
+      let applyFrom: { file: string; pos: number } | undefined;
       try {
         before = await winnerPosition(c, p.mode);
         let files = got.local;
@@ -1199,7 +1201,7 @@ class FailoverRun {
           // No event follows the winner's position: either the binlogs end there (nothing to
           // salvage) or they never hold it. Decoded whole, they tell which.
           await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, {}), files, outputFile, left());
-          const beyond = (await scanDecodedFile(outputFile)).mariaBeyond(MariaGtidPos.tryParse(before) ?? MariaGtidPos.empty());
+          const beyond = (await scanDecodedFile(outputFile, { deadline })).mariaBeyond(MariaGtidPos.tryParse(before) ?? MariaGtidPos.empty());
           if (beyond) {
             throw new Error(
               `${fo.salvage.mysqlbinlog} found no event after ${winner}'s position ${before} (${dec.startNotReached}), yet ${this.req.deadMaster}'s binlogs hold transactions beyond it: ${beyond}; not salvaged`,
@@ -1207,7 +1209,7 @@ class FailoverRun {
           }
           fs.truncateSync(outputFile, 0);
         }
-        let scan = await scanDecodedFile(outputFile, at0 ? { firstFile: at0.file } : undefined);
+        let scan = await scanDecodedFile(outputFile, { deadline, ...(at0 ? { trackEnds: { firstFile: at0.file } } : {}) });
         // An earlier run died while applying: the transactions its client committed are the
         // first ones decoded, and the winner's binlog counts them since that run began.
         if (earlier?.since) {
@@ -1216,7 +1218,7 @@ class FailoverRun {
             const from = scan.commitEnds[appliedBefore - 1]!;
             files = files.slice(files.findIndex((f) => path.basename(f) === from.file));
             await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startPos: from.pos }), files, outputFile, left());
-            scan = await scanDecodedFile(outputFile);
+            scan = await scanDecodedFile(outputFile, { deadline });
           } else if (appliedBefore > 0) {
             rec.detail = `done by the earlier run: ${winner}'s binlog holds the ${appliedBefore} transaction(s) it applied since ${earlier.since.file}:${earlier.since.pos}${removeCopies(got.local)}`;
             this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: appliedBefore, outputFile, decoded: { count: scan.transactions, gtids: '' } };
@@ -1230,7 +1232,7 @@ class FailoverRun {
             // The winner reaches into the remaining binlogs (or that is unknown): only what
             // follows its position.
             await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startGtid: before }), files, outputFile, left());
-            scan = await scanDecodedFile(outputFile);
+            scan = await scanDecodedFile(outputFile, { deadline });
           }
         }
         decoded = { count: scan.transactions, gtids: scan.gtids };
@@ -1243,7 +1245,8 @@ class FailoverRun {
           // Where the winner's binlog stands before the client commits anything: should heir
           // die while it applies, a rerun counts from here what was applied.
           const wb = await readBinlogStatus(c);
-          if (wb) await this.journal?.progress('salvage-apply', { winnerBinlog: earlier?.since ?? { file: wb.file, pos: wb.pos } });
+          applyFrom = earlier?.since ?? (wb ? { file: wb.file, pos: wb.pos } : undefined);
+          if (applyFrom) await this.journal?.progress('salvage-apply', { winnerBinlog: applyFrom });
         }
         await this.req.duringStep?.('salvage-apply', 'applying');
         this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
@@ -1284,16 +1287,25 @@ class FailoverRun {
         this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count: count + appliedBefore, outputFile, decoded };
       } catch (e) {
         // What did get applied (whole transactions: the client's open one is rolled back).
+        // File/position: the winner's binlog counts the commits since the apply began (nothing
+        // else writes to it before the address is attached), an earlier run's included.
         let applied = { gtids: '', count: 0 };
+        let known = true;
         if (decoded && p.mode !== 'file') {
           const after = await winnerPosition(c, p.mode).catch(() => undefined);
           if (after !== undefined) applied = salvagedBetween(p.mode, before, after, 0);
+          known = after !== undefined;
+        } else if (applyFrom) {
+          const n = await countTransactionsSince(c, applyFrom).catch(() => undefined);
+          if (n !== undefined) applied = { gtids: '', count: n };
+          known = n !== undefined;
         }
         const msg = (e as Error).message;
         const kept = outputFile ? `; the decoded transactions are in ${outputFile}` : '';
+        const howMany = known ? `${applied.count} transaction(s)` : `an unknown number of transactions (${winner}'s position could not be read)`;
         this.salvage = {
           attempted: true,
-          why: `salvage failed after applying ${applied.count} transaction(s): ${msg}${kept}`,
+          why: `salvage failed after applying ${howMany}: ${msg}${kept}`,
           files: got.remote,
           gtids: applied.gtids,
           count: applied.count,

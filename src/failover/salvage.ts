@@ -520,11 +520,27 @@ export async function decodeToFile(commandLine: string, args: string[], files: s
   }
 }
 
-/** The transactions in a decoded file, read line by line. */
-export async function scanDecodedFile(file: string, trackEnds?: { firstFile: string }): Promise<DecodedScan> {
-  const s = new DecodedScan(trackEnds);
-  const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-  for await (const l of rl) s.line(l);
+/**
+ * The transactions in a decoded file, read line by line; by `deadline` (epoch ms, salvage's
+ * timeout_s) or it throws, so that a huge decoded file cannot hold the failover past it.
+ */
+export async function scanDecodedFile(file: string, o: { trackEnds?: { firstFile: string }; deadline?: number } = {}): Promise<DecodedScan> {
+  const s = new DecodedScan(o.trackEnds);
+  const input = fs.createReadStream(file);
+  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const l of rl) {
+      s.line(l);
+      if (o.deadline !== undefined && ++n % 4096 === 0 && Date.now() > o.deadline) {
+        throw new Error(`salvage.timeout_s ran out while reading the decoded binlogs (${file}, ${n} lines read)`);
+      }
+    }
+  } finally {
+    rl.close();
+    input.destroy();
+  }
+  if (o.deadline !== undefined && Date.now() > o.deadline) throw new Error(`salvage.timeout_s ran out while reading the decoded binlogs (${file}, ${n} lines read)`);
   return s.end();
 }
 

@@ -25,7 +25,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import { runFailover } from '../../src/failover/execute';
 import mysql from 'mysql2/promise';
 import { startNetLab, type LabFlavor, type NetLab } from '../lab';
-import { assertHealthy, createTable, globalSettings, grantSalvage, idsOn, sleep, startWriter, tempStateDir } from './failover-helpers';
+import { assertHealthy, createTable, globalSettings, grantSalvage, idsOn, noteAttempted, sleep, startWriter, tempStateDir } from './failover-helpers';
 
 for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
   describe(`salvage over SSH (${flavor}, namespace hosts)`, () => {
@@ -265,5 +265,38 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
         }
       }
     });
+
+    // Both flavors, and MySQL by file and position, where no GTID set tells what was applied.
+    for (const gtid of flavor === 'mysql' ? [true, false] : [true]) {
+      it(`${gtid ? '' : 'file/position: '}a salvage that fails part-way reports exactly the transactions it applied, and what it did not`, async () => {
+        const { lab: l, cfg } = await salvageLab({ gtid });
+        // A table only the master has (created outside its binlog): the third of the
+        // transactions only the master holds fails on the new master.
+        await l.sql('db1', 'SET SESSION sql_log_bin = 0; CREATE TABLE app.only1 (id INT PRIMARY KEY) ENGINE=InnoDB; SET SESSION sql_log_bin = 1');
+        const stopIo = flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
+        for (const r of ['db2', 'db3']) await l.sql(r, stopIo);
+        noteAttempted(100001, 100002, 100004, 100005);
+        await l.sql('db1', "INSERT INTO app.w (id, note) VALUES (100001, 'only on db1')");
+        await l.sql('db1', "INSERT INTO app.w (id, note) VALUES (100002, 'only on db1')");
+        await l.sql('db1', 'INSERT INTO app.only1 (id) VALUES (1)');
+        await l.sql('db1', "INSERT INTO app.w (id, note) VALUES (100004, 'only on db1')");
+        await l.sql('db1', "INSERT INTO app.w (id, note) VALUES (100005, 'only on db1')");
+        await l.kill('db1');
+
+        const sd = tempStateDir();
+        dirs.push(sd);
+        const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.ok(r.newMaster, `${r.summary}\n${steps}`);
+        assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${steps}`);
+        assert.match(r.salvage.error ?? '', /only1/, r.salvage.why);
+        assert.equal(r.salvage.count, 2, r.salvage.why);
+        assert.match(r.salvage.why, /^salvage failed after applying 2 transaction\(s\): /);
+        const ids = await idsOn(cfg, r.newMaster);
+        assert.deepEqual([100001, 100002, 100004, 100005].map((id) => ids.has(id)), [true, true, false, false], 'the two before the failing one applied, none after it');
+        const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
+        await assertHealthy(l, cfg, r.newMaster, survivors, [100001, 100002], { probeId: 900004 });
+      });
+    }
   });
 }

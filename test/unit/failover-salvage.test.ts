@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,6 +13,7 @@ import {
   clientFlavor,
   clientOptionFile,
   optionValue,
+  scanDecodedFile,
   scanDecodedText,
   purgedGap,
   splitCommandLine,
@@ -143,6 +147,17 @@ describe('salvage: what decoded binlogs hold', () => {
   });
   it('nothing decoded: no transaction', () => {
     assert.equal(scanDecodedText('DELIMITER /*!*/;\nDELIMITER ;\n# End of log file\n').transactions, 0);
+  });
+  it('a decoded file is read within salvage.timeout_s: past its deadline the scan throws and says so', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-scan-'));
+    try {
+      const file = path.join(dir, 'salvage.sql');
+      fs.writeFileSync(file, 'BEGIN\n/*!*/;\nCOMMIT/*!*/;\n'.repeat(5000));
+      assert.equal((await scanDecodedFile(file, { deadline: Date.now() + 60000 })).transactions, 5000);
+      await assert.rejects(scanDecodedFile(file, { deadline: Date.now() - 1 }), /salvage\.timeout_s ran out while reading the decoded binlogs .*lines read/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
