@@ -86,6 +86,8 @@ async function main(): Promise<void> {
             killToFailoverEndMs: stats(num(results.map((r) => stepEnd(r, 'verify')))),
             killToAttachEndMs: stats(num(results.map((r) => stepEnd(r, 'attach')))),
             invariant: results.every((r) => r.invariant === 'holds') ? 'held after every run' : 'violated',
+            // Where db3 stood against the other survivor, run by run: it decides what waits for its applier.
+            roles: results.map(heldRole),
           },
         }
       : {}),
@@ -124,6 +126,15 @@ async function main(): Promise<void> {
 }
 
 /** When the report's step ended, in ms after the fault. */
+/** The held node's part in a run's failover, from the report: winner, catch-up source, behind the winner (level-up), or level with it. */
+function heldRole(r: SandboxResult): string {
+  const names = (r.steps ?? []).map((x) => x.name);
+  if (r.newMaster === 'db3') return 'the winner';
+  if (names.includes('catch-up')) return "the winner's catch-up source";
+  if (names.includes('level-up')) return 'behind the winner';
+  return 'level with the winner';
+}
+
 function stepEnd(r: SandboxResult, name: string): number | null {
   return r.steps?.find((x) => x.name === name)?.endedAtMs ?? null;
 }

@@ -367,7 +367,7 @@ function renderEndToEnd(r: any): string {
             statRow('kill -9 → failover ended (verify)', r.held.killToFailoverEndMs, ''),
           ], HEAD),
           '',
-          `Per run (kill → first write): ${(r.killToFirstWriteMs.all ?? []).map((x: number) => s(x)).join(', ')}${r.newMasters ? `; promoted: ${r.newMasters.join(', ')}` : ''}.${r.killToFirstWriteMs.max > 2 * r.killToFirstWriteMs.median ? " A run far above the others is one where the held node had not read exactly as far into the dead master's binlog as the other survivor: it was then the winner, the winner's catch-up source, or behind the winner (located by where its applier stops), and its applier had to run before the promotion." : ''}`,
+          `Per run (kill → first write): ${(r.killToFirstWriteMs.all ?? []).map((x: number) => s(x)).join(', ')}${r.newMasters ? `; promoted: ${r.newMasters.join(', ')}` : ''}${r.held.roles ? `; ${r.held.node} was: ${r.held.roles.join(', ')}` : ''}.${r.killToFirstWriteMs.max > 2 * r.killToFirstWriteMs.median ? ` A run far above the others is one where ${r.held.node} had read further into the dead master's binlog than the other survivor: it was then the winner or the winner's catch-up source, and its applier had to run before the promotion.` : ''}${r.held.roles ? '' : ` (${r.held.node}'s role in each run was not recorded by this run of the bench.)`}`,
           '',
           `Cluster invariant (one writable node, survivors read-only and replicating, every acknowledged row on every survivor, the address on the new master): ${r.held.invariant}.`,
           '',
