@@ -1006,17 +1006,35 @@ class FailoverRun {
           }
         }
       }
+      // A node left out (its SQL thread stopped on an error) is located all the same: the
+      // report keeps where it resumes once fixed (heir rejoin), and it is not repointed now.
+      const later = (n: string) => !p.repoint.includes(n);
       rec.nodes = nodes.map((n) => {
         const l = this.levelAt.get(n);
         return l
-          ? { node: n, ok: true, detail: `resumes at ${l.at.file}:${l.at.pos} of ${winner}'s binlog (${l.count} transaction(s) after ${l.from.file}:${l.from.pos})`, durationMs: 0 }
+          ? {
+              node: n,
+              ok: true,
+              detail:
+                `resumes at ${l.at.file}:${l.at.pos} of ${winner}'s binlog (${l.count} transaction(s) after ${l.from.file}:${l.from.pos})` +
+                (later(n) ? ', by heir rejoin once it has applied its relay log (left out now)' : ''),
+              durationMs: 0,
+            }
           : { node: n, ok: false, detail: bad.get(n) ?? 'not located', durationMs: 0 };
       });
-      for (const [n, why] of bad) this.drop(n, `cannot be brought level with ${winner}: ${why}`);
+      for (const [n, why] of bad) {
+        if (!later(n)) {
+          this.drop(n, `cannot be brought level with ${winner}: ${why}`);
+          continue;
+        }
+        const left = p.leftOut.find((x) => x.node === n);
+        if (left) left.why = left.why.replace(/; it read less of .*$/, `; it read less of ${dead.name}'s binlog than ${winner} and the level-up could not locate it in ${winner}'s binlog (${why}): rebuild it from the new master`);
+        this.warnings.push(`${n}: not located in ${winner}'s binlog: ${why}`);
+      }
       rec.data = { levelAt: Object.fromEntries(this.levelAt) };
       rec.detail =
         `${[...this.levelAt.keys()].join(', ') || 'no node'} located in ${winner}'s binlog` +
-        (bad.size ? `; dropped ${[...bad.keys()].join(', ')}` : '');
+        (bad.size ? `; not located: ${[...bad.keys()].join(', ')}` : '');
     });
   }
 

@@ -3,20 +3,26 @@
  *
  * Without GTIDs a survivor B that read less of the dead master's binlog than
  * the winner W cannot simply be repointed at W's position at promotion: it
- * would miss the transactions between where it stopped (cB) and where W
- * stopped (cW). Those transactions are in W's own binlog (log_replica_updates),
- * at W's coordinates, not the dead master's. Two facts locate them:
+ * would miss the transactions between what it holds once its relay log is
+ * applied (cB) and where W stopped (cW). Those transactions are in W's own
+ * binlog (log_replica_updates), at W's coordinates, not the dead master's. Two
+ * facts locate them:
  *
  *  - W's relay log keeps the dead master's coordinates: every event's
  *    End_log_pos there is the position in the dead master's binlog, and Rotate
- *    events name its file. Counting the transactions whose GTID (or
- *    Anonymous_Gtid) event ends after cB and not after cW gives N.
+ *    events name its file. B's receiver is stopped: from where it stopped
+ *    reading, W's relay log tells which transactions B holds whole (its applier
+ *    will commit them, however slowly) and which it lacks (including one it
+ *    received only in part). Counting those whose GTID (or Anonymous_Gtid)
+ *    event ends after cB and not after cW gives N; B's applier must stop
+ *    between the last one it holds and the first it lacks, which the repoint
+ *    checks.
  *  - W applied the dead master's transactions in order and wrote each to its
  *    binlog (server_id kept): the last N transactions from that server_id in
  *    W's binlog are those, and the first of them is where B resumes.
  *
  * Both inputs are SHOW RELAYLOG EVENTS / SHOW BINLOG EVENTS rows; the I/O that
- * reads them lives in the executor. Every "cannot" comes back as a reason.
+ * reads them is levelup-io.ts. Every "cannot" comes back as a reason.
  */
 import { compareCoords } from '../mysql/coords';
 import type { BinlogCoordinates } from '../mysql/types';

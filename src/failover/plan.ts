@@ -522,10 +522,22 @@ export function planFailover(snapshot: TopologySnapshot, cluster: ClusterConfig,
           why: `file/position: it read ${describe(f.received!)}, beyond the winner's ${describe(winner.received!)} and short of ${describe(have)} that the winner catches up to: ` +
             'nothing locates it in the new master\'s binlog; rebuild it from the new master',
         });
+      } else if (mode === 'file' && f.sqlError && !contains(f.received!, winner.received!) && !(f.received!.mode === 'file' && !f.received!.coords)) {
+        // Behind the winner by what it read, it cannot apply its relay log now: it stays where it
+        // is, but the level-up locates it by what it received (the report keeps where it
+        // resumes), so that once fixed it rejoins there.
+        base.levelUp.push(f.cfg.name);
+        base.leftOut.push({
+          node: f.cfg.name,
+          why:
+            `file/position: its SQL thread stopped on error ${f.sqlError.errno}, so it cannot apply its relay log; it read less of ${deadMaster}'s binlog than ${winner.cfg.name}, ` +
+            `so the level-up locates it in ${winner.cfg.name}'s binlog by what it received; left pointing at the dead master with its relay log: fix the error and START REPLICA so that it applies the relay log, ` +
+            `then heir rejoin ${f.cfg.name} resumes it where the level-up placed it`,
+        });
       } else if (mode === 'file' && f.sqlError) {
-        // Level with the winner by what it read or behind it, it cannot apply its relay log,
-        // and where its applier stands is not exact (a parallel applier stopped on an error
-        // shows its last checkpoint; MySQL refuses to change its source): it stays where it is.
+        // Level with the winner by what it read, it cannot apply its relay log, and where its
+        // applier stands is not exact (a parallel applier stopped on an error shows its last
+        // checkpoint; MySQL refuses to change its source): it stays where it is.
         base.leftOut.push({
           node: f.cfg.name,
           why:

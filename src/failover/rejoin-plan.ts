@@ -12,8 +12,11 @@
  * this master, the node still replicates from that failover's dead master, and it has applied
  * exactly as much of the dead master's binlog as the new master took (the promote step's
  * fromDead). It then resumes where the new master's binlog stood at promotion (the promote
- * step's binlog): what the new master wrote since, salvage included, follows there. Any other
- * file/position node is refused with why; a node still applying towards that point is transient.
+ * step's binlog): what the new master wrote since, salvage included, follows there. A node that
+ * failover located behind the new master by what it had received (level-up) but left out (its
+ * SQL thread had stopped on an error) resumes at the located position once its applier stands
+ * where the level-up counted from. Any other file/position node is refused with why; a node
+ * still applying towards that point is transient.
  */
 import type { ClusterConfig } from '../config/schema';
 import { compareCoords, formatCoords } from '../mysql/coords';
@@ -21,6 +24,7 @@ import { GtidSet } from '../mysql/gtid';
 import { errantGtids } from '../mysql/inspect';
 import type { BinlogCoordinates, NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import { writableMasters } from './discover';
+import { withinLacking } from './levelup';
 import { channelFrom } from './positions';
 import type { RepointPosition } from './steps';
 
@@ -45,6 +49,12 @@ export interface FileAnchor {
   fromDead: BinlogCoordinates;
   /** The new master's binlog position when it became writable. */
   binlog: BinlogCoordinates;
+  /**
+   * Survivors behind the new master that the failover located (level-up) by what they had
+   * received: where each resumes in the new master's binlog, and where its applied
+   * coordinates in the dead master's binlog must then stand (at or after `from`, before `before`).
+   */
+  levelAt?: Record<string, { at: BinlogCoordinates; from: BinlogCoordinates; before?: BinlogCoordinates; received?: BinlogCoordinates }>;
 }
 
 function coordsOf(v: unknown): BinlogCoordinates | undefined {
@@ -68,7 +78,22 @@ export function fileAnchorOf(newest: Record<string, unknown> | undefined, cluste
   const fromDead = coordsOf(promote?.data?.fromDead);
   const binlog = coordsOf(promote?.data?.binlog);
   if (!fromDead || !binlog) return `the newest failover's (${id}) report does not record where ${newest.newMaster} stood in ${dead.name}'s binlog and its own at promotion`;
-  return { report: id, newMaster: newest.newMaster, deadMaster: { name: dead.name, host: dead.host, port: dead.port }, fromDead, binlog };
+  const levelAt: NonNullable<FileAnchor['levelAt']> = {};
+  for (const [n, v] of Object.entries((promote?.data?.levelAt ?? {}) as Record<string, Record<string, unknown>>)) {
+    const at = coordsOf(v?.at);
+    const from = coordsOf(v?.from);
+    const before = coordsOf(v?.before);
+    const received = coordsOf(v?.received);
+    if (at && from && received) levelAt[n] = { at, from, ...(before ? { before } : {}), received };
+  }
+  return {
+    report: id,
+    newMaster: newest.newMaster,
+    deadMaster: { name: dead.name, host: dead.host, port: dead.port },
+    fromDead,
+    binlog,
+    ...(Object.keys(levelAt).length ? { levelAt } : {}),
+  };
 }
 
 /**
@@ -88,6 +113,8 @@ export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: Fil
   }
   const ch = channelFrom(node, a.deadMaster);
   if (!ch) return no(`GTID mode is off and ${node.name} does not replicate from ${a.deadMaster.name}, the master failover ${a.report} replaced: nothing places it in ${master.name}'s binlog; ${byHand}`);
+  const lp = a.levelAt?.[node.name];
+  if (lp) return locatedRejoin(node, master, a, ch, lp);
   const target = formatCoords(a.fromDead);
   const where = `${master.name} resumes it at ${formatCoords(a.binlog)} once it has applied ${a.deadMaster.name}'s binlog to ${target}, as ${master.name} had when promoted`;
   if (ch.lastSqlErrno) return no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`);
@@ -108,6 +135,38 @@ export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: Fil
     return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
   }
   return { allowed: true, extra: '', reasons: [], position: { kind: 'file', file: a.binlog.file, pos: a.binlog.pos } };
+}
+
+/**
+ * A node the failover located behind its new master by what it had received (level-up), left
+ * out then (its SQL thread had stopped on an error): it resumes at the located position once
+ * its applier, having applied its relay log, stands where the level-up counted from.
+ */
+function locatedRejoin(
+  node: NodeSnapshot,
+  master: NodeSnapshot,
+  a: FileAnchor,
+  ch: NonNullable<ReturnType<typeof channelFrom>>,
+  lp: NonNullable<FileAnchor['levelAt']>[string],
+): RejoinDecision {
+  const no = (why: string, more: Partial<RejoinDecision> = {}): RejoinDecision => ({ allowed: false, extra: '', reasons: [why], ...more });
+  const window = `at or after ${formatCoords(lp.from)}${lp.before ? ` and before ${formatCoords(lp.before)}` : ''}`;
+  const where = `${master.name} resumes it at ${formatCoords(lp.at)} (failover ${a.report} located it there) once it has applied its relay log, which leaves it ${window} of ${a.deadMaster.name}'s binlog`;
+  if (ch.lastSqlErrno) return no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`);
+  if (!ch.exec || !ch.read) return no(`${node.name} shows no applied or received coordinates in ${a.deadMaster.name}'s binlog; repoint it by hand or rebuild it from the master`);
+  if (lp.received && compareCoords(ch.read, lp.received) !== 0) {
+    return no(
+      `${node.name} has read ${a.deadMaster.name}'s binlog to ${formatCoords(ch.read)}, not ${formatCoords(lp.received)} as when failover ${a.report} located it: ` +
+        'that position no longer holds; repoint it by hand or rebuild it from the master',
+    );
+  }
+  if (withinLacking(ch.exec, lp)) return { allowed: true, extra: '', reasons: [], position: { kind: 'file', file: lp.at.file, pos: lp.at.pos } };
+  const applied = formatCoords(ch.exec);
+  if (lp.before && compareCoords(ch.exec, lp.before) >= 0) {
+    return no(`${node.name} applied ${a.deadMaster.name}'s binlog to ${applied}, beyond where failover ${a.report} located it (${window}): a person must decide: repoint it by hand or rebuild it`);
+  }
+  if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
+  return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
 }
 
 /** May `node` follow `master`? `anchor`: the newest failover's, for a file/position node. */

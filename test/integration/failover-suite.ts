@@ -573,7 +573,8 @@ export function failoverSuite(flavor: LabFlavor): void {
       const deadline = Date.now() + 20000;
       for (;;) {
         const ch = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0];
-        if (ch && !ch.sqlRunning && (ch.lastSqlErrno === 1062 || /Duplicate entry '800001'/.test(ch.lastSqlError))) break;
+        // 1062, or (MySQL's parallel applier) 3030: a worker failed on the row and the coordinator stopped.
+        if (ch && !ch.sqlRunning && (ch.lastSqlErrno === 1062 || ch.lastSqlErrno === 3030 || /Duplicate entry '800001'/.test(ch.lastSqlError))) break;
         assert.ok(Date.now() < deadline, `db3's SQL thread stops on the duplicate key: ${JSON.stringify(ch)}`);
         await sleep(100);
       }
@@ -653,6 +654,53 @@ export function failoverSuite(flavor: LabFlavor): void {
         assert.equal(after.sourcePort, l.nodes[1]!.port, 'db3 follows db2');
         assert.ok(after.exec && compareCoords(after.exec, promoted.binlog) >= 0, `db3 resumed in db2's binlog from ${formatCoords(promoted.binlog)}: ${formatCoords(after.exec)}`);
         await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, 800001], { probeId: 900002 });
+      });
+
+      it('file/position: a replica whose SQL thread stopped on a duplicate key and that read less than the winner: left out, but located by what it received; once fixed, heir rejoin places it there', async () => {
+        const l = await lab({ gtid: false });
+        const cfg = await config(l);
+        const w = await duplicateOnDb3(l, cfg);
+        await receivedAll(l, ['db3']);
+        // db3 reads no further; db2 receives these too: db3 is behind db2 by what it read.
+        await l.sql('db3', stopIo);
+        const more = range(700001, 20);
+        await writeRows(cfg, addressOf(l), more);
+        await waitApplied(l, cfg, ['db2'], more.at(-1)!);
+        await l.kill('db1');
+
+        const sd = tempDir();
+        const r = await runFailover(request(cfg, sd));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.newMaster, 'db2', r.summary);
+        assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+        assert.deepEqual(r.plan!.levelUp, ['db3']);
+        assert.deepEqual(r.plan!.repoint, []);
+        const left = r.plan!.leftOut.find((x) => x.node === 'db3');
+        assert.match(left?.why ?? '', /^file\/position: its SQL thread stopped on error \d+, .*the level-up locates it .*heir rejoin db3 resumes it where the level-up placed it$/, JSON.stringify(r.plan!.leftOut));
+        const lu = r.steps.find((x) => x.name === 'level-up')!;
+        assert.match(lu.nodes?.find((n) => n.node === 'db3')?.detail ?? '', /^resumes at binlog\.\d+:\d+ of db2's binlog \(\d+ transaction\(s\) after .*\), by heir rejoin once it has applied its relay log/, steps);
+        const ch = (await l.sql('db3', 'SHOW REPLICA STATUS'))[0];
+        assert.equal(Number(ch.Source_Port), l.nodes[0]!.port, 'db3 still points at the dead master, its relay log kept');
+        await assertHealthy(l, cfg, 'db2', [], [...w.acked, ...more], { probeId: 900001, leftOut: ['db3'] });
+
+        const rejoin = () => rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
+        const refused = await rejoin();
+        assert.equal(refused.outcome, 'refused', refused.summary);
+        assert.match(refused.summary, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ \(failover \S+ located it there\) once it has applied its relay log/);
+        // The DBA's fix: its applier applies the relay log (the rows up to where it stopped reading).
+        await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', 'START REPLICA SQL_THREAD');
+        const c3 = await open(cfg, 'db3');
+        try {
+          assert.ok(await waitRelayApplied(c3, 30), 'db3 applies its relay log within 30 s');
+        } finally {
+          await c3.close();
+        }
+        const rj = await rejoin();
+        assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+        const after = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0]!;
+        assert.equal(after.sourcePort, l.nodes[1]!.port, 'db3 follows db2');
+        // What it lacked (the rows it never read) reaches it from db2's binlog.
+        await assertHealthy(l, cfg, 'db2', ['db3'], [...w.acked, ...more, 800001], { probeId: 900002 });
       });
     }
 

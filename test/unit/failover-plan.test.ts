@@ -553,16 +553,17 @@ describe('planner: file/position mode', () => {
     const repoint = p.steps.find((s) => s.name === 'repoint')!;
     assert.match(String(repoint.params.how), /binlog position at promotion.*db3 at the positions the level-up step found/);
   });
-  it('a survivor whose SQL thread stopped on an error, behind the winner or level with it by what it read: left out where it is, with what to do', () => {
+  it('a survivor whose SQL thread stopped on an error, behind the winner or level with it by what it read: left out where it is, with what to do; behind, it is located (level-up) all the same', () => {
     for (const read of [4000, 5000]) {
       const p = plan(
         topo(f('db2', 5000), f('db3', read, { ch: { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry', exec: { file: 'binlog.000007', pos: 3000 } } }), f('db4', 5000)),
         cluster([{ name: 'db2' }, { name: 'db3' }, { name: 'db4' }]),
       );
       assert.equal(p.winner, 'db2');
-      assert.deepEqual(p.levelUp, []);
+      // Behind by what it read: located by the level-up for a later heir rejoin, not repointed now.
+      assert.deepEqual(p.levelUp, read < 5000 ? ['db3'] : []);
       assert.deepEqual(p.repoint, ['db4']);
-      assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, /^file\/position: its SQL thread stopped on error 1062, .* then heir rejoin db3$/);
+      assert.match(p.leftOut.find((l) => l.node === 'db3')!.why, read < 5000 ? /^file\/position: its SQL thread stopped on error 1062, .*the level-up locates it .* then heir rejoin db3 resumes it where the level-up placed it$/ : /^file\/position: its SQL thread stopped on error 1062, .* then heir rejoin db3$/);
       assert.deepEqual(p.steps.find((s) => s.name === 'drain')!.params.nodes, ['db2'], 'db3 is not drained: it cannot apply');
     }
   });

@@ -140,5 +140,27 @@ describe('rejoin plan', () => {
       const none = plan(fromDead(5000), 'the newest operation (s1) is not a failover');
       assert.ok(!none.allowed && /GTID mode is off and the newest operation \(s1\) is not a failover: nothing places db3 in db2's binlog; repoint it by hand or rebuild it/.test(none.summary), JSON.stringify(none));
     });
+
+    it('located behind the new master by what it received (level-up), left out on an SQL error: resumes at the located position once its applier stands where the count began', () => {
+      // db3 read db1's binlog to 4500 (less than the 5000 db2 took); the failover located it:
+      // applied to at least 4200 and short of 4400 (the next transaction's opening), it resumes at binlog.000002:100.
+      const located = fileAnchorOf(
+        report({}, { levelAt: { db3: { at: { file: 'binlog.000002', pos: 100 }, from: { file: 'binlog.000007', pos: 4200 }, before: { file: 'binlog.000007', pos: 4400 }, received: { file: 'binlog.000007', pos: 4500 }, count: 3 } } }),
+        cluster,
+      ) as FileAnchor;
+      assert.deepEqual(located.levelAt?.db3?.at, { file: 'binlog.000002', pos: 100 });
+      const at = (exec: number, o: Parameters<typeof fromDead>[1] = {}) => plan(fromDead(exec, { read: 4500, ...o }), located);
+      assert.deepEqual(at(4300), { allowed: true, master: 'db2', extra: '', position: { kind: 'file', file: 'binlog.000002', pos: 100 } });
+      const error = at(4000, { sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' });
+      assert.ok(!error.allowed && !error.transient && /stopped on error 1062 \(Duplicate entry\): fix it and START REPLICA; db2 resumes it at binlog.000002:100 \(failover f1 located it there\)/.test(error.summary), JSON.stringify(error));
+      const applying = at(4000);
+      assert.ok(!applying.allowed && applying.transient && /still applying its relay log \(at binlog.000007:4000\)/.test(applying.summary), JSON.stringify(applying));
+      const stopped = at(4000, { sqlRunning: false });
+      assert.ok(!stopped.allowed && !stopped.transient && /SQL thread is stopped at binlog.000007:4000: START REPLICA/.test(stopped.summary), JSON.stringify(stopped));
+      const beyond = at(4400);
+      assert.ok(!beyond.allowed && /beyond where failover f1 located it \(at or after binlog.000007:4200 and before binlog.000007:4400\)/.test(beyond.summary), JSON.stringify(beyond));
+      const readMore = plan(fromDead(4300, { read: 4600 }), located);
+      assert.ok(!readMore.allowed && /has read db1's binlog to binlog.000007:4600, not binlog.000007:4500 as when failover f1 located it/.test(readMore.summary), JSON.stringify(readMore));
+    });
   });
 });
