@@ -581,6 +581,29 @@ export function failoverSuite(flavor: LabFlavor): void {
       return w;
     }
 
+    /**
+     * db3 left out pointing at the dead master, its SQL thread stopped on the duplicate key
+     * (duplicateOnDb3): heir rejoin refuses it (`refusal`) while the error stands; then the DBA's
+     * fix (the row deleted, `start`), db3 applies its relay log, and heir rejoin places it.
+     */
+    async function fixAndRejoinDb3(cfg: ClusterConfig, sd: string, refusal: RegExp, start: string) {
+      const rejoin = () => rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
+      const refused = await rejoin();
+      assert.equal(refused.outcome, 'refused', refused.summary);
+      assert.match(refused.summary, refusal);
+      await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', start);
+      const c3 = await open(cfg, 'db3');
+      try {
+        // Throws should its SQL thread stop again with relay log unapplied.
+        assert.ok(await waitRelayApplied(c3, 30), 'db3 applies its relay log within 30 s');
+      } finally {
+        await c3.close();
+      }
+      const rj = await rejoin();
+      assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+      return rj;
+    }
+
     it('a replica whose SQL thread stopped on a duplicate key is not promoted; it is repointed, and the verify reports its error instead of passing while it retries; once the row is fixed the invariant holds', async () => {
       const l = await lab();
       const cfg = await config(l);
@@ -631,23 +654,10 @@ export function failoverSuite(flavor: LabFlavor): void {
         await assertHealthy(l, cfg, 'db2', [], w.acked, { probeId: 900001, leftOut: ['db3'] });
 
         // heir rejoin (the failover's state folder: its report is the anchor) refuses while the
-        // SQL thread is stopped on the error, and says what to do.
-        const rejoin = () => rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
-        const refused = await rejoin();
-        assert.equal(refused.outcome, 'refused', refused.summary);
-        assert.match(refused.summary, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ once it has applied db1's binlog to \S+, as db2 had when promoted/);
-        // The DBA's fix; db3 applies its relay log up to where db2 stood in db1's binlog, and
-        // resumes in db2's binlog where db2 became the master: the rows written since follow.
-        await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', 'START REPLICA');
-        const c3 = await open(cfg, 'db3');
-        try {
-          // Throws should its SQL thread stop again with relay log unapplied.
-          assert.ok(await waitRelayApplied(c3, 30), 'db3 applies its relay log within 30 s');
-        } finally {
-          await c3.close();
-        }
-        const rj = await rejoin();
-        assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+        // SQL thread is stopped on the error, and says what to do. After the fix, db3 applies its
+        // relay log up to where db2 stood in db1's binlog, and resumes in db2's binlog where db2
+        // became the master: the rows written since follow.
+        const rj = await fixAndRejoinDb3(cfg, sd, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ once it has applied db1's binlog to \S+, as db2 had when promoted/, 'START REPLICA');
         const promoted = r.steps.find((x) => x.name === 'promote')!.data as { binlog: { file: string; pos: number } };
         assert.ok(rj.steps.some((x) => x.includes('source db2')), rj.steps.join('; '));
         const after = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0]!;
@@ -683,20 +693,8 @@ export function failoverSuite(flavor: LabFlavor): void {
         assert.equal(Number(ch.Source_Port), l.nodes[0]!.port, 'db3 still points at the dead master, its relay log kept');
         await assertHealthy(l, cfg, 'db2', [], [...w.acked, ...more], { probeId: 900001, leftOut: ['db3'] });
 
-        const rejoin = () => rejoinNode({ cluster: cfg, global: globalSettings(sd, cloudFor(emu!)), node: 'db3' });
-        const refused = await rejoin();
-        assert.equal(refused.outcome, 'refused', refused.summary);
-        assert.match(refused.summary, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ \(failover \S+ located it there\) once it has applied its relay log/);
-        // The DBA's fix: its applier applies the relay log (the rows up to where it stopped reading).
-        await unloggedOnDb3(cfg, 'DELETE FROM app.w WHERE id = 800001', 'START REPLICA SQL_THREAD');
-        const c3 = await open(cfg, 'db3');
-        try {
-          assert.ok(await waitRelayApplied(c3, 30), 'db3 applies its relay log within 30 s');
-        } finally {
-          await c3.close();
-        }
-        const rj = await rejoin();
-        assert.equal(rj.outcome, 'rejoined', `${rj.summary} ${rj.steps.join('; ')}`);
+        // After the fix its applier applies the relay log (the rows up to where it stopped reading).
+        await fixAndRejoinDb3(cfg, sd, /stopped on error \d+ .*: fix it and START REPLICA; db2 resumes it at \S+ \(failover \S+ located it there\) once it has applied its relay log/, 'START REPLICA SQL_THREAD');
         const after = (await readNode(cfg, cfg.nodes.find((n) => n.name === 'db3')!)).replication[0]!;
         assert.equal(after.sourcePort, l.nodes[1]!.port, 'db3 follows db2');
         // What it lacked (the rows it never read) reaches it from db2's binlog.
@@ -965,101 +963,65 @@ export function failoverSuite(flavor: LabFlavor): void {
     }
 
     if (my) {
-      it('file/position: a survivor level with the winner whose applier is held by a lock applies its relay log in its own repoint: neither the promotion nor the address waits for it', async () => {
-        const l = await lab({ gtid: false });
-        // Varies apply_timeout_s (10: the old code gave up on the held node after it).
-        const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
-        const w = await startWriter(cfg, addressOf(l));
-        await sleep(300);
-        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-        // db3's applier is held by a table read lock (as a backup's session on a replica would
-        // hold one): it receives everything, it applies nothing more.
-        const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
-        let releasedAt = 0;
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          await lock.query('LOCK TABLES app.w READ');
-          await sleep(300);
-          await w.stop();
-          await receivedAll(l, ['db2', 'db3']);
-          await l.kill('db1');
-          const r = await runFailover(
-            request(cfg, tempDir(), {
-              beforeStep: (step) => {
-                if (step !== 'promote' || timer) return;
-                timer = setTimeout(() => {
-                  releasedAt = Date.now();
-                  void lock.end().catch(() => undefined);
-                }, 5000);
-              },
-            }),
-          );
-          const steps = JSON.stringify(r.steps, null, 1);
-          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
-          assert.equal(r.newMaster, 'db2');
-          assert.ok(releasedAt > 0, 'the lock was released during the failover');
-          const at = (name: string) => r.steps.find((x) => x.name === name)!;
-          assert.deepEqual(at('drain').nodes!.map((n) => n.node), ['db2'], steps);
-          assert.ok(Date.parse(at('attach').endedAt!) < releasedAt, `the address moved before the lock was released: ${steps}`);
-          const db3 = at('repoint').nodes!.find((n) => n.node === 'db3');
-          assert.ok(db3?.ok, steps);
-          assert.match(db3.detail, /its relay log applied first, in \d+\.\d s/);
-          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
-        } finally {
-          clearTimeout(timer);
-          await lock.end().catch(() => undefined);
-        }
-      });
-
-      it('file/position: a survivor behind the winner whose applier is held by a lock is located by what it received and applies its relay log in its own repoint: neither the promotion nor the address waits for it', async () => {
-        const l = await lab({ gtid: false });
-        // Varies apply_timeout_s (10, as the test above: the old code drained db3 before the level-up and gave up on it).
-        const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
-        const w = await startWriter(cfg, addressOf(l));
-        await sleep(300);
-        await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
-        const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
-        let releasedAt = 0;
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          // db3's applier is held (a backup's session): it receives rows it cannot apply, then
-          // its receiver stops while db2 goes on receiving: db3 is behind db2 by what it read.
-          await lock.query('LOCK TABLES app.w READ');
-          await sleep(300);
-          await l.sql('db3', stopIo);
-          await sleep(300);
-          await w.stop();
-          await receivedAll(l, ['db2']);
-          await l.kill('db1');
-          const r = await runFailover(
-            request(cfg, tempDir(), {
-              beforeStep: (step) => {
-                if (step !== 'promote' || timer) return;
-                timer = setTimeout(() => {
-                  releasedAt = Date.now();
-                  void lock.end().catch(() => undefined);
-                }, 5000);
-              },
-            }),
-          );
-          const steps = JSON.stringify(r.steps, null, 1);
-          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
-          assert.equal(r.newMaster, 'db2');
-          assert.deepEqual(r.plan!.levelUp, ['db3']);
-          assert.ok(releasedAt > 0, 'the lock was released during the failover');
-          const at = (name: string) => r.steps.find((x) => x.name === name)!;
-          assert.deepEqual(at('drain').nodes!.map((n) => n.node), ['db2'], steps);
-          assert.equal(at('level-up').outcome, 'ok', steps);
-          assert.ok(Date.parse(at('attach').endedAt!) < releasedAt, `the address moved before the lock was released: ${steps}`);
-          const db3 = at('repoint').nodes!.find((n) => n.node === 'db3');
-          assert.ok(db3?.ok, steps);
-          assert.match(db3.detail, /at binlog\.\d+:\d+ \(its relay log applied first, in \d+\.\d s\)/);
-          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
-        } finally {
-          clearTimeout(timer);
-          await lock.end().catch(() => undefined);
-        }
-      });
+      // db3's applier is held by a table read lock (as a backup's session on a replica would hold
+      // one). Level with the winner, it receives everything and applies nothing more; behind it,
+      // its receiver also stops before db2's: it is placed in db2's binlog by what it received.
+      for (const behind of [false, true]) {
+        it(
+          behind
+            ? 'file/position: a survivor behind the winner whose applier is held by a lock is located by what it received and applies its relay log in its own repoint: neither the promotion nor the address waits for it'
+            : 'file/position: a survivor level with the winner whose applier is held by a lock applies its relay log in its own repoint: neither the promotion nor the address waits for it',
+          async () => {
+            const l = await lab({ gtid: false });
+            // Varies apply_timeout_s (10: the old code gave up on the held node after it).
+            const cfg = await config(l, { apply_timeout_s: 10 }, { db2: { promotion: 'prefer' } });
+            const w = await startWriter(cfg, addressOf(l));
+            await sleep(300);
+            await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+            const lock = await mysql.createConnection({ socketPath: l.nodes[2]!.socket, user: 'root', password: '' });
+            let releasedAt = 0;
+            let timer: NodeJS.Timeout | undefined;
+            try {
+              await lock.query('LOCK TABLES app.w READ');
+              await sleep(300);
+              if (behind) {
+                await l.sql('db3', stopIo);
+                await sleep(300);
+              }
+              await w.stop();
+              await receivedAll(l, behind ? ['db2'] : ['db2', 'db3']);
+              await l.kill('db1');
+              const r = await runFailover(
+                request(cfg, tempDir(), {
+                  beforeStep: (step) => {
+                    if (step !== 'promote' || timer) return;
+                    timer = setTimeout(() => {
+                      releasedAt = Date.now();
+                      void lock.end().catch(() => undefined);
+                    }, 5000);
+                  },
+                }),
+              );
+              const steps = JSON.stringify(r.steps, null, 1);
+              assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+              assert.equal(r.newMaster, 'db2');
+              assert.deepEqual(r.plan!.levelUp, behind ? ['db3'] : []);
+              assert.ok(releasedAt > 0, 'the lock was released during the failover');
+              const at = (name: string) => r.steps.find((x) => x.name === name)!;
+              assert.deepEqual(at('drain').nodes!.map((n) => n.node), ['db2'], steps);
+              if (behind) assert.equal(at('level-up').outcome, 'ok', steps);
+              assert.ok(Date.parse(at('attach').endedAt!) < releasedAt, `the address moved before the lock was released: ${steps}`);
+              const db3 = at('repoint').nodes!.find((n) => n.node === 'db3');
+              assert.ok(db3?.ok, steps);
+              assert.match(db3.detail, /at binlog\.\d+:\d+ \(its relay log applied first, in \d+\.\d s\)/);
+              await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+            } finally {
+              clearTimeout(timer);
+              await lock.end().catch(() => undefined);
+            }
+          },
+        );
+      }
 
       it('file/position: survivors that read less than the winner are located in its binlog (level-up) and repointed there; four nodes', async () => {
         const l = await lab({ gtid: false, nodes: 4 });
