@@ -12,6 +12,8 @@
  */
 import { readFileSync, createWriteStream, existsSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
+// Before ssh2: its native crypto binding must not load (see no-native-crypto.ts).
+import './no-native-crypto';
 import { Client, type ConnectConfig, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { ClusterConfig, NodeConfig } from '../config/schema';
 import { checkHostKey, hostKeyAlgorithmsFor, parseKnownHosts, type HostKeyCheck } from './known-hosts';
