@@ -838,6 +838,12 @@ class FailoverRun {
         `${node}: it was not repointed (its IO thread is stopped, its SQL thread goes on applying its relay log); once applied, compare it with the new master: ` +
           `rejoin it (heir rejoin --cluster ${this.c.name} --node ${node}) only if it has no transaction the new master lacks (see possiblyLost), else rebuild it from the new master`,
       );
+    } else if (p.mode === 'file') {
+      // Without GTIDs heir rejoin resumes it only where the report places it exactly.
+      this.next.push(
+        `${node}: compare it with ${p.winner} (it may hold transactions the new master lacks); heir rejoin --cluster ${this.c.name} --node ${node} resumes it only where ` +
+          `its position in ${p.winner}'s binlog is known exactly (and says why not otherwise); else rebuild it from ${p.winner}`,
+      );
     } else {
       this.next.push(`${node}: compare it with ${p.winner} (it may hold transactions the new master lacks), then heir rejoin --cluster ${this.c.name} --node ${node}`);
     }
