@@ -603,10 +603,22 @@ export interface ApplyTarget {
 
 /**
  * Feed `file` to the mysql client (a command line from the config) connected to `target`,
- * in binary mode, stopping at the first error. A failed or killed client leaves its open
- * transaction to the server, which rolls it back: what was applied is whole transactions.
+ * in binary mode, stopping at the first error. A failed client leaves its open transaction
+ * to the server, which rolls it back: what was applied is whole transactions.
+ *
+ * A client killed at the deadline leaves its session on the server, which goes on with the
+ * statement in hand (a lock wait, a large row event) and only then finds the client gone:
+ * the client's first statement prints its connection id, and `endSession` is given it to
+ * KILL that session (its transaction rolled back) before the caller counts what was applied.
  */
-export async function applySqlFile(o: { client: string; file: string; target: ApplyTarget; workDir: string; timeoutMs: number }): Promise<void> {
+export async function applySqlFile(o: {
+  client: string;
+  file: string;
+  target: ApplyTarget;
+  workDir: string;
+  timeoutMs: number;
+  endSession?: (id: number) => Promise<string>;
+}): Promise<void> {
   const flavor = await detectClientFlavor(o.client, Math.min(5000, o.timeoutMs));
   const dir = fs.mkdtempSync(path.join(o.workDir, 'client-'));
   const opts = path.join(dir, 'client.cnf');
@@ -615,20 +627,34 @@ export async function applySqlFile(o: { client: string; file: string; target: Ap
     clientOptionFile({ host: o.target.host, port: o.target.port, user: o.target.user, password: o.target.password, tls: o.target.tls, connectTimeoutS: o.target.connectTimeoutMs / 1000, flavor }),
     { mode: 0o600 },
   );
-  const fd = fs.openSync(o.file, 'r');
   try {
-    const argv = [...splitCommandLine(o.client), `--defaults-extra-file=${opts}`, '--binary-mode', '--batch', '--skip-column-names'];
-    const r = await runChild(argv, { stdin: fd, stdout: 'ignore', timeoutMs: o.timeoutMs, what: 'failover.salvage.mysql' });
+    // --unbuffered: the connection id is printed as soon as it is known.
+    const argv = [...splitCommandLine(o.client), `--defaults-extra-file=${opts}`, '--binary-mode', '--batch', '--skip-column-names', '--unbuffered'];
+    let session: number | undefined;
+    let r: { code: number; stderr: string };
+    try {
+      r = await runChild(argv, {
+        stdin: { prefix: `${SESSION_ID_QUERY}\n`, file: o.file },
+        stdout: { firstLine: (line) => (session = sessionIdOf(line)) },
+        timeoutMs: o.timeoutMs,
+        what: 'failover.salvage.mysql',
+      });
+    } catch (e) {
+      if (!(e instanceof ChildKilled) || !o.endSession) throw e;
+      const ended = session === undefined ? 'its connection id was not printed, its session may go on until the server finds the client gone' : await o.endSession(session).catch((x: Error) => `KILL ${session} failed: ${x.message}`);
+      throw new Error(`${e.message}; ${ended}`);
+    }
     if (r.code !== 0) {
-      const line = clientErrorLine(r.stderr);
+      // The client numbers its input lines: the connection id query is line 1.
+      const at = clientErrorLine(r.stderr);
+      const line = at !== undefined && at > 1 ? at - 1 : undefined;
       const err = clientError(r.stderr);
       const hint = /\bERROR (2006|2013|1153)\b|max_allowed_packet/.test(err)
         ? " (a statement larger than the server's max_allowed_packet: raise it in the node's my.cnf, e.g. max_allowed_packet=1G, or let heir raise it for the salvage: SUPER on MariaDB)"
         : '';
-      throw new Error(`${path.basename(argv[0])} on ${o.target.name} stopped${line ? ` at line ${line} of ${o.file}` : ''}: ${err || `exit code ${r.code}`}${hint}`);
+      throw new Error(`${toolName(argv)} on ${o.target.name} stopped${line ? ` at line ${line} of ${o.file}` : ''}: ${err || `exit code ${r.code}`}${hint}`);
     }
   } finally {
-    fs.closeSync(fd);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -648,21 +674,78 @@ function readHead(file: string, n: number): string {
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((f) => fs.existsSync(f));
 
 /**
- * One child process with a deadline (SIGKILL at timeoutMs). The last 32–64 KB of stderr are kept;
- * stdin/stdout are file descriptors or 'ignore', so nothing large passes through here.
+ * The tool a command line runs, for messages: its program's name, or the program a dynamic
+ * loader prefix runs (`ld-linux-x86-64.so.2 --library-path /x /x/mysql` is mysql) (pure).
  */
-function runChild(argv: string[], o: { stdin: number | 'ignore'; stdout: number | 'ignore'; timeoutMs: number; what: string }): Promise<{ code: number; stderr: string }> {
+export function toolName(argv: string[]): string {
+  const first = path.basename(argv[0] ?? '');
+  if (!/^ld-.*\.so/.test(first)) return first;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (['--library-path', '--preload', '--argv0', '--audit', '--glibc-hwcaps-prepend', '--glibc-hwcaps-mask'].includes(a)) i++;
+    else if (!a.startsWith('-')) return path.basename(a);
+  }
+  return first;
+}
+
+/** The salvage client's first statement: its connection id, for a KILL at the deadline. */
+export const SESSION_ID_QUERY = 'SELECT CONNECTION_ID();';
+
+/** The connection id from the client's first output line (pure). */
+export function sessionIdOf(line: string): number | undefined {
+  const m = /^\s*(\d+)\s*$/.exec(line);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A child killed at its deadline. */
+export class ChildKilled extends Error {}
+
+/**
+ * One child process with a deadline (SIGKILL at timeoutMs). The last 32–64 KB of stderr are kept.
+ * stdin is a file descriptor, 'ignore', or a short prefix followed by a file streamed through
+ * a pipe; stdout is a file descriptor, 'ignore', or read for its first line only (the rest is
+ * discarded): nothing large is held here.
+ */
+function runChild(
+  argv: string[],
+  o: { stdin: number | 'ignore' | { prefix: string; file: string }; stdout: number | 'ignore' | { firstLine: (line: string) => void }; timeoutMs: number; what: string },
+): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     // The child dies with heir (SIGKILL on its parent's death): a salvage client orphaned by a
     // crash would go on applying while a rerun counts what was applied.
     const [cmd, ...args] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv] : argv;
-    const p = spawn(cmd!, args, { stdio: [o.stdin, o.stdout, 'pipe'] });
+    const stdin = typeof o.stdin === 'object' ? 'pipe' : o.stdin;
+    const stdout = typeof o.stdout === 'object' ? 'pipe' : o.stdout;
+    const p = spawn(cmd!, args, { stdio: [stdin, stdout, 'pipe'] });
     let err = '';
     let killed = false;
     const timer = setTimeout(() => {
       killed = true;
       p.kill('SIGKILL');
     }, Math.max(1, o.timeoutMs));
+    if (typeof o.stdin === 'object' && p.stdin) {
+      const feed = o.stdin;
+      // A client that stops early closes its stdin: EPIPE is its exit code's business.
+      p.stdin.on('error', () => {});
+      p.stdin.write(feed.prefix);
+      const file = fs.createReadStream(feed.file);
+      file.on('error', (e) => p.stdin!.destroy(e));
+      file.pipe(p.stdin);
+      p.on('close', () => file.destroy());
+    }
+    if (typeof o.stdout === 'object' && p.stdout) {
+      const want = o.stdout;
+      let head: string | undefined = '';
+      p.stdout.on('data', (c: Buffer) => {
+        if (head === undefined) return;
+        head += c.toString('utf8');
+        const nl = head.indexOf('\n');
+        if (nl >= 0 || head.length > 256) {
+          want.firstLine(nl >= 0 ? head.slice(0, nl) : head);
+          head = undefined;
+        }
+      });
+    }
     p.stderr!.on('data', (c: Buffer) => {
       // The end is what matters (a client echoes the failing statement, then the error).
       err += c.toString('utf8');
@@ -674,8 +757,8 @@ function runChild(argv: string[], o: { stdin: number | 'ignore'; stdout: number 
     });
     p.on('close', (code, sig) => {
       clearTimeout(timer);
-      if (killed) return reject(new Error(`${path.basename(argv[0])} killed after ${o.timeoutMs} ms (failover.salvage.timeout_s)`));
-      if (sig) return reject(new Error(`${path.basename(argv[0])} killed by ${sig}`));
+      if (killed) return reject(new ChildKilled(`${toolName(argv)} killed after ${o.timeoutMs} ms (failover.salvage.timeout_s)`));
+      if (sig) return reject(new Error(`${toolName(argv)} killed by ${sig}`));
       resolve({ code: code ?? 1, stderr: err.trim() });
     });
   });

@@ -18,6 +18,9 @@ import {
   purgedGap,
   splitCommandLine,
   gtidStartVerdict,
+  sessionIdOf,
+  toolName,
+  SESSION_ID_QUERY,
 } from '../../src/failover/salvage';
 import { salvagedBetween } from '../../src/failover/failover-io';
 import { rejoinDecision } from '../../src/failover/rejoin-plan';
@@ -198,6 +201,19 @@ describe('salvage: the mysql client', () => {
     assert.equal(clientFlavor('/usr/bin/mysql  Ver 9.7.4-2 for Linux on x86_64 ((Debian))'), 'mysql');
     assert.equal(clientErrorLine("ERROR 1062 (23000) at line 57: Duplicate entry '5' for key 't.PRIMARY'"), 57);
     assert.equal(clientErrorLine('ERROR 2003 (HY000): Can\'t connect'), undefined);
+  });
+  it("the client's connection id, from the first line it prints", () => {
+    assert.equal(SESSION_ID_QUERY, 'SELECT CONNECTION_ID();');
+    assert.equal(sessionIdOf('1234'), 1234);
+    assert.equal(sessionIdOf(' 17\r'), 17);
+    assert.equal(sessionIdOf(''), undefined);
+    assert.equal(sessionIdOf('ERROR 1045'), undefined);
+    assert.equal(sessionIdOf('12 34'), undefined);
+  });
+  it('the tool a command line runs, through a dynamic loader too', () => {
+    assert.equal(toolName(['/usr/bin/mysql']), 'mysql');
+    assert.equal(toolName(['/c/lib64/ld-linux-x86-64.so.2', '--library-path', '/c/usr/lib', '/c/usr/bin/mysqlbinlog', '--no-defaults']), 'mysqlbinlog');
+    assert.equal(toolName(['/lib64/ld-linux-x86-64.so.2']), 'ld-linux-x86-64.so.2');
   });
 });
 
