@@ -1,7 +1,9 @@
 /**
  * `heir check` as an operator runs it (node bin/heir.js), against a real
  * 3-node MySQL 9.7 GTID cluster: exit 0 when healthy, and non-zero naming the
- * cause for each fault, which is undone before the next one.
+ * cause for each fault, which is undone before the next one. The cases that read
+ * the other flavor's own status (writable, IO threads, heartbeat period) run on a
+ * 3-node MariaDB 10.11 cluster too. Servers at their default settings.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,18 +17,21 @@ import { cloudFor, labRegion } from '../ecs-emulator/fixture';
 import { runHeir, type CliResult } from '../support/cli';
 
 let lab: LabCluster;
+let maria: LabCluster;
 let dir: string;
 let configFile: string;
+let mariaConfig: string;
 
 interface Finding { severity: string; code: string; node?: string; message: string; fix?: string }
-interface Result { cluster: string; fit: boolean; master?: string; findings: Finding[] }
+interface Liveness { node: string; heartbeatPeriodS: number | null; detection: string }
+interface Result { cluster: string; fit: boolean; master?: string; candidates: string[]; findings: Finding[]; liveness: Liveness[] }
 
-function heir(args: string[]): Promise<CliResult> {
-  return runHeir(args, { env: { HEIR_TEST_PW: lab.admin.password } });
+function heir(args: string[], password = lab.admin.password): Promise<CliResult> {
+  return runHeir(args, { env: { HEIR_TEST_PW: password } });
 }
 
-async function check(): Promise<{ code: number | null; result: Result; stdout: string }> {
-  const r = await heir(['--config', configFile, '--json', 'check', '--cluster', 'lab']);
+async function check(on: 'mysql' | 'mariadb' = 'mysql'): Promise<{ code: number | null; result: Result; stdout: string }> {
+  const r = on === 'mysql' ? await heir(['--config', configFile, '--json', 'check', '--cluster', 'lab']) : await heir(['--config', mariaConfig, '--json', 'check', '--cluster', 'lab'], maria.admin.password);
   let parsed: Result[];
   try {
     parsed = JSON.parse(r.stdout);
@@ -41,16 +46,21 @@ function codes(r: Result, severity = 'error'): string[] {
 }
 
 before(async () => {
-  lab = await startCluster({ flavor: 'mysql', nodes: 3, name: 'check' });
+  [lab, maria] = await Promise.all([startCluster({ flavor: 'mysql', nodes: 3, name: 'check' }), startCluster({ flavor: 'mariadb', nodes: 3, name: 'check-maria' })]);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-check-'));
-  const cluster = lab.clusterConfig({ name: 'lab' } as never) as unknown as Record<string, any>;
-  cluster.mysql = { ...cluster.mysql, password: '${env:HEIR_TEST_PW}' };
-  configFile = path.join(dir, 'heir.yaml');
-  fs.writeFileSync(configFile, stringify({ heir: { state_dir: path.join(dir, 'state') }, clusters: [cluster] }));
+  const write = (l: LabCluster, file: string) => {
+    const cluster = l.clusterConfig({ name: 'lab' } as never) as unknown as Record<string, any>;
+    cluster.mysql = { ...cluster.mysql, password: '${env:HEIR_TEST_PW}' };
+    fs.writeFileSync(file, stringify({ heir: { state_dir: path.join(dir, 'state') }, clusters: [cluster] }));
+    return file;
+  };
+  configFile = write(lab, path.join(dir, 'heir.yaml'));
+  mariaConfig = write(maria, path.join(dir, 'heir-maria.yaml'));
 });
 
 after(async () => {
   await lab?.teardown();
+  await maria?.teardown();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -122,6 +132,29 @@ test('two writable nodes', async () => {
     assert.match(f.message, /db1, db2/);
   } finally {
     await lab.sql('db2', 'SET GLOBAL super_read_only = ON');
+  }
+});
+
+test("every replica's IO thread stopped: each is named, and both stay candidates, as a failover would promote one", async () => {
+  for (const n of ['db2', 'db3']) await lab.sql(n, 'STOP REPLICA IO_THREAD');
+  try {
+    const { code, result } = await check();
+    assert.equal(code, 1);
+    assert.deepEqual(codes(result).sort(), ['io-thread-not-running@db2', 'io-thread-not-running@db3'], JSON.stringify(result.findings));
+    assert.deepEqual(result.candidates, ['db2', 'db3']);
+  } finally {
+    for (const n of ['db2', 'db3']) await lab.sql(n, 'START REPLICA IO_THREAD');
+  }
+});
+
+test("each replica's heartbeat period, as the server has it, and what it means for a downed host", async () => {
+  const { result } = await check();
+  for (const n of ['db2', 'db3']) {
+    const [cfg] = await lab.sql(n, "SELECT HEARTBEAT_INTERVAL AS p FROM performance_schema.replication_connection_configuration WHERE CHANNEL_NAME = ''");
+    const l = result.liveness.find((x) => x.node === n);
+    assert.ok(l, JSON.stringify(result.liveness));
+    assert.equal(l.heartbeatPeriodS, Number(cfg.p), `${n}: the server's own period`);
+    assert.match(l.detection, new RegExp(`two heartbeat periods of ${Number(cfg.p)} s`));
   }
 });
 
@@ -227,4 +260,45 @@ test('after every fault was undone, the cluster is fit again', async () => {
   const { code, result } = await check();
   assert.deepEqual(codes(result), []);
   assert.equal(code, 0);
+});
+
+test('MariaDB: a healthy cluster is fit; each replica\'s heartbeat period as the server has it', async () => {
+  const { code, result, stdout } = await check('mariadb');
+  assert.deepEqual(codes(result), [], stdout);
+  assert.equal(code, 0);
+  assert.equal(result.master, 'db1');
+  assert.deepEqual(result.candidates, ['db2', 'db3']);
+  for (const n of ['db2', 'db3']) {
+    const [st] = await maria.sql(n, 'SHOW ALL SLAVES STATUS');
+    const l = result.liveness.find((x) => x.node === n);
+    assert.ok(l, JSON.stringify(result.liveness));
+    assert.equal(l.heartbeatPeriodS, Number(st.Slave_heartbeat_period), `${n}: the server's own period`);
+  }
+});
+
+test('MariaDB: two writable nodes', async () => {
+  await maria.sql('db2', 'SET GLOBAL read_only = OFF');
+  try {
+    const { code, result } = await check('mariadb');
+    assert.equal(code, 1);
+    const f = result.findings.find((x) => x.code === 'several-writable');
+    assert.ok(f, codes(result).join());
+    assert.match(f.message, /db1, db2/);
+  } finally {
+    await maria.sql('db2', 'SET GLOBAL read_only = ON');
+  }
+});
+
+test("MariaDB: every replica's IO thread stopped: each is named, and both stay candidates", async () => {
+  for (const n of ['db2', 'db3']) await maria.sql(n, 'STOP SLAVE IO_THREAD');
+  try {
+    const { code, result } = await check('mariadb');
+    assert.equal(code, 1);
+    assert.deepEqual(codes(result).sort(), ['io-thread-not-running@db2', 'io-thread-not-running@db3'], JSON.stringify(result.findings));
+    assert.deepEqual(result.candidates, ['db2', 'db3']);
+  } finally {
+    for (const n of ['db2', 'db3']) await maria.sql(n, 'START SLAVE IO_THREAD');
+  }
+  const again = await check('mariadb');
+  assert.deepEqual(codes(again.result), []);
 });
