@@ -1,7 +1,7 @@
 /**
- * failover.auto_rejoin with the real daemon (`node bin/heir.js daemon`) and four real 3-node
- * GTID clusters (three MySQL 9.7, one MariaDB 10.11), whose masters are killed together and
- * restarted once the daemon has failed each one over:
+ * failover.auto_rejoin with the real daemon (`node bin/heir.js daemon`) and five real 3-node
+ * GTID clusters (three MySQL 9.7, two MariaDB 10.11), whose masters are killed together and
+ * restarted (writable, as systemd would start them) once the daemon has failed each one over:
  *
  *   rj-clean  auto_rejoin on, nothing written at the kill: the old master comes back and becomes
  *             a read-only replica of the new master by itself (master.rejoined, journal, report);
@@ -11,6 +11,7 @@
  *             the 3 transactions the new master lacks.
  *   rj-off    auto_rejoin left at its default (off): fenced, and left so.
  *   rj-maria  as rj-clean, on MariaDB (GTID positions).
+ *   rj-maria-off  as rj-off, on MariaDB (read_only: MariaDB 10.11 has no super_read_only).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +31,7 @@ import { assertInvariant } from '../support/invariant';
 import { createTable, idsOn, range, sleep, writeRows } from './failover-helpers';
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'heir.js');
-const NAMES = ['rj-clean', 'rj-extra', 'rj-off', 'rj-maria'] as const;
+const NAMES = ['rj-clean', 'rj-extra', 'rj-off', 'rj-maria', 'rj-maria-off'] as const;
 type Name = (typeof NAMES)[number];
 
 interface Received {
@@ -85,20 +86,21 @@ before(async () => {
   const ra = receiver.address();
   const hookUrl = `http://127.0.0.1:${typeof ra === 'object' && ra ? ra.port : 0}/hook`;
 
-  const started = await Promise.all(NAMES.map((name) => startCluster({ flavor: name === 'rj-maria' ? 'mariadb' : 'mysql', name })));
+  const started = await Promise.all(NAMES.map((name) => startCluster({ flavor: name.startsWith('rj-maria') ? 'mariadb' : 'mysql', name })));
   NAMES.forEach((n, i) => labs.set(n, started[i]!));
   for (const name of NAMES) {
     const lab = labs.get(name)!;
     await createTable(lab);
     const cfg = lab.clusterConfig({
       detection: { ping_type: 'select', ssh_check: false, min_sources: 2, interval_ms: 1000 } as ClusterConfig['detection'],
-      failover: { salvage: { enabled: false }, ...(name === 'rj-off' ? {} : { auto_rejoin: true }) } as ClusterConfig['failover'],
+      failover: { salvage: { enabled: false }, ...(name === 'rj-off' || name === 'rj-maria-off' ? {} : { auto_rejoin: true }) } as ClusterConfig['failover'],
       webhooks: [{ type: 'generic', url: hookUrl } as ClusterConfig['webhooks'][number]],
     });
     cfgs.set(name, cfg);
     await writeRows(cfg, 'db1', acked);
   }
   assert.equal(cfgs.get('rj-off')!.failover.auto_rejoin, false, 'off unless configured');
+  assert.equal(cfgs.get('rj-maria-off')!.failover.auto_rejoin, false, 'off unless configured');
   apiUrl = `http://127.0.0.1:${await freePort()}`;
   const configPath = path.join(dir, 'heir.yaml');
   fs.writeFileSync(configPath, stringify({ heir: { state_dir: stateDir, log_level: 'info', api: { listen: apiUrl.replace('http://', '') } }, clusters: [...cfgs.values()] }));
@@ -106,7 +108,7 @@ before(async () => {
   daemonExit = new Promise((resolve) => daemon!.on('exit', resolve));
   daemon.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   daemon.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  await until('"heir ready: 4 clusters" in the daemon log', 60_000, () => jsonLogLines(out).some((l) => /^heir ready: 4 clusters/.test(l.msg ?? '')));
+  await until('"heir ready: 5 clusters" in the daemon log', 60_000, () => jsonLogLines(out).some((l) => /^heir ready: 5 clusters/.test(l.msg ?? '')));
   // Ready may mean "a cluster without a known master yet; retried": the kill comes once the
   // daemon watches every master, so it has seen each cluster replicating.
   for (const name of NAMES) {
@@ -126,7 +128,7 @@ after(async () => {
   else fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the four masters are killed (rj-extra after rows only it has) and failed over; then they are started again', async () => {
+test('the five masters are killed (rj-extra after rows only it has) and failed over; then they are started again', async () => {
   // rj-extra: the replicas stop receiving, db1 commits 3 rows, db1 dies. The replicas then try
   // to reconnect and fail, which corroborates the death at once.
   const x = labs.get('rj-extra')!;
@@ -248,4 +250,19 @@ test('MariaDB, auto_rejoin on, nothing lost: the old master becomes a replica of
   await writeRows(cfgs.get(name)!, master, [5000]);
   await assertInvariant({ lab, master, table: 'app.w', acked: [...acked, 5000], maxAttemptedId: 5000 });
   assert.ok((await idsOn(cfgs.get(name)!, 'db1')).has(5000));
+});
+
+test('MariaDB, auto_rejoin off (the default): the old master, started writable, is fenced and stays so', async () => {
+  const name = 'rj-maria-off';
+  const lab = labs.get(name)!;
+  await until('db1 of rj-maria-off fenced', 60_000, () => events(name, 'master.fenced').find((e) => e.details.node === 'db1' && e.details.ok));
+  await sleep(4000);
+  const [v] = await lab.sql('db1', 'SELECT @@global.read_only AS ro');
+  assert.equal(Number(v.ro), 1, 'db1 read-only');
+  assert.deepEqual(await lab.sql('db1', 'SHOW ALL SLAVES STATUS'), [], 'db1 replicates from no one');
+  assert.equal(events(name, 'master.rejoined').length + events(name, 'master.kept-fenced').length, 0);
+  assert.equal(listJournals(stateDir, name).filter((x) => x.operation === 'rejoin').length, 0);
+  const master = newMasters.get(name)!;
+  await writeRows(cfgs.get(name)!, master, [5000]);
+  await assertInvariant({ lab, master, leftOut: ['db1'], table: 'app.w', acked: [...acked, 5000], maxAttemptedId: 5000 });
 });
