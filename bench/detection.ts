@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const holdMs = envInt('HEIR_BENCH_HOLD_MS', 20000);
   progress(B, 'starting a 3-host MySQL network-namespace lab');
   // Stock server settings: replication net timeout 60 s, heartbeat period 30 s.
-  const lab = await startNetLab({ flavor: 'mysql', hosts: 3, name: 'bench-detection', settings: { stock: true } });
+  const lab = await startNetLab({ flavor: 'mysql', hosts: 3, name: 'bench-detection' });
   try {
     const admin = lab.flavor === 'mysql' ? 'CONNECTION_ADMIN' : 'CONNECTION ADMIN';
     for (const s of [
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       flavor: lab.flavor,
       version: lab.version,
       nodes: lab.nodes.length,
-      servers: describeSettings(lab.flavor, { stock: true }),
+      servers: describeSettings(lab.flavor, {}),
       settings: {
         secondary_checks: cluster.detection.secondary_checks,
         interval_ms: cluster.detection.interval_ms,

@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   if (engine === 'daemon' && !daemonAvailable()) throw new Error('heir daemon is not built (dist/src/cli/commands/daemon.js missing)');
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true }, gtid, ...(describeLagMs ? { describeLagMs } : {}), ...(held ? { holdApplier: { node: 'db3', releaseAfterMs: holdMs } } : {}) });
+    const sb = new Sandbox({ flavor, mode: fault, engine, address, narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, gtid, ...(describeLagMs ? { describeLagMs } : {}), ...(held ? { holdApplier: { node: 'db3', releaseAfterMs: holdMs } } : {}) });
     let r: SandboxResult;
     try {
       await sb.up();

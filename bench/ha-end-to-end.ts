@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const ha = HaSettings.parse({ etcd: { endpoints: ['http://127.0.0.1:2379'] }, manager_id: 'defaults' });
   const results: SandboxResult[] = [];
   for (let i = 1; i <= runs; i++) {
-    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', ha: true, haKillAt: 'verdict', narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true, settings: { stock: true } });
+    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', ha: true, haKillAt: 'verdict', narrator: new Narrator({ quiet: true }), timeoutS: 90, randomPhase: true });
     let r: SandboxResult;
     try {
       await sb.up();

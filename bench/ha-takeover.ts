@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   let watcher: Watcher | undefined;
   try {
     progress(B, 'starting 3 etcd members and 3 MySQL servers (stock settings)');
-    [etcd, lab] = await Promise.all([startEtcdLab(), startCluster({ flavor: 'mysql', name: CLUSTER, settings: { stock: true } })]);
+    [etcd, lab] = await Promise.all([startEtcdLab(), startCluster({ flavor: 'mysql', name: CLUSTER })]);
     const ha = HaSettings.parse({ etcd: { endpoints: etcd.endpoints }, manager_id: 'defaults' });
     const ttlMs = ha.lease_ttl_s * 1000;
     const targetMs = ttlMs + 1000;
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       managers: 2,
       flavor: lab.flavor,
       version: lab.version,
-      servers: describeSettings(lab.flavor, { stock: true }),
+      servers: describeSettings(lab.flavor, {}),
       ...figures,
       results,
     });

@@ -26,15 +26,15 @@ const B = 'partition';
 interface Case {
   name: string;
   flavor: 'mysql' | 'mariadb';
-  settings: LabSettings;
+  settings?: LabSettings;
   idleMs?: number;
 }
 
 const CASES: Case[] = [
-  { name: 'mysql-ps-on-stock', flavor: 'mysql', settings: { stock: true } },
-  { name: 'mysql-ps-off-stock', flavor: 'mysql', settings: { stock: true, performanceSchema: false } },
-  { name: 'mysql-ps-off-heartbeat-1s', flavor: 'mysql', settings: { performanceSchema: false }, idleMs: 3000 },
-  { name: 'mariadb-stock', flavor: 'mariadb', settings: { stock: true } },
+  { name: 'mysql-ps-on-stock', flavor: 'mysql' },
+  { name: 'mysql-ps-off-stock', flavor: 'mysql', settings: { performanceSchema: false } },
+  { name: 'mysql-ps-off-heartbeat-1s', flavor: 'mysql', settings: { performanceSchema: false, shortTimeouts: true }, idleMs: 3000 },
+  { name: 'mariadb-stock', flavor: 'mariadb' },
 ];
 
 async function main(): Promise<void> {

@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('heir failover from the CLI next to a running daemon', () => {
   it('the daemon follows the master the CLI promoted and does not fence it', async () => {
-    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, auto: false });
+    const sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', narrator: new Narrator({ quiet: true }), auto: false });
     try {
       await sb.up();
       const lab = sb.lab;

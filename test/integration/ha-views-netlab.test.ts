@@ -82,7 +82,7 @@ const failovers = async () => [
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heir-ha-views-'));
-  [etcd, lab] = await Promise.all([startEtcdLab(), startNetLab({ flavor: 'mariadb', name: CLUSTER, settings: { stock: true } })]);
+  [etcd, lab] = await Promise.all([startEtcdLab(), startNetLab({ flavor: 'mariadb', name: CLUSTER })]);
   journals = haJournals(etcd.endpoints, PREFIX);
   // mgr-b's host: a namespace on the lab bridge (named after the lab's slot: its teardown removes it too).
   const k = lab.managerAddress.split('.')[2];

@@ -38,7 +38,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
     describe(`host down, ${flavor}, stock server settings${lagging ? ', replicas\' IO threads stopped' : ''}`, () => {
       let sb: Sandbox;
       before(async () => {
-        sb = new Sandbox({ flavor, mode: 'host-down', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, writerPauseMs: 50, timeoutS: 60 });
+        sb = new Sandbox({ flavor, mode: 'host-down', engine: 'daemon', narrator: new Narrator({ quiet: true }), writerPauseMs: 50, timeoutS: 60 });
         await sb.up();
       });
       after(async () => {

@@ -29,7 +29,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 function hungMasterSandbox(flavor: 'mysql' | 'mariadb', failover?: Record<string, unknown>): () => Sandbox {
   let sb: Sandbox;
   before(async () => {
-    sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true }, ...(failover ? { failover } : {}), writerPauseMs: 50, timeoutS: 90 });
+    sb = new Sandbox({ flavor, mode: 'hang', engine: 'daemon', narrator: new Narrator({ quiet: true }), ...(failover ? { failover } : {}), writerPauseMs: 50, timeoutS: 90 });
     await sb.up();
   });
   after(async () => {

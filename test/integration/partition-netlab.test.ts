@@ -33,7 +33,7 @@ const pause = (acked: number) => (bursty ? (acked % 20 === 19 ? 1500 : 0) : 50);
 
 interface Case {
   flavor: 'mysql' | 'mariadb';
-  settings: LabSettings;
+  settings?: LabSettings;
   what: string;
   /** Idle before the writer starts, so that the replicas' last heartbeat predates the writes. */
   idleMs?: number;
@@ -41,17 +41,17 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { flavor: 'mysql', settings: { stock: true }, what: 'stock settings, performance_schema ON (default)' },
-  { flavor: 'mysql', settings: { stock: true, performanceSchema: false }, what: 'stock settings, performance_schema OFF' },
+  { flavor: 'mysql', what: 'stock settings, performance_schema ON (default)' },
+  { flavor: 'mysql', settings: { performanceSchema: false }, what: 'stock settings, performance_schema OFF' },
   {
     flavor: 'mysql',
-    settings: { performanceSchema: false },
+    settings: { performanceSchema: false, shortTimeouts: true },
     what: 'performance_schema OFF, 1 s heartbeat set on purpose, idle before the writes',
     idleMs: 3000,
     bursty: true,
   },
-  { flavor: 'mariadb', settings: { stock: true }, what: 'stock settings (performance_schema OFF, its default)', bursty: true },
-  { flavor: 'mariadb', settings: {}, what: '1 s heartbeat set on purpose, idle before the writes', idleMs: 3000 },
+  { flavor: 'mariadb', what: 'stock settings (performance_schema OFF, its default)', bursty: true },
+  { flavor: 'mariadb', settings: { shortTimeouts: true }, what: '1 s heartbeat set on purpose, idle before the writes', idleMs: 3000 },
 ];
 
 /** The invariant with db1 still the master and the address on it, every acknowledged row everywhere. */
@@ -124,7 +124,7 @@ describe('heir failover during a manager-only partition of a busy master (mysql,
 
   before(async () => {
     bursty = false;
-    sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { stock: true, performanceSchema: false }, writerPauseMs: 50 });
+    sb = new Sandbox({ flavor: 'mysql', mode: 'kill', engine: 'daemon', narrator: new Narrator({ quiet: true }), settings: { performanceSchema: false }, writerPauseMs: 50 });
     await sb.up();
   });
 

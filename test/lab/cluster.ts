@@ -263,8 +263,8 @@ async function wireReplication(c: LabCluster, b: Binaries, states: NodeState[], 
     file = st[0].File;
     pos = Number(st[0].Position);
   }
-  // The lab's usual 1 s heartbeat; stock settings leave the server's default (half the net timeout).
-  const heartbeat = (p: string) => (settings.stock ? '' : `${p}_HEARTBEAT_PERIOD=1, `);
+  // The server's default heartbeat period (half the net timeout) unless short timeouts are asked for.
+  const heartbeat = (p: string) => (settings.shortTimeouts ? `${p}_HEARTBEAT_PERIOD=1, ` : '');
   await Promise.all(replicas.map(async (r) => {
     let change: string;
     if (mysqlFlavor) {

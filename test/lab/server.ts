@@ -104,21 +104,21 @@ export interface ServerSpec {
 }
 
 /**
- * Server settings a test varies on purpose. Left out, a setting is the lab's usual one:
- * replication timeouts tuned short (net timeout 5 s, heartbeat 1 s) and MySQL's
- * performance_schema on. `stock: true` leaves the replication timeouts at the servers'
- * defaults (net timeout 60 s, heartbeat period half of it), as most production servers run.
+ * Server settings a test varies on purpose, and says so. Left out, a setting is the server's
+ * default, as most production servers run: replication net timeout 60 s, heartbeat period
+ * half of it, performance_schema as the flavor ships it (MySQL ON, MariaDB OFF).
+ * `shortTimeouts: true` tunes the replication timeouts short (net timeout 5 s, heartbeat 1 s).
  */
 export interface LabSettings {
-  /** Replication net timeout and heartbeat period at the servers' defaults. */
-  stock?: boolean;
+  /** Replication net timeout 5 s and heartbeat period 1 s instead of the servers' defaults. */
+  shortTimeouts?: boolean;
   /** MySQL: --performance-schema=ON/OFF (MariaDB's default is OFF and is left alone unless set). */
   performanceSchema?: boolean;
 }
 
 /** How a lab's settings read in a test name or a benchmark row. */
 export function describeSettings(flavor: LabFlavor, s: LabSettings = {}): string {
-  const parts = [s.stock ? 'stock replication timeouts' : 'net timeout 5 s, heartbeat 1 s'];
+  const parts = [s.shortTimeouts ? 'net timeout 5 s, heartbeat 1 s' : 'stock replication timeouts'];
   const ps = s.performanceSchema ?? (flavor === 'mysql' ? true : undefined);
   if (ps !== undefined) parts.push(`performance_schema ${ps ? 'ON' : 'OFF'}`);
   return parts.join(', ');
@@ -141,7 +141,7 @@ export function serverArgs(b: Binaries, s: ServerSpec): string[] {
     '--relay-log=relay-bin',
     '--binlog-format=ROW',
   ];
-  const tuned = !s.settings.stock;
+  const tuned = s.settings.shortTimeouts === true;
   if (b.flavor === 'mysql') {
     a.push('--log-replica-updates=ON', `--performance-schema=${s.settings.performanceSchema === false ? 'OFF' : 'ON'}`);
     if (tuned) a.push('--replica-net-timeout=5');

@@ -85,7 +85,7 @@ export interface SandboxOptions {
   switchoverTo?: string;
   /** Wait a random 0–1000 ms before the fault, so that it lands at a random phase of heir's 1 s ping (benchmarks). */
   randomPhase?: boolean;
-  /** Server settings varied on purpose (default: the lab's usual ones). */
+  /** Server settings varied on purpose (default: the servers' own defaults). */
   settings?: LabSettings;
   /** Semi-synchronous replication on the lab and failover.semi_sync in heir's config. */
   semiSync?: boolean;

@@ -127,7 +127,7 @@ export async function runTorture(draw: TortureDraw, narrator = new Narrator({ qu
   const t0 = performance.now();
   const problems: string[] = [];
   const mode: Mode = draw.fault === 'host-down' ? 'host-down' : draw.fault === 'hang' ? 'hang' : 'kill';
-  const sb = new Sandbox({ flavor: draw.flavor, mode, engine: 'daemon', narrator, timeoutS: 90, semiSync: draw.semiSync, settings: { stock: true } });
+  const sb = new Sandbox({ flavor: draw.flavor, mode, engine: 'daemon', narrator, timeoutS: 90, semiSync: draw.semiSync });
   const extra: Writer[] = [];
   let sampling = true;
   let sampler: Promise<void> = Promise.resolve();
