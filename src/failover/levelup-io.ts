@@ -7,7 +7,7 @@ import { compareCoords, formatCoords } from '../mysql/coords';
 import { listBinlogs, readLogEvents, readRelayLogsBack } from '../mysql/events';
 import { readBinlogStatus } from '../mysql/inspect';
 import type { BinlogCoordinates } from '../mysql/types';
-import { lackingAfterReceived, locateLastTransactions, opensTransaction, parseRotate, relayBegins, type EventRow } from './levelup';
+import { lackingAfterReceived, locateLastTransactions, opensTransaction, originEvents, relayBegins, type EventRow } from './levelup';
 
 export type LevelUpResult =
   | { node: string; ok: true; at: BinlogCoordinates; from: BinlogCoordinates; before?: BinlogCoordinates; count: number }
@@ -47,7 +47,11 @@ export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
   // them may have reached it only in part).
   const relay = await readRelayLogsBack(c, i.relayLogFile, (files) => {
     const at = relayBegins(files);
-    return !!at && compareCoords(at, earliest) <= 0 && openingsUpTo(files, i.origin, earliest) >= 2;
+    if (!at || compareCoords(at, earliest) > 0) return false;
+    // Two transactions at or before the earliest received position: where its transaction
+    // began is in hand. Events out of order: reading further back would not mend that.
+    const walk = originEvents(files, i.origin);
+    return !walk.ok || walk.evs.filter((x) => x.opens && compareCoords(x.at, earliest) <= 0).length >= 2;
   });
   const counted = i.behind.map((b) => ({ b, n: lackingAfterReceived(relay, i.origin, b.received, i.winnerExec) }));
   const need = Math.max(0, ...counted.map((x) => (x.n.ok ? x.n.count : 0)));
@@ -71,15 +75,3 @@ export async function locateLevelUp(i: LevelUpInput): Promise<LevelUpResult[]> {
   });
 }
 
-/** Transactions of `origin` whose opening event ends at or before `at` in these relay log files. */
-function openingsUpTo(files: EventRow[][], origin: number, at: BinlogCoordinates): number {
-  let sourceFile: string | undefined;
-  let n = 0;
-  for (const rows of files) {
-    for (const r of rows) {
-      if (r.type === 'Rotate') sourceFile = parseRotate(r.info)?.file ?? sourceFile;
-      else if (sourceFile !== undefined && r.serverId === origin && opensTransaction(r.type) && compareCoords({ file: sourceFile, pos: r.endLogPos }, at) <= 0) n++;
-    }
-  }
-  return n;
-}

@@ -62,6 +62,40 @@ export function relayBegins(files: EventRow[][]): BinlogCoordinates | undefined 
 /** Events that frame a binlog file (its header, its end, a switch to the next) rather than belong to a transaction. */
 const FRAME_EVENTS = new Set(['Format_desc', 'Previous_gtids', 'Rotate', 'Stop', 'Gtid_list', 'Binlog_checkpoint', 'Start_encryption']);
 
+/** One of the source's events inside a transaction, at its coordinates in the source's binlog. */
+export interface OriginEvent {
+  at: BinlogCoordinates;
+  /** It opens a transaction (a GTID event). */
+  opens: boolean;
+}
+
+/**
+ * The events of `origin` (the source's server_id) inside transactions in relay log files
+ * (oldest first), each at its end coordinates in the source's binlog: a Rotate event names
+ * the source's file, an event's end_log_pos its position there. Frame events are left out.
+ * Not in the source's order (a relay log mixing two sources' files): an error (pure).
+ */
+export function originEvents(files: EventRow[][], origin: number): { ok: true; evs: OriginEvent[] } | { ok: false; why: string } {
+  let sourceFile: string | undefined;
+  const evs: OriginEvent[] = [];
+  for (const rows of files) {
+    for (const r of rows) {
+      if (r.type === 'Rotate') {
+        sourceFile = parseRotate(r.info)?.file ?? sourceFile;
+        continue;
+      }
+      if (r.serverId !== origin || sourceFile === undefined || r.endLogPos === 0 || FRAME_EVENTS.has(r.type)) continue;
+      const at = { file: sourceFile, pos: r.endLogPos };
+      const prev = evs.at(-1);
+      if (prev && compareCoords(at, prev.at) <= 0) {
+        return { ok: false, why: `its events are not in the source's order (${at.file}:${at.pos} after ${prev.at.file}:${prev.at.pos})` };
+      }
+      evs.push({ at, opens: opensTransaction(r.type) });
+    }
+  }
+  return { ok: true, evs };
+}
+
 export type Lacking =
   | {
       ok: true;
@@ -93,24 +127,9 @@ export function lackingAfterReceived(files: EventRow[][], origin: number, receiv
       why: `the relay log begins at ${coveredFrom.file}:${coveredFrom.pos} of the dead master's binlog, after ${received.file}:${received.pos} (older relay logs were purged once applied)`,
     };
   }
-  // The dead master's events inside transactions, at their coordinates in its binlog.
-  let sourceFile: string | undefined;
-  const evs: { at: BinlogCoordinates; opens: boolean }[] = [];
-  for (const rows of files) {
-    for (const r of rows) {
-      if (r.type === 'Rotate') {
-        sourceFile = parseRotate(r.info)?.file ?? sourceFile;
-        continue;
-      }
-      if (r.serverId !== origin || sourceFile === undefined || r.endLogPos === 0 || FRAME_EVENTS.has(r.type)) continue;
-      const at = { file: sourceFile, pos: r.endLogPos };
-      const prev = evs.at(-1);
-      if (prev && compareCoords(at, prev.at) <= 0) {
-        return { ok: false, why: `its events are not in the source's order (${at.file}:${at.pos} after ${prev.at.file}:${prev.at.pos})` };
-      }
-      evs.push({ at, opens: opensTransaction(r.type) });
-    }
-  }
+  const walk = originEvents(files, origin);
+  if (!walk.ok) return walk;
+  const evs = walk.evs;
   // e: the last event the survivor received; whether the transaction it belongs to is whole
   // (the next event opens a transaction, or is in the next binlog file: a transaction never
   // spans two) or was received in part.

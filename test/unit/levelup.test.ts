@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lackingAfterReceived, locateLastTransactions, parseRotate, withinLacking, type EventRow } from '../../src/failover/levelup';
+import { lackingAfterReceived, locateLastTransactions, originEvents, parseRotate, withinLacking, type EventRow } from '../../src/failover/levelup';
 
 const ev = (logName: string, pos: number, type: string, serverId: number, endLogPos: number, info = ''): EventRow => ({ logName, pos, type, serverId, endLogPos, info });
 
@@ -37,6 +37,15 @@ describe('level-up: counting in the relay log, locating in the binlog', () => {
   // Transactions end at 1000, 1500, 2000, 2500 of binlog.000007 (opening events end 186 earlier), then 400, 900 of binlog.000008.
   const a = relay('relay.000004', 'binlog.000007', [1000, 1500, 2000, 2500]);
   const b = relay('relay.000005', 'binlog.000008', [400, 900]);
+  it("the source's events at their coordinates in its binlog: frames and other server_ids left out, across relay log files", () => {
+    const other = [...a.slice(0, 4), ev('relay.000004', 900, 'Anonymous_Gtid', 9, 777), ...a.slice(4)];
+    const w = originEvents([other, b], 1);
+    assert.ok(w.ok);
+    assert.equal(w.evs.length, 6 * 4, 'four events per transaction, none of the frames, none of server 9');
+    assert.deepEqual(w.evs.filter((x) => x.opens).map((x) => `${x.at.file}:${x.at.pos}`), ['binlog.000007:814', 'binlog.000007:1314', 'binlog.000007:1814', 'binlog.000007:2314', 'binlog.000008:214', 'binlog.000008:714']);
+    const twice = originEvents([a, a], 1);
+    assert.deepEqual(twice.ok ? 'ok' : twice.why, "its events are not in the source's order (binlog.000007:814 after binlog.000007:2500)");
+  });
   it('a survivor that received whole transactions lacks those after them; its applier must stop between the last one and the next', () => {
     const n = lackingAfterReceived([a, b], 1, at('7', 1500), at('8', 900));
     assert.deepEqual(n, { ok: true, count: 4, from: at('7', 1314), before: at('7', 1814) });
