@@ -19,7 +19,7 @@
  * still applying towards that point is transient.
  */
 import type { ClusterConfig } from '../config/schema';
-import { compareCoords, formatCoords } from '../mysql/coords';
+import { asCoords, compareCoords, formatCoords } from '../mysql/coords';
 import { GtidSet } from '../mysql/gtid';
 import { errantGtids } from '../mysql/inspect';
 import type { BinlogCoordinates, NodeSnapshot, TopologySnapshot } from '../mysql/types';
@@ -57,10 +57,6 @@ export interface FileAnchor {
   levelAt?: Record<string, { at: BinlogCoordinates; from: BinlogCoordinates; before?: BinlogCoordinates; received?: BinlogCoordinates }>;
 }
 
-function coordsOf(v: unknown): BinlogCoordinates | undefined {
-  const o = v as { file?: unknown; pos?: unknown } | null | undefined;
-  return o && typeof o.file === 'string' && typeof o.pos === 'number' ? { file: o.file, pos: o.pos } : undefined;
-}
 
 /**
  * The anchor in the newest report of a cluster's failovers and switchovers (`newest`), or why
@@ -75,15 +71,15 @@ export function fileAnchorOf(newest: Record<string, unknown> | undefined, cluste
   const dead = cluster.nodes.find((n) => n.name === newest.deadMaster);
   if (!dead) return `the newest failover's (${id}) dead master ${newest.deadMaster} is not in the cluster's configuration`;
   const promote = (newest.steps as { name?: unknown; outcome?: unknown; data?: Record<string, unknown> }[]).find((s) => s.name === 'promote' && s.outcome === 'ok');
-  const fromDead = coordsOf(promote?.data?.fromDead);
-  const binlog = coordsOf(promote?.data?.binlog);
+  const fromDead = asCoords(promote?.data?.fromDead);
+  const binlog = asCoords(promote?.data?.binlog);
   if (!fromDead || !binlog) return `the newest failover's (${id}) report does not record where ${newest.newMaster} stood in ${dead.name}'s binlog and its own at promotion`;
   const levelAt: NonNullable<FileAnchor['levelAt']> = {};
   for (const [n, v] of Object.entries((promote?.data?.levelAt ?? {}) as Record<string, Record<string, unknown>>)) {
-    const at = coordsOf(v?.at);
-    const from = coordsOf(v?.from);
-    const before = coordsOf(v?.before);
-    const received = coordsOf(v?.received);
+    const at = asCoords(v?.at);
+    const from = asCoords(v?.from);
+    const before = asCoords(v?.before);
+    const received = asCoords(v?.received);
     if (at && from && received) levelAt[n] = { at, from, ...(before ? { before } : {}), received };
   }
   return {
@@ -96,12 +92,27 @@ export function fileAnchorOf(newest: Record<string, unknown> | undefined, cluste
   };
 }
 
+/** A refusal, with why. */
+function no(why: string, more: Partial<RejoinDecision> = {}): RejoinDecision {
+  return { allowed: false, extra: '', reasons: [why], ...more };
+}
+
+/** Refused while its SQL thread stands on an error: to fix first, then `where` it resumes. */
+function sqlErrorRefusal(node: NodeSnapshot, ch: NonNullable<ReturnType<typeof channelFrom>>, where: string): RejoinDecision | undefined {
+  return ch.lastSqlErrno ? no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`) : undefined;
+}
+
+/** Refused while its relay log is not applied yet: stopped (START REPLICA), or still applying (transient). */
+function notAppliedYet(node: NodeSnapshot, ch: NonNullable<ReturnType<typeof channelFrom>>, applied: string, where: string): RejoinDecision {
+  if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
+  return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
+}
+
 /**
  * File/position: may `node` resume in `master`'s binlog where the newest failover (`anchor`)
  * promoted it? Only when it applied exactly what the master took of the dead master's binlog.
  */
 export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: FileAnchor | string | undefined): RejoinDecision {
-  const no = (why: string, more: Partial<RejoinDecision> = {}): RejoinDecision => ({ allowed: false, extra: '', reasons: [why], ...more });
   const byHand = 'repoint it by hand or rebuild it from the master';
   if (anchor === undefined || typeof anchor === 'string') {
     return no(`GTID mode is off and ${anchor ?? 'no failover report was read'}: nothing places ${node.name} in ${master.name}'s binlog; ${byHand}`);
@@ -117,7 +128,8 @@ export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: Fil
   if (lp) return locatedRejoin(node, master, a, ch, lp);
   const target = formatCoords(a.fromDead);
   const where = `${master.name} resumes it at ${formatCoords(a.binlog)} once it has applied ${a.deadMaster.name}'s binlog to ${target}, as ${master.name} had when promoted`;
-  if (ch.lastSqlErrno) return no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`);
+  const error = sqlErrorRefusal(node, ch, where);
+  if (error) return error;
   if (!ch.exec) return no(`${node.name} shows no applied coordinates in ${a.deadMaster.name}'s binlog; ${byHand}`);
   const applied = formatCoords(ch.exec);
   const c = compareCoords(ch.exec, a.fromDead);
@@ -131,8 +143,7 @@ export function fileRejoin(node: NodeSnapshot, master: NodeSnapshot, anchor: Fil
     if (ch.read && compareCoords(ch.read, a.fromDead) < 0) {
       return no(`${node.name} read ${a.deadMaster.name}'s binlog only to ${formatCoords(ch.read)}, short of ${target} that ${master.name} took: nothing places it in ${master.name}'s binlog; rebuild it from the master`);
     }
-    if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
-    return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
+    return notAppliedYet(node, ch, applied, where);
   }
   return { allowed: true, extra: '', reasons: [], position: { kind: 'file', file: a.binlog.file, pos: a.binlog.pos } };
 }
@@ -149,10 +160,10 @@ function locatedRejoin(
   ch: NonNullable<ReturnType<typeof channelFrom>>,
   lp: NonNullable<FileAnchor['levelAt']>[string],
 ): RejoinDecision {
-  const no = (why: string, more: Partial<RejoinDecision> = {}): RejoinDecision => ({ allowed: false, extra: '', reasons: [why], ...more });
   const window = `at or after ${formatCoords(lp.from)}${lp.before ? ` and before ${formatCoords(lp.before)}` : ''}`;
   const where = `${master.name} resumes it at ${formatCoords(lp.at)} (failover ${a.report} located it there) once it has applied its relay log, which leaves it ${window} of ${a.deadMaster.name}'s binlog`;
-  if (ch.lastSqlErrno) return no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`);
+  const error = sqlErrorRefusal(node, ch, where);
+  if (error) return error;
   if (!ch.exec || !ch.read) return no(`${node.name} shows no applied or received coordinates in ${a.deadMaster.name}'s binlog; repoint it by hand or rebuild it from the master`);
   if (lp.received && compareCoords(ch.read, lp.received) !== 0) {
     return no(
@@ -165,8 +176,7 @@ function locatedRejoin(
   if (lp.before && compareCoords(ch.exec, lp.before) >= 0) {
     return no(`${node.name} applied ${a.deadMaster.name}'s binlog to ${applied}, beyond where failover ${a.report} located it (${window}): a person must decide: repoint it by hand or rebuild it`);
   }
-  if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
-  return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
+  return notAppliedYet(node, ch, applied, where);
 }
 
 /** May `node` follow `master`? `anchor`: the newest failover's, for a file/position node. */

@@ -23,6 +23,7 @@
  * (rejoin-io.ts); a unit test gives them an in-memory one.
  */
 import type { ClusterConfig } from '../config/schema';
+import { asCoords } from '../mysql/coords';
 import type { NodeSnapshot, TopologySnapshot } from '../mysql/types';
 import type { JournalSummary } from './journal';
 import type { RunResult, Step } from './runner';
@@ -206,7 +207,11 @@ export function restoreFromJournal(c: RejoinCtx, j: JournalSummary): void {
   const d = j.steps.find((s) => s.step === 'decide' && s.outcome === 'ok');
   if (typeof d?.data?.master === 'string') c.master = d.data.master;
   const p = d?.data?.position as RepointPosition | undefined;
-  if (p && (p.kind === 'gtid' || (p.kind === 'file' && typeof p.file === 'string' && typeof p.pos === 'number'))) c.position = p;
+  if (p?.kind === 'gtid') c.position = p;
+  else if (p?.kind === 'file') {
+    const at = asCoords(p);
+    if (at) c.position = { kind: 'file', ...at };
+  }
 }
 
 export interface RejoinVerdict {

@@ -49,3 +49,9 @@ export function coordsEqual(a: BinlogCoordinates | null | undefined, b: BinlogCo
 export function formatCoords(c: BinlogCoordinates | null | undefined): string {
   return c ? `${c.file}:${c.pos}` : '-';
 }
+
+/** Coordinates read back from JSON (a report, a journal): `{file, pos}` of the right types, else undefined. */
+export function asCoords(v: unknown): BinlogCoordinates | undefined {
+  const o = v as { file?: unknown; pos?: unknown } | null | undefined;
+  return o && typeof o.file === 'string' && typeof o.pos === 'number' ? { file: o.file, pos: o.pos } : undefined;
+}
