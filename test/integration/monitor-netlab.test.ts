@@ -8,6 +8,13 @@
  * Two monitors watch at once: "full" (select pings, SSH host check, secondary checks
  * from both replicas' hosts) and "plain" (connect pings, SSH host check, no secondary
  * checks), so each verdict is reached with and without MHA's secondary check.
+ *
+ * Varied on purpose: the replication timeouts are tuned short (net timeout 5 s, heartbeat
+ * 1 s) and no application writes. This file checks each source's part in each verdict,
+ * the replicas' own view included, which with an idle master and the servers' defaults
+ * says nothing for a minute (two 30 s heartbeat periods). The same faults at the servers'
+ * defaults with an application writing through the address: host-down-netlab,
+ * partition-netlab, old-master-netlab.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,7 +120,7 @@ for (const flavor of ['mysql', 'mariadb'] as const) {
     };
 
     before(async () => {
-      lab = await startNetLab({ flavor });
+      lab = await startNetLab({ flavor, settings: { shortTimeouts: true } });
       const fullMon = new ClusterMonitor(config({ ping_type: 'select', ssh_check: true, secondary_checks: ['db2', 'db3'] }));
       const plainMon = new ClusterMonitor(config({ ping_type: 'connect', ssh_check: true, secondary_checks: [] }));
       monitors.push(fullMon, plainMon);

@@ -534,7 +534,7 @@ describe('MySQL 9.7 with performance_schema OFF', () => {
   let lab: LabCluster;
   let cfg: ClusterConfig;
   before(async () => {
-    lab = await startCluster({ flavor: 'mysql', nodes: 2, settings: { performanceSchema: false } });
+    lab = await startCluster({ flavor: 'mysql', nodes: 2, settings: { performanceSchema: false, shortTimeouts: true } });
     cfg = lab.clusterConfig();
     await lab.sql('db1', 'CREATE DATABASE ps_off');
     await lab.sql('db1', 'CREATE TABLE ps_off.t (id INT PRIMARY KEY AUTO_INCREMENT)');
