@@ -4,7 +4,9 @@
  * old master refused on rejoin while it holds transactions the new master
  * lacks (written to a file with their mysqlbinlog output), and rejoined once
  * those are applied to the new master from that very file; both rejoins
- * journaled and reported.
+ * journaled and reported. And a replica down when the master dies: the
+ * failover promotes the other one and exits 5 (partial), naming the node left
+ * out and why, as MHA's "recovery on slave partially failed" exits 10.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -175,5 +177,60 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
     }
     const have = await idsOn(cfg, master);
     for (const id of [...acked, ...extraIds]) assert.ok(have.has(id), `id ${id} on ${master}`);
+  });
+});
+
+describe('heir failover with a replica down too (CLI, MySQL 9.7)', () => {
+  let lab: LabCluster;
+  let stateDir: string;
+  let configFile: string;
+  let name = '';
+
+  before(async () => {
+    lab = await startCluster({ flavor: 'mysql', nodes: 3, name: 'fo-cli-partial' });
+    await createTable(lab);
+    stateDir = tempStateDir();
+    const known = path.join(stateDir, 'known_hosts');
+    fs.writeFileSync(known, '');
+    const cfg = lab.clusterConfig({
+      ssh: { port: 1, known_hosts: known, connect_timeout_ms: 1000 } as ClusterConfig['ssh'],
+      failover: { apply_timeout_s: 30 } as ClusterConfig['failover'],
+    });
+    name = cfg.name;
+    configFile = path.join(stateDir, 'heir.yaml');
+    fs.writeFileSync(configFile, JSON.stringify({ heir: { state_dir: stateDir }, clusters: [cfg] }, null, 2));
+    const w = await startWriter(cfg, 'db1');
+    await sleep(300);
+    await w.stop();
+    acked = w.acked;
+    for (const n of ['db2', 'db3']) {
+      const deadline = Date.now() + 20000;
+      while (!(await idsOn(cfg, n)).has(acked.at(-1)!)) {
+        assert.ok(Date.now() < deadline, `${n} caught up`);
+        await sleep(50);
+      }
+    }
+  });
+  let acked: number[] = [];
+
+  after(async () => {
+    await lab?.teardown();
+    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('db3 and then db1 die: db2 is promoted, exit 5 (partial), db3 named as left out with why', async () => {
+    await lab.kill('db3');
+    await lab.kill('db1');
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin', 'heir.js'), '--config', configFile, 'failover'], { encoding: 'utf8', timeout: 180000 });
+    const out = `${r.stdout}${r.stderr}`;
+    assert.equal(r.status, 5, out);
+    assert.match(r.stdout, /PROMOTED/);
+    assert.match(r.stdout, /db1 → db2;/);
+    assert.match(r.stdout, /left out: db3 — .+/);
+    const reports = listReportFiles(stateDir, name, 'failover');
+    assert.equal(reports.length, 1);
+    const rep = JSON.parse(fs.readFileSync(reports[0]!, 'utf8'));
+    assert.deepEqual(rep.plan.leftOut.map((x: { node: string }) => x.node), ['db3']);
+    await assertInvariant({ lab, master: 'db2', absent: ['db1', 'db3'], table: 'app.w', acked, maxAttemptedId: acked.at(-1)! });
   });
 });
