@@ -231,6 +231,11 @@ function renderFailover(r: any): string {
   ].join('\n');
 }
 
+/** µs as ms with one decimal. */
+function ms1(us: number): string {
+  return (us / 1000).toFixed(1);
+}
+
 function renderSalvage(r: any): string {
   const rows = r.results.map((x: any) => [
     `${x.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${x.version}`,
@@ -239,14 +244,15 @@ function renderSalvage(r: any): string {
     `${x.applyMs.median} ms`,
     `${x.mbPerS.median} MB/s`,
     `${x.loopDelayMaxMs.median} ms (max ${x.loopDelayMaxMs.max})`,
+    x.neighbourPingP99Us ? `${ms1(x.neighbourPingP50Us.median)} / ${ms1(x.neighbourPingP99Us.median)} / ${ms1(x.neighbourPingMaxUs.median)} ms (worst max ${ms1(x.neighbourPingMaxUs.max)})` : 'not measured',
     String(x.possiblyLost),
   ]);
   return [
     `${r.nodes} hosts per flavor, network-namespace lab, ${r.results[0]?.runs ?? '?'} runs each. A ${r.results[0]?.rows ?? ''}-row INSERT … SELECT only the master has (replicas' IO threads stopped before it); kill -9 of its mysqld, host and sshd up; the executor copies the binlogs over SSH, mysqlbinlog decodes them into a file, the mysql client applies it to the new master. Every run checks that all rows reached the new master.`,
     '',
-    table(rows, ['Server', 'Binlog copied', 'Fetch (SSH), median', 'Decode + apply, median', 'Throughput, median', "Manager's event-loop delay during the failover, median of max", 'Reported lost']),
+    table(rows, ['Server', 'Binlog copied', 'Fetch (SSH), median', 'Decode + apply, median', 'Throughput, median', "Manager's event-loop delay during the failover, median of max", "Neighbour cluster's ping during the failover: p50 / p99 / max, medians", 'Reported lost']),
     '',
-    "The event-loop delay is what every other cluster's pings in the same daemon wait while this salvage runs. Target (issue 13): the transaction salvaged whole within salvage.timeout_s, the event loop free.",
+    "The event-loop delay is what every other cluster's pings in the same daemon wait while this salvage runs; the neighbour's ping is measured: the master of a 2-node cluster of its own on loopback, pinged with COM_PING every 100 ms from the same process for the whole failover. Target (issue 13): the transaction salvaged whole within salvage.timeout_s, the event loop free.",
   ].join('\n');
 }
 
