@@ -136,7 +136,8 @@ export interface FailoverRequest {
    * Test hook: runs at named points inside a step (promote: 'stopped', 'binlog', 'reset',
    * 'writable'; repoint: 'first' once one survivor is repointed; salvage-apply: 'applying'
    * before the client starts, 'applied' after it ended; attach: 'detached' before the ENI
-   * mover's attach request, 'requested' once it was accepted), to crash mid-step.
+   * mover's attach request, 'requested' once it was accepted; freeze: 'connected <node>' once
+   * the node's connection is open, before its IO thread is stopped), to crash or stall mid-step.
    */
   duringStep?: (step: StepName, point: string) => void | Promise<void>;
 }
@@ -581,6 +582,7 @@ class FailoverRun {
     await this.step('freeze', { nodes, mode: this.plan0!.mode }, async (rec) => {
       rec.nodes = await eachNode(nodes, async (n) => {
         const c = await this.conn(n);
+        await this.req.duringStep?.('freeze', `connected ${n}`);
         const r = await freezeReplica(c);
         if (r.wasReplica) this.frozen.push(n);
         if (!r.wasReplica) return 'not a replica';

@@ -807,6 +807,46 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, 'db2', ['db3', 'db4'], w.acked, { probeId: 900001 });
     });
 
+    it("a survivor whose statement times out (its server paused past mysql.query_timeout_ms at the freeze): the dropped connection is replaced at its next step, and it is repointed", async () => {
+      const l = await lab();
+      // db2 has promotion: prefer: db3, the node paused, must not be the one elected.
+      const cfg = await config(l, {}, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, addressOf(l));
+      await sleep(300);
+      await w.stop();
+      await waitApplied(l, cfg, ['db2', 'db3'], w.acked.at(-1)!);
+      await l.kill('db1');
+      let paused = false;
+      let timer: NodeJS.Timeout | undefined;
+      let r: Awaited<ReturnType<typeof runFailover>>;
+      try {
+        r = await runFailover(
+          request(cfg, tempDir(), {
+            duringStep: (step, point) => {
+              if (step !== 'freeze' || point !== 'connected db3' || paused) return;
+              // heir's connection to db3 is open; its STOP of the IO thread meets a paused
+              // server and times out. db3 resumes half a second after that.
+              l.pause('db3');
+              paused = true;
+              timer = setTimeout(() => l.resume('db3'), cfg.mysql.query_timeout_ms + 500);
+            },
+          }),
+        );
+      } finally {
+        if (timer) clearTimeout(timer);
+        if (paused) l.resume('db3');
+      }
+      assert.ok(paused, 'db3 was paused at the freeze');
+      const at = (name: string) => r.steps.find((x) => x.name === name)!;
+      const freeze = Object.fromEntries(at('freeze').nodes!.map((n) => [n.node, n.detail]));
+      assert.match(freeze.db3 ?? '', /no answer within \d+ ms; connection dropped/, JSON.stringify(at('freeze')));
+      assert.equal(r.newMaster, 'db2', r.summary);
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      const repoint = Object.fromEntries(at('repoint').nodes!.map((n) => [n.node, n.ok]));
+      assert.deepEqual(repoint, { db3: true }, JSON.stringify(at('repoint')));
+      await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+    });
+
     it('a crash between steps leaves a journal: the next run reports it and refuses until heir ack; then it completes', async () => {
       const { l, cfg, w, sd } = await crashedFailover('repoint');
 
