@@ -20,9 +20,10 @@ import { listJournals } from '../../src/failover/journal';
 import { listReportFiles } from '../../src/failover/report';
 import { startCluster, type LabCluster } from '../lab';
 import { assertInvariant } from '../support/invariant';
-import { createTable, grantSalvage, idsOn, open, range, sleep, startWriter, tempStateDir, writeRows } from './failover-helpers';
+import { createTable, grantSalvage, idsOn, open, range, sleep, tempStateDir, writeAndReplicate, writeRows } from './failover-helpers';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
+
 
 
 describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
@@ -81,17 +82,7 @@ describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
   let acked: number[] = [];
 
   it('fails over a dead master (exit 0), narrating each step', async () => {
-    const w = await startWriter(cfg, 'db1');
-    await sleep(300);
-    await w.stop();
-    acked = w.acked;
-    for (const n of ['db2', 'db3']) {
-      const deadline = Date.now() + 20000;
-      while (!(await idsOn(cfg, n)).has(acked.at(-1)!)) {
-        assert.ok(Date.now() < deadline, `${n} caught up`);
-        await sleep(50);
-      }
-    }
+    acked = await writeAndReplicate(cfg);
     // These reach only db1: the replicas stopped receiving. Lost to the failover (host down).
     await lab.sql('db2', 'STOP REPLICA IO_THREAD');
     await lab.sql('db3', 'STOP REPLICA IO_THREAD');
@@ -199,17 +190,7 @@ describe('heir failover with a replica down too (CLI, MySQL 9.7)', () => {
     name = cfg.name;
     configFile = path.join(stateDir, 'heir.yaml');
     fs.writeFileSync(configFile, JSON.stringify({ heir: { state_dir: stateDir }, clusters: [cfg] }, null, 2));
-    const w = await startWriter(cfg, 'db1');
-    await sleep(300);
-    await w.stop();
-    acked = w.acked;
-    for (const n of ['db2', 'db3']) {
-      const deadline = Date.now() + 20000;
-      while (!(await idsOn(cfg, n)).has(acked.at(-1)!)) {
-        assert.ok(Date.now() < deadline, `${n} caught up`);
-        await sleep(50);
-      }
-    }
+    acked = await writeAndReplicate(cfg);
   });
   let acked: number[] = [];
 

@@ -248,3 +248,21 @@ export async function assertHealthy(
     ...(o.report ? { report: o.report, onlyOnDeadMaster: o.onlyOnDeadMaster } : {}),
   });
 }
+
+/**
+ * The application writes to `on` for a moment; returns its acknowledged ids once every
+ * node of `replicas` has them all (20 s at most, else it throws naming the node).
+ */
+export async function writeAndReplicate(cfg: ClusterConfig, on = 'db1', replicas = ['db2', 'db3']): Promise<number[]> {
+  const w = await startWriter(cfg, on);
+  await sleep(300);
+  await w.stop();
+  for (const n of replicas) {
+    const deadline = Date.now() + 20000;
+    while (!(await idsOn(cfg, n)).has(w.acked.at(-1)!)) {
+      if (Date.now() > deadline) throw new Error(`${n} did not apply every acknowledged row within 20 s`);
+      await sleep(50);
+    }
+  }
+  return w.acked;
+}

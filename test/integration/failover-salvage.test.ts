@@ -29,7 +29,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import { runFailover } from '../../src/failover/execute';
 import mysql from 'mysql2/promise';
 import { startNetLab, type LabFlavor, type NetLab } from '../lab';
-import { assertHealthy, createTable, globalSettings, grantSalvage, idsOn, noteAttempted, sleep, startWriter, tempStateDir } from './failover-helpers';
+import { assertHealthy, createTable, globalSettings, grantSalvage, idsOn, noteAttempted, sleep, startWriter, tempStateDir, writeAndReplicate } from './failover-helpers';
 
 for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
   describe(`salvage over SSH (${flavor}, namespace hosts)`, () => {
@@ -50,16 +50,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
         failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
         nodes: base.nodes.map((n) => ({ ...n, binlog_dir: lab!.nodes.find((x) => x.name === n.name)!.datadir })),
       });
-      const w = await startWriter(cfg, 'db1');
-      await sleep(300);
-      await w.stop();
-      for (const n of ['db2', 'db3']) {
-        const deadline = Date.now() + 20000;
-        while (!(await idsOn(cfg, n)).has(w.acked.at(-1)!)) {
-          assert.ok(Date.now() < deadline, `${n} applied every acknowledged row`);
-          await sleep(50);
-        }
-      }
+      const acked = await writeAndReplicate(cfg);
       await lab.kill('db1'); // mysqld only: the host and its sshd stay up
       const sd = tempStateDir();
       dirs.push(sd);
@@ -73,7 +64,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.deepEqual(r.warnings.filter((x) => /mysqlbinlog|mariadb-binlog|salvage/.test(x)), [], r.warnings.join('\n'));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(lab, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r, onlyOnDeadMaster: [] });
+      await assertHealthy(lab, cfg, r.newMaster!, survivors, acked, { probeId: 900001, report: r, onlyOnDeadMaster: [] });
     });
 
     it('async, master killed while writing, host answers SSH: no acknowledged row is lost', async (t) => {
@@ -157,20 +148,13 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       return { lab: l, cfg };
     }
 
-    async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60000): Promise<T> {
-      const end = Date.now() + ms;
-      for (;;) {
-        const v = await fn();
-        if (v !== undefined) return v;
-        if (Date.now() > end) throw new Error(`timed out: ${what}`);
-        await sleep(250);
-      }
-    }
+    const ROWS = 200000;
 
-    for (const gtid of flavor === 'mysql' ? [true, false] : [true]) {
-    it(`${gtid ? '' : 'file/position: '}a 200,000-row transaction half received by every replica when the master dies: salvaged whole, no STOP REPLICA stall`, async (t) => {
-      const { lab: l, cfg } = await salvageLab({ gtid });
-      const ROWS = 200000;
+    /**
+     * app.seed with ROWS rows of 100 bytes on every node, app.bulk empty: an `INSERT INTO
+     * app.bulk SELECT … FROM app.seed` on db1 is then one transaction of tens of MB of row events.
+     */
+    async function seedBulk(l: NetLab): Promise<void> {
       await l.sql('db1', 'CREATE TABLE app.seed (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
       await l.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
       const depth = flavor === 'mysql' ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
@@ -185,6 +169,55 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       for (const r of ['db2', 'db3']) {
         await until(`${r} has the seed rows`, async () => (Number((await l.sql(r, 'SELECT COUNT(*) AS c FROM app.seed'))[0].c) === ROWS ? true : undefined));
       }
+    }
+
+    /** A manual failover of db1 that promoted someone, its salvage failing: outcome promoted-with-errors. */
+    async function promotedWithSalvageError(cfg: ClusterConfig): Promise<Awaited<ReturnType<typeof runFailover>> & { newMaster: string }> {
+      const sd = tempStateDir();
+      dirs.push(sd);
+      const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
+      const steps = JSON.stringify(r.steps, null, 1);
+      assert.ok(r.newMaster, `${r.summary}\n${steps}`);
+      assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${steps}`);
+      return r as typeof r & { newMaster: string };
+    }
+
+    /** A manual failover of db1: promoted, its salvage without error, nothing reported lost; its steps as a diagnostic. */
+    async function promotedSalvaged(cfg: ClusterConfig, t: { diagnostic: (s: string) => void }): Promise<Awaited<ReturnType<typeof runFailover>>> {
+      const sd = tempStateDir();
+      dirs.push(sd);
+      const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
+      const steps = r.steps.map((s) => `${s.name} ${s.outcome} ${s.durationMs} ms: ${s.detail}${s.error ? ` — ${s.error}` : ''}`).join('\n');
+      t.diagnostic(steps);
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
+      return r;
+    }
+
+    /** The invariant with `master` and the other survivor, then all ROWS rows of app.bulk on both. */
+    async function bulkEverywhere(l: NetLab, cfg: ClusterConfig, master: string, probeId: number): Promise<void> {
+      const survivors = ['db2', 'db3'].filter((n) => n !== master);
+      await assertHealthy(l, cfg, master, survivors, [], { probeId });
+      for (const n of [master, ...survivors]) {
+        await until(`${n} has all ${ROWS} rows of the transaction`, async () => (Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c) === ROWS ? true : undefined));
+      }
+    }
+
+    async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60000): Promise<T> {
+      const end = Date.now() + ms;
+      for (;;) {
+        const v = await fn();
+        if (v !== undefined) return v;
+        if (Date.now() > end) throw new Error(`timed out: ${what}`);
+        await sleep(250);
+      }
+    }
+
+    for (const gtid of flavor === 'mysql' ? [true, false] : [true]) {
+    it(`${gtid ? '' : 'file/position: '}a 200,000-row transaction half received by every replica when the master dies: salvaged whole, no STOP REPLICA stall`, async (t) => {
+      const { lab: l, cfg } = await salvageLab({ gtid });
+      await seedBulk(l);
       // About 1 MB/s to each replica: the transaction (tens of MB of row events) takes far
       // longer to arrive than the 3 s the master has left.
       for (const r of ['db2', 'db3']) await l.throttle(r, 8000);
@@ -200,46 +233,22 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
         assert.equal(Number((await l.sql(r, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), 0, `${r} has not applied the transaction`);
       }
 
-      const sd = tempStateDir();
-      dirs.push(sd);
-      const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
-      const steps = r.steps.map((s) => `${s.name} ${s.outcome} ${s.durationMs} ms: ${s.detail}${s.error ? ` — ${s.error}` : ''}`).join('\n');
-      t.diagnostic(steps);
-      assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
-      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      const r = await promotedSalvaged(cfg, t);
       assert.ok(r.salvage.count >= 1, r.salvage.why);
-      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       if (flavor === 'mysql') {
         const promote = r.steps.find((s) => s.name === 'promote')!;
         // GTID: the receiver switched to the other survivor discards the incomplete group;
         // file/position: the applier waiting for the rest of it is stopped by a KILL.
         assert.match(promote.detail, gtid ? /released through db[23]/ : /stopped at once \(KILL\)/, 'the winner\'s relay log ended inside the transaction and was released');
       }
-      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, [], { probeId: 900002 });
-      for (const n of [r.newMaster!, ...survivors]) {
-        await until(`${n} has all ${ROWS} rows of the transaction`, async () => (Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c) === ROWS ? true : undefined));
-      }
+      await bulkEverywhere(l, cfg, r.newMaster!, 900002);
     });
     }
 
     for (const gtid of flavor === 'mysql' ? [true, false] : [true]) {
     it(`${gtid ? '' : 'file/position: '}a 200,000-row transaction only the dead master has (the replicas' IO threads stopped): salvaged whole`, async (t) => {
       const { lab: l, cfg } = await salvageLab({ gtid });
-      const ROWS = 200000;
-      await l.sql('db1', 'CREATE TABLE app.seed (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
-      await l.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
-      const depth = flavor === 'mysql' ? 'SET SESSION cte_max_recursion_depth = 300000; ' : 'SET SESSION max_recursive_iterations = 300000; ';
-      await l.sql('db1', `${depth}INSERT INTO app.seed WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('s', 100) FROM n`);
-      if (flavor === 'mariadb') {
-        // Varied on purpose, as in the half-received case: mariadb-binlog prints the
-        // transaction's row events as one BINLOG statement beyond MariaDB's default
-        // max_allowed_packet, which heir's grants cannot raise there (SUPER).
-        for (const r of ['db2', 'db3']) await l.sql(r, 'SET GLOBAL max_allowed_packet = 1073741824');
-      }
-      for (const r of ['db2', 'db3']) {
-        await until(`${r} has the seed rows`, async () => (Number((await l.sql(r, 'SELECT COUNT(*) AS c FROM app.seed'))[0].c) === ROWS ? true : undefined));
-      }
+      await seedBulk(l);
       const stopIo = flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
       for (const r of ['db2', 'db3']) await l.sql(r, stopIo);
       await l.sql('db1', 'INSERT INTO app.bulk SELECT id, pad FROM app.seed'); // acknowledged: committed on the master
@@ -248,20 +257,9 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       await l.kill('db1');
       for (const r of ['db2', 'db3']) assert.equal(Number((await l.sql(r, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), 0, `${r} never received the transaction`);
 
-      const sd = tempStateDir();
-      dirs.push(sd);
-      const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
-      const steps = r.steps.map((s) => `${s.name} ${s.outcome} ${s.durationMs} ms: ${s.detail}${s.error ? ` — ${s.error}` : ''}`).join('\n');
-      t.diagnostic(steps);
-      assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
-      assert.equal(r.salvage.error, undefined, r.salvage.why);
+      const r = await promotedSalvaged(cfg, t);
       assert.equal(r.salvage.count, 1, `the one transaction only db1 had: ${r.salvage.why}`);
-      assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
-      const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(l, cfg, r.newMaster!, survivors, [], { probeId: 900005 });
-      for (const n of [r.newMaster!, ...survivors]) {
-        await until(`${n} has all ${ROWS} rows of the transaction`, async () => (Number((await l.sql(n, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c) === ROWS ? true : undefined));
-      }
+      await bulkEverywhere(l, cfg, r.newMaster!, 900005);
     });
     }
 
@@ -298,12 +296,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
             await s.query('SELECT id FROM app.held WHERE id > 0 FOR UPDATE');
           }
         }
-        const sd = tempStateDir();
-        dirs.push(sd);
-        const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
-        const steps = JSON.stringify(r.steps, null, 1);
-        assert.ok(r.newMaster, `${r.summary}\n${steps}`);
-        assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${steps}`);
+        const r = await promotedWithSalvageError(cfg);
         assert.match(r.salvage.error ?? '', /killed after \d+ ms \(failover\.salvage\.timeout_s\); its session \d+ on db[23] was killed, its open transaction rolled back/, r.salvage.why);
         assert.equal(r.salvage.count, 1, r.salvage.why);
         assert.match(r.salvage.why, /^salvage failed after applying 1 transaction\(s\): /);
@@ -388,12 +381,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
         await l.sql('db1', "INSERT INTO app.w (id, note) VALUES (100005, 'only on db1')");
         await l.kill('db1');
 
-        const sd = tempStateDir();
-        dirs.push(sd);
-        const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
-        const steps = JSON.stringify(r.steps, null, 1);
-        assert.ok(r.newMaster, `${r.summary}\n${steps}`);
-        assert.equal(r.outcome, 'promoted-with-errors', `${r.summary}\n${steps}`);
+        const r = await promotedWithSalvageError(cfg);
         assert.match(r.salvage.error ?? '', /only1/, r.salvage.why);
         assert.equal(r.salvage.count, 2, r.salvage.why);
         assert.match(r.salvage.why, /^salvage failed after applying 2 transaction\(s\): /);
