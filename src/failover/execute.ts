@@ -58,7 +58,7 @@ import { clusterDir, LockHeldError } from './lock';
 import { checkGuard, LocalDiskStore, type FailoverStore, type JournalWriter, type StoreLock } from './store';
 import { planFailover, type EarlierPromotion, type LevelPoint, type PlanOptions } from './plan';
 import { channelFrom } from './positions';
-import { channelFromDead, eachNode, NodeConns, nodeOf, removeCopies, salvagedBetween, winnerPosition } from './failover-io';
+import { channelFromDead, eachNode, endSalvageSession, NodeConns, nodeOf, removeCopies, salvagedBetween, winnerPosition } from './failover-io';
 import { possiblyLost } from './lost';
 import { earlierDrops, earlierPromotion } from './resume';
 import { runHook, runPostHook, type HookRun } from './hooks';
@@ -1746,31 +1746,6 @@ class FailoverRun {
  * idle applier is recognised after 1 s without movement (waitRelayApplied).
  */
 const EARLIER_DROP_CHECK_S = 2;
-
-/**
- * KILL the salvage client's session on the new master once the client was killed at the
- * deadline, and wait (bounded) until the server has rolled its transaction back and let it
- * go: what is counted as applied afterwards stays so. Says what became of it.
- */
-async function endSalvageSession(c: Conn, node: string, id: number): Promise<string> {
-  try {
-    await c.exec(`KILL ${Number(id)}`);
-  } catch (e) {
-    // 1094: unknown thread id, the session had ended by itself.
-    if ((e as { errno?: number }).errno !== 1094) throw e;
-    return `its session ${id} on ${node} had ended`;
-  }
-  const end = Date.now() + SESSION_END_MS;
-  for (;;) {
-    const rows = await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist WHERE id = ?', [id]);
-    if (Number(rows[0]?.n ?? 0) === 0) return `its session ${id} on ${node} was killed, its open transaction rolled back`;
-    if (Date.now() > end) return `its session ${id} on ${node} was killed and is still rolling back after ${SESSION_END_MS / 1000} s: what it had not committed will not be`;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** How long a killed salvage session is waited for (its rollback). */
-const SESSION_END_MS = 30_000;
 
 /** max_allowed_packet during salvage: the server's maximum, as replica_max_allowed_packet. */
 const SALVAGE_PACKET = 1073741824;

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import type { ClusterConfig, NodeConfig } from '../config/schema';
-import { Conn, connOptions } from '../mysql/conn';
+import { Conn, connOptions, MysqlError } from '../mysql/conn';
 import { GtidSet } from '../mysql/gtid';
 import { readChannels } from '../mysql/inspect';
 import { MariaGtidPos } from '../mysql/mariadb-gtid';
@@ -127,4 +127,29 @@ export function removeCopies(files: string[]): string {
     }
   }
   return left.length ? `; could not remove the copied binlogs ${left.join(', ')}` : '; copied binlogs removed (salvage.sql kept)';
+}
+
+/** How long a killed salvage session is waited for (its rollback). */
+const SESSION_END_MS = 30_000;
+
+/**
+ * KILL the salvage client's session on the new master once the client was killed at the
+ * deadline, and wait (bounded) until the server has rolled its transaction back and let it
+ * go: what is counted as applied afterwards stays so. Says what became of it.
+ */
+export async function endSalvageSession(c: Conn, node: string, id: number): Promise<string> {
+  try {
+    await c.exec(`KILL ${Number(id)}`);
+  } catch (e) {
+    // 1094: unknown thread id, the session had ended by itself.
+    if (e instanceof MysqlError && e.errno === 1094) return `its session ${id} on ${node} had ended`;
+    throw e;
+  }
+  const end = Date.now() + SESSION_END_MS;
+  for (;;) {
+    const rows = await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM information_schema.processlist WHERE id = ?', [id]);
+    if (Number(rows[0]?.n ?? 0) === 0) return `its session ${id} on ${node} was killed, its open transaction rolled back`;
+    if (Date.now() > end) return `its session ${id} on ${node} was killed and is still rolling back after ${SESSION_END_MS / 1000} s: what it had not committed will not be`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

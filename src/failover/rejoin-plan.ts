@@ -22,7 +22,7 @@ import type { ClusterConfig } from '../config/schema';
 import { asCoords, compareCoords, formatCoords } from '../mysql/coords';
 import { GtidSet } from '../mysql/gtid';
 import { errantGtids } from '../mysql/inspect';
-import type { BinlogCoordinates, NodeSnapshot, TopologySnapshot } from '../mysql/types';
+import type { BinlogCoordinates, NodeSnapshot, ReplicationChannel, TopologySnapshot } from '../mysql/types';
 import { writableMasters } from './discover';
 import { withinLacking } from './levelup';
 import { channelFrom } from './positions';
@@ -56,7 +56,6 @@ export interface FileAnchor {
    */
   levelAt?: Record<string, { at: BinlogCoordinates; from: BinlogCoordinates; before?: BinlogCoordinates; received?: BinlogCoordinates }>;
 }
-
 
 /**
  * The anchor in the newest report of a cluster's failovers and switchovers (`newest`), or why
@@ -98,12 +97,12 @@ function no(why: string, more: Partial<RejoinDecision> = {}): RejoinDecision {
 }
 
 /** Refused while its SQL thread stands on an error: to fix first, then `where` it resumes. */
-function sqlErrorRefusal(node: NodeSnapshot, ch: NonNullable<ReturnType<typeof channelFrom>>, where: string): RejoinDecision | undefined {
+function sqlErrorRefusal(node: NodeSnapshot, ch: ReplicationChannel, where: string): RejoinDecision | undefined {
   return ch.lastSqlErrno ? no(`${node.name}'s SQL thread stopped on error ${ch.lastSqlErrno} (${ch.lastSqlError}): fix it and START REPLICA; ${where}`) : undefined;
 }
 
 /** Refused while its relay log is not applied yet: stopped (START REPLICA), or still applying (transient). */
-function notAppliedYet(node: NodeSnapshot, ch: NonNullable<ReturnType<typeof channelFrom>>, applied: string, where: string): RejoinDecision {
+function notAppliedYet(node: NodeSnapshot, ch: ReplicationChannel, applied: string, where: string): RejoinDecision {
   if (!ch.sqlRunning) return no(`${node.name}'s SQL thread is stopped at ${applied}: START REPLICA so that it applies its relay log; ${where}`);
   return no(`${node.name} is still applying its relay log (at ${applied}); ${where}`, { applying: true });
 }
@@ -157,7 +156,7 @@ function locatedRejoin(
   node: NodeSnapshot,
   master: NodeSnapshot,
   a: FileAnchor,
-  ch: NonNullable<ReturnType<typeof channelFrom>>,
+  ch: ReplicationChannel,
   lp: NonNullable<FileAnchor['levelAt']>[string],
 ): RejoinDecision {
   const window = `at or after ${formatCoords(lp.from)}${lp.before ? ` and before ${formatCoords(lp.before)}` : ''}`;

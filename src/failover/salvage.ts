@@ -702,13 +702,13 @@ export class ChildKilled extends Error {}
 
 /**
  * One child process with a deadline (SIGKILL at timeoutMs). The last 32–64 KB of stderr are kept.
- * stdin is a file descriptor, 'ignore', or a short prefix followed by a file streamed through
- * a pipe; stdout is a file descriptor, 'ignore', or read for its first line only (the rest is
- * discarded): nothing large is held here.
+ * stdin is 'ignore', or a short prefix followed by a file streamed through a pipe; stdout is a
+ * file descriptor, or read for its first line only (the rest is discarded): nothing large is
+ * held here.
  */
 function runChild(
   argv: string[],
-  o: { stdin: number | 'ignore' | { prefix: string; file: string }; stdout: number | 'ignore' | { firstLine: (line: string) => void }; timeoutMs: number; what: string },
+  o: { stdin: 'ignore' | { prefix: string; file: string }; stdout: number | { firstLine: (line: string) => void }; timeoutMs: number; what: string },
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     // The child dies with heir (SIGKILL on its parent's death): a salvage client orphaned by a
