@@ -42,16 +42,9 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
     });
 
     it('every acknowledged row reached the replicas: the binlogs are fetched and decoded, nothing is salvaged, and nothing is warned of', async () => {
-      lab = await startNetLab({ flavor, hosts: 3 });
-      await createTable(lab);
-      await grantSalvage(lab);
-      const base = lab.clusterConfig();
-      const cfg = lab.clusterConfig({
-        failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
-        nodes: base.nodes.map((n) => ({ ...n, binlog_dir: lab!.nodes.find((x) => x.name === n.name)!.datadir })),
-      });
+      const { lab: l, cfg } = await salvageLab();
       const acked = await writeAndReplicate(cfg);
-      await lab.kill('db1'); // mysqld only: the host and its sshd stay up
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
       const sd = tempStateDir();
       dirs.push(sd);
       const r = await runFailover({ cluster: cfg, global: globalSettings(sd), deadMaster: 'db1', trigger: 'manual' });
@@ -64,30 +57,20 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.deepEqual(r.warnings.filter((x) => /mysqlbinlog|mariadb-binlog|salvage/.test(x)), [], r.warnings.join('\n'));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(lab, cfg, r.newMaster!, survivors, acked, { probeId: 900001, report: r, onlyOnDeadMaster: [] });
+      await assertHealthy(l, cfg, r.newMaster!, survivors, acked, { probeId: 900001, report: r, onlyOnDeadMaster: [] });
     });
 
     it('async, master killed while writing, host answers SSH: no acknowledged row is lost', async (t) => {
-      lab = await startNetLab({ flavor, hosts: 3 });
-      await createTable(lab);
-      await grantSalvage(lab);
-      const base = lab.clusterConfig();
-      const cfg = lab.clusterConfig({
-        failover: {
-          apply_timeout_s: 30,
-          salvage: { timeout_s: 60 },
-        } as ClusterConfig['failover'],
-        nodes: base.nodes.map((n) => ({ ...n, binlog_dir: lab!.nodes.find((x) => x.name === n.name)!.datadir })),
-      });
+      const { lab: l, cfg } = await salvageLab();
 
       const w = await startWriter(cfg, 'db1');
       await sleep(300);
       // The replicas stop receiving; the master goes on acknowledging rows only it has.
       const stopIo = flavor === 'mysql' ? 'STOP REPLICA IO_THREAD' : 'STOP SLAVE IO_THREAD';
-      await lab.sql('db2', stopIo);
-      await lab.sql('db3', stopIo);
+      await l.sql('db2', stopIo);
+      await l.sql('db3', stopIo);
       await sleep(400);
-      await lab.kill('db1'); // mysqld only: the host and its sshd stay up
+      await l.kill('db1'); // mysqld only: the host and its sshd stay up
       await w.failed;
       await w.stop();
       // What only the master has: acknowledged ids on neither replica once each has applied its relay log.
@@ -112,7 +95,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       assert.ok(fs.existsSync(r.salvage.outputFile!));
       assert.deepEqual(r.possiblyLost, [], 'nothing reported lost');
       const survivors = ['db2', 'db3'].filter((n) => n !== r.newMaster);
-      await assertHealthy(lab!, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r });
+      await assertHealthy(l, cfg, r.newMaster!, survivors, w.acked, { probeId: 900001, report: r });
       // The salvaged rows reached the survivors through the new master's binlog.
       for (const s of survivors) {
         const have = await idsOn(cfg, s);
@@ -134,15 +117,18 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
       });
     }
 
-    /** A salvage-ready three-host lab with the application's table; the dead master's binlog dir configured. */
-    async function salvageLab(o: { gtid?: boolean } = {}): Promise<{ lab: NetLab; cfg: ClusterConfig }> {
+    /**
+     * A salvage-ready three-host lab with the application's table; the dead master's binlog dir
+     * configured; salvage.timeout_s 60 unless a test varies it.
+     */
+    async function salvageLab(o: { gtid?: boolean; salvageTimeoutS?: number } = {}): Promise<{ lab: NetLab; cfg: ClusterConfig }> {
       const l = await startNetLab({ flavor, hosts: 3, gtid: o.gtid ?? true });
       lab = l;
       await createTable(l);
       await grantSalvage(l);
       const base = l.clusterConfig();
       const cfg = l.clusterConfig({
-        failover: { apply_timeout_s: 30, salvage: { timeout_s: 60 } } as ClusterConfig['failover'],
+        failover: { apply_timeout_s: 30, salvage: { timeout_s: o.salvageTimeoutS ?? 60 } } as ClusterConfig['failover'],
         nodes: base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir })),
       });
       return { lab: l, cfg };
@@ -266,12 +252,7 @@ for (const flavor of ['mysql', 'mariadb'] as LabFlavor[]) {
     // salvage.timeout_s varied on purpose (5 s): the apply is held by a lock until well after it.
     for (const gtid of flavor === 'mysql' ? [true, false] : [true]) {
     it(`${gtid ? '' : 'file/position: '}salvage.timeout_s cuts short an apply held by a lock: the client's session is killed, the report counts what was applied, nothing after it is applied later`, async () => {
-      const { lab: l } = await salvageLab({ gtid });
-      const base = l.clusterConfig();
-      const cfg = l.clusterConfig({
-        failover: { apply_timeout_s: 30, salvage: { timeout_s: 5 } } as ClusterConfig['failover'],
-        nodes: base.nodes.map((n) => ({ ...n, binlog_dir: l.nodes.find((x) => x.name === n.name)!.datadir })),
-      });
+      const { lab: l, cfg } = await salvageLab({ gtid, salvageTimeoutS: 5 });
       await l.sql('db1', 'CREATE TABLE app.held (id INT PRIMARY KEY) ENGINE=InnoDB');
       for (const r of ['db2', 'db3']) {
         await until(`${r} has app.held`, async () => ((await l.sql(r, "SELECT COUNT(*) AS c FROM information_schema.tables WHERE table_schema = 'app' AND table_name = 'held'"))[0].c > 0 ? true : undefined));
