@@ -24,6 +24,7 @@ import type { ClusterConfig } from '../../src/config/schema';
 import { errantGtids, readChannels, readNode } from '../../src/mysql/inspect';
 import { compareCoords, formatCoords } from '../../src/mysql/coords';
 import { waitRelayApplied } from '../../src/mysql/ops';
+import { ClusterMonitor } from '../../src/monitor';
 import { acknowledge } from '../../src/failover/guard';
 import { runFailover, type FailoverRequest } from '../../src/failover/execute';
 import { unfinishedJournals } from '../../src/failover/journal';
@@ -540,6 +541,45 @@ export function failoverSuite(flavor: LabFlavor): void {
       } finally {
         await c.close();
       }
+    });
+
+    it("a replica whose lag was unknown at the monitor's last healthy check (its SQL thread stopped by hand) is gated, not taken as level: the other is promoted, and it is repointed and catches up", async () => {
+      const l = await lab();
+      // db2 would win (prefer, and it receives everything) if unknown lag passed max_lag_s.
+      const cfg = await config(l, {}, { db2: { promotion: 'prefer' } });
+      const w = await startWriter(cfg, addressOf(l));
+      await sleep(200);
+      await l.sql('db2', stopSql);
+      // The monitor's healthy-time checks, while the application writes: db2 connected, its
+      // Seconds_Behind_Source NULL; db3 connected with a lag.
+      const mon = new ClusterMonitor({ ...cfg, detection: { ...cfg.detection, ssh_check: false, secondary_checks: [] } }, { replicaCheckEveryMs: 500 });
+      let healthy: ReturnType<ClusterMonitor['healthyViews']>;
+      try {
+        await mon.start();
+        const deadline = Date.now() + 15000;
+        for (;;) {
+          healthy = mon.healthyViews();
+          const [v2, v3] = [healthy.db2, healthy.db3];
+          if (v2?.connected && v2.lagS === null && v3?.connected && typeof v3.lagS === 'number') break;
+          assert.ok(Date.now() < deadline, `the monitor sees db2 connected with unknown lag: ${JSON.stringify(healthy)}`);
+          await sleep(100);
+        }
+      } finally {
+        await mon.stop();
+      }
+      await w.stop();
+      assert.ok(w.acked.length > 0, `the writer wrote: ${w.error?.message}`);
+      await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
+      await receivedAll(l, ['db2']);
+      await l.kill('db1');
+
+      const r = await runFailover(request(cfg, tempDir(), { healthy }));
+      assert.equal(r.outcome, 'promoted', `${r.summary}\n${JSON.stringify(r.steps, null, 1)}`);
+      assert.equal(r.newMaster, 'db3', r.summary);
+      const db2 = r.plan!.candidates.find((c) => c.name === 'db2')!;
+      assert.equal(db2.verdict, 'gated');
+      assert.ok(db2.reasons.some((x) => /^gate: lag unknown: no Seconds_Behind_Source at the last check while db1 still answered/.test(x)), JSON.stringify(db2.reasons));
+      await assertHealthy(l, cfg, 'db3', ['db2'], w.acked, { probeId: 900001 });
     });
 
     /** Statements on db3 alone, outside its binlog (super_read_only lifted meanwhile on MySQL). */
