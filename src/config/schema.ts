@@ -176,7 +176,9 @@ export const CloudSettings = z.strictObject({
   /**
    * How long a Describe may lag behind a change heir made (eventual consistency). Within
    * this time after its own mutation of an ENI or address, heir draws no conclusion
-   * (moved, already there, failed) from a Describe and sends no repeat of the mutation.
+   * (moved, already there, failed) from a Describe and sends no repeat of the mutation. A
+   * failover's ENI attach then starts while the detach settles: the API refuses
+   * AttachNetworkInterface until the ENI is Available (src/eni/eni-mover.ts attachWhileFencing).
    */
   describe_lag_ms: z.number().int().nonnegative().default(0),
   /** CA bundle for the endpoint's certificate (verification is never disabled). */

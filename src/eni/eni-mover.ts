@@ -116,6 +116,11 @@ export class EniMover implements AddressMover {
   readonly kind = 'eni' as const;
   private readonly addr: EniAddress;
 
+  /** With a lagging Describe the attach starts while the fence settles (see attachWhileFencing). */
+  get attachesWhileFencing(): boolean {
+    return this.cloud.describe_lag_ms > 0;
+  }
+
   constructor(
     private readonly cluster: ClusterConfig,
     private readonly cloud: CloudSettings,
@@ -314,6 +319,10 @@ export class EniMover implements AddressMover {
       let lastWhy = '';
       let fencedFrom: string | undefined;
       let attachAt = Date.now();
+      if (ctx.fencing && this.attachesWhileFencing && (await this.attachWhileFencing(op, to, ctx, ctx.fencing))) {
+        acted = true;
+        attachAt = Date.now();
+      }
       attachLoop: for (;;) {
         if (op.deadline.expired()) {
           throw new OpFailure('Timeout', `attach of ENI ${eniId} to ${this.label(to)}: not InUse within cloud.operation_timeout_s=${this.cloud.operation_timeout_s} s; last seen: ${lastWhy || 'nothing'} (last RequestId ${op.lastRequestId() ?? 'none'})`);
@@ -382,6 +391,44 @@ export class EniMover implements AddressMover {
       }
       return this.outcome(op, true, acted ? 'attached' : 'already-attached', where);
     });
+  }
+
+  /**
+   * While the caller's fence settles and a Describe cannot show it yet (cloud.describe_lag_ms),
+   * the attach request itself asks whether the ENI has left the old master: the ECS API refuses
+   * AttachNetworkInterface with InvalidOperation.InvalidEniState while the ENI is InUse or
+   * Detaching and accepts it once it is Available (ECS API AttachNetworkInterface: the ENI must be
+   * Available; error codes). One request every pollMs, until one is accepted (true) or the fence
+   * ends first (false: the attach loop goes on from a Describe). It saves up to describe_lag_ms
+   * between the ENI becoming Available and the attach request.
+   */
+  private async attachWhileFencing(op: Operation, to: string, ctx: MoveContext, fencing: Promise<unknown>): Promise<boolean> {
+    const eniId = this.addr.eni_id;
+    let fenceEnded = false;
+    const ended = fencing.then(
+      () => void (fenceEnded = true),
+      () => void (fenceEnded = true),
+    );
+    let refused = 0;
+    let attempt = 0;
+    await ctx.at?.('detached');
+    while (!fenceEnded && !op.deadline.expired()) {
+      try {
+        await op.api.attach(eniId, to);
+        noteMutation(eniId);
+        op.log.info({ eni: eniId, instance: to, refused }, `AttachNetworkInterface ${eniId} to ${this.label(to)} accepted while the fence's Describe still lags (${refused} earlier request(s) refused: InvalidOperation.InvalidEniState, the ENI not yet Available)`);
+        await ctx.at?.('requested');
+        return true;
+      } catch (err) {
+        if (!(err instanceof EcsApiError)) throw err;
+        let wait = this.tuning.pollMs;
+        if (err.code === 'InvalidOperation.InvalidEniState') refused++;
+        else if (worthReconverging(err)) wait = retryDelayMs(attempt++, err, this.tuning.backoff);
+        else throw err;
+        await Promise.race([sleep(Math.min(wait, op.deadline.remaining()), op.signal), ended]);
+      }
+    }
+    return false;
   }
 
   // ---- status, preflight ----------------------------------------------------------

@@ -28,6 +28,12 @@ export interface MoveContext {
    * mover calls it; a rerun's attach must finish from either point.
    */
   at?: (point: 'detached' | 'requested') => void | Promise<void>;
+  /**
+   * attach only: this caller's fence of the same address, still settling (it resolves when
+   * the fence ends, however it ends). Given only to a mover that says attachesWhileFencing;
+   * every other mover is called once the fence has ended.
+   */
+  fencing?: Promise<unknown>;
 }
 
 /** One cloud API call made during an operation. */
@@ -90,6 +96,13 @@ export function attachesBeforeFence(type: ClusterConfig['address']['type']): boo
 
 export interface AddressMover {
   kind: MoverKind;
+  /**
+   * The attach may start while the caller's fence still settles (MoveContext.fencing): the
+   * mover proves the old holder let go by itself. The ENI mover when Describe lags
+   * (cloud.describe_lag_ms): the ECS API accepts AttachNetworkInterface only for an Available
+   * ENI, so an accepted attach is that proof, up to describe_lag_ms before a Describe shows it.
+   */
+  readonly attachesWhileFencing?: boolean;
   /** Take the address away from the old master (may be unreachable/hung). Idempotent. */
   fence(ctx: MoveContext): Promise<MoveOutcome>;
   /** Give the address to the new master, verify it. Idempotent. */

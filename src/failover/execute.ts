@@ -1354,8 +1354,12 @@ class FailoverRun {
   private async attach(): Promise<void> {
     const winner = this.node(this.plan!.winner!);
     await this.step('attach', { node: winner.name, address: this.c.address.type }, async (rec) => {
-      const fenced = await this.fenceP;
-      if (!fenced && this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
+      // A mover that can tell by itself when the old master let go starts while the fence settles.
+      const early = this.fenceP !== undefined && this.mover!.attachesWhileFencing === true;
+      const fenceFailed = () => {
+        if (this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
+      };
+      if (!early && !(await this.fenceP)) fenceFailed();
       const out = await this.mover!.attach({
         cluster: this.c,
         oldMaster: this.node(this.req.deadMaster),
@@ -1363,7 +1367,9 @@ class FailoverRun {
         reason: 'failover',
         log: this.log,
         at: (point) => this.req.duringStep?.('attach', point),
+        ...(early ? { fencing: this.fenceP } : {}),
       });
+      if (early && !(await this.fenceP)) fenceFailed();
       rec.detail = `${out.action}: ${out.detail}`;
       if (!out.ok) {
         this.next.push(`move the address to ${winner.name} by hand (heir eni move --cluster ${this.c.name} --to ${winner.name})`);

@@ -157,6 +157,43 @@ test('a Describe lagging 1 s behind the changes: two moves back to back conclude
   }
 });
 
+test('a Describe lagging 1 s: an attach given the fence still settling asks the API itself, and its request is accepted before any Describe shows the ENI Available', async () => {
+  restore = useCredentials(emu, 'env');
+  reset('i-db1');
+  const c = cluster();
+  const m = createMover(c, global({ describe_lag_ms: 1000 }), { tuning: fast });
+  assert.equal(m.attachesWhileFencing, true);
+  assert.notEqual(createMover(c, global(), { tuning: fast }).attachesWhileFencing, true, 'without a Describe lag the attach waits for the fence');
+  await new Promise((r) => setTimeout(r, 1100)); // the set-up above is older than the lag
+  emu.control({ op: 'lag', ms: 1000 });
+  const seq0 = emu.requests.at(-1)?.seq ?? 0;
+  try {
+    let fenceEndedAt = 0;
+    const fencing = m.fence(ctx(c, 'db1', 'db2')).then((o) => ((fenceEndedAt = Date.now()), o));
+    await new Promise((r) => setTimeout(r, 50)); // the detach request is out
+    const a = await m.attach({ ...ctx(c, 'db1', 'db2'), fencing });
+    const f = await fencing;
+    assert.equal(f.ok, true, f.detail);
+    assert.equal(a.action, 'attached', a.detail);
+    assert.equal(emu.state.enis.get('eni-floating')!.instanceId, 'i-db2');
+    assert.equal(emu.state.enis.get('eni-floating')!.status, 'InUse');
+    const attaches = emu.requests.filter((q) => q.seq > seq0 && q.action === 'AttachNetworkInterface');
+    const accepted = attaches.filter((q) => q.status === 200);
+    assert.equal(accepted.length, 1, JSON.stringify(attaches.map((q) => [q.status, q.code])));
+    // Refused while Detaching, with the documented code; accepted only once Available.
+    assert.ok(attaches.length > 1 && attaches.slice(0, -1).every((q) => q.status === 400 && q.code === 'InvalidOperation.InvalidEniState'), JSON.stringify(attaches.map((q) => [q.status, q.code])));
+    // The ENI's last Available before the accepted request: this fence's (the emulator accepts an attach of an Available ENI only).
+    const available = emu.state.events.filter((e) => e.what.startsWith('eni-floating Available') && e.at >= attaches[0]!.at && e.at <= accepted[0]!.at + 50).at(-1);
+    assert.ok(available, JSON.stringify(emu.state.events.slice(-5)));
+    // No Describe could have shown it Available yet: it answers from 1 s before.
+    assert.ok(accepted[0]!.at < available.at + 1000, `the attach request came ${accepted[0]!.at - available.at} ms after the ENI became Available, inside the Describe's lag`);
+    assert.ok(fenceEndedAt === 0 || accepted[0]!.at <= fenceEndedAt, 'the attach did not wait for the fence to end');
+    assert.equal(emu.requests.filter((q) => q.seq > seq0 && q.action === 'DetachNetworkInterface').length, 1, 'no repeated detach');
+  } finally {
+    emu.clearFaults();
+  }
+});
+
 test('throttling and 5xx are retried within the time budget', async () => {
   restore = useCredentials(emu, 'env');
   reset('i-db1');
