@@ -288,9 +288,11 @@ function renderReturningMaster(r: any): string {
   ]);
   const slow = r.results.filter((x: any) => !(x.writableMs.max <= 2000));
   return [
-    `${r.nodes} namespace hosts per run, a fresh sandbox each run (the ECS API emulator, heir's daemon with its defaults, an application writing through the floating address), servers at ${r.servers}. After the failover the old master's mysqld comes back; a probe connects to its own address every 10 ms until it answers, then alternates an INSERT as the application's account and a read of read_only. Time runs from its first answer (restarted) or from the SIGCONT (resumed) to the probe reading read_only=1; the daemon reads a watched old master every ${s(r.watchEveryMs)}.`,
+    `${r.nodes} namespace hosts per run, a fresh sandbox each run (the ECS API emulator, heir's daemon with its defaults, an application writing through the floating address), servers at ${r.servers}. After the failover the old master's mysqld comes back; a probe connects to its own address every 10 ms until it answers, then alternates an INSERT as the application's account and a read of read_only. Time runs from its first answer (restarted) or from the SIGCONT (resumed) to the probe reading read_only=1. The daemon reads a watched old master every second while it answers and every 200 ms while it does not (src/daemon/old-master.ts); a writable one is fenced on the connection that found it so.`,
     '',
     table(rows, ['Server, how it comes back', 'Runs', 'Writable for, median', 'master.fenced logged after, median', 'Writes it acknowledged meanwhile (own address)', 'Fence persisted (SET PERSIST)']),
+    '',
+    "MariaDB resumed after SIGSTOP: by the time it resumes, its accept queue is full (MariaDB's back_log is 80; the application's reconnects while it hung fill it, and the lab's counters show TcpExtListenDrops): the daemon's connection attempt is dropped and sent again by the kernel 1 s later, which sets the figure. After a restart, super_read_only=ON (MariaDB: read_only=ON) in every node's my.cnf, as the README recommends, leaves no window at all.",
     '',
     slow.length === 0
       ? 'Target (issue 13 item 5), fenced within 2 s of answering: met in every run.'
