@@ -68,7 +68,8 @@ export interface EtcdHandle {
    * The client's create() hides the Watcher until then, and a watch nobody can cancel stays
    * registered: once etcd answers it watches forever, and after close() the client keeps
    * trying to reconnect it (a timer every few seconds, which keeps the process from exiting).
-   * `ready` resolves when etcd confirmed the watch, rejects on its error.
+   * `ready` resolves when etcd confirmed the watch, rejects on its error or when the watch is
+   * cancelled first (nothing awaits it forever).
    */
   watch(build: (b: WatchBuilder) => WatchBuilder): { watcher: Watcher; ready: Promise<Watcher> };
   /** Cancel every watch not yet cancelled (bounded by request_timeout_ms), then close the client. */
@@ -120,9 +121,11 @@ export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
     watch(build) {
       const watcher = build(client.watch()).watcher();
       open.add(watcher);
+      let cancelled: (e: Error) => void = () => undefined;
       const cancel = watcher.cancel.bind(watcher);
       watcher.cancel = () => {
         open.delete(watcher);
+        cancelled(new Error('the watch was cancelled before etcd confirmed it'));
         return cancel();
       };
       // (An error event without a listener would throw; callers that care listen themselves.)
@@ -130,6 +133,7 @@ export function connectEtcd(settings: HaSettings['etcd']): EtcdHandle {
       const ready = new Promise<Watcher>((resolve, reject) => {
         watcher.once('connected', () => resolve(watcher));
         watcher.once('error', reject);
+        cancelled = reject;
       });
       ready.catch(() => undefined);
       return { watcher, ready };

@@ -444,9 +444,10 @@ export class HaSession {
           await ready;
           return;
         } catch (e) {
+          if (stopped) return; // cancelled by stop()
           this.noteEtcd(false, e);
           await w.cancel().catch(() => undefined);
-          if (!stopped) await new Promise((r) => setTimeout(r, 1000));
+          await new Promise((r) => setTimeout(r, 1000));
         }
       }
     })();

@@ -42,3 +42,17 @@ it('a client closed with a watch etcd never confirmed lets the process exit', as
   assert.match(out, /closed/);
   assert.doesNotMatch(out, /confirmed\?/);
 });
+
+it("a watch cancelled before etcd confirmed it: its ready promise rejects, so nothing waits on it forever", async () => {
+  const port = await freePort();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { connectEtcd } = require('../../src/ha/etcd') as typeof import('../../src/ha/etcd');
+  const h = connectEtcd({ endpoints: [`http://127.0.0.1:${port}`], request_timeout_ms: 500 } as never);
+  try {
+    const { watcher, ready } = h.watch((b) => b.prefix('/heir/views/'));
+    await watcher.cancel().catch(() => undefined);
+    await assert.rejects(ready, /cancelled before etcd confirmed it/);
+  } finally {
+    await h.close();
+  }
+});
