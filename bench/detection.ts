@@ -1,6 +1,6 @@
 /**
  * Detection: time from a fault on the master to heir's verdict that allows a
- * failover, at the default detection settings (1 s interval, select ping, 1 s
+ * failover, at the default detection settings (1 s interval, ping_type ping: COM_PING on a persistent connection, 1 s
  * ping timeout, two independent sources, SSH host check on, secondary checks from
  * every other host) with the servers at their stock settings, and the number of
  * false verdicts (a verdict allowing failover while the master is alive) in the
@@ -89,7 +89,7 @@ async function partitionRun(lab: NetLab, cluster: ClusterConfig, holdMs: number)
   return { failoverVerdicts: seen.filter((e) => e.failoverAllowed).length, verdicts: seen.map((e) => e.verdict) };
 }
 
-async function overloadRun(lab: NetLab, cluster: ClusterConfig, holdMs: number): Promise<{ select: FalseRun; connect: FalseRun; filled: number }> {
+async function overloadRun(lab: NetLab, cluster: ClusterConfig, holdMs: number): Promise<{ ping: FalseRun; connect: FalseRun; filled: number }> {
   const a = await healthyMonitor(cluster);
   const b = await healthyMonitor({ ...cluster, detection: { ...cluster.detection, ping_type: 'connect' } });
   const ma = a.events.length;
@@ -128,7 +128,7 @@ async function overloadRun(lab: NetLab, cluster: ClusterConfig, holdMs: number):
   const sa = a.events.slice(ma);
   const sb = b.events.slice(mb);
   return {
-    select: { failoverVerdicts: sa.filter((e) => e.failoverAllowed).length, verdicts: sa.map((e) => e.verdict) },
+    ping: { failoverVerdicts: sa.filter((e) => e.failoverAllowed).length, verdicts: sa.map((e) => e.verdict) },
     connect: { failoverVerdicts: sb.filter((e) => e.failoverAllowed).length, verdicts: sb.map((e) => e.verdict) },
     filled,
   };
@@ -169,11 +169,11 @@ async function main(): Promise<void> {
       partition.push(r);
       progress(B, `partition run ${i + 1}/${falseRuns}: ${r.failoverVerdicts} verdict(s) allowing failover; seen ${r.verdicts.join(', ') || 'none'}`);
     }
-    const overload: { select: FalseRun; connect: FalseRun; filled: number }[] = [];
+    const overload: { ping: FalseRun; connect: FalseRun; filled: number }[] = [];
     for (let i = 0; i < falseRuns; i++) {
       const r = await overloadRun(lab, cluster, holdMs);
       overload.push(r);
-      progress(B, `overload run ${i + 1}/${falseRuns}: ${r.filled} connections held; select ${r.select.failoverVerdicts}, connect ${r.connect.failoverVerdicts} verdict(s) allowing failover; seen ${[...r.select.verdicts, ...r.connect.verdicts].join(', ') || 'none'}`);
+      progress(B, `overload run ${i + 1}/${falseRuns}: ${r.filled} connections held; ping ${r.ping.failoverVerdicts}, connect ${r.connect.failoverVerdicts} verdict(s) allowing failover; seen ${[...r.ping.verdicts, ...r.connect.verdicts].join(', ') || 'none'}`);
     }
     emit({
       bench: B,
@@ -198,8 +198,8 @@ async function main(): Promise<void> {
         overload: {
           runs: falseRuns,
           monitors: `ping_type ${cluster.detection.ping_type} (the default) and connect, side by side`,
-          failoverVerdicts: overload.reduce((a, r) => a + r.select.failoverVerdicts + r.connect.failoverVerdicts, 0),
-          verdictsSeen: { select: tally(overload.flatMap((r) => r.select.verdicts)), connect: tally(overload.flatMap((r) => r.connect.verdicts)) },
+          failoverVerdicts: overload.reduce((a, r) => a + r.ping.failoverVerdicts + r.connect.failoverVerdicts, 0),
+          verdictsSeen: { ping: tally(overload.flatMap((r) => r.ping.verdicts)), connect: tally(overload.flatMap((r) => r.connect.verdicts)) },
         },
         duringWarmup: falseDuringWarmup,
       },

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       await sb.down();
     }
   }
-  emit({ bench: B, writerPauseMs: 50, holdMs, runsPerCase: runs, detection: 'defaults (interval 1000 ms, select ping, 1000 ms timeout, min_sources 2, ssh_check on, suspect_timeout 10000 ms)', cases: results });
+  emit({ bench: B, writerPauseMs: 50, holdMs, runsPerCase: runs, detection: 'defaults (interval 1000 ms, ping_type ping, 1000 ms timeout, min_sources 2, ssh_check on, suspect_timeout 10000 ms)', cases: results });
 }
 
 runMain(B, main);

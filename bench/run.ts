@@ -206,7 +206,7 @@ function renderDetection(r: any, partition?: any): string {
     table([
       ['manager alone cut off from the master, replicas replicating', String(fv.partition.runs), `${fv.holdMs / 1000} s`, `**${fv.partition.failoverVerdicts}**`, Object.entries(fv.partition.verdictsSeen).map(([k, v]) => `${k} ×${v}`).join(', ')],
       ['max_connections exhausted (ordinary and admin slots)', String(fv.overload.runs), `${fv.holdMs / 1000} s`, `**${fv.overload.failoverVerdicts}**`,
-        `select: ${Object.entries(fv.overload.verdictsSeen.select).map(([k, v]) => `${k} ×${v}`).join(', ') || 'no change (its persistent connection keeps working)'}; connect: ${Object.entries(fv.overload.verdictsSeen.connect).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`],
+        Object.entries(fv.overload.verdictsSeen as Record<string, Record<string, number>>).map(([mode, seen]) => `${mode}: ${Object.entries(seen).map(([k, v]) => `${k} ×${v}`).join(', ') || (mode === 'connect' ? 'none' : 'no change (its persistent connection keeps working)')}`).join('; ')],
       ['healthy warm-up before every fault run', '—', '—', `**${fv.duringWarmup}**`, ''],
       ...partitionRows(partition),
     ], ['Case', 'Runs', 'Each lasting', 'False verdicts', 'Verdicts seen']),
