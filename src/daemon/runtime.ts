@@ -432,6 +432,9 @@ export class ClusterRuntime {
     }
     this.monitor = m;
     this.monitorError = null;
+    // The read that found the master serves as the monitor's first healthy-time read of the
+    // replicas, which its first answered ping would otherwise take again at once.
+    m.observeTopology(snap);
     this.deps.metrics.verdict(this.name, 'Healthy');
     this.log.info({ master: guess.master, how: guess.why }, `watching ${this.name}: master ${guess.master}`);
   }

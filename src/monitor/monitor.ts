@@ -317,6 +317,9 @@ export class ClusterMonitor extends EventEmitter<ClusterMonitorEvents> {
     this.healthy.clear();
     this.recent.length = 0;
     this.lastReplicaCheck = 0;
+    // The pid file serves only the SSH host check: without it, no connection is opened to read it
+    // (one connection per cluster at start and after each change of master).
+    if (!this.cluster.detection.ssh_check) return;
     this.track('pidfile', async () => {
       const epoch = this.epoch;
       const pf = await readPidFile(this.cluster, this.masterNode());
