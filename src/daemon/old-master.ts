@@ -1,8 +1,9 @@
 /**
  * OldMasterWatch: after a failover, the old master is read every second until it is a
  * replica of the current master again; while it does not answer, every 200 ms, so that a
- * restarted mysqld that comes back writable is fenced within a fraction of a second. Whenever it answers writable (restarted by systemd,
- * resumed after SIGSTOP, a hung host coming back) it is fenced at once: read_only and
+ * restarted mysqld that comes back writable is fenced within a fraction of a second.
+ * Whenever it answers writable (restarted by systemd, resumed after SIGSTOP, a hung host
+ * coming back) it is fenced at once: read_only and
  * super_read_only, persisted where the server can (SET PERSIST), and the people on call
  * are told (master.fenced). With failover.auto_rejoin, a fenced old master is handed to the
  * runtime's automatic rejoin. The decision is decideOldMaster (decide.ts); this is the I/O.
@@ -80,7 +81,9 @@ export class OldMasterWatch {
     }
     // First one connection and one question: a writable old master is fenced on that same
     // connection at once. While the server is stopped (SIGSTOP, a hung host) this connect
-    // waits in its accept queue, so it is the first to be served when the server resumes.
+    // waits in its accept queue and is served as soon as the server resumes; when that queue
+    // is already full (clients reconnecting to the hung server), the kernel drops the attempt
+    // and resends it a second later.
     let fencedNow = false;
     if (this.o.currentMaster() !== this.node) {
       let c: Conn | null = null;

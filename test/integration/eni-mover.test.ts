@@ -187,7 +187,7 @@ test('a Describe lagging 1 s: an attach given the fence still settling asks the 
     assert.ok(available, JSON.stringify(emu.state.events.slice(-5)));
     // No Describe could have shown it Available yet: it answers from 1 s before.
     assert.ok(accepted[0]!.at < available.at + 1000, `the attach request came ${accepted[0]!.at - available.at} ms after the ENI became Available, inside the Describe's lag`);
-    assert.ok(fenceEndedAt === 0 || accepted[0]!.at <= fenceEndedAt, 'the attach did not wait for the fence to end');
+    assert.ok(fenceEndedAt > 0 && accepted[0]!.at <= fenceEndedAt, 'the attach did not wait for the fence to end');
     assert.equal(emu.requests.filter((q) => q.seq > seq0 && q.action === 'DetachNetworkInterface').length, 1, 'no repeated detach');
   } finally {
     emu.clearFaults();

@@ -25,7 +25,6 @@ import { createTable, grantSalvage, idsOn, open, range, sleep, tempStateDir, wri
 const repo = path.resolve(__dirname, '..', '..', '..');
 
 
-
 describe('heir failover / ack / rejoin (CLI, MySQL 9.7)', () => {
   let lab: LabCluster;
   let stateDir: string;

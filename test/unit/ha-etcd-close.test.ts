@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { connectEtcd } from '../../src/ha/etcd';
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -45,8 +46,6 @@ it('a client closed with a watch etcd never confirmed lets the process exit', as
 
 it("a watch cancelled before etcd confirmed it: its ready promise rejects, so nothing waits on it forever", async () => {
   const port = await freePort();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { connectEtcd } = require('../../src/ha/etcd') as typeof import('../../src/ha/etcd');
   const h = connectEtcd({ endpoints: [`http://127.0.0.1:${port}`], request_timeout_ms: 500 } as never);
   try {
     const { watcher, ready } = h.watch((b) => b.prefix('/heir/views/'));
