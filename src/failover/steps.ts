@@ -174,6 +174,8 @@ export async function catchUpFrom(
   until: string,
   o: { stallS: number; maxS: number },
 ): Promise<WatchedWait> {
+  // Drained and its receiver stopped: a relay log ending inside a transaction shows here.
+  const [before] = await readChannels(c);
   if (await switchReceiver(c, cluster, source)) await startReplicaIo(c);
   else {
     await stopReplica(c, o.stallS);
@@ -201,6 +203,15 @@ export async function catchUpFrom(
         throw e;
       }
     }
+  } catch (e) {
+    // The source's stream never began, so nothing discarded a partial transaction at the end
+    // of the relay log: the applier still holds that group and the STOP below would wait 60 s
+    // for its rest. Cut it once the applier waits for nothing else.
+    if (e instanceof SourceCannotServe && before && partialTail(before)) {
+      const cut = await cutPartialTail(c, Math.min(10, o.stallS), { before });
+      if (cut) e.message = `${e.message}; ${cut.detail}`;
+    }
+    throw e;
   } finally {
     await stopReplica(c, o.stallS);
   }
@@ -352,7 +363,7 @@ export async function releasePartialTail(
  * refused and the caller's STOP REPLICA waits as before. Looks for up to waitS for the applier
  * to reach that state. undefined when there is no partial tail (or not MySQL).
  */
-export async function cutPartialTail(c: Conn, waitS: number): Promise<{ cut: boolean; detail: string } | undefined> {
+export async function cutPartialTail(c: Conn, waitS: number, o: { before?: ReplicationChannel } = {}): Promise<{ cut: boolean; detail: string } | undefined> {
   if (c.version.flavor !== 'mysql') return undefined;
   let chs = await readChannels(c);
   if (chs.length !== 1 || !chs[0].sqlRunning) return undefined;
@@ -360,7 +371,9 @@ export async function cutPartialTail(c: Conn, waitS: number): Promise<{ cut: boo
     await stopReplicaIo(c);
     chs = await readChannels(c);
   }
-  const ch = chs[0];
+  // `before`: the channel as read before its receiver was pointed elsewhere (its read
+  // coordinates then name the new source's binlog, no longer where the relay log ends).
+  const ch = o.before ?? chs[0];
   if (chs.length !== 1 || !partialTail(ch)) return undefined;
   const tail = `relay log ends inside a transaction (applied to ${ch.exec!.file}:${ch.exec!.pos}, read to ${ch.read!.file}:${ch.read!.pos})`;
   const deadline = Date.now() + Math.max(0, waitS) * 1000;

@@ -1314,6 +1314,53 @@ export function failoverSuite(flavor: LabFlavor): void {
       await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, leftOut: ['db2'] });
     });
 
+    if (my) {
+      it('a catch-up source that purged what the winner lacks, the winner\'s relay log ending inside a transaction: the applier holding it is cut, no STOP REPLICA stall; the node holding the rows wins; nothing lost', async (t) => {
+        const { l, cfg: base } = await salvageLab();
+        const cfg = { ...base, nodes: base.nodes.map((n) => (n.name === 'db2' ? { ...n, promotion: 'prefer' as const } : n)) };
+        const ROWS = 50000;
+        await l.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
+        await syncReplicas(l);
+        const w = await startWriter(cfg, addressOf(l));
+        await sleep(300);
+        // About 0.5 MB/s to db2, the prefer node: the transaction's row events (some 6 MB) take
+        // far longer to reach it than they take to reach and be applied on db3.
+        await l.throttle('db2', 4000);
+        await l.sql('db1', `SET SESSION cte_max_recursion_depth = ${ROWS + 1}; INSERT INTO app.bulk WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('b', 100) FROM n`);
+        await sleep(300);
+        await w.stop();
+        await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
+        assert.equal(Number((await l.sql('db3', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), ROWS);
+        await l.sql('db2', stopIo); // inside the transaction: its relay log ends in part of it
+        await l.throttle('db2', null);
+        const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
+        const [st2] = await l.sql('db2', 'SHOW REPLICA STATUS');
+        t.diagnostic(`db2 read ${st2.Source_Log_File}:${st2.Read_Source_Log_Pos}, applied ${st2.Relay_Source_Log_File}:${st2.Exec_Source_Log_Pos}; db1 ends at ${ms.File}:${ms.Position}`);
+        assert.ok(Number(st2.Read_Source_Log_Pos) < Number(ms.Position) && st2.Source_Log_File === ms.File, 'db2 stopped receiving inside the transaction');
+        assert.equal(Number((await l.sql('db2', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), 0, 'db2 has not applied it');
+        // db3 rotates its binlog and purges the older ones: what db2 lacks is in none it keeps.
+        await l.sql('db3', 'FLUSH BINARY LOGS');
+        const logs = await binlogFiles(l, 'db3');
+        await l.sql('db3', `PURGE BINARY LOGS TO '${logs.at(-1)!}'`);
+        assert.equal((await binlogFiles(l, 'db3')).length, 1);
+        await l.kill('db1'); // mysqld only: the host answers SSH, nothing is only in its binlog
+
+        const r = await runFailover(request(cfg, tempDir()));
+        const steps = JSON.stringify(r.steps, null, 1);
+        assert.equal(r.newMaster, 'db3', `${r.summary}\n${steps}`);
+        const cu = r.steps.find((x) => x.name === 'catch-up')!;
+        assert.equal(cu.outcome, 'skipped', steps);
+        assert.match(cu.detail, /winner changed at the catch-up: db2 → db3 .*1236.*relay log ends inside a transaction .*stopped at once \(KILL\)/, cu.detail);
+        assert.ok((cu.durationMs ?? 0) < 15_000, `the catch-up gave up at the error, its STOP REPLICA did not wait for the rest of the transaction: ${cu.durationMs} ms`);
+        assert.deepEqual(r.possiblyLost, [], JSON.stringify(r.possiblyLost));
+        // db2 cannot follow db3 (what it lacks is purged): repointed, and its verify says so.
+        assert.equal(r.outcome, 'promoted-with-errors', r.summary);
+        assert.match(r.steps.find((x) => x.name === 'verify')?.nodes?.find((n) => n.node === 'db2')?.detail ?? '', /1236/, steps);
+        await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, leftOut: ['db2'] });
+        assert.equal(Number((await l.sql('db3', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), ROWS);
+      });
+    }
+
     it('a long catch-up: the winner fetches from the most advanced survivor what takes longer than apply_timeout_s to apply; waited for while its applier progresses, the source is not dropped, nothing lost', async () => {
       const l = await lab();
       // Varies apply_timeout_s (4, keeps the test short) and drain_max_s (60): the winner's
