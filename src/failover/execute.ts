@@ -960,7 +960,7 @@ class FailoverRun {
       this.catchUpBegun.done = true;
       rec.data = { fromDead: sch.exec };
       const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
-      rec.detail = `${winner} caught up from ${from} (its binlog ${at.file}:${at.pos} to ${end.file}:${end.pos})${waited}: now at ${sch.exec.file}:${sch.exec.pos} of ${dead.name}'s binlog`;
+      rec.detail = `${winner} caught up from ${from} (its binlog ${at.file}:${at.pos} to ${end.file}:${end.pos})${waited}: now at ${sch.exec.file}:${sch.exec.pos} of ${dead.name}'s binlog${r.tail ? `; before it, its ${r.tail}` : ''}`;
     });
   }
 

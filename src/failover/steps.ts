@@ -229,7 +229,10 @@ export async function catchUpFromCoords(
   at: BinlogCoordinates,
   end: BinlogCoordinates,
   o: { stallS: number; maxS: number },
-): Promise<WatchedWait> {
+): Promise<WatchedWait & { tail?: string }> {
+  // A relay log ending inside a transaction its dead source never finished sending would hold
+  // this STOP for 60 s; the change of source discards that relay log, `at` follows what was applied.
+  const tail = (await cutPartialTail(c, Math.min(10, o.stallS)))?.detail;
   await stopReplica(c, o.stallS);
   await changeSource(c, sourceOptions(cluster, source, { kind: 'file', file: at.file, pos: at.pos }));
   await startReplica(c);
@@ -237,7 +240,7 @@ export async function catchUpFromCoords(
     const watch = await ApplierWatch.start(c, o);
     for (;;) {
       const ch = (await readChannels(c)).find((x) => x.sourceHost === source.host && x.sourcePort === source.port);
-      if (ch?.exec && compareCoords(ch.exec, end) >= 0) return watch.result();
+      if (ch?.exec && compareCoords(ch.exec, end) >= 0) return { ...watch.result(), ...(tail ? { tail } : {}) };
       const left = watch.leftS();
       if (left <= 0) watch.expired();
       if (ch && !ch.sqlRunning && ch.lastSqlErrno) throw new DrainStuck(`its SQL thread stopped with error ${ch.lastSqlErrno}: ${ch.lastSqlError}`);

@@ -1315,33 +1315,44 @@ export function failoverSuite(flavor: LabFlavor): void {
     });
 
     if (my) {
-      it('a catch-up source that purged what the winner lacks, the winner\'s relay log ending inside a transaction: the applier holding it is cut, no STOP REPLICA stall; the node holding the rows wins; nothing lost', async (t) => {
-        const { l, cfg: base } = await salvageLab();
-        const cfg = { ...base, nodes: base.nodes.map((n) => (n.name === 'db2' ? { ...n, promotion: 'prefer' as const } : n)) };
-        const ROWS = 50000;
+      /**
+       * db2 (promotion: prefer) stops receiving inside a 50,000-row transaction that db3 has
+       * received and applied whole: db2's relay log ends in part of it, its applier holding the
+       * group open. Returns the lab, the config and the writer (through the address, stopped).
+       */
+      const halfReceivedByPrefer = async (t: { diagnostic: (s: string) => void }, gtid: boolean, db3: 'allow' | 'never' = 'allow') => {
+        const { l, cfg: base } = await salvageLab({ gtid });
+        const promotion: Record<string, 'prefer' | 'never'> = { db2: 'prefer', ...(db3 === 'never' ? { db3: 'never' as const } : {}) };
+        const cfg = { ...base, nodes: base.nodes.map((n) => (promotion[n.name] ? { ...n, promotion: promotion[n.name] } : n)) };
         await l.sql('db1', 'CREATE TABLE app.bulk (id INT PRIMARY KEY, pad CHAR(100)) ENGINE=InnoDB');
         await syncReplicas(l);
         const w = await startWriter(cfg, addressOf(l));
         await sleep(300);
-        // About 0.5 MB/s to db2, the prefer node: the transaction's row events (some 6 MB) take
-        // far longer to reach it than they take to reach and be applied on db3.
+        // About 0.5 MB/s to db2: the transaction's row events (some 6 MB) take far longer to
+        // reach it than they take to reach and be applied on db3.
         await l.throttle('db2', 4000);
-        await l.sql('db1', `SET SESSION cte_max_recursion_depth = ${ROWS + 1}; INSERT INTO app.bulk WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i, REPEAT('b', 100) FROM n`);
+        await l.sql('db1', `SET SESSION cte_max_recursion_depth = ${BULK + 1}; INSERT INTO app.bulk WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${BULK}) SELECT i, REPEAT('b', 100) FROM n`);
         await sleep(300);
         await w.stop();
         await waitApplied(l, cfg, ['db3'], w.acked.at(-1)!);
-        assert.equal(Number((await l.sql('db3', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), ROWS);
-        await l.sql('db2', stopIo); // inside the transaction: its relay log ends in part of it
+        assert.equal(await bulkRows(l, 'db3'), BULK);
+        await l.sql('db2', stopIo); // inside the transaction
         await l.throttle('db2', null);
         const [ms] = await l.sql('db1', 'SHOW BINARY LOG STATUS');
         const [st2] = await l.sql('db2', 'SHOW REPLICA STATUS');
         t.diagnostic(`db2 read ${st2.Source_Log_File}:${st2.Read_Source_Log_Pos}, applied ${st2.Relay_Source_Log_File}:${st2.Exec_Source_Log_Pos}; db1 ends at ${ms.File}:${ms.Position}`);
         assert.ok(Number(st2.Read_Source_Log_Pos) < Number(ms.Position) && st2.Source_Log_File === ms.File, 'db2 stopped receiving inside the transaction');
-        assert.equal(Number((await l.sql('db2', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), 0, 'db2 has not applied it');
+        assert.equal(await bulkRows(l, 'db2'), 0, 'db2 has not applied it');
+        return { l, cfg, w };
+      };
+      const BULK = 50000;
+      const bulkRows = async (l: LabCluster, node: string) => Number((await l.sql(node, 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c);
+
+      it('a catch-up source that purged what the winner lacks, the winner\'s relay log ending inside a transaction: the applier holding it is cut, no STOP REPLICA stall; the node holding the rows wins; nothing lost', async (t) => {
+        const { l, cfg, w } = await halfReceivedByPrefer(t, true);
         // db3 rotates its binlog and purges the older ones: what db2 lacks is in none it keeps.
         await l.sql('db3', 'FLUSH BINARY LOGS');
-        const logs = await binlogFiles(l, 'db3');
-        await l.sql('db3', `PURGE BINARY LOGS TO '${logs.at(-1)!}'`);
+        await l.sql('db3', `PURGE BINARY LOGS TO '${(await binlogFiles(l, 'db3')).at(-1)!}'`);
         assert.equal((await binlogFiles(l, 'db3')).length, 1);
         await l.kill('db1'); // mysqld only: the host answers SSH, nothing is only in its binlog
 
@@ -1357,8 +1368,29 @@ export function failoverSuite(flavor: LabFlavor): void {
         assert.equal(r.outcome, 'promoted-with-errors', r.summary);
         assert.match(r.steps.find((x) => x.name === 'verify')?.nodes?.find((n) => n.node === 'db2')?.detail ?? '', /1236/, steps);
         await assertHealthy(l, cfg, 'db3', [], w.acked, { probeId: 900001, leftOut: ['db2'] });
-        assert.equal(Number((await l.sql('db3', 'SELECT COUNT(*) AS c FROM app.bulk'))[0].c), ROWS);
+        assert.equal(await bulkRows(l, 'db3'), BULK);
       });
+
+      // By GTID the source's stream discards the partial group; by file and position (where a
+      // node level by itself outranks one needing a catch-up: db3 is never) the applier is cut.
+      for (const gtid of [true, false]) {
+        it(`${gtid ? '' : 'file/position: '}a catch-up by the prefer node whose relay log ends inside a transaction: no STOP REPLICA stall; promoted, nothing lost`, async (t) => {
+          const { l, cfg, w } = await halfReceivedByPrefer(t, gtid, gtid ? 'allow' : 'never');
+          await l.kill('db1'); // mysqld only: the host answers SSH, nothing is only in its binlog
+
+          const r = await runFailover(request(cfg, tempDir()));
+          const steps = JSON.stringify(r.steps, null, 1);
+          assert.equal(r.outcome, 'promoted', `${r.summary}\n${steps}`);
+          assert.equal(r.newMaster, 'db2');
+          const cu = r.steps.find((x) => x.name === 'catch-up')!;
+          assert.equal(cu.outcome, 'ok', steps);
+          if (!gtid) assert.match(cu.detail, /before it, its relay log ends inside a transaction .*stopped at once \(KILL\)/, cu.detail);
+          assert.ok((cu.durationMs ?? 0) < 15_000, `its STOP REPLICA did not wait for the rest of the transaction: ${cu.durationMs} ms`);
+          assert.deepEqual(r.possiblyLost, [], JSON.stringify(r.possiblyLost));
+          await assertHealthy(l, cfg, 'db2', ['db3'], w.acked, { probeId: 900001 });
+          for (const n of ['db2', 'db3']) assert.equal(await bulkRows(l, n), BULK, n);
+        });
+      }
     }
 
     it('a long catch-up: the winner fetches from the most advanced survivor what takes longer than apply_timeout_s to apply; waited for while its applier progresses, the source is not dropped, nothing lost', async () => {
