@@ -1,40 +1,22 @@
 /**
- * The failover executor: carries out a plan, step by step, journaling each
- * step before and after, narrating each phase for the person on call, and
- * undoing its own side effects when it stops before the promotion.
+ * Failover: runFailover() checks the guard (no unfinished journal, not within the block
+ * period), takes the cluster lock, then hands the step list (failover-steps.ts: the story,
+ * step by step) to the runner (runner.ts: journal, events, boundaries, background steps,
+ * undo) over this failover's context, and ends with the report:
  *
- * runFailover() reads as the story of a failover (see execute()):
- *
- *   guard    → no unfinished journal, not within the block period, cluster lock
- *   (auto)   → on a dead verdict the address leaves the old master at once, in the background
- *   plan     → read the topology, elect (pure), refuse if the master answers (an automatic
- *              failover then gives the address back: outcome master-alive)
- *   (hook)   → pre_failover with the plan; with abort_on_failure a failure refuses the
- *              failover here, before anything changed (src/failover/hooks.ts)
- *   fence    → old master read-only where it answers; address taken away in the background
- *              (unless already under way)
- *   freeze   → stop IO threads everywhere: positions stop moving
- *   salvage  → copy the dead master's binlogs over SSH, in the background
- *   reread   → read the survivors again, elect again on the final positions
- *   drain    → winner (and catch-up sources) apply their relay logs, as long as they make
- *              progress (bounded); a stuck winner is dropped and the next candidate elected
- *   catch-up → winner replicates from whoever received more (bounded like the drain)
- *   promote  → winner writable
- *   repoint  → every other survivor replicates from the winner
- *   verify   → both threads running everywhere
- *   salvage  → apply the dead master's missing transactions on the winner
- *   attach   → the address goes to the new master, last
  *   report   → JSON report, journal closed, anti-flapping block recorded
  *   (hook)   → post_failover with the report (runFailover, after all of the above)
  *
- * Every wait is bounded (apply_timeout_s, salvage.timeout_s, query timeouts,
- * the mover's operation timeout).
+ * The context (FailoverContext) holds what the steps found and decided, and does each step's
+ * work: reads, election (plan.ts, pure), the statements (steps.ts), the address (eni), the
+ * salvage (salvage.ts). Every wait is bounded (apply_timeout_s, salvage.timeout_s, query
+ * timeouts, the mover's operation timeout).
  *
- * Stopping (FailoverRequest.signal, the daemon's SIGTERM) is honoured at step
- * boundaries only, never inside a step. Before the promotion an abort ends the
- * failover as 'interrupted': what is safe to undo is undone (as after a
- * failure), the fence stays. After it the remaining steps run to their bounded
- * end: stopping there would leave a writable master without its address.
+ * Stopping (FailoverRequest.signal, the daemon's SIGTERM) is honoured at step boundaries
+ * only, never inside a step. Before the promotion an abort ends the failover as
+ * 'interrupted': what is safe to undo is undone (as after a failure), the fence stays. After
+ * it the remaining steps run to their bounded end: stopping there would leave a writable
+ * master without its address.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -68,6 +50,8 @@ import { locateLevelUp } from './levelup-io';
 import { withinLacking } from './levelup';
 import { catchUpFrom, catchUpFromCoords, cutPartialTail, DrainStuck, SourceCannotServe, drainWatched, killMysqldOverSsh, freezeReplica, promoteToMaster, releasePartialTail, repointReplica, verifyReplica, type RepointPosition } from './steps';
 import type { Plan, StepName } from './types';
+import { failoverSteps, type FailoverCtx } from './failover-steps';
+import { Interrupted, Runner, type StepApi, type StepEvent, type StepNote } from './runner';
 
 export interface FailoverRequest {
   cluster: ClusterConfig;
@@ -148,7 +132,7 @@ export type FailoverEvent =
 
 /** Run one failover (or a dry run). Never throws for failures of the failover itself: the report says. */
 export async function runFailover(req: FailoverRequest): Promise<FailoverReport> {
-  const report = await new FailoverRun(req).execute();
+  const report = await new FailoverContext(req).execute();
   if (report.outcome === 'dry-run' || !req.cluster.hooks.post_failover) return report;
   const done = runPostHook(
     req.cluster,
@@ -162,8 +146,6 @@ export async function runFailover(req: FailoverRequest): Promise<FailoverReport>
   return report;
 }
 
-class StepFailed extends Error {}
-
 /** Survivors kept receiving from the master after the verdict: it is alive. */
 class MasterAlive extends Error {
   constructor(readonly moved: string[]) {
@@ -171,21 +153,12 @@ class MasterAlive extends Error {
   }
 }
 
-/** The request's signal was aborted before the promotion: stop at this step boundary. */
-class Interrupted extends Error {
-  constructor(readonly before: StepName, reason: string) {
-    super(`interrupted before step ${before}: ${reason}`);
-  }
-}
 
-function abortReason(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  if (typeof r === 'string' && r) return r;
-  if (r instanceof Error && r.name !== 'AbortError' && r.message) return r.message;
-  return 'stop requested';
-}
-
-class FailoverRun {
+/**
+ * One failover's context: the request, what the steps found and decided so far, and the
+ * steps' own work (failover-steps.ts names them and their order; the runner runs them).
+ */
+class FailoverContext implements FailoverCtx {
   private readonly c: ClusterConfig;
   private readonly log: Logger;
   private readonly id = newOperationId();
@@ -194,8 +167,6 @@ class FailoverRun {
   private readonly warnings: string[] = [];
   private readonly next: string[] = [];
   private readonly undone: string[] = [];
-  /** The beforeMutation check refused a step (this manager no longer leads): nothing more is done, not even an undo. */
-  private mayNotAct: string | undefined;
   private readonly errors: string[] = [];
   private readonly conns: NodeConns;
   private journal?: JournalWriter;
@@ -204,12 +175,24 @@ class FailoverRun {
   /** The cluster's journals as read before planning (earlier runs of this failover). */
   private past: JournalSummary[] = [];
   private mover?: AddressMover;
+  /** The address leaves the old master at the verdict (set before the list runs). */
+  fenceAtVerdict = false;
+  /** The old master proved alive: the undo gives the address back. */
+  addressBack = false;
+  private addressReturned = false;
+  salvageWanted = false;
+  /** The plan or the hook ended the failover before it began: the report it ends with. */
+  private halt?: () => Promise<FailoverReport>;
+  /** Catch-ups still to do (catchUpPending). */
+  private catchUps?: Plan['catchUp'];
+  private repointedOne!: () => void;
+  private readonly oneRepointed = new Promise<void>((r) => (this.repointedOne = r));
+  private fenceOutcome?: MoveOutcome;
   private snapshot?: TopologySnapshot;
   private finalSnapshot?: TopologySnapshot;
   private plan0?: Plan;
   private plan?: Plan;
   private fenceP?: Promise<MoveOutcome | undefined>;
-  private fenceKillP?: Promise<void>;
   private fetchP?: Promise<FetchedBinlogs | undefined>;
   private fetchError?: string;
   private readonly frozen: string[] = [];
@@ -238,6 +221,8 @@ class FailoverRun {
   private readonly levelAt = new Map<string, LevelPoint>();
   private salvage: SalvageReport = { attempted: false, why: 'not reached', files: [], gtids: '', count: 0 };
   private stepNo = 0;
+  /** Each narrated step's record, by the runner's step id (undos: undo:<id>). */
+  private readonly recs = new Map<string, StepRecord>();
   private readonly hooks: HookRun[] = [];
 
   constructor(private readonly req: FailoverRequest) {
@@ -260,7 +245,7 @@ class FailoverRun {
   }
 
   // -------------------------------------------------------------------------
-  // The story
+  // Guard, lock, the step list, the outcome
 
   async execute(): Promise<FailoverReport> {
     const { deadMaster, trigger } = this.req;
@@ -301,129 +286,273 @@ class FailoverRun {
       // its detach runs while the topology is read (with the master's host down, every read
       // of it costs a connect timeout).
       // A pre_failover hook that may stop the failover runs first: then nothing moves before it.
-      if (!this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot && !this.c.hooks.pre_failover?.abort_on_failure) {
-        this.journal = await this.store.beginJournal(this.c.name, 'failover', { deadMaster, trigger, plannedWinner: null, to: this.req.to ?? null }, this.id);
-        this.mover = this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
-        this.fenceAddress();
-      }
-      // Plan: read every node and elect. Pure from here to the first action.
-      this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
-      await this.keepEarlierDrops();
-      this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
-      const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
-      // A server that refuses heir (access denied, account locked, host blocked, too many
-      // connections) is up: detection counts such answers as proof of life, and so does this.
-      const answers = dead?.reachable
-        ? `answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'})`
-        : dead?.error && classifyError(dead.error) === 'alive'
-          ? `answers at ${dead.host}:${dead.port} with an error that proves it running (${dead.error.code}${dead.error.errno ? ` ${dead.error.errno}` : ''}: ${dead.error.message})`
-          : null;
-      if (answers && !this.req.force && this.req.dryRun) {
-        this.warnings.push(`master ${deadMaster} ${answers}: a real run would be refused without --force`);
-      } else if (answers && !this.req.force) {
-        const why =
-          `master ${deadMaster} ${answers}: it is not dead. ` +
-          'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first where heir can log in).';
-        if (this.fenceP) {
-          // The address had already left it at the verdict: give it back.
-          this.warnings.push(why);
-          await this.undo({ addressBack: true });
-          return this.finish('master-alive', `master ${deadMaster} ${answers} after the dead verdict; nothing was promoted`);
+      this.fenceAtVerdict = !this.req.dryRun && trigger === 'auto' && this.req.verdict !== undefined && !this.req.snapshot && !this.c.hooks.pre_failover?.abort_on_failure;
+      const beforeStep = this.req.beforeStep;
+      const runner = new Runner<FailoverCtx>({
+        operation: `failover ${this.id}`,
+        signal: this.req.signal,
+        beforeMutation: this.req.beforeMutation,
+        ...(beforeStep ? { beforeStep: (name: string) => beforeStep(name as StepName) } : {}),
+        openJournal: () => this.beginJournal(),
+        onEvent: (e) => this.onStepEvent(e),
+      });
+      const r = await runner.run(failoverSteps(this.c.nodes.length), this);
+      if (!r.ok) {
+        if (r.why === 'halted' && this.halt) {
+          if (this.addressBack) await this.afterUndo(r.mayNotAct);
+          return await this.halt();
         }
-        return this.refuse([why], 'master-alive');
-      }
-      if (this.req.dryRun) return this.finish('dry-run', 'plan only, nothing changed');
-      if (!this.plan0.winner) {
-        this.next.push('no survivor can be promoted: see every candidate\'s reasons; fix one (or use --to NODE --force) and run heir failover');
-        return this.finish('no-candidate', `no survivor can become master: ${this.plan0.noWinnerReasons.join('; ')}`);
-      }
-      if ((await this.preFailoverHook()) === 'abort') {
-        const h = this.hooks.at(-1)!;
-        this.next.push(`the pre_failover hook stopped the failover (${h.detail}); look at its output in this report, then run heir failover --cluster ${this.c.name}`);
-        return this.refuse([`the pre_failover hook ${h.detail.replace(/^pre_failover /, '')} and hooks.pre_failover.abort_on_failure is true: the failover was not started, nothing was changed`], 'pre-failover-hook');
-      }
-
-      if (this.journal) await this.note(`planned winner: ${this.plan0.winner}`);
-      else {
-        this.journal = await this.store.beginJournal(this.c.name, 'failover', {
-          deadMaster,
-          trigger,
-          plannedWinner: this.plan0.winner,
-          to: this.req.to ?? null,
-        }, this.id);
-      }
-      this.mover ??= this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
-      try {
-        await this.fenceOldMaster();
-        if (!this.fenceP) this.fenceAddress();
-        await this.freeze();
-        this.startSalvageFetch();
-        await this.reread();
-        this.startFenceKill();
-        await this.drain();
-        // File/position: the level-up reads the winner's relay log from the dead master, which a
-        // catch-up's change of source discards.
-        await this.levelUp();
-        await this.catchUp();
-        await this.fenceKillP;
-        await this.promote();
-        this.startLateFence();
-        // The address waits only for what it needs: a writable master with the salvage
-        // applied. Repointing and verifying the other survivors run alongside (a survivor's
-        // STOP REPLICA may take as long as apply_timeout_s); with semi-sync, the salvage and
-        // the first writes wait for one survivor to be repointed, so commits find a replica
-        // to acknowledge them.
-        let firstRepointed!: () => void;
-        const oneRepointed = new Promise<void>((r) => (firstRepointed = r));
-        const survivors = (async () => {
-          await this.repoint(firstRepointed);
-          await this.verify();
-        })();
-        survivors.catch(() => undefined);
-        try {
-          if (this.c.failover.semi_sync && this.plan!.repoint.length > 0) await Promise.race([oneRepointed, survivors.catch(() => undefined)]);
-          await this.applySalvage();
-          await this.attach();
-        } finally {
-          await survivors.catch(() => undefined);
-        }
-        await survivors;
-      } catch (e) {
+        const message = r.error instanceof Error ? r.error.message : String(r.error);
         if (this.masterAlive && !this.promoted) {
-          // The master was alive: never promote. Restart replication, give the address back.
-          await this.undo({ addressBack: true });
+          // The master was alive: never promote. Replication restarted, the address given back (the undos).
+          await this.afterUndo(r.mayNotAct);
           this.next.push(
             `${deadMaster} was alive while heir could not reach it: check the network between the manager and ${deadMaster} ` +
               `(heir check --cluster ${this.c.name}); automatic failover stays blocked until heir ack --cluster ${this.c.name}`,
           );
-          return this.finish('master-alive', `${this.masterAlive.message}; nothing was promoted`);
+          return await this.finish('master-alive', `${this.masterAlive.message}; nothing was promoted`);
         }
-        if (e instanceof Interrupted && !this.promoted) {
-          await this.undo();
+        if (r.error instanceof Interrupted && !this.promoted) {
+          await this.afterUndo(r.mayNotAct);
           this.next.push(
-            `the failover stopped before ${e.before} and nothing was promoted; check the cluster (heir failover --dry-run --cluster ${this.c.name}), ` +
+            `the failover stopped before ${r.error.before} and nothing was promoted; check the cluster (heir failover --dry-run --cluster ${this.c.name}), ` +
               `then run heir failover --cluster ${this.c.name} (or let the daemon do it)`,
           );
-          return this.finish('interrupted', `${e.message}; nothing was promoted`);
+          return await this.finish('interrupted', `${message}; nothing was promoted`);
         }
-        if (!(e instanceof StepFailed)) this.errors.push((e as Error).message);
         if (!this.promoted) {
-          await this.undo();
-          return this.finish('failed', `stopped before promotion: ${this.errors.join('; ')}`);
+          if (r.at === 'plan') {
+            // A failure before any step (reading the topology, electing).
+            this.errors.push(message);
+            if (this.journal) await this.afterUndo(r.mayNotAct);
+            return await this.finish('failed', `failover did not run: ${message}`);
+          }
+          // A failure no step recorded (a test hook's): said in the summary all the same.
+          if (!this.recs.has(r.at)) this.errors.push(message);
+          await this.afterUndo(r.mayNotAct);
+          return await this.finish('failed', `stopped before promotion: ${this.errors.join('; ')}`);
         }
       }
       const winner = this.plan!.winner!;
-      if (this.errors.length) return this.finish('promoted-with-errors', `${winner} is the new master, with errors: ${this.errors.join('; ')}`);
-      return this.finish('promoted', `${winner} is the new master`);
+      if (this.errors.length) return await this.finish('promoted-with-errors', `${winner} is the new master, with errors: ${this.errors.join('; ')}`);
+      return await this.finish('promoted', `${winner} is the new master`);
     } catch (e) {
-      // A failure outside the steps (reading the topology, the journal itself).
+      // A failure outside the steps (the journal's list, the report).
       this.errors.push((e as Error).message);
-      if (this.journal && !this.promoted) await this.undo();
       return this.finish(this.promoted ? 'promoted-with-errors' : 'failed', `failover did not run: ${(e as Error).message}`);
     } finally {
       this.conns.closeAll();
       await this.lock?.release().catch((e) => this.log.warn({ err: (e as Error).message }, `could not release the lock of ${this.c.name}: ${(e as Error).message}`));
     }
+  }
+
+  /** The journal, begun at the first step that changes the cluster. */
+  beginJournal(): Promise<JournalWriter> {
+    this.journalP ??= this.openJournal();
+    return this.journalP;
+  }
+
+  private journalP?: Promise<JournalWriter>;
+
+  private async openJournal(): Promise<JournalWriter> {
+    this.journal = await this.store.beginJournal(this.c.name, 'failover', {
+      deadMaster: this.req.deadMaster,
+      trigger: this.req.trigger,
+      plannedWinner: this.plan0?.winner ?? null,
+      to: this.req.to ?? null,
+    }, this.id);
+    return this.journal;
+  }
+
+  /** A step's events become its record in the report, a log line and a notifier event. */
+  private onStepEvent(e: StepEvent): void {
+    if (e.phase === 'start') {
+      const n = ++this.stepNo;
+      const rec: StepRecord = { name: e.name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };
+      this.recs.set(e.id, rec);
+      this.steps.push(rec);
+      this.log.info({ step: e.name, ...this.paramsFor(e.id) }, `[${n}] ${e.name}: ${e.detail}`);
+      this.stepNos.set(e.id, n);
+      return;
+    }
+    const rec = this.recs.get(e.id);
+    if (!rec) return;
+    const n = this.stepNos.get(e.id);
+    const note = e.note ?? {};
+    rec.durationMs = Math.round(e.durationMs ?? 0);
+    rec.endedAt = new Date().toISOString();
+    if (note.nodes) rec.nodes = note.nodes;
+    if (e.phase === 'done') {
+      rec.outcome = e.outcome ?? 'ok';
+      rec.detail = e.detail;
+      if (note.error) rec.error = note.error;
+      if (note.data) rec.data = note.data;
+      const line = `[${n}] ${e.name} ${rec.outcome} in ${rec.durationMs} ms: ${rec.detail}`;
+      if (rec.outcome === 'failed') this.log.error({ step: e.name, error: rec.error }, line);
+      else this.log.info({ step: e.name }, line);
+    } else {
+      rec.outcome = 'failed';
+      rec.error = e.error;
+      rec.detail = note.detail || 'failed';
+      this.log.error({ step: e.name, error: rec.error }, `[${n}] ${e.name} FAILED after ${rec.durationMs} ms: ${rec.error}`);
+      this.errors.push(`${e.name}: ${rec.error}`);
+    }
+    this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
+  }
+
+  private readonly stepNos = new Map<string, number>();
+
+  /** A step's journaled parameters, for its log line (the runner journals the same). */
+  private paramsFor(id: string): Record<string, unknown> {
+    try {
+      return this.params(id.replace(/^catch-up-\d+$/, 'catch-up').replace(/^fence-address-early$/, 'fence-address').replace(/^undo:.*$/, 'undo'));
+    } catch {
+      return {};
+    }
+  }
+
+  /** What a step does, from the plan (the narration's first line). */
+  why(step: string): string {
+    return (this.plan ?? this.plan0)?.steps.find((s) => s.name === step)?.why ?? '';
+  }
+
+  /** Journaled with each step's start: what a rerun needs to know of how it began. */
+  params(step: string): Record<string, unknown> {
+    const p = this.plan;
+    const stallS = this.c.failover.apply_timeout_s;
+    const maxS = drainMaxS(this.c.failover);
+    switch (step) {
+      case 'fence':
+      case 'fence-kill':
+        return { node: this.req.deadMaster };
+      case 'fence-address':
+        return { node: this.req.deadMaster, address: this.c.address.type };
+      // The position mode goes into the journal: a restarted daemon decides from it whether
+      // an interrupted run can be finished safely (src/failover/resume.ts).
+      case 'freeze':
+        return { nodes: this.reachableSurvivors(), mode: this.plan0!.mode };
+      case 'salvage-fetch':
+        return { from: this.req.deadMaster, startFile: this.oldestReadFile() ?? null };
+      case 'reread':
+        return { nodes: this.reachableSurvivors() };
+      case 'drain':
+        return { nodes: this.drainNodes(), timeoutS: stallS, maxS };
+      case 'level-up':
+        return { nodes: p!.levelUp.filter((n) => !this.dropped.has(n)), winner: p!.winner };
+      case 'catch-up': {
+        const cu = this.catchUps![0]!;
+        return { node: p!.winner, from: cu.from, until: cu.until, timeoutS: stallS, maxS };
+      }
+      case 'promote': {
+        // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
+        // no longer shows where it stood): journaled with the start, the binlog position as read.
+        const winner = p!.winner!;
+        const kept = this.earlier?.node === winner ? this.earlier : undefined;
+        const fromDead = kept?.fromDead ?? this.winnerDrainedAt;
+        const levelAt = { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) };
+        return {
+          node: winner,
+          semiSync: this.c.failover.semi_sync,
+          ...(fromDead ? { fromDead } : {}),
+          ...(Object.keys(levelAt).length ? { levelAt } : {}),
+          ...(kept?.binlog ? { binlog: kept.binlog } : {}),
+        };
+      }
+      case 'repoint': {
+        const b = this.promoteBinlog;
+        const position: RepointPosition | { kind: 'file' } = p!.mode !== 'file' ? { kind: 'gtid' } : b ? { kind: 'file', file: b.file, pos: b.pos } : { kind: 'file' };
+        // Survivors behind the winner resume where the transactions they lack begin.
+        const levelAt = Object.fromEntries([...this.levelAt].map(([n, l]) => [n, `${l.at.file}:${l.at.pos}`]));
+        return { nodes: p!.repoint, to: p!.winner, position, ...(this.levelAt.size ? { levelAt } : {}) };
+      }
+      case 'verify': {
+        const broken = this.mustApply();
+        return { nodes: p!.repoint, timeoutS: Math.min(30, stallS), ...(broken.length ? { mustApply: broken } : {}) };
+      }
+      case 'salvage-apply':
+        return { node: p!.winner, from: this.req.deadMaster, mode: p!.mode };
+      case 'attach':
+        return { node: p!.winner, address: this.c.address.type };
+      default:
+        return {};
+    }
+  }
+
+  get waitsForReplica(): boolean {
+    return this.c.failover.semi_sync && this.plan!.repoint.length > 0;
+  }
+
+  get nodeCount(): number {
+    return this.c.nodes.length;
+  }
+
+  /**
+   * Read every node and elect (pure from here to the first action). 'stop' when the failover
+   * ends here: a master that answers, a dry run, no candidate (this.halt says how).
+   */
+  async elect(): Promise<'go' | 'stop'> {
+    const { deadMaster } = this.req;
+    this.snapshot = this.req.snapshot ?? (await readTopology(this.c));
+    await this.keepEarlierDrops();
+    this.plan0 = planFailover(this.snapshot, this.c, deadMaster, this.planOptions());
+    const dead = this.snapshot.nodes.find((n) => n.name === deadMaster);
+    // A server that refuses heir (access denied, account locked, host blocked, too many
+    // connections) is up: detection counts such answers as proof of life, and so does this.
+    const answers = dead?.reachable
+      ? `answers at ${dead.host}:${dead.port} (read_only=${dead.readOnly ? 'ON' : 'OFF'})`
+      : dead?.error && classifyError(dead.error) === 'alive'
+        ? `answers at ${dead.host}:${dead.port} with an error that proves it running (${dead.error.code}${dead.error.errno ? ` ${dead.error.errno}` : ''}: ${dead.error.message})`
+        : null;
+    if (answers && !this.req.force && this.req.dryRun) {
+      this.warnings.push(`master ${deadMaster} ${answers}: a real run would be refused without --force`);
+    } else if (answers && !this.req.force) {
+      const why =
+        `master ${deadMaster} ${answers}: it is not dead. ` +
+        'Moving a live master is a switchover (heir switchover); to fail over anyway add --force (it is made read-only first where heir can log in).';
+      if (this.fenceAtVerdict) {
+        // The address had already left it at the verdict: give it back (the fence's undo).
+        this.warnings.push(why);
+        this.addressBack = !this.fenceForceStopped();
+        this.masterAliveAtPlan = true;
+        this.halt = () => this.finish('master-alive', `master ${deadMaster} ${answers} after the dead verdict; nothing was promoted`);
+        return 'stop';
+      }
+      this.halt = () => this.refuse([why], 'master-alive');
+      return 'stop';
+    }
+    if (this.req.dryRun) {
+      this.halt = () => this.finish('dry-run', 'plan only, nothing changed');
+      return 'stop';
+    }
+    if (!this.plan0.winner) {
+      this.next.push('no survivor can be promoted: see every candidate\'s reasons; fix one (or use --to NODE --force) and run heir failover');
+      const reasons = this.plan0.noWinnerReasons.join('; ');
+      this.halt = () => this.finish('no-candidate', `no survivor can become master: ${reasons}`);
+      return 'stop';
+    }
+    return 'go';
+  }
+
+  /** A master found alive at the plan with the address already gone (fence at the verdict). */
+  private masterAliveAtPlan = false;
+
+  async notePlannedWinner(): Promise<void> {
+    if (this.journal) await this.note(`planned winner: ${this.plan0!.winner}`);
+  }
+
+  /** The fence step made the old master read-only. */
+  private fencedReadOnly(): boolean {
+    const fence = this.steps.find((x) => x.name === 'fence');
+    return fence?.outcome === 'ok' && /is read-only/.test(fence.detail);
+  }
+
+  private fencedAt(name: string): boolean {
+    return this.steps.some((s) => s.name === name && s.outcome === 'ok');
+  }
+
+  /** The address fence force-stopped the old master's instance: the address cannot go back to it. */
+  private fenceForceStopped(): boolean {
+    return !!this.fenceOutcome && /force-stopped/.test(this.fenceOutcome.action);
   }
 
   /** A note in the journal: one that cannot be written is a warning, not the end of the run. */
@@ -440,7 +569,7 @@ class FailoverRun {
    * when it may stop the failover, before the address moves). A failure stops the failover
    * only with abort_on_failure; otherwise it is a warning.
    */
-  private async preFailoverHook(): Promise<'go' | 'abort'> {
+  async preFailoverHook(): Promise<'go' | 'stop'> {
     const run = await runHook(
       this.c,
       'pre_failover',
@@ -452,7 +581,12 @@ class FailoverRun {
     this.hooks.push(run);
     await this.note(`hook ${run.detail}`);
     if (run.ok) return 'go';
-    if (this.c.hooks.pre_failover!.abort_on_failure) return 'abort';
+    if (this.c.hooks.pre_failover!.abort_on_failure) {
+      this.next.push(`the pre_failover hook stopped the failover (${run.detail}); look at its output in this report, then run heir failover --cluster ${this.c.name}`);
+      const why = `the pre_failover hook ${run.detail.replace(/^pre_failover /, '')} and hooks.pre_failover.abort_on_failure is true: the failover was not started, nothing was changed`;
+      this.halt = () => this.refuse([why], 'pre-failover-hook');
+      return 'stop';
+    }
     this.warnings.push(`hook ${run.detail}; the failover went on (hooks.pre_failover.abort_on_failure is false)`);
     return 'go';
   }
@@ -461,25 +595,24 @@ class FailoverRun {
   // Steps
 
   /** A master that still answers must stop taking writes before positions are compared. */
-  private async fenceOldMaster(): Promise<void> {
+  async fence(api: StepApi): Promise<void> {
+    const rec = api.record;
     const dead = this.snapshot!.nodes.find((n) => n.name === this.req.deadMaster);
-    await this.step('fence', { node: this.req.deadMaster }, async (rec) => {
-      if (!dead?.reachable) {
-        rec.outcome = 'skipped';
-        rec.detail = `${this.req.deadMaster} does not answer; nothing to set on it`;
-        return;
-      }
-      try {
-        const c = await this.conn(this.req.deadMaster);
-        const r = await fenceReadOnly(c);
-        rec.detail = `${this.req.deadMaster} is read-only (super_read_only where supported), ${r.persisted}`;
-      } catch (e) {
-        // Not fatal: the address is taken away regardless, and the old master cannot
-        // reach the replicas once their IO threads are stopped.
-        rec.detail = `could not make ${this.req.deadMaster} read-only: ${(e as Error).message}`;
-        this.warnings.push(rec.detail);
-      }
-    });
+    if (!dead?.reachable) {
+      rec.outcome = 'skipped';
+      rec.detail = `${this.req.deadMaster} does not answer; nothing to set on it`;
+      return;
+    }
+    try {
+      const c = await this.conn(this.req.deadMaster);
+      const r = await fenceReadOnly(c);
+      rec.detail = `${this.req.deadMaster} is read-only (super_read_only where supported), ${r.persisted}`;
+    } catch (e) {
+      // Not fatal: the address is taken away regardless, and the old master cannot
+      // reach the replicas once their IO threads are stopped.
+      rec.detail = `could not make ${this.req.deadMaster} read-only: ${(e as Error).message}`;
+      this.warnings.push(rec.detail);
+    }
   }
 
   /**
@@ -490,38 +623,39 @@ class FailoverRun {
    * be done, the late fence (startLateFence) and the daemon's old-master watch make it
    * read-only when it answers again.
    */
-  private startFenceKill(): void {
-    if (!this.c.failover.kill_unresponsive_master) return;
-    const fence = this.steps.find((x) => x.name === 'fence');
-    if (fence?.outcome === 'ok' && /is read-only/.test(fence.detail)) return;
+  fenceKillWanted(): boolean {
+    if (!this.c.failover.kill_unresponsive_master) return false;
+    if (this.fencedReadOnly()) return false;
+    return this.req.deadMasterSshReachable !== false;
+  }
+
+  async fenceKill(api: StepApi): Promise<void> {
+    const rec = api.record;
     const dead = this.node(this.req.deadMaster);
-    if (this.req.deadMasterSshReachable === false) return;
-    this.fenceKillP = this.step('fence-kill', { node: dead.name }, async (rec) => {
-      let k;
-      try {
-        k = await killMysqldOverSsh(this.c, dead);
-      } catch (e) {
-        rec.outcome = 'skipped';
-        rec.detail = `could not reach ${dead.name}'s host to kill its mysqld: ${(e as Error).message}`;
-        return;
-      }
-      if (k.killed === 'none') {
-        rec.outcome = 'skipped';
-        rec.detail = k.error ? `nothing killed on ${dead.name}'s host: ${k.error}` : `no mysqld listens on port ${dead.port} on ${dead.name}'s host`;
-        return;
-      }
-      const what = `mysqld (pid ${k.pid}, state ${k.stateBefore ?? '?'}) on ${dead.name}'s host`;
-      if (k.killed === 'failed') {
-        rec.detail = `could not kill ${what}: ${k.error ?? 'refused'}; it is made read-only if it answers again`;
-        this.warnings.push(`fence: ${rec.detail}`);
-        return;
-      }
-      rec.detail = k.gone
-        ? `killed ${what}: it did not answer SQL and must not resume writable beside the new master`
-        : `sent SIGKILL to ${what}, still there after 3 s (uninterruptible I/O?): it dies when the I/O returns; made read-only if it answers first`;
+    let k;
+    try {
+      k = await killMysqldOverSsh(this.c, dead);
+    } catch (e) {
+      rec.outcome = 'skipped';
+      rec.detail = `could not reach ${dead.name}'s host to kill its mysqld: ${(e as Error).message}`;
+      return;
+    }
+    if (k.killed === 'none') {
+      rec.outcome = 'skipped';
+      rec.detail = k.error ? `nothing killed on ${dead.name}'s host: ${k.error}` : `no mysqld listens on port ${dead.port} on ${dead.name}'s host`;
+      return;
+    }
+    const what = `mysqld (pid ${k.pid}, state ${k.stateBefore ?? '?'}) on ${dead.name}'s host`;
+    if (k.killed === 'failed') {
+      rec.detail = `could not kill ${what}: ${k.error ?? 'refused'}; it is made read-only if it answers again`;
       this.warnings.push(`fence: ${rec.detail}`);
-      this.next.push(`${dead.name}'s mysqld was killed by the fence: before starting it again, make sure its my.cnf has super_read_only=ON (it must not come back writable), then heir rejoin --cluster ${this.c.name} --node ${dead.name}`);
-    }).catch(() => undefined);
+      return;
+    }
+    rec.detail = k.gone
+      ? `killed ${what}: it did not answer SQL and must not resume writable beside the new master`
+      : `sent SIGKILL to ${what}, still there after 3 s (uninterruptible I/O?): it dies when the I/O returns; made read-only if it answers first`;
+    this.warnings.push(`fence: ${rec.detail}`);
+    this.next.push(`${dead.name}'s mysqld was killed by the fence: before starting it again, make sure its my.cnf has super_read_only=ON (it must not come back writable), then heir rejoin --cluster ${this.c.name} --node ${dead.name}`);
   }
 
   /**
@@ -531,9 +665,8 @@ class FailoverRun {
    * The daemon's old-master watch takes over once the failover ends; this covers the
    * failover's own remaining steps.
    */
-  private startLateFence(): void {
-    const fence = this.steps.find((x) => x.name === 'fence');
-    if (fence?.outcome === 'ok' && /is read-only/.test(fence.detail)) return;
+  startLateFence(): void {
+    if (this.fencedReadOnly()) return;
     const dead = this.node(this.req.deadMaster);
     const winner = this.plan!.winner!;
     void (async () => {
@@ -558,9 +691,11 @@ class FailoverRun {
   }
 
   /** The address leaves the old master now; the detach runs while the rest proceeds. */
-  private fenceAddress(): void {
+  fenceAddress(api: StepApi): Promise<MoveOutcome> {
+    const rec = api.record;
     const oldMaster = this.node(this.req.deadMaster);
-    this.fenceP = this.step('fence-address', { node: oldMaster.name, address: this.c.address.type }, async (rec) => {
+    this.mover ??= this.req.mover ?? createMover(this.c, this.req.global, { log: this.log });
+    const work = (async () => {
       const out = await this.mover!.fence({
         cluster: this.c,
         oldMaster,
@@ -569,57 +704,57 @@ class FailoverRun {
         oldMasterSshReachable: this.req.deadMasterSshReachable,
       });
       rec.detail = `${out.action}: ${out.detail}`;
+      this.fenceOutcome = out;
       if (!out.ok) throw new Error(`address fence failed (${out.code ?? out.action}): ${out.detail}`);
       return out;
-    }).catch(() => undefined);
+    })();
+    this.fenceP = work.catch(() => undefined);
+    return work;
   }
 
   /** Stop every IO thread so that the positions compared next can no longer move. */
-  private async freeze(): Promise<void> {
+  async freeze(api: StepApi): Promise<void> {
+    const rec = api.record;
     const nodes = this.reachableSurvivors();
-    // The position mode goes into the journal: a restarted daemon decides from it whether
-    // an interrupted run can be finished safely (src/failover/resume.ts).
-    await this.step('freeze', { nodes, mode: this.plan0!.mode }, async (rec) => {
-      rec.nodes = await eachNode(nodes, async (n) => {
-        const c = await this.conn(n);
-        await this.req.duringStep?.('freeze', `connected ${n}`);
-        const r = await freezeReplica(c);
-        if (r.wasReplica) this.frozen.push(n);
-        if (!r.wasReplica) return 'not a replica';
-        // MariaDB with MASTER_USE_GTID=no keeps no Gtid_IO_Pos: what it received but did not
-        // apply shows in no GTID position, and a repoint's CHANGE MASTER deletes that relay
-        // log. Applied now, it counts in the election and nothing is discarded later. It is
-        // drained as the winner is (drain.ts): waited for while its applier makes progress; a
-        // stuck one is dropped (not elected, not repointed; its relay log is reported).
-        const chs = c.version.flavor === 'mariadb' ? await readChannels(c) : [];
-        if (chs.some((ch) => ch.mariadbUsingGtid === 'No')) {
-          const stallS = this.c.failover.apply_timeout_s;
-          const maxS = drainMaxS(this.c.failover);
-          let r: Awaited<ReturnType<typeof drainWatched>>;
-          try {
-            r = await drainWatched(c, { stallS, maxS });
-          } catch (e) {
-            const why = `its relay log (MASTER_USE_GTID=no) was not applied: ${(e as Error).message}`;
-            this.drop(n, why);
-            throw new Error(`IO thread stopped; dropped: ${why}`);
-          }
-          const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
-          return `IO thread stopped; relay log applied${waited} (MASTER_USE_GTID=no: only applied transactions show in its GTID position)`;
+    rec.nodes = await eachNode(nodes, async (n) => {
+      const c = await this.conn(n);
+      await this.req.duringStep?.('freeze', `connected ${n}`);
+      const r = await freezeReplica(c);
+      if (r.wasReplica) this.frozen.push(n);
+      if (!r.wasReplica) return 'not a replica';
+      // MariaDB with MASTER_USE_GTID=no keeps no Gtid_IO_Pos: what it received but did not
+      // apply shows in no GTID position, and a repoint's CHANGE MASTER deletes that relay
+      // log. Applied now, it counts in the election and nothing is discarded later. It is
+      // drained as the winner is (drain.ts): waited for while its applier makes progress; a
+      // stuck one is dropped (not elected, not repointed; its relay log is reported).
+      const chs = c.version.flavor === 'mariadb' ? await readChannels(c) : [];
+      if (chs.some((ch) => ch.mariadbUsingGtid === 'No')) {
+        const stallS = this.c.failover.apply_timeout_s;
+        const maxS = drainMaxS(this.c.failover);
+        let r: Awaited<ReturnType<typeof drainWatched>>;
+        try {
+          r = await drainWatched(c, { stallS, maxS });
+        } catch (e) {
+          const why = `its relay log (MASTER_USE_GTID=no) was not applied: ${(e as Error).message}`;
+          this.drop(n, why);
+          throw new Error(`IO thread stopped; dropped: ${why}`);
         }
-        return 'IO thread stopped';
-      });
-      const failed = rec.nodes.filter((x) => !x.ok);
-      // A node we could not freeze is read again next; if it is gone by then it is not a
-      // candidate. A dropped one has its warning already.
-      for (const f of failed) if (!this.dropped.has(f.node)) this.warnings.push(`freeze: ${f.node}: ${f.detail}`);
-      rec.detail = `IO threads stopped on ${this.frozen.join(', ') || 'no node'}${failed.length ? `; failed on ${failed.map((f) => f.node).join(', ')}` : ''}`;
+        const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+        return `IO thread stopped; relay log applied${waited} (MASTER_USE_GTID=no: only applied transactions show in its GTID position)`;
+      }
+      return 'IO thread stopped';
     });
+    const failed = rec.nodes.filter((x) => !x.ok);
+    // A node we could not freeze is read again next; if it is gone by then it is not a
+    // candidate. A dropped one has its warning already.
+    for (const f of failed) if (!this.dropped.has(f.node)) this.warnings.push(`freeze: ${f.node}: ${f.detail}`);
+    rec.detail = `IO threads stopped on ${this.frozen.join(', ') || 'no node'}${failed.length ? `; failed on ${failed.map((f) => f.node).join(', ')}` : ''}`;
   }
 
   /** Copy the dead master's binlogs to the manager while the survivors drain. */
-  private startSalvageFetch(): void {
-    const fo = this.c.failover;
-    if (!fo.salvage.enabled) {
+  decideSalvage(): void {
+    this.salvageWanted = false;
+    if (!this.c.failover.salvage.enabled) {
       this.salvage = { attempted: false, why: 'failover.salvage.enabled is false', files: [], gtids: '', count: 0 };
       return;
     }
@@ -627,9 +762,15 @@ class FailoverRun {
       this.salvage = { attempted: false, why: `${this.req.deadMaster}'s host does not answer SSH (detection)`, files: [], gtids: '', count: 0 };
       return;
     }
+    this.salvageWanted = true;
+  }
+
+  salvageFetch(api: StepApi): Promise<FetchedBinlogs | undefined> {
+    const rec = api.record;
+    const fo = this.c.failover;
     const dead = this.node(this.req.deadMaster);
     const startFile = this.oldestReadFile();
-    this.fetchP = this.step('salvage-fetch', { from: dead.name, startFile: startFile ?? null }, async (rec) => {
+    const work = (async () => {
       let got: FetchedBinlogs;
       try {
         got = await fetchBinlogs({
@@ -652,43 +793,45 @@ class FailoverRun {
       rec.detail = `copied ${got.remote.length} binlog(s), ${got.bytes} bytes: ${got.remote.join(', ')}`;
       for (const w of got.warnings) this.warnings.push(`salvage: ${w}`);
       return got;
-    }).catch((e) => {
+    })();
+    this.fetchP = work.catch((e) => {
       this.fetchError = (e as Error).message;
       return undefined;
     });
+    return work;
   }
 
   /** Read the survivors again, now frozen, and elect on these final positions. */
-  private async reread(): Promise<void> {
-    await this.step('reread', { nodes: this.reachableSurvivors() }, async (rec) => {
-      const fresh = await Promise.all(
-        this.snapshot!.nodes.map((n) =>
-          n.name === this.req.deadMaster || !n.reachable ? Promise.resolve(n) : readNode(this.c, this.node(n.name)),
-        ),
-      );
-      this.finalSnapshot = { cluster: this.c.name, takenAt: Date.now(), nodes: fresh };
-      const moved = this.stillReceiving(fresh);
-      if (moved.length) {
-        // What a killed mysqld's kernel still had in its send buffers arrives after its
-        // death (seconds of it on a slow link): only the host itself can tell that from a
-        // master that is alive and cut off from the manager.
-        const gone = await this.mysqldGoneOnHost();
-        if (!gone) {
-          this.masterAlive = new MasterAlive(moved);
-          throw this.masterAlive;
-        }
-        this.warnings.push(`${moved.join('; ')}; but ${gone}: that was still in flight when it died`);
-        this.log.warn({ moved, host: gone }, `survivors received from ${this.req.deadMaster} after its first read, but ${gone}: going on`);
+  async reread(api: StepApi): Promise<void> {
+    const rec = api.record;
+    const fresh = await Promise.all(
+      this.snapshot!.nodes.map((n) =>
+        n.name === this.req.deadMaster || !n.reachable ? Promise.resolve(n) : readNode(this.c, this.node(n.name)),
+      ),
+    );
+    this.finalSnapshot = { cluster: this.c.name, takenAt: Date.now(), nodes: fresh };
+    const moved = this.stillReceiving(fresh);
+    if (moved.length) {
+      // What a killed mysqld's kernel still had in its send buffers arrives after its
+      // death (seconds of it on a slow link): only the host itself can tell that from a
+      // master that is alive and cut off from the manager.
+      const gone = await this.mysqldGoneOnHost();
+      if (!gone) {
+        this.masterAlive = new MasterAlive(moved);
+        this.addressBack = !this.fenceForceStopped();
+        throw this.masterAlive;
       }
-      this.plan = planFailover(this.finalSnapshot, this.c, this.req.deadMaster, this.planOptions());
-      if (!this.plan.winner) throw new Error(`no winner on the frozen positions: ${this.plan.noWinnerReasons.join('; ')}`);
-      if (this.plan.winner !== this.plan0!.winner) {
-        this.warnings.push(`the winner changed after the freeze: ${this.plan0!.winner} → ${this.plan.winner} (positions moved before the IO threads stopped)`);
-      }
-      rec.detail =
-        `winner ${this.plan.winner} (most advanced ${this.plan.mostAdvanced}); ` +
-        (this.plan.catchUp.length ? `catch-up from ${this.plan.catchUp.map((c) => c.from).join(', ')}` : 'no catch-up needed');
-    });
+      this.warnings.push(`${moved.join('; ')}; but ${gone}: that was still in flight when it died`);
+      this.log.warn({ moved, host: gone }, `survivors received from ${this.req.deadMaster} after its first read, but ${gone}: going on`);
+    }
+    this.plan = planFailover(this.finalSnapshot, this.c, this.req.deadMaster, this.planOptions());
+    if (!this.plan.winner) throw new Error(`no winner on the frozen positions: ${this.plan.noWinnerReasons.join('; ')}`);
+    if (this.plan.winner !== this.plan0!.winner) {
+      this.warnings.push(`the winner changed after the freeze: ${this.plan0!.winner} → ${this.plan.winner} (positions moved before the IO threads stopped)`);
+    }
+    rec.detail =
+      `winner ${this.plan.winner} (most advanced ${this.plan.mostAdvanced}); ` +
+      (this.plan.catchUp.length ? `catch-up from ${this.plan.catchUp.map((c) => c.from).join(', ')}` : 'no catch-up needed');
   }
 
   /**
@@ -699,7 +842,7 @@ class FailoverRun {
    * still finish what was in flight.
    */
   private stillReceiving(fresh: NodeSnapshot[]): string[] {
-    if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok' && /is read-only/.test(s.detail))) return [];
+    if (this.fencedReadOnly()) return [];
     const dead = this.node(this.req.deadMaster);
     const ref = { host: dead.host, port: dead.port, serverId: this.req.lastKnownMaster?.serverId };
     const out: string[] = [];
@@ -747,63 +890,62 @@ class FailoverRun {
    * and the new plan's nodes are drained in turn. Only when no promotable node remains does
    * the failover stop here.
    */
-  private async drain(): Promise<void> {
+  async drain(api: StepApi): Promise<void> {
+    const rec = api.record;
     const stallS = this.c.failover.apply_timeout_s;
     const maxS = drainMaxS(this.c.failover);
     const drained = new Set<string>();
     /** Where each drained node's SQL thread stopped in the dead master's binlog. */
     const execAt = new Map<string, { file: string; pos: number }>();
-    await this.step('drain', { nodes: this.drainNodes(), timeoutS: stallS, maxS }, async (rec) => {
-      rec.nodes = [];
-      const replaced: string[] = [];
-      for (;;) {
-        const p = this.plan!;
-        const todo = this.drainNodes().filter((n) => !drained.has(n) && !this.dropped.has(n));
-        const round = await eachNode(todo, async (n) => {
-          const c = await this.conn(n);
-          const r = await drainWatched(c, { stallS, maxS });
-          drained.add(n);
-          // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
-          // where salvage starts in file/position mode should it become the winner.
-          const ch = await channelFromDead(c, this.node(this.req.deadMaster), { orFirst: true });
-          if (ch?.exec) execAt.set(n, ch.exec);
-          const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
-          return `relay log applied${waited}`;
-        });
-        rec.nodes.push(...round);
-        // A node whose relay log cannot be applied must not fail the whole failover with the
-        // address already gone: it is dropped, and what only it has is reported.
-        for (const b of round.filter((x) => !x.ok)) this.drop(b.node, `its relay log was not applied: ${b.detail}`);
-        if (!this.dropped.has(p.winner!)) break;
-        // The winner is stuck: elect again on the same frozen positions without the dropped nodes.
-        const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
-        if (!again.winner) {
-          const why = `${p.winner} was dropped (${this.dropped.get(p.winner!)}) and no promotable node remains: ${again.noWinnerReasons.join('; ')}`;
-          this.next.push(
-            `${p.winner}'s SQL thread goes on applying its relay log (its IO thread is stopped): once it has applied everything (or the cause is fixed), ` +
-              `run heir failover --cluster ${this.c.name}`,
-          );
-          throw new Error(why);
-        }
-        // Why it was dropped is in its own warning (drop), once.
-        const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped)`;
-        this.warnings.push(msg);
-        await this.note(msg);
-        this.log.warn({ dropped: p.winner, winner: again.winner }, msg);
-        replaced.push(`${p.winner} → ${again.winner}`);
-        this.plan = again;
-      }
+    rec.nodes = [];
+    const replaced: string[] = [];
+    for (;;) {
       const p = this.plan!;
-      const w = execAt.get(p.winner!);
-      if (w) this.winnerDrainedAt = w;
-      const good = rec.nodes.filter((x) => x.ok).map((x) => x.node);
-      const bad = rec.nodes.filter((x) => !x.ok).map((x) => x.node);
-      if (bad.length) rec.data = { dropped: Object.fromEntries(bad.map((n) => [n, this.dropped.get(n)])), winner: p.winner };
-      rec.detail =
-        `relay logs applied on ${good.join(', ') || 'no node'}` +
-        (bad.length ? `; dropped ${bad.join(', ')} (stuck: no progress within failover.apply_timeout_s ${stallS}s, an error, or past failover.drain_max_s ${maxS}s)` : '') +
-        (replaced.length ? `; winner replaced: ${replaced.join(', ')}` : '');
-    });
+      const todo = this.drainNodes().filter((n) => !drained.has(n) && !this.dropped.has(n));
+      const round = await eachNode(todo, async (n) => {
+        const c = await this.conn(n);
+        const r = await drainWatched(c, { stallS, maxS });
+        drained.add(n);
+        // Where its SQL thread stopped in the dead master's binlog: a transaction boundary,
+        // where salvage starts in file/position mode should it become the winner.
+        const ch = await channelFromDead(c, this.node(this.req.deadMaster), { orFirst: true });
+        if (ch?.exec) execAt.set(n, ch.exec);
+        const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+        return `relay log applied${waited}`;
+      });
+      rec.nodes.push(...round);
+      // A node whose relay log cannot be applied must not fail the whole failover with the
+      // address already gone: it is dropped, and what only it has is reported.
+      for (const b of round.filter((x) => !x.ok)) this.drop(b.node, `its relay log was not applied: ${b.detail}`);
+      if (!this.dropped.has(p.winner!)) break;
+      // The winner is stuck: elect again on the same frozen positions without the dropped nodes.
+      const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+      if (!again.winner) {
+        const why = `${p.winner} was dropped (${this.dropped.get(p.winner!)}) and no promotable node remains: ${again.noWinnerReasons.join('; ')}`;
+        this.next.push(
+          `${p.winner}'s SQL thread goes on applying its relay log (its IO thread is stopped): once it has applied everything (or the cause is fixed), ` +
+            `run heir failover --cluster ${this.c.name}`,
+        );
+        throw new Error(why);
+      }
+      // Why it was dropped is in its own warning (drop), once.
+      const msg = `the winner changed during the drain: ${p.winner} → ${again.winner} (${p.winner} was dropped)`;
+      this.warnings.push(msg);
+      await this.note(msg);
+      this.log.warn({ dropped: p.winner, winner: again.winner }, msg);
+      replaced.push(`${p.winner} → ${again.winner}`);
+      this.plan = again;
+    }
+    const p = this.plan!;
+    const w = execAt.get(p.winner!);
+    if (w) this.winnerDrainedAt = w;
+    const good = rec.nodes.filter((x) => x.ok).map((x) => x.node);
+    const bad = rec.nodes.filter((x) => !x.ok).map((x) => x.node);
+    if (bad.length) rec.data = { dropped: Object.fromEntries(bad.map((n) => [n, this.dropped.get(n)])), winner: p.winner };
+    rec.detail =
+      `relay logs applied on ${good.join(', ') || 'no node'}` +
+      (bad.length ? `; dropped ${bad.join(', ')} (stuck: no progress within failover.apply_timeout_s ${stallS}s, an error, or past failover.drain_max_s ${maxS}s)` : '') +
+      (replaced.length ? `; winner replaced: ${replaced.join(', ')}` : '');
   }
 
   /** The nodes the current plan drains: the winner, catch-up sources, file/position survivors. */
@@ -851,58 +993,57 @@ class FailoverRun {
     }
   }
 
-  /** The winner takes what others received and it lacks, from each source in turn. */
-  private async catchUp(): Promise<void> {
+  /** A catch-up is still to do: the current plan's sources in turn, those dropped left out. */
+  catchUpPending(): boolean {
+    this.catchUps ??= [...this.plan!.catchUp];
+    while (this.catchUps.length > 0 && this.dropped.has(this.catchUps[0]!.from)) this.catchUps.shift();
+    return this.catchUps.length > 0;
+  }
+
+  /** The winner takes what the next source received and it lacks. */
+  async catchUp(api: StepApi): Promise<void> {
+    const cu = this.catchUps!.shift()!;
     const p = this.plan!;
     const stallS = this.c.failover.apply_timeout_s;
     const maxS = drainMaxS(this.c.failover);
-    let elected: string | undefined;
-    for (const cu of p.catchUp) {
-      if (this.dropped.has(cu.from)) continue;
-      if (p.mode === 'file') {
-        await this.catchUpByCoords(cu.from, cu.until, stallS, maxS);
-        continue;
-      }
-      await this.step('catch-up', { node: p.winner, from: cu.from, until: cu.until, timeoutS: stallS, maxS }, async (rec) => {
-        this.winnerRepointed = true;
-        this.catchUpNode = p.winner!;
-        // Waited for as long as the winner's applier makes progress on what it fetches (drain.ts).
-        let r: Awaited<ReturnType<typeof catchUpFrom>>;
-        try {
-          r = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, { stallS, maxS });
-        } catch (e) {
-          if (!(e instanceof DrainStuck)) throw e;
-          if (e instanceof SourceCannotServe) {
-            // The source holds what the winner lacks and cannot send it (e.g. purged from its
-            // binlog): elect again, with no catch-up from it. The node holding the data may win
-            // (its relay log was drained with the winner's); the old winner is repointed like
-            // any survivor, and its verify says whether it can follow.
-            this.cannotServe.set(cu.from, e.message);
-            const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
-            if (again.winner && again.winner !== p.winner) {
-              const msg = `the winner changed at the catch-up: ${p.winner} → ${again.winner} (${p.winner} could not fetch from ${cu.from}: ${e.message})`;
-              rec.outcome = 'skipped';
-              rec.detail = msg;
-              this.warnings.push(msg);
-              await this.note(msg);
-              this.log.warn({ winner: again.winner, was: p.winner, source: cu.from }, msg);
-              this.plan = again;
-              elected = again.winner;
-              return;
-            }
-          }
-          // Whatever arrived is kept (whole transactions, by GTID); the rest is reported.
+    if (p.mode === 'file') return this.catchUpByCoords(api, cu.from, cu.until, stallS, maxS);
+    const rec = api.record;
+    this.winnerRepointed = true;
+    this.catchUpNode = p.winner!;
+    // Waited for as long as the winner's applier makes progress on what it fetches (drain.ts).
+    let r: Awaited<ReturnType<typeof catchUpFrom>>;
+    try {
+      r = await catchUpFrom(await this.conn(p.winner!), this.c, this.node(cu.from), cu.until, { stallS, maxS });
+    } catch (e) {
+      if (!(e instanceof DrainStuck)) throw e;
+      if (e instanceof SourceCannotServe) {
+        // The source holds what the winner lacks and cannot send it (e.g. purged from its
+        // binlog): elect again, with no catch-up from it. The node holding the data may win
+        // (its relay log was drained with the winner's); the old winner is repointed like
+        // any survivor, and its verify says whether it can follow.
+        this.cannotServe.set(cu.from, e.message);
+        const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+        if (again.winner && again.winner !== p.winner) {
+          const msg = `the winner changed at the catch-up: ${p.winner} → ${again.winner} (${p.winner} could not fetch from ${cu.from}: ${e.message})`;
           rec.outcome = 'skipped';
-          rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from}: ${e.message}`;
-          this.drop(cu.from, `catch-up from it did not finish (${p.winner}: ${e.message})`);
+          rec.detail = msg;
+          this.warnings.push(msg);
+          await this.note(msg);
+          this.log.warn({ winner: again.winner, was: p.winner, source: cu.from }, msg);
+          this.plan = again;
+          // A new winner: its own catch-ups (from the sources that can serve) follow.
+          this.catchUps = [...again.catchUp];
           return;
         }
-        const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
-        rec.detail = `${p.winner} caught up from ${cu.from}${waited}: ${cu.brings}`;
-      });
-      // A new winner: its own catch-ups (from the sources that can serve) follow.
-      if (elected) return this.catchUp();
+      }
+      // Whatever arrived is kept (whole transactions, by GTID); the rest is reported.
+      rec.outcome = 'skipped';
+      rec.detail = `${p.winner} did not reach ${cu.until} from ${cu.from}: ${e.message}`;
+      this.drop(cu.from, `catch-up from it did not finish (${p.winner}: ${e.message})`);
+      return;
     }
+    const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+    rec.detail = `${p.winner} caught up from ${cu.from}${waited}: ${cu.brings}`;
   }
 
   /**
@@ -914,54 +1055,53 @@ class FailoverRun {
    * short after it began, the winner's place in the dead master's binlog is unknown: the
    * failover stops before any promotion, the winner left pointed at the source.
    */
-  private async catchUpByCoords(from: string, until: string, stallS: number, maxS: number): Promise<void> {
+  private async catchUpByCoords(api: StepApi, from: string, until: string, stallS: number, maxS: number): Promise<void> {
+    const rec = api.record;
     const winner = this.plan!.winner!;
     const dead = this.node(this.req.deadMaster);
-    await this.step('catch-up', { node: winner, from, until, timeoutS: stallS, maxS }, async (rec) => {
-      const sc = await this.conn(from);
-      const sch = await channelFromDead(sc, dead);
-      const wexec = this.winnerExecCoords();
-      const origin = sch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
-      let why: string | undefined;
-      let at: { file: string; pos: number } | undefined;
-      if (!sch?.relayLogFile || !sch.exec || !origin || !wexec) why = `${from} has no relay log, applied coordinates or source server_id from ${dead.name}, or ${winner} no applied coordinates`;
-      else {
-        const [f] = await locateLevelUp({ winner: sc, relayLogFile: sch.relayLogFile, winnerExec: sch.exec, origin, behind: [{ node: winner, received: wexec }] }); // drained: it holds whole what it received up to there
-        if (f?.ok) at = f.at;
-        else why = f ? f.why : 'not located';
-      }
-      const end = at ? await readBinlogStatus(sc) : undefined;
-      if (!at || !end || !sch?.exec) {
-        rec.outcome = 'skipped';
-        rec.detail = `${winner}'s position was not located in ${from}'s binlog: ${why ?? `${from}'s binary log is off`}`;
-        this.drop(from, `catch-up from it is not possible (${why ?? 'binary log off'})`);
-        // Survivors that read as far as it did can no longer be repointed at the winner: plan again
-        // without it (same frozen positions); the winner must stay, its level-up is done.
-        const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
-        if (again.winner !== winner) throw new Error(`${from} was dropped (${this.dropped.get(from)}) and the election then names ${again.winner ?? 'no node'}, not ${winner}: nothing is promoted`);
-        this.plan = again;
-        return;
-      }
-      await this.journal?.progress('catch-up', { at, end, fromDead: sch.exec });
-      this.winnerRepointed = true;
-      this.catchUpBegun = { from, at, fromDead: sch.exec };
-      let r: Awaited<ReturnType<typeof catchUpFromCoords>>;
-      try {
-        r = await catchUpFromCoords(await this.conn(winner), this.c, this.node(from), at, end, { stallS, maxS });
-      } catch (e) {
-        const msg = e instanceof DrainStuck ? e.message : (e as Error).message;
-        throw new Error(
-          `${winner} did not finish catching up from ${from} (from ${at.file}:${at.pos} to ${end.file}:${end.pos} of its binlog): ${msg}; ` +
-            `where ${winner} stands in ${dead.name}'s binlog is now between ${wexec!.file}:${wexec!.pos} and ${sch.exec.file}:${sch.exec.pos}, so nothing is promoted`,
-        );
-      }
-      // The winner now holds the dead master's transactions up to where the source applied them.
-      this.winnerDrainedAt = sch.exec;
-      this.catchUpBegun.done = true;
-      rec.data = { fromDead: sch.exec };
-      const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
-      rec.detail = `${winner} caught up from ${from} (its binlog ${at.file}:${at.pos} to ${end.file}:${end.pos})${waited}: now at ${sch.exec.file}:${sch.exec.pos} of ${dead.name}'s binlog${r.tail ? `; before it, its ${r.tail}` : ''}`;
-    });
+    const sc = await this.conn(from);
+    const sch = await channelFromDead(sc, dead);
+    const wexec = this.winnerExecCoords();
+    const origin = sch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
+    let why: string | undefined;
+    let at: { file: string; pos: number } | undefined;
+    if (!sch?.relayLogFile || !sch.exec || !origin || !wexec) why = `${from} has no relay log, applied coordinates or source server_id from ${dead.name}, or ${winner} no applied coordinates`;
+    else {
+      const [f] = await locateLevelUp({ winner: sc, relayLogFile: sch.relayLogFile, winnerExec: sch.exec, origin, behind: [{ node: winner, received: wexec }] }); // drained: it holds whole what it received up to there
+      if (f?.ok) at = f.at;
+      else why = f ? f.why : 'not located';
+    }
+    const end = at ? await readBinlogStatus(sc) : undefined;
+    if (!at || !end || !sch?.exec) {
+      rec.outcome = 'skipped';
+      rec.detail = `${winner}'s position was not located in ${from}'s binlog: ${why ?? `${from}'s binary log is off`}`;
+      this.drop(from, `catch-up from it is not possible (${why ?? 'binary log off'})`);
+      // Survivors that read as far as it did can no longer be repointed at the winner: plan again
+      // without it (same frozen positions); the winner must stay, its level-up is done.
+      const again = planFailover(this.finalSnapshot!, this.c, this.req.deadMaster, this.planOptions());
+      if (again.winner !== winner) throw new Error(`${from} was dropped (${this.dropped.get(from)}) and the election then names ${again.winner ?? 'no node'}, not ${winner}: nothing is promoted`);
+      this.plan = again;
+      return;
+    }
+    await api.progress({ at, end, fromDead: sch.exec });
+    this.winnerRepointed = true;
+    this.catchUpBegun = { from, at, fromDead: sch.exec };
+    let r: Awaited<ReturnType<typeof catchUpFromCoords>>;
+    try {
+      r = await catchUpFromCoords(await this.conn(winner), this.c, this.node(from), at, end, { stallS, maxS });
+    } catch (e) {
+      const msg = e instanceof DrainStuck ? e.message : (e as Error).message;
+      throw new Error(
+        `${winner} did not finish catching up from ${from} (from ${at.file}:${at.pos} to ${end.file}:${end.pos} of its binlog): ${msg}; ` +
+          `where ${winner} stands in ${dead.name}'s binlog is now between ${wexec!.file}:${wexec!.pos} and ${sch.exec.file}:${sch.exec.pos}, so nothing is promoted`,
+      );
+    }
+    // The winner now holds the dead master's transactions up to where the source applied them.
+    this.winnerDrainedAt = sch.exec;
+    this.catchUpBegun.done = true;
+    rec.data = { fromDead: sch.exec };
+    const waited = r.waitedMs >= stallS * 1000 ? ` in ${(r.waitedMs / 1000).toFixed(1)} s, longer than failover.apply_timeout_s ${stallS}s: its applier kept making progress (${r.progress ?? 'moving'})` : '';
+    rec.detail = `${winner} caught up from ${from} (its binlog ${at.file}:${at.pos} to ${end.file}:${end.pos})${waited}: now at ${sch.exec.file}:${sch.exec.pos} of ${dead.name}'s binlog${r.tail ? `; before it, its ${r.tail}` : ''}`;
   }
 
   /**
@@ -972,131 +1112,141 @@ class FailoverRun {
    * an applier that is slow or held by a lock is waited for in its own repoint, after the
    * promotion, which checks that it stopped where this step counted from.
    */
-  private async levelUp(): Promise<void> {
+  levelUpWanted(): boolean {
+    return this.plan!.levelUp.some((n) => !this.dropped.has(n));
+  }
+
+  async levelUp(api: StepApi): Promise<void> {
+    const rec = api.record;
     const p = this.plan!;
     const nodes = p.levelUp.filter((n) => !this.dropped.has(n));
-    if (nodes.length === 0) return;
     const winner = p.winner!;
     const dead = this.node(this.req.deadMaster);
-    await this.step('level-up', { nodes, winner }, async (rec) => {
-      const behind: { node: string; received: { file: string; pos: number } }[] = [];
-      const bad = new Map<string, string>();
-      for (const n of nodes) {
-        try {
-          const ch = await channelFromDead(await this.conn(n), dead);
-          if (!ch?.read) bad.set(n, `no received coordinates in ${dead.name}'s binlog`);
-          else behind.push({ node: n, received: ch.read });
-        } catch (e) {
-          bad.set(n, (e as Error).message);
+    const behind: { node: string; received: { file: string; pos: number } }[] = [];
+    const bad = new Map<string, string>();
+    for (const n of nodes) {
+      try {
+        const ch = await channelFromDead(await this.conn(n), dead);
+        if (!ch?.read) bad.set(n, `no received coordinates in ${dead.name}'s binlog`);
+        else behind.push({ node: n, received: ch.read });
+      } catch (e) {
+        bad.set(n, (e as Error).message);
+      }
+    }
+    const kept = this.earlier?.node === winner ? this.earlier.levelAt ?? {} : undefined;
+    const todo: typeof behind = [];
+    for (const b of behind) {
+      const k = kept?.[b.node];
+      if (k?.received && compareCoords(k.received, b.received) === 0) this.levelAt.set(b.node, k);
+      else if (kept) bad.set(b.node, `the earlier run promoted ${winner} (its relay log is gone) without locating ${b.node}'s position in its binlog`);
+      else todo.push(b);
+    }
+    if (todo.length > 0) {
+      const wc = await this.conn(winner);
+      const wch = await channelFromDead(wc, dead);
+      const origin = wch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
+      const wexec = this.winnerDrainedAt ?? wch?.exec ?? undefined;
+      if (!wch?.relayLogFile || !wexec || !origin) {
+        for (const b of todo) bad.set(b.node, `${winner} has no relay log, applied coordinates or source server_id from ${dead.name}`);
+      } else {
+        const found = await locateLevelUp({ winner: wc, relayLogFile: wch.relayLogFile, winnerExec: wexec, origin, behind: todo });
+        for (const f of found) {
+          const received = todo.find((b) => b.node === f.node)!.received;
+          if (f.ok) this.levelAt.set(f.node, { at: f.at, from: f.from, ...(f.before ? { before: f.before } : {}), received, count: f.count });
+          else bad.set(f.node, f.why);
         }
       }
-      const kept = this.earlier?.node === winner ? this.earlier.levelAt ?? {} : undefined;
-      const todo: typeof behind = [];
-      for (const b of behind) {
-        const k = kept?.[b.node];
-        if (k?.received && compareCoords(k.received, b.received) === 0) this.levelAt.set(b.node, k);
-        else if (kept) bad.set(b.node, `the earlier run promoted ${winner} (its relay log is gone) without locating ${b.node}'s position in its binlog`);
-        else todo.push(b);
-      }
-      if (todo.length > 0) {
-        const wc = await this.conn(winner);
-        const wch = await channelFromDead(wc, dead);
-        const origin = wch?.sourceServerId || this.req.lastKnownMaster?.serverId || 0;
-        const wexec = this.winnerDrainedAt ?? wch?.exec ?? undefined;
-        if (!wch?.relayLogFile || !wexec || !origin) {
-          for (const b of todo) bad.set(b.node, `${winner} has no relay log, applied coordinates or source server_id from ${dead.name}`);
-        } else {
-          const found = await locateLevelUp({ winner: wc, relayLogFile: wch.relayLogFile, winnerExec: wexec, origin, behind: todo });
-          for (const f of found) {
-            const received = todo.find((b) => b.node === f.node)!.received;
-            if (f.ok) this.levelAt.set(f.node, { at: f.at, from: f.from, ...(f.before ? { before: f.before } : {}), received, count: f.count });
-            else bad.set(f.node, f.why);
+    }
+    // A node left out (its SQL thread stopped on an error) is located all the same: the
+    // report keeps where it resumes once fixed (heir rejoin), and it is not repointed now.
+    const later = (n: string) => !p.repoint.includes(n);
+    rec.nodes = nodes.map((n) => {
+      const l = this.levelAt.get(n);
+      return l
+        ? {
+            node: n,
+            ok: true,
+            detail:
+              `resumes at ${l.at.file}:${l.at.pos} of ${winner}'s binlog (${l.count} transaction(s) after ${l.from.file}:${l.from.pos})` +
+              (later(n) ? ', by heir rejoin once it has applied its relay log (left out now)' : ''),
+            durationMs: 0,
           }
-        }
-      }
-      // A node left out (its SQL thread stopped on an error) is located all the same: the
-      // report keeps where it resumes once fixed (heir rejoin), and it is not repointed now.
-      const later = (n: string) => !p.repoint.includes(n);
-      rec.nodes = nodes.map((n) => {
-        const l = this.levelAt.get(n);
-        return l
-          ? {
-              node: n,
-              ok: true,
-              detail:
-                `resumes at ${l.at.file}:${l.at.pos} of ${winner}'s binlog (${l.count} transaction(s) after ${l.from.file}:${l.from.pos})` +
-                (later(n) ? ', by heir rejoin once it has applied its relay log (left out now)' : ''),
-              durationMs: 0,
-            }
-          : { node: n, ok: false, detail: bad.get(n) ?? 'not located', durationMs: 0 };
-      });
-      for (const [n, why] of bad) {
-        if (!later(n)) {
-          this.drop(n, `cannot be brought level with ${winner}: ${why}`);
-          continue;
-        }
-        const left = p.leftOut.find((x) => x.node === n);
-        if (left) left.why = left.why.replace(/; it read less of .*$/, `; it read less of ${dead.name}'s binlog than ${winner} and the level-up could not locate it in ${winner}'s binlog (${why}): rebuild it from the new master`);
-        this.warnings.push(`${n}: not located in ${winner}'s binlog: ${why}`);
-      }
-      rec.data = { levelAt: Object.fromEntries(this.levelAt) };
-      rec.detail =
-        `${[...this.levelAt.keys()].join(', ') || 'no node'} located in ${winner}'s binlog` +
-        (bad.size ? `; not located: ${[...bad.keys()].join(', ')}` : '');
+        : { node: n, ok: false, detail: bad.get(n) ?? 'not located', durationMs: 0 };
     });
+    for (const [n, why] of bad) {
+      if (!later(n)) {
+        this.drop(n, `cannot be brought level with ${winner}: ${why}`);
+        continue;
+      }
+      const left = p.leftOut.find((x) => x.node === n);
+      if (left) left.why = left.why.replace(/; it read less of .*$/, `; it read less of ${dead.name}'s binlog than ${winner} and the level-up could not locate it in ${winner}'s binlog (${why}): rebuild it from the new master`);
+      this.warnings.push(`${n}: not located in ${winner}'s binlog: ${why}`);
+    }
+    rec.data = { levelAt: Object.fromEntries(this.levelAt) };
+    rec.detail =
+      `${[...this.levelAt.keys()].join(', ') || 'no node'} located in ${winner}'s binlog` +
+      (bad.size ? `; not located: ${[...bad.keys()].join(', ')}` : '');
   }
 
   /** The winner becomes the master. From here on nothing is undone. */
-  private async promote(): Promise<void> {
+  async promote(api: StepApi): Promise<void> {
+    const rec = api.record;
     const winner = this.plan!.winner!;
     // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
     // no longer shows where it stood): journaled with the start, the binlog position as read.
     const kept = this.earlier?.node === winner ? this.earlier : undefined;
     const fromDead = kept?.fromDead ?? this.winnerDrainedAt;
     const levelAt = { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) };
-    const startParams = {
-      node: winner,
+    const c = await this.conn(winner);
+    // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
+    // for 60 s: let the receiver begin another survivor's stream first, which discards it.
+    // Otherwise (file/position, or no survivor to release it through) the applier, which
+    // waits only for the rest of that transaction, is stopped at once by a KILL.
+    const waitS = Math.min(10, this.c.failover.apply_timeout_s);
+    const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), waitS) : undefined;
+    const cut = released?.released ? undefined : await cutPartialTail(c, waitS);
+    if (released) this.log.info({ node: winner }, `${winner}: ${released.detail}`);
+    if (cut) this.log.info({ node: winner }, `${winner}: ${cut.detail}`);
+    const tailNote = cut ?? released;
+    if (tailNote && !('cut' in tailNote ? tailNote.cut : tailNote.released)) this.warnings.push(`${winner}: ${tailNote.detail}`);
+    const r = await promoteToMaster(c, {
       semiSync: this.c.failover.semi_sync,
-      ...(fromDead ? { fromDead } : {}),
-      ...(Object.keys(levelAt).length ? { levelAt } : {}),
-      ...(kept?.binlog ? { binlog: kept.binlog } : {}),
-    };
-    await this.step('promote', startParams, async (rec) => {
-      const c = await this.conn(winner);
-      // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
-      // for 60 s: let the receiver begin another survivor's stream first, which discards it.
-      // Otherwise (file/position, or no survivor to release it through) the applier, which
-      // waits only for the rest of that transaction, is stopped at once by a KILL.
-      const waitS = Math.min(10, this.c.failover.apply_timeout_s);
-      const released = this.plan!.mode === 'mysql-gtid' ? await releasePartialTail(c, this.c, this.releaseVia(winner), waitS) : undefined;
-      const cut = released?.released ? undefined : await cutPartialTail(c, waitS);
-      if (released) this.log.info({ node: winner }, `${winner}: ${released.detail}`);
-      if (cut) this.log.info({ node: winner }, `${winner}: ${cut.detail}`);
-      const tailNote = cut ?? released;
-      if (tailNote && !('cut' in tailNote ? tailNote.cut : tailNote.released)) this.warnings.push(`${winner}: ${tailNote.detail}`);
-      const r = await promoteToMaster(c, {
-        semiSync: this.c.failover.semi_sync,
-        stopTimeoutS: this.c.failover.apply_timeout_s,
-        at: async (point, data) => {
-          if (point === 'binlog' && data?.binlog && !kept?.binlog) await this.journal?.progress('promote', { binlog: data.binlog });
-          await this.req.duringStep?.('promote', point);
-        },
-      });
-      this.promoted = true;
-      this.promotedAt = Date.now();
-      // A rerun keeping the earlier run's master repoints at the coordinates where it became
-      // the master then (writes it took since are in its binlog after them).
-      this.promoteBinlog = kept?.binlog ?? r.binlog;
-      rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: fromDead ?? null, levelAt };
-      rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${tailNote ? ` (${tailNote.detail})` : ''}`;
-      this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
+      stopTimeoutS: this.c.failover.apply_timeout_s,
+      at: async (point, data) => {
+        if (point === 'binlog' && data?.binlog && !kept?.binlog) await api.progress({ binlog: data.binlog });
+        await this.req.duringStep?.('promote', point);
+      },
     });
+    this.promoted = true;
+    this.promotedAt = Date.now();
+    // A rerun keeping the earlier run's master repoints at the coordinates where it became
+    // the master then (writes it took since are in its binlog after them).
+    this.promoteBinlog = kept?.binlog ?? r.binlog;
+    rec.data = { node: winner, binlog: this.promoteBinlog ?? null, fromDead: fromDead ?? null, levelAt };
+    rec.detail = `${winner} is writable${this.promoteBinlog ? ` at ${this.promoteBinlog.file}:${this.promoteBinlog.pos}` : ''}${kept ? ' (where the earlier run promoted it)' : ''}${tailNote ? ` (${tailNote.detail})` : ''}`;
+    this.log.info({ node: winner }, `${winner} is the new master and accepts writes`);
   }
 
   /** Every other survivor replicates from the new master. */
-  private async repoint(onFirst?: () => void): Promise<void> {
+  repointWanted(): boolean {
+    return this.plan!.repoint.length > 0;
+  }
+
+  async repoint(api: StepApi): Promise<void> {
+    try {
+      await this.repointAll(api, () => this.repointedOne());
+    } finally {
+      this.repointedOne();
+    }
+  }
+
+  firstRepointed(): Promise<void> {
+    return this.oneRepointed;
+  }
+
+  private async repointAll(api: StepApi, onFirst?: () => void): Promise<void> {
+    const rec = api.record;
     const p = this.plan!;
-    if (p.repoint.length === 0) return;
     const to = this.node(p.winner!);
     let position0: RepointPosition = { kind: 'gtid' };
     if (p.mode === 'file') {
@@ -1104,293 +1254,282 @@ class FailoverRun {
       position0 = { kind: 'file', file: this.promoteBinlog.file, pos: this.promoteBinlog.pos };
     }
     // Survivors behind the winner resume where the transactions they lack begin.
-    const levelAt = Object.fromEntries([...this.levelAt].map(([n, l]) => [n, `${l.at.file}:${l.at.pos}`]));
-    await this.step('repoint', { nodes: p.repoint, to: to.name, position: position0, ...(this.levelAt.size ? { levelAt } : {}) }, async (rec) => {
-      rec.nodes = await eachNode(p.repoint, async (n) => {
-        const c = await this.conn(n);
-        const l = this.levelAt.get(n);
-        const position: RepointPosition = l ? { kind: 'file', file: l.at.file, pos: l.at.pos } : position0;
-        if (position.kind === 'file' && (await readChannels(c)).some((ch) => ch.sourceHost === to.host && ch.sourcePort === to.port)) {
-          // Repointed by an earlier run: its coordinates in the new master's binlog are its own.
-          await setReadOnly(c, true);
-          await startReplica(c);
-          onFirst?.();
-          return `already replicates from ${to.name} (repointed by an earlier run): kept at its own coordinates`;
-        }
-        // File/position: the survivor resumes where the winner's binlog holds what follows its last
-        // applied transaction, so it applies its relay log first (the change of source discards
-        // it). Bounded as the drain is. One behind the winner must stop where the level-up
-        // counted from, or its position in the winner's binlog is not where it resumes.
-        let drained = '';
-        if (position.kind === 'file') {
-          const w = await drainWatched(c, { stallS: this.c.failover.apply_timeout_s, maxS: drainMaxS(this.c.failover) });
-          if (w.waitedMs >= 1000) drained = ` (its relay log applied first, in ${(w.waitedMs / 1000).toFixed(1)} s)`;
-          const exec = l ? (await channelFromDead(c, this.node(this.req.deadMaster)))?.exec : undefined;
-          if (l && (!exec || !withinLacking(exec, l))) {
-            throw new Error(
-              `its relay log applied, it stands at ${exec ? `${exec.file}:${exec.pos}` : 'no position'} of ${this.req.deadMaster}'s binlog, not where the level-up located it ` +
-                `(at or after ${l.from.file}:${l.from.pos}${l.before ? `, before ${l.before.file}:${l.before.pos}` : ''}): not repointed; compare it with ${to.name}, then rebuild it`,
-            );
-          }
-        }
-        await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
+    rec.nodes = await eachNode(p.repoint, async (n) => {
+      const c = await this.conn(n);
+      const l = this.levelAt.get(n);
+      const position: RepointPosition = l ? { kind: 'file', file: l.at.file, pos: l.at.pos } : position0;
+      if (position.kind === 'file' && (await readChannels(c)).some((ch) => ch.sourceHost === to.host && ch.sourcePort === to.port)) {
+        // Repointed by an earlier run: its coordinates in the new master's binlog are its own.
+        await setReadOnly(c, true);
+        await startReplica(c);
         onFirst?.();
-        await this.req.duringStep?.('repoint', 'first');
-        return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}${drained}`;
-      });
-      this.failIfAny(rec, 'repoint');
-    });
-  }
-
-  private async verify(): Promise<void> {
-    const p = this.plan!;
-    if (p.repoint.length === 0) return;
-    const timeoutS = Math.min(30, this.c.failover.apply_timeout_s);
-    // A survivor whose SQL thread had stopped on an error is repointed like the others (it
-    // follows the new master once someone fixes it), but its threads running right after
-    // START REPLICA prove nothing: it must apply past that error (GTID modes).
-    const broken = p.mode === 'file' ? [] : p.candidates.filter((c) => p.repoint.includes(c.name) && c.reasons.some((r) => r.startsWith('gate: SQL thread error'))).map((c) => c.name);
-    // Every survivor (GTID modes) must also have received what the new master had when the
-    // verify began: a receiver refused by it (1236) says Yes for a moment first.
-    await this.step('verify', { nodes: p.repoint, timeoutS, ...(broken.length ? { mustApply: broken } : {}) }, async (rec) => {
-      const target = p.mode === 'file' ? undefined : await executedGtid(await this.conn(p.winner!));
-      rec.nodes = await eachNode(p.repoint, async (n) => {
-        const mustApply = broken.includes(n);
-        const ch = await verifyReplica(await this.conn(n), timeoutS, target === undefined ? {} : mustApply ? { applies: target } : { receives: target });
-        return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}${mustApply ? ', past the SQL error it had stopped on' : target !== undefined ? `, has received ${p.winner}'s transactions` : ''}`;
-      });
-      this.failIfAny(rec, 'verify');
-    });
-  }
-
-  /** Apply the dead master's transactions that nobody received. */
-  private async applySalvage(): Promise<void> {
-    if (!this.fetchP) return; // not attempted; this.salvage says why
-    const p = this.plan!;
-    const winner = p.winner!;
-    const fo = this.c.failover;
-    await this.step('salvage-apply', { node: winner, from: this.req.deadMaster, mode: p.mode }, async (rec) => {
-      const got = await this.fetchP!;
-      if (!got) {
-        rec.outcome = 'skipped';
-        rec.detail = `no binlogs from ${this.req.deadMaster}: ${this.fetchError ?? 'fetch failed'}`;
-        this.salvage = { attempted: true, why: rec.detail, files: [], gtids: '', count: 0, error: this.fetchError };
-        return;
+        return `already replicates from ${to.name} (repointed by an earlier run): kept at its own coordinates`;
       }
-      // File/position: what earlier runs of this failover applied is not in any position the
-      // winner shows (GTID modes filter by the winner's GTIDs, so they simply repeat).
-      const earlier = p.mode === 'file' && this.earlier?.node === winner ? this.earlier.salvage : undefined;
-      if (earlier?.outcome === 'ok' || earlier?.outcome === 'failed') {
-        rec.outcome = 'skipped';
-        rec.detail =
-          earlier.outcome === 'ok'
-            ? `done by the earlier run: ${earlier.detail ?? 'salvage applied'}${removeCopies(got.local)}`
-            : `not retried: the earlier run's salvage apply failed (${earlier.detail ?? 'no detail'}); the transactions it did not apply may be lost${removeCopies(got.local)}`;
-        if (earlier.outcome === 'failed') this.warnings.push(`salvage: ${rec.detail}`);
-        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, ...(earlier.outcome === 'failed' ? { error: earlier.detail ?? 'failed' } : {}) };
-        return;
+      // File/position: the survivor resumes where the winner's binlog holds what follows its last
+      // applied transaction, so it applies its relay log first (the change of source discards
+      // it). Bounded as the drain is. One behind the winner must stop where the level-up
+      // counted from, or its position in the winner's binlog is not where it resumes.
+      let drained = '';
+      if (position.kind === 'file') {
+        const w = await drainWatched(c, { stallS: this.c.failover.apply_timeout_s, maxS: drainMaxS(this.c.failover) });
+        if (w.waitedMs >= 1000) drained = ` (its relay log applied first, in ${(w.waitedMs / 1000).toFixed(1)} s)`;
+        const exec = l ? (await channelFromDead(c, this.node(this.req.deadMaster)))?.exec : undefined;
+        if (l && (!exec || !withinLacking(exec, l))) {
+          throw new Error(
+            `its relay log applied, it stands at ${exec ? `${exec.file}:${exec.pos}` : 'no position'} of ${this.req.deadMaster}'s binlog, not where the level-up located it ` +
+              `(at or after ${l.from.file}:${l.from.pos}${l.before ? `, before ${l.before.file}:${l.before.pos}` : ''}): not repointed; compare it with ${to.name}, then rebuild it`,
+          );
+        }
       }
-      const deadline = Date.now() + fo.salvage.timeout_s * 1000;
-      const left = () => Math.max(1000, deadline - Date.now());
-      const c = await Conn.open(connOptions(this.c, this.node(winner), { timeoutMs: fo.salvage.timeout_s * 1000 }));
-      let before = '';
-      let decoded: { count: number; gtids: string } | undefined;
-      let outputFile: string | undefined;
-      let appliedBefore = 0;
-      /** File/position: where the winner's binlog stood before the first salvaged commit (this run's or an earlier one's). */
-      let applyFrom: { file: string; pos: number } | undefined;
-      try {
-        before = await winnerPosition(c, p.mode);
-        let files = got.local;
-        let args: string[];
-        let at0: { file: string; pos: number } | undefined;
-        if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
-        // MariaDB with the survivors' binlog purged: mariadb-binlog finds no start GTID that
-        // lies in a purged file and prints nothing; decoded whole first, filtered below.
-        else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, got.purged ? {} : { startGtid: before });
-        else {
-          // File/position: from where the winner's SQL thread stopped in the dead master's
-          // binlog (after the drain: a transaction boundary), not where its IO thread stopped
-          // reading (possibly inside a transaction whose BEGIN would be left out).
-          at0 = this.winnerExecCoords();
-          if (!at0) throw new Error(`${winner} has no executed coordinates in ${this.req.deadMaster}'s binlog`);
-          const from = at0;
-          const at = files.findIndex((f) => path.basename(f) === from.file);
-          if (at < 0) throw new Error(`${from.file} (where ${winner} stopped applying) was not among the fetched binlogs`);
-          files = files.slice(at);
-          args = decodeArgs(p.mode, { startPos: from.pos });
-        }
-        outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
-        const dec = await decodeToFile(fo.salvage.mysqlbinlog, args, files, outputFile, left());
-        if (dec.warning) this.warnings.push(`salvage: mysqlbinlog: ${dec.warning}`);
-        if (dec.startNotReached !== undefined) {
-          // No event follows the winner's position: either the binlogs end there (nothing to
-          // salvage) or they never hold it. Decoded whole, they tell which.
-          await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, {}), files, outputFile, left());
-          const beyond = (await scanDecodedFile(outputFile, { deadline })).mariaBeyond(MariaGtidPos.tryParse(before) ?? MariaGtidPos.empty());
-          if (beyond) {
-            throw new Error(
-              `${fo.salvage.mysqlbinlog} found no event after ${winner}'s position ${before} (${dec.startNotReached}), yet ${this.req.deadMaster}'s binlogs hold transactions beyond it: ${beyond}; not salvaged`,
-            );
-          }
-          fs.truncateSync(outputFile, 0);
-        }
-        let scan = await scanDecodedFile(outputFile, { deadline, ...(at0 ? { trackEnds: { firstFile: at0.file } } : {}) });
-        // An earlier run died while applying: the transactions its client committed are the
-        // first ones decoded, and the winner's binlog counts them since that run began.
-        if (earlier?.since) {
-          appliedBefore = await countTransactionsSince(c, earlier.since);
-          if (appliedBefore > 0 && appliedBefore < scan.commits) {
-            const from = scan.commitEnds[appliedBefore - 1]!;
-            files = files.slice(files.findIndex((f) => path.basename(f) === from.file));
-            await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startPos: from.pos }), files, outputFile, left());
-            scan = await scanDecodedFile(outputFile, { deadline });
-          } else if (appliedBefore > 0) {
-            rec.detail = `done by the earlier run: ${winner}'s binlog holds the ${appliedBefore} transaction(s) it applied since ${earlier.since.file}:${earlier.since.pos}${removeCopies(got.local)}`;
-            this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: appliedBefore, outputFile, decoded: { count: scan.transactions, gtids: '' } };
-            return;
-          }
-        }
-        if (got.purged && p.mode !== 'file') {
-          const gap = purgedGap(p.mode, scan.previous, before);
-          if (gap.count !== 0) this.salvageGap = { ...gap, purged: got.purged };
-          if (p.mode === 'mariadb-gtid' && !gap.count) {
-            // The winner reaches into the remaining binlogs (or that is unknown): only what
-            // follows its position.
-            await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startGtid: before }), files, outputFile, left());
-            scan = await scanDecodedFile(outputFile, { deadline });
-          }
-        }
-        decoded = { count: scan.transactions, gtids: scan.gtids };
-        if (scan.transactions === 0) {
-          rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}${removeCopies(got.local)}`;
-          this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile, decoded };
-          return;
-        }
-        if (p.mode === 'file') {
-          // Where the winner's binlog stands before the client commits anything: should heir
-          // die while it applies, a rerun counts from here what was applied.
-          const wb = await readBinlogStatus(c);
-          applyFrom = earlier?.since ?? (wb ? { file: wb.file, pos: wb.pos } : undefined);
-          if (applyFrom) await this.journal?.progress('salvage-apply', { winnerBinlog: applyFrom });
-        }
-        await this.req.duringStep?.('salvage-apply', 'applying');
-        this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
-        const n = this.node(winner);
-        // A replica's applier takes events up to replica_max_allowed_packet (1 GB); a client
-        // session only up to max_allowed_packet (16–64 MB by default), less than one BINLOG
-        // statement of a large transaction can be: raised for the salvage, then restored.
-        const [mp] = await c.query('SELECT @@global.max_allowed_packet AS p');
-        let packet = Number(mp?.p ?? 0);
-        if (packet > 0 && packet < SALVAGE_PACKET) {
-          try {
-            await c.exec(`SET GLOBAL max_allowed_packet = ${SALVAGE_PACKET}`);
-          } catch (e) {
-            // MariaDB wants SUPER for it: go on with the server's own limit, and say so.
-            this.warnings.push(`salvage: could not raise max_allowed_packet on ${winner} from ${packet} (${(e as Error).message}); a statement larger than that will fail`);
-            packet = 0;
-          }
-        }
-        try {
-          await applySqlFile({
-            client: fo.salvage.mysql,
-            file: outputFile,
-            target: { name: winner, host: n.host, port: n.port, user: this.c.mysql.user, password: this.c.mysql.password, tls: this.c.mysql.tls, connectTimeoutMs: this.c.mysql.connect_timeout_ms },
-            workDir: path.dirname(outputFile),
-            timeoutMs: left(),
-            endSession: (id) => endSalvageSession(c, winner, id),
-          });
-        } finally {
-          if (packet > 0 && packet < SALVAGE_PACKET) await c.exec(`SET GLOBAL max_allowed_packet = ${packet}`).catch((e) => this.warnings.push(`salvage: could not restore max_allowed_packet ${packet} on ${winner}: ${(e as Error).message}`));
-        }
-        await this.req.duringStep?.('salvage-apply', 'applied');
-        const after = await winnerPosition(c, p.mode);
-        let { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
-        // A MariaDB position moved across a purged gap counts the gap too: what was applied
-        // is what was decoded (the client ended without an error).
-        if (this.salvageGap && p.mode === 'mariadb-gtid') ({ gtids, count } = { gtids: scan.gtids, count: scan.transactions });
-        const earlierPart = appliedBefore ? ` (and ${appliedBefore} the earlier run applied before it stopped)` : '';
-        rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${earlierPart}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
-        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count: count + appliedBefore, outputFile, decoded };
-      } catch (e) {
-        // What did get applied (whole transactions: the client's open one is rolled back).
-        // File/position: the winner's binlog counts the commits since the apply began (nothing
-        // else writes to it before the address is attached), an earlier run's included.
-        let applied = { gtids: '', count: 0 };
-        let known = true;
-        if (decoded && p.mode !== 'file') {
-          const after = await winnerPosition(c, p.mode).catch(() => undefined);
-          if (after !== undefined) applied = salvagedBetween(p.mode, before, after, 0);
-          known = after !== undefined;
-        } else if (applyFrom) {
-          const n = await countTransactionsSince(c, applyFrom).catch(() => undefined);
-          if (n !== undefined) applied = { gtids: '', count: n };
-          known = n !== undefined;
-        }
-        const msg = (e as Error).message;
-        const kept = outputFile ? `; the decoded transactions are in ${outputFile}` : '';
-        const howMany = known ? `${applied.count} transaction(s)` : `an unknown number of transactions (${winner}'s position could not be read)`;
-        this.salvage = {
-          attempted: true,
-          why: `salvage failed after applying ${howMany}: ${msg}${kept}`,
-          files: got.remote,
-          gtids: applied.gtids,
-          count: applied.count,
-          outputFile,
-          decoded,
-          error: msg,
-        };
-        throw e;
-      } finally {
-        await c.close();
-      }
-    }).catch((e) => {
-      // After the promotion a salvage failure does not stop the failover: it is reported.
-      if (!(e instanceof StepFailed)) throw e;
+      await repointReplica(c, this.c, to, position, { semiSync: this.c.failover.semi_sync });
+      onFirst?.();
+      await this.req.duringStep?.('repoint', 'first');
+      return `replicates from ${to.name}${position.kind === 'file' ? ` at ${position.file}:${position.pos}` : ''}${drained}`;
     });
-  }
-
-  /** The address goes to the new master, last, once it is writable. */
-  private async attach(): Promise<void> {
-    const winner = this.node(this.plan!.winner!);
-    await this.step('attach', { node: winner.name, address: this.c.address.type }, async (rec) => {
-      // A mover that can tell by itself when the old master let go starts while the fence settles.
-      const early = this.fenceP !== undefined && this.mover!.attachesWhileFencing === true;
-      const fenceFailed = () => {
-        if (this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
-      };
-      if (!early && !(await this.fenceP)) fenceFailed();
-      const out = await this.mover!.attach({
-        cluster: this.c,
-        oldMaster: this.node(this.req.deadMaster),
-        newMaster: winner,
-        reason: 'failover',
-        log: this.log,
-        at: (point) => this.req.duringStep?.('attach', point),
-        ...(early ? { fencing: this.fenceP } : {}),
-      });
-      if (early && !(await this.fenceP)) fenceFailed();
-      rec.detail = `${out.action}: ${out.detail}`;
-      if (!out.ok) {
-        this.next.push(`move the address to ${winner.name} by hand (heir eni move --cluster ${this.c.name} --to ${winner.name})`);
-        throw new Error(`address attach failed (${out.code ?? out.action}): ${out.detail}`);
-      }
-    }).catch((e) => {
-      if (!(e instanceof StepFailed)) throw e;
-    });
+    this.failIfAny(rec, 'repoint');
   }
 
   /**
-   * Before promotion: restart what we stopped; the fence stays (it is the safe side), except
-   * when the master turned out to be alive (addressBack): then the address goes back to it.
+   * A survivor whose SQL thread had stopped on an error is repointed like the others (it
+   * follows the new master once someone fixes it), but its threads running right after
+   * START REPLICA prove nothing: it must apply past that error (GTID modes).
    */
-  private async undo(o: { addressBack?: boolean } = {}): Promise<void> {
-    if (this.mayNotAct) {
-      // Undoing is acting too: the manager that leads now finds the journal and decides.
-      this.undone.push(`nothing undone: ${this.mayNotAct}`);
-      await this.note(`nothing undone: ${this.mayNotAct}`);
+  private mustApply(): string[] {
+    const p = this.plan!;
+    return p.mode === 'file' ? [] : p.candidates.filter((c) => p.repoint.includes(c.name) && c.reasons.some((r) => r.startsWith('gate: SQL thread error'))).map((c) => c.name);
+  }
+
+  async verify(api: StepApi): Promise<void> {
+    const rec = api.record;
+    const p = this.plan!;
+    const timeoutS = Math.min(30, this.c.failover.apply_timeout_s);
+    const broken = this.mustApply();
+    // Every survivor (GTID modes) must also have received what the new master had when the
+    // verify began: a receiver refused by it (1236) says Yes for a moment first.
+    const target = p.mode === 'file' ? undefined : await executedGtid(await this.conn(p.winner!));
+    rec.nodes = await eachNode(p.repoint, async (n) => {
+      const mustApply = broken.includes(n);
+      const ch = await verifyReplica(await this.conn(n), timeoutS, target === undefined ? {} : mustApply ? { applies: target } : { receives: target });
+      return `IO ${ch.ioState}, SQL ${ch.sqlRunning ? 'Yes' : 'No'}, from ${ch.sourceHost}:${ch.sourcePort}${mustApply ? ', past the SQL error it had stopped on' : target !== undefined ? `, has received ${p.winner}'s transactions` : ''}`;
+    });
+    this.failIfAny(rec, 'verify');
+  }
+
+  /** Apply the dead master's transactions that nobody received. */
+  async salvageApply(api: StepApi): Promise<void> {
+    const rec = api.record;
+    const p = this.plan!;
+    const winner = p.winner!;
+    const fo = this.c.failover;
+    const got = await this.fetchP!;
+    if (!got) {
+      rec.outcome = 'skipped';
+      rec.detail = `no binlogs from ${this.req.deadMaster}: ${this.fetchError ?? 'fetch failed'}`;
+      this.salvage = { attempted: true, why: rec.detail, files: [], gtids: '', count: 0, error: this.fetchError };
       return;
     }
+    // File/position: what earlier runs of this failover applied is not in any position the
+    // winner shows (GTID modes filter by the winner's GTIDs, so they simply repeat).
+    const earlier = p.mode === 'file' && this.earlier?.node === winner ? this.earlier.salvage : undefined;
+    if (earlier?.outcome === 'ok' || earlier?.outcome === 'failed') {
+      rec.outcome = 'skipped';
+      rec.detail =
+        earlier.outcome === 'ok'
+          ? `done by the earlier run: ${earlier.detail ?? 'salvage applied'}${removeCopies(got.local)}`
+          : `not retried: the earlier run's salvage apply failed (${earlier.detail ?? 'no detail'}); the transactions it did not apply may be lost${removeCopies(got.local)}`;
+      if (earlier.outcome === 'failed') this.warnings.push(`salvage: ${rec.detail}`);
+      this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, ...(earlier.outcome === 'failed' ? { error: earlier.detail ?? 'failed' } : {}) };
+      return;
+    }
+    const deadline = Date.now() + fo.salvage.timeout_s * 1000;
+    const left = () => Math.max(1000, deadline - Date.now());
+    const c = await Conn.open(connOptions(this.c, this.node(winner), { timeoutMs: fo.salvage.timeout_s * 1000 }));
+    let before = '';
+    let decoded: { count: number; gtids: string } | undefined;
+    let outputFile: string | undefined;
+    let appliedBefore = 0;
+    /** File/position: where the winner's binlog stood before the first salvaged commit (this run's or an earlier one's). */
+    let applyFrom: { file: string; pos: number } | undefined;
+    try {
+      before = await winnerPosition(c, p.mode);
+      let files = got.local;
+      let args: string[];
+      let at0: { file: string; pos: number } | undefined;
+      if (p.mode === 'mysql-gtid') args = decodeArgs(p.mode, { exclude: before });
+      // MariaDB with the survivors' binlog purged: mariadb-binlog finds no start GTID that
+      // lies in a purged file and prints nothing; decoded whole first, filtered below.
+      else if (p.mode === 'mariadb-gtid') args = decodeArgs(p.mode, got.purged ? {} : { startGtid: before });
+      else {
+        // File/position: from where the winner's SQL thread stopped in the dead master's
+        // binlog (after the drain: a transaction boundary), not where its IO thread stopped
+        // reading (possibly inside a transaction whose BEGIN would be left out).
+        at0 = this.winnerExecCoords();
+        if (!at0) throw new Error(`${winner} has no executed coordinates in ${this.req.deadMaster}'s binlog`);
+        const from = at0;
+        const at = files.findIndex((f) => path.basename(f) === from.file);
+        if (at < 0) throw new Error(`${from.file} (where ${winner} stopped applying) was not among the fetched binlogs`);
+        files = files.slice(at);
+        args = decodeArgs(p.mode, { startPos: from.pos });
+      }
+      outputFile = path.join(path.dirname(files[0] ?? got.local[0]), 'salvage.sql');
+      const dec = await decodeToFile(fo.salvage.mysqlbinlog, args, files, outputFile, left());
+      if (dec.warning) this.warnings.push(`salvage: mysqlbinlog: ${dec.warning}`);
+      if (dec.startNotReached !== undefined) {
+        // No event follows the winner's position: either the binlogs end there (nothing to
+        // salvage) or they never hold it. Decoded whole, they tell which.
+        await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, {}), files, outputFile, left());
+        const beyond = (await scanDecodedFile(outputFile, { deadline })).mariaBeyond(MariaGtidPos.tryParse(before) ?? MariaGtidPos.empty());
+        if (beyond) {
+          throw new Error(
+            `${fo.salvage.mysqlbinlog} found no event after ${winner}'s position ${before} (${dec.startNotReached}), yet ${this.req.deadMaster}'s binlogs hold transactions beyond it: ${beyond}; not salvaged`,
+          );
+        }
+        fs.truncateSync(outputFile, 0);
+      }
+      let scan = await scanDecodedFile(outputFile, { deadline, ...(at0 ? { trackEnds: { firstFile: at0.file } } : {}) });
+      // An earlier run died while applying: the transactions its client committed are the
+      // first ones decoded, and the winner's binlog counts them since that run began.
+      if (earlier?.since) {
+        appliedBefore = await countTransactionsSince(c, earlier.since);
+        if (appliedBefore > 0 && appliedBefore < scan.commits) {
+          const from = scan.commitEnds[appliedBefore - 1]!;
+          files = files.slice(files.findIndex((f) => path.basename(f) === from.file));
+          await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startPos: from.pos }), files, outputFile, left());
+          scan = await scanDecodedFile(outputFile, { deadline });
+        } else if (appliedBefore > 0) {
+          rec.detail = `done by the earlier run: ${winner}'s binlog holds the ${appliedBefore} transaction(s) it applied since ${earlier.since.file}:${earlier.since.pos}${removeCopies(got.local)}`;
+          this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: appliedBefore, outputFile, decoded: { count: scan.transactions, gtids: '' } };
+          return;
+        }
+      }
+      if (got.purged && p.mode !== 'file') {
+        const gap = purgedGap(p.mode, scan.previous, before);
+        if (gap.count !== 0) this.salvageGap = { ...gap, purged: got.purged };
+        if (p.mode === 'mariadb-gtid' && !gap.count) {
+          // The winner reaches into the remaining binlogs (or that is unknown): only what
+          // follows its position.
+          await decodeToFile(fo.salvage.mysqlbinlog, decodeArgs(p.mode, { startGtid: before }), files, outputFile, left());
+          scan = await scanDecodedFile(outputFile, { deadline });
+        }
+      }
+      decoded = { count: scan.transactions, gtids: scan.gtids };
+      if (scan.transactions === 0) {
+        rec.detail = `nothing to salvage: every transaction in ${got.remote.length} binlog(s) is on ${winner}${removeCopies(got.local)}`;
+        this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids: '', count: 0, outputFile, decoded };
+        return;
+      }
+      if (p.mode === 'file') {
+        // Where the winner's binlog stands before the client commits anything: should heir
+        // die while it applies, a rerun counts from here what was applied.
+        const wb = await readBinlogStatus(c);
+        applyFrom = earlier?.since ?? (wb ? { file: wb.file, pos: wb.pos } : undefined);
+        if (applyFrom) await api.progress({ winnerBinlog: applyFrom });
+      }
+      await this.req.duringStep?.('salvage-apply', 'applying');
+      this.log.info({ step: 'salvage-apply', transactions: scan.transactions, file: outputFile }, `salvage: applying ${scan.transactions} transaction(s) to ${winner} with ${fo.salvage.mysql}`);
+      const n = this.node(winner);
+      // A replica's applier takes events up to replica_max_allowed_packet (1 GB); a client
+      // session only up to max_allowed_packet (16–64 MB by default), less than one BINLOG
+      // statement of a large transaction can be: raised for the salvage, then restored.
+      const [mp] = await c.query('SELECT @@global.max_allowed_packet AS p');
+      let packet = Number(mp?.p ?? 0);
+      if (packet > 0 && packet < SALVAGE_PACKET) {
+        try {
+          await c.exec(`SET GLOBAL max_allowed_packet = ${SALVAGE_PACKET}`);
+        } catch (e) {
+          // MariaDB wants SUPER for it: go on with the server's own limit, and say so.
+          this.warnings.push(`salvage: could not raise max_allowed_packet on ${winner} from ${packet} (${(e as Error).message}); a statement larger than that will fail`);
+          packet = 0;
+        }
+      }
+      try {
+        await applySqlFile({
+          client: fo.salvage.mysql,
+          file: outputFile,
+          target: { name: winner, host: n.host, port: n.port, user: this.c.mysql.user, password: this.c.mysql.password, tls: this.c.mysql.tls, connectTimeoutMs: this.c.mysql.connect_timeout_ms },
+          workDir: path.dirname(outputFile),
+          timeoutMs: left(),
+          endSession: (id) => endSalvageSession(c, winner, id),
+        });
+      } finally {
+        if (packet > 0 && packet < SALVAGE_PACKET) await c.exec(`SET GLOBAL max_allowed_packet = ${packet}`).catch((e) => this.warnings.push(`salvage: could not restore max_allowed_packet ${packet} on ${winner}: ${(e as Error).message}`));
+      }
+      await this.req.duringStep?.('salvage-apply', 'applied');
+      const after = await winnerPosition(c, p.mode);
+      let { gtids, count } = salvagedBetween(p.mode, before, after, scan.transactions);
+      // A MariaDB position moved across a purged gap counts the gap too: what was applied
+      // is what was decoded (the client ended without an error).
+      if (this.salvageGap && p.mode === 'mariadb-gtid') ({ gtids, count } = { gtids: scan.gtids, count: scan.transactions });
+      const earlierPart = appliedBefore ? ` (and ${appliedBefore} the earlier run applied before it stopped)` : '';
+      rec.detail = `applied ${count} transaction(s) from ${this.req.deadMaster}'s binlogs to ${winner}${earlierPart}${gtids ? `: ${gtids}` : ''}${removeCopies(got.local)}`;
+      this.salvage = { attempted: true, why: rec.detail, files: got.remote, gtids, count: count + appliedBefore, outputFile, decoded };
+    } catch (e) {
+      // What did get applied (whole transactions: the client's open one is rolled back).
+      // File/position: the winner's binlog counts the commits since the apply began (nothing
+      // else writes to it before the address is attached), an earlier run's included.
+      let applied = { gtids: '', count: 0 };
+      let known = true;
+      if (decoded && p.mode !== 'file') {
+        const after = await winnerPosition(c, p.mode).catch(() => undefined);
+        if (after !== undefined) applied = salvagedBetween(p.mode, before, after, 0);
+        known = after !== undefined;
+      } else if (applyFrom) {
+        const n = await countTransactionsSince(c, applyFrom).catch(() => undefined);
+        if (n !== undefined) applied = { gtids: '', count: n };
+        known = n !== undefined;
+      }
+      const msg = (e as Error).message;
+      const kept = outputFile ? `; the decoded transactions are in ${outputFile}` : '';
+      const howMany = known ? `${applied.count} transaction(s)` : `an unknown number of transactions (${winner}'s position could not be read)`;
+      this.salvage = {
+        attempted: true,
+        why: `salvage failed after applying ${howMany}: ${msg}${kept}`,
+        files: got.remote,
+        gtids: applied.gtids,
+        count: applied.count,
+        outputFile,
+        decoded,
+        error: msg,
+      };
+      throw e;
+    } finally {
+      await c.close();
+    }
+  }
+
+  /** The address goes to the new master, last, once it is writable. */
+  async attach(api: StepApi): Promise<void> {
+    const rec = api.record;
+    const winner = this.node(this.plan!.winner!);
+    // A mover that can tell by itself when the old master let go starts while the fence settles.
+    const early = this.fenceP !== undefined && this.mover!.attachesWhileFencing === true;
+    const fenceFailed = () => {
+      if (this.c.address.type !== 'none') this.warnings.push('the address fence did not succeed; attaching anyway (see fence-address)');
+    };
+    if (!early && !(await this.fenceP)) fenceFailed();
+    const out = await this.mover!.attach({
+      cluster: this.c,
+      oldMaster: this.node(this.req.deadMaster),
+      newMaster: winner,
+      reason: 'failover',
+      log: this.log,
+      at: (point) => this.req.duringStep?.('attach', point),
+      ...(early ? { fencing: this.fenceP } : {}),
+    });
+    if (early && !(await this.fenceP)) fenceFailed();
+    rec.detail = `${out.action}: ${out.detail}`;
+    if (!out.ok) {
+      this.next.push(`move the address to ${winner.name} by hand (heir eni move --cluster ${this.c.name} --to ${winner.name})`);
+      throw new Error(`address attach failed (${out.code ?? out.action}): ${out.detail}`);
+    }
+  }
+
+  /**
+   * Before promotion: restart what the freeze stopped, and point a winner that was pointed at a
+   * catch-up source back at the dead master. The fences stay (they are the safe side); the
+   * address goes back only to a master that proved alive (giveAddressBack).
+   */
+  async undoReplication(): Promise<void> {
     const winner = this.plan?.winner ?? this.plan0?.winner;
     if (this.winnerRepointed && winner && this.catchUpBegun && !this.catchUpBegun.done) {
       this.undone.push(
@@ -1428,12 +1567,22 @@ class FailoverRun {
         }
       }),
     );
-    if (o.addressBack && (await this.giveAddressBack())) {
-      await this.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
+  }
+
+  /** After the list stopped before the promotion (its undos done): the journal and the report say what was undone. */
+  private async afterUndo(mayNotAct: string | undefined): Promise<void> {
+    if (mayNotAct) {
+      // Undoing is acting too: the manager that leads now finds the journal and decides.
+      this.undone.push(`nothing undone: ${mayNotAct}`);
+      await this.note(`nothing undone: ${mayNotAct}`);
       return;
     }
+    if ((this.masterAlive || this.masterAliveAtPlan) && this.fenceForceStopped()) {
+      this.undone.push(`the address cannot go back to ${this.req.deadMaster}: its instance was force-stopped by the fence`);
+    }
     await this.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
-    if (this.steps.some((s) => s.name === 'fence' && s.outcome === 'ok') || this.steps.some((s) => s.name === 'fence-address')) {
+    if (this.addressReturned) return;
+    if (this.fencedAt('fence') || this.steps.some((s) => s.name === 'fence-address')) {
       this.warnings.push(
         `the fence is not undone: ${this.req.deadMaster} stays read-only and its address stays taken away; ` +
           'the application has no writable database until a failover succeeds',
@@ -1441,33 +1590,26 @@ class FailoverRun {
     }
   }
 
-  /** The address back on the old master (it is alive). True when it is there. */
-  private async giveAddressBack(): Promise<boolean> {
+  /** The address back on the old master (it is alive): the runner's undo of fence-address. */
+  async giveAddressBack(api: StepApi): Promise<void> {
+    const rec = api.record;
     const old = this.node(this.req.deadMaster);
-    const fenced = await this.fenceP;
-    if (fenced && /force-stopped/.test(fenced.action)) {
-      this.undone.push(`the address cannot go back to ${old.name}: its instance was force-stopped by the fence`);
-      return false;
-    }
     try {
-      const out = await this.step('attach', { node: old.name, address: this.c.address.type, back: true }, async (rec) => {
-        const r = await this.mover!.attach({ cluster: this.c, oldMaster: old, newMaster: old, reason: 'failover', log: this.log });
-        rec.detail = `back on ${old.name}: ${r.action}: ${r.detail}`;
-        // Attached, but the check through the address could not compare with the node itself:
-        // heir still cannot reach the old master (that is why it thought it dead).
-        if (!r.ok && r.code === 'VerifyFailed') {
-          this.warnings.push(`the address is back on ${old.name} but could not be verified: ${r.detail}`);
-          return { ...r, action: 'attached (unverified)' };
-        }
-        if (!r.ok) throw new Error(`address attach back to ${old.name} failed (${r.code ?? r.action}): ${r.detail}`);
-        return r;
-      });
-      this.undone.push(`the address is back on ${old.name} (${out.action})`);
-      return true;
+      const r = await this.mover!.attach({ cluster: this.c, oldMaster: old, newMaster: old, reason: 'failover', log: this.log });
+      rec.detail = `back on ${old.name}: ${r.action}: ${r.detail}`;
+      let action = r.action;
+      // Attached, but the check through the address could not compare with the node itself:
+      // heir still cannot reach the old master (that is why it thought it dead).
+      if (!r.ok && r.code === 'VerifyFailed') {
+        this.warnings.push(`the address is back on ${old.name} but could not be verified: ${r.detail}`);
+        action = 'attached (unverified)';
+      } else if (!r.ok) throw new Error(`address attach back to ${old.name} failed (${r.code ?? r.action}): ${r.detail}`);
+      this.undone.push(`the address is back on ${old.name} (${action})`);
+      this.addressReturned = true;
     } catch (e) {
       this.undone.push(`could not give the address back to ${old.name}: ${(e as Error).message}`);
       this.next.push(`move the address back to ${old.name} by hand (heir eni move --cluster ${this.c.name} --to ${old.name})`);
-      return false;
+      throw e;
     }
   }
 
@@ -1679,7 +1821,7 @@ class FailoverRun {
   }
 
   /** After promotion a partial failure is recorded and the failover goes on. */
-  private failIfAny(rec: StepRecord, what: string): void {
+  private failIfAny(rec: StepNote, what: string): void {
     const bad = (rec.nodes ?? []).filter((n) => !n.ok);
     const good = (rec.nodes ?? []).filter((n) => n.ok).map((n) => n.node);
     rec.detail = `${what} ok on ${good.join(', ') || 'no node'}${bad.length ? `; FAILED on ${bad.map((b) => b.node).join(', ')}` : ''}`;
@@ -1688,61 +1830,6 @@ class FailoverRun {
       rec.error = bad.map((b) => `${b.node}: ${b.detail}`).join('; ');
       this.errors.push(`${what} failed on ${bad.map((b) => b.node).join(', ')}`);
       this.next.push(...bad.map((b) => `${b.node}: ${what} failed (${b.detail}); fix it and repoint it to ${this.plan!.winner} (heir rejoin --cluster ${this.c.name} --node ${b.node})`));
-    }
-  }
-
-  /**
-   * One journaled step: the journal says "started" before anything happens
-   * and "ended" (with the outcome) after; the log narrates both.
-   */
-  private async step<T>(name: StepName, params: Record<string, unknown>, fn: (rec: StepRecord) => Promise<T>): Promise<T> {
-    await this.req.beforeStep?.(name);
-    // A step boundary: stop here when asked to, but only before the promotion. Once the
-    // winner is writable, repoint, verify, salvage-apply and attach are what make it the
-    // usable master (attach gives it the address): they are bounded and run to the end.
-    const signal = this.req.signal;
-    if (signal?.aborted && !this.promoted) throw new Interrupted(name, abortReason(signal));
-    const n = ++this.stepNo;
-    const planned = (this.plan ?? this.plan0)?.steps.find((s) => s.name === name);
-    const rec: StepRecord = { name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };
-    this.steps.push(rec);
-    const t = Date.now();
-    this.log.info({ step: name, ...params }, `[${n}] ${name}: ${planned?.why ?? ''}`);
-    try {
-      if (this.mayNotAct) throw new Error(`not performed: ${this.mayNotAct}`);
-      try {
-        await this.req.beforeMutation?.(`step ${name} of failover ${this.id}`);
-      } catch (e) {
-        this.mayNotAct = (e as Error).message;
-        throw e;
-      }
-      await this.journal?.stepStart(name, params);
-      const out = await fn(rec);
-      rec.durationMs = Date.now() - t;
-      rec.endedAt = new Date().toISOString();
-      if (rec.outcome === 'running') rec.outcome = 'ok';
-      try {
-        await this.journal?.stepEnd(name, rec.outcome as 'ok' | 'failed' | 'skipped', rec.detail, rec.error, rec.data);
-      } catch (e) {
-        // The step was done; its journal shows it in flight, which a rerun treats as half done.
-        this.warnings.push(`could not journal the end of step ${name}: ${(e as Error).message}`);
-      }
-      const line = `[${n}] ${name} ${rec.outcome} in ${rec.durationMs} ms: ${rec.detail}`;
-      if (rec.outcome === 'failed') this.log.error({ step: name, error: rec.error }, line);
-      else this.log.info({ step: name }, line);
-      this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
-      return out;
-    } catch (e) {
-      rec.durationMs = Date.now() - t;
-      rec.endedAt = new Date().toISOString();
-      rec.outcome = 'failed';
-      rec.error = (e as Error).message;
-      if (!rec.detail) rec.detail = 'failed';
-      await this.journal?.stepEnd(name, 'failed', rec.detail, rec.error).catch((je) => this.warnings.push(`could not journal the failure of step ${name}: ${(je as Error).message}`));
-      this.log.error({ step: name, error: rec.error }, `[${n}] ${name} FAILED after ${rec.durationMs} ms: ${rec.error}`);
-      this.req.onEvent?.({ type: 'failover.step', id: this.id, cluster: this.c.name, step: rec });
-      this.errors.push(`${name}: ${rec.error}`);
-      throw new StepFailed(rec.error);
     }
   }
 }

@@ -20,7 +20,12 @@
  *              return, the undos of the steps done run, newest first (and the failed step's
  *              own when it may have half happened); an undo may cover earlier ones
  *   background started and not awaited (optionally after a delay; left out when the list stops
- *              first); every started one is awaited before the run returns
+ *              first); every started one is awaited before the run returns, and undone in
+ *              its turn (by start) when it ended ok
+ *   record     a step may say more of how it ended than its value does (StepApi.record): its
+ *              detail, per-node results, journal data, and an outcome of 'skipped' (nothing
+ *              to do) or 'failed' (recorded, yet the list goes on: a step that acts on several
+ *              nodes and failed on some)
  *   resume     given an earlier run's journal, the run continues from the first step not
  *              known to be done, and skips any later one known to be done: journaled ok, or
  *              its own `done` check says so (reads are not journaled: they run again). A step
@@ -37,9 +42,13 @@ export interface Undo<C> {
   node?(c: C): string | undefined;
   /** `failedHere`: the step being undone itself failed (it may or may not have taken effect). */
   what(c: C, failedHere: boolean): string;
-  run(c: C): Promise<void>;
+  run(c: C, api: StepApi): Promise<void>;
   /** Steps whose undo this one already does (they are not undone a second time). */
   covers?: string[];
+  /** Left out when false (evaluated when the undo would run). */
+  when?(c: C): boolean;
+  /** Not narrated: no events, no journal records (the caller says what it undid). */
+  quiet?: boolean;
   onError?(c: C, e: unknown): void;
 }
 
@@ -89,6 +98,19 @@ export interface Step<C> {
   holdJournal?: 'begin' | 'end';
   /** Not narrated: no events, no record, no journal (a read or a decision inside the story). */
   quiet?: boolean;
+  /** false: an aborted signal is not noticed before this step, only at the next one. */
+  boundary?: boolean;
+}
+
+/** What a step says of how it ended, beyond its value (see StepApi.record). */
+export interface StepNote {
+  detail?: string;
+  /** 'skipped': it found nothing to do; 'failed': it failed in part and the list goes on. */
+  outcome?: 'skipped' | 'failed';
+  error?: string;
+  nodes?: { node: string; ok: boolean; detail: string; durationMs: number }[];
+  /** Journaled with the end, instead of Step.data. */
+  data?: Record<string, unknown>;
 }
 
 /** What a running step may use besides its context. */
@@ -97,6 +119,8 @@ export interface StepApi {
   signal: AbortSignal;
   /** Journal something a rerun must know even if the process dies before the step ends. */
   progress(data: Record<string, unknown>): Promise<void>;
+  /** Filled by the step as it goes: read when it ends, whether it returns or throws. */
+  record: StepNote;
 }
 
 export type StepOutcome = 'ok' | 'failed' | 'halted' | 'skipped';
@@ -114,6 +138,9 @@ export interface StepEvent {
   error?: string;
   /** done: the step's data (Step.data). */
   data?: Record<string, unknown>;
+  /** done and failed: what the step recorded (StepApi.record); done: its outcome. */
+  note?: StepNote;
+  outcome?: 'ok' | 'skipped' | 'failed';
 }
 
 export interface RunnerOptions {
@@ -123,6 +150,8 @@ export interface RunnerOptions {
   /** A journal write that fails: given, the step goes on (reported here); absent, the step fails. */
   onJournalError?(e: unknown): void;
   beforeMutation?(what: string): Promise<void>;
+  /** Before each narrated step, before the boundary (a test's hook); a throw stops the list there. */
+  beforeStep?(name: string): void | Promise<void>;
   /** Label for beforeMutation: "step <name> of <operation>". */
   operation: string;
   signal?: AbortSignal;
@@ -169,8 +198,8 @@ export function journaled<C>(j: JournalSummary | undefined, s: Step<C>, unique: 
 }
 
 export class Runner<C> {
-  private journal?: JournalWriter;
-  private journalOpened = false;
+  /** Opened once, at the first journaled write (a background step's and the next step's may race for it). */
+  private journal?: Promise<JournalWriter | undefined>;
   private held = false;
   private readonly queue: (() => Promise<void>)[] = [];
   private mayNotAct?: string;
@@ -198,7 +227,14 @@ export class Runner<C> {
         this.outcomes.set(s.id, 'skipped');
         continue;
       }
-      if (this.o.signal?.aborted && !this.noReturn) {
+      if (this.o.beforeStep && !s.quiet) {
+        try {
+          await this.o.beforeStep(s.name);
+        } catch (e) {
+          return this.stopAt(s, 'failed', e, c, done, false);
+        }
+      }
+      if (this.o.signal?.aborted && !this.noReturn && s.boundary !== false) {
         const e = new Interrupted(s.name, abortReason(this.o.signal));
         return this.stopAt(s, 'interrupted', e, c, done, false);
       }
@@ -217,6 +253,8 @@ export class Runner<C> {
       }
       if (s.background) {
         this.running.set(s.id, this.background(s, c));
+        // Undone, when the list stops, like a step that ran in line (once it ended ok).
+        done.push(s);
         continue;
       }
       const out = await this.one(s, c);
@@ -266,7 +304,7 @@ export class Runner<C> {
       id: s.id, name: s.name, node: s.node?.(c), what: s.what(c), mutates: !!s.mutates, journal: !!s.journal, quiet: !!s.quiet, hold: s.holdJournal,
       params: s.params?.(c), run: (api) => s.run(c, api), detail: (v) => (s.detail ? s.detail(c, v) : s.what(c)), data: (v) => s.data?.(c, v),
     });
-    let outcome: StepOutcome = r.ok ? (s.halts?.(c, r.value) ? 'halted' : 'ok') : 'failed';
+    const outcome: StepOutcome = r.ok ? (s.halts?.(c, r.value) ? 'halted' : 'ok') : 'failed';
     if (!r.ok) {
       try {
         s.onError?.(c, r.error);
@@ -295,12 +333,14 @@ export class Runner<C> {
     const dur = () => Math.round((performance.now() - startedAt) * 10) / 10;
     emit({ phase: 'start', detail: x.what });
     const journaling = (x.mutates || !!x.journal) && !x.quiet;
+    const note: StepNote = {};
     const api: StepApi = {
       signal: this.stop.signal,
       // Durable before the step goes on: never held back.
       progress: async (data) => {
         if (journaling) await this.write((j) => j.progress(x.name, data), true);
       },
+      record: note,
     };
     try {
       if (x.mutates) {
@@ -315,14 +355,15 @@ export class Runner<C> {
       if (x.hold === 'begin') this.held = true;
       if (journaling) await this.write((j) => j.stepStart(x.name, { ...x.params, id: x.id, detail: x.what }), true);
       const v = await x.run(api);
-      const d = x.detail(v);
-      const data = x.data?.(v);
-      emit({ phase: 'done', durationMs: dur(), detail: d, ...(data ? { data } : {}) });
-      if (journaling) await this.write((j) => j.stepEnd(x.name, 'ok', d, undefined, data));
+      const d = note.detail ?? x.detail(v);
+      const data = note.data ?? x.data?.(v);
+      const outcome = note.outcome ?? 'ok';
+      emit({ phase: 'done', durationMs: dur(), detail: d, ...(data ? { data } : {}), note, outcome });
+      if (journaling) await this.write((j) => j.stepEnd(x.name, outcome, d, note.error, data));
       return { ok: true, value: v };
     } catch (e) {
-      const d = `${x.what}: ${errText(e)}`;
-      emit({ phase: 'failed', durationMs: dur(), detail: d, error: errText(e) });
+      const d = note.detail || `${x.what}: ${errText(e)}`;
+      emit({ phase: 'failed', durationMs: dur(), detail: d, error: errText(e), note });
       if (journaling) await this.write((j) => j.stepEnd(x.name, 'failed', d, errText(e)));
       return { ok: false, error: e };
     } finally {
@@ -337,11 +378,9 @@ export class Runner<C> {
       return;
     }
     try {
-      if (!this.journalOpened) {
-        this.journalOpened = true;
-        this.journal = await this.o.openJournal?.();
-      }
-      if (this.journal) await w(this.journal);
+      this.journal ??= Promise.resolve(this.o.openJournal?.());
+      const j = await this.journal;
+      if (j) await w(j);
     } catch (e) {
       if (!this.o.onJournalError) throw e;
       this.o.onJournalError(e);
@@ -374,9 +413,10 @@ export class Runner<C> {
       for (const [d, failed] of todo) {
         if (!d.undo || covered.has(d.id)) continue;
         const u = d.undo;
+        if (u.when && !u.when(c)) continue;
         for (const x of u.covers ?? []) covered.add(x);
         const what = u.what(c, failed);
-        const r = await this.exec({ id: `undo:${d.id}`, name: u.name, node: u.node?.(c), what, mutates: true, quiet: false, run: () => u.run(c), detail: () => what });
+        const r = await this.exec({ id: `undo:${d.id}`, name: u.name, node: u.node?.(c), what, mutates: true, quiet: !!u.quiet, run: (api) => u.run(c, api), detail: () => what });
         if (r.ok) undone.push(d.id);
         else {
           undoFailed.push(d.id);
