@@ -375,6 +375,8 @@ class FailoverContext implements FailoverCtx {
       this.stepNos.set(e.id, n);
       return;
     }
+    // However the repoint ended (refused before it ran, too), nothing waits for its first node any more.
+    if (e.id === 'repoint') this.repointedOne();
     const rec = this.recs.get(e.id);
     if (!rec) return;
     const n = this.stepNos.get(e.id);
