@@ -299,7 +299,8 @@ class FailoverContext implements FailoverCtx {
       const r = await runner.run(failoverSteps(this.c.nodes.length), this);
       if (!r.ok) {
         if (r.why === 'halted' && this.halt) {
-          if (this.addressBack) await this.afterUndo(r.mayNotAct);
+          // Found alive with the address already gone (fence at the verdict): say what was undone.
+          if (this.masterAliveAtPlan) await this.afterUndo(r.mayNotAct);
           return await this.halt();
         }
         const message = r.error instanceof Error ? r.error.message : String(r.error);
