@@ -177,8 +177,14 @@ class FailoverContext implements FailoverCtx {
   private mover?: AddressMover;
   /** The address leaves the old master at the verdict (set before the list runs). */
   fenceAtVerdict = false;
-  /** The old master proved alive: the undo gives the address back. */
-  addressBack = false;
+  /**
+   * The old master proved alive, and the fence did not force-stop its instance: the undo gives
+   * the address back. Asked when the undo would run, once the fence has ended.
+   */
+  get addressBack(): boolean {
+    return (this.masterAlive !== undefined || this.masterAliveAtPlan) && !this.fenceForceStopped();
+  }
+
   private addressReturned = false;
   salvageWanted = false;
   /** The plan or the hook ended the failover before it began: the report it ends with. */
@@ -372,7 +378,7 @@ class FailoverContext implements FailoverCtx {
       const rec: StepRecord = { name: e.name, startedAt: new Date().toISOString(), outcome: 'running', detail: '' };
       this.recs.set(e.id, rec);
       this.steps.push(rec);
-      this.log.info({ step: e.name, ...this.paramsFor(e.id) }, `[${n}] ${e.name}: ${e.detail}`);
+      this.log.info({ step: e.name, ...(e.params ?? {}) }, `[${n}] ${e.name}: ${e.detail}`);
       this.stepNos.set(e.id, n);
       return;
     }
@@ -404,15 +410,6 @@ class FailoverContext implements FailoverCtx {
   }
 
   private readonly stepNos = new Map<string, number>();
-
-  /** A step's journaled parameters, for its log line (the runner journals the same). */
-  private paramsFor(id: string): Record<string, unknown> {
-    try {
-      return this.params(id.replace(/^catch-up-\d+$/, 'catch-up').replace(/^fence-address-early$/, 'fence-address').replace(/^undo:.*$/, 'undo'));
-    } catch {
-      return {};
-    }
-  }
 
   /** What a step does, from the plan (the narration's first line). */
   why(step: string): string {
@@ -449,10 +446,7 @@ class FailoverContext implements FailoverCtx {
       case 'promote': {
         // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
         // no longer shows where it stood): journaled with the start, the binlog position as read.
-        const winner = p!.winner!;
-        const kept = this.earlier?.node === winner ? this.earlier : undefined;
-        const fromDead = kept?.fromDead ?? this.winnerDrainedAt;
-        const levelAt = { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) };
+        const { winner, kept, fromDead, levelAt } = this.promotion();
         return {
           node: winner,
           semiSync: this.c.failover.semi_sync,
@@ -515,7 +509,6 @@ class FailoverContext implements FailoverCtx {
       if (this.fenceAtVerdict) {
         // The address had already left it at the verdict: give it back (the fence's undo).
         this.warnings.push(why);
-        this.addressBack = !this.fenceForceStopped();
         this.masterAliveAtPlan = true;
         this.halt = () => this.finish('master-alive', `master ${deadMaster} ${answers} after the dead verdict; nothing was promoted`);
         return 'stop';
@@ -547,10 +540,6 @@ class FailoverContext implements FailoverCtx {
   private fencedReadOnly(): boolean {
     const fence = this.steps.find((x) => x.name === 'fence');
     return fence?.outcome === 'ok' && /is read-only/.test(fence.detail);
-  }
-
-  private fencedAt(name: string): boolean {
-    return this.steps.some((s) => s.name === name && s.outcome === 'ok');
   }
 
   /** The address fence force-stopped the old master's instance: the address cannot go back to it. */
@@ -821,7 +810,6 @@ class FailoverContext implements FailoverCtx {
       const gone = await this.mysqldGoneOnHost();
       if (!gone) {
         this.masterAlive = new MasterAlive(moved);
-        this.addressBack = !this.fenceForceStopped();
         throw this.masterAlive;
       }
       this.warnings.push(`${moved.join('; ')}; but ${gone}: that was still in flight when it died`);
@@ -1191,15 +1179,22 @@ class FailoverContext implements FailoverCtx {
       (bad.size ? `; not located: ${[...bad.keys()].join(', ')}` : '');
   }
 
-  /** The winner becomes the master. From here on nothing is undone. */
-  async promote(api: StepApi): Promise<void> {
-    const rec = api.record;
+  /**
+   * The winner, what an earlier run of this failover journaled of promoting it (a rerun keeps
+   * it), where it stands in the dead master's binlog and where each survivor behind it resumes.
+   */
+  private promotion() {
     const winner = this.plan!.winner!;
-    // What a rerun needs should heir die inside this step (after RESET REPLICA ALL the winner
-    // no longer shows where it stood): journaled with the start, the binlog position as read.
     const kept = this.earlier?.node === winner ? this.earlier : undefined;
     const fromDead = kept?.fromDead ?? this.winnerDrainedAt;
     const levelAt = { ...(kept?.levelAt ?? {}), ...Object.fromEntries(this.levelAt) };
+    return { winner, kept, fromDead, levelAt };
+  }
+
+  /** The winner becomes the master. From here on nothing is undone. */
+  async promote(api: StepApi): Promise<void> {
+    const rec = api.record;
+    const { winner, kept, fromDead, levelAt } = this.promotion();
     const c = await this.conn(winner);
     // A partial transaction at the end of the winner's relay log would hold STOP REPLICA
     // for 60 s: let the receiver begin another survivor's stream first, which discards it.
@@ -1585,7 +1580,7 @@ class FailoverContext implements FailoverCtx {
     }
     await this.note(`undone: ${this.undone.join('; ') || 'nothing'}`);
     if (this.addressReturned) return;
-    if (this.fencedAt('fence') || this.steps.some((s) => s.name === 'fence-address')) {
+    if (this.steps.some((s) => (s.name === 'fence' && s.outcome === 'ok') || s.name === 'fence-address')) {
       this.warnings.push(
         `the fence is not undone: ${this.req.deadMaster} stays read-only and its address stays taken away; ` +
           'the application has no writable database until a failover succeeds',

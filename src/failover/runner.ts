@@ -138,6 +138,8 @@ export interface StepEvent {
   error?: string;
   /** done: the step's data (Step.data). */
   data?: Record<string, unknown>;
+  /** start: the step's params (as journaled). */
+  params?: Record<string, unknown>;
   /** done and failed: what the step recorded (StepApi.record); done: its outcome. */
   note?: StepNote;
   outcome?: 'ok' | 'skipped' | 'failed';
@@ -331,7 +333,7 @@ export class Runner<C> {
       }
     };
     const dur = () => Math.round((performance.now() - startedAt) * 10) / 10;
-    emit({ phase: 'start', detail: x.what });
+    emit({ phase: 'start', detail: x.what, ...(x.params ? { params: x.params } : {}) });
     const journaling = (x.mutates || !!x.journal) && !x.quiet;
     const note: StepNote = {};
     const api: StepApi = {
